@@ -1,0 +1,1 @@
+"""Central IP address planning and allocation."""

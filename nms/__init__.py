@@ -1,0 +1,1 @@
+"""The network centre: ingest, store, state, availability, alerts, accounts, config backup."""

@@ -1,0 +1,10 @@
+"""Accounts, roles scoped to the site tree, tokens, CSRF and the one authorisation function.
+
+Every Flask view declares what it needs with :func:`require`; the app-wide
+``before_request`` hook installed by :func:`nms.auth.policy.install` decides each
+request from that declaration and refuses views that declare nothing.
+"""
+
+from nms.auth.policy import current_principal, require
+
+__all__ = ["current_principal", "require"]

@@ -1,0 +1,1 @@
+"""SNMP polling, device profiles, the probe agent and the simulated province."""
