@@ -1,0 +1,120 @@
+"""gufo-snmp implementation of :class:`probes.snmp.SnmpClient` (the fast path)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import gufo.snmp as g
+from gufo.snmp.aio.client import SnmpSession
+
+from probes.snmp import SnmpAuthError, SnmpError, SnmpGarbage, SnmpTimeout, Target, Value, cred_attr
+from probes.snmp.keys import auth_name, priv_name
+
+_AUTH = {
+    "MD5": g.Md5Key, "SHA": g.Sha1Key, "SHA-224": g.Sha224Key, "SHA-256": g.Sha256Key,
+    "SHA-384": g.Sha384Key, "SHA-512": g.Sha512Key,
+}
+_PRIV = {"DES": g.DesKey, "AES": g.Aes128Key, "AES-192": g.Aes192Key, "AES-256": g.Aes256Key}
+
+
+def make_user(cred: Any) -> g.User:
+    """Build a gufo User; protocol names are normalised by :mod:`probes.snmp.keys`."""
+    a, p = auth_name(cred_attr(cred, "auth_proto")), priv_name(cred_attr(cred, "priv_proto"))
+    auth_key = _AUTH[a](cred_attr(cred, "auth_key").encode()) if a else None
+    priv_key = _PRIV[p](cred_attr(cred, "priv_key").encode()) if p else None
+    ext = str(cred_attr(cred, "key_extension", "blumenthal") or "blumenthal").lower()
+    expansion = g.KeyExpansion.Cisco if ext in ("cisco", "reeder") else g.KeyExpansion.Blumenthal
+    return g.User(cred_attr(cred, "user") or "", auth_key=auth_key, priv_key=priv_key, key_expansion=expansion)
+
+
+class GufoClient:
+    """One gufo session per device; requests on it are sequential (one socket, one id)."""
+
+    def __init__(self, session: SnmpSession, target: Target) -> None:
+        self._s = session
+        self._t = target
+
+    @classmethod
+    async def open(cls, target: Target, recv_buffer: int = 4 << 20) -> GufoClient:
+        cred = target.credential
+        version = str(cred_attr(cred, "version", "2c")).lower().lstrip("v")
+        kw: dict[str, Any] = dict(
+            addr=target.host, port=target.port, timeout=target.timeout, recv_buffer=recv_buffer,
+            max_repetitions=target.max_repetitions or 25,
+        )
+        if version == "3":
+            kw.update(user=make_user(cred), version=g.SnmpVersion.v3)
+        else:
+            kw.update(community=cred_attr(cred, "community") or "public",
+                      version=g.SnmpVersion.v1 if version == "1" else g.SnmpVersion.v2c)
+        try:
+            session = SnmpSession(**kw)
+        except (ValueError, OSError) as exc:
+            raise SnmpError(f"cannot open session: {exc}") from None
+        client = cls(session, target)
+        if version == "3":
+            await client._retry(session.refresh)
+        return client
+
+    async def _retry(self, fn, *args):
+        """Run ``fn`` with the target's retries and a short back-off, mapping errors."""
+        delay = 0.05
+        for attempt in range(self._t.retries + 1):
+            try:
+                return await fn(*args)
+            except TimeoutError:
+                if attempt == self._t.retries:
+                    raise SnmpTimeout("timeout") from None
+                await asyncio.sleep(delay)
+                delay *= 2
+            except g.SnmpAuthError as exc:
+                raise SnmpAuthError(f"authentication failed ({exc or 'wrong user, keys or protocols'})") from None
+            except (g.SnmpDecodeError, g.SnmpEncodeError) as exc:
+                raise SnmpGarbage(f"garbage: undecodable answer ({exc})") from None
+            except g.NoSuchInstance:
+                raise
+            except g.SnmpError as exc:
+                msg = str(exc)
+                if "auth" in msg.lower() or "usm" in msg.lower():
+                    raise SnmpAuthError(f"authentication failed ({msg})") from None
+                raise SnmpError(msg or type(exc).__name__) from None
+            except OSError as exc:
+                raise SnmpError(f"socket error: {exc}") from None
+        raise SnmpTimeout("timeout")
+
+    async def get(self, oids: Sequence[str]) -> dict[str, Value]:
+        out: dict[str, Value] = dict.fromkeys(oids)
+        if not oids:
+            return out
+        try:
+            got = await self._retry(self._s.get_many, list(oids))
+        except g.NoSuchInstance:
+            return out
+        for k, v in got.items():
+            out[k.lstrip(".")] = v
+        return out
+
+    async def walk(self, columns: Sequence[str], max_repetitions: int = 25) -> dict[str, dict[str, Value]]:
+        out: dict[str, dict[str, Value]] = {}
+        for col in columns:
+            out[col] = await self._retry(self._walk_one, col, max_repetitions)
+        return out
+
+    async def _walk_one(self, col: str, max_repetitions: int) -> dict[str, Value]:
+        rows: dict[str, Value] = {}
+        plen = len(col) + 1
+        it = self._s.getbulk(col, max_repetitions) if self._s._allow_bulk else self._s.getnext(col)
+        async for oid, value in it:
+            oid = oid.lstrip(".")
+            if not oid.startswith(col + "."):
+                break
+            idx = oid[plen:]
+            if idx in rows:  # an agent looping on itself
+                break
+            rows[idx] = value
+        return rows
+
+    async def close(self) -> None:
+        self._s = None  # socket closes with the Rust object

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs the default test suite; pytest's "no tests collected" (5) counts as failure here
+# because a suite that runs nothing proves nothing.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+$PY -m pytest -q -p no:cacheprovider "$@"
+rc=$?
+if [ $rc -eq 5 ]; then
+  echo "test: pytest collected no tests" >&2
+  exit 1
+fi
+exit $rc
