@@ -64,3 +64,71 @@ def record(
         (time.time(), actor, source_ip, action, target, _dump(before), _dump(after), reason),
     )
     return int(cur.lastrowid)
+
+
+AUDIT_COLUMNS = ("id", "ts", "actor", "source_ip", "action", "target", "before", "after", "reason")
+
+
+def query(
+    db: sqlite_utils.Database,
+    *,
+    actor: str | None = None,
+    action: str | None = None,
+    target: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+    limit: int | None = 1000,
+) -> list[dict[str, Any]]:
+    """Entries newest first; ``action`` and ``target`` match as prefixes ("user." , "user:bob")."""
+    ensure_schema(db)
+    where: list[str] = []
+    params: list[Any] = []
+    if actor:
+        where.append("actor = ?")
+        params.append(actor)
+    if action:
+        where.append("action LIKE ? ESCAPE '\\'")
+        params.append(_prefix(action))
+    if target:
+        where.append("target LIKE ? ESCAPE '\\'")
+        params.append(_prefix(target))
+    if since is not None:
+        where.append("ts >= ?")
+        params.append(since)
+    if until is not None:
+        where.append("ts < ?")
+        params.append(until)
+    sql = "SELECT * FROM audit_log"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY id DESC"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return list(db.query(sql, params))
+
+
+def _prefix(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    """CSV with a header row and UTC ISO timestamps; cells that start like a formula are quoted."""
+    import csv
+    import io
+    from datetime import UTC, datetime
+
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(("id", "time_utc", *AUDIT_COLUMNS[2:]))
+    for row in rows:
+        when = datetime.fromtimestamp(row["ts"], UTC).isoformat(timespec="seconds")
+        cells = [row["id"], when] + [row[c] for c in AUDIT_COLUMNS[2:]]
+        writer.writerow([_safe_cell(c) for c in cells])
+    return buf.getvalue()
+
+
+def _safe_cell(value: Any) -> Any:
+    """Stop spreadsheet formula injection from an actor name or reason someone typed."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value

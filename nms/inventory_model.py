@@ -32,6 +32,8 @@ class Site:
     lat: float
     lon: float
     line: int = 0  # line in inventory.yaml, for error messages
+    # management prefixes per network space: (("internal", "10.34.1.0/24"), ("external", ...))
+    prefixes: tuple[tuple[Network, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class Device:
     interfaces: tuple[str, ...] = ()
     tunnel_peers: tuple[str, ...] = ()  # device names this cipher/firewall must have tunnels to
     line: int = 0
+    network: Network = "internal"  # address space of `address` (专网 internal / 外网 external)
 
 
 @dataclass(frozen=True)
@@ -100,10 +103,18 @@ class Inventory:
     credentials: dict[str, CredentialRef] = field(default_factory=dict)
     agents: dict[str, AgentDef] = field(default_factory=dict)
     source: str = "inventory.yaml"
+    # device name -> ordinal in sorted order; rebuilt when the device set changes
+    _ordinals: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def sim_address(self, device_name: str) -> str:
-        """Loopback address the simulated province serves this device on (127.34.x.y)."""
-        ordinal = sorted(self.devices).index(device_name)
+        """Loopback address the simulated province serves this device on (127.34.x.y).
+
+        Stable: from the device's position in the sorted list of device names. Raises
+        KeyError for an unknown device.
+        """
+        if len(self._ordinals) != len(self.devices) or device_name not in self._ordinals:
+            self._ordinals = {name: i for i, name in enumerate(sorted(self.devices))}
+        ordinal = self._ordinals[device_name]
         return f"127.34.{ordinal // 250}.{ordinal % 250 + 1}"
 
     def children(self, site_id: str) -> list[Site]:

@@ -1,0 +1,68 @@
+"""Where a principal may act: the subtree of the site its account is bound to.
+
+The site tree comes from the inventory.  Tests (or a caller that already loaded it)
+put an :class:`~nms.inventory_model.Inventory` in ``app.config["NMS_INVENTORY"]``;
+otherwise it is loaded from ``Settings.inventory_path`` and reloaded when the file
+changes.  Without a tree, scope shrinks to the bound site itself (fail closed).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, current_app, has_app_context
+
+from nms.inventory_model import Inventory
+
+log = logging.getLogger(__name__)
+
+
+def site_tree(app: Flask | None = None) -> Inventory | None:
+    """The inventory of the app (None when it cannot be loaded; the error is logged)."""
+    if app is None:
+        if not has_app_context():
+            return None
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+    given = app.config.get("NMS_INVENTORY")
+    if given is not None:
+        return given
+    settings = app.config.get("NMS_SETTINGS")
+    if settings is None:
+        return None
+    path = settings.inventory_path
+    cache: dict[str, Any] = app.extensions.setdefault("nms_auth_tree", {})
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        if not cache.get("warned"):
+            log.error("inventory %s missing: account scopes shrink to their own site", path)
+            cache["warned"] = True
+        return None
+    if cache.get("mtime") == mtime:
+        return cache.get("tree")
+    try:
+        from nms.inventory import load_inventory
+
+        tree = load_inventory(path)
+    except Exception as exc:  # an unreadable inventory must not open access; log and fail closed
+        log.error("cannot load inventory %s for account scopes: %s", path, exc)
+        tree = cache.get("tree")  # keep the last good one
+    cache.update(mtime=mtime, tree=tree)
+    return tree
+
+
+def scope_of_site(site: str | None, tree: Inventory | None) -> frozenset[str] | None:
+    """Sites covered by an account bound to ``site``: None means the whole province."""
+    if site is None:
+        return None
+    if tree is None or site not in tree.sites:
+        return frozenset({site})
+    if tree.sites[site].parent is None:
+        return None
+    return frozenset(tree.subtree(site))
+
+
+def known_site(site: str, tree: Inventory | None) -> bool:
+    """True when the site exists in the tree (or when no tree is loaded to say otherwise)."""
+    return tree is None or site in tree.sites

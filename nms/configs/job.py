@@ -1,0 +1,104 @@
+"""One fetch run (CLI, web trigger or schedule) and the schedule that repeats it with retries.
+
+The caller's thread does every database write; logins run in :func:`fetch.fetch_many`.
+A device that fails gets ``next_retry`` with exponential back-off (see ``store``), so
+the scheduler comes back to it before the next full round.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import sqlite_utils
+
+from nms import audit
+from nms.configs import hostkeys, store
+from nms.configs.fetch import Limits, Target, fetch_many
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunReport:
+    trigger: str
+    started: float
+    wall_s: float = 0.0
+    outcomes: list[store.Outcome] = field(default_factory=list)
+
+    def by_status(self, status: str) -> list[store.Outcome]:
+        return [o for o in self.outcomes if o.status == status]
+
+    @property
+    def failed(self) -> list[store.Outcome]:
+        return self.by_status("failed")
+
+
+def run(
+    db: sqlite_utils.Database,
+    targets: Iterable[Target],
+    trigger: str,
+    limits: Limits = Limits(),
+    retry_s: float = 300.0,
+    source_ip: str | None = None,
+    on_outcome: Callable[[store.Outcome], None] | None = None,
+) -> RunReport:
+    """Fetch ``targets`` in parallel and store what changed; ``trigger`` is who or what asked."""
+    store.ensure_schema(db)
+    targets = list(targets)
+    by_name = {t.device: t for t in targets}
+    audit.record(db, trigger, "configs.fetch.trigger", "configs:fetch",
+                 after={"devices": sorted(by_name)}, source_ip=source_ip)
+    report = RunReport(trigger, time.time())
+    t0 = time.monotonic()
+    for result in fetch_many(targets, hostkeys.pins(db), limits):
+        outcome = store.record(db, by_name[result.device], result, trigger, retry_s=retry_s)
+        if outcome.status == "failed":
+            log.warning("config fetch %s failed: %s", outcome.device, outcome.error)
+        report.outcomes.append(outcome)
+        if on_outcome is not None:
+            on_outcome(outcome)
+    report.wall_s = time.monotonic() - t0
+    return report
+
+
+def due(db: sqlite_utils.Database, targets: Iterable[Target], interval_s: float,
+        now: float | None = None) -> list[Target]:
+    """Targets never fetched, whose last success is older than ``interval_s``, or whose retry is due."""
+    store.ensure_schema(db)
+    now = time.time() if now is None else now
+    rows = {r["device"]: r for r in db.query(
+        "SELECT device, last_attempt, last_success, next_retry, consecutive_failures FROM config_status")}
+    out = []
+    for t in targets:
+        r = rows.get(t.device)
+        if r is None or r["last_attempt"] is None:
+            out.append(t)
+        elif r["consecutive_failures"]:
+            if r["next_retry"] is None or r["next_retry"] <= now:
+                out.append(t)
+        elif r["last_success"] is None or now - r["last_success"] >= interval_s:
+            out.append(t)
+    return out
+
+
+def schedule(
+    db: sqlite_utils.Database,
+    load_targets: Callable[[], list[Target]],
+    interval_s: float,
+    stop: threading.Event,
+    limits: Limits = Limits(),
+    retry_s: float = 300.0,
+    tick_s: float = 30.0,
+) -> None:
+    """Until ``stop`` is set: every ``tick_s`` fetch whatever is due (targets reloaded each time)."""
+    while not stop.is_set():
+        todo = due(db, load_targets(), interval_s)
+        if todo:
+            report = run(db, todo, "scheduler", limits, retry_s)
+            log.info("config backup: %d devices in %.1fs, %d failed",
+                     len(report.outcomes), report.wall_s, len(report.failed))
+        stop.wait(tick_s)

@@ -1,0 +1,54 @@
+"""``POST /api/v1/ingest``: agents push batches of poll results here (docs/architecture.md).
+
+The agent is who its token says it is: the body's ``agent`` must match (403 otherwise).
+Everything else (validation, exactly-once storage, state) is :mod:`nms.pipeline`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, current_app, jsonify, request
+
+from nms.auth import current_principal, require
+from nms.db import connect
+from nms.pipeline import BatchError, ingest_batch
+from nms.server import settings_of
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("ingest", __name__)
+
+MAX_BODY = 64 * 1024 * 1024
+
+
+def inventory_of_app():
+    """The inventory the centre runs with (None when it cannot be loaded)."""
+    from nms.auth.scope import site_tree
+
+    return site_tree(current_app)
+
+
+@bp.post("/api/v1/ingest")
+@require("ingest.write")
+def ingest():
+    principal = current_principal()
+    if principal is None or principal.kind != "agent":
+        return jsonify(error="ingest needs an agent token"), 403
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return jsonify(error=f"body: larger than {MAX_BODY} bytes; send smaller batches"), 413
+    body = request.get_json(silent=True)
+    if body is None:
+        return jsonify(error="body: not valid JSON (Content-Type application/json expected)"), 400
+    settings = settings_of(current_app)
+    metrics_db = connect(settings, "metrics")
+    centre_db = connect(settings, "centre")
+    try:
+        result = ingest_batch(metrics_db, centre_db, principal.name, body, inventory_of_app())
+    except BatchError as exc:
+        log.warning("ingest from %s refused: %s", principal.name, exc.message)
+        return jsonify(error=exc.message), exc.status
+    finally:
+        metrics_db.conn.close()
+        centre_db.conn.close()
+    return jsonify(result.as_dict())

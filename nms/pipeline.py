@@ -1,0 +1,278 @@
+"""One agent batch from JSON to stored samples and state: validate, store once, update state.
+
+Exactly-once: ``metrics.db`` records ``(agent, seq)`` in ``ingest_batches`` in the same
+transaction as the batch's samples, so a crash leaves either the whole batch and its
+seq or neither; a re-sent batch is then either stored or answered ``duplicate``.
+State lives in ``centre.db`` (another file, so another transaction); it keeps its own
+record of applied batches, so a batch whose samples were committed just before a crash
+still reaches the state machine when the agent re-sends it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from nms.inventory_model import Inventory
+from nms.store import Sample, SqliteTimeSeriesStore
+
+MAX_SAMPLES = 20000
+DEVICE_METRICS = {"cpu_pct", "mem_pct", "temperature_c"}
+IF_NUMBERS = (
+    "in_octets",
+    "out_octets",
+    "in_ucast_pkts",
+    "out_ucast_pkts",
+    "in_errors",
+    "out_errors",
+    "in_discards",
+    "out_discards",
+    "in_bps",
+    "out_bps",
+    "speed_bps",
+)
+STORED_IF_METRICS = (
+    "in_octets",
+    "out_octets",
+    "in_ucast_pkts",
+    "out_ucast_pkts",
+    "in_errors",
+    "out_errors",
+    "in_discards",
+    "out_discards",
+    "in_bps",
+    "out_bps",
+)
+IF_STATUS = {"up", "down", "testing", "unknown", "dormant", "notPresent", "lowerLayerDown"}
+
+
+class BatchError(ValueError):
+    """A batch refused whole; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    accepted: int
+    duplicate: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "duplicate": self.duplicate}
+
+
+def ensure_schema(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS ingest_batches (
+            agent TEXT NOT NULL, seq INTEGER NOT NULL, received REAL NOT NULL, samples INTEGER NOT NULL,
+            PRIMARY KEY (agent, seq)) WITHOUT ROWID"""
+    )
+
+
+# ---- validation -------------------------------------------------------------------------
+
+
+def _num(value: Any, where: str, *, null: bool = True) -> None:
+    if value is None and null:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise BatchError(422, f"{where}: expected a number{' or null' if null else ''}, got {value!r:.40}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise BatchError(422, f"{where}: not a finite number")
+
+
+def _str(value: Any, where: str, *, null: bool = False) -> None:
+    if value is None and null:
+        return
+    if not isinstance(value, str) or (not null and not value):
+        raise BatchError(422, f"{where}: expected a non-empty string, got {value!r:.40}")
+
+
+def _list(value: Any, where: str) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise BatchError(422, f"{where}: expected a list")
+    return value
+
+
+def _dict(value: Any, where: str) -> dict:
+    if not isinstance(value, dict):
+        raise BatchError(422, f"{where}: expected an object")
+    return value
+
+
+def validate_poll(p: Any, where: str, now: float) -> None:
+    """Check one poll result against the contract in docs/architecture.md."""
+    p = _dict(p, where)
+    _str(p.get("device"), f"{where}.device")
+    _num(p.get("ts"), f"{where}.ts", null=False)
+    if not (946684800 <= p["ts"] <= now + 86400):
+        raise BatchError(422, f"{where}.ts: {p['ts']} is not a plausible Unix time")
+    if not isinstance(p.get("ok"), bool):
+        raise BatchError(422, f"{where}.ok: expected true or false")
+    _str(p.get("error"), f"{where}.error", null=True)
+    if p.get("health") is not None:
+        for k, v in _dict(p["health"], f"{where}.health").items():
+            _num(v, f"{where}.health.{k}")
+    _num(p.get("sessions"), f"{where}.sessions")
+    _num(p.get("duration_s"), f"{where}.duration_s")
+    icmp = p.get("icmp")
+    if icmp is not None:
+        icmp = _dict(icmp, f"{where}.icmp")
+        if not isinstance(icmp.get("alive"), bool):
+            raise BatchError(422, f"{where}.icmp.alive: expected true or false")
+        _num(icmp.get("rtt_ms"), f"{where}.icmp.rtt_ms")
+    if p.get("identity") is not None:
+        ident = _dict(p["identity"], f"{where}.identity")
+        _num(ident.get("uptime_s"), f"{where}.identity.uptime_s")
+    names = set()
+    for i, itf in enumerate(_list(p.get("interfaces"), f"{where}.interfaces")):
+        w = f"{where}.interfaces[{i}]"
+        itf = _dict(itf, w)
+        _str(itf.get("name"), f"{w}.name")
+        if itf["name"] in names:
+            raise BatchError(422, f"{w}.name: {itf['name']!r} appears twice")
+        names.add(itf["name"])
+        _num(itf.get("index"), f"{w}.index")
+        for k in IF_NUMBERS:
+            _num(itf.get(k), f"{w}.{k}")
+            if k.endswith(("_octets", "_pkts", "_errors", "_discards")) and itf.get(k) is not None:
+                if not isinstance(itf[k], int) or itf[k] < 0:
+                    raise BatchError(422, f"{w}.{k}: a counter is a non-negative integer")
+        for k in ("admin", "oper"):
+            if itf.get(k) is not None and itf[k] not in IF_STATUS:
+                raise BatchError(422, f"{w}.{k}: {itf[k]!r} is not an ifOperStatus name")
+    for i, t in enumerate(_list(p.get("tunnels"), f"{where}.tunnels")):
+        t = _dict(t, f"{where}.tunnels[{i}]")
+        if t.get("state") not in ("up", "down", "unknown"):
+            raise BatchError(422, f"{where}.tunnels[{i}].state: expected up, down or unknown")
+    for i, s in enumerate(_list(p.get("sdh"), f"{where}.sdh")):
+        w = f"{where}.sdh[{i}]"
+        s = _dict(s, w)
+        _num(s.get("ifIndex"), f"{w}.ifIndex", null=False)
+        for k in ("section_status", "line_status", "path_status"):
+            if not all(isinstance(x, str) for x in _list(s.get(k), f"{w}.{k}")):
+                raise BatchError(422, f"{w}.{k}: expected a list of strings")
+        for j, b in enumerate(_list(s.get("buckets"), f"{w}.buckets")):
+            b = _dict(b, f"{w}.buckets[{j}]")
+            _num(b.get("interval_end"), f"{w}.buckets[{j}].interval_end", null=False)
+            for k in ("es", "ses", "uas"):
+                _num(b.get(k), f"{w}.buckets[{j}].{k}")
+
+
+def validate_batch(
+    body: Any, agent: str, inventory: Inventory | None = None, now: float | None = None
+) -> None:
+    """Raise :class:`BatchError` naming the first bad field; ``agent`` is the token's agent."""
+    now = time.time() if now is None else now
+    if not isinstance(body, dict):
+        raise BatchError(400, "body: expected a JSON object {agent, seq, samples}")
+    _str(body.get("agent"), "agent")
+    if body["agent"] != agent:
+        raise BatchError(403, f"agent: batch says {body['agent']!r} but the token belongs to {agent!r}")
+    seq = body.get("seq")
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+        raise BatchError(422, f"seq: expected a non-negative integer, got {seq!r:.40}")
+    samples = body.get("samples")
+    if not isinstance(samples, list):
+        raise BatchError(422, "samples: expected a list of poll results")
+    if len(samples) > MAX_SAMPLES:
+        raise BatchError(413, f"samples: {len(samples)} poll results; at most {MAX_SAMPLES} per batch")
+    for i, p in enumerate(samples):
+        validate_poll(p, f"samples[{i}]", now)
+    if inventory is not None:
+        mine = {d.name for d in inventory.devices_of_agent(agent)} if agent in inventory.agents else set()
+        for i, p in enumerate(samples):
+            if p["device"] not in inventory.devices:
+                raise BatchError(422, f"samples[{i}].device: {p['device']!r} is not in the inventory")
+            if p["device"] not in mine:
+                raise BatchError(
+                    403, f"samples[{i}].device: {p['device']!r} is not polled by agent {agent!r}"
+                )
+
+
+# ---- conversion -------------------------------------------------------------------------
+
+
+def samples_of(poll: Mapping[str, Any]) -> list[Sample]:
+    """The time-series samples of one poll result: device gauges and per-interface values."""
+    dev, ts = poll["device"], int(round(poll["ts"]))
+    values: dict[str, Any] = {"ok": 1 if poll["ok"] else 0}
+    if poll.get("duration_s") is not None:
+        values["poll_s"] = poll["duration_s"]
+    for k, v in (poll.get("health") or {}).items():
+        if v is not None:
+            values[k] = v
+    if poll.get("sessions") is not None:
+        values["sessions"] = poll["sessions"]
+    icmp = poll.get("icmp")
+    if icmp is not None:
+        values["icmp_alive"] = 1 if icmp["alive"] else 0
+        if icmp.get("rtt_ms") is not None:
+            values["rtt_ms"] = icmp["rtt_ms"]
+    uptime = (poll.get("identity") or {}).get("uptime_s")
+    if uptime is not None:
+        values["uptime_s"] = uptime
+    out = [Sample(dev, "", ts, values)]
+    for itf in poll.get("interfaces") or []:
+        vals = {k: itf[k] for k in STORED_IF_METRICS if itf.get(k) is not None}
+        if itf.get("oper") is not None:
+            vals["oper_up"] = 1 if itf["oper"] == "up" else 0
+        out.append(Sample(dev, itf["name"], ts, vals))
+    return out
+
+
+# ---- the batch ----------------------------------------------------------------------------
+
+
+def store_batch(metrics_db: sqlite_utils.Database, agent: str, seq: int, samples: list[dict]) -> IngestResult:
+    """Samples and the (agent, seq) record in one transaction; a seen seq stores nothing."""
+    ensure_schema(metrics_db)
+    store = SqliteTimeSeriesStore(metrics_db)
+    rows = [s for p in samples for s in samples_of(p)]
+    metrics_db.execute("BEGIN IMMEDIATE")
+    try:
+        seen = metrics_db.execute(
+            "SELECT 1 FROM ingest_batches WHERE agent = ? AND seq = ?", (agent, seq)
+        ).fetchone()
+        if seen:
+            metrics_db.execute("ROLLBACK")
+            return IngestResult(0, True)
+        store.write(rows)
+        metrics_db.execute(
+            "INSERT INTO ingest_batches (agent, seq, received, samples) VALUES (?, ?, ?, ?)",
+            (agent, seq, time.time(), len(samples)),
+        )
+        metrics_db.execute("COMMIT")
+    except BaseException:
+        if metrics_db.conn.in_transaction:
+            metrics_db.execute("ROLLBACK")
+        raise
+    return IngestResult(len(samples), False)
+
+
+def ingest_batch(
+    metrics_db: sqlite_utils.Database,
+    centre_db: sqlite_utils.Database | None,
+    agent: str,
+    body: Any,
+    inventory: Inventory | None = None,
+    now: float | None = None,
+) -> IngestResult:
+    """Validate, store exactly once, then feed the state machine (if ``centre_db`` is given)."""
+    validate_batch(body, agent, inventory, now)
+    result = store_batch(metrics_db, agent, body["seq"], body["samples"])
+    if centre_db is not None:
+        from nms.state import apply_batch
+
+        apply_batch(centre_db, agent, body["seq"], body["samples"], inventory, now=now)
+    return result

@@ -1,0 +1,515 @@
+"""Up / down / degraded / unreachable / unknown of every device, interface, link and site.
+
+Devices, interfaces and tunnels are observed directly (poll results); a change needs
+``down_after`` consecutive bad polls or ``up_after`` good ones (:class:`StateConfig`),
+and is dated at the first poll of the run that confirmed it.  Links and sites are
+derived from those.  A device that is down while the only way to it from the
+provincial centre runs through a down link or device is *unreachable (parent)*: the
+root cause shows as down, what lies behind it as unreachable.
+
+Every change of a subject's state is a row of ``state_events`` (kind, subject, from,
+to, reason, ts); availability (:mod:`nms.availability`) is computed from those rows.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlite_utils
+
+from nms.inventory_model import Inventory
+
+STATES = ("up", "down", "degraded", "unreachable", "unknown")
+KINDS = ("device", "interface", "link", "site", "tunnel")
+SDH_DEFECTS = ("LOS", "LOF", "AIS", "LOP", "TIM", "PLM")
+
+
+@dataclass(frozen=True)
+class StateConfig:
+    down_after: int = 2
+    up_after: int = 1
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> StateConfig:
+        """``NMS_STATE_DOWN_AFTER`` / ``NMS_STATE_UP_AFTER``: consecutive polls needed."""
+        env = os.environ if env is None else env
+        try:
+            cfg = cls(int(env.get("NMS_STATE_DOWN_AFTER", 2)), int(env.get("NMS_STATE_UP_AFTER", 1)))
+        except ValueError as exc:
+            raise ValueError(f"NMS_STATE_DOWN_AFTER/NMS_STATE_UP_AFTER: not an integer ({exc})") from None
+        if cfg.down_after < 1 or cfg.up_after < 1:
+            raise ValueError("NMS_STATE_DOWN_AFTER and NMS_STATE_UP_AFTER must be at least 1")
+        return cfg
+
+    def needed(self, state: str) -> int:
+        return self.down_after if state == "down" else self.up_after
+
+
+def ensure_schema(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE IF NOT EXISTS state_current (
+            kind TEXT NOT NULL, subject TEXT NOT NULL,
+            state TEXT NOT NULL, since REAL, reason TEXT,
+            own TEXT NOT NULL DEFAULT 'unknown',
+            pending TEXT, pending_n INTEGER NOT NULL DEFAULT 0, pending_since REAL, pending_reason TEXT,
+            last_ts REAL, site TEXT, own_reason TEXT,
+            PRIMARY KEY (kind, subject)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS state_events (
+            id INTEGER PRIMARY KEY, ts REAL NOT NULL, kind TEXT NOT NULL, subject TEXT NOT NULL,
+            from_state TEXT NOT NULL, to_state TEXT NOT NULL, reason TEXT);
+        CREATE INDEX IF NOT EXISTS state_events_subject ON state_events (kind, subject, ts);
+        CREATE INDEX IF NOT EXISTS state_events_ts ON state_events (ts);
+        CREATE TABLE IF NOT EXISTS state_applied (
+            agent TEXT NOT NULL, seq INTEGER NOT NULL, ts REAL NOT NULL,
+            PRIMARY KEY (agent, seq)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS state_sdh_uas (
+            device TEXT NOT NULL, interface TEXT NOT NULL, interval_end INTEGER NOT NULL,
+            es INTEGER, ses INTEGER, uas INTEGER, valid INTEGER NOT NULL DEFAULT 1,
+            PRIMARY KEY (device, interface, interval_end)) WITHOUT ROWID;
+        """
+    )
+
+
+@dataclass
+class Subject:
+    kind: str
+    subject: str
+    state: str = "unknown"
+    since: float | None = None
+    reason: str | None = None
+    own: str = "unknown"
+    pending: str | None = None
+    pending_n: int = 0
+    pending_since: float | None = None
+    pending_reason: str | None = None
+    last_ts: float | None = None
+    site: str | None = None
+    own_reason: str | None = None
+    changed_at: float | None = field(default=None, compare=False)  # this batch confirmed a new own state
+
+    def row(self) -> tuple:
+        return (
+            self.kind,
+            self.subject,
+            self.state,
+            self.since,
+            self.reason,
+            self.own,
+            self.pending,
+            self.pending_n,
+            self.pending_since,
+            self.pending_reason,
+            self.last_ts,
+            self.site,
+            self.own_reason,
+        )
+
+
+_COLUMNS = (
+    "kind, subject, state, since, reason, own, pending, pending_n, pending_since, pending_reason,"
+    " last_ts, site, own_reason"
+)
+
+
+def iface_id(device: str, interface: str) -> str:
+    return f"{device}:{interface}"
+
+
+@dataclass
+class Machine:
+    """All subjects in memory for one batch; records transitions as it goes."""
+
+    subjects: dict[tuple[str, str], Subject]
+    config: StateConfig
+    events: list[tuple] = field(default_factory=list)
+    changed: set[tuple[str, str]] = field(default_factory=set)
+
+    def get(self, kind: str, subject: str, site: str | None = None) -> Subject:
+        key = (kind, subject)
+        s = self.subjects.get(key)
+        if s is None:
+            s = self.subjects[key] = Subject(kind, subject, site=site)
+            self.changed.add(key)
+        return s
+
+    def set_state(self, s: Subject, state: str, reason: str | None, ts: float) -> None:
+        if s.state == state:
+            return
+        self.events.append((ts, s.kind, s.subject, s.state, state, reason))
+        s.state, s.since, s.reason = state, ts, reason
+        self.changed.add((s.kind, s.subject))
+
+    def observe(self, s: Subject, obs: str, reason: str | None, ts: float) -> None:
+        """Hysteresis: ``obs`` becomes the subject's own state after enough polls in a row."""
+        if s.last_ts is not None and ts <= s.last_ts:
+            return  # an older poll arriving late changes nothing
+        s.last_ts = ts
+        self.changed.add((s.kind, s.subject))
+        if obs == s.own:
+            s.pending, s.pending_n, s.pending_since, s.pending_reason = None, 0, None, None
+            return
+        if obs == s.pending:
+            s.pending_n += 1
+        else:
+            s.pending, s.pending_n, s.pending_since, s.pending_reason = obs, 1, ts, reason
+        if s.pending_n >= self.config.needed(obs):
+            s.own, s.own_reason = obs, s.pending_reason
+            s.changed_at = s.pending_since if s.pending_since is not None else ts
+            s.pending, s.pending_n, s.pending_since, s.pending_reason = None, 0, None, None
+
+
+def load(db: sqlite_utils.Database, config: StateConfig | None = None) -> Machine:
+    ensure_schema(db)
+    subjects = {}
+    for row in db.execute(f"SELECT {_COLUMNS} FROM state_current"):
+        s = Subject(*row)
+        subjects[(s.kind, s.subject)] = s
+    return Machine(subjects, config or StateConfig.from_env())
+
+
+# ---- observations -------------------------------------------------------------------------
+
+
+def device_observation(poll: Mapping[str, Any]) -> tuple[str, str | None]:
+    """(state, reason) a single poll says about its device."""
+    icmp = poll.get("icmp")
+    if poll.get("ok"):
+        down = [t.get("name") or t.get("peer") for t in poll.get("tunnels") or [] if t.get("state") == "down"]
+        if down:
+            return "degraded", f"tunnel down: {', '.join(map(str, down))}"
+        return "up", None
+    err = poll.get("error") or "no answer"
+    if icmp is not None and icmp.get("alive"):
+        return "degraded", f"SNMP down: {err}"
+    if icmp is not None:
+        return "down", f"ICMP down, SNMP down: {err}"
+    return "down", f"SNMP down: {err}"
+
+
+def interface_observation(itf: Mapping[str, Any], sdh: Mapping[str, Any] | None) -> tuple[str, str | None]:
+    if sdh is not None:
+        defects = [d for d in sdh.get("section_status") or [] if d in SDH_DEFECTS]
+        defects += [
+            d for d in (sdh.get("line_status") or []) + (sdh.get("path_status") or []) if d in SDH_DEFECTS
+        ]
+        if defects:
+            return "down", f"SDH {defects[0]}"
+    if itf.get("admin") == "down":
+        return "down", "admin down"
+    oper = itf.get("oper")
+    if oper == "up":
+        return "up", None
+    if oper is None:
+        return "unknown", None
+    return "down", f"oper {oper}"
+
+
+def monitored_interfaces(inventory: Inventory | None, device: str) -> set[str] | None:
+    """Interfaces whose state is kept (link ends and listed ones); None = all of them."""
+    if inventory is None:
+        return None
+    dev = inventory.devices.get(device)
+    names = set(dev.interfaces) if dev else set()
+    for link in inventory.links.values():
+        for end in (link.a, link.b):
+            if end.device == device:
+                names.add(end.interface)
+    return names
+
+
+def apply_poll(m: Machine, poll: Mapping[str, Any], inventory: Inventory | None) -> None:
+    dev_name = poll["device"]
+    site = inventory.devices[dev_name].site if inventory and dev_name in inventory.devices else None
+    ts = float(poll["ts"])
+    dev = m.get("device", dev_name, site)
+    obs, reason = device_observation(poll)
+    m.observe(dev, obs, reason, ts)
+    if not poll.get("ok"):
+        return
+    wanted = monitored_interfaces(inventory, dev_name)
+    sdh_by_index = {s.get("ifIndex"): s for s in poll.get("sdh") or []}
+    for itf in poll.get("interfaces") or []:
+        if wanted is not None and itf["name"] not in wanted:
+            continue
+        s = m.get("interface", iface_id(dev_name, itf["name"]), site)
+        o, r = interface_observation(itf, sdh_by_index.get(itf.get("index")))
+        m.observe(s, o, r, ts)
+    for t in poll.get("tunnels") or []:
+        key = t.get("name") or t.get("peer")
+        s = m.get("tunnel", f"{dev_name}>{key}", site)
+        m.observe(s, t["state"], "tunnel down" if t["state"] == "down" else None, ts)
+
+
+def settle_own(m: Machine) -> None:
+    """Directly observed subjects whose own state changed: their state follows (for now)."""
+    for s in m.subjects.values():
+        if s.changed_at is not None and s.kind in ("interface", "tunnel"):
+            m.set_state(s, s.own, s.own_reason, s.changed_at)
+
+
+# ---- derived: links, reachability, sites -----------------------------------------------------
+
+
+def _tunnel_between(m: Machine, inventory: Inventory, a: str, b: str) -> Subject | None:
+    dev_b = inventory.devices.get(b)
+    names = {b, dev_b.address if dev_b else b, inventory.sim_address(b) if dev_b else b}
+    for (kind, subj), s in m.subjects.items():
+        if kind == "tunnel" and subj.startswith(a + ">"):
+            peer = subj[len(a) + 1 :]
+            if peer in names or any(n in peer for n in names if n):
+                return s
+    return None
+
+
+def derive(m: Machine, inventory: Inventory | None, ts: float) -> None:
+    """Links from their ends, devices behind down things as unreachable, sites from devices."""
+    devices = {name: s for (k, name), s in m.subjects.items() if k == "device"}
+    if inventory is None:
+        for s in devices.values():
+            if s.changed_at is not None:
+                m.set_state(s, s.own, s.own_reason, s.changed_at)
+        return
+    when = {name: s.changed_at for name, s in devices.items()}
+    stamp = max([w for w in when.values() if w is not None], default=ts)
+
+    # links, from interface ends (and tunnels for IPsec) and end devices' own state
+    link_state: dict[str, tuple[str, str | None]] = {}
+    for link in inventory.links.values():
+        ends = []
+        for end in (link.a, link.b):
+            itf = m.subjects.get(("interface", iface_id(end.device, end.interface)))
+            ends.append((end, itf.state if itf else "unknown", itf.reason if itf else None))
+        dev_own = [devices[e.device].own if e.device in devices else "unknown" for e in (link.a, link.b)]
+        tunnel = _tunnel_between(m, inventory, link.a.device, link.b.device) if link.kind == "ipsec" else None
+        if tunnel is None and link.kind == "ipsec":
+            tunnel = _tunnel_between(m, inventory, link.b.device, link.a.device)
+        downs = [(e, r) for e, st, r in ends if st == "down"]
+        if tunnel is not None and tunnel.state == "down":
+            link_state[link.id] = ("down", "tunnel down")
+        elif downs:
+            e, r = downs[0]
+            link_state[link.id] = ("down", f"{r or 'down'} at {e.device}:{e.interface}")
+        elif "down" in dev_own:
+            d = (link.a, link.b)[dev_own.index("down")].device
+            link_state[link.id] = ("down", f"device {d} down")
+        elif tunnel is not None and tunnel.state == "up":
+            link_state[link.id] = ("up", None)
+        elif all(st == "up" for _, st, _ in ends):
+            link_state[link.id] = ("up", None)
+        else:
+            link_state[link.id] = ("unknown", "no data")
+
+    # reachability from the provincial centre over links and site LANs that are not down
+    adj: dict[str, list[tuple[str, str | None]]] = {}
+    for link in inventory.links.values():
+        adj.setdefault(link.a.device, []).append((link.b.device, link.id))
+        adj.setdefault(link.b.device, []).append((link.a.device, link.id))
+    by_site: dict[str, list[str]] = {}
+    for d in inventory.devices.values():
+        by_site.setdefault(d.site, []).append(d.name)
+    for names in by_site.values():
+        for a in names:
+            adj.setdefault(a, []).extend((b, None) for b in names if b != a)
+    roots = [d for s in inventory.sites.values() if s.kind == "province" for d in by_site.get(s.id, [])]
+
+    def own(d: str) -> str:
+        return devices[d].own if d in devices else "unknown"
+
+    reached: set[str] = set()
+    queue = deque(d for d in roots if own(d) != "down")
+    reached.update(queue)
+    while queue:
+        cur = queue.popleft()
+        for nxt, lid in adj.get(cur, ()):
+            if nxt in reached or own(nxt) == "down":
+                continue
+            if lid is not None and link_state[lid][0] == "down":
+                continue
+            reached.add(nxt)
+            queue.append(nxt)
+    # the tree (ignoring state) says which down thing a lost device sits behind
+    parent: dict[str, tuple[str, str | None]] = {}
+    seen = set(roots)
+    queue = deque(roots)
+    while queue:
+        cur = queue.popleft()
+        for nxt, lid in sorted(adj.get(cur, ()), key=lambda x: x[1] is not None):
+            if nxt not in seen:
+                seen.add(nxt)
+                parent[nxt] = (cur, lid)
+                queue.append(nxt)
+
+    def culprit(d: str) -> str:
+        cur = d
+        while cur in parent:
+            up, lid = parent[cur]
+            if lid is not None and link_state[lid][0] == "down":
+                return f"link {lid}"
+            if own(up) == "down":
+                return f"device {up}"
+            cur = up
+        return "parent"
+
+    for name, s in devices.items():
+        at = when[name] or stamp
+        if s.own == "down" and name not in roots:
+            # root cause if a reached neighbour faces it over a working link; else it is behind one
+            faced = any(
+                n in reached and (lid is None or link_state[lid][0] != "down") for n, lid in adj.get(name, ())
+            )
+            if not faced:
+                m.set_state(s, "unreachable", f"parent down: {culprit(name)}", at)
+                continue
+        m.set_state(s, s.own, s.own_reason, at)
+
+    for link in inventory.links.values():
+        st, reason = link_state[link.id]
+        ends = [devices.get(link.a.device), devices.get(link.b.device)]
+        if st == "down" and any(e is not None and e.state == "unreachable" for e in ends):
+            st, reason = "unreachable", "parent down"
+        s = m.get("link", link.id)
+        m.set_state(s, st, reason, stamp)
+
+    for site_id, names in by_site.items():
+        states = [devices[n].state if n in devices else "unknown" for n in names]
+        known = [x for x in states if x != "unknown"]
+        if not known:
+            st, reason = "unknown", None
+        elif all(x == "up" for x in known) and len(known) == len(states):
+            st, reason = "up", None
+        elif all(x == "unreachable" for x in known):
+            st, reason = "unreachable", "parent down"
+        elif all(x in ("down", "unreachable") for x in known):
+            st, reason = "down", "all devices down"
+        elif all(x == "up" for x in known):
+            st, reason = "up", None
+        else:
+            bad = [n for n, x in zip(names, states, strict=True) if x not in ("up", "unknown")]
+            st, reason = "degraded", f"{len(bad)} of {len(names)} devices not up"
+        m.set_state(m.get("site", site_id, site_id), st, reason, stamp)
+
+
+# ---- persistence ------------------------------------------------------------------------------
+
+
+def _store_uas(db: sqlite_utils.Database, polls: Iterable[Mapping[str, Any]]) -> None:
+    rows = []
+    for p in polls:
+        names = {i.get("index"): i.get("name") for i in p.get("interfaces") or []}
+        for s in p.get("sdh") or []:
+            name = names.get(s["ifIndex"]) or str(s["ifIndex"])
+            for b in s.get("buckets") or []:
+                rows.append(
+                    (
+                        p["device"],
+                        name,
+                        int(b["interval_end"]),
+                        b.get("es"),
+                        b.get("ses"),
+                        b.get("uas"),
+                        1 if b.get("valid", True) else 0,
+                    )
+                )
+    if rows:
+        db.conn.executemany(
+            "INSERT OR REPLACE INTO state_sdh_uas (device, interface, interval_end, es, ses, uas, valid)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+
+def apply_batch(
+    db: sqlite_utils.Database,
+    agent: str,
+    seq: int,
+    polls: list[Mapping[str, Any]],
+    inventory: Inventory | None = None,
+    config: StateConfig | None = None,
+    now: float | None = None,
+) -> bool:
+    """Feed one batch to the state machine once; False if this (agent, seq) was applied before."""
+    ensure_schema(db)
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if db.execute("SELECT 1 FROM state_applied WHERE agent = ? AND seq = ?", (agent, seq)).fetchone():
+            db.execute("ROLLBACK")
+            return False
+        m = load(db, config)
+        for poll in sorted(polls, key=lambda p: p["ts"]):
+            apply_poll(m, poll, inventory)
+        settle_own(m)
+        ts = max((float(p["ts"]) for p in polls), default=time.time() if now is None else now)
+        derive(m, inventory, ts)
+        save(db, m)
+        _store_uas(db, polls)
+        db.execute("INSERT INTO state_applied (agent, seq, ts) VALUES (?, ?, ?)", (agent, seq, time.time()))
+        db.execute("COMMIT")
+    except BaseException:
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return True
+
+
+def save(db: sqlite_utils.Database, m: Machine) -> None:
+    rows = [m.subjects[k].row() for k in m.changed]
+    if rows:
+        db.conn.executemany(
+            f"INSERT OR REPLACE INTO state_current ({_COLUMNS}) VALUES ({', '.join('?' * 13)})", rows
+        )
+    if m.events:
+        db.conn.executemany(
+            "INSERT INTO state_events (ts, kind, subject, from_state, to_state, reason)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            sorted(m.events, key=lambda e: e[0]),
+        )
+
+
+# ---- reading ------------------------------------------------------------------------------------
+
+
+def current(db: sqlite_utils.Database, kinds: Iterable[str] = KINDS) -> dict[str, dict[str, dict[str, Any]]]:
+    """{kind: {subject: {state, since, reason}}}: what the wall display shows."""
+    ensure_schema(db)
+    out: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in kinds}
+    for kind, subject, state, since, reason in db.execute(
+        "SELECT kind, subject, state, since, reason FROM state_current"
+    ):
+        if kind in out:
+            out[kind][subject] = {"state": state, "since": since, "reason": reason}
+    return out
+
+
+def events(
+    db: sqlite_utils.Database,
+    *,
+    since: float | None = None,
+    until: float | None = None,
+    kind: str | None = None,
+    subject: str | None = None,
+    limit: int = 1000,
+) -> list[dict[str, Any]]:
+    """Transitions, newest first."""
+    ensure_schema(db)
+    where, args = ["1=1"], []
+    for clause, value in (
+        ("ts >= ?", since),
+        ("ts <= ?", until),
+        ("kind = ?", kind),
+        ("subject = ?", subject),
+    ):
+        if value is not None:
+            where.append(clause)
+            args.append(value)
+    sql = (
+        "SELECT id, ts, kind, subject, from_state, to_state, reason FROM state_events"
+        f" WHERE {' AND '.join(where)} ORDER BY ts DESC, id DESC LIMIT ?"
+    )
+    cols = ("id", "ts", "kind", "subject", "from", "to", "reason")
+    return [dict(zip(cols, r, strict=True)) for r in db.execute(sql, (*args, limit))]

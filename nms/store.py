@@ -1,0 +1,429 @@
+"""Time series of the centre (metrics.db), behind a small interface.
+
+Callers only see :class:`TimeSeriesStore` (write / read_range / rollup), so the series
+can move to Prometheus-compatible storage when one machine is no longer enough
+(docs/storage.md).  The SQLite implementation keeps:
+
+* ``ts_source``  (id, device, interface)   integer ids; ``interface`` '' = the device
+* ``ts_metric``  (id, name)                 integer ids for metric names
+* ``ts_head``    (source_id, ts, vals)      freshly ingested samples, one row per source
+  and poll (JSON {metric: value}); cheap to insert, WITHOUT ROWID keyed (source_id, ts)
+* ``ts_block``   (source_id, level, t0, n, data)  compressed blocks (nms.tsdb.codec):
+  level 0 = raw samples of one hour, 1 = 5-minute min/avg/max/n of one day,
+  2 = 1-hour min/avg/max/n of a 30-day span.
+
+:meth:`SqliteTimeSeriesStore.rollup` turns finished hours of ``ts_head`` into blocks and
+rollups and applies the retention of each level (:class:`Retention`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import sqlite_utils
+
+from nms.tsdb import codec
+
+RAW, FIVE_MIN, HOUR = 0, 1, 2
+LEVELS = {"raw": RAW, "5m": FIVE_MIN, "1h": HOUR}
+BLOCK_SPAN = {RAW: 3600, FIVE_MIN: 86400, HOUR: 30 * 86400}
+BUCKET = {FIVE_MIN: 300, HOUR: 3600}
+AGGS = ("min", "avg", "max")
+
+# Counters are stored exactly (so rates can be recomputed); everything else is a gauge.
+COUNTER_SUFFIXES = ("_octets", "_pkts", "_errors", "_discards")
+
+
+def is_counter(metric: str) -> bool:
+    return metric.endswith(COUNTER_SUFFIXES)
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long each level is kept, in seconds.  Whole blocks go, so at least this much stays."""
+
+    raw_s: int = 48 * 3600
+    five_min_s: int = 30 * 86400
+    hour_s: int = 400 * 86400
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Retention:
+        """``NMS_RETENTION_RAW_H``, ``NMS_RETENTION_5M_D``, ``NMS_RETENTION_1H_D``."""
+        env = os.environ if env is None else env
+        r = cls()
+        try:
+            return cls(
+                raw_s=int(float(env.get("NMS_RETENTION_RAW_H", r.raw_s / 3600)) * 3600),
+                five_min_s=int(float(env.get("NMS_RETENTION_5M_D", r.five_min_s / 86400)) * 86400),
+                hour_s=int(float(env.get("NMS_RETENTION_1H_D", r.hour_s / 86400)) * 86400),
+            )
+        except ValueError as exc:
+            raise ValueError(f"NMS_RETENTION_*: not a number ({exc})") from None
+
+    def of(self, level: int) -> int:
+        return {RAW: self.raw_s, FIVE_MIN: self.five_min_s, HOUR: self.hour_s}[level]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One source's values at one time, e.g. an interface's counters and rates of one poll."""
+
+    device: str
+    interface: str  # '' for device-level metrics
+    ts: int
+    values: Mapping[str, float | int | None]
+
+
+@dataclass
+class Series:
+    """Result of a read: timestamps and one column per metric (rollups: ``metric.min`` ...)."""
+
+    level: str
+    ts: list[int] = field(default_factory=list)
+    columns: dict[str, list[float | None]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"level": self.level, "ts": self.ts, "columns": self.columns}
+
+
+@dataclass
+class RollupStats:
+    hours_compacted: int = 0
+    head_rows: int = 0
+    blocks_deleted: int = 0
+
+
+class TimeSeriesStore(Protocol):
+    def write(self, samples: Iterable[Sample]) -> int: ...
+
+    def read_range(
+        self, device: str, interface: str, metrics: Sequence[str], t0: int, t1: int, level: str = "auto"
+    ) -> Series: ...
+
+    def rollup(self, now: float | None = None) -> RollupStats: ...
+
+
+def ensure_schema(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE IF NOT EXISTS ts_source (
+            id INTEGER PRIMARY KEY, device TEXT NOT NULL, interface TEXT NOT NULL DEFAULT '',
+            UNIQUE (device, interface));
+        CREATE TABLE IF NOT EXISTS ts_metric (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+        CREATE TABLE IF NOT EXISTS ts_head (
+            source_id INTEGER NOT NULL, ts INTEGER NOT NULL, vals TEXT NOT NULL,
+            PRIMARY KEY (source_id, ts)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS ts_block (
+            source_id INTEGER NOT NULL, level INTEGER NOT NULL, t0 INTEGER NOT NULL,
+            n INTEGER NOT NULL, data BLOB NOT NULL,
+            PRIMARY KEY (source_id, level, t0)) WITHOUT ROWID;
+        """
+    )
+
+
+class _Ids:
+    """Integer ids of sources and metrics, cached per database file (ids never change)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.sources: dict[tuple[str, str], int] = {}
+        self.metrics: dict[str, int] = {}
+        self.metric_names: dict[int, str] = {}
+
+
+_ID_CACHES: dict[str, _Ids] = {}
+_ID_CACHES_LOCK = threading.Lock()
+
+
+def _db_key(db: sqlite_utils.Database) -> str:
+    row = db.execute("PRAGMA database_list").fetchone()
+    return row[2] or f"memory:{id(db)}"
+
+
+class SqliteTimeSeriesStore:
+    """The SQLite implementation; one instance per connection (cheap to make)."""
+
+    def __init__(self, db: sqlite_utils.Database, retention: Retention | None = None) -> None:
+        self.db = db
+        self.retention = retention or Retention.from_env()
+        ensure_schema(db)
+        key = _db_key(db)
+        with _ID_CACHES_LOCK:
+            self.ids = _ID_CACHES.setdefault(key, _Ids())
+
+    # ---- ids ---------------------------------------------------------------------------
+    def source_ids(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """Ids for (device, interface) pairs, creating the missing ones (inside the caller's txn)."""
+        wanted = set(keys)
+        ids = self.ids
+        with ids.lock:
+            missing = [k for k in wanted if k not in ids.sources]
+            if missing:
+                self.db.conn.executemany(
+                    "INSERT OR IGNORE INTO ts_source (device, interface) VALUES (?, ?)", missing
+                )
+                for k in missing:
+                    row = self.db.execute(
+                        "SELECT id FROM ts_source WHERE device = ? AND interface = ?", k
+                    ).fetchone()
+                    ids.sources[k] = row[0]
+            return {k: ids.sources[k] for k in wanted}
+
+    def source_id(self, device: str, interface: str = "") -> int | None:
+        got = self.ids.sources.get((device, interface))
+        if got is not None:
+            return got
+        row = self.db.execute(
+            "SELECT id FROM ts_source WHERE device = ? AND interface = ?", (device, interface)
+        ).fetchone()
+        return row[0] if row else None
+
+    def metric_id(self, name: str) -> int:
+        ids = self.ids
+        with ids.lock:
+            got = ids.metrics.get(name)
+            if got is None:
+                self.db.execute("INSERT OR IGNORE INTO ts_metric (name) VALUES (?)", (name,))
+                got = self.db.execute("SELECT id FROM ts_metric WHERE name = ?", (name,)).fetchone()[0]
+                ids.metrics[name] = got
+                ids.metric_names[got] = name
+            return got
+
+    def metric_name(self, metric_id: int) -> str:
+        name = self.ids.metric_names.get(metric_id)
+        if name is None:
+            name = self.db.execute("SELECT name FROM ts_metric WHERE id = ?", (metric_id,)).fetchone()[0]
+            with self.ids.lock:
+                self.ids.metric_names[metric_id] = name
+                self.ids.metrics[name] = metric_id
+        return name
+
+    # ---- write -------------------------------------------------------------------------
+    def write(self, samples: Iterable[Sample]) -> int:
+        """Insert samples into the head; runs inside the caller's transaction if one is open."""
+        samples = list(samples)
+        ids = self.source_ids((s.device, s.interface) for s in samples)
+        rows = [
+            (ids[(s.device, s.interface)], int(s.ts), json.dumps(dict(s.values), separators=(",", ":")))
+            for s in samples
+        ]
+        self.db.conn.executemany(
+            "INSERT OR REPLACE INTO ts_head (source_id, ts, vals) VALUES (?, ?, ?)", rows
+        )
+        return len(rows)
+
+    def write_block(self, source_id: int, level: int, t0: int, ts: Sequence[int], columns: dict) -> None:
+        """Store one encoded block (used by rollup and by the benchmark's fill)."""
+        encoded = {}
+        for name, values in columns.items():
+            kind = codec.EXACT if (level == RAW and is_counter(name)) or name.endswith(".n") else codec.QUANT
+            encoded[self.metric_id(name)] = (kind, values)
+        self.db.execute(
+            "INSERT OR REPLACE INTO ts_block (source_id, level, t0, n, data) VALUES (?, ?, ?, ?, ?)",
+            (source_id, level, t0, len(ts), codec.encode(ts, encoded)),
+        )
+
+    # ---- read --------------------------------------------------------------------------
+    def _blocks(self, source_id: int, level: int, t0: int, t1: int) -> Iterable[tuple[np.ndarray, dict]]:
+        span = BLOCK_SPAN[level]
+        for (data,) in self.db.execute(
+            "SELECT data FROM ts_block WHERE source_id = ? AND level = ? AND t0 > ? AND t0 <= ? ORDER BY t0",
+            (source_id, level, t0 - span, t1),
+        ):
+            ts, cols = codec.decode(data)
+            yield ts, {self.metric_name(m): v for m, v in cols.items()}
+
+    def _head(self, source_id: int, t0: int, t1: int) -> list[tuple[int, dict]]:
+        return [
+            (ts, json.loads(vals))
+            for ts, vals in self.db.execute(
+                "SELECT ts, vals FROM ts_head WHERE source_id = ? AND ts >= ? AND ts <= ? ORDER BY ts",
+                (source_id, t0, t1),
+            )
+        ]
+
+    def pick_level(self, t0: int, t1: int, now: float | None = None) -> str:
+        now = time.time() if now is None else now
+        span = t1 - t0
+        if span <= 6 * 3600 and t0 >= now - self.retention.raw_s:
+            return "raw"
+        if span <= 35 * 86400 and t0 >= now - self.retention.five_min_s:
+            return "5m"
+        return "1h"
+
+    def read_range(
+        self, device: str, interface: str, metrics: Sequence[str], t0: int, t1: int, level: str = "auto"
+    ) -> Series:
+        """Samples of ``metrics`` in [t0, t1]; rollup levels give ``m.min``/``m.avg``/``m.max``."""
+        if level == "auto":
+            level = self.pick_level(t0, t1)
+        if level not in LEVELS:
+            raise ValueError(f"level {level!r}: expected auto, raw, 5m or 1h")
+        lv = LEVELS[level]
+        names = list(metrics) if lv == RAW else [f"{m}.{a}" for m in metrics for a in AGGS]
+        out = Series(level=level, columns={n: [] for n in names})
+        sid = self.source_id(device, interface)
+        if sid is None:
+            return out
+        last = t0 - 1
+        for ts, cols in self._blocks(sid, lv, t0, t1):
+            sel = (ts >= t0) & (ts <= t1)
+            out.ts.extend(ts[sel].tolist())
+            for n in names:
+                col = cols.get(n)
+                vals = col[sel] if col is not None else np.full(int(sel.sum()), np.nan)
+                out.columns[n].extend(None if v != v else v for v in vals.tolist())
+            if sel.any():
+                last = int(ts[sel][-1])
+        head = self._head(sid, last + 1, t1)
+        if lv == RAW:
+            for ts, vals in head:
+                out.ts.append(ts)
+                for n in names:
+                    out.columns[n].append(vals.get(n))
+        elif head:
+            hts = np.array([h[0] for h in head], dtype=np.int64)
+            agg = _aggregate(hts, {m: [h[1].get(m) for h in head] for m in metrics}, BUCKET[lv])
+            for i, b in enumerate(agg["ts"]):
+                if b <= last or b > t1:
+                    continue
+                out.ts.append(int(b))
+                for n in names:
+                    v = agg[n][i]
+                    out.columns[n].append(None if v != v else float(v))
+        return out
+
+    # ---- rollup & retention ------------------------------------------------------------
+    def rollup(self, now: float | None = None, grace_s: int = 120) -> RollupStats:
+        """Compact every finished hour of the head into blocks and rollups; apply retention.
+
+        An hour is finished ``grace_s`` after its end (late polls of the last minute).  Late
+        samples of an hour already compacted are merged into its block on the next run.
+        """
+        now = time.time() if now is None else now
+        stats = RollupStats()
+        cutoff = int(now - grace_s) // 3600 * 3600
+        hours = self.db.execute(
+            "SELECT DISTINCT source_id, ts / 3600 * 3600 FROM ts_head WHERE ts < ?", (cutoff,)
+        ).fetchall()
+        by_source: dict[int, list[int]] = defaultdict(list)
+        for sid, h in hours:
+            by_source[sid].append(h)
+        for sid, hs in by_source.items():
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                for h in sorted(hs):
+                    stats.head_rows += self._compact_hour(sid, h)
+                    stats.hours_compacted += 1
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        stats.blocks_deleted = self.expire(now)
+        return stats
+
+    def _compact_hour(self, sid: int, hour: int) -> int:
+        head = self._head(sid, hour, hour + 3599)
+        ts_list = [h[0] for h in head]
+        rows = {t: v for t, v in head}
+        old = self.db.execute(
+            "SELECT data FROM ts_block WHERE source_id = ? AND level = ? AND t0 = ?", (sid, RAW, hour)
+        ).fetchone()
+        if old:  # late samples: merge with what the block already holds (head wins)
+            ots, ocols = codec.decode_raw(old[0])
+            for i, t in enumerate(ots.tolist()):
+                if t not in rows:
+                    rows[t] = {self.metric_name(m): _py(c[i], k) for m, (k, c) in ocols.items()}
+            ts_list = sorted(rows)
+        metrics = sorted({m for v in rows.values() for m in v})
+        cols = {m: [rows[t].get(m) for t in ts_list] for m in metrics}
+        self.write_block(sid, RAW, hour, ts_list, cols)
+        gauges = {m: c for m, c in cols.items() if not is_counter(m)}
+        if gauges:
+            ts_arr = np.asarray(ts_list, dtype=np.int64)
+            for lv in (FIVE_MIN, HOUR):
+                self._merge_rollup(sid, lv, hour, _aggregate(ts_arr, gauges, BUCKET[lv]))
+        self.db.execute(
+            "DELETE FROM ts_head WHERE source_id = ? AND ts >= ? AND ts < ?", (sid, hour, hour + 3600)
+        )
+        return len(head)
+
+    def _merge_rollup(self, sid: int, lv: int, hour: int, agg: dict[str, np.ndarray]) -> None:
+        span = BLOCK_SPAN[lv]
+        t0 = hour // span * span
+        old = self.db.execute(
+            "SELECT data FROM ts_block WHERE source_id = ? AND level = ? AND t0 = ?", (sid, lv, t0)
+        ).fetchone()
+        merged: dict[int, dict[str, float]] = {}
+        if old:
+            ots, ocols = codec.decode(old[0])
+            named = {self.metric_name(m): c for m, c in ocols.items()}
+            for i, t in enumerate(ots.tolist()):
+                merged[t] = {n: float(c[i]) for n, c in named.items()}
+        for i, t in enumerate(agg["ts"].tolist()):
+            merged[t] = {n: float(c[i]) for n, c in agg.items() if n != "ts"}
+        ts_list = sorted(merged)
+        names = sorted({n for v in merged.values() for n in v})
+        cols = {n: [_none(merged[t].get(n)) for t in ts_list] for n in names}
+        self.write_block(sid, lv, t0, ts_list, cols)
+
+    def expire(self, now: float) -> int:
+        """Delete whole blocks older than their level's retention; returns blocks deleted."""
+        deleted = 0
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for lv, span in BLOCK_SPAN.items():
+                cur = self.db.execute(
+                    "DELETE FROM ts_block WHERE level = ? AND t0 + ? <= ?",
+                    (lv, span, int(now - self.retention.of(lv))),
+                )
+                deleted += cur.rowcount
+            self.db.execute("DELETE FROM ts_head WHERE ts < ?", (int(now - self.retention.raw_s),))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return deleted
+
+
+def _py(value: Any, kind: int) -> Any:
+    if isinstance(value, float) and value != value:
+        return None
+    if kind == codec.EXACT:
+        return int(value)
+    return float(value)
+
+
+def _none(v: float | None) -> float | None:
+    return None if v is None or v != v else v
+
+
+def _aggregate(ts: np.ndarray, columns: Mapping[str, Sequence], bucket: int) -> dict[str, np.ndarray]:
+    """min/avg/max/n per bucket start; NaN where a bucket has no value of that metric."""
+    starts = ts // bucket * bucket
+    keys, inverse = np.unique(starts, return_inverse=True)
+    out: dict[str, np.ndarray] = {"ts": keys}
+    k = len(keys)
+    for m, values in columns.items():
+        v = np.asarray([np.nan if x is None else x for x in values], dtype=np.float64)
+        ok = np.isfinite(v)
+        n = np.bincount(inverse[ok], minlength=k)
+        s = np.bincount(inverse[ok], weights=v[ok], minlength=k)
+        mn = np.full(k, np.inf)
+        mx = np.full(k, -np.inf)
+        np.minimum.at(mn, inverse[ok], v[ok])
+        np.maximum.at(mx, inverse[ok], v[ok])
+        has = n > 0
+        out[f"{m}.min"] = np.where(has, mn, np.nan)
+        out[f"{m}.avg"] = np.where(has, s / np.maximum(n, 1), np.nan)
+        out[f"{m}.max"] = np.where(has, mx, np.nan)
+        out[f"{m}.n"] = n.astype(np.float64)
+    return out

@@ -1,0 +1,211 @@
+"""Getting spooled batches to the centre: one HTTP POST per batch, two lanes.
+
+The live lane sends each new batch at once while the centre answers; the replay lane
+walks the spool oldest first (after an outage, a restart or a failed live send), so
+fresh results keep flowing while a backlog drains.  2xx deletes the batch; network
+errors, 5xx, 408 and 429 leave it spooled and back off; any other 4xx is a permanent
+rejection and moves it to the dead-letter table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from nms.netguard import is_loopback
+from probes.agent.logs import log
+from probes.agent.spool import Batch, Spool
+
+INGEST_PATH = "/api/v1/ingest"
+RETRYABLE_4XX = (408, 429)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: Literal["ok", "retry", "reject"]
+    status: int | None
+    detail: str
+    duplicate: bool = False
+
+
+class Sender:
+    """POSTs a batch body to the centre's ingest URL with the agent's bearer token."""
+
+    def __init__(self, centre: str, token: str, timeout: float = 10.0, ca_file: str | None = None) -> None:
+        self.url = centre.rstrip("/") + INGEST_PATH
+        self._token = token
+        self.timeout = timeout
+        ctx = ssl.create_default_context(cafile=ca_file) if self.url.startswith("https:") else None
+        host = urllib.parse.urlsplit(self.url).hostname or ""
+        # A centre on loopback is never reached through a proxy from the environment.
+        proxies = urllib.request.ProxyHandler({} if is_loopback(host) else None)
+        self._opener = urllib.request.build_opener(proxies, urllib.request.HTTPSHandler(context=ctx))
+
+    def __repr__(self) -> str:  # the token never appears in a repr or a log
+        return f"Sender(url={self.url!r})"
+
+    def send(self, body: bytes) -> Outcome:
+        """Blocking POST; classifies the answer, never raises for network or HTTP errors."""
+        req = urllib.request.Request(
+            self.url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {self._token}",
+                "User-Agent": "nms-agent/0.1",
+            },
+        )
+        try:
+            with self._opener.open(req, timeout=self.timeout) as resp:
+                status, text = resp.status, resp.read(65536).decode("utf-8", "replace")
+        except urllib.error.HTTPError as exc:
+            status, text = exc.code, exc.read(2000).decode("utf-8", "replace")
+        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            reason = getattr(exc, "reason", exc)
+            return Outcome("retry", None, f"unreachable: {reason}")
+        if 200 <= status < 300:
+            try:
+                duplicate = bool(json.loads(text).get("duplicate", False))
+            except (ValueError, AttributeError):
+                duplicate = False
+            return Outcome("ok", status, "", duplicate)
+        detail = f"HTTP {status}: {text.strip()[:300]}"
+        if status >= 500 or status in RETRYABLE_4XX or status < 400:
+            return Outcome("retry", status, detail)
+        return Outcome("reject", status, detail)
+
+
+@dataclass
+class PushStats:
+    """What the metrics collector shows about pushing (updated on the event loop)."""
+
+    last_success_ts: float = 0.0
+    last_error: str = ""
+    sent_ok: int = 0
+    duplicates: int = 0
+    retries: int = 0
+    rejected: int = 0
+    healthy: bool = False
+
+
+class Forwarder:
+    """Runs the live and replay lanes over one spool and one sender."""
+
+    def __init__(
+        self,
+        spool: Spool,
+        sender: Sender,
+        backoff_min: float = 1.0,
+        backoff_max: float = 60.0,
+        on_outcome: Callable[[Outcome], None] | None = None,
+    ) -> None:
+        self.spool = spool
+        self.sender = sender
+        self.backoff_min = backoff_min
+        self.backoff_max = backoff_max
+        self.stats = PushStats()
+        self._on_outcome = on_outcome
+        self._live: asyncio.Queue[int] = asyncio.Queue()
+        self._live_waiting: set[int] = set()
+        self._inflight: set[int] = set()
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    def submit(self, batch: Batch) -> None:
+        """A batch was just sealed (and committed): try it on the live lane."""
+        self._live_waiting.add(batch.seq)
+        self._live.put_nowait(batch.seq)
+
+    async def _send(self, batch: Batch, lane: str) -> Outcome:
+        self._inflight.add(batch.seq)
+        try:
+            outcome = await asyncio.to_thread(self.sender.send, batch.body)
+            if outcome.kind == "ok":
+                self.spool.ack(batch.seq)
+                self.stats.last_success_ts = time.time()
+                self.stats.sent_ok += 1
+                self.stats.duplicates += int(outcome.duplicate)
+                if not self.stats.healthy:
+                    log("info", "centre reachable", lane=lane, seq=batch.seq)
+                self.stats.healthy = True
+                self._wake.set()
+            elif outcome.kind == "reject":
+                self.spool.dead_letter(batch.seq, outcome.status, outcome.detail)
+                self.stats.rejected += 1
+                log(
+                    "error",
+                    "batch rejected, moved to dead letter",
+                    seq=batch.seq,
+                    samples=batch.samples,
+                    status=outcome.status,
+                    detail=outcome.detail,
+                )
+            else:
+                self.spool.note_failure(batch.seq, outcome.detail)
+                self.stats.retries += 1
+                self.stats.last_error = outcome.detail
+                if self.stats.healthy:
+                    log(
+                        "warning",
+                        "centre unreachable, spooling",
+                        lane=lane,
+                        seq=batch.seq,
+                        status=outcome.status,
+                        detail=outcome.detail,
+                    )
+                self.stats.healthy = False
+            if self._on_outcome:
+                self._on_outcome(outcome)
+            return outcome
+        finally:
+            self._inflight.discard(batch.seq)
+
+    async def live_lane(self) -> None:
+        while True:
+            seq = await self._live.get()
+            self._live_waiting.discard(seq)
+            if not self.stats.healthy or seq in self._inflight:
+                self._wake.set()  # leave it to the replay lane
+                continue
+            batch = self.spool.get(seq)
+            if batch is not None:
+                await self._send(batch, "live")
+
+    async def replay_lane(self) -> None:
+        delay = self.backoff_min
+        while True:
+            batches = self.spool.next_batches(exclude=self._inflight | self._live_waiting)
+            if not batches:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.backoff_max)
+                except TimeoutError:
+                    pass
+                continue
+            outcome = await self._send(batches[0], "replay")
+            if outcome.kind == "retry":
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.backoff_max)
+            else:
+                delay = self.backoff_min
+
+    async def flush(self, deadline_s: float) -> int:
+        """On shutdown: try to send everything spooled until ``deadline_s``; returns batches left."""
+        end = time.monotonic() + deadline_s
+        while time.monotonic() < end:
+            batches = self.spool.next_batches(exclude=self._inflight)
+            if not batches:
+                break
+            outcome = await self._send(batches[0], "flush")
+            if outcome.kind == "retry":
+                break
+        return self.spool.stats().batches

@@ -1,0 +1,293 @@
+"""``agent.py run``: poll the agent's devices for ever, store and forward to the centre.
+
+Wires :mod:`config` -> :mod:`scheduler` -> poller + rates -> :mod:`spool` -> :mod:`push`,
+with :mod:`metrics` on the side.  Signals: SIGHUP reloads the inventory keeping all
+state (rate trackers, spool, sequence numbers); SIGTERM/SIGINT stop polling, let polls
+in flight finish, seal and try to flush the spool, then exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import signal
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from nms.config import Settings
+from nms.netguard import TargetNotAllowed, check_target
+from probes.agent import config as cfg
+from probes.agent.config import ConfigError, DeviceJob, Timing
+from probes.agent.logs import log, setup
+from probes.agent.metrics import LatestResults, build_registry, serve
+from probes.agent.push import Forwarder, Sender
+from probes.agent.scheduler import Scheduler
+from probes.agent.spool import Spool, SpoolError
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "run",
+        help="run the probe agent (poll, spool, push, /metrics)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--inventory", type=Path, default=None, help="inventory.yaml (default $NMS_INVENTORY)")
+    p.add_argument("--agent", required=True, help="this agent's name in the inventory's agents section")
+    p.add_argument("--centre", required=True, help="centre base URL, e.g. https://nms.example:8443")
+    p.add_argument(
+        "--token-env",
+        default=None,
+        help="environment variable holding the agent token (default: the agent's token_env)",
+    )
+    p.add_argument("--token-file", type=Path, default=None, help="file (mode 0600) holding the agent token")
+    p.add_argument("--ca-file", default=None, help="CA bundle to verify an https centre")
+    p.add_argument(
+        "--secrets-file", type=Path, default=None, help="SNMP secrets file (default $NMS_SECRETS_FILE)"
+    )
+    p.add_argument(
+        "--spool-dir", type=Path, default=None, help="spool directory (default $NMS_DATA_DIR/agent)"
+    )
+    p.add_argument(
+        "--spool-max-mb",
+        type=float,
+        default=256.0,
+        help="spool bound; the oldest batches are dropped (and counted) beyond it",
+    )
+    p.add_argument("--metrics-listen", default="127.0.0.1:9410", help="HOST:PORT for /metrics, or 'off'")
+    p.add_argument(
+        "--sim-port",
+        type=int,
+        default=None,
+        help="poll each device at its simulated loopback address on this UDP port",
+    )
+    p.add_argument(
+        "--interval-override", type=float, default=None, help="poll every device every N s (tests)"
+    )
+    p.add_argument("--interval-scale", type=float, default=1.0, help="multiply every interval (tests)")
+    p.add_argument("--no-jitter", action="store_true", help="start every device at once (tests)")
+    p.add_argument("--batch-interval", type=float, default=10.0, help="seconds between batches")
+    p.add_argument("--batch-max", type=int, default=500, help="poll results per batch at most")
+    p.add_argument("--push-timeout", type=float, default=10.0, help="HTTP timeout of one POST")
+    p.add_argument(
+        "--backoff-max", type=float, default=60.0, help="longest wait between retries to the centre"
+    )
+    p.add_argument("--snmp-timeout", type=float, default=2.0, help="SNMP request timeout (s)")
+    p.add_argument("--snmp-retries", type=int, default=1, help="SNMP retries per request")
+    p.add_argument("--max-concurrent", type=int, default=64, help="devices polled at once at most")
+    p.add_argument("--shutdown-grace", type=float, default=30.0, help="wait this long for polls in flight")
+    p.add_argument(
+        "--flush-timeout", type=float, default=10.0, help="on exit, try to send the spool this long"
+    )
+    p.add_argument(
+        "--requeue-dead-letters",
+        action="store_true",
+        help="at start, put dead-lettered batches back in the queue",
+    )
+    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    setup(args.log_level)
+    try:
+        agent = Agent(args)
+    except (ConfigError, SpoolError, ValueError) as exc:
+        log("error", "cannot start", error=str(exc))
+        return 2
+    return asyncio.run(agent.run())
+
+
+class Agent:
+    def __init__(self, args: argparse.Namespace) -> None:
+        settings = Settings()
+        self.args = args
+        self.name = args.agent
+        self.inventory_path = Path(args.inventory or settings.inventory_path)
+        self.timing = Timing(args.interval_override, args.interval_scale)
+        if args.interval_scale <= 0 or (args.interval_override is not None and args.interval_override <= 0):
+            raise ConfigError("--interval-scale and --interval-override must be positive")
+        if args.batch_max < 1 or args.batch_interval <= 0:
+            raise ConfigError("--batch-max must be >= 1 and --batch-interval positive")
+        self.inventory = cfg.load(self.inventory_path, self.name)
+        token_env = args.token_env or self.inventory.agents[self.name].token_env
+        token = cfg.read_token(args.token_file, token_env)
+        parts = urlsplit(args.centre)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"--centre {args.centre!r}: expected http(s)://HOST[:PORT]")
+        try:
+            check_target(parts.hostname)
+        except TargetNotAllowed as exc:
+            raise ConfigError(f"--centre: {exc}") from None
+        spool_dir = Path(args.spool_dir or settings.data_dir / "agent")
+        self.spool = Spool(spool_dir / f"{self.name}.db", self.name, int(args.spool_max_mb * (1 << 20)))
+        self.sender = Sender(args.centre, token, timeout=args.push_timeout, ca_file=args.ca_file)
+        self.creds: dict[str, Any] = {}
+        self.results = LatestResults()
+
+    # -- polling ------------------------------------------------------------------
+    async def poll(self, job: DeviceJob) -> dict[str, Any]:
+        from probes.snmp import Target
+
+        target = Target(
+            host=job.host,
+            port=job.port,
+            credential=self.creds[job.credential],
+            timeout=self.args.snmp_timeout,
+            retries=self.args.snmp_retries,
+            name=job.name,
+        )
+        result = await self.poller.poll(target, profile=job.profile, expected_peers=job.expected_peers)
+        result["device"] = job.name
+        return self.rates.apply(result)
+
+    def on_result(self, job: DeviceJob, result: dict[str, Any]) -> None:
+        self.spool.put_result(result)  # durable before anything else happens to it
+        self.results.record(job, result)
+        log(
+            "info",
+            "poll",
+            device=job.name,
+            site=job.site,
+            ts=result.get("ts"),
+            ok=result.get("ok"),
+            error=result.get("error"),
+            duration_s=result.get("duration_s"),
+            interfaces=len(result.get("interfaces") or []),
+        )
+
+    def _jobs(self) -> list[DeviceJob]:
+        """Jobs of the inventory with credentials resolved; a missing secret is a per-device problem."""
+        from nms.secrets import SecretError, resolve
+
+        jobs, creds = [], {}
+        for job in cfg.jobs_for(self.inventory, self.name, self.timing, self.args.sim_port):
+            if job.problem is None and job.credential not in creds:
+                try:
+                    creds[job.credential] = resolve(
+                        self.inventory.credentials[job.credential], self.args.secrets_file
+                    )
+                except SecretError as exc:
+                    creds[job.credential] = exc
+            cred = creds.get(job.credential)
+            if job.problem is None and isinstance(cred, Exception):
+                job = dataclasses.replace(job, problem=f"credential: {cred}")
+            jobs.append(job)
+        self.creds = {k: v for k, v in creds.items() if not isinstance(v, Exception)}
+        return jobs
+
+    def apply_config(self) -> None:
+        jobs = self._jobs()
+        for job in jobs:
+            if job.problem is not None:
+                log("error", "device not polled", device=job.name, site=job.site, problem=job.problem)
+        self.results.set_jobs(jobs)
+        changes = self.scheduler.apply(jobs)
+        log(
+            "info",
+            "configuration applied",
+            inventory=str(self.inventory_path),
+            devices=len(jobs),
+            polled=sum(j.problem is None for j in jobs),
+            **changes,
+        )
+
+    def reload(self) -> None:
+        try:
+            self.inventory = cfg.load(self.inventory_path, self.name)
+        except ConfigError as exc:
+            log("error", "reload failed, keeping the running configuration", error=str(exc))
+            return
+        self.apply_config()
+
+    # -- batching -----------------------------------------------------------------
+    def seal_all(self) -> int:
+        n = 0
+        while (batch := self.spool.seal(self.args.batch_max)) is not None:
+            self.forwarder.submit(batch)
+            n += 1
+        return n
+
+    async def batcher(self) -> None:
+        while True:
+            await asyncio.sleep(self.args.batch_interval)
+            self.seal_all()
+
+    # -- lifetime -----------------------------------------------------------------
+    async def run(self) -> int:
+        from probes.counters import RateTracker
+        from probes.poller import Poller
+
+        loop = asyncio.get_running_loop()
+        self.poller = Poller(max_in_flight=self.args.max_concurrent)
+        self.rates = RateTracker()
+        self.forwarder = Forwarder(
+            self.spool,
+            self.sender,
+            backoff_min=min(1.0, self.args.backoff_max),
+            backoff_max=self.args.backoff_max,
+        )
+        self.scheduler = Scheduler(
+            self.poll,
+            self.on_result,
+            jitter=not self.args.no_jitter,
+            max_concurrent=self.args.max_concurrent,
+            deadline_s=lambda job: max(self.poller.budget_s + 5, 10.0),
+        )
+        if self.args.requeue_dead_letters:
+            log("info", "dead letters requeued", batches=self.spool.requeue_dead())
+        server = None
+        if self.args.metrics_listen != "off":
+            registry = build_registry(self.name, self.results, self.spool, self.forwarder, self.scheduler)
+            try:
+                server, _, port = serve(self.args.metrics_listen, registry)
+            except (OSError, ValueError) as exc:
+                log("error", "cannot start", error=f"--metrics-listen {self.args.metrics_listen}: {exc}")
+                return 2
+            log(
+                "info",
+                "metrics listening",
+                url=f"http://{self.args.metrics_listen.rpartition(':')[0]}:{port}/metrics",
+            )
+        stop = asyncio.Event()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        st = self.spool.stats()
+        log(
+            "info",
+            "agent starting",
+            agent=self.name,
+            centre=self.sender.url,
+            spool=str(self.spool.path),
+            spooled_batches=st.batches,
+            pending_samples=st.pending_samples,
+            next_seq=st.next_seq,
+        )
+        self.apply_config()
+        background = [
+            loop.create_task(c, name=n)
+            for c, n in (
+                (self.forwarder.live_lane(), "live"),
+                (self.forwarder.replay_lane(), "replay"),
+                (self.batcher(), "batcher"),
+            )
+        ]
+        await stop.wait()
+        log("info", "stopping: finishing polls in flight")
+        t0 = time.monotonic()
+        await self.scheduler.stop(self.args.shutdown_grace)
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        self.seal_all()
+        left = await self.forwarder.flush(self.args.flush_timeout)
+        await self.poller.close()
+        log("info", "stopped", spooled_batches=left, seconds=round(time.monotonic() - t0, 2))
+        self.spool.close()
+        if server is not None:
+            server.shutdown()
+        return 0

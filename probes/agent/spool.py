@@ -1,0 +1,239 @@
+"""Durable store-and-forward spool: an SQLite file the agent writes before it sends.
+
+Every finished poll is committed to ``pending`` at once, so a ``kill -9`` loses at most
+the poll in flight.  Pending results are sealed into numbered batches (the sequence
+number lives in this file, so it survives restarts and the centre can drop repeats);
+a batch is deleted only when the centre acknowledges it.  Permanent rejections move to
+``dead_letter``; when the file outgrows its bound the oldest batches are dropped and
+counted, never silently.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS pending (id INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL,"
+    " bytes INTEGER NOT NULL, body TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS batches (seq INTEGER PRIMARY KEY, created REAL NOT NULL,"
+    " samples INTEGER NOT NULL, bytes INTEGER NOT NULL, body BLOB NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT)",
+    "CREATE TABLE IF NOT EXISTS dead_letter (seq INTEGER PRIMARY KEY, created REAL NOT NULL,"
+    " moved REAL NOT NULL, status INTEGER, reason TEXT, samples INTEGER NOT NULL,"
+    " bytes INTEGER NOT NULL, body BLOB NOT NULL)",
+)
+COUNTERS = ("next_seq", "dropped_batches", "dropped_samples", "dead_batches")
+
+
+class SpoolError(RuntimeError):
+    """The spool file cannot be used (wrong agent, unreadable, not a spool)."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    seq: int
+    created: float
+    samples: int
+    body: bytes  # the exact request body, so a resend is byte-identical
+
+
+@dataclass(frozen=True)
+class SpoolStats:
+    batches: int
+    bytes: int
+    pending_samples: int
+    oldest_age_s: float
+    dropped_batches: int
+    dropped_samples: int
+    dead_batches: int
+    dead_letter_rows: int
+    next_seq: int
+
+
+class Spool:
+    """One agent's spool file; safe to call from several threads (one lock, short transactions)."""
+
+    def __init__(self, path: Path, agent: str, max_bytes: int = 256 << 20) -> None:
+        if max_bytes <= 0:
+            raise ValueError(f"spool max_bytes must be positive, got {max_bytes}")
+        self.path = Path(path)
+        self.agent = agent
+        self.max_bytes = max_bytes
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(
+                str(self.path), isolation_level=None, check_same_thread=False, timeout=30
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=30000")
+            with self._tx() as db:
+                for stmt in SCHEMA:
+                    db.execute(stmt)
+                for key in COUNTERS:
+                    db.execute(
+                        "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+                        (key, 1 if key == "next_seq" else 0),
+                    )
+        except sqlite3.DatabaseError as exc:
+            raise SpoolError(f"{self.path}: not a usable spool database ({exc})") from None
+
+    # -- transactions -------------------------------------------------------------
+    class _Tx:
+        def __init__(self, spool: Spool) -> None:
+            self.spool = spool
+
+        def __enter__(self) -> sqlite3.Connection:
+            self.spool._lock.acquire()
+            self.spool._db.execute("BEGIN IMMEDIATE")
+            return self.spool._db
+
+        def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+            try:
+                self.spool._db.execute("ROLLBACK" if exc_type else "COMMIT")
+            finally:
+                self.spool._lock.release()
+
+    def _tx(self) -> Spool._Tx:
+        return Spool._Tx(self)
+
+    def _meta(self, db: sqlite3.Connection, key: str) -> int:
+        return int(db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0])
+
+    def _bump(self, db: sqlite3.Connection, key: str, by: int) -> None:
+        db.execute("UPDATE meta SET value = value + ? WHERE key = ?", (by, key))
+
+    # -- writing ------------------------------------------------------------------
+    def put_result(self, result: dict[str, Any]) -> None:
+        """Commit one finished poll result; it is durable when this returns."""
+        body = json.dumps(result, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO pending (ts, bytes, body) VALUES (?, ?, ?)",
+                (float(result.get("ts") or time.time()), len(body), body),
+            )
+
+    def seal(self, max_samples: int = 500) -> Batch | None:
+        """Turn the oldest pending results into the next numbered batch (one transaction)."""
+        with self._tx() as db:
+            rows = db.execute("SELECT id, body FROM pending ORDER BY id LIMIT ?", (max_samples,)).fetchall()
+            if not rows:
+                return None
+            seq = self._meta(db, "next_seq")
+            samples = ",".join(body for _, body in rows)
+            body = f'{{"agent":{json.dumps(self.agent)},"seq":{seq},"samples":[{samples}]}}'.encode()
+            created = time.time()
+            db.execute(
+                "INSERT INTO batches (seq, created, samples, bytes, body) VALUES (?, ?, ?, ?, ?)",
+                (seq, created, len(rows), len(body), body),
+            )
+            db.execute("DELETE FROM pending WHERE id <= ?", (rows[-1][0],))
+            self._bump(db, "next_seq", 1)
+            self._enforce_bound(db)
+        return Batch(seq, created, len(rows), body)
+
+    def _enforce_bound(self, db: sqlite3.Connection) -> None:
+        """Drop the oldest batches until the spool fits its bound; count what was dropped."""
+        total = db.execute(
+            "SELECT (SELECT COALESCE(SUM(bytes), 0) FROM batches)"
+            " + (SELECT COALESCE(SUM(bytes), 0) FROM pending)"
+        ).fetchone()[0]
+        while total > self.max_bytes:
+            row = db.execute("SELECT seq, samples, bytes FROM batches ORDER BY seq LIMIT 1").fetchone()
+            if row is None:
+                break  # only pending rows left: they are sealed (and bounded) next time
+            db.execute("DELETE FROM batches WHERE seq = ?", (row[0],))
+            self._bump(db, "dropped_batches", 1)
+            self._bump(db, "dropped_samples", row[1])
+            total -= row[2]
+
+    def ack(self, seq: int) -> bool:
+        """The centre stored (or already had) this batch: forget it."""
+        with self._tx() as db:
+            return db.execute("DELETE FROM batches WHERE seq = ?", (seq,)).rowcount > 0
+
+    def note_failure(self, seq: int, error: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE batches SET attempts = attempts + 1, last_error = ? WHERE seq = ?", (error[:500], seq)
+            )
+
+    def dead_letter(self, seq: int, status: int | None, reason: str) -> bool:
+        """Move a permanently rejected batch aside, kept for inspection, never retried."""
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT created, samples, bytes, body FROM batches WHERE seq = ?", (seq,)
+            ).fetchone()
+            if row is None:
+                return False
+            db.execute(
+                "INSERT OR REPLACE INTO dead_letter (seq, created, moved, status, reason, samples,"
+                " bytes, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (seq, row[0], time.time(), status, reason[:2000], row[1], row[2], row[3]),
+            )
+            db.execute("DELETE FROM batches WHERE seq = ?", (seq,))
+            self._bump(db, "dead_batches", 1)
+        return True
+
+    def requeue_dead(self) -> int:
+        """Put dead-lettered batches back in the queue (after fixing the cause at the centre)."""
+        with self._tx() as db:
+            n = db.execute(
+                "INSERT OR IGNORE INTO batches (seq, created, samples, bytes, body)"
+                " SELECT seq, created, samples, bytes, body FROM dead_letter"
+            ).rowcount
+            db.execute("DELETE FROM dead_letter")
+        return n
+
+    # -- reading ------------------------------------------------------------------
+    def next_batches(self, exclude: set[int] | frozenset[int] = frozenset(), limit: int = 1) -> list[Batch]:
+        """Oldest batches first, skipping those already in flight."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, created, samples, body FROM batches ORDER BY seq LIMIT ?",
+                (limit + len(exclude),),
+            ).fetchall()
+        return [Batch(r[0], r[1], r[2], bytes(r[3])) for r in rows if r[0] not in exclude][:limit]
+
+    def get(self, seq: int) -> Batch | None:
+        with self._lock:
+            r = self._db.execute(
+                "SELECT seq, created, samples, body FROM batches WHERE seq = ?", (seq,)
+            ).fetchone()
+        return Batch(r[0], r[1], r[2], bytes(r[3])) if r else None
+
+    def pending_count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM pending").fetchone()[0])
+
+    def stats(self) -> SpoolStats:
+        with self._lock:
+            db = self._db
+            b = db.execute("SELECT COUNT(*), COALESCE(SUM(bytes), 0), MIN(created) FROM batches").fetchone()
+            p = db.execute("SELECT COUNT(*), COALESCE(SUM(bytes), 0), MIN(ts) FROM pending").fetchone()
+            dead_rows = db.execute("SELECT COUNT(*) FROM dead_letter").fetchone()[0]
+            meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        oldest = min((t for t in (b[2], p[2]) if t is not None), default=None)
+        return SpoolStats(
+            batches=int(b[0]),
+            bytes=int(b[1]) + int(p[1]),
+            pending_samples=int(p[0]),
+            oldest_age_s=max(0.0, time.time() - oldest) if oldest is not None else 0.0,
+            dropped_batches=int(meta["dropped_batches"]),
+            dropped_samples=int(meta["dropped_samples"]),
+            dead_batches=int(meta["dead_batches"]),
+            dead_letter_rows=int(dead_rows),
+            next_seq=int(meta["next_seq"]),
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,381 @@
+"""One simulated device: its walk, the inventory overlay, live values and faults.
+
+The overlay puts the inventory on top of a real walk: sysName, the inventory's
+interface names on the walk's first real ports (more rows are added when the walk
+has fewer ports), link capacity as ifSpeed/ifHighSpeed, counters that grow with
+the day curve, SONET-MIB rows on SDH interfaces, cipher tunnels, USG sessions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import zlib
+from dataclasses import dataclass
+
+from nms.inventory_model import Device, Inventory, Link
+from probes.sim import ber, traffic
+from probes.sim.state import SDH_INTERVAL_S, SdhState, SimInterface, SimTunnel
+from probes.sim.view import DeviceView, KindView
+from probes.sim.walks import SHARED, WalkCache, overlay_for, walk_for
+
+SYS = (1, 3, 6, 1, 2, 1, 1)
+IF_NUMBER = (1, 3, 6, 1, 2, 1, 2, 1, 0)
+IF = (1, 3, 6, 1, 2, 1, 2, 2, 1)
+IFX = (1, 3, 6, 1, 2, 1, 31, 1, 1, 1)
+SONET = (1, 3, 6, 1, 2, 1, 10, 39)
+CIPHER = (1, 3, 6, 1, 4, 1, 99934, 2)
+SECSTAT = (1, 3, 6, 1, 4, 1, 2011, 5, 25, 11, 1, 2, 1)
+PORT_TYPES = {6, 22, 23, 39, 62, 69, 117}
+SDH_INTERVALS = 16  # interval rows served per SDH interface (the MIB allows up to 96)
+STM1_BPS = 155_520_000
+U32 = 2**32
+U64 = 2**64
+
+# Stand-in identity for vendors without a public walk (see walks.py).
+IDENTITY = {
+    "hillstone": ("Hillstone Networks StoneOS software version 5.0R4P5 SG-6000-E3960",
+                  (1, 3, 6, 1, 4, 1, 28557, 1, 40)),
+}
+ENTERPRISE = {"huawei": 2011, "h3c": 25506, "ruijie": 4881, "zte": 3902, "topsec": 14331,
+              "venustech": 15227, "sangfor": 35047, "hillstone": 28557}
+
+_KINDS: dict[tuple[str, str | None], KindView] = {}
+
+
+def kind_view(vendor: str, role: str, cache: WalkCache = SHARED) -> KindView:
+    key = (walk_for(vendor, role), overlay_for(vendor, role))
+    if key not in _KINDS:
+        _KINDS[key] = KindView(cache.get(key[0]), cache.get(key[1]) if key[1] else None)
+    return _KINDS[key]
+
+
+def _int(value: bytes) -> int:
+    _, start, end = ber.read_tlv(value, 0)
+    return ber.dec_int(value, start, end)
+
+
+def _str(text: str) -> bytes:
+    return ber.tlv(ber.OCTET_STRING, text.encode("utf-8"))
+
+
+def _g32(v: int) -> bytes:
+    return ber.enc_int(max(0, min(v, U32 - 1)), ber.GAUGE32)
+
+
+def _i(v: int) -> bytes:
+    return ber.enc_int(v)
+
+
+def wan_delay_s(inv: Inventory, dev: Device) -> float:
+    """Typical WAN round trip from the centre: county ~30 ms, city ~10 ms, province ~1 ms."""
+    kind = inv.sites[dev.site].kind if dev.site in inv.sites else "county"
+    return {"province": 0.001, "department": 0.003, "city": 0.010, "county": 0.030}.get(kind, 0.030)
+
+
+@dataclass
+class Credentials:
+    community: str | None = None
+    user: str | None = None
+    auth_proto: str | None = None
+    auth_key: str | None = None
+    priv_proto: str | None = None
+    priv_key: str | None = None
+
+
+class SimDevice:
+    def __init__(self, inv: Inventory, dev: Device, address: str, creds: Credentials,
+                 start: float, seed: int = 0, wan_delay: float = 0.0) -> None:
+        self.name = dev.name
+        self.device = dev
+        self.address = address
+        self.creds = creds
+        self.rng = random.Random(zlib.crc32(dev.name.encode()) ^ seed)
+        self.boot = start - self.rng.uniform(3, 200) * 86400
+        self.engine_boots = self.rng.randint(1, 30)
+        ent = ENTERPRISE.get(dev.vendor.lower(), 99934)
+        self.engine_id = (bytes.fromhex("%08x" % (0x80000000 | ent)) + b"\x05"
+                          + hashlib.sha1(dev.name.encode()).digest()[:8])
+        self.down = False
+        self.slow_s = 0.0
+        self.wan_delay = wan_delay
+        self.jitter = 0.2 * wan_delay
+        self.view = DeviceView(kind_view(dev.vendor, dev.role))
+        self.interfaces: dict[str, SimInterface] = {}
+        self.tunnels: dict[str, SimTunnel] = {}
+        self.session_peak = self.rng.randint(20_000, 200_000)
+        self._build(inv)
+
+    # ----- building the overlay -------------------------------------------------
+    def _build(self, inv: Inventory) -> None:
+        v, dev = self.view, self.device
+        v.set(SYS + (5, 0), _str(dev.name))
+        v.set(SYS + (3, 0), self._uptime)
+        if dev.vendor.lower() in IDENTITY:
+            descr, oid = IDENTITY[dev.vendor.lower()]
+            v.set(SYS + (1, 0), _str(descr))
+            v.set(SYS + (2, 0), ber.enc_oid(oid))
+        if dev.role == "cipher":
+            v.set(SYS + (1, 0), _str(f"SJW-IPSEC Network Encryption Gateway {dev.model}, firmware V3.2.7"))
+            v.set(CIPHER + (1, 1, 0), _str(dev.model))
+        self._build_interfaces(inv)
+        if v.base.value(CIPHER + (2, 1, 1, 1)) is not None:
+            self._build_tunnels(inv)
+        if v.base.value(SECSTAT + (4, 0)) is not None:
+            for col, share in ((4, 1.0), (6, 0.7), (7, 0.28), (8, 0.02), (3, 1 / 60)):
+                v.set(SECSTAT + (col, 0), self._sessions_fn(share))
+
+    def _link_ends(self, inv: Inventory) -> dict[str, tuple[Link, bool]]:
+        ends: dict[str, tuple[Link, bool]] = {}
+        for link in inv.links.values():
+            if link.a.device == self.name:
+                ends[link.a.interface] = (link, True)
+            if link.b.device == self.name:
+                ends[link.b.interface] = (link, False)
+        return ends
+
+    def _build_interfaces(self, inv: Inventory) -> None:
+        v = self.view
+        base = v.base
+        ends = self._link_ends(inv)
+        names = list(dict.fromkeys([*self.device.interfaces, *ends]))
+        walk_ports = [(o[-1], _int(val)) for o, val in base.column(IF + (3,))]
+        ports = [idx for idx, t in walk_ports if t in PORT_TYPES]
+        has_x = bool(base.column(IFX + (6,)))
+        next_index = max([i for i, _ in walk_ports], default=0) + 1
+        added = 0
+        for pos, name in enumerate(names):
+            if pos < len(ports):
+                index = ports[pos]
+                hc = base.value(IFX + (6, index)) is not None
+                walk_type = dict(walk_ports).get(index, 6)
+            else:
+                index, next_index, hc, walk_type = next_index, next_index + 1, has_x, 6
+                added += 1
+            end = ends.get(name)
+            if end is not None:
+                link, is_a = end
+                speed = link.capacity_bps
+                lr = random.Random(zlib.crc32(link.id.encode()))
+                ab = speed / 8 * lr.uniform(0.10, 0.60)
+                ba = speed / 8 * lr.uniform(0.10, 0.60)
+                peak_out, peak_in = (ab, ba) if is_a else (ba, ab)
+                peer = link.b if is_a else link.a
+                alias = f"to {peer.device} {peer.interface}"
+                if link.circuit_id and link.circuit_id != "-":
+                    alias += f" ({link.circuit_id})"
+                sdh = SdhState(circuit=link.circuit_id) if link.kind == "sdh-stm1" else None
+            else:
+                hs = base.value(IFX + (15, index))
+                speed = _int(hs) * 1_000_000 if hs is not None and _int(hs) > 0 else 1_000_000_000
+                peak_in = speed / 8 * self.rng.uniform(0.01, 0.10)
+                peak_out = speed / 8 * self.rng.uniform(0.01, 0.10)
+                alias, sdh = "", None
+            iftype = 39 if sdh is not None else walk_type
+            if sdh is not None:
+                speed = STM1_BPS
+            itf = SimInterface(index=index, name=name, speed_bps=speed, iftype=iftype, hc=hc,
+                               peak_in=peak_in, peak_out=peak_out, alias=alias, sdh=sdh)
+            itf.outage.last_change = self.boot
+            self.interfaces[name] = itf
+            self._overlay_interface(itf)
+            if sdh is not None:
+                self._overlay_sdh(itf)
+        if added:
+            count = base.value(IF_NUMBER)
+            v.set(IF_NUMBER, _i((_int(count) if count else len(walk_ports)) + added))
+
+    def _overlay_interface(self, itf: SimInterface) -> None:
+        v, i = self.view, itf.index
+        v.set(IF + (1, i), _i(i))
+        v.set(IF + (2, i), _str(itf.name))
+        v.set(IF + (3, i), _i(itf.iftype))
+        v.set(IF + (4, i), _i(4470 if itf.sdh else 1500))
+        v.set(IF + (5, i), _g32(itf.speed_bps))
+        v.set(IF + (7, i), _i(1))
+        v.set(IF + (8, i), lambda now: _i(2 if itf.outage.down or self.down else 1))
+        v.set(IF + (9, i), lambda now: ber.enc_int(
+            int(max(0.0, itf.outage.last_change - self.boot) * 100) % U32, ber.TIMETICKS))
+        c32 = ber.COUNTER32
+        v.set(IF + (10, i), lambda now: ber.enc_int(itf.octets(self.boot, now)[0] % U32, c32))
+        v.set(IF + (11, i), lambda now: ber.enc_int(itf.octets(self.boot, now)[0] // 700 % U32, c32))
+        v.set(IF + (13, i), lambda now: ber.enc_int(itf.octets(self.boot, now)[0] // 350_000_000 % U32, c32))
+        v.set(IF + (14, i), lambda now: ber.enc_int(itf.octets(self.boot, now)[0] // 2_000_000_000 % U32, c32))
+        v.set(IF + (16, i), lambda now: ber.enc_int(itf.octets(self.boot, now)[1] % U32, c32))
+        v.set(IF + (17, i), lambda now: ber.enc_int(itf.octets(self.boot, now)[1] // 500 % U32, c32))
+        v.set(IF + (19, i), lambda now: ber.enc_int(itf.octets(self.boot, now)[1] // 500_000_000 % U32, c32))
+        v.set(IF + (20, i), lambda now: ber.enc_int(0, c32))
+        for col in (12, 15, 18):
+            v.set(IF + (col, i), ber.enc_int(0, c32))
+        v.set(IF + (21, i), _g32(0))
+        if not itf.hc:
+            return
+        c64 = ber.COUNTER64
+        v.set(IFX + (1, i), _str(itf.name))
+        for col in (2, 3, 4, 5):
+            v.set(IFX + (col, i), ber.enc_int(0, c32))
+        v.set(IFX + (6, i), lambda now: ber.enc_int(itf.octets(self.boot, now)[0] % U64, c64))
+        v.set(IFX + (7, i), lambda now: ber.enc_int(itf.octets(self.boot, now)[0] // 700, c64))
+        v.set(IFX + (10, i), lambda now: ber.enc_int(itf.octets(self.boot, now)[1] % U64, c64))
+        v.set(IFX + (11, i), lambda now: ber.enc_int(itf.octets(self.boot, now)[1] // 500, c64))
+        for col in (8, 9, 12, 13):
+            v.set(IFX + (col, i), ber.enc_int(0, c64))
+        v.set(IFX + (14, i), _i(2))
+        v.set(IFX + (15, i), _g32(round(itf.speed_bps / 1_000_000)))
+        v.set(IFX + (16, i), _i(1))
+        v.set(IFX + (17, i), _i(1))
+        v.set(IFX + (18, i), _str(itf.alias))
+        v.set(IFX + (19, i), ber.enc_int(0, ber.TIMETICKS))
+
+    def _overlay_sdh(self, itf: SimInterface) -> None:
+        v, i, sdh = self.view, itf.index, itf.sdh
+        assert sdh is not None
+
+        def windows(now: float, n: int) -> tuple[float, float]:
+            cur = now - now % SDH_INTERVAL_S
+            return cur - n * SDH_INTERVAL_S, cur - (n - 1) * SDH_INTERVAL_S if n else now
+
+        def current(now: float) -> tuple[int, int, int]:
+            return sdh.window(now - now % SDH_INTERVAL_S, now)
+
+        def interval(now: float, n: int) -> tuple[int, int, int]:
+            start, end = windows(now, n)
+            return sdh.window(start, end)
+
+        def valid(now: float, n: int) -> bytes:
+            start, _ = windows(now, n)
+            return _i(1 if start >= self.boot else 2)
+
+        def section_status(now: float) -> bytes:
+            return _i(2 if sdh.los_since is not None else 1)
+
+        def line_status(now: float) -> bytes:
+            if sdh.los_since is not None:
+                return _i(2)  # AIS downstream of our own LOS
+            return _i(4 if sdh.far_los else 1)
+
+        def path_status(now: float) -> bytes:
+            if sdh.los_since is not None:
+                return _i(4)
+            return _i(8 if sdh.far_los else 1)
+
+        m = SONET + (1, 1, 1, 1)
+        v.set(m + (1, i), _i(2))
+        v.set(m + (2, i), lambda now: _i(int(now % SDH_INTERVAL_S)))
+        v.set(m + (3, i), lambda now: _i(max(0, min(SDH_INTERVALS, int((now - self.boot) // SDH_INTERVAL_S)))))
+        v.set(m + (4, i), _i(4))
+        v.set(m + (5, i), _i(2))
+        v.set(m + (6, i), _str(sdh.circuit))
+        v.set(m + (7, i), _i(0))
+        sc, lc, pc = SONET + (1, 2, 1, 1), SONET + (1, 3, 1, 1), SONET + (2, 1, 1, 1)
+        v.set(sc + (1, i), section_status)
+        v.set(lc + (1, i), line_status)
+        v.set(pc + (1, i), _i(2))
+        v.set(pc + (2, i), path_status)
+        g = _g32
+        v.set(sc + (2, i), lambda now: g(current(now)[0]))
+        v.set(sc + (3, i), lambda now: g(current(now)[1]))
+        v.set(sc + (4, i), lambda now: g(sdh.los_seconds(now - now % SDH_INTERVAL_S, now)))
+        v.set(sc + (5, i), lambda now: g(current(now)[0] * 17))
+        v.set(lc + (2, i), lambda now: g(current(now)[0]))
+        v.set(lc + (3, i), lambda now: g(current(now)[1]))
+        v.set(lc + (4, i), lambda now: g(current(now)[0] * 13))
+        v.set(lc + (5, i), lambda now: g(current(now)[2]))
+        v.set(pc + (3, i), lambda now: g(current(now)[0]))
+        v.set(pc + (4, i), lambda now: g(current(now)[1]))
+        v.set(pc + (5, i), lambda now: g(current(now)[0] * 11))
+        v.set(pc + (6, i), lambda now: g(current(now)[2]))
+        si, li = SONET + (1, 2, 2, 1), SONET + (1, 3, 2, 1)
+        for n in range(1, SDH_INTERVALS + 1):
+            def col(k: int, mult: int = 1, n: int = n) -> object:
+                return lambda now: g(interval(now, n)[k] * mult)
+            v.set(si + (2, i, n), col(0))
+            v.set(si + (3, i, n), col(1))
+            v.set(si + (4, i, n), lambda now, n=n: g(sdh.los_seconds(*windows(now, n))))
+            v.set(si + (5, i, n), col(0, 17))
+            v.set(si + (6, i, n), lambda now, n=n: valid(now, n))
+            v.set(li + (2, i, n), col(0))
+            v.set(li + (3, i, n), col(1))
+            v.set(li + (4, i, n), col(0, 13))
+            v.set(li + (5, i, n), col(2))
+            v.set(li + (6, i, n), lambda now, n=n: valid(now, n))
+
+    def _build_tunnels(self, inv: Inventory) -> None:
+        v = self.view
+        t = CIPHER + (2, 1)
+        for col in range(1, 9):
+            v.hide(t + (col, 1))
+        algo = v.base.value(t + (8, 1)) or _str("SM4-CBC/SM3")
+        for n, peer in enumerate(self.device.tunnel_peers, 1):
+            pdev = inv.devices.get(peer)
+            addr = pdev.address if pdev is not None else "0.0.0.0"
+            try:
+                raw = bytes(int(p) for p in addr.split("."))
+            except ValueError:
+                raw = b"\x00\x00\x00\x00"
+            tun = SimTunnel(index=n, peer=peer, peer_address=addr,
+                            peak=self.rng.uniform(60_000, 600_000), established=self.boot)
+            self.tunnels[peer] = tun
+            v.set(t + (1, n), _i(n))
+            v.set(t + (2, n), ber.tlv(ber.IP_ADDRESS, raw if len(raw) == 4 else b"\0\0\0\0"))
+            v.set(t + (3, n), _str(peer))
+            v.set(t + (4, n), lambda now, tun=tun: _i(2 if tun.outage.down else 1))
+            v.set(t + (5, n), lambda now, tun=tun: ber.enc_int(
+                int(tun.peak * tun.outage.active_integral(self.boot, now)), ber.COUNTER64))
+            v.set(t + (6, n), lambda now, tun=tun: ber.enc_int(
+                int(tun.peak * 0.8 * tun.outage.active_integral(self.boot, now)), ber.COUNTER64))
+            v.set(t + (7, n), lambda now, tun=tun: ber.enc_int(
+                0 if tun.outage.down else int((now - max(tun.established, self.boot)) * 100) % U32,
+                ber.TIMETICKS))
+            v.set(t + (8, n), algo)
+        v.set(CIPHER + (1, 3, 0), _g32(len(self.tunnels)))
+        v.set(CIPHER + (1, 4, 0), lambda now: _g32(sum(not x.outage.down for x in self.tunnels.values())))
+
+    def _sessions_fn(self, share: float):  # noqa: ANN202 - closure factory
+        def fn(now: float) -> bytes:
+            wobble = 1.0 + 0.05 * ((int(now // 60) * 2654435761) % 1000 / 1000.0 - 0.5)
+            return ber.enc_int(int(self.session_peak * traffic.level(now) * wobble * share), ber.COUNTER64)
+        return fn
+
+    def _uptime(self, now: float) -> bytes:
+        return ber.enc_int(int((now - self.boot) * 100) % U32, ber.TIMETICKS)
+
+    # ----- faults ---------------------------------------------------------------
+    def interface(self, name: str) -> SimInterface:
+        try:
+            return self.interfaces[name]
+        except KeyError:
+            raise KeyError(f"{self.name}: no interface {name!r} (has {', '.join(self.interfaces)})") from None
+
+    def reboot(self, now: float) -> None:
+        """Counters and sysUpTime start again from zero; faults stay as they are."""
+        self.boot = now
+        self.engine_boots += 1
+        for itf in self.interfaces.values():
+            itf.outage.reset(now)
+        for tun in self.tunnels.values():
+            tun.outage.reset(now)
+            tun.established = now
+
+    def set_los(self, name: str, on: bool, now: float) -> None:
+        itf = self.interface(name)
+        if itf.sdh is None:
+            raise ValueError(f"{self.name} {name}: not an SDH interface")
+        sdh = itf.sdh
+        if on and sdh.los_since is None:
+            sdh.los_since = now
+            itf.outage.add("los", now)
+        elif not on and sdh.los_since is not None:
+            sdh.los_periods.append((sdh.los_since, now))
+            sdh.los_since = None
+            itf.outage.remove("los", now)
+        sdh.prune(now, (SDH_INTERVALS + 1) * SDH_INTERVAL_S)
+
+    def status(self, now: float) -> dict:
+        return {
+            "name": self.name, "address": self.address, "down": self.down, "slow_s": self.slow_s,
+            "wan_delay_ms": round(self.wan_delay * 1000, 1), "uptime_s": round(now - self.boot, 1),
+            "interfaces_down": sorted(n for n, i in self.interfaces.items() if i.outage.down),
+            "sdh_los": sorted(n for n, i in self.interfaces.items() if i.sdh and i.sdh.los_since is not None),
+            "tunnels_down": sorted(p for p, t in self.tunnels.items() if t.outage.down),
+        }

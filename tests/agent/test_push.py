@@ -1,0 +1,107 @@
+"""Pushing batches over real HTTP (a stub centre on loopback): classification, lanes, replay."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+
+import pytest
+
+from probes.agent.push import Forwarder, Sender
+from probes.agent.spool import Spool
+from tests.agent.centre_stub import CentreStub
+
+
+@pytest.fixture
+def stub():
+    s = CentreStub()
+    yield s
+    s.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def body(seq: int) -> bytes:
+    return json.dumps({"agent": "hefei", "seq": seq, "samples": [{"device": "r1", "ts": seq}]}).encode()
+
+
+@pytest.mark.parametrize(("status", "kind"), [(500, "retry"), (503, "retry"), (408, "retry"), (429, "retry"),
+                                              (400, "reject"), (403, "reject"), (422, "reject")])
+def test_sender_classifies_answers(stub, status, kind):
+    stub.fail_status = status
+    stub.set_mode("fail")
+    out = Sender(stub.url, "nms_test").send(body(1))
+    assert (out.kind, out.status) == (kind, status)
+
+
+def test_sender_ok_duplicate_and_unreachable(stub):
+    sender = Sender(stub.url, "nms_test")
+    first, second = sender.send(body(7)), sender.send(body(7))
+    assert (first.kind, first.duplicate, second.kind, second.duplicate) == ("ok", False, "ok", True)
+    assert len(stub.samples()) == 1
+    out = Sender(f"http://127.0.0.1:{free_port()}", "nms_test", timeout=2).send(body(1))
+    assert out.kind == "retry" and out.status is None and "unreachable" in out.detail
+    assert "nms_test" not in repr(sender)
+
+
+def test_wrong_token_is_a_permanent_rejection(stub):
+    assert Sender(stub.url, "nms_wrong").send(body(1)).kind == "reject"
+
+
+async def _drive(forwarder: Forwarder, until, timeout: float = 20.0) -> None:
+    tasks = [asyncio.create_task(forwarder.live_lane()), asyncio.create_task(forwarder.replay_lane())]
+    try:
+        for _ in range(int(timeout / 0.05)):
+            if until():
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("condition not reached")
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def test_outage_then_replay_delivers_everything_once_in_order(tmp_path, stub):
+    async def scenario():
+        spool = Spool(tmp_path / "a.db", "hefei")
+        fwd = Forwarder(spool, Sender(stub.url, "nms_test", timeout=2), backoff_min=0.05, backoff_max=0.2)
+        stub.set_mode("fail")
+        for i in range(12):  # twelve batches sealed while the centre answers 500
+            spool.put_result({"device": "r1", "ts": float(i), "ok": True})
+            fwd.submit(spool.seal())
+        await _drive(fwd, lambda: stub.requests >= 3)
+        assert spool.stats().batches == 12 and not stub.batches
+        stub.set_mode("store")
+        await _drive(fwd, lambda: spool.stats().batches == 0)
+        assert fwd.stats.healthy and fwd.stats.last_success_ts > 0
+
+    asyncio.run(scenario())
+    assert [s["ts"] for s in stub.samples()] == [float(i) for i in range(12)]
+    assert sorted(stub.arrivals) == list(range(1, 13))  # each batch sent once after recovery
+    assert stub.arrivals == sorted(stub.arrivals)  # replay is oldest first
+
+
+def test_rejected_batch_goes_to_dead_letter_and_others_continue(tmp_path, stub):
+    async def scenario():
+        spool = Spool(tmp_path / "a.db", "hefei")
+        fwd = Forwarder(spool, Sender(stub.url, "nms_test"), backoff_min=0.05, backoff_max=0.2)
+        spool.put_result({"device": "r1", "ts": 1.0, "ok": True})
+        spool.seal()
+        stub.fail_status = 422
+        stub.set_mode("fail")
+        await _drive(fwd, lambda: spool.stats().dead_letter_rows == 1)
+        stub.set_mode("store")
+        spool.put_result({"device": "r1", "ts": 2.0, "ok": True})
+        fwd.submit(spool.seal())
+        await _drive(fwd, lambda: spool.stats().batches == 0 and stub.batches)
+        return spool.stats()
+
+    st = asyncio.run(scenario())
+    assert (st.dead_batches, st.dead_letter_rows) == (1, 1)
+    assert [s["ts"] for s in stub.samples()] == [2.0]

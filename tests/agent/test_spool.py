@@ -1,0 +1,81 @@
+"""The spool: durable pending results, numbered batches, bound, dead letters."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from probes.agent.spool import Spool, SpoolError
+
+
+def result(device: str, ts: float, pad: int = 0) -> dict:
+    return {"device": device, "ts": ts, "ok": True, "error": None, "interfaces": [], "pad": "x" * pad}
+
+
+def test_seal_numbers_batches_and_keeps_order(tmp_path):
+    sp = Spool(tmp_path / "a.db", "hefei")
+    for i in range(5):
+        sp.put_result(result("r1", 100.0 + i))
+    b1 = sp.seal(max_samples=3)
+    b2 = sp.seal(max_samples=3)
+    assert sp.seal() is None
+    assert (b1.seq, b1.samples, b2.seq, b2.samples) == (1, 3, 2, 2)
+    body = json.loads(b1.body)
+    assert body["agent"] == "hefei" and body["seq"] == 1
+    assert [s["ts"] for s in body["samples"]] == [100.0, 101.0, 102.0]
+    assert [b.seq for b in sp.next_batches(limit=10)] == [1, 2]
+    assert [b.seq for b in sp.next_batches(exclude={1}, limit=10)] == [2]
+
+
+def test_sequence_survives_restart_even_when_everything_was_acked(tmp_path):
+    sp = Spool(tmp_path / "a.db", "hefei")
+    for i in range(3):
+        sp.put_result(result("r1", i))
+        assert sp.ack(sp.seal().seq)
+    sp.put_result(result("r1", 99))  # pending, not sealed: must survive too
+    sp.close()
+    sp = Spool(tmp_path / "a.db", "hefei")
+    assert sp.stats().pending_samples == 1
+    assert sp.seal().seq == 4
+
+
+def test_ack_and_dead_letter(tmp_path):
+    sp = Spool(tmp_path / "a.db", "hefei")
+    sp.put_result(result("r1", 1))
+    b1 = sp.seal()
+    sp.put_result(result("r1", 2))
+    b2 = sp.seal()
+    assert sp.dead_letter(b1.seq, 422, "samples[0].ts: missing")
+    assert sp.ack(b2.seq)
+    assert not sp.ack(b2.seq)
+    st = sp.stats()
+    assert (st.batches, st.dead_batches, st.dead_letter_rows) == (0, 1, 1)
+    assert sp.requeue_dead() == 1
+    assert [b.seq for b in sp.next_batches()] == [1]
+
+
+def test_bound_drops_oldest_batches_and_counts_them(tmp_path):
+    sp = Spool(tmp_path / "a.db", "hefei", max_bytes=10_000)
+    for i in range(10):
+        sp.put_result(result("r1", i, pad=2_000))
+        sp.seal()
+    st = sp.stats()
+    assert st.bytes <= 10_000
+    assert st.dropped_batches == 10 - st.batches > 0
+    assert st.dropped_samples == st.dropped_batches
+    kept = [json.loads(b.body)["samples"][0]["ts"] for b in sp.next_batches(limit=100)]
+    assert kept == list(range(10 - st.batches, 10))  # the newest survive, oldest first
+
+
+def test_not_a_spool_is_a_clear_error(tmp_path):
+    bad = tmp_path / "a.db"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(SpoolError, match="a.db"):
+        Spool(bad, "hefei")
+
+
+def test_spool_file_is_wal(tmp_path):
+    Spool(tmp_path / "a.db", "hefei").close()
+    assert sqlite3.connect(tmp_path / "a.db").execute("PRAGMA journal_mode").fetchone()[0] == "wal"

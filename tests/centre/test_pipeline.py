@@ -1,0 +1,93 @@
+"""Ingest without HTTP: validation, exactly-once storage, what lands in metrics.db."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from nms.pipeline import BatchError, ingest_batch
+from nms.store import SqliteTimeSeriesStore
+from tests.centre.helpers import T0, batch, poll, small_inventory
+
+
+def counts(metrics_db, centre_db=None):
+    out = {
+        "head": metrics_db.execute("SELECT count(*) FROM ts_head").fetchone()[0],
+        "batches": metrics_db.execute("SELECT count(*) FROM ingest_batches").fetchone()[0],
+    }
+    if centre_db is not None:
+        out["applied"] = centre_db.execute("SELECT count(*) FROM state_applied").fetchone()[0]
+    return out
+
+
+def test_batch_stored_once_and_duplicate_answered(metrics_db, centre_db):
+    inv = small_inventory()
+    body = batch("hefei", 1, [poll("hefei-rtr1", T0), poll("feidong-rtr1", T0)])
+    first = ingest_batch(metrics_db, centre_db, "hefei", body, inv, now=T0)
+    assert first.as_dict() == {"accepted": 2, "duplicate": False}
+    after_first = counts(metrics_db, centre_db)
+    # 2 device rows + 3 interface rows
+    assert after_first == {"head": 5, "batches": 1, "applied": 1}
+    again = ingest_batch(metrics_db, centre_db, "hefei", copy.deepcopy(body), inv, now=T0)
+    assert again.as_dict() == {"accepted": 0, "duplicate": True}
+    assert counts(metrics_db, centre_db) == after_first
+    # same seq from another agent is another batch
+    other = batch("prov", 1, [poll("prov-rtr1", T0)])
+    assert ingest_batch(metrics_db, centre_db, "prov", other, inv, now=T0).accepted == 1
+
+
+def test_counters_kept_exactly_and_rates_as_given(metrics_db):
+    big = 2**64 - 5  # a 64-bit counter about to wrap
+    body = batch("hefei", 7, [poll("hefei-rtr1", T0, octets=big // 2)])
+    body["samples"][0]["interfaces"][0]["in_bps"] = None  # agent could not prove a rate
+    ingest_batch(metrics_db, None, "hefei", body, None, now=T0)
+    s = SqliteTimeSeriesStore(metrics_db).read_range(
+        "hefei-rtr1", "POS1/0/0", ["in_octets", "out_octets", "in_bps", "out_bps"], T0 - 60, T0 + 60, "raw"
+    )
+    assert s.ts == [T0]
+    assert s.columns["in_octets"] == [big // 2]
+    assert s.columns["out_octets"] == [2 * (big // 2)]
+    assert s.columns["in_bps"] == [None]
+    assert s.columns["out_bps"] == [99.0]
+
+
+BAD = [
+    (lambda b: b.pop("seq"), 422, "seq"),
+    (lambda b: b.update(seq=-1), 422, "seq"),
+    (lambda b: b.update(seq="3"), 422, "seq"),
+    (lambda b: b.update(samples={}), 422, "samples"),
+    (lambda b: b["samples"][1].pop("ts"), 422, "samples[1].ts"),
+    (lambda b: b["samples"][1].update(ok="yes"), 422, "samples[1].ok"),
+    (lambda b: b["samples"][1]["interfaces"][0].update(in_octets=-4), 422, "samples[1].interfaces[0].in_octets"),
+    (lambda b: b["samples"][1]["interfaces"][0].update(in_octets=1.5), 422, "samples[1].interfaces[0].in_octets"),
+    (lambda b: b["samples"][1]["interfaces"][0].update(oper="sideways"), 422, "samples[1].interfaces[0].oper"),
+    (lambda b: b["samples"][1]["interfaces"][0].update(out_bps="fast"), 422, "samples[1].interfaces[0].out_bps"),
+    (lambda b: b["samples"][1].update(icmp={"alive": 1}), 422, "samples[1].icmp.alive"),
+    (lambda b: b["samples"][1]["health"].update(cpu_pct=float("nan")), 422, "samples[1].health.cpu_pct"),
+    (lambda b: b["samples"][0].update(device="nowhere-rtr9"), 422, "samples[0].device"),
+    (lambda b: b["samples"][0].update(device="prov-rtr1"), 403, "samples[0].device"),
+    (lambda b: b.update(agent="wuhu"), 403, "agent"),
+    (lambda b: b["samples"][1]["sdh"][0]["buckets"][0].update(uas="many"), 422, "samples[1].sdh[0].buckets[0].uas"),
+]
+
+
+@pytest.mark.parametrize("spoil, status, field", BAD)
+def test_malformed_batch_rejected_whole(metrics_db, centre_db, spoil, status, field):
+    inv = small_inventory()
+    body = batch("hefei", 3, [poll("feidong-rtr1", T0), poll("hefei-rtr1", T0, uas=[(T0 - 60, 0)])])
+    spoil(body)
+    with pytest.raises(BatchError) as err:
+        ingest_batch(metrics_db, centre_db, "hefei", body, inv, now=T0)
+    assert err.value.status == status
+    assert err.value.message.startswith(field), err.value.message
+    assert metrics_db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'ts_head'").fetchone()[0] in (0, 1)
+    if metrics_db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'ts_head'").fetchone()[0]:
+        assert metrics_db.execute("SELECT count(*) FROM ts_head").fetchone()[0] == 0
+    assert centre_db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'state_events'").fetchone()[0] == 0
+
+
+def test_body_not_an_object():
+    with pytest.raises(BatchError) as err:
+        ingest_batch(None, None, "hefei", [1, 2], None)  # type: ignore[arg-type]
+    assert err.value.status == 400

@@ -1,0 +1,49 @@
+"""8 processes x 100 allocations from one pool: every prefix distinct, none overlapping."""
+
+from __future__ import annotations
+
+import ipaddress
+import multiprocessing as mp
+from pathlib import Path
+
+from ipam import store
+from ipam.addresses import parse_prefix
+from ipam.allocate import allocate
+from nms.config import Settings
+from nms.db import connect
+
+WORKERS, EACH = 8, 100
+
+
+def _worker(data_dir: str, pool_id: int, worker: int, start: mp.Event) -> None:
+    db = connect(Settings(data_dir=Path(data_dir)), "centre")
+    start.wait()
+    for i in range(EACH):
+        allocate(db, pool_id, actor=f"w{worker}", plen=24 + (i % 3), purpose=f"w{worker}-{i}")
+    db.conn.close()
+
+
+def test_eight_processes_allocate_800_distinct_prefixes(db, settings):
+    pool = store.add(db, store.space_id(db, "专网"), parse_prefix("10.0.0.0/8"), status="container",
+                     actor="test", is_pool=True, site="anhui")
+    ctx = mp.get_context("fork")
+    start = ctx.Event()
+    procs = [ctx.Process(target=_worker, args=(str(settings.data_dir), pool.id, w, start)) for w in range(WORKERS)]
+    for p in procs:
+        p.start()
+    start.set()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    rows = db.execute("SELECT network, last, plen FROM ipam_prefixes WHERE parent_id=? ORDER BY network",
+                      (pool.id,)).fetchall()
+    assert len(rows) == WORKERS * EACH
+    nets = [ipaddress.ip_network(f"{ipaddress.IPv4Address(int.from_bytes(n, 'big'))}/{p}") for n, _l, p in rows]
+    assert len(set(nets)) == WORKERS * EACH
+    for a, b in zip(nets, nets[1:], strict=False):
+        assert not a.overlaps(b), (a, b)
+    fresh = store.get(db, pool.id)
+    assert fresh.n_children == WORKERS * EACH
+    assert fresh.used == sum(n.num_addresses for n in nets)
+    audits = db.execute("SELECT count(*) FROM audit_log WHERE action='ipam.prefix.create'").fetchone()[0]
+    assert audits == WORKERS * EACH + 1
