@@ -114,6 +114,7 @@ def allocate(db: sqlite_utils.Database, pool_id: int, *, actor: str, plen: objec
              status: str = "allocated", site: str | None = None, purpose: str = "",
              idempotency_key: str | None = None, request_id: int | None = None,
              hold_until: float | None = None, policy: str | None = None, reason: str | None = None,
+             is_pool: bool = False,
              source_ip: str | None = None) -> tuple[Prefix, bool]:
     """Allocate the next free block in one short write transaction.
 
@@ -150,6 +151,7 @@ def allocate(db: sqlite_utils.Database, pool_id: int, *, actor: str, plen: objec
         prefix = store.insert_child(conn, pool, pool.space_id, block, status=status, actor=actor,
                                     site=site if site is not None else pool.site, purpose=purpose,
                                     request_id=request_id, hold_until=hold_until, reason=reason,
+                                    is_pool=is_pool and status == "container",
                                     source_ip=source_ip)
         if hint is not None:
             conn.execute("UPDATE ipam_prefixes SET free_hint=? WHERE id=?", (encode(hint), pool.id))

@@ -268,9 +268,16 @@ def _audit(conn: Any, actor: str, action: str, prefix: Prefix, before: Any, afte
 
 
 def add(db: sqlite_utils.Database, space: int, block: Block, *, status: str, actor: str,
-        reason: str | None = None, source_ip: str | None = None, **fields: Any) -> Prefix:
-    """Place a given block in the tree (manual entry, import): refuse any partial overlap."""
+        reason: str | None = None, source_ip: str | None = None, inside: Prefix | None = None,
+        **fields: Any) -> Prefix:
+    """Place a given block in the tree (manual entry, import): refuse any partial overlap.
+
+    ``inside``: the pool the caller means the block to be in; refused if it is not.
+    """
     check_status(status)
+    if inside is not None:
+        if inside.space_id != space or not inside.block.contains(block) or inside.block == block:
+            raise BadInput("prefix", f"{block} is outside the pool {inside.cidr}")
     check_policy(fields.get("policy", "first"))
     with write_tx(db) as conn:
         parent = deepest_containing(conn, space, block)

@@ -107,7 +107,10 @@ def _scalar(node: ScalarNode) -> Any:
     ctor = _CONSTRUCTOR.yaml_constructors.get(node.tag)
     if ctor is None:
         return node.value
-    return ctor(_CONSTRUCTOR, node)
+    try:
+        return ctor(_CONSTRUCTOR, node)
+    except (ValueError, TypeError, yaml.YAMLError):
+        return node.value  # e.g. "!!int abc": keep the text and let the field's type check report it
 
 
 class _Entry:

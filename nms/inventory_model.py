@@ -112,7 +112,7 @@ class Inventory:
         Stable: from the device's position in the sorted list of device names. Raises
         KeyError for an unknown device.
         """
-        if len(self._ordinals) != len(self.devices) or device_name not in self._ordinals:
+        if self._ordinals.keys() != self.devices.keys():  # devices added/removed since last call
             self._ordinals = {name: i for i, name in enumerate(sorted(self.devices))}
         ordinal = self._ordinals[device_name]
         return f"127.34.{ordinal // 250}.{ordinal % 250 + 1}"

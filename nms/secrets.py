@@ -41,6 +41,9 @@ class SnmpSecret:
     auth_key: str | None = field(default=None, repr=False)
     priv_proto: str | None = None
     priv_key: str | None = field(default=None, repr=False)
+    # how AES-192/256 keys are stretched (probes.snmp reads this): net-snmp's AES192C/AES256C
+    # are the Cisco ("reeder") variant, plain AES192/AES256 the Blumenthal draft
+    key_extension: str = "blumenthal"
 
     def __repr__(self) -> str:
         parts = [f"name={self.name!r}", f"version={self.version!r}"]
@@ -104,6 +107,7 @@ def resolve(cred: CredentialRef, secrets_file: Path | str | None = None) -> Snmp
             auth_key=lookup(cred.auth_key_env, "auth key") if cred.auth_proto else None,
             priv_proto=cred.priv_proto,
             priv_key=lookup(cred.priv_key_env, "priv key") if cred.priv_proto else None,
+            key_extension="reeder" if (cred.priv_proto or "").upper().endswith("C") else "blumenthal",
         )
     raise SecretError(f"credential {cred.name!r}: unknown SNMP version {cred.version!r}")
 

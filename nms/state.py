@@ -140,6 +140,9 @@ class Machine:
 
     def set_state(self, s: Subject, state: str, reason: str | None, ts: float) -> None:
         if s.state == state:
+            if s.reason != reason:  # same state, new cause: the display follows, no event
+                s.reason = reason
+                self.changed.add((s.kind, s.subject))
             return
         self.events.append((ts, s.kind, s.subject, s.state, state, reason))
         s.state, s.since, s.reason = state, ts, reason
@@ -280,6 +283,7 @@ def derive(m: Machine, inventory: Inventory | None, ts: float) -> None:
 
     # links, from interface ends (and tunnels for IPsec) and end devices' own state
     link_state: dict[str, tuple[str, str | None]] = {}
+    blocked: set[str] = set()  # links down on their own evidence (not just because an end device is)
     for link in inventory.links.values():
         ends = []
         for end in (link.a, link.b):
@@ -292,9 +296,11 @@ def derive(m: Machine, inventory: Inventory | None, ts: float) -> None:
         downs = [(e, r) for e, st, r in ends if st == "down"]
         if tunnel is not None and tunnel.state == "down":
             link_state[link.id] = ("down", "tunnel down")
+            blocked.add(link.id)
         elif downs:
             e, r = downs[0]
             link_state[link.id] = ("down", f"{r or 'down'} at {e.device}:{e.interface}")
+            blocked.add(link.id)
         elif "down" in dev_own:
             d = (link.a, link.b)[dev_own.index("down")].device
             link_state[link.id] = ("down", f"device {d} down")
@@ -329,7 +335,7 @@ def derive(m: Machine, inventory: Inventory | None, ts: float) -> None:
         for nxt, lid in adj.get(cur, ()):
             if nxt in reached or own(nxt) == "down":
                 continue
-            if lid is not None and link_state[lid][0] == "down":
+            if lid in blocked:
                 continue
             reached.add(nxt)
             queue.append(nxt)
@@ -349,7 +355,7 @@ def derive(m: Machine, inventory: Inventory | None, ts: float) -> None:
         cur = d
         while cur in parent:
             up, lid = parent[cur]
-            if lid is not None and link_state[lid][0] == "down":
+            if lid in blocked:
                 return f"link {lid}"
             if own(up) == "down":
                 return f"device {up}"
@@ -360,9 +366,7 @@ def derive(m: Machine, inventory: Inventory | None, ts: float) -> None:
         at = when[name] or stamp
         if s.own == "down" and name not in roots:
             # root cause if a reached neighbour faces it over a working link; else it is behind one
-            faced = any(
-                n in reached and (lid is None or link_state[lid][0] != "down") for n, lid in adj.get(name, ())
-            )
+            faced = any(n in reached and lid not in blocked for n, lid in adj.get(name, ()))
             if not faced:
                 m.set_state(s, "unreachable", f"parent down: {culprit(name)}", at)
                 continue
@@ -371,7 +375,8 @@ def derive(m: Machine, inventory: Inventory | None, ts: float) -> None:
     for link in inventory.links.values():
         st, reason = link_state[link.id]
         ends = [devices.get(link.a.device), devices.get(link.b.device)]
-        if st == "down" and any(e is not None and e.state == "unreachable" for e in ends):
+        lost = any(e is not None and e.state == "unreachable" for e in ends)
+        if st == "down" and link.id not in blocked and lost:
             st, reason = "unreachable", "parent down"
         s = m.get("link", link.id)
         m.set_state(s, st, reason, stamp)

@@ -99,7 +99,8 @@ def _now() -> float:
     return clock() if clock else time.time()
 
 
-def _refuse(status: int, message: str) -> Response:
+def _refuse(status: int, message: str, decision: str = "deny") -> Response:
+    g.auth_decision = decision
     if wants_json():
         resp = jsonify({"error": message})
         resp.status_code = status
@@ -127,7 +128,7 @@ def _gate() -> BaseResponse | None:
         declared = declaration_of(current_app.view_functions.get(endpoint))
     if declared is None:
         log.error("route %s (%s) has no @require declaration: refused", request.path, endpoint)
-        return _refuse(403, f"endpoint {endpoint} declares no permission")
+        return _refuse(403, f"endpoint {endpoint} declares no permission", "undeclared")
     permission, site_arg = declared
     g.auth_permission = permission
 
@@ -146,6 +147,7 @@ def _gate() -> BaseResponse | None:
         if principal is None:
             if wants_json():
                 return _refuse(401, "authentication required")
+            g.auth_decision = "deny"
             return _to_login()
         return _refuse(403, "forbidden: your account may not do this here / 无权访问")
 
@@ -153,7 +155,8 @@ def _gate() -> BaseResponse | None:
         if principal is not None and principal.read_only:
             return _refuse(403, "read-only kiosk: changes are not allowed / 只读大屏")
         if not (principal is not None and principal.via == "bearer") and not csrf.valid():
-            return _refuse(400, "CSRF token missing or invalid; reload the page and try again")
+            return _refuse(400, "CSRF token missing or invalid; reload the page and try again", "csrf")
+    g.auth_decision = "allow"
     return None
 
 
@@ -198,6 +201,7 @@ def _kiosk_login(raw: str) -> BaseResponse:
     session.permanent = True
     session["kiosk"] = token.id
     csrf.rotate()
+    g.auth_decision = "kiosk-login"
     query = urlencode([(k, v) for k, v in request.args.items(multi=True) if k != KIOSK_PARAM])
     return redirect(request.path + (f"?{query}" if query else ""))
 
@@ -231,6 +235,8 @@ def start_user_session(user: users.User) -> None:
 
 
 def _headers(resp: Response) -> Response:
+    if current_app.testing:  # lets the access-control suite tell the gate's answer from the view's
+        resp.headers["X-NMS-Auth"] = g.get("auth_decision", "none")
     for name, value in SECURITY_HEADERS.items():
         resp.headers.setdefault(name, value)
     if getattr(g, "principal", None) is not None and "Cache-Control" not in resp.headers:

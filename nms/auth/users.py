@@ -216,6 +216,12 @@ def set_password(
         audit.record(db, actor, "user.password", f"user:{name}", reason=reason, source_ip=source_ip)
 
 
+def end_sessions(db: sqlite_utils.Database, name: str) -> None:
+    """Invalidate every session cookie of the user (sign-out is server-side, not just cookie removal)."""
+    ensure_schema(db)
+    db.execute("UPDATE auth_users SET session_gen = session_gen + 1 WHERE name = ?", (name,))
+
+
 def verify_password(db: sqlite_utils.Database, name: str, password: str) -> User | None:
     """The enabled user whose password this is, else None (same work either way)."""
     ensure_schema(db)

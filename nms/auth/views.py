@@ -95,7 +95,9 @@ def _locked_page(name: str, nxt: str, lock: ratelimit.Lock, now: float) -> Respo
 def logout() -> BaseResponse:
     principal = current_principal()
     if principal is not None:
-        audit.record(request_db(), principal.actor, "logout", f"user:{principal.name}", source_ip=client_ip())
+        db = request_db()
+        users.end_sessions(db, principal.name)
+        audit.record(db, principal.actor, "logout", f"user:{principal.name}", source_ip=client_ip())
     session.clear()
     return redirect("/login")
 

@@ -23,6 +23,7 @@ class SshCredentialRef:
     username: str
     password_env: str | None = None
     key_file: str | None = None
+    enable_env: str | None = None  # env var / secrets-file key of the enable secret, if the device asks
 
     def __post_init__(self) -> None:
         if not self.username:
@@ -36,6 +37,7 @@ class SshCredential:
     username: str
     password: str | None = field(default=None, repr=False)
     key_file: str | None = None
+    enable_secret: str | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         secret = "password=***" if self.password else f"key_file={self.key_file!r}"
@@ -68,4 +70,10 @@ def resolve(ref: SshCredentialRef, secrets_path: Path | None = None) -> SshCrede
             )
     if ref.key_file and not Path(ref.key_file).is_file():
         raise CredentialError(f"ssh credential {ref.name!r}: key_file {ref.key_file!r} does not exist")
-    return SshCredential(username=ref.username, password=password, key_file=ref.key_file)
+    enable_secret = None
+    if ref.enable_env:
+        enable_secret = os.environ.get(ref.enable_env) or _secrets_file_value(secrets_path, ref.enable_env)
+        if enable_secret is None:
+            raise CredentialError(f"ssh credential {ref.name!r}: enable_env {ref.enable_env!r} is not set")
+    return SshCredential(username=ref.username, password=password, key_file=ref.key_file,
+                         enable_secret=enable_secret)

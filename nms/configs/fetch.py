@@ -32,7 +32,8 @@ from nms.configs.hostkeys import HostKey, known_hosts_line
 from nms.netguard import TargetNotAllowed, check_target
 
 # First words of a CLI error instead of a configuration: never stored as a version.
-_CLI_ERRORS = ("Error:", "% Invalid", "% Unrecognized", "% Unknown", "Unknown command", "Unrecognized command")
+_CLI_ERRORS = ("Error:", "% Invalid", "% Unrecognized", "% Unknown", "Unknown command",
+               "Unrecognized command")
 
 
 @dataclass(frozen=True)
@@ -77,15 +78,37 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
 
 
-def _looks_like_cli_error(output: str) -> bool:
+def _bad_host_key(exc: BaseException | None) -> paramiko.BadHostKeyException | None:
+    """netmiko re-raises paramiko's BadHostKeyException as a timeout; find it in the chain."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, paramiko.BadHostKeyException):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
+
+
+def _looks_like_cli_error(output: str, spec: vendors.VendorSpec) -> bool:
     stripped = output.strip()
-    return not stripped or stripped.startswith(_CLI_ERRORS)
+    return not stripped or stripped.startswith(_CLI_ERRORS) or any(rx.search(stripped) for rx in spec.errors)
+
+
+def _classify(exc: BaseException) -> str:
+    if isinstance(exc, NetmikoAuthenticationException):
+        return "auth"
+    if isinstance(exc, NetmikoTimeoutException | ReadTimeout | TimeoutError):
+        return f"timeout: {_first_line(exc)}"
+    return f"error: {_first_line(exc)}"  # any device misbehaviour is a failed fetch, reported
+
+
+DEFAULT_LIMITS = Limits()
 
 
 def fetch_one(
     target: Target,
     pinned: HostKey | None,
-    limits: Limits = Limits(),
+    limits: Limits = DEFAULT_LIMITS,
     on_socket: Callable[[socket.socket], None] | None = None,
 ) -> FetchResult:
     """Log in, verify or learn the host key, run the vendor's command; never raises for device faults."""
@@ -116,6 +139,7 @@ def fetch_one(
         "password": cred.password or "",
         "use_keys": bool(cred.key_file),
         "key_file": cred.key_file,
+        "secret": cred.enable_secret or "",
         "allow_agent": False,
         "system_host_keys": False,
         "sock": sock,
@@ -132,35 +156,30 @@ def fetch_one(
             params.update(ssh_strict=True, alt_host_keys=True, alt_key_file=str(known))
         try:
             conn = ConnectHandler(**params)
-        except paramiko.BadHostKeyException as exc:
+        except Exception as exc:
             sock.close()
-            seen = HostKey(exc.key.get_name(), exc.key.get_base64())
-            return done(ok=False, error="hostkey-changed", host_key=seen)
-        except NetmikoAuthenticationException:
-            sock.close()
-            return done(ok=False, error="auth")
-        except (NetmikoTimeoutException, ReadTimeout, TimeoutError) as exc:
-            sock.close()
-            return done(ok=False, error=f"timeout: {_first_line(exc)}")
-        except Exception as exc:  # any device misbehaviour is a failed fetch, reported, not a crash
-            sock.close()
-            return done(ok=False, error=f"error: {_first_line(exc)}")
+            bad = _bad_host_key(exc)
+            if bad is not None:
+                seen = HostKey(bad.key.get_name(), bad.key.get_base64())
+                return done(ok=False, error="hostkey-changed", host_key=seen)
+            return done(ok=False, error=_classify(exc))
+    seen: HostKey | None = None
     try:
         server_key = conn.remote_conn_pre.get_transport().get_remote_server_key()
         seen = HostKey(server_key.get_name(), server_key.get_base64())
         if pinned is not None and seen != pinned:  # paramiko already refuses this; belt and braces
             return done(ok=False, error="hostkey-changed", host_key=seen)
+        if spec.enable:
+            conn.enable()
         output = conn.send_command(spec.command, read_timeout=limits.read_timeout)
-    except (NetmikoTimeoutException, ReadTimeout, TimeoutError) as exc:
-        return done(ok=False, error=f"timeout: {_first_line(exc)}")
     except Exception as exc:
-        return done(ok=False, error=f"error: {_first_line(exc)}")
+        return done(ok=False, error=_classify(exc), host_key=seen)
     finally:
         try:
             conn.disconnect()
         except Exception:  # the session may already be gone; nothing to clean up then
             pass
-    if _looks_like_cli_error(output):
+    if _looks_like_cli_error(output, spec):
         return done(ok=False, error=f"garbage: {output.strip()[:120] or 'empty output'}", host_key=seen)
     return done(ok=True, content=output, host_key=seen)
 
@@ -176,7 +195,7 @@ class _Running:
 def fetch_many(
     targets: Iterable[Target],
     pins: dict[str, HostKey],
-    limits: Limits = Limits(),
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Iterator[FetchResult]:
     """Fetch every target with at most ``limits.max_parallel`` logins at once; yield as each ends.
 

@@ -17,7 +17,7 @@ import sqlite_utils
 
 from nms import audit
 from nms.configs import hostkeys, store
-from nms.configs.fetch import Limits, Target, fetch_many
+from nms.configs.fetch import DEFAULT_LIMITS, Limits, Target, fetch_many
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def run(
     db: sqlite_utils.Database,
     targets: Iterable[Target],
     trigger: str,
-    limits: Limits = Limits(),
+    limits: Limits = DEFAULT_LIMITS,
     retry_s: float = 300.0,
     source_ip: str | None = None,
     on_outcome: Callable[[store.Outcome], None] | None = None,
@@ -90,7 +90,7 @@ def schedule(
     load_targets: Callable[[], list[Target]],
     interval_s: float,
     stop: threading.Event,
-    limits: Limits = Limits(),
+    limits: Limits = DEFAULT_LIMITS,
     retry_s: float = 300.0,
     tick_s: float = 30.0,
 ) -> None:

@@ -65,8 +65,9 @@ def parse_configs_file(data: Any, source: str = "configs.yaml") -> ConfigsFile:
         raise TargetsError([f"{source}: expected a mapping"])
     creds: dict[str, SshCredentialRef] = {}
     for name, raw in (data.get("ssh_credentials") or {}).items():
-        if not isinstance(raw, dict) or set(raw) - {"username", "password_env", "key_file"}:
-            errors.append(f"{source}: ssh_credentials.{name}: expected username, password_env and/or key_file")
+        if not isinstance(raw, dict) or set(raw) - {"username", "password_env", "key_file", "enable_env"}:
+            errors.append(f"{source}: ssh_credentials.{name}: "
+                          "expected username, password_env and/or key_file, enable_env")
             continue
         try:
             creds[name] = SshCredentialRef(name=name, **raw)
@@ -82,7 +83,8 @@ def parse_configs_file(data: Any, source: str = "configs.yaml") -> ConfigsFile:
             errors.append(f"{source}: devices.{name}: keys must be among {sorted(_DEVICE_KEYS)}")
             continue
         if "credential" in raw and raw["credential"] not in creds:
-            errors.append(f"{source}: devices.{name}.credential: {raw['credential']!r} is not in ssh_credentials")
+            errors.append(
+                f"{source}: devices.{name}.credential: {raw['credential']!r} is not in ssh_credentials")
         if "port" in raw and not (isinstance(raw["port"], int) and 0 < raw["port"] < 65536):
             errors.append(f"{source}: devices.{name}.port: expected 1..65535")
         if "device_type" in raw:
@@ -128,13 +130,15 @@ def build_targets(
         over = cfg.devices.get(name, {})
         dev = inventory.devices.get(name) if inventory is not None else None
         try:
-            device_type = over.get("device_type") or (vendors.device_type_for_vendor(dev.vendor) if dev else None)
+            device_type = over.get("device_type") or (
+                vendors.device_type_for_vendor(dev.vendor) if dev else None)
             host = over.get("host") or (dev.address if dev else None)
             if not device_type or not host:
                 raise CredentialError("needs host and device_type in the configs file")
             cred_name = over.get("credential") or cfg.default_credential
             if cred_name is None:
-                raise CredentialError("no SSH credential (set default_credential or devices.<name>.credential)")
+                raise CredentialError(
+                    "no SSH credential (set default_credential or devices.<name>.credential)")
             cred = resolve(cfg.credentials[cred_name], secrets_path)
         except (CredentialError, vendors.VendorError) as exc:
             problems[name] = str(exc)

@@ -3,8 +3,8 @@
 The live lane sends each new batch at once while the centre answers; the replay lane
 walks the spool oldest first (after an outage, a restart or a failed live send), so
 fresh results keep flowing while a backlog drains.  2xx deletes the batch; network
-errors, 5xx, 408 and 429 leave it spooled and back off; any other 4xx is a permanent
-rejection and moves it to the dead-letter table.
+errors, 5xx, 408, 429 (and 401, a token problem) leave it spooled and back off; any
+other 4xx is a permanent rejection of that batch and moves it to the dead-letter table.
 """
 
 from __future__ import annotations
@@ -25,7 +25,11 @@ from probes.agent.logs import log
 from probes.agent.spool import Batch, Spool
 
 INGEST_PATH = "/api/v1/ingest"
-RETRYABLE_4XX = (408, 429)
+# 408/429: try later.  401: the centre does not accept the agent's *token* (revoked,
+# rotated, centre database restored): every batch would be refused alike, so moving them
+# to the dead-letter table would throw away an outage's worth of data for a fixable
+# credential problem; keep them spooled (bounded) and log loudly instead.
+RETRYABLE_4XX = (401, 408, 429)
 
 
 @dataclass(frozen=True)

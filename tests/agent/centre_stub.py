@@ -17,12 +17,19 @@ from typing import Any
 
 
 class CentreStub:
-    def __init__(self, token: str = "nms_test", mode: str = "store", fail_status: int = 500,
-                 forward_to: str | None = None) -> None:
+    def __init__(
+        self,
+        token: str = "nms_test",
+        mode: str = "store",
+        fail_status: int = 500,
+        forward_to: str | None = None,
+    ) -> None:
         self.token = token
         self.mode = mode
         self.fail_status = fail_status
         self.forward_to = forward_to
+        self.duplicate = False  # forward mode: send every request twice (as if an ack was lost)
+        self.answers: list[dict[str, Any]] = []  # forward mode: the centre's answers
         self.batches: dict[tuple[str, int], list[dict[str, Any]]] = {}
         self.arrivals: list[int] = []  # seq of every request, in arrival order (incl. repeats)
         self.requests = 0
@@ -56,14 +63,10 @@ class CentreStub:
         if mode == "fail":
             return self.fail_status, {"error": "stub failing on purpose"}
         if mode == "forward":
-            req = urllib.request.Request(self.forward_to.rstrip("/") + path, data=body, method="POST",
-                                         headers={"Content-Type": "application/json",
-                                                  "Authorization": headers.get("Authorization", "")})
-            try:
-                with urllib.request.urlopen(req, timeout=30) as resp:
-                    return resp.status, json.loads(resp.read() or b"{}")
-            except urllib.error.HTTPError as exc:
-                return exc.code, {"error": exc.read().decode("utf-8", "replace")}
+            status, answer = self._forward(path, headers, body)
+            if self.duplicate and status == 200:
+                status, answer = self._forward(path, headers, body)
+            return status, answer
         if path != "/api/v1/ingest":
             return 404, {"error": "no such path"}
         if headers.get("Authorization") != f"Bearer {self.token}":
@@ -80,6 +83,25 @@ class CentreStub:
                 return 200, {"accepted": 0, "duplicate": True}
             self.batches[key] = samples
         return 200, {"accepted": len(samples), "duplicate": False}
+
+    def _forward(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+        assert self.forward_to is not None
+        req = urllib.request.Request(
+            self.forward_to.rstrip("/") + path,
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json", "Authorization": headers.get("Authorization", "")},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                status, answer = resp.status, json.loads(resp.read() or b"{}")
+        except urllib.error.HTTPError as exc:
+            status, answer = exc.code, {"error": exc.read().decode("utf-8", "replace")}
+        except OSError as exc:
+            status, answer = 502, {"error": f"centre unreachable: {exc}"}
+        with self.lock:
+            self.answers.append(dict(answer, status=status))
+        return status, answer
 
     def samples(self) -> list[dict[str, Any]]:
         """Every stored sample, ordered by (seq, position in batch)."""

@@ -30,8 +30,18 @@ def body(seq: int) -> bytes:
     return json.dumps({"agent": "hefei", "seq": seq, "samples": [{"device": "r1", "ts": seq}]}).encode()
 
 
-@pytest.mark.parametrize(("status", "kind"), [(500, "retry"), (503, "retry"), (408, "retry"), (429, "retry"),
-                                              (400, "reject"), (403, "reject"), (422, "reject")])
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (500, "retry"),
+        (503, "retry"),
+        (408, "retry"),
+        (429, "retry"),
+        (400, "reject"),
+        (403, "reject"),
+        (422, "reject"),
+    ],
+)
 def test_sender_classifies_answers(stub, status, kind):
     stub.fail_status = status
     stub.set_mode("fail")
@@ -49,8 +59,9 @@ def test_sender_ok_duplicate_and_unreachable(stub):
     assert "nms_test" not in repr(sender)
 
 
-def test_wrong_token_is_a_permanent_rejection(stub):
-    assert Sender(stub.url, "nms_wrong").send(body(1)).kind == "reject"
+def test_wrong_token_keeps_the_batch_for_later(stub):
+    out = Sender(stub.url, "nms_wrong").send(body(1))
+    assert (out.kind, out.status) == ("retry", 401)
 
 
 async def _drive(forwarder: Forwarder, until, timeout: float = 20.0) -> None:

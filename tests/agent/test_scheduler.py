@@ -9,8 +9,16 @@ from probes.agent.scheduler import Scheduler, backoff_delay
 
 
 def job(name: str, interval: float = 0.1, **kw) -> DeviceJob:
-    return DeviceJob(name=name, site="hefei", host="127.34.0.1", port=161, interval_s=interval,
-                     profile="auto", credential="c", **kw)
+    return DeviceJob(
+        name=name,
+        site="hefei",
+        host="127.34.0.1",
+        port=161,
+        interval_s=interval,
+        profile="auto",
+        credential="c",
+        **kw,
+    )
 
 
 class Devices:
@@ -27,7 +35,12 @@ class Devices:
         kind = self.behaviour[j.name]
         if kind == "slow":
             await self.release.wait()
-        return {"device": j.name, "ts": 0.0, "ok": kind != "down", "error": "timeout" if kind == "down" else None}
+        return {
+            "device": j.name,
+            "ts": 0.0,
+            "ok": kind != "down",
+            "error": "timeout" if kind == "down" else None,
+        }
 
     def on_result(self, j: DeviceJob, res: dict) -> None:
         self.results.append((j.name, res["ok"]))

@@ -250,6 +250,11 @@ CASES: dict[str, tuple[str, str, list[str]]] = {
         .replace("kind: city, parent: anhui", "kind: province, parent: null"),
         ["{f}:7: sites[jiangsu].kind: only one province site allowed (first is 'anhui' at line 5)"],
     ),
+    "explicit-tags-are-data-not-code": (
+        "lat: 31.82",
+        "lat: !!python/object/apply:os.system [echo pwned]",
+        ["{f}:6: sites[hefei].lat: expected a number, got a list"],
+    ),
     "several-errors-collected": (
         "address: 10.34.1.1",
         "address: nowhere, interval_s: 99999",
@@ -302,3 +307,27 @@ def test_top_level_not_a_mapping(tmp_path: Path) -> None:
     with pytest.raises(InventoryError) as info:
         load_inventory(path)
     assert info.value.errors == [f"{path}:1: inventory: expected a mapping at top level, got a list"]
+
+
+def test_mangled_input_only_ever_raises_inventory_error(tmp_path: Path) -> None:
+    """Delete or overwrite each character in turn: the loader reports, it never crashes."""
+    path = tmp_path / "inventory.yaml"
+    outcomes = {"ok": 0, "error": 0}
+    for i in range(len(BASE)):
+        replacement = ("", ":", "[")[i % 3]  # one mangling per position keeps this quick
+        path.write_text(BASE[:i] + replacement + BASE[i + 1 :], encoding="utf-8")
+        try:
+            load_inventory(path)
+            outcomes["ok"] += 1
+        except InventoryError as exc:
+            assert exc.errors and all(e.startswith(f"{path}:") for e in exc.errors)
+            outcomes["error"] += 1
+    assert outcomes["error"] > len(BASE) // 2  # most mangling is caught
+
+
+def test_recursive_alias_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    path = tmp_path / "inventory.yaml"
+    path.write_text(BASE.replace("agents:\n", "agents: &loop\n  - *loop\nx:\n"), encoding="utf-8")
+    with pytest.raises(InventoryError) as info:
+        load_inventory(path)
+    assert all(e.startswith(f"{path}:") for e in info.value.errors)

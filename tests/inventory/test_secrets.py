@@ -116,3 +116,11 @@ def test_bad_file_does_not_echo_content(tmp_path: Path) -> None:
         read_secrets_file(path)
     assert "hunter2" not in str(info.value)
     assert str(path) in str(info.value)
+
+
+def test_cisco_aes_variant_sets_key_extension(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NMS_TEST_AUTH", "authpass123")
+    monkeypatch.setenv("NMS_TEST_PRIV", "privpass456")
+    assert resolve(V3).key_extension == "blumenthal"
+    cisco = CredentialRef(**{**V3.__dict__, "priv_proto": "AES256C"})
+    assert resolve(cisco).key_extension == "reeder"

@@ -160,3 +160,15 @@ def test_docs_example_loads(tmp_path: Path) -> None:
     assert small.links["sdh-hefei"].capacity_bps == 155_520_000
     assert small.devices["hefei-int-rtr1"].interval_s == 30
     assert small.sites["hefei"].prefixes == (("internal", "10.34.1.0/24"),)
+
+
+def test_sim_address_follows_device_set_changes() -> None:
+    from nms.inventory_model import Device
+
+    def dev(name: str) -> Device:
+        return Device(name, "s", "router", "huawei", "AR2220", "auto", "10.34.0.1", "v2c-default")
+
+    small = Inventory(devices={"b": dev("b"), "c": dev("c")})
+    assert small.sim_address("c") == "127.34.0.2"
+    small.devices["a"] = dev("a")
+    assert [small.sim_address(n) for n in "abc"] == ["127.34.0.1", "127.34.0.2", "127.34.0.3"]

@@ -22,6 +22,8 @@ class VendorSpec:
     command: str
     volatile: tuple[re.Pattern[str], ...]
     secrets: tuple[re.Pattern[str], ...]
+    errors: tuple[re.Pattern[str], ...] = ()
+    enable: bool = False
     vendors: tuple[str, ...] = ()
 
 
@@ -33,9 +35,11 @@ def _compile(device_type: str, field: str, patterns: object, need_secret_group: 
         try:
             rx = re.compile(str(raw))
         except re.error as exc:
-            raise VendorError(f"{VENDORS_FILE.name}: {device_type}.{field}: bad regex {raw!r}: {exc}") from None
+            raise VendorError(
+                f"{VENDORS_FILE.name}: {device_type}.{field}: bad regex {raw!r}: {exc}") from None
         if need_secret_group and "secret" not in rx.groupindex:
-            raise VendorError(f"{VENDORS_FILE.name}: {device_type}.{field}: {raw!r} lacks a (?P<secret>...) group")
+            raise VendorError(
+                f"{VENDORS_FILE.name}: {device_type}.{field}: {raw!r} lacks a (?P<secret>...) group")
         out.append(rx)
     return tuple(out)
 
@@ -53,7 +57,10 @@ def parse(data: object) -> dict[str, VendorSpec]:
             command=spec["command"],
             volatile=_compile(device_type, "volatile", spec.get("volatile", []), False),
             secrets=_compile(device_type, "secrets", spec.get("secrets", []), True),
+            errors=tuple(re.compile(rx.pattern, re.MULTILINE)
+                         for rx in _compile(device_type, "errors", spec.get("errors", []), False)),
             vendors=tuple(str(v).lower() for v in spec.get("vendors", [])),
+            enable=bool(spec.get("enable", False)),
         )
     return specs
 
@@ -66,7 +73,8 @@ def load() -> dict[str, VendorSpec]:
 def spec_for(device_type: str) -> VendorSpec:
     specs = load()
     if device_type not in specs:
-        raise VendorError(f"device_type {device_type!r} has no entry in {VENDORS_FILE.name} ({', '.join(specs)})")
+        raise VendorError(
+            f"device_type {device_type!r} has no entry in {VENDORS_FILE.name} ({', '.join(specs)})")
     return specs[device_type]
 
 

@@ -1,0 +1,171 @@
+"""Maintenance windows: planned work, excluded from availability and shown separately.
+
+A window names a device, interface, link or site (``subtree`` = the site and everything
+below it) and a time span; ``rrule`` repeats it ``daily`` or ``weekly`` until ``until``.
+The alerts issue owns the editing UI; this module owns the table and the one question
+everyone asks: :func:`in_maintenance`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from nms.audit import record
+from nms.inventory_model import Inventory
+
+SUBJECT_KINDS = ("device", "interface", "link", "site")
+RRULES = {"daily": 86400, "weekly": 7 * 86400}
+
+Interval = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Window:
+    id: int
+    subject_kind: str
+    subject_id: str
+    subtree: bool
+    start: float
+    end: float
+    rrule: str | None
+    until: float | None
+    reason: str | None
+
+    def occurrences(self, t0: float, t1: float) -> list[Interval]:
+        """Spans of this window that overlap [t0, t1), clipped to it."""
+        if self.rrule is None:
+            spans = [(self.start, self.end)]
+        else:
+            period = RRULES[self.rrule]
+            length = self.end - self.start
+            k = max(0, math.ceil((t0 - self.start - length) / period))
+            spans = []
+            while True:
+                s = self.start + k * period
+                if s >= t1 or (self.until is not None and s > self.until):
+                    break
+                spans.append((s, s + length))
+                k += 1
+        return [(max(s, t0), min(e, t1)) for s, e in spans if e > t0 and s < t1]
+
+
+def ensure_schema(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS maint_windows (
+            id INTEGER PRIMARY KEY,
+            subject_kind TEXT NOT NULL, subject_id TEXT NOT NULL, subtree INTEGER NOT NULL DEFAULT 0,
+            start REAL NOT NULL, "end" REAL NOT NULL, rrule TEXT, until REAL,
+            reason TEXT, created_by TEXT, created_ts REAL,
+            CHECK ("end" > start))"""
+    )
+
+
+def add_window(
+    db: sqlite_utils.Database,
+    subject_kind: str,
+    subject_id: str,
+    start: float,
+    end: float,
+    *,
+    actor: str,
+    subtree: bool = False,
+    rrule: str | None = None,
+    until: float | None = None,
+    reason: str | None = None,
+) -> int:
+    """Create a window (audited); raises ValueError naming the bad field."""
+    if subject_kind not in SUBJECT_KINDS:
+        raise ValueError(f"subject_kind: {subject_kind!r}; expected one of {', '.join(SUBJECT_KINDS)}")
+    if not subject_id:
+        raise ValueError("subject_id: empty")
+    if end <= start:
+        raise ValueError("end: must be after start")
+    if rrule is not None and rrule not in RRULES:
+        raise ValueError(f"rrule: {rrule!r}; expected daily, weekly or none")
+    if subtree and subject_kind != "site":
+        raise ValueError("subtree: only a site has a subtree")
+    ensure_schema(db)
+    with db.conn:
+        cur = db.execute(
+            'INSERT INTO maint_windows (subject_kind, subject_id, subtree, start, "end", rrule, until, reason,'
+            " created_by, created_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (subject_kind, subject_id, int(subtree), start, end, rrule, until, reason, actor, time.time()),
+        )
+        wid = int(cur.lastrowid)
+        after = {"subject": f"{subject_kind}:{subject_id}", "subtree": subtree, "start": start, "end": end,
+                 "rrule": rrule, "until": until}
+        record(db, actor, "maintenance.add", f"maint_window:{wid}", after=after, reason=reason)
+    return wid
+
+
+def windows(db: sqlite_utils.Database) -> list[Window]:
+    ensure_schema(db)
+    rows = db.execute(
+        'SELECT id, subject_kind, subject_id, subtree, start, "end", rrule, until, reason FROM maint_windows'
+    ).fetchall()
+    return [Window(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6], r[7], r[8]) for r in rows]
+
+
+def _devices_of(kind: str, subject: str, inventory: Inventory | None) -> set[str]:
+    """Devices a subject stands on (for matching device/site windows)."""
+    if kind == "device":
+        return {subject}
+    if kind == "interface":
+        return {subject.split(":", 1)[0]}
+    if kind == "link" and inventory is not None and subject in inventory.links:
+        link = inventory.links[subject]
+        return {link.a.device, link.b.device}
+    return set()
+
+
+def covers(w: Window, kind: str, subject: str, inventory: Inventory | None) -> bool:
+    """Does window ``w`` apply to this subject?"""
+    if w.subject_kind == kind and w.subject_id == subject:
+        return True
+    if w.subject_kind == "device":
+        return kind in ("interface", "link") and w.subject_id in _devices_of(kind, subject, inventory)
+    if w.subject_kind == "site" and inventory is not None:
+        sites = inventory.subtree(w.subject_id) if w.subtree and w.subject_id in inventory.sites else {
+            w.subject_id}
+        if kind == "site":
+            return subject in sites
+        if kind == "link" and subject in inventory.links:
+            return inventory.devices.get(inventory.links[subject].b.device) is not None and (
+                inventory.devices[inventory.links[subject].b.device].site in sites)
+        return any(d in inventory.devices and inventory.devices[d].site in sites
+                   for d in _devices_of(kind, subject, inventory))
+    return False
+
+
+def merge(spans: Iterable[Interval]) -> list[Interval]:
+    out: list[list[float]] = []
+    for s, e in sorted(spans):
+        if out and s <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], e)
+        else:
+            out.append([s, e])
+    return [(s, e) for s, e in out]
+
+
+def in_maintenance(
+    db: sqlite_utils.Database | list[Window],
+    subject_kind: str,
+    subject_id: str,
+    t0: float,
+    t1: float,
+    inventory: Inventory | None = None,
+) -> list[Interval]:
+    """Merged intervals of [t0, t1) during which the subject was in a maintenance window.
+
+    ``db`` may be a list from :func:`windows` when asking for many subjects at once.
+    """
+    ws = db if isinstance(db, list) else windows(db)
+    spans = [
+        span for w in ws if covers(w, subject_kind, subject_id, inventory) for span in w.occurrences(t0, t1)
+    ]
+    return merge(spans)

@@ -1,0 +1,96 @@
+"""``nms serve``: the centre's web application under waitress, plus the periodic rollup.
+
+Writes ``<data_dir>/serve.pid`` while running so ``nms restore`` can refuse to pull
+the databases out from under a running centre.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import threading
+import time
+
+from nms.config import Settings
+
+log = logging.getLogger(__name__)
+
+PIDFILE = "serve.pid"
+
+
+def running_pid(settings: Settings) -> int | None:
+    """Pid of a live ``nms serve`` on this data directory, else None."""
+    path = settings.data_dir / PIDFILE
+    try:
+        pid = int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    return pid
+
+
+def rollup_loop(settings: Settings, every_s: float, stop: threading.Event) -> None:
+    """Compact finished hours and apply retention, forever (a failure is logged, not fatal)."""
+    from nms.db import connect
+    from nms.store import SqliteTimeSeriesStore
+
+    while not stop.wait(every_s):
+        try:
+            db = connect(settings, "metrics")
+            try:
+                stats = SqliteTimeSeriesStore(db).rollup()
+                log.info("rollup: %s", stats)
+            finally:
+                db.conn.close()
+        except Exception:
+            log.exception("rollup failed; will retry")
+
+
+def run(args: argparse.Namespace) -> int:
+    from waitress import create_server
+
+    from nms.server import create_app
+
+    settings = Settings()
+    host = args.host or settings.listen_host
+    port = settings.listen_port if args.port is None else args.port
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(settings)
+    server = create_server(app, host=host, port=port, threads=args.threads)
+    pidfile = settings.path(PIDFILE)
+    pidfile.write_text(f"{os.getpid()}\n")
+    stop = threading.Event()
+    if args.rollup_every > 0:
+        threading.Thread(target=rollup_loop, args=(settings, args.rollup_every, stop), daemon=True).start()
+    shown = f"[{host}]" if ":" in host else host
+    print(f"nms serve: listening on http://{shown}:{server.effective_port}/ (data {settings.data_dir})", flush=True)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        time.sleep(0)
+        try:
+            if pidfile.read_text().strip() == str(os.getpid()):
+                pidfile.unlink()
+        except OSError:
+            pass
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("serve", help="run the centre (web UI, APIs, ingest)")
+    p.add_argument("--host", help="listen address (default NMS_LISTEN_HOST or 127.0.0.1)")
+    p.add_argument("--port", type=int, help="listen port (default NMS_LISTEN_PORT or 8080; 0 = any free)")
+    p.add_argument("--threads", type=int, default=8, help="request threads (default 8)")
+    p.add_argument(
+        "--rollup-every", type=float, default=300.0, help="seconds between rollup/retention runs (0 = never)"
+    )
+    p.set_defaults(func=run)

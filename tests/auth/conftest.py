@@ -1,0 +1,24 @@
+"""Fixtures of the accounts tests: a real app on a temporary data dir, and its database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+from flask import Flask
+
+from tests.auth.helpers import app_db, make_app
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Flask:
+    return make_app(tmp_path)
+
+
+@pytest.fixture
+def db(app: Flask) -> Iterator[sqlite_utils.Database]:
+    database = app_db(app)
+    yield database
+    database.conn.close()
