@@ -17,7 +17,7 @@ from typing import Any
 import sqlite_utils
 
 from ipam import store
-from ipam.addresses import BITS, Block, align_up, encode, split_range
+from ipam.addresses import BITS, Block, align_up, encode, parse_plen, plen_for_hosts, split_range
 from ipam.errors import BadInput, Conflict, IpamError
 from ipam.store import Prefix, write_tx
 
@@ -87,7 +87,9 @@ def find_free(conn: Any, pool: Prefix, plen: int, policy: str | None = None) -> 
         return None, None
     if policy == "best":
         best: Block | None = None
-        for block in free_blocks(conn, pool):
+        blocks = (b for low, high in gaps(conn, pool, pool.free_hint)  # nothing is free below the hint
+                  for b in split_range(low, high, pool.family))
+        for block in blocks:
             if block.plen <= plen and (best is None or block.plen > best.plen):
                 best = block
                 if best.plen == plen:
@@ -97,8 +99,6 @@ def find_free(conn: Any, pool: Prefix, plen: int, policy: str | None = None) -> 
 
 
 def _request_plen(pool: Prefix, plen: object = None, hosts: object = None) -> int:
-    from ipam.addresses import parse_plen, plen_for_hosts
-
     if plen is None and hosts is None:
         raise BadInput("prefix_length", "give a prefix length or a number of hosts")
     n = parse_plen(plen, pool.family) if plen is not None else plen_for_hosts(hosts, pool.family)
@@ -110,12 +110,10 @@ def _request_plen(pool: Prefix, plen: object = None, hosts: object = None) -> in
 
 
 def allocate(db: sqlite_utils.Database, pool_id: int, *, actor: str, plen: object = None,
-             hosts: object = None,
-             status: str = "allocated", site: str | None = None, purpose: str = "",
+             hosts: object = None, status: str = "allocated", site: str | None = None, purpose: str = "",
              idempotency_key: str | None = None, request_id: int | None = None,
              hold_until: float | None = None, policy: str | None = None, reason: str | None = None,
-             is_pool: bool = False,
-             source_ip: str | None = None) -> tuple[Prefix, bool]:
+             is_pool: bool = False, source_ip: str | None = None) -> tuple[Prefix, bool]:
     """Allocate the next free block in one short write transaction.
 
     Returns (prefix, created); a repeated ``idempotency_key`` with the same parameters

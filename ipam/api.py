@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from ipam import csvio, plan, reconcile, store, utilisation, workflow
+from ipam import addrs, csvio, plan, reconcile, store, utilisation, workflow
 from ipam.addresses import parse_prefix
 from ipam.allocate import allocate, free_blocks
 from ipam.errors import BadInput, IpamError, NotFound
@@ -19,6 +19,7 @@ from ipam.openapi import document
 from ipam.scope import allowed_sites, check_site
 from ipam.webdb import db
 from nms.auth import current_principal, require
+from nms.auth.policy import authorize
 
 bp = Blueprint("ipam_api", __name__, url_prefix="/api/v1/ipam")
 
@@ -161,7 +162,7 @@ def patch_prefix(prefix_id: int) -> Response:
 def release_prefix(prefix_id: int) -> Response:
     body = _body()
     prefix = workflow.release(db(), allowed_sites(), prefix_id, actor=_actor(), reason=body.get("reason"),
-                              source_ip=_ip())
+                              source_ip=_ip(), any_range=authorize(current_principal(), "ipam.admin"))
     return jsonify({"released": prefix.cidr, "id": prefix.id})
 
 
@@ -176,14 +177,19 @@ def activate_prefix(prefix_id: int) -> Response:
 @require("ipam.read")
 def pool_utilisation(pool_id: int) -> Response:
     prefix = _visible(pool_id)
-    return jsonify({"id": prefix.id, "prefix": prefix.cidr, **store.utilisation(prefix)})
+    answer = {"id": prefix.id, "prefix": prefix.cidr, **store.utilisation(prefix)}
+    if prefix.status != "container":  # a leaf range: how many of its addresses are recorded
+        n = db().execute("SELECT count(*) FROM ipam_addresses WHERE prefix_id=?", (prefix.id,)).fetchone()[0]
+        answer.update(addresses=n, addresses_pct=round(100.0 * n / prefix.size, 3))
+    return jsonify(answer)
 
 
 @bp.route("/pools/<int:pool_id>/map")
 @require("ipam.read")
 def pool_map(pool_id: int) -> Response:
     prefix = _visible(pool_id)
-    return jsonify(utilisation.heatmap(db().conn, prefix, _int_arg("cells", 256, 1024) or 256))
+    return jsonify(utilisation.heatmap(db().conn, prefix, _int_arg("cells", 256, 1024) or 256,
+                                     allowed_sites()))
 
 
 @bp.route("/pools/<int:pool_id>/free")
@@ -336,3 +342,20 @@ def import_view() -> Response:
     result = csvio.import_csv(db(), text, actor=_actor(), known_sites=set(tree.sites) if tree else None,
                               reason=request.args.get("reason"), source_ip=_ip())
     return jsonify(result)
+
+
+@bp.route("/prefixes/<int:prefix_id>/addresses")
+@require("ipam.read")
+def prefix_addresses(prefix_id: int) -> Response:
+    return jsonify(addrs.of_prefix(db(), _visible(prefix_id)))
+
+
+@bp.route("/addresses", methods=["POST"])
+@require("ipam.request")
+def add_address() -> tuple[Response, int]:
+    body = _body()
+    d = db()
+    row = addrs.add(d, allowed_sites(), store.space_id(d, body.get("space", "专网")), body.get("address"),
+                    actor=_actor(), device=body.get("device"), dns_name=body.get("dns_name"),
+                    description=str(body.get("description") or ""), source_ip=_ip())
+    return jsonify(row), 201

@@ -43,6 +43,8 @@ BODIES: dict[str, dict[str, Any]] = {
         "root": _int, "template": {"type": "object", "additionalProperties": _int}}},
 }
 BODIES["plan_carve"] = BODIES["plan_check"]
+BODIES["add_address"] = {"required": ["address"], "properties": {
+    "space": _str, "address": _str, "device": _str, "dns_name": _str, "description": _str}}
 
 
 def document(app: Flask) -> dict[str, Any]:

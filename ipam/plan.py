@@ -125,6 +125,7 @@ def carve(db: sqlite_utils.Database, root: Prefix, tree: Inventory, template: di
         _carve(db, root, tree, template, actor, result)
         if result.problems:  # the plan changed between check and carve: keep nothing
             raise Conflict("; ".join(result.problems), "template")
-        audit.record(conn, actor, "ipam.plan.carve", f"ipam:prefix:{root.space_id}:{root.cidr}",
-                     after={"template": template, "carved": len(result.carved)}, source_ip=source_ip)
+        if result.carved:
+            audit.record(conn, actor, "ipam.plan.carve", f"ipam:prefix:{root.space_id}:{root.cidr}",
+                         after={"template": template, "carved": len(result.carved)}, source_ip=source_ip)
     return result

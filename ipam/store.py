@@ -157,18 +157,24 @@ def deepest_containing(conn: Any, space: int, block: Block) -> Prefix | None:
 
 
 def overlapping_siblings(conn: Any, space: int, parent_id: int, block: Block) -> list[Prefix]:
+    """Children of ``parent_id`` overlapping ``block``: the one starting at or before it, then a range."""
+    out = []
+    left = sibling_at_or_below(conn, space, block.family, parent_id, block.network)
+    if left is not None and left.last >= block.network:
+        out.append(left)
     rows = conn.execute(
         f"SELECT {COLUMNS} FROM ipam_prefixes WHERE space_id=? AND family=? AND parent_id=?"
-        " AND network<=? AND last>=? ORDER BY network",
-        (space, block.family, parent_id, encode(block.last), encode(block.network)),
+        " AND network>? AND network<=? ORDER BY network",
+        (space, block.family, parent_id, encode(block.network), encode(block.last)),
     ).fetchall()
-    return [from_row(r) for r in rows]
+    return out + [from_row(r) for r in rows]
 
 
-def children(conn: Any, prefix: Prefix) -> list[Prefix]:
+def children(conn: Any, prefix: Prefix, limit: int = -1) -> list[Prefix]:
     rows = conn.execute(
-        f"SELECT {COLUMNS} FROM ipam_prefixes WHERE space_id=? AND family=? AND parent_id=? ORDER BY network",
-        (prefix.space_id, prefix.family, prefix.id),
+        f"SELECT {COLUMNS} FROM ipam_prefixes WHERE space_id=? AND family=? AND parent_id=? ORDER BY network"
+        " LIMIT ?",
+        (prefix.space_id, prefix.family, prefix.id, limit),
     ).fetchall()
     return [from_row(r) for r in rows]
 

@@ -14,7 +14,9 @@ from ipam.addresses import BITS, Block, encode
 from ipam.store import Prefix
 
 
-def heatmap(conn: Any, pool: Prefix, cells: int = 256) -> dict[str, Any]:
+def heatmap(conn: Any, pool: Prefix, cells: int = 256,
+            sites: frozenset[str] | None = None) -> dict[str, Any]:
+    """Cells of equal size with the share of addresses allocated; labels only for ``sites``."""
     depth = min(cells.bit_length() - 1, BITS[pool.family] - pool.plen)
     n = 1 << depth
     cell_size = pool.size >> depth
@@ -32,6 +34,8 @@ def heatmap(conn: Any, pool: Prefix, cells: int = 256) -> dict[str, Any]:
             used[c] += min(high, c_low + cell_size - 1) - max(low, c_low) + 1
     owners = {}
     for child in store.children(conn, pool):
+        if sites is not None and child.site not in sites:
+            continue
         c = (child.network - pool.network) // cell_size
         owners.setdefault(c, f"{child.cidr} {child.status} {child.site or ''} {child.purpose}".strip())
     out = []

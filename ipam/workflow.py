@@ -222,13 +222,20 @@ def reject(db: sqlite_utils.Database, sites: set[str] | frozenset[str] | None, r
 
 
 def release(db: sqlite_utils.Database, sites: set[str] | frozenset[str] | None, prefix_id: int, *,
-            actor: str, reason: object, source_ip: str | None = None) -> store.Prefix:
-    """Give an allocated range back; its request (if any) becomes released."""
+            actor: str, reason: object, source_ip: str | None = None,
+            any_range: bool = True) -> store.Prefix:
+    """Give an allocated range back; its request (if any) becomes released.
+
+    ``any_range`` False (a county administrator): only ranges that came from a request.
+    """
     reason_s = _text(reason, "reason")
     with write_tx(db) as conn:
         prefix = store.get(conn, prefix_id)
         if sites is not None and prefix.site not in sites:
             raise Forbidden(f"prefix {prefix.cidr} belongs to {prefix.site!r}, outside your scope", "id")
+        if not any_range and prefix.request_id is None:
+            raise Forbidden(f"{prefix.cidr} was not allocated by a request; ask the centre to release it",
+                            "id")
         if prefix.status == "container":
             raise Conflict(f"{prefix.cidr} is a container; only allocated ranges are released here", "id")
         store.delete(db, prefix_id, actor=actor, reason=reason_s, source_ip=source_ip)

@@ -92,13 +92,19 @@ def add_window(
     ensure_schema(db)
     with db.conn:
         cur = db.execute(
-            'INSERT INTO maint_windows (subject_kind, subject_id, subtree, start, "end", rrule, until, reason,'
-            " created_by, created_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            'INSERT INTO maint_windows (subject_kind, subject_id, subtree, start, "end", rrule, until,'
+            " reason, created_by, created_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (subject_kind, subject_id, int(subtree), start, end, rrule, until, reason, actor, time.time()),
         )
         wid = int(cur.lastrowid)
-        after = {"subject": f"{subject_kind}:{subject_id}", "subtree": subtree, "start": start, "end": end,
-                 "rrule": rrule, "until": until}
+        after = {
+            "subject": f"{subject_kind}:{subject_id}",
+            "subtree": subtree,
+            "start": start,
+            "end": end,
+            "rrule": rrule,
+            "until": until,
+        }
         record(db, actor, "maintenance.add", f"maint_window:{wid}", after=after, reason=reason)
     return wid
 
@@ -130,15 +136,21 @@ def covers(w: Window, kind: str, subject: str, inventory: Inventory | None) -> b
     if w.subject_kind == "device":
         return kind in ("interface", "link") and w.subject_id in _devices_of(kind, subject, inventory)
     if w.subject_kind == "site" and inventory is not None:
-        sites = inventory.subtree(w.subject_id) if w.subtree and w.subject_id in inventory.sites else {
-            w.subject_id}
+        sites = (
+            inventory.subtree(w.subject_id)
+            if w.subtree and w.subject_id in inventory.sites
+            else {w.subject_id}
+        )
         if kind == "site":
             return subject in sites
         if kind == "link" and subject in inventory.links:
             return inventory.devices.get(inventory.links[subject].b.device) is not None and (
-                inventory.devices[inventory.links[subject].b.device].site in sites)
-        return any(d in inventory.devices and inventory.devices[d].site in sites
-                   for d in _devices_of(kind, subject, inventory))
+                inventory.devices[inventory.links[subject].b.device].site in sites
+            )
+        return any(
+            d in inventory.devices and inventory.devices[d].site in sites
+            for d in _devices_of(kind, subject, inventory)
+        )
     return False
 
 

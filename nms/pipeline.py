@@ -20,6 +20,7 @@ import sqlite_utils
 
 from nms.inventory_model import Inventory
 from nms.store import Sample, SqliteTimeSeriesStore
+from nms.store import ensure_schema as store_schema
 
 MAX_SAMPLES = 20000
 DEVICE_METRICS = {"cpu_pct", "mem_pct", "temperature_c"}
@@ -70,6 +71,7 @@ class IngestResult:
 
 
 def ensure_schema(db: sqlite_utils.Database) -> None:
+    store_schema(db)
     db.execute(
         """CREATE TABLE IF NOT EXISTS ingest_batches (
             agent TEXT NOT NULL, seq INTEGER NOT NULL, received REAL NOT NULL, samples INTEGER NOT NULL,

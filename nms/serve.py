@@ -69,7 +69,10 @@ def run(args: argparse.Namespace) -> int:
     if args.rollup_every > 0:
         threading.Thread(target=rollup_loop, args=(settings, args.rollup_every, stop), daemon=True).start()
     shown = f"[{host}]" if ":" in host else host
-    print(f"nms serve: listening on http://{shown}:{server.effective_port}/ (data {settings.data_dir})", flush=True)
+    print(
+        f"nms serve: listening on http://{shown}:{server.effective_port}/ (data {settings.data_dir})",
+        flush=True,
+    )
     try:
         server.run()
     except KeyboardInterrupt:

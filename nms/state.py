@@ -136,6 +136,9 @@ class Machine:
         if s is None:
             s = self.subjects[key] = Subject(kind, subject, site=site)
             self.changed.add(key)
+        elif site is not None and s.site != site:  # the inventory moved it (or it was unknown)
+            s.site = site
+            self.changed.add(key)
         return s
 
     def set_state(self, s: Subject, state: str, reason: str | None, ts: float) -> None:
@@ -378,7 +381,8 @@ def derive(m: Machine, inventory: Inventory | None, ts: float) -> None:
         lost = any(e is not None and e.state == "unreachable" for e in ends)
         if st == "down" and link.id not in blocked and lost:
             st, reason = "unreachable", "parent down"
-        s = m.get("link", link.id)
+        b_dev = inventory.devices.get(link.b.device)
+        s = m.get("link", link.id, b_dev.site if b_dev else None)
         m.set_state(s, st, reason, stamp)
 
     for site_id, names in by_site.items():

@@ -43,7 +43,7 @@ class Poller:
         self.impl = impl
         self.budget_s = budget_s
         self._profile_dir = profile_dir or str(profmod.PROFILE_DIR)
-        self._sdh_seen: dict[tuple[str, int, str], float] = {}
+        self._sdh_seen: dict[tuple[str, int, str], tuple[float, float]] = {}
         self.varbinds = 0  # total values received, for benchmarks
 
     async def poll(self, target: Target, profile: str = "auto", expected_peers: Iterable[str] = ()) -> dict:
@@ -56,7 +56,7 @@ class Poller:
                                        self.budget_s)
                 result["ok"] = True
                 self.limiter.answered()
-            except (asyncio.TimeoutError, SnmpTimeout):
+            except (TimeoutError, SnmpTimeout):
                 self._fail(result, "timeout")
                 self.limiter.timed_out()
             except SnmpAuthError as exc:
@@ -140,21 +140,23 @@ class Poller:
                 indexes.update(data[c[-1]])
         rows = []
         skip = spec.get("skip") or {}
-        for idx in sorted(indexes, key=_index_key):
-            if not idx.isdigit():
-                continue
+        # hot loop (50,000 rows a cycle): resolve columns and converters once, not per row
+        plan = [(key, data[col["oid"]], _converter(col)) for key, col in columns.items()]
+        ctr = [(key, data[c[0]], data.get(c[-1], {})) for key, c in counters.items()]
+        for idx in sorted((i for i in indexes if i.isdigit()), key=int):
             row: dict[str, Any] = {"index": int(idx)}
-            for key, col in columns.items():
-                row[key] = _convert(data[col["oid"]].get(idx), col)
+            for key, values, conv in plan:
+                row[key] = conv(values.get(idx))
             hc = idx in with_hc
-            for key, c in counters.items():
-                row[key] = number(data[c[0] if hc else c[-1]].get(idx))
+            for key, hcv, lowv in ctr:
+                v = (hcv if hc else lowv).get(idx)
+                row[key] = v if type(v) is int else number(v)
             row["speed_bps"] = _speed(row.pop("speed", None), row.pop("high_speed", None))
             row["hc"] = hc
             row["discontinuity"] = row.get("discontinuity") or 0
-            if row.get("name") in (None, ""):
+            if not row.get("name"):
                 row["name"] = row.get("descr")
-            if _skipped(row, skip):
+            if skip and _skipped(row, skip):
                 continue
             rows.append(row)
         return rows
@@ -264,15 +266,16 @@ class Poller:
                 end = round(now - elapsed)
                 key = (target.host, target.port, idx)
                 last = self._sdh_seen.get(key)
-                if last is not None and abs(end - last) < 450:
-                    continue  # this bucket was already reported
+                if last is not None and abs(end - last[0]) < 450 and elapsed >= last[1]:
+                    self._sdh_seen[key] = (last[0], elapsed)
+                    continue  # same interval as last poll: its completed bucket was already reported
                 oids = {k: f"{interval[k]}.{idx}.1" for k in ("es", "ses", "uas", "valid") if k in interval}
                 got = await client.get(list(oids.values()))
                 self.varbinds += len(got)
                 vals = {k: number(got.get(o)) for k, o in oids.items()}
                 if all(v is None for v in vals.values()):
                     continue  # no completed interval yet
-                self._sdh_seen[key] = end
+                self._sdh_seen[key] = (end, elapsed)
                 entry = by_if.setdefault(idx, _sdh_entry(idx))
                 entry["buckets"].append({
                     "interval_end": end, "es": vals.get("es"), "ses": vals.get("ses"),
@@ -303,6 +306,23 @@ def _identity(raw: dict) -> dict:
         "snmpEngineTime": number(raw.get("snmpEngineTime")),
         "hrSystemUptime": number(raw.get("hrSystemUptime")),
     }
+
+
+def _converter(col: dict):
+    """A one-argument converter for a column (fast paths for plain numbers and enums)."""
+    kind = col.get("type", "gauge")
+    if kind == "string":
+        return text
+    if kind == "enum":
+        names = {int(k): str(n) for k, n in (col.get("enum") or {}).items()}
+
+        def enum(v: Any) -> str | None:
+            n = v if type(v) is int else number(v)
+            return None if n is None else names.get(int(n), str(int(n)))
+        return enum
+    if kind in ("counter", "gauge") and not col.get("scale"):
+        return lambda v: v if type(v) is int else number(v)
+    return lambda v: _convert(v, col)
 
 
 def _convert(v: Any, col: dict) -> Any:

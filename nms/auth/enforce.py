@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 
 import sqlite_utils
 from flask import Flask, Response, current_app, g, jsonify, redirect, request, session, url_for
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from nms.auth import csrf, principals, secret, tokens, users
@@ -65,6 +66,7 @@ def install(app: Flask) -> None:
     from nms import web
 
     web.init_app(app)
+    app.register_error_handler(403, _forbidden)
     app.before_request(_gate)
     app.after_request(_headers)
     app.teardown_appcontext(_close_db)
@@ -111,6 +113,11 @@ def _refuse(status: int, message: str, decision: str = "deny") -> Response:
     if status == 401:
         resp.headers["WWW-Authenticate"] = 'Bearer realm="nms"'
     return resp
+
+
+def _forbidden(exc: HTTPException) -> Response:
+    """403 raised inside a view (``require_site``): same shape as the gate's refusals."""
+    return _refuse(403, exc.description or "forbidden", decision=g.get("auth_decision", "allow"))
 
 
 def _to_login() -> BaseResponse:

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from nms import audit
 from nms.auth import access, ratelimit, tokens, users
 from nms.auth.enforce import _now, client_ip, request_db, start_user_session
-from nms.auth.policy import AUTHENTICATED, PUBLIC, current_principal, require, require_site
+from nms.auth.policy import AUTHENTICATED, PUBLIC, current_principal, require, require_site, scope_sites
 from nms.auth.roles import ROLE_LABELS, ROLES
 from nms.auth.scope import known_site, site_tree
 from nms.web import nav, render_page
@@ -29,7 +29,13 @@ def _actor() -> str:
 
 def _safe_next(target: str | None) -> str:
     """Only same-site paths: never redirect a signed-in user to another host."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and not any(c.isspace() or ord(c) < 32 for c in target)  # "/\t/evil" is "//evil" to a browser
+    ):
         return target
     return "/"
 
@@ -163,10 +169,12 @@ def _users_page(status: int = 200, **ctx: Any) -> Response:
     db = request_db()
     ctx.setdefault("error", None)
     ctx.setdefault("shown", None)
+    scope = scope_sites(current_principal())
+    shown_users = [u for u in users.list_users(db) if scope is None or u.site in scope]
     return render_page(
         "auth/users.html",
         status=status,
-        users=users.list_users(db),
+        users=shown_users,
         roles=ROLES,
         role_labels=ROLE_LABELS,
         **ctx,

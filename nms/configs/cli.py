@@ -9,23 +9,13 @@ import threading
 
 from nms.config import Settings
 from nms.configs import hostkeys, job, store
-from nms.configs.fetch import Limits, Target
-from nms.configs.targets import TargetsError, build_targets, configs_file_path, load_configs_file
+from nms.configs.fetch import Limits
+from nms.configs.targets import TargetsError, load_targets
 from nms.db import connect
 
 
 def _actor() -> str:
     return f"cli:{getpass.getuser()}"
-
-
-def _load_targets(settings: Settings, only: list[str] | None) -> tuple[list[Target], dict[str, str]]:
-    cfg = load_configs_file(configs_file_path(settings))
-    inventory = None
-    if settings.inventory_path.exists():
-        from nms.inventory import load_inventory
-
-        inventory = load_inventory(settings.inventory_path)
-    return build_targets(cfg, inventory, settings.secrets_path, only)
 
 
 def _limits(args: argparse.Namespace) -> Limits:
@@ -36,7 +26,7 @@ def _limits(args: argparse.Namespace) -> Limits:
 def _cmd_fetch(args: argparse.Namespace) -> int:
     settings = Settings()
     try:
-        targets, problems = _load_targets(settings, args.devices or None)
+        targets, problems = load_targets(settings, args.devices or None)
     except TargetsError as exc:
         for err in exc.errors:
             print(f"error: {err}", file=sys.stderr)
@@ -47,9 +37,11 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
         print("no devices to fetch", file=sys.stderr)
         return 2 if problems else 0
     db = connect(settings, "centre")
-    report = job.run(db, targets, _actor(), _limits(args), on_outcome=lambda o: print(
-        f"{o.device}: {o.status}" + (f" v{o.version}" if o.version else "") + (f" ({o.error})" if o.error else ""),
-        flush=True))
+    def show(o: store.Outcome) -> None:
+        version = f" v{o.version}" if o.version else ""
+        print(f"{o.device}: {o.status}{version}" + (f" ({o.error})" if o.error else ""), flush=True)
+
+    report = job.run(db, targets, _actor(), _limits(args), on_outcome=show)
     print(f"{len(report.outcomes)} devices in {report.wall_s:.1f}s: "
           f"{len(report.by_status('new'))} new, {len(report.by_status('changed'))} changed, "
           f"{len(report.by_status('unchanged'))} unchanged, {len(report.failed)} failed")
@@ -69,7 +61,7 @@ def _cmd_schedule(args: argparse.Namespace) -> int:
     db = connect(settings, "centre")
     stop = threading.Event()
     try:
-        job.schedule(db, lambda: _load_targets(settings, None)[0], args.interval, stop, _limits(args),
+        job.schedule(db, lambda: load_targets(settings, None)[0], args.interval, stop, _limits(args),
                      retry_s=args.retry, tick_s=args.tick)
     except KeyboardInterrupt:
         stop.set()

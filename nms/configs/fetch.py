@@ -147,7 +147,6 @@ def fetch_one(
         "auth_timeout": limits.auth_timeout,
         "banner_timeout": limits.conn_timeout,
         "timeout": limits.read_timeout,
-        "read_timeout_override": None,
     }
     with tempfile.TemporaryDirectory(prefix="nms-known-hosts-") as tmp:
         if pinned is not None:
@@ -207,7 +206,7 @@ def fetch_many(
     results: queue.Queue[FetchResult] = queue.Queue()
     running: dict[str, _Running] = {}
     lock = threading.Lock()
-    targets = list(targets)
+    targets = list({t.device: t for t in targets}.values())  # one login per device
     for t in targets:
         todo.put(t)
 
@@ -244,14 +243,13 @@ def fetch_many(
     remaining = len(targets)
     while remaining:
         try:
-            result = results.get(timeout=0.2)
+            result: FetchResult | None = results.get(timeout=0.2)
         except queue.Empty:
-            pass
-        else:
+            result = None
+        if result is not None:
             remaining -= 1
             yield result
-            continue
-        now = time.monotonic()
+        now = time.monotonic()  # the watchdog runs on every turn, even while results stream in
         abandon: list[_Running] = []
         with lock:
             for state in running.values():
@@ -273,5 +271,5 @@ def fetch_many(
             yield FetchResult(
                 device=state.target.device, ok=False,
                 error=f"timeout: no answer within the {limits.deadline_s:g}s device deadline",
-                duration_s=now - state.start,
+                started=time.time() - (now - state.start), duration_s=now - state.start,
             )

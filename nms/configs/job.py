@@ -54,7 +54,7 @@ def run(
                  after={"devices": sorted(by_name)}, source_ip=source_ip)
     report = RunReport(trigger, time.time())
     t0 = time.monotonic()
-    for result in fetch_many(targets, hostkeys.pins(db), limits):
+    for result in fetch_many(by_name.values(), hostkeys.pins(db), limits):
         outcome = store.record(db, by_name[result.device], result, trigger, retry_s=retry_s)
         if outcome.status == "failed":
             log.warning("config fetch %s failed: %s", outcome.device, outcome.error)

@@ -59,7 +59,9 @@ def _mask_line(line: str, rx: re.Pattern[str]) -> str:
     return "".join(pieces)
 
 
-def for_display(text: str, secrets: Iterable[re.Pattern[str]], volatile: Iterable[re.Pattern[str]] = ()) -> str:
+def for_display(
+    text: str, secrets: Iterable[re.Pattern[str]], volatile: Iterable[re.Pattern[str]] = ()
+) -> str:
     """Secrets masked; volatile lines (if patterns given) replaced by a marker so diffs stay quiet."""
     volatile = tuple(volatile)
     masked = mask_secrets(text, secrets)

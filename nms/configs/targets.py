@@ -30,7 +30,7 @@ from nms.config import Settings
 from nms.configs import vendors
 from nms.configs.credentials import CredentialError, SshCredentialRef, resolve
 from nms.configs.fetch import Target
-from nms.inventory_model import Inventory
+from nms.inventory_model import Device, Inventory
 
 
 class TargetsError(ValueError):
@@ -108,6 +108,26 @@ def load_configs_file(path: Path) -> ConfigsFile:
     return parse_configs_file(yaml.safe_load(path.read_text(encoding="utf-8")), str(path))
 
 
+def _device_type_of(dev: Device) -> str:
+    """A profile that names a netmiko type wins (e.g. ``hp_comware``); else the vendor's default."""
+    if dev.profile in vendors.load():
+        return dev.profile
+    return vendors.device_type_for_vendor(dev.vendor)
+
+
+def load_targets(
+    settings: Settings, only: Iterable[str] | None = None
+) -> tuple[list[Target], dict[str, str]]:
+    """Targets from the settings' inventory (if present) and configs file; see :func:`build_targets`."""
+    cfg = load_configs_file(configs_file_path(settings))
+    inventory = None
+    if settings.inventory_path.exists():
+        from nms.inventory import load_inventory
+
+        inventory = load_inventory(settings.inventory_path)
+    return build_targets(cfg, inventory, settings.secrets_path, only)
+
+
 def build_targets(
     cfg: ConfigsFile,
     inventory: Inventory | None,
@@ -130,8 +150,7 @@ def build_targets(
         over = cfg.devices.get(name, {})
         dev = inventory.devices.get(name) if inventory is not None else None
         try:
-            device_type = over.get("device_type") or (
-                vendors.device_type_for_vendor(dev.vendor) if dev else None)
+            device_type = over.get("device_type") or (_device_type_of(dev) if dev else None)
             host = over.get("host") or (dev.address if dev else None)
             if not device_type or not host:
                 raise CredentialError("needs host and device_type in the configs file")

@@ -17,8 +17,7 @@ from nms.auth import current_principal, require
 from nms.auth.policy import require_site, scope_sites
 from nms.configs import diff as cdiff
 from nms.configs import job, masking, store, vendors
-from nms.configs.cli import _load_targets
-from nms.configs.targets import TargetsError
+from nms.configs.targets import TargetsError, load_targets
 from nms.db import connect
 from nms.server import settings_of
 
@@ -92,7 +91,7 @@ def _diff(db, a: int, b: int, ignore_volatile: bool) -> cdiff.Diff:
 def _start_fetch(devices: list[str] | None) -> tuple[int, dict[str, Any]]:
     settings = settings_of(current_app)
     try:
-        targets, problems = _load_targets(settings, devices)
+        targets, problems = load_targets(settings, devices)
     except TargetsError as exc:
         return 422, {"error": "configs file: " + "; ".join(exc.errors)}
     sites = scope_sites(current_principal())

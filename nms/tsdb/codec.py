@@ -9,7 +9,7 @@ turn into long runs of zero bytes.
 Two column kinds:
 
 * ``EXACT``: integers kept bit for bit modulo 2**64 (SNMP counters), so rates can be
-  recomputed from them later.
+  recomputed from them later; stored as delta of delta (a steady rate costs nothing).
 * ``QUANT``: floats rounded to a per-column quantum of 10**e, chosen so the largest
   value of the block keeps 4 significant digits (error <= 0.05 % of the block's peak).
   Rates, gauges and rollups are shown on charts; that precision is plenty there.
@@ -19,7 +19,6 @@ Missing values (None / NaN) survive in a bit mask.
 
 from __future__ import annotations
 
-import math
 import struct
 import zlib
 from collections.abc import Mapping, Sequence
@@ -34,13 +33,28 @@ _COL = struct.Struct("<HBb")  # metric id, kind, exponent
 SIG_DIGITS = 4
 
 
-def _shuffle(words: np.ndarray) -> bytes:
-    """Byte planes of a uint64 array: high planes of small numbers are all zeros."""
-    return words.astype("<u8").view(np.uint8).reshape(-1, 8).T.tobytes()
+def _planes(words: np.ndarray) -> bytes:
+    """Byte planes of a (columns, rows) uint64 matrix, all-zero planes left out.
+
+    Starts with one byte per column saying which of its 8 planes follow; small numbers
+    have zero high planes, so those cost one bit each instead of ``rows`` bytes.
+    """
+    c, n = words.shape
+    planes = np.ascontiguousarray(words.astype("<u8", copy=False)).view(np.uint8).reshape(c, n, 8)
+    planes = planes.transpose(0, 2, 1).reshape(c * 8, n)
+    present = planes.any(axis=1)
+    return np.packbits(present.reshape(c, 8), axis=1, bitorder="little").tobytes() + planes[present].tobytes()
 
 
-def _unshuffle(raw: bytes, n: int) -> np.ndarray:
-    return np.frombuffer(raw, dtype=np.uint8).reshape(8, n).T.copy().view("<u8").reshape(n)
+def _unplanes(raw: bytes, c: int, n: int) -> tuple[np.ndarray, int]:
+    """Inverse of :func:`_planes`; also returns how many bytes it used."""
+    flags = np.frombuffer(raw[:c], dtype=np.uint8).reshape(c, 1)
+    present = np.unpackbits(flags, axis=1, bitorder="little").reshape(c * 8).astype(bool)
+    k = int(present.sum())
+    planes = np.zeros((c * 8, n), dtype=np.uint8)
+    planes[present] = np.frombuffer(raw[c : c + k * n], dtype=np.uint8).reshape(k, n)
+    words = np.ascontiguousarray(planes.reshape(c, 8, n).transpose(0, 2, 1)).view("<u8").reshape(c, n)
+    return words, c + k * n
 
 
 def _zigzag(delta: np.ndarray) -> np.ndarray:
@@ -53,62 +67,97 @@ def _unzigzag(z: np.ndarray) -> np.ndarray:
 
 
 def _delta(words: np.ndarray) -> np.ndarray:
-    """First value, then differences, modulo 2**64 (a counter wrap is just a big delta)."""
-    out = np.empty_like(words)
-    if len(words):
-        out[0] = words[0]
-        with np.errstate(over="ignore"):
-            np.subtract(words[1:], words[:-1], out=out[1:])
+    """Per row: first value, then differences, modulo 2**64 (a counter wrap is just a big delta)."""
+    out = words.copy()
+    if words.shape[-1] > 1:
+        np.subtract(words[..., 1:], words[..., :-1], out=out[..., 1:])
     return out
 
 
-def _exponent(values: np.ndarray) -> int:
-    finite = values[np.isfinite(values)]
-    peak = float(np.max(np.abs(finite))) if finite.size else 0.0
-    if peak == 0.0:
-        return 0
-    return max(-9, min(30, math.floor(math.log10(peak)) - (SIG_DIGITS - 1)))
+def _exact(values, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(missing mask, uint64 words) of a counter column."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iu":
+        signed = values.dtype.kind == "i"
+        words = values.astype(np.int64, copy=False).view(np.uint64) if signed else values
+        return np.zeros(n, dtype=bool), words.astype(np.uint64, copy=False)
+    if isinstance(values, np.ndarray) and values.dtype.kind == "f":
+        missing = ~np.isfinite(values)
+        return missing, np.where(missing, 0, values).astype(np.int64).view(np.uint64)
+    missing = np.fromiter((v is None or v != v for v in values), dtype=bool, count=n)
+    words = np.fromiter(
+        ((0 if m else int(v) & 0xFFFFFFFFFFFFFFFF) for v, m in zip(values, missing, strict=True)),
+        dtype=np.uint64,
+        count=n,
+    )
+    return missing, words
+
+
+def _floats(values) -> np.ndarray:
+    if isinstance(values, np.ndarray):
+        return values.astype(np.float64, copy=False)
+    return np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
+def _quantise(f: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows of floats -> (missing, int64 multiples of 10**exp, exp per row): 4 digits of the row's peak."""
+    missing = ~np.isfinite(f)
+    a = np.where(missing, 0.0, f)
+    peak = np.abs(a).max(axis=1) if a.shape[1] else np.zeros(a.shape[0])
+    with np.errstate(divide="ignore"):
+        exp = np.where(peak > 0, np.floor(np.log10(np.where(peak > 0, peak, 1.0))) - (SIG_DIGITS - 1), 0)
+    exp = np.clip(exp, -9, 30).astype(np.int64)
+    q = np.round(a / np.power(10.0, exp)[:, None]).astype(np.int64)
+    return missing, q, exp
 
 
 def encode(ts: Sequence[int] | np.ndarray, columns: Mapping[int, tuple[int, Sequence]]) -> bytes:
     """Encode rows: ``ts`` ascending ints, ``columns`` {metric id: (kind, values)}."""
     t = np.asarray(ts, dtype=np.int64)
     n = len(t)
-    parts = [_shuffle(_zigzag(_delta(t.view(np.uint64))))]
-    heads = [_HEAD.pack(VERSION, n, len(columns))]
-    for metric_id, (kind, values) in columns.items():
+    c = len(columns)
+    masks = np.zeros((c, n), dtype=bool)
+    words = np.zeros((c, n), dtype=np.uint64)
+    exps = np.zeros(c, dtype=np.int64)
+    exact = np.zeros(c, dtype=bool)
+    quant_rows, quant_vals = [], []
+    for row, (metric_id, (kind, values)) in enumerate(columns.items()):
         if len(values) != n:
             raise ValueError(f"column {metric_id}: {len(values)} values for {n} timestamps")
         if kind == EXACT:
-            missing = np.fromiter((v is None for v in values), dtype=bool, count=n)
-            words = np.fromiter(
-                ((0 if v is None else int(v) & 0xFFFFFFFFFFFFFFFF) for v in values), dtype=np.uint64, count=n
-            )
-            exp = 0
+            exact[row] = True
+            masks[row], words[row] = _exact(values, n)
         else:
-            f = np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
-            missing = ~np.isfinite(f)
-            exp = _exponent(f)
-            q = np.where(missing, 0.0, np.round(f / 10.0**exp))
-            words = q.astype(np.int64).view(np.uint64)
-        heads.append(_COL.pack(metric_id, kind, exp))
-        parts.append(np.packbits(missing).tobytes())
-        parts.append(_shuffle(_zigzag(_delta(words))))
-    return b"".join(heads) + zlib.compress(b"".join(parts), 6)
+            quant_rows.append(row)
+            quant_vals.append(_floats(values))
+    if quant_rows:
+        qm, qw, qe = _quantise(np.vstack(quant_vals))
+        masks[quant_rows], words[quant_rows], exps[quant_rows] = qm, qw.view(np.uint64), qe
+    heads = [_HEAD.pack(VERSION, n, c)]
+    for row, (metric_id, (kind, _)) in enumerate(columns.items()):
+        heads.append(_COL.pack(metric_id, kind, int(exps[row])))
+    # counters grow at a slowly changing rate: delta of delta is small; gauges: one delta
+    words = _delta(words)
+    words[exact] = _delta(words[exact])
+    payload = (
+        _planes(_zigzag(_delta(t.view(np.uint64)[None, :])))
+        + np.packbits(masks, axis=1).tobytes()
+        + _planes(_zigzag(words))
+    )
+    return b"".join(heads) + zlib.compress(payload, 6)
 
 
 def decode(blob: bytes) -> tuple[np.ndarray, dict[int, np.ndarray]]:
     """Inverse of :func:`encode`: int64 timestamps, {metric id: float64 array, NaN = missing}.
 
-    EXACT columns come back as float64 only when asked through :func:`decode_exact`;
-    here they are floats (exact below 2**53, which covers any realistic counter delta use).
+    EXACT columns come back as floats here (exact below 2**53); :func:`decode_raw` keeps
+    them as uint64.
     """
     ts, cols = decode_raw(blob)
     return ts, {m: (w.astype(np.float64) if kind == EXACT else w) for m, (kind, w) in cols.items()}
 
 
 def decode_raw(blob: bytes) -> tuple[np.ndarray, dict[int, tuple[int, np.ndarray]]]:
-    """Timestamps and {metric id: (kind, array)}; EXACT arrays are uint64 with missing as 0."""
+    """Timestamps and {metric id: (kind, array)}; EXACT arrays are uint64 (float with NaN if gaps)."""
     version, n, ncols = _HEAD.unpack_from(blob, 0)
     if version != VERSION:
         raise ValueError(f"block version {version} not supported")
@@ -118,25 +167,28 @@ def decode_raw(blob: bytes) -> tuple[np.ndarray, dict[int, tuple[int, np.ndarray
         specs.append(_COL.unpack_from(blob, off))
         off += _COL.size
     payload = zlib.decompress(blob[off:])
-    pos = 0
-
-    def take(size: int) -> bytes:
-        nonlocal pos
-        chunk = payload[pos : pos + size]
-        pos += size
-        return chunk
-
-    ts = np.cumsum(_unzigzag(_unshuffle(take(8 * n), n)), dtype=np.uint64).view(np.int64)
+    mask_len = (n + 7) // 8
+    tw, pos = _unplanes(payload, 1, n)
+    ts = np.cumsum(_unzigzag(tw[0]), dtype=np.uint64).view(np.int64)
+    masks = np.unpackbits(
+        np.frombuffer(payload[pos : pos + ncols * mask_len], dtype=np.uint8).reshape(ncols, mask_len),
+        axis=1,
+        count=n,
+    ).astype(bool)
+    pos += ncols * mask_len
+    words = np.cumsum(_unzigzag(_unplanes(payload[pos:], ncols, n)[0]), axis=1, dtype=np.uint64)
     cols: dict[int, tuple[int, np.ndarray]] = {}
-    for metric_id, kind, exp in specs:
-        missing = np.unpackbits(np.frombuffer(take((n + 7) // 8), dtype=np.uint8), count=n).astype(bool)
-        words = np.cumsum(_unzigzag(_unshuffle(take(8 * n), n)), dtype=np.uint64)
+    for row, (metric_id, kind, exp) in enumerate(specs):
+        w = words[row]
+        missing = masks[row]
         if kind == EXACT:
-            cols[metric_id] = (EXACT, words)
+            w = np.cumsum(w, dtype=np.uint64)
             if missing.any():
-                cols[metric_id] = (EXACT, np.where(missing, np.nan, words.astype(np.float64)))
+                cols[metric_id] = (EXACT, np.where(missing, np.nan, w.astype(np.float64)))
+            else:
+                cols[metric_id] = (EXACT, w)
         else:
-            vals = words.view(np.int64).astype(np.float64) * 10.0**exp
+            vals = w.view(np.int64).astype(np.float64) * 10.0**exp
             vals[missing] = np.nan
             cols[metric_id] = (QUANT, vals)
     return ts, cols

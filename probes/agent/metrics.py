@@ -254,7 +254,7 @@ class AgentCollector(Collector):
             ("nms_agent_spool_bytes", st.bytes, "Bytes of spooled batches and pending results."),
             ("nms_agent_spool_pending_samples", st.pending_samples, "Poll results not yet in a batch."),
             ("nms_agent_spool_oldest_age_seconds", st.oldest_age_s, "Age of the oldest spooled data."),
-            ("nms_agent_dead_letter_batches", st.dead_letter_rows, "Batches in the dead-letter table."),
+            ("nms_agent_dead_letter_entries", st.dead_letter_rows, "Rows in the dead-letter table."),
         ):
             g = GaugeMetricFamily(name, helptext)
             g.add_metric([], float(value))
@@ -267,10 +267,11 @@ class AgentCollector(Collector):
             ),
             ("nms_agent_spool_dropped_samples", st.dropped_samples, "Poll results dropped with them."),
             (
-                "nms_agent_rejected_batches",
+                "nms_agent_rejections",
                 st.dead_batches,
-                "Batches the centre rejected (moved to dead letter).",
+                "Permanent rejections by the centre (a batch, or one poisoned sample of it).",
             ),
+            ("nms_agent_rejected_samples", st.dead_samples, "Poll results moved to the dead-letter table."),
         ):
             c = CounterMetricFamily(name, helptext)
             c.add_metric([], float(value))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import ssl
 import time
 import urllib.error
@@ -38,6 +39,13 @@ class Outcome:
     status: int | None
     detail: str
     duplicate: bool = False
+    message: str = ""  # the centre's "error" field, naming the bad field
+
+
+def bad_sample(message: str) -> int | None:
+    """Index ``i`` when the centre's message names ``samples[i]`` as the bad field."""
+    m = re.match(r"samples\[(\d+)\]", message)
+    return int(m.group(1)) if m else None
 
 
 class Sender:
@@ -85,7 +93,11 @@ class Sender:
         detail = f"HTTP {status}: {text.strip()[:300]}"
         if status >= 500 or status in RETRYABLE_4XX or status < 400:
             return Outcome("retry", status, detail)
-        return Outcome("reject", status, detail)
+        try:
+            message = str(json.loads(text).get("error") or "")
+        except (ValueError, AttributeError):
+            message = ""
+        return Outcome("reject", status, detail, message=message)
 
 
 @dataclass
@@ -143,16 +155,19 @@ class Forwarder:
                 self.stats.healthy = True
                 self._wake.set()
             elif outcome.kind == "reject":
-                self.spool.dead_letter(batch.seq, outcome.status, outcome.detail)
+                index = bad_sample(outcome.message)
+                devices = self.spool.dead_letter(batch.seq, outcome.status, outcome.detail, index)
                 self.stats.rejected += 1
                 log(
                     "error",
-                    "batch rejected, moved to dead letter",
+                    "rejected by the centre, moved to dead letter",
                     seq=batch.seq,
-                    samples=batch.samples,
+                    what="one sample" if index is not None and batch.samples > 1 else "whole batch",
+                    devices=devices,
                     status=outcome.status,
                     detail=outcome.detail,
                 )
+                self._wake.set()  # the rest of a batch (if any) is queued again
             else:
                 self.spool.note_failure(batch.seq, outcome.detail)
                 self.stats.retries += 1

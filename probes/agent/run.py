@@ -186,6 +186,8 @@ class Agent:
                 log("error", "device not polled", device=job.name, site=job.site, problem=job.problem)
         self.results.set_jobs(jobs)
         changes = self.scheduler.apply(jobs)
+        for name in changes["removed"]:
+            self.rates.forget(name)
         log(
             "info",
             "configuration applied",

@@ -25,11 +25,12 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS batches (seq INTEGER PRIMARY KEY, created REAL NOT NULL,"
     " samples INTEGER NOT NULL, bytes INTEGER NOT NULL, body BLOB NOT NULL,"
     " attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT)",
-    "CREATE TABLE IF NOT EXISTS dead_letter (seq INTEGER PRIMARY KEY, created REAL NOT NULL,"
-    " moved REAL NOT NULL, status INTEGER, reason TEXT, samples INTEGER NOT NULL,"
-    " bytes INTEGER NOT NULL, body BLOB NOT NULL)",
+    # body: JSON array of the rejected poll results (a whole batch or one poisoned sample)
+    "CREATE TABLE IF NOT EXISTS dead_letter (id INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER NOT NULL,"
+    " created REAL NOT NULL, moved REAL NOT NULL, status INTEGER, reason TEXT, samples INTEGER NOT NULL,"
+    " devices TEXT NOT NULL, body TEXT NOT NULL)",
 )
-COUNTERS = ("next_seq", "dropped_batches", "dropped_samples", "dead_batches")
+COUNTERS = ("next_seq", "dropped_batches", "dropped_samples", "dead_batches", "dead_samples")
 
 
 class SpoolError(RuntimeError):
@@ -52,7 +53,8 @@ class SpoolStats:
     oldest_age_s: float
     dropped_batches: int
     dropped_samples: int
-    dead_batches: int
+    dead_batches: int  # rejections (a whole batch or one sample of it)
+    dead_samples: int
     dead_letter_rows: int
     next_seq: int
 
@@ -128,8 +130,7 @@ class Spool:
             if not rows:
                 return None
             seq = self._meta(db, "next_seq")
-            samples = ",".join(body for _, body in rows)
-            body = f'{{"agent":{json.dumps(self.agent)},"seq":{seq},"samples":[{samples}]}}'.encode()
+            body = self._body(seq, [text for _, text in rows])
             created = time.time()
             db.execute(
                 "INSERT INTO batches (seq, created, samples, bytes, body) VALUES (?, ?, ?, ?, ?)",
@@ -139,6 +140,10 @@ class Spool:
             self._bump(db, "next_seq", 1)
             self._enforce_bound(db)
         return Batch(seq, created, len(rows), body)
+
+    def _body(self, seq: int, samples: list[str]) -> bytes:
+        """The request body of a batch: the ingest contract, samples as committed."""
+        return f'{{"agent":{json.dumps(self.agent)},"seq":{seq},"samples":[{",".join(samples)}]}}'.encode()
 
     def _enforce_bound(self, db: sqlite3.Connection) -> None:
         """Drop the oldest batches until the spool fits its bound; count what was dropped."""
@@ -166,30 +171,62 @@ class Spool:
                 "UPDATE batches SET attempts = attempts + 1, last_error = ? WHERE seq = ?", (error[:500], seq)
             )
 
-    def dead_letter(self, seq: int, status: int | None, reason: str) -> bool:
-        """Move a permanently rejected batch aside, kept for inspection, never retried."""
+    def dead_letter(self, seq: int, status: int | None, reason: str, sample: int | None = None) -> list[str]:
+        """Move a permanently rejected batch aside (kept for inspection, never retried).
+
+        With ``sample`` (the centre named ``samples[i]`` as the bad field) only that poll
+        result moves; the rest of the batch stays queued under the same ``seq``, which
+        is safe because a refused batch is stored by the centre not at all.  Returns the
+        devices whose results were moved.
+        """
         with self._tx() as db:
-            row = db.execute(
-                "SELECT created, samples, bytes, body FROM batches WHERE seq = ?", (seq,)
-            ).fetchone()
+            row = db.execute("SELECT created, body FROM batches WHERE seq = ?", (seq,)).fetchone()
             if row is None:
-                return False
+                return []
+            samples = json.loads(bytes(row[1]))["samples"]
+            if sample is not None and 0 <= sample < len(samples) and len(samples) > 1:
+                bad = [samples.pop(sample)]
+                body = self._body(
+                    seq, [json.dumps(x, ensure_ascii=False, separators=(",", ":")) for x in samples]
+                )
+                db.execute(
+                    "UPDATE batches SET samples = ?, bytes = ?, body = ? WHERE seq = ?",
+                    (len(samples), len(body), body, seq),
+                )
+            else:
+                bad = samples
+                db.execute("DELETE FROM batches WHERE seq = ?", (seq,))
+            devices = sorted({str(x.get("device")) for x in bad})
             db.execute(
-                "INSERT OR REPLACE INTO dead_letter (seq, created, moved, status, reason, samples,"
-                " bytes, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (seq, row[0], time.time(), status, reason[:2000], row[1], row[2], row[3]),
+                "INSERT INTO dead_letter (seq, created, moved, status, reason, samples, devices, body)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    seq,
+                    row[0],
+                    time.time(),
+                    status,
+                    reason[:2000],
+                    len(bad),
+                    ",".join(devices),
+                    json.dumps(bad, ensure_ascii=False, separators=(",", ":")),
+                ),
             )
-            db.execute("DELETE FROM batches WHERE seq = ?", (seq,))
             self._bump(db, "dead_batches", 1)
-        return True
+            self._bump(db, "dead_samples", len(bad))
+        return devices
 
     def requeue_dead(self) -> int:
-        """Put dead-lettered batches back in the queue (after fixing the cause at the centre)."""
+        """Queue dead-lettered results again (after fixing the cause); they get new batches."""
         with self._tx() as db:
-            n = db.execute(
-                "INSERT OR IGNORE INTO batches (seq, created, samples, bytes, body)"
-                " SELECT seq, created, samples, bytes, body FROM dead_letter"
-            ).rowcount
+            n = 0
+            for (body,) in db.execute("SELECT body FROM dead_letter ORDER BY id").fetchall():
+                for x in json.loads(body):
+                    text = json.dumps(x, ensure_ascii=False, separators=(",", ":"))
+                    db.execute(
+                        "INSERT INTO pending (ts, bytes, body) VALUES (?, ?, ?)",
+                        (float(x.get("ts") or time.time()), len(text), text),
+                    )
+                    n += 1
             db.execute("DELETE FROM dead_letter")
         return n
 
@@ -230,6 +267,7 @@ class Spool:
             dropped_batches=int(meta["dropped_batches"]),
             dropped_samples=int(meta["dropped_samples"]),
             dead_batches=int(meta["dead_batches"]),
+            dead_samples=int(meta["dead_samples"]),
             dead_letter_rows=int(dead_rows),
             next_seq=int(meta["next_seq"]),
         )

@@ -64,16 +64,16 @@ def handle_pdu(view: DeviceView, version: int, pdu: bytes, stats: Stats,
     out: list[bytes] = []
     v1 = version == 0
     if tag == ber.GET:
-        for n, (oid, raw) in enumerate(reqs, 1):
+        for n, (oid, _raw) in enumerate(reqs, 1):
             vb = view.get(oid, now)
-            if vb is None:
+            if vb is None or (v1 and _is_counter64(vb)):
                 if v1:
                     err, idx = NO_SUCH_NAME, n
                     break
                 vb = ber.tlv(ber.SEQUENCE, ber.enc_oid(oid) + ber.NO_SUCH_INSTANCE_TLV)
             out.append(vb)
     elif tag == ber.GETNEXT:
-        for n, (oid, raw) in enumerate(reqs, 1):
+        for n, (oid, _raw) in enumerate(reqs, 1):
             nxt = view.next(oid, now)
             while v1 and nxt is not None and _is_counter64(nxt[1]):
                 nxt = view.next(nxt[0], now)

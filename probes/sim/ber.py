@@ -78,9 +78,12 @@ def enc_int(value: int, tag: int = INTEGER) -> bytes:
 def enc_oid_body(arcs: tuple[int, ...]) -> bytes:
     if len(arcs) < 2:
         arcs = tuple(arcs) + (0,) * (2 - len(arcs))
-    out = bytearray()
     first = arcs[0] * 40 + arcs[1]
-    for arc in (first, *arcs[2:]):
+    rest = arcs[2:]
+    if first < 0x80 and (not rest or max(rest) < 0x80):
+        return bytes((first, *rest))  # the common case: every arc fits one octet
+    out = bytearray()
+    for arc in (first, *rest):
         if arc < 0x80:
             out.append(arc)
             continue

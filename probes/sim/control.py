@@ -11,7 +11,9 @@ import asyncio
 import json
 import urllib.error
 import urllib.request
+from urllib.parse import urlsplit
 
+from nms.netguard import check_target
 from probes.sim.province import SimError, SimulatedProvince
 
 
@@ -31,7 +33,7 @@ async def serve_control(province: SimulatedProvince, port: int = 0) -> asyncio.b
                     length = int(line.split(":", 1)[1])
             body = await reader.readexactly(length) if length else b""
             code, reply = _dispatch(province, method, path, body)
-        except (ValueError, asyncio.IncompleteReadError, asyncio.TimeoutError, asyncio.LimitOverrunError):
+        except (TimeoutError, ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             code, reply = 400, {"error": "malformed HTTP request"}
         data = json.dumps(reply).encode()
         reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}.get(code, "Error")
@@ -66,6 +68,7 @@ def _dispatch(province: SimulatedProvince, method: str, path: str, body: bytes) 
 
 
 def _call(url: str, path: str, payload: dict | None = None, timeout: float = 10.0) -> dict:
+    check_target(urlsplit(url).hostname or "")
     data = json.dumps(payload).encode() if payload is not None else None
     req = urllib.request.Request(url.rstrip("/") + path, data=data, method="POST" if data else "GET",
                                  headers={"Content-Type": "application/json"})

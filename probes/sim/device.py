@@ -46,7 +46,7 @@ _KINDS: dict[tuple[str, str | None], KindView] = {}
 def kind_view(vendor: str, role: str, cache: WalkCache = SHARED) -> KindView:
     key = (walk_for(vendor, role), overlay_for(vendor, role))
     if key not in _KINDS:
-        _KINDS[key] = KindView(cache.get(key[0]), cache.get(key[1]) if key[1] else None)
+        _KINDS[key] = cache.kind(*key)
     return _KINDS[key]
 
 
@@ -73,6 +73,26 @@ def wan_delay_s(inv: Inventory, dev: Device) -> float:
     return {"province": 0.001, "department": 0.003, "city": 0.010, "county": 0.030}.get(kind, 0.030)
 
 
+def link_ends_of(inv: Inventory) -> dict[str, dict[str, tuple[Link, bool]]]:
+    """device -> interface -> (link, this end is the a end)."""
+    ends: dict[str, dict[str, tuple[Link, bool]]] = {}
+    for link in inv.links.values():
+        ends.setdefault(link.a.device, {})[link.a.interface] = (link, True)
+        ends.setdefault(link.b.device, {})[link.b.interface] = (link, False)
+    return ends
+
+
+def tunnel_peers_of(inv: Inventory) -> dict[str, tuple[str, ...]]:
+    """Tunnels at both ends: a device's own ``tunnel_peers``, then (sorted) the devices
+    that list it as their peer, since an IPsec tunnel exists on both gateways."""
+    reverse: dict[str, set[str]] = {}
+    for d in inv.devices.values():
+        for peer in d.tunnel_peers:
+            reverse.setdefault(peer, set()).add(d.name)
+    return {d.name: tuple(dict.fromkeys([*d.tunnel_peers, *sorted(reverse.get(d.name, ()))]))
+            for d in inv.devices.values() if d.tunnel_peers or d.name in reverse}
+
+
 @dataclass
 class Credentials:
     community: str | None = None
@@ -85,7 +105,9 @@ class Credentials:
 
 class SimDevice:
     def __init__(self, inv: Inventory, dev: Device, address: str, creds: Credentials,
-                 start: float, seed: int = 0, wan_delay: float = 0.0) -> None:
+                 start: float, seed: int = 0, wan_delay: float = 0.0,
+                 link_ends: dict[str, tuple[Link, bool]] | None = None,
+                 tunnel_peers: tuple[str, ...] | None = None) -> None:
         self.name = dev.name
         self.device = dev
         self.address = address
@@ -104,6 +126,8 @@ class SimDevice:
         self.interfaces: dict[str, SimInterface] = {}
         self.tunnels: dict[str, SimTunnel] = {}
         self.session_peak = self.rng.randint(20_000, 200_000)
+        self._ends = link_ends if link_ends is not None else link_ends_of(inv).get(dev.name, {})
+        self._peers = tunnel_peers if tunnel_peers is not None else tunnel_peers_of(inv).get(dev.name, ())
         self._build(inv)
 
     # ----- building the overlay -------------------------------------------------
@@ -125,19 +149,10 @@ class SimDevice:
             for col, share in ((4, 1.0), (6, 0.7), (7, 0.28), (8, 0.02), (3, 1 / 60)):
                 v.set(SECSTAT + (col, 0), self._sessions_fn(share))
 
-    def _link_ends(self, inv: Inventory) -> dict[str, tuple[Link, bool]]:
-        ends: dict[str, tuple[Link, bool]] = {}
-        for link in inv.links.values():
-            if link.a.device == self.name:
-                ends[link.a.interface] = (link, True)
-            if link.b.device == self.name:
-                ends[link.b.interface] = (link, False)
-        return ends
-
     def _build_interfaces(self, inv: Inventory) -> None:
         v = self.view
         base = v.base
-        ends = self._link_ends(inv)
+        ends = self._ends
         names = list(dict.fromkeys([*self.device.interfaces, *ends]))
         walk_ports = [(o[-1], _int(val)) for o, val in base.column(IF + (3,))]
         ports = [idx for idx, t in walk_ports if t in PORT_TYPES]
@@ -200,7 +215,8 @@ class SimDevice:
         v.set(IF + (10, i), lambda now: ber.enc_int(itf.octets(self.boot, now)[0] % U32, c32))
         v.set(IF + (11, i), lambda now: ber.enc_int(itf.octets(self.boot, now)[0] // 700 % U32, c32))
         v.set(IF + (13, i), lambda now: ber.enc_int(itf.octets(self.boot, now)[0] // 350_000_000 % U32, c32))
-        v.set(IF + (14, i), lambda now: ber.enc_int(itf.octets(self.boot, now)[0] // 2_000_000_000 % U32, c32))
+        v.set(IF + (14, i), lambda now: ber.enc_int(itf.octets(self.boot, now)[0] // 2_000_000_000 % U32,
+                                                    c32))
         v.set(IF + (16, i), lambda now: ber.enc_int(itf.octets(self.boot, now)[1] % U32, c32))
         v.set(IF + (17, i), lambda now: ber.enc_int(itf.octets(self.boot, now)[1] // 500 % U32, c32))
         v.set(IF + (19, i), lambda now: ber.enc_int(itf.octets(self.boot, now)[1] // 500_000_000 % U32, c32))
@@ -262,7 +278,8 @@ class SimDevice:
         m = SONET + (1, 1, 1, 1)
         v.set(m + (1, i), _i(2))
         v.set(m + (2, i), lambda now: _i(int(now % SDH_INTERVAL_S)))
-        v.set(m + (3, i), lambda now: _i(max(0, min(SDH_INTERVALS, int((now - self.boot) // SDH_INTERVAL_S)))))
+        v.set(m + (3, i), lambda now: _i(max(0, min(SDH_INTERVALS,
+                                                    int((now - self.boot) // SDH_INTERVAL_S)))))
         v.set(m + (4, i), _i(4))
         v.set(m + (5, i), _i(2))
         v.set(m + (6, i), _str(sdh.circuit))
@@ -306,7 +323,7 @@ class SimDevice:
         for col in range(1, 9):
             v.hide(t + (col, 1))
         algo = v.base.value(t + (8, 1)) or _str("SM4-CBC/SM3")
-        for n, peer in enumerate(self.device.tunnel_peers, 1):
+        for n, peer in enumerate(self._peers, 1):
             pdev = inv.devices.get(peer)
             addr = pdev.address if pdev is not None else "0.0.0.0"
             try:

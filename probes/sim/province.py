@@ -8,6 +8,7 @@ has no netem) plus any injected slowness; a device that is down never answers.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import fnmatch
 import logging
 import random
@@ -20,7 +21,7 @@ from collections.abc import Iterable
 from nms.inventory_model import Inventory
 from probes.sim import ber
 from probes.sim.agent import Stats, handle_community, handle_pdu
-from probes.sim.device import Credentials, SimDevice, wan_delay_s
+from probes.sim.device import Credentials, SimDevice, link_ends_of, tunnel_peers_of, wan_delay_s
 from probes.sim.usm import UsmEngine, UsmUser, engine_time
 
 log = logging.getLogger("probes.sim")
@@ -37,7 +38,8 @@ def raise_nofile(need: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
 
-def resolve_credentials(inv: Inventory, overrides: dict[str, Credentials] | None = None) -> dict[str, Credentials]:
+def resolve_credentials(inv: Inventory,
+                        overrides: dict[str, Credentials] | None = None) -> dict[str, Credentials]:
     """Secrets for each credential name, via nms.secrets (env or 0600 file)."""
     from nms.secrets import resolve
 
@@ -111,6 +113,8 @@ class SimulatedProvince:
         self._usm: dict[str, UsmEngine] = {}
         self._communities: dict[str, set[bytes]] = {}
         now = self.started_at
+        ends = link_ends_of(inventory)
+        peers = tunnel_peers_of(inventory)
         for name in names:
             d = inventory.devices[name]
             if d.credential not in creds:
@@ -120,7 +124,8 @@ class SimulatedProvince:
             else:
                 delay = float(wan_delay or 0) / 1000.0
             dev = SimDevice(inventory, d, inventory.sim_address(name), creds[d.credential], now,
-                            seed=seed, wan_delay=delay)
+                            seed=seed, wan_delay=delay, link_ends=ends.get(name, {}),
+                            tunnel_peers=peers.get(name, ()))
             self.devices[name] = dev
             c = creds[d.credential]
             if c.user:
@@ -134,7 +139,6 @@ class SimulatedProvince:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._transports: list[asyncio.DatagramTransport] = []
-        self._lock = threading.RLock()
 
     # ----- serving --------------------------------------------------------------
     def answer(self, dev: SimDevice, data: bytes) -> bytes | None:
@@ -171,7 +175,8 @@ class SimulatedProvince:
                 sock.close()
                 await self.stop_async()
                 raise SimError(f"{name}: cannot bind {dev.address}:{self.port}: {exc.strerror}") from None
-            transport, _ = await loop.create_datagram_endpoint(lambda dev=dev: _Endpoint(self, dev), sock=sock)
+            transport, _ = await loop.create_datagram_endpoint(lambda dev=dev: _Endpoint(self, dev),
+                                                               sock=sock)
             self._transports.append(transport)
 
     @staticmethod
@@ -212,7 +217,20 @@ class SimulatedProvince:
             raise errors[0]
         return self
 
+    def start_control(self, port: int = 0) -> str:
+        """Serve the HTTP control endpoint from the running loop; returns its URL."""
+        from probes.sim.control import serve_control
+
+        if self._loop is None:
+            raise SimError("start() the province before its control endpoint")
+        fut = asyncio.run_coroutine_threadsafe(serve_control(self, port), self._loop)
+        server = fut.result(timeout=10)
+        self._control = server
+        return f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
     def stop(self) -> None:
+        if self._loop is not None and getattr(self, "_control", None) is not None:
+            self._loop.call_soon_threadsafe(self._control.close)
         if self._loop is not None and self._thread is not None:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
@@ -235,15 +253,38 @@ class SimulatedProvince:
         return self.device(name).address, self.port
 
     def fault(self, action: str, *args: str, es: int = 0, ses: int = 0) -> dict:
-        """Inject or clear a fault; the CLI and the control endpoint call this."""
-        with self._lock:
-            now = time.time()
-            try:
-                return self._fault(action, list(args), now, es, ses)
-            except KeyError as exc:
-                raise SimError(str(exc.args[0])) from None
-            except (TypeError, IndexError):
-                raise SimError(f"{action}: wrong arguments {list(args)}") from None
+        """Inject or clear a fault; the CLI and the control endpoint call this.
+
+        From another thread (in-process tests) the change is made on the serving loop,
+        so a request never sees a fault half-applied.
+        """
+        loop = self._loop
+        if loop is not None and loop.is_running() and self._thread is not None \
+                and threading.current_thread() is not self._thread:
+            fut: concurrent.futures.Future = concurrent.futures.Future()
+
+            def run() -> None:
+                try:
+                    fut.set_result(self._fault_now(action, args, es, ses))
+                except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                    fut.set_exception(exc)
+
+            loop.call_soon_threadsafe(run)
+            return fut.result(timeout=30)
+        return self._fault_now(action, args, es, ses)
+
+    def _fault_now(self, action: str, args: tuple[str, ...], es: int, ses: int) -> dict:
+        now = time.time()
+        try:
+            return self._fault(action, list(args), now, es, ses)
+        except SimError:
+            raise
+        except KeyError as exc:
+            raise SimError(str(exc.args[0])) from None
+        except ValueError as exc:
+            raise SimError(str(exc)) from None
+        except (TypeError, IndexError):
+            raise SimError(f"{action}: wrong arguments {list(args)}") from None
 
     def _need(self, args: list[str], n: int, action: str) -> None:
         if len(args) != n:

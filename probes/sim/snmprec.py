@@ -9,6 +9,7 @@ returns one sorted, de-duplicated list, so the agent can bisect it.
 from __future__ import annotations
 
 import bz2
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,8 +49,6 @@ class Walk:
         return dict(zip(self.oids, self.values, strict=True))
 
     def get(self, oid: tuple[int, ...]) -> bytes | None:
-        from bisect import bisect_left
-
         i = bisect_left(self.oids, oid)
         if i < len(self.oids) and self.oids[i] == oid:
             return self.values[i]

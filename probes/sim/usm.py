@@ -242,7 +242,8 @@ class UsmEngine:
         auth_len = user.auth_len() if user is not None and level & FLAG_AUTH else 0
         head = (ber.tlv(ber.OCTET_STRING, self.engine_id) + ber.enc_int(boots) + ber.enc_int(etime)
                 + ber.tlv(ber.OCTET_STRING, user_name))
-        sec_body = head + ber.tlv(ber.OCTET_STRING, b"\x00" * auth_len) + ber.tlv(ber.OCTET_STRING, priv_params)
+        sec_body = (head + ber.tlv(ber.OCTET_STRING, b"\x00" * auth_len)
+                    + ber.tlv(ber.OCTET_STRING, priv_params))
         sec = ber.tlv(ber.SEQUENCE, sec_body)
         glob = ber.tlv(ber.SEQUENCE, ber.enc_int(msg_id) + ber.enc_int(65507)
                        + ber.tlv(ber.OCTET_STRING, bytes((level,))) + ber.enc_int(3))

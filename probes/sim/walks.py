@@ -15,8 +15,12 @@ import tempfile
 import threading
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from probes.sim.snmprec import Walk, parse_file
+
+if TYPE_CHECKING:
+    from probes.sim.view import KindView
 
 RECORDINGS = Path(__file__).resolve().parent / "recordings"
 
@@ -52,6 +56,7 @@ OVERLAY_RECORDINGS: dict[tuple[str, str], str] = {
 # Subtrees (first 9 arcs) bigger than this are dropped: FDB/vendor tables of tens of
 # thousands of rows that no poller reads would cost memory for every kind.
 MAX_SUBTREE_ROWS = 20000
+CACHE_VERSION = 2  # bump when Walk/KindView or the encoders change
 _KEEP_PREFIXES = ((1, 3, 6, 1, 2, 1, 2), (1, 3, 6, 1, 2, 1, 31), (1, 3, 6, 1, 2, 1, 1))
 
 
@@ -102,30 +107,40 @@ class WalkCache:
     def get(self, ref: str) -> Walk:
         with self._lock:
             if ref not in self._walks:
-                self._walks[ref] = self._load(resolve_path(ref))
+                path = resolve_path(ref)
+                self._walks[ref] = self._cached(
+                    [path], Walk, lambda: trim(parse_file(path, strict=not path.name.endswith(".bz2"))))
             return self._walks[ref]
 
-    def _load(self, path: Path) -> Walk:
-        st = path.stat()
-        key = hashlib.sha1(f"{path}|{st.st_size}|{st.st_mtime_ns}|{MAX_SUBTREE_ROWS}".encode()).hexdigest()
+    def kind(self, ref: str, overlay: str | None) -> KindView:
+        """The encoded view of a walk (plus overlay recording), cached on disk too."""
+        from probes.sim.view import KindView
+
+        paths = [resolve_path(ref)] + ([resolve_path(overlay)] if overlay else [])
+        return self._cached(paths, KindView,
+                            lambda: KindView(self.get(ref), self.get(overlay) if overlay else None))
+
+    def _cached(self, paths: list[Path], kind: type, build):  # noqa: ANN001, ANN202
+        sig = "|".join(f"{p}|{p.stat().st_size}|{p.stat().st_mtime_ns}" for p in paths)
+        key = hashlib.sha1(f"{kind.__name__}|{sig}|{MAX_SUBTREE_ROWS}|{CACHE_VERSION}".encode()).hexdigest()
         cached = self.cache_dir / f"{key}.pickle"
         try:
             with cached.open("rb") as fh:
-                walk = pickle.load(fh)
-            if isinstance(walk, Walk):
-                return walk
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+                obj = pickle.load(fh)
+            if isinstance(obj, kind):
+                return obj
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
             pass
-        walk = trim(parse_file(path, strict=not path.name.endswith(".bz2")))
+        obj = build()
         try:
             self.cache_dir.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+            tmp = cached.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
             with tmp.open("wb") as fh:
-                pickle.dump(walk, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
             tmp.replace(cached)
         except OSError:
             pass  # a cache we cannot write only costs start-up time
-        return walk
+        return obj
 
 
 SHARED = WalkCache()

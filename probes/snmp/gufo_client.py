@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import gufo.snmp as g
+from gufo.snmp._fast import GetIter
 from gufo.snmp.aio.client import SnmpSession
 
 from probes.snmp import SnmpAuthError, SnmpError, SnmpGarbage, SnmpTimeout, Target, Value, cred_attr
@@ -55,7 +56,14 @@ class GufoClient:
             raise SnmpError(f"cannot open session: {exc}") from None
         client = cls(session, target)
         if version == "3":
-            await client._retry(session.refresh)
+            try:
+                await client._retry(session.refresh)
+            except SnmpTimeout:
+                if session._deferred_user is None and priv_name(cred_attr(cred, "priv_proto")):
+                    # engine discovery answered, the encrypted exchange did not
+                    raise SnmpAuthError("authentication failed: the device answered engine discovery "
+                                        "but nothing encrypted (wrong privacy key or protocol?)") from None
+                raise
         return client
 
     async def _retry(self, fn, *args):
@@ -103,18 +111,35 @@ class GufoClient:
         return out
 
     async def _walk_one(self, col: str, max_repetitions: int) -> dict[str, Value]:
+        """Walk one column a whole GETBULK response at a time (no per-varbind coroutine)."""
         rows: dict[str, Value] = {}
-        plen = len(col) + 1
-        it = self._s.getbulk(col, max_repetitions) if self._s._allow_bulk else self._s.getnext(col)
-        async for oid, value in it:
-            oid = oid.lstrip(".")
-            if not oid.startswith(col + "."):
-                break
-            idx = oid[plen:]
-            if idx in rows:  # an agent looping on itself
-                break
-            rows[idx] = value
-        return rows
+        prefix = col + "."
+        plen = len(prefix)
+        session, sock = self._s, self._s._sock
+        bulk = session._allow_bulk
+        ctx = GetIter(col, max_repetitions) if bulk else GetIter(col)
+        while True:
+            try:  # gufo signals the end of the view with StopAsyncIteration
+                if bulk:
+                    await session._send(lambda: sock.send_get_bulk(ctx))
+                    batch = await session._recv(lambda: sock.recv_get_bulk(ctx))
+                else:
+                    await session._send(lambda: sock.send_get_next(ctx))
+                    batch = [await session._recv(lambda: sock.recv_get_next(ctx))]
+            except StopAsyncIteration:
+                return rows
+            if not batch:
+                return rows
+            for item in batch:
+                if item is None:
+                    return rows
+                oid, value = item
+                if not oid.startswith(prefix):
+                    return rows
+                idx = oid[plen:]
+                if idx in rows:  # an agent looping on itself
+                    return rows
+                rows[idx] = value
 
     async def close(self) -> None:
         self._s = None  # socket closes with the Rust object

@@ -28,6 +28,7 @@ class CentreStub:
         self.mode = mode
         self.fail_status = fail_status
         self.forward_to = forward_to
+        self.poison_device: str | None = None  # store mode: refuse samples of this device (422)
         self.duplicate = False  # forward mode: send every request twice (as if an ack was lost)
         self.answers: list[dict[str, Any]] = []  # forward mode: the centre's answers
         self.batches: dict[tuple[str, int], list[dict[str, Any]]] = {}
@@ -77,6 +78,9 @@ class CentreStub:
             samples = list(batch["samples"])
         except (ValueError, KeyError, TypeError) as exc:
             return 400, {"error": f"body: {exc}"}
+        for i, sample in enumerate(samples):
+            if self.poison_device is not None and sample.get("device") == self.poison_device:
+                return 422, {"error": f"samples[{i}].interfaces[0].name: 'GE0/0/1' appears twice"}
         with self.lock:
             self.arrivals.append(key[1])
             if key in self.batches:

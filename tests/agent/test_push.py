@@ -114,5 +114,24 @@ def test_rejected_batch_goes_to_dead_letter_and_others_continue(tmp_path, stub):
         return spool.stats()
 
     st = asyncio.run(scenario())
-    assert (st.dead_batches, st.dead_letter_rows) == (1, 1)
+    assert (st.dead_batches, st.dead_samples, st.dead_letter_rows) == (1, 1, 1)
     assert [s["ts"] for s in stub.samples()] == [2.0]
+
+
+def test_a_poisoned_sample_is_dead_lettered_alone(tmp_path, stub):
+    """The centre refuses a batch naming samples[i]: only that result is set aside."""
+    stub.poison_device = "bad"
+
+    async def scenario():
+        spool = Spool(tmp_path / "a.db", "hefei")
+        fwd = Forwarder(spool, Sender(stub.url, "nms_test"), backoff_min=0.05, backoff_max=0.2)
+        for i, dev in enumerate(("r1", "bad", "r2")):
+            spool.put_result({"device": dev, "ts": float(i), "ok": True})
+        fwd.submit(spool.seal())
+        await _drive(fwd, lambda: spool.stats().batches == 0)
+        return spool.stats()
+
+    st = asyncio.run(scenario())
+    assert [(s["device"], s["ts"]) for s in stub.samples()] == [("r1", 0.0), ("r2", 2.0)]
+    assert list(stub.batches) == [("hefei", 1)]  # the rest went under the same seq
+    assert (st.dead_batches, st.dead_samples, st.dead_letter_rows) == (1, 1, 1)

@@ -133,3 +133,19 @@ def test_poller_that_raises_or_hangs_gives_a_failed_result():
     assert res["boom"]["ok"] is False and res["boom"]["error"].startswith("agent: RuntimeError")
     assert res["hang"]["ok"] is False and res["hang"]["error"] == "timeout"
     assert res["hang"]["interfaces"] == [] and res["hang"]["profile"] == "auto"
+
+
+def test_overdue_counts_late_and_stuck_devices():
+    async def scenario():
+        d = Devices({"a": "slow", "b": "slow", "c": "ok"})
+        s = Scheduler(d.poll, d.on_result, jitter=False, deadline_s=lambda j: 100)
+        s.apply([job("a", 10), job("b", 10), job("c", 10)])
+        await asyncio.sleep(0.05)
+        now = s.devices["a"].polling_since
+        s.devices["c"].next_due = now - 1  # c: due a second ago, within grace
+        assert s.overdue(now) == 0
+        assert s.overdue(now + 106) == 3  # a, b stuck past deadline + grace; c long overdue
+        d.release.set()
+        await s.stop()
+
+    asyncio.run(scenario())

@@ -47,13 +47,28 @@ def test_ack_and_dead_letter(tmp_path):
     b1 = sp.seal()
     sp.put_result(result("r1", 2))
     b2 = sp.seal()
-    assert sp.dead_letter(b1.seq, 422, "samples[0].ts: missing")
+    assert sp.dead_letter(b1.seq, 422, "ts: missing") == ["r1"]
     assert sp.ack(b2.seq)
     assert not sp.ack(b2.seq)
     st = sp.stats()
-    assert (st.batches, st.dead_batches, st.dead_letter_rows) == (0, 1, 1)
+    assert (st.batches, st.dead_batches, st.dead_samples, st.dead_letter_rows) == (0, 1, 1, 1)
     assert sp.requeue_dead() == 1
-    assert [b.seq for b in sp.next_batches()] == [1]
+    assert [json.loads(b.body)["samples"][0]["ts"] for b in [sp.seal()]] == [1]
+    assert sp.stats().dead_letter_rows == 0
+
+
+def test_one_poisoned_sample_is_isolated_and_the_rest_keeps_its_seq(tmp_path):
+    sp = Spool(tmp_path / "a.db", "hefei")
+    for i, dev in enumerate(("r1", "bad", "r2")):
+        sp.put_result(result(dev, i))
+    b = sp.seal()
+    assert sp.dead_letter(b.seq, 422, "samples[1].interfaces[0].name: appears twice", sample=1) == ["bad"]
+    again = sp.next_batches()[0]
+    body = json.loads(again.body)
+    assert again.seq == b.seq and [s["device"] for s in body["samples"]] == ["r1", "r2"]
+    assert again.samples == 2 and body["agent"] == "hefei"
+    st = sp.stats()
+    assert (st.batches, st.dead_samples, st.dead_letter_rows) == (1, 1, 1)
 
 
 def test_bound_drops_oldest_batches_and_counts_them(tmp_path):

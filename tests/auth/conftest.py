@@ -9,12 +9,12 @@ import pytest
 import sqlite_utils
 from flask import Flask
 
-from tests.auth.helpers import app_db, make_app
+from tests.auth.helpers import app_db, make_app, tiny_inventory
 
 
 @pytest.fixture
 def app(tmp_path: Path) -> Flask:
-    return make_app(tmp_path)
+    return make_app(tmp_path, tiny_inventory())
 
 
 @pytest.fixture

@@ -1,14 +1,16 @@
 """Helpers any test can import to get accounts, tokens and signed-in clients.
 
-    from tests.auth.helpers import make_app, make_user, login, make_token, bearer
+Usage (every helper goes through the real code: users.create, tokens.create, POST /login)::
 
-    app = make_app(tmp_path)                       # real create_app, tiny site tree, data in tmp_path
-    db = app_db(app)
-    make_user(db, "ops", "operator", "anhui")      # password TEST_PASSWORD
-    client = login(app.test_client(), "ops")       # POSTs real /login; CSRF added automatically after
-    client.post("/api/v1/alerts/1/ack")            # X-CSRF-Token header filled in for you
-    raw = make_token(db, "agent", "hefei")         # -> "nms_..."; send with headers=bearer(raw)
-    client = role_client(app, "county_admin", "hefei-feidong")   # make_user + login in one go
+    from tests.auth.helpers import app_db, bearer, login, make_app, make_token, make_user, role_client
+
+    app = make_app(tmp_path)                 # real create_app; data in tmp_path; real inventory.yaml
+    db = app_db(app)                         # centre.db with the auth tables
+    make_user(db, "ops", "operator", "anhui")            # password TEST_PASSWORD
+    client = login(app.test_client(), "ops")              # real /login; then CSRF is sent for you
+    client.post("/api/v1/alerts/1/ack")                  # X-CSRF-Token header added automatically
+    raw = make_token(db, "agent", "hefei")               # "nms_..."; send with headers=bearer(raw)
+    county = role_client(app, "county_admin", "hefei-feidong")   # make_user + login in one call
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from flask.testing import FlaskClient
 
 from nms.auth import tokens, users
 from nms.auth.schema import ensure_schema
-from nms.config import Settings
+from nms.config import ROOT, Settings
 from nms.db import connect
 from nms.inventory_model import AgentDef, Inventory, Site
 
@@ -31,17 +33,26 @@ TEST_PASSWORD = "correct-horse-battery-staple"
 # Hashes made cheap for tests; the first real sign-in upgrades them to production strength.
 _FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
+# Site ids that exist both in inventory.yaml and in tiny_inventory().
 PROVINCE = "anhui"
 COUNTY = "hefei-feidong"  # a county under the city hefei
-OTHER_COUNTY = "chaohu-lujiang"  # a county under another city
+OTHER_COUNTY = "chaohu-lujiang"  # a county under another city (巢湖)
 
 
 def tiny_inventory() -> Inventory:
     """Province -> 2 cities -> 3 counties, plus a department; one agent."""
 
     def site(sid: str, zh: str, kind: str, parent: str | None) -> Site:
-        return Site(id=sid, name_zh=zh, name_pinyin=sid, code="340000", kind=kind,  # type: ignore[arg-type]
-                    parent=parent, lat=31.8, lon=117.2)
+        return Site(
+            id=sid,
+            name_zh=zh,
+            name_pinyin=sid,
+            code="340000",
+            kind=kind,  # type: ignore[arg-type]
+            parent=parent,
+            lat=31.8,
+            lon=117.2,
+        )
 
     sites = [
         site("anhui", "安徽省", "province", None),
@@ -53,14 +64,17 @@ def tiny_inventory() -> Inventory:
         site("dept-czt", "省财政厅", "department", "anhui"),
     ]
     inv = Inventory(sites={s.id: s for s in sites})
-    inv.agents["hefei"] = AgentDef(name="hefei", sites=("hefei", "hefei-feidong"), token_env="NMS_AGENT_TOKEN")
+    inv.agents["hefei"] = AgentDef(
+        name="hefei", sites=("hefei", "hefei-feidong"), token_env="NMS_AGENT_TOKEN"
+    )
     return inv
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    """Settings on a fresh data dir under ``tmp_path``, the project's inventory.yaml, plain-HTTP cookies."""
     values: dict[str, Any] = {
         "data_dir": tmp_path / "var",
-        "inventory_path": tmp_path / "no-inventory.yaml",
+        "inventory_path": ROOT / "inventory.yaml",
         "secrets_path": None,
         "insecure_cookies": True,  # the test client speaks plain HTTP
         "testing": True,
@@ -70,11 +84,16 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
 
 
 def make_app(tmp_path: Path, inventory: Inventory | None = None, **settings: Any) -> Flask:
-    """The real application (every registered blueprint) with a tiny site tree."""
+    """The real application (every registered blueprint), data in ``tmp_path``.
+
+    Account scopes use the project's inventory.yaml, like every other module, unless
+    ``inventory`` is given (e.g. :func:`tiny_inventory` for exact scope assertions).
+    """
     from nms.server import create_app
 
     app = create_app(make_settings(tmp_path, **settings))
-    app.config["NMS_INVENTORY"] = inventory if inventory is not None else tiny_inventory()
+    if inventory is not None:
+        app.config["NMS_INVENTORY"] = inventory
     app.test_client_class = CsrfClient
     return app
 
@@ -101,7 +120,9 @@ def make_token(
     now: float | None = None,
 ) -> str:
     """Create a token ("agent" NAME, "user" NAME or "kiosk") and return its raw value."""
-    _token, raw = tokens.create(db, kind, subject, actor="test", site=site, expires_days=expires_days, now=now)
+    _token, raw = tokens.create(
+        db, kind, subject, actor="test", site=site, expires_days=expires_days, now=now
+    )
     return raw
 
 
@@ -139,10 +160,14 @@ def login(client: FlaskClient, name: str, password: str = TEST_PASSWORD) -> Flas
     client.get("/login")
     with client.session_transaction() as sess:
         token = sess.get("csrf")
-    resp = client.post("/login", data={"name": name, "password": password, "csrf_token": token},
-                       csrf=False) if isinstance(client, CsrfClient) else client.post(
-        "/login", data={"name": name, "password": password, "csrf_token": token})
-    assert resp.status_code == 302, f"login of {name} refused: {resp.status_code} {resp.get_data(as_text=True)[:300]}"
+    resp = (
+        client.post("/login", data={"name": name, "password": password, "csrf_token": token}, csrf=False)
+        if isinstance(client, CsrfClient)
+        else client.post("/login", data={"name": name, "password": password, "csrf_token": token})
+    )
+    assert resp.status_code == 302, (
+        f"login of {name} refused: {resp.status_code} {resp.get_data(as_text=True)[:300]}"
+    )
     return client
 
 

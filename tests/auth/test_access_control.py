@@ -29,8 +29,21 @@ from tests.auth.helpers import (
 )
 
 VIEWER = {"status.read", "metrics.read", "alerts.read", "reports.read", "ipam.read"}
-ALL = {"status.read", "metrics.read", "alerts.read", "alerts.ack", "reports.read", "ipam.read", "ipam.request",
-       "ipam.approve", "ipam.admin", "configs.read", "configs.fetch", "accounts.admin", "audit.read"}
+ALL = {
+    "status.read",
+    "metrics.read",
+    "alerts.read",
+    "alerts.ack",
+    "reports.read",
+    "ipam.read",
+    "ipam.request",
+    "ipam.approve",
+    "ipam.admin",
+    "configs.read",
+    "configs.fetch",
+    "accounts.admin",
+    "audit.read",
+}
 MATRIX = {
     "viewer": VIEWER,
     "county_admin": VIEWER | {"ipam.request"},
@@ -118,7 +131,9 @@ def _session_of(app: Flask, name: str) -> tuple[str, str]:
     client.get("/login")
     with client.session_transaction() as s:
         token = s["csrf"]
-    resp = client.post("/login", data={"name": name, "password": TEST_PASSWORD, "csrf_token": token}, csrf=False)
+    resp = client.post(
+        "/login", data={"name": name, "password": TEST_PASSWORD, "csrf_token": token}, csrf=False
+    )
     assert resp.status_code == 302, resp.get_data(as_text=True)
     with client.session_transaction() as s:
         csrf = s["csrf"]
@@ -130,7 +145,7 @@ def _session_of(app: Flask, name: str) -> tuple[str, str]:
 @pytest.fixture(scope="module")
 def walked_app(tmp_path_factory: pytest.TempPathFactory) -> tuple[Flask, list[Who]]:
     tmp: Path = tmp_path_factory.mktemp("acl")
-    app = make_app(tmp)
+    app = make_app(tmp, tiny_inventory())
     app.config["PROPAGATE_EXCEPTIONS"] = False  # a crashing view still shows the gate let it through
     _add_scoped_probe_routes(app)
     tree = tiny_inventory()
@@ -146,9 +161,18 @@ def walked_app(tmp_path_factory: pytest.TempPathFactory) -> tuple[Flask, list[Wh
     for _ in range(3):  # ids 1..3: the walk's POST /admin/tokens/1/revoke hits one of these
         make_token(db, "kiosk")
     make_user(db, "token-owner", "county_admin", COUNTY)
-    people.append(Who("county_admin-token", "user", "county_admin", {COUNTY},
-                      bearer=make_token(db, "user", "token-owner")))
-    people.append(Who("agent", "agent", None, {"hefei", "hefei-feidong"}, bearer=make_token(db, "agent", "hefei")))
+    people.append(
+        Who(
+            "county_admin-token",
+            "user",
+            "county_admin",
+            {COUNTY},
+            bearer=make_token(db, "user", "token-owner"),
+        )
+    )
+    people.append(
+        Who("agent", "agent", None, {"hefei", "hefei-feidong"}, bearer=make_token(db, "agent", "hefei"))
+    )
     kiosk = make_token(db, "kiosk")
     people.append(Who("kiosk-bearer", "kiosk", None, None, bearer=kiosk))
     client = app.test_client()
@@ -156,13 +180,23 @@ def walked_app(tmp_path_factory: pytest.TempPathFactory) -> tuple[Flask, list[Wh
     assert resp.status_code == 302 and "kiosk=" not in resp.headers["Location"]
     with client.session_transaction() as s:
         kiosk_csrf = s["csrf"]
-    people.append(Who("kiosk-session", "kiosk", None, None, cookie=client.get_cookie("nms_session").value,
-                      csrf=kiosk_csrf))
+    people.append(
+        Who(
+            "kiosk-session",
+            "kiosk",
+            None,
+            None,
+            cookie=client.get_cookie("nms_session").value,
+            csrf=kiosk_csrf,
+        )
+    )
     client = app.test_client()
     client.get("/login")  # an anonymous visitor has a session with a CSRF token, nothing else
     with client.session_transaction() as s:
         anon_csrf = s["csrf"]
-    people.append(Who("anonymous", "anonymous", cookie=client.get_cookie("nms_session").value, csrf=anon_csrf))
+    people.append(
+        Who("anonymous", "anonymous", cookie=client.get_cookie("nms_session").value, csrf=anon_csrf)
+    )
     db.conn.close()
     return app, people
 
@@ -192,9 +226,12 @@ def test_every_route_as_every_principal(walked_app: tuple[Flask, list[Who]]) -> 
                 path = url_for_rule(rule, site_arg, site)
                 for who in people:
                     checked += 1
-                    if site_arg and who.kind != "anonymous" and expected_allowed(
-                        who, permission, None, method
-                    ) and not expected_allowed(who, permission, site, method):
+                    if (
+                        site_arg
+                        and who.kind != "anonymous"
+                        and expected_allowed(who, permission, None, method)
+                        and not expected_allowed(who, permission, site, method)
+                    ):
                         scope_refusals += 1
                     problem = _check(app, who, method, path, permission, site if site_arg else None)
                     if problem:
@@ -228,7 +265,11 @@ def _check(app: Flask, who: Who, method: str, path: str, permission: str, site: 
     if who.kind == "anonymous":
         if path.startswith("/api/"):
             return None if resp.status_code == 401 else f"anonymous API: expected 401, got {resp.status_code}"
-        return None if _to_login(resp) else f"anonymous page: expected redirect to /login, got {resp.status_code}"
+        return (
+            None
+            if _to_login(resp)
+            else f"anonymous page: expected redirect to /login, got {resp.status_code}"
+        )
     return None if resp.status_code == 403 else f"expected 403, got {resp.status_code}"
 
 
@@ -236,7 +277,9 @@ def _to_login(resp) -> bool:  # type: ignore[no-untyped-def]
     return resp.status_code == 302 and resp.headers.get("Location", "").startswith("/login")
 
 
-def test_undeclared_route_fails_the_suite_and_is_refused(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_undeclared_route_fails_the_suite_and_is_refused(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     app = make_app(tmp_path)
     app.add_url_rule("/forgot-to-declare", "forgot", lambda: "secret data")
     assert undeclared_routes(app) == ["/forgot-to-declare (forgot)"]

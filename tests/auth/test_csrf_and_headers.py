@@ -33,8 +33,9 @@ def test_form_without_or_with_wrong_token_is_refused(app: Flask, db: sqlite_util
 
 def test_header_token_accepted_and_login_form_needs_one(app: Flask, db: sqlite_utils.Database) -> None:
     client = _admin(app, db)
-    resp = client.post("/admin/tokens", data={"kind": "kiosk"}, headers={"X-CSRF-Token": client.csrf_token()},
-                       csrf=False)
+    resp = client.post(
+        "/admin/tokens", data={"kind": "kiosk"}, headers={"X-CSRF-Token": client.csrf_token()}, csrf=False
+    )
     assert resp.status_code == 201
     anon = app.test_client()
     resp = anon.post("/login", data={"name": "root", "password": TEST_PASSWORD}, csrf=False)

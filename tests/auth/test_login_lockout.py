@@ -104,3 +104,12 @@ def test_next_parameter_stays_on_site(app: Flask, db: sqlite_utils.Database) -> 
     assert resp.headers["Location"] == "/"
     anon = app.test_client().get("/admin/audit?actor=x")
     assert anon.headers["Location"] == "/login?next=/admin/audit?actor%3Dx"
+
+
+def test_next_rejects_whitespace_tricks(app: Flask, db: sqlite_utils.Database) -> None:
+    make_user(db, "erin", "viewer", COUNTY)
+    for bad in ("/\t/evil.example", "/\\evil.example", "https://evil.example/", "/ok\n"):
+        client = app.test_client()
+        client.get("/login")
+        resp = client.post("/login", data={"name": "erin", "password": TEST_PASSWORD, "next": bad})
+        assert resp.headers["Location"] == "/", bad

@@ -24,14 +24,32 @@ EXPECTED = {
 
 
 def user(role: str, site: str) -> Principal:
-    u = User(id=1, name=f"{role}-{site}", role=role, site=site, disabled=False, session_gen=0,
-             created_ts=0.0, updated_ts=0.0)
+    u = User(
+        id=1,
+        name=f"{role}-{site}",
+        role=role,
+        site=site,
+        disabled=False,
+        session_gen=0,
+        created_ts=0.0,
+        updated_ts=0.0,
+    )
     return principals.of_user(u, TREE)
 
 
 def token(kind: str, subject: str | None = None, site: str | None = None) -> Token:
-    return Token(id=7, kind=kind, subject=subject, site=site, label=None, created_ts=0.0, created_by="t",
-                 expires_ts=None, revoked_ts=None, last_used_ts=None)
+    return Token(
+        id=7,
+        kind=kind,
+        subject=subject,
+        site=site,
+        label=None,
+        created_ts=0.0,
+        created_by="t",
+        expires_ts=None,
+        revoked_ts=None,
+        last_used_ts=None,
+    )
 
 
 @pytest.mark.parametrize("role", sorted(EXPECTED))
@@ -85,7 +103,9 @@ def test_require_rejects_unknown_permission() -> None:
 
 
 def test_unknown_tree_fails_closed() -> None:
-    u = User(id=1, name="x", role="viewer", site="anhui", disabled=False, session_gen=0, created_ts=0, updated_ts=0)
+    u = User(
+        id=1, name="x", role="viewer", site="anhui", disabled=False, session_gen=0, created_ts=0, updated_ts=0
+    )
     p = principals.of_user(u, None)  # no inventory: scope is just the bound site
     assert scope_sites(p) == {"anhui"}
     assert not authorize(p, "status.read", COUNTY)

@@ -77,7 +77,10 @@ def test_agent_token_only_ingests(app: Flask, db: sqlite_utils.Database) -> None
             assert resp.json["principal"]["permissions"] == ["ingest.write"]
         else:
             assert resp.status_code == 403
-    assert client.post("/admin/tokens", data={"kind": "agent", "subject": "x"}, headers=bearer(raw)).status_code == 403
+    assert (
+        client.post("/admin/tokens", data={"kind": "agent", "subject": "x"}, headers=bearer(raw)).status_code
+        == 403
+    )
     assert client.get("/login", headers={"Authorization": "Basic abc"}).status_code == 401
 
 

@@ -39,7 +39,9 @@ def make_app(settings, monkeypatch):
     """create_app with the blueprints that exist today (server.py trips on missing parent packages)."""
     from nms import server
 
-    monkeypatch.setattr(server, "BLUEPRINT_MODULES", tuple(m for m in server.BLUEPRINT_MODULES if _importable(m)))
+    monkeypatch.setattr(
+        server, "BLUEPRINT_MODULES", tuple(m for m in server.BLUEPRINT_MODULES if _importable(m))
+    )
 
     def make(inventory=None):
         app = server.create_app(settings)

@@ -41,7 +41,11 @@ ROWS_PER_BATCH = len(DEVICES) * 21  # device row + 20 interface rows
 def start_server(env: dict) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.centre.serve_child", "--port", "0", "--rollup-every", "0"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     line = proc.stdout.readline()
     m = re.search(r"http://\S+?:(\d+)/", line)
@@ -53,7 +57,9 @@ def start_server(env: dict) -> tuple[subprocess.Popen, str]:
 
 def send(url: str, token: str, body: dict) -> dict:
     req = urllib.request.Request(
-        url, data=json.dumps(body).encode(), method="POST",
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(req, timeout=60) as resp:
@@ -64,8 +70,12 @@ def test_kill_9_during_ingest_leaves_whole_batches(settings):
     db = connect(settings, "centre")
     _, token = tokens.create(db, "agent", "hefei", actor="test")
     db.conn.close()
-    env = dict(os.environ, NMS_DATA_DIR=str(settings.data_dir), NMS_INVENTORY=str(settings.inventory_path),
-               NMS_INSECURE_COOKIES="1")
+    env = dict(
+        os.environ,
+        NMS_DATA_DIR=str(settings.data_dir),
+        NMS_INVENTORY=str(settings.inventory_path),
+        NMS_INSECURE_COOKIES="1",
+    )
     proc, url = start_server(env)
     acked: list[int] = []
     in_flight: list[int] = []

@@ -68,8 +68,9 @@ def test_malformed_names_field_and_stores_nothing(app, settings):
     assert r.status_code == 422
     assert r.get_json()["error"].startswith("samples[1].interfaces[0].in_octets")
     r = app.test_client().post(
-        "/api/v1/ingest", data=b"{not json", headers={"Authorization": f"Bearer {raw}",
-                                                     "Content-Type": "application/json"}
+        "/api/v1/ingest",
+        data=b"{not json",
+        headers={"Authorization": f"Bearer {raw}", "Content-Type": "application/json"},
     )
     assert r.status_code == 400
     assert head_rows(settings) == 0

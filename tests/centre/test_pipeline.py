@@ -59,16 +59,36 @@ BAD = [
     (lambda b: b.update(samples={}), 422, "samples"),
     (lambda b: b["samples"][1].pop("ts"), 422, "samples[1].ts"),
     (lambda b: b["samples"][1].update(ok="yes"), 422, "samples[1].ok"),
-    (lambda b: b["samples"][1]["interfaces"][0].update(in_octets=-4), 422, "samples[1].interfaces[0].in_octets"),
-    (lambda b: b["samples"][1]["interfaces"][0].update(in_octets=1.5), 422, "samples[1].interfaces[0].in_octets"),
-    (lambda b: b["samples"][1]["interfaces"][0].update(oper="sideways"), 422, "samples[1].interfaces[0].oper"),
-    (lambda b: b["samples"][1]["interfaces"][0].update(out_bps="fast"), 422, "samples[1].interfaces[0].out_bps"),
+    (
+        lambda b: b["samples"][1]["interfaces"][0].update(in_octets=-4),
+        422,
+        "samples[1].interfaces[0].in_octets",
+    ),
+    (
+        lambda b: b["samples"][1]["interfaces"][0].update(in_octets=1.5),
+        422,
+        "samples[1].interfaces[0].in_octets",
+    ),
+    (
+        lambda b: b["samples"][1]["interfaces"][0].update(oper="sideways"),
+        422,
+        "samples[1].interfaces[0].oper",
+    ),
+    (
+        lambda b: b["samples"][1]["interfaces"][0].update(out_bps="fast"),
+        422,
+        "samples[1].interfaces[0].out_bps",
+    ),
     (lambda b: b["samples"][1].update(icmp={"alive": 1}), 422, "samples[1].icmp.alive"),
     (lambda b: b["samples"][1]["health"].update(cpu_pct=float("nan")), 422, "samples[1].health.cpu_pct"),
     (lambda b: b["samples"][0].update(device="nowhere-rtr9"), 422, "samples[0].device"),
     (lambda b: b["samples"][0].update(device="prov-rtr1"), 403, "samples[0].device"),
     (lambda b: b.update(agent="wuhu"), 403, "agent"),
-    (lambda b: b["samples"][1]["sdh"][0]["buckets"][0].update(uas="many"), 422, "samples[1].sdh[0].buckets[0].uas"),
+    (
+        lambda b: b["samples"][1]["sdh"][0]["buckets"][0].update(uas="many"),
+        422,
+        "samples[1].sdh[0].buckets[0].uas",
+    ),
 ]
 
 
@@ -81,10 +101,15 @@ def test_malformed_batch_rejected_whole(metrics_db, centre_db, spoil, status, fi
         ingest_batch(metrics_db, centre_db, "hefei", body, inv, now=T0)
     assert err.value.status == status
     assert err.value.message.startswith(field), err.value.message
-    assert metrics_db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'ts_head'").fetchone()[0] in (0, 1)
+    assert metrics_db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'ts_head'").fetchone()[0] in (
+        0,
+        1,
+    )
     if metrics_db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'ts_head'").fetchone()[0]:
         assert metrics_db.execute("SELECT count(*) FROM ts_head").fetchone()[0] == 0
-    assert centre_db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'state_events'").fetchone()[0] == 0
+    assert (
+        centre_db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'state_events'").fetchone()[0] == 0
+    )
 
 
 def test_body_not_an_object():

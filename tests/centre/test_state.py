@@ -10,8 +10,9 @@ ALL = ("prov-rtr1", "hefei-rtr1", "hefei-fw1", "feidong-rtr1")
 
 
 class Feeder:
-    def __init__(self, db, config=StateConfig(down_after=2, up_after=1)):
-        self.db, self.seq, self.config, self.inv = db, 0, config, small_inventory()
+    def __init__(self, db, config: StateConfig | None = None):
+        self.db, self.seq, self.inv = db, 0, small_inventory()
+        self.config = config or StateConfig(down_after=2, up_after=1)
 
     def minute(self, k: int, **per_device) -> None:
         """Poll every device at T0 + 60k; per_device[name] = dict of poll() overrides."""
@@ -42,7 +43,10 @@ def test_all_up_then_hysteresis_and_reasons(centre_db):
     assert f.now("device", "feidong-rtr1") == "up"
     evs = state.events(centre_db, kind="device", subject="feidong-rtr1")
     assert [(e["from"], e["to"], e["ts"]) for e in reversed(evs)] == [
-        ("unknown", "up", T0), ("up", "down", T0 + 60), ("down", "up", T0 + 180)]
+        ("unknown", "up", T0),
+        ("up", "down", T0 + 60),
+        ("down", "up", T0 + 180),
+    ]
 
 
 def test_single_failures_never_flap(centre_db):
@@ -88,8 +92,13 @@ def test_behind_a_down_link_is_unreachable_root_cause_is_down(centre_db):
     assert cur["site"]["hefei-feidong"]["state"] == "unreachable"
     assert cur["site"]["hefei"]["state"] == "degraded"  # the firewall still answers
     # the SDH link dies (LOS seen at the province end): the whole city is behind it
-    f.minute(2, prov_rtr1={"los": ("LOS",)}, hefei_rtr1={"ok": False}, hefei_fw1={"ok": False},
-             feidong_rtr1={"ok": False})
+    f.minute(
+        2,
+        prov_rtr1={"los": ("LOS",)},
+        hefei_rtr1={"ok": False},
+        hefei_fw1={"ok": False},
+        feidong_rtr1={"ok": False},
+    )
     cur = state.current(centre_db)
     assert cur["link"]["prov-hefei"]["state"] == "down"
     assert cur["device"]["hefei-rtr1"]["state"] == "unreachable"
@@ -118,5 +127,7 @@ def test_uas_buckets_recorded_once(centre_db):
     b = [(T0 - 900, 30), (T0, 0)]
     apply_batch(centre_db, "prov", 1, [poll("prov-rtr1", T0, uas=b)], inv)
     apply_batch(centre_db, "prov", 2, [poll("prov-rtr1", T0 + 60, uas=b)], inv)
-    rows = centre_db.execute("SELECT interface, interval_end, uas FROM state_sdh_uas ORDER BY interval_end").fetchall()
+    rows = centre_db.execute(
+        "SELECT interface, interval_end, uas FROM state_sdh_uas ORDER BY interval_end"
+    ).fetchall()
     assert rows == [("POS1/0/0", T0 - 900, 30), ("POS1/0/0", T0, 0)]

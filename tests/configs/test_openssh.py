@@ -109,8 +109,7 @@ def sshd(tmp_path: Path) -> Iterator[Sshd]:
             server.proc.terminate()
             server.proc.wait(10)
     finally:
-        subprocess.run(["pkill", "-KILL", "-u", user], check=False)
-        subprocess.run(["userdel", "-r", user], check=False, capture_output=True)
+        subprocess.run(["userdel", "-f", "-r", user], check=False, capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -14,7 +14,8 @@ HANG_S = 120.0
 
 
 def _config(name: str) -> str:
-    return f"#\n sysname {name}\n#\ninterface GigabitEthernet0/0/1\n description uplink of {name}\n#\nreturn\n"
+    return (f"#\n sysname {name}\n#\ninterface GigabitEthernet0/0/1\n"
+            f" description uplink of {name}\n#\nreturn\n")
 
 
 def test_thirty_devices_one_hanging(tmp_path: Path, db, vrp_sim) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nms.configs import diff, job, store
+from nms.configs import diff, hostkeys, job, store
 from nms.configs.credentials import SshCredential
 from nms.configs.fetch import Limits, Target
 from tests.configs.conftest import sim_device
@@ -106,11 +106,12 @@ def test_wrong_password_and_unreachable(tmp_path: Path, db, vrp_sim) -> None:
     assert errors["ghost-rtr"].startswith("unreachable")
     assert store.versions(db, "hefei-rtr1") == []
     st = {r["device"]: r for r in store.status(db)}
-    assert st["ghost-rtr"]["consecutive_failures"] == 1 and st["ghost-rtr"]["next_retry"] > st["ghost-rtr"]["last_attempt"]
+    ghost = st["ghost-rtr"]
+    assert ghost["consecutive_failures"] == 1 and ghost["next_retry"] > ghost["last_attempt"]
     assert {e["device"] for e in _events(db, "fetch_failed")} == {"hefei-rtr1", "ghost-rtr"}
     # not due again until the retry time; due after it
     assert job.due(db, [closed], interval_s=3600) == []
-    assert job.due(db, [closed], interval_s=3600, now=st["ghost-rtr"]["next_retry"] + 1) == [closed]
+    assert job.due(db, [closed], interval_s=3600, now=ghost["next_retry"] + 1) == [closed]
 
 
 def test_changed_host_key_is_refused_and_raised(tmp_path: Path, db, vrp_sim) -> None:
@@ -132,3 +133,59 @@ def test_changed_host_key_is_refused_and_raised(tmp_path: Path, db, vrp_sim) -> 
     assert len(ev) == 1 and pinned in ev[0]["detail"] and "presented" in ev[0]["detail"]
     # the pin is unchanged: still refused next time
     assert job.run(db, targets, "test", LIMITS).outcomes[0].error == "hostkey-changed"
+
+    # after an operator checked the box and reset the pin, the new key is pinned and used
+    assert hostkeys.reset(db, "hefei-rtr1", "cli:tester", reason="RMA, key checked on console")
+    after = job.run(db, targets, "test", LIMITS).outcomes[0]
+    assert after.status == "changed" and after.version == 2
+    new_pin = db.execute("SELECT fingerprint FROM config_hostkeys WHERE device='hefei-rtr1'").fetchone()[0]
+    assert new_pin != pinned
+    actions = [r[0] for r in db.execute("SELECT action FROM audit_log WHERE action LIKE 'configs.hostkey.%'")]
+    assert actions == ["configs.hostkey.pin", "configs.hostkey.reset", "configs.hostkey.pin"]
+
+
+def test_silent_listener_times_out(db) -> None:
+    """A port that accepts TCP but never speaks SSH: a timeout within the deadline, not a hang."""
+    import socket
+
+    with socket.socket() as mute:
+        mute.bind(("127.0.0.1", 0))
+        mute.listen(4)  # the kernel completes the handshake; nobody ever answers
+        t = Target("mute-rtr", "127.0.0.1", mute.getsockname()[1], "huawei", CRED)
+        limits = Limits(conn_timeout=2, auth_timeout=2, read_timeout=3, deadline_s=8, grace_s=1)
+        out = job.run(db, [t], "test", limits).outcomes[0]
+    assert out.status == "failed" and out.error.startswith("timeout"), out.error
+
+
+def test_schedule_fetches_due_devices_and_retries_failures(tmp_path: Path, settings, db, vrp_sim) -> None:
+    import threading
+    import time
+
+    from nms.db import connect
+    from tests.conftest import free_port
+
+    ports = vrp_sim.start([sim_device(tmp_path, "hefei-rtr1", "huawei", VRP)])
+    targets = [*_targets(ports), Target("ghost-rtr", "127.0.0.1", free_port(), "huawei", CRED)]
+    stop = threading.Event()
+    sched_db = connect(settings, "centre")
+    thread = threading.Thread(target=job.schedule, kwargs=dict(
+        db=sched_db, load_targets=lambda: targets, interval_s=3600, stop=stop, limits=LIMITS,
+        retry_s=0.2, tick_s=0.2), daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            st = {r["device"]: r for r in store.status(db)}
+            if st.get("ghost-rtr", {}).get("consecutive_failures", 0) >= 3 and "hefei-rtr1" in st:
+                break
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        thread.join(30)
+    sched_db.conn.close()
+    st = {r["device"]: r for r in store.status(db)}
+    assert st["ghost-rtr"]["consecutive_failures"] >= 3  # retried, with back-off, not abandoned
+    assert st["hefei-rtr1"]["last_result"] == "baseline"  # fetched once: not due again for an hour
+    triggers = [r[0] for r in db.execute("SELECT actor FROM audit_log WHERE action='configs.fetch.trigger'")]
+    assert len(triggers) >= 3 and set(triggers) == {"scheduler"}
+    assert [e["device"] for e in store.events(db) if e["kind"] == "fetch_failed"] == ["ghost-rtr"]

@@ -91,3 +91,39 @@ def test_random_allocate_release_matches_brute_force(family, sequence):
         assert streamed == free
         assert fresh.used == sum(b.size for b in taken.values())
         assert fresh.n_children == len(taken)
+
+
+@pytest.mark.parametrize("family", [4, 6])
+@settings(max_examples=100, deadline=None)
+@given(blocks=st.lists(st.tuples(st.integers(0, 8), st.integers(0, 255), st.booleans()), max_size=30))
+def test_manual_adds_never_overlap(family, blocks):
+    """Adding given blocks: accepted exactly when no partial overlap (containers may wrap)."""
+    db = memory_db()
+    pool_block = parse_prefix(POOLS[family])
+    space = store.space_id(db, "专网")
+    pool = store.add(db, space, pool_block, status="container", actor="t", is_pool=True)
+    held: list[tuple[Block, bool]] = []  # (block, is_container)
+    for n, offset, container in blocks:
+        size = 1 << n
+        block = Block(family, pool_block.network + (offset // size * size) % 256, BITS[family] - n)
+        if block == pool_block:
+            continue
+        clash = [(b, c) for b, c in held if b.overlaps(block)]
+        ok = all(
+            (b.contains(block) and c and b != block) or (block.contains(b) and container and b != block)
+            for b, c in clash
+        )
+        try:
+            store.add(db, space, block, status="container" if container else "allocated", actor="t")
+        except (Conflict, BadInput):
+            assert not ok, (block, clash)
+        else:
+            assert ok, (block, clash)
+            held.append((block, container))
+    # leaves never overlap, and the pool's counters match its direct children
+    leaves = sorted((b for b, c in held if not c), key=lambda b: b.network)
+    assert all(a.last < b.network for a, b in zip(leaves, leaves[1:], strict=False))
+    fresh = store.get(db, pool.id)
+    kids = store.children(db.conn, fresh)
+    assert fresh.n_children == len(kids) and fresh.used == sum(k.size for k in kids)
+    assert fresh.alloc == sum(b.size for b in leaves)

@@ -28,7 +28,8 @@ def test_eight_processes_allocate_800_distinct_prefixes(db, settings):
                      actor="test", is_pool=True, site="anhui")
     ctx = mp.get_context("fork")
     start = ctx.Event()
-    procs = [ctx.Process(target=_worker, args=(str(settings.data_dir), pool.id, w, start)) for w in range(WORKERS)]
+    procs = [ctx.Process(target=_worker, args=(str(settings.data_dir), pool.id, w, start))
+             for w in range(WORKERS)]
     for p in procs:
         p.start()
     start.set()
@@ -38,7 +39,8 @@ def test_eight_processes_allocate_800_distinct_prefixes(db, settings):
     rows = db.execute("SELECT network, last, plen FROM ipam_prefixes WHERE parent_id=? ORDER BY network",
                       (pool.id,)).fetchall()
     assert len(rows) == WORKERS * EACH
-    nets = [ipaddress.ip_network(f"{ipaddress.IPv4Address(int.from_bytes(n, 'big'))}/{p}") for n, _l, p in rows]
+    nets = [ipaddress.ip_network(f"{ipaddress.IPv4Address(int.from_bytes(n, 'big'))}/{p}")
+            for n, _l, p in rows]
     assert len(set(nets)) == WORKERS * EACH
     for a, b in zip(nets, nets[1:], strict=False):
         assert not a.overlaps(b), (a, b)
@@ -47,3 +49,29 @@ def test_eight_processes_allocate_800_distinct_prefixes(db, settings):
     assert fresh.used == sum(n.num_addresses for n in nets)
     audits = db.execute("SELECT count(*) FROM audit_log WHERE action='ipam.prefix.create'").fetchone()[0]
     assert audits == WORKERS * EACH + 1
+
+
+def _retrier(data_dir: str, pool_id: int, start: mp.Event, out: mp.Queue) -> None:
+    db = connect(Settings(data_dir=Path(data_dir)), "centre")
+    start.wait()
+    prefix, created = allocate(db, pool_id, actor="retry", plen=24, idempotency_key="req-7")
+    out.put((prefix.id, created))
+    db.conn.close()
+
+
+def test_retried_request_with_one_key_allocates_once(db, settings):
+    pool = store.add(db, store.space_id(db, "外网"), parse_prefix("172.16.0.0/12"), status="container",
+                     actor="test", is_pool=True)
+    ctx = mp.get_context("fork")
+    start, out = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_retrier, args=(str(settings.data_dir), pool.id, start, out))
+             for _ in range(6)]
+    for p in procs:
+        p.start()
+    start.set()
+    results = [out.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(60)
+    assert len({pid for pid, _ in results}) == 1
+    assert sorted(created for _, created in results) == [False] * 5 + [True]
+    assert store.get(db, pool.id).n_children == 1

@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -64,3 +65,89 @@ def stop(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+V3_USERS = {
+    # user: (auth proto, priv proto, key extension) -- net-snmp createUser names differ
+    "usha256aes": ("SHA-256", "AES", "blumenthal"),
+    "usha512aes256": ("SHA-512", "AES-256", "blumenthal"),
+    "usha1aes256": ("SHA", "AES-256", "blumenthal"),
+    "usha1aes256c": ("SHA", "AES-256", "cisco"),
+    "usha1aes192c": ("SHA", "AES-192", "cisco"),
+    "umd5des": ("MD5", "DES", "blumenthal"),
+    "usha224auth": ("SHA-224", None, "blumenthal"),
+    "unoauth": (None, None, "blumenthal"),
+}
+_NETSNMP_PRIV = {("AES", "blumenthal"): "AES", ("AES-256", "blumenthal"): "AES256",
+                 ("AES-256", "cisco"): "AES256C", ("AES-192", "cisco"): "AES192C",
+                 ("AES-192", "blumenthal"): "AES192", ("DES", "blumenthal"): "DES"}
+AUTH_KEY, PRIV_KEY = "authpass123", "privpass123"
+
+
+class Snmpd:
+    """A real net-snmp snmpd on 127.0.0.1:<free port> with v3 users and pass_persist subtrees."""
+
+    def __init__(self, workdir: Path, pass_subtrees: list[str] = ()) -> None:
+        self.dir = workdir
+        self.port = free_udp_port()
+        self.state = workdir / "state.json"
+        self.state.write_text("{}")
+        lines = ["rocommunity public 127.0.0.1"]
+        for user, (auth, priv, ext) in V3_USERS.items():
+            parts = ["createUser", user]
+            if auth:
+                parts += [auth, f'"{AUTH_KEY}"']
+                if priv:
+                    parts += [_NETSNMP_PRIV[(priv, ext)], f'"{PRIV_KEY}"']
+            lines.append(" ".join(parts))
+            level = "priv" if priv else "auth" if auth else "noauth"
+            lines.append(f"rouser {user} {level}")
+        script = Path(__file__).with_name("pass_persist.py")
+        for sub in pass_subtrees:
+            lines.append(f"pass_persist .{sub} {sys.executable} {script} {self.state}")
+        conf = workdir / "snmpd.conf"
+        conf.write_text("\n".join(lines) + "\n")
+        env = dict(os.environ, MIBS="", MIBDIRS=str(workdir / "nomibs"), SNMP_PERSISTENT_DIR=str(workdir / "persist"))
+        self.proc = subprocess.Popen(
+            ["/usr/sbin/snmpd", "-f", "-Lo", "-C", "-I", "-smux", "-c", str(conf), "-p", str(workdir / "pid"),
+             f"127.0.0.1:{self.port}"],
+            stdout=open(workdir / "snmpd.log", "w"), stderr=subprocess.STDOUT, env=env)
+        try:
+            wait_snmp(self.port, "public", timeout=20, proc=self.proc)
+        except Exception:
+            stop(self.proc)
+            raise
+
+    def serve(self, values: dict[str, tuple[str, object]]) -> None:
+        """Replace what the pass_persist subtrees answer (atomically)."""
+        import json
+
+        tmp = self.state.with_suffix(".tmp")
+        tmp.write_text(json.dumps({k: list(v) for k, v in values.items()}))
+        os.replace(tmp, self.state)
+
+    def close(self) -> None:
+        stop(self.proc)
+
+
+def start_junk_server() -> tuple[socket.socket, int, object]:
+    """A UDP server answering every datagram with junk bytes (a 'garbage-answering device')."""
+    import threading
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    stop_event = threading.Event()
+
+    def loop() -> None:
+        sock.settimeout(0.2)
+        while not stop_event.is_set():
+            try:
+                _, addr = sock.recvfrom(65535)
+            except (TimeoutError, OSError):
+                continue
+            sock.sendto(b"\x30\x03\x02\x01\xff garbage \x00\xff\xfe", addr)
+
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+    return sock, port, stop_event

@@ -73,7 +73,9 @@ class _Auth(paramiko.ServerInterface):
         return paramiko.AUTH_FAILED
 
     def check_channel_request(self, kind: str, chanid: int) -> int:
-        return paramiko.OPEN_SUCCEEDED if kind == "session" else paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+        if kind == "session":
+            return paramiko.OPEN_SUCCEEDED
+        return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
 
     def check_channel_pty_request(self, *args: object) -> bool:
         return True
@@ -92,7 +94,8 @@ def _answer(dev: Device, line: str, chan: paramiko.Channel) -> bool:
         pass
     elif cmd in ("screen-length 0 temporary", "screen-length disable"):
         if dev.style == "huawei":
-            chan.sendall(b"\r\nInfo: The configuration takes effect on the current user terminal interface only.")
+            chan.sendall(b"\r\nInfo: The configuration takes effect on the current user terminal"
+                         b" interface only.")
     elif cmd in ("display current-configuration", "dis cur"):
         text = Path(dev.config_file).read_text(encoding="utf-8")
         lines = text.replace("\r\n", "\n").rstrip("\n").split("\n")

@@ -1,0 +1,318 @@
+"""Benchmark of the centre's storage: 30 days of 1-minute polling for the whole province.
+
+What it does (say it exactly, the figures depend on it):
+
+1. Loads ``inventory.yaml`` (every device; ``--devices N`` for a quick run) and gives each
+   device ``--ifaces`` interfaces (its listed ones, then generic ports).  Traffic is
+   synthesised per interface: a diurnal/weekly shape times a peak, with 1-minute noise.
+   The mix: 25 % unused ports (oper down, no traffic), 45 % light (0.2-5 Mbit/s peak),
+   30 % busy (20-120 Mbit/s peak).  Counters are the exact integral of the rates.
+2. Writes what the hourly rollup job would have left behind, directly as blocks
+   (``SqliteTimeSeriesStore.write_block``): 5-minute min/avg/max and 1-hour rollups for the
+   whole 30 days, raw 1-minute blocks for the last 47 hours.  Rollups are computed from
+   the same synthetic 1-minute data (reshape, not the job's code path).
+3. Ingests the last hour for real: 60 minutes x one batch per agent, through
+   ``nms.pipeline.ingest_batch`` (validation, samples + seq in one transaction, state
+   machine with the inventory), then runs ``rollup()`` on it, timing both.
+4. Synthesises a month of state events (random outages per device, link and site) and
+   times one month's availability of every device and of everything.
+5. Times reading one link's 30-day chart (in/out, 5-minute min/avg/max) for 20 link ends,
+   and the whole-province current state read.
+
+Run: ``python bench/store.py [--devices N] [--ifaces 20] [--data DIR]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from nms import availability, state  # noqa: E402
+from nms.config import Settings  # noqa: E402
+from nms.db import connect  # noqa: E402
+from nms.inventory import load_inventory  # noqa: E402
+from nms.pipeline import ingest_batch  # noqa: E402
+from nms.store import FIVE_MIN, HOUR, RAW, Retention, SqliteTimeSeriesStore  # noqa: E402
+
+DAY = 86400
+MIN = 60
+
+
+def shape(ts: np.ndarray) -> np.ndarray:
+    """Office-hours load in Beijing time, lower at weekends; 0.05..1."""
+    local = (ts + 8 * 3600) % DAY / 3600.0
+    day = np.exp(-((local - 10.5) ** 2) / 6) + 0.8 * np.exp(-((local - 15.5) ** 2) / 5)
+    weekday = ((ts + 8 * 3600) // DAY + 4) % 7  # 1970-01-01 was a Thursday
+    weekend = np.where(weekday >= 5, 0.35, 1.0)
+    return 0.05 + 0.95 * np.clip(day, 0, 1) * weekend
+
+
+class Port:
+    def __init__(self, rng: np.random.Generator, ts: np.ndarray) -> None:
+        kind = rng.random()
+        n = len(ts)
+        if kind < 0.25:
+            self.up = False
+            self.in_bps = np.zeros(n)
+            self.out_bps = np.zeros(n)
+        else:
+            self.up = True
+            peak = rng.uniform(2e5, 5e6) if kind < 0.70 else rng.uniform(2e7, 1.2e8)
+            base = shape(ts)
+            self.in_bps = peak * base * rng.lognormal(0, 0.08, n)
+            self.out_bps = 0.4 * peak * base * rng.lognormal(0, 0.10, n)
+        # counters: exact integral of the rates (bytes per minute, rounded), random start
+        self.in_oct = rng.integers(0, 2**40) + np.cumsum(np.round(self.in_bps * MIN / 8)).astype(np.uint64)
+        self.out_oct = rng.integers(0, 2**40) + np.cumsum(np.round(self.out_bps * MIN / 8)).astype(np.uint64)
+        # rates as the agent computes them from consecutive counters
+        self.in_bps = np.diff(self.in_oct, prepend=self.in_oct[0]).astype(np.float64) * 8 / MIN
+        self.out_bps = np.diff(self.out_oct, prepend=self.out_oct[0]).astype(np.float64) * 8 / MIN
+        self.in_pkts = (self.in_oct // 700).astype(np.uint64)
+        self.out_pkts = (self.out_oct // 500).astype(np.uint64)
+        self.in_err = np.cumsum(rng.random(n) < 0.0005).astype(np.uint64)
+        self.out_err = np.zeros(n, dtype=np.uint64)
+        self.in_disc = np.cumsum(rng.random(n) < 0.001).astype(np.uint64)
+        self.out_disc = np.cumsum(rng.random(n) < 0.002).astype(np.uint64)
+        self.oper = np.full(n, 1.0 if self.up else 0.0)
+
+    def raw(self, sl: slice) -> dict[str, np.ndarray]:
+        return {
+            "in_octets": self.in_oct[sl], "out_octets": self.out_oct[sl],
+            "in_ucast_pkts": self.in_pkts[sl], "out_ucast_pkts": self.out_pkts[sl],
+            "in_errors": self.in_err[sl], "out_errors": self.out_err[sl],
+            "in_discards": self.in_disc[sl], "out_discards": self.out_disc[sl],
+            "in_bps": self.in_bps[sl], "out_bps": self.out_bps[sl], "oper_up": self.oper[sl],
+        }
+
+    def gauges(self) -> dict[str, np.ndarray]:
+        return {"in_bps": self.in_bps, "out_bps": self.out_bps, "oper_up": self.oper}
+
+
+def device_gauges(rng: np.random.Generator, ts: np.ndarray, role: str) -> dict[str, np.ndarray]:
+    n = len(ts)
+    g = {
+        "ok": np.ones(n),
+        "poll_s": np.round(rng.uniform(0.03, 0.3, n), 3),
+        "cpu_pct": np.round(np.clip(5 + 40 * shape(ts) * rng.lognormal(0, 0.15, n), 0, 100)),
+        "mem_pct": np.round(38 + 3 * shape(ts) + rng.normal(0, 0.3, n), 1),
+        "temperature_c": np.round(36 + 6 * shape(ts) + rng.normal(0, 0.5, n)),
+        "uptime_s": (ts - ts[0] + 86400 * 90).astype(np.float64),
+    }
+    if role == "firewall":
+        g["sessions"] = np.round(2000 + 30000 * shape(ts) * rng.lognormal(0, 0.05, n))
+    return g
+
+
+def rollup_arrays(ts: np.ndarray, cols: dict[str, np.ndarray], bucket: int):
+    """min/avg/max/n per bucket of minute-aligned, gap-free data (what rollup() computes)."""
+    per = bucket // MIN
+    out_ts = ts[::per]
+    out = {}
+    for m, v in cols.items():
+        r = v.reshape(-1, per)
+        out[f"{m}.min"], out[f"{m}.avg"], out[f"{m}.max"] = r.min(1), r.mean(1), r.max(1)
+        out[f"{m}.n"] = np.full(len(out_ts), per, dtype=np.int64)
+    return out_ts, out
+
+
+def write_rollups(store, sid, ts, cols, upto: int) -> None:
+    """5-minute day blocks and 1-hour 30-day blocks for ts < upto."""
+    sel = ts < upto
+    for lv, bucket, span in ((FIVE_MIN, 300, DAY), (HOUR, 3600, 30 * DAY)):
+        bts, agg = rollup_arrays(ts[sel], {m: v[sel] for m, v in cols.items()}, bucket)
+        keys = bts // span * span
+        for k in np.unique(keys):
+            s = keys == k
+            store.write_block(sid, lv, int(k), bts[s], {m: v[s] for m, v in agg.items()})
+
+
+def poll_of(dev, names, ports, gauges, i, ts) -> dict:
+    itfs = []
+    for idx, (name, p) in enumerate(zip(names, ports, strict=True)):
+        itfs.append({
+            "index": idx + 1, "name": name, "admin": "up", "oper": "up" if p.up else "down",
+            "in_octets": int(p.in_oct[i]), "out_octets": int(p.out_oct[i]),
+            "in_ucast_pkts": int(p.in_pkts[i]), "out_ucast_pkts": int(p.out_pkts[i]),
+            "in_errors": int(p.in_err[i]), "out_errors": int(p.out_err[i]),
+            "in_discards": int(p.in_disc[i]), "out_discards": int(p.out_disc[i]),
+            "in_bps": float(p.in_bps[i]), "out_bps": float(p.out_bps[i]), "speed_bps": 1_000_000_000,
+        })
+    health = {k: float(gauges[k][i]) for k in ("cpu_pct", "mem_pct", "temperature_c")}
+    return {"device": dev.name, "ts": float(ts), "ok": True, "error": None, "duration_s": float(gauges["poll_s"][i]),
+            "profile": "auto", "identity": {"uptime_s": float(gauges["uptime_s"][i])}, "interfaces": itfs,
+            "health": health, "sessions": float(gauges["sessions"][i]) if "sessions" in gauges else None,
+            "tunnels": [], "sdh": [], "icmp": None}
+
+
+def synth_events(db, inv, t0: float, t1: float, rng: random.Random) -> int:
+    rows = []
+    subjects = [("device", d) for d in inv.devices] + [("link", k) for k in inv.links] + [
+        ("site", s) for s in inv.sites]
+    for kind, subj in subjects:
+        rows.append((t0 - 3600, kind, subj, "unknown", "up", None))
+        t = t0
+        while True:
+            t += rng.expovariate(2.0 / (t1 - t0))  # about two outages a month
+            if t >= t1:
+                break
+            dur = rng.uniform(60, 7200)
+            to = rng.choice(("down", "down", "degraded", "unreachable"))
+            rows.append((t, kind, subj, "up", to, "bench"))
+            rows.append((min(t + dur, t1 - 1), kind, subj, to, "up", None))
+            t += dur
+    db.conn.executemany(
+        "INSERT INTO state_events (ts, kind, subject, from_state, to_state, reason) VALUES (?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    return len(rows)
+
+
+def timed(fn, repeat: int = 1):
+    best = []
+    for _ in range(repeat):
+        s = time.perf_counter()
+        out = fn()
+        best.append(time.perf_counter() - s)
+    return out, best
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--devices", type=int, default=0, help="only the first N devices (0 = all)")
+    ap.add_argument("--ifaces", type=int, default=20, help="interfaces per device")
+    ap.add_argument("--days", type=int, default=30)
+    ap.add_argument("--data", help="data directory (default: a temporary one)")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+
+    inv = load_inventory(ROOT / "inventory.yaml")
+    devices = [inv.devices[n] for n in sorted(inv.devices)]
+    if args.devices:
+        devices = devices[: args.devices]
+        keep = {d.name for d in devices}
+        inv.devices = {n: d for n, d in inv.devices.items() if n in keep}
+        inv.links = {k: ln for k, ln in inv.links.items() if ln.a.device in keep and ln.b.device in keep}
+    data = Path(args.data) if args.data else Path(tempfile.mkdtemp(prefix="nms-bench-"))
+    settings = Settings(data_dir=data, inventory_path=ROOT / "inventory.yaml")
+    mdb = connect(settings, "metrics")
+    cdb = connect(settings, "centre")
+    store = SqliteTimeSeriesStore(mdb, Retention())
+    now_h = int(time.time()) // 3600 * 3600
+    start = now_h - args.days * DAY
+    ts = np.arange(start, now_h, MIN, dtype=np.int64)
+    raw_from = now_h - 48 * 3600
+    live_from = now_h - 3600
+    live_idx = np.arange(len(ts))[ts >= live_from]
+    n_if = len(devices) * args.ifaces
+    print(f"bench/store: {len(devices)} devices x {args.ifaces} interfaces = {n_if} interfaces, "
+          f"{args.days} days, data in {data}", flush=True)
+
+    rng = np.random.default_rng(args.seed)
+    live: list[tuple] = []
+    t_fill = time.perf_counter()
+    for di, dev in enumerate(devices):
+        names = list(dev.interfaces)[: args.ifaces]
+        names += [f"GigabitEthernet9/0/{k}" for k in range(args.ifaces - len(names))]
+        ports = [Port(rng, ts) for _ in names]
+        gauges = device_gauges(rng, ts, dev.role)
+        ids = store.source_ids([(dev.name, "")] + [(dev.name, n) for n in names])
+        mdb.execute("BEGIN")
+        for key, cols, rawcols in [((dev.name, ""), gauges, gauges)] + [
+            ((dev.name, n), p.gauges(), None) for n, p in zip(names, ports, strict=True)
+        ]:
+            sid = ids[key]
+            write_rollups(store, sid, ts, cols, live_from)
+            port = None if rawcols is not None else ports[names.index(key[1])]
+            for h in range(raw_from, live_from, 3600):
+                sl = slice(int((h - start) // MIN), int((h - start) // MIN) + 60)
+                block = {m: v[sl] for m, v in gauges.items()} if port is None else port.raw(sl)
+                store.write_block(sid, RAW, h, ts[sl], block)
+        mdb.execute("COMMIT")
+        live.append((dev, names, ports, gauges))
+        if di % 100 == 99:
+            el = time.perf_counter() - t_fill
+            print(f"  filled {di + 1} devices in {el:.0f} s", flush=True)
+    t_fill = time.perf_counter() - t_fill
+    print(f"fill (blocks written directly): {t_fill:.0f} s", flush=True)
+
+    # ---- the last hour through the real ingest path, one batch per agent and minute
+    agent_of = {}
+    for a in inv.agents.values():
+        for d in inv.devices_of_agent(a.name):
+            agent_of[d.name] = a.name
+    seq = 0
+    ingest_s = 0.0
+    polls_n = 0
+    batch_times = []
+    for i in live_idx:
+        by_agent: dict[str, list] = {}
+        for dev, names, ports, gauges in live:
+            by_agent.setdefault(agent_of.get(dev.name, "bench"), []).append(
+                poll_of(dev, names, ports, gauges, i, ts[i]))
+        for agent, polls in by_agent.items():
+            seq += 1
+            body = {"agent": agent, "seq": seq, "samples": polls}
+            body = json.loads(json.dumps(body))  # what the HTTP layer would hand over
+            s = time.perf_counter()
+            ingest_batch(mdb, cdb, agent, body, inv if agent != "bench" else None, now=float(now_h))
+            dt = time.perf_counter() - s
+            ingest_s += dt
+            batch_times.append(dt)
+            polls_n += len(polls)
+    minutes = len(live_idx)
+    print(f"ingest: {minutes} minutes x {len(by_agent)} agent batches = {polls_n} polls, "
+          f"{polls_n * args.ifaces} interface samples in {ingest_s:.1f} s -> "
+          f"{polls_n / ingest_s:.0f} polls/s, {polls_n * args.ifaces / ingest_s:.0f} interface samples/s; "
+          f"whole province minute takes {ingest_s / minutes:.2f} s of 60 s "
+          f"(largest batch {max(batch_times) * 1000:.0f} ms)", flush=True)
+    stats, (roll_s,) = timed(lambda: store.rollup(now=now_h + 600))
+    print(f"rollup of that hour: {stats.head_rows} head rows into blocks in {roll_s:.1f} s", flush=True)
+
+    mdb.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    size = (data / "metrics.db").stat().st_size
+    per_level = dict(mdb.execute("SELECT level, sum(length(data)) FROM ts_block GROUP BY level").fetchall())
+    print(f"metrics.db: {size / 1e6:.1f} MB = {size / n_if / 1024:.1f} KB per interface "
+          f"(device-level series included); blocks: raw 48 h {per_level.get(0, 0) / n_if / 1024:.1f} KB, "
+          f"5 min 30 d {per_level.get(1, 0) / n_if / 1024:.1f} KB, 1 h {per_level.get(2, 0) / n_if / 1024:.1f} KB "
+          f"per interface", flush=True)
+
+    # ---- reads
+    pyrng = random.Random(args.seed)
+    ends = [(ln.a.device, ln.a.interface) for ln in inv.links.values() if ln.a.device in inv.devices]
+    picks = pyrng.sample(ends, min(20, len(ends)))
+    times = []
+    now = int(time.time())
+    for dev, itf in picks:
+        s, t = timed(lambda d=dev, i=itf: store.read_range(d, i, ["in_bps", "out_bps"], now - 30 * DAY, now))
+        times.append(t[0])
+        assert s.level == "5m" and len(s.ts) > 8000, (s.level, len(s.ts))
+    print(f"one link's 30-day chart (in+out, 5-min min/avg/max, {len(s.ts)} points): "
+          f"median {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms", flush=True)
+
+    n_ev = synth_events(cdb, inv, now_h - 30 * DAY, now_h, pyrng)
+    rows, t = timed(lambda: availability.report(cdb, now_h - 30 * DAY, now_h, inv, kinds=["device"]), 3)
+    print(f"month availability of every device ({len(rows)} devices, {n_ev} events in the db): "
+          f"{min(t) * 1000:.0f} ms", flush=True)
+    rows, t = timed(lambda: availability.report(cdb, now_h - 30 * DAY, now_h, inv), 3)
+    print(f"month availability of everything ({len(rows)} devices+links+sites): {min(t) * 1000:.0f} ms", flush=True)
+    cur, t = timed(lambda: json.dumps(state.current(cdb)), 5)
+    print(f"current state of the whole province ({sum(len(v) for v in state.current(cdb).values())} subjects, "
+          f"as JSON): {min(t) * 1000:.1f} ms", flush=True)
+    mdb.conn.close()
+    cdb.conn.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,454 @@
+"""The wall's one data document, assembled from state, store, availability and alerts.
+
+:class:`WallFeed` is the only place the wall's data is built; ``/api/v1/wall`` and the
+SSE stream both ask it.  It keeps two SQLite connections per application (not per
+client) and rebuilds a scope's document only when another connection has committed
+to ``centre.db`` or ``metrics.db`` since the last build (``PRAGMA data_version``, a
+read of shared memory, no I/O).  A document carries a ``digest`` of its content, so a
+stream sends a document once per real change, however often the databases move.
+
+Current problems come from the alerts module when it provides ``nms.alerts.active``;
+until then they are derived from the centre's state (devices and links down,
+unreachable or degraded), in the same shape.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+import sqlite_utils
+
+from dashboards import mapdata
+from nms import state
+from nms.config import Settings
+from nms.db import connect
+from nms.inventory_model import Inventory
+
+SDH = "sdh-stm1"
+SEVERITY_RANK = {"critical": 0, "major": 1, "minor": 2, "warning": 3, "info": 4}
+BAD_STATES = ("down", "unreachable", "degraded")
+MAX_PROBLEMS = 200
+AVAILABILITY_TTL_S = 60.0
+STALE_AFTER_S = float(os.environ.get("NMS_WALL_STALE_S", "300"))
+
+Scope = frozenset[str] | None
+
+
+def _now() -> float:
+    return time.time()
+
+
+# ---- latest rates (metrics.db) -------------------------------------------------------------
+
+
+class LatestRates:
+    """Newest sample (``in_bps``, ``out_bps``, health ...) of sources from the store's head table.
+
+    Reads one row per interface through the (source_id, ts) primary key.
+    TODO(centre): belongs in :mod:`nms.store` as ``latest(keys, metrics)``.
+    """
+
+    def __init__(self) -> None:
+        self.ids: dict[tuple[str, str], int] = {}
+
+    def _refresh_ids(self, db: sqlite_utils.Database) -> None:
+        try:
+            rows = db.execute("SELECT id, device, interface FROM ts_source").fetchall()
+        except Exception:  # the store has not written anything yet
+            return
+        self.ids = {(d, i): sid for sid, d, i in rows}
+
+    def read(
+        self, db: sqlite_utils.Database, keys: Iterable[tuple[str, str]], newer_than: float
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        keys = list(keys)
+        if any(k not in self.ids for k in keys):
+            self._refresh_ids(db)
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        for key in keys:
+            sid = self.ids.get(key)
+            if sid is None:
+                continue
+            row = db.execute(
+                "SELECT ts, vals FROM ts_head WHERE source_id = ? ORDER BY ts DESC LIMIT 1", (sid,)
+            ).fetchone()
+            if row is None or row[0] < newer_than:
+                continue
+            vals = json.loads(row[1])
+            vals.setdefault("in_bps", None)
+            vals.setdefault("out_bps", None)
+            out[key] = {**vals, "ts": row[0]}
+        return out
+
+
+def _rate_of(link: Any, rates: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any] | None:
+    """Traffic of a link seen at its centre-side end (the far end when that one is missing).
+
+    ``down`` = towards the far site (a-end out), ``up`` = towards the centre (a-end in).
+    """
+    a = rates.get((link.a.device, link.a.interface))
+    if a is not None and (a["in_bps"] is not None or a["out_bps"] is not None):
+        return {"down_bps": a["out_bps"], "up_bps": a["in_bps"], "ts": a["ts"]}
+    b = rates.get((link.b.device, link.b.interface))
+    if b is not None and (b["in_bps"] is not None or b["out_bps"] is not None):
+        return {"down_bps": b["in_bps"], "up_bps": b["out_bps"], "ts": b["ts"]}
+    return None
+
+
+def _pct(rate: dict[str, Any] | None, capacity: int) -> float | None:
+    if rate is None or not capacity:
+        return None
+    peak = max(v for v in (rate["down_bps"], rate["up_bps"], 0.0) if v is not None)
+    return round(100.0 * peak / capacity, 1)
+
+
+# ---- problems -------------------------------------------------------------------------------
+
+
+def _severity(kind: str, st: str, link_kind: str | None) -> str:
+    if st == "down":
+        return "critical" if link_kind == SDH else "major"
+    if st == "unreachable":
+        return "minor"
+    return "warning"
+
+
+def problems_from_state(
+    cur: dict[str, dict[str, dict[str, Any]]], inv: Inventory, sites: set[str] | None
+) -> list[dict[str, Any]]:
+    """Devices and links that are not up, as alert-shaped rows (until nms.alerts exists)."""
+    out = []
+    for name, s in cur.get("device", {}).items():
+        dev = inv.devices.get(name)
+        if dev is None or s["state"] not in BAD_STATES or (sites is not None and dev.site not in sites):
+            continue
+        out.append(
+            {
+                "id": f"device:{name}",
+                "severity": _severity("device", s["state"], None),
+                "kind": "device",
+                "subject": name,
+                "site": dev.site,
+                "state": s["state"],
+                "reason": s["reason"],
+                "since": s["since"],
+                "acked": False,
+            }
+        )
+    for lid, s in cur.get("link", {}).items():
+        link = inv.links.get(lid)
+        if link is None or s["state"] not in BAD_STATES:
+            continue
+        site = inv.devices[link.b.device].site if link.b.device in inv.devices else None
+        if sites is not None and site not in sites:
+            continue
+        out.append(
+            {
+                "id": f"link:{lid}",
+                "severity": _severity("link", s["state"], link.kind),
+                "kind": "link",
+                "subject": lid,
+                "site": site,
+                "state": s["state"],
+                "reason": s["reason"],
+                "since": s["since"],
+                "acked": False,
+            }
+        )
+    return out
+
+
+def active_alerts(centre: sqlite_utils.Database, sites: set[str] | None) -> list[dict[str, Any]] | None:
+    """Active alerts from :mod:`nms.alerts` when it offers ``active(db, sites=None)``; else None.
+
+    Expected rows: ``id, severity, kind, subject, site, state, reason, since, acked``.
+    """
+    try:
+        from nms import alerts  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    fn: Callable[..., Any] | None = getattr(alerts, "active", None)
+    if fn is None:
+        return None
+    return list(fn(centre, sites=sites))
+
+
+def sort_problems(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Most severe first, then newest first."""
+    return sorted(items, key=lambda p: (SEVERITY_RANK.get(p["severity"], 9), -(p.get("since") or 0)))
+
+
+# ---- availability -----------------------------------------------------------------------------
+
+
+def _backbone_availability(
+    centre: sqlite_utils.Database, inv: Inventory, sites: set[str] | None, now: float
+) -> dict[str, Any]:
+    """SDH backbone availability today and this month (local time), per city and overall."""
+    from nms import availability
+
+    links = [
+        lk
+        for lk in sorted(inv.links.values(), key=lambda x: x.id)
+        if lk.kind == SDH and lk.b.device in inv.devices
+        and (sites is None or inv.devices[lk.b.device].site in sites)
+    ]
+    local = datetime.fromtimestamp(now, availability.LOCAL_TZ)
+    day0 = local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    month0 = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
+    rows: dict[str, dict[str, Any]] = {}
+    totals: dict[str, list[float]] = {}
+    for label, t0 in (("today", day0), ("month", month0)):
+        if not links or now <= t0:
+            continue
+        rep = availability.report(centre, t0, now, inv, subjects=[("link", lk.id) for lk in links])
+        good = counted = 0.0
+        for r in rep:
+            rows.setdefault(r["subject"], {})[label] = r["availability_pct"]
+            g = r["up_s"] + r["degraded_s"]
+            good += g
+            counted += g + r["down_s"] + r["unreachable_s"]
+        totals[label] = [good, counted]
+    cities = []
+    for lk in links:
+        site = inv.sites.get(inv.devices[lk.b.device].site)
+        cities.append(
+            {
+                "link": lk.id,
+                "site": site.id if site else None,
+                "name": site.name_zh if site else lk.id,
+                "en": (site.name_pinyin or site.id) if site else "",
+                "today": rows.get(lk.id, {}).get("today"),
+                "month": rows.get(lk.id, {}).get("month"),
+            }
+        )
+    backbone = {
+        label: (round(100.0 * g / c, 3) if c > 0 else None) for label, (g, c) in totals.items()
+    }
+    return {"backbone": backbone, "cities": cities}
+
+
+# ---- the document ------------------------------------------------------------------------------
+
+
+def _worst(states: list[str]) -> str:
+    for st in ("down", "unreachable", "degraded", "unknown"):
+        if st in states:
+            return st
+    return "up" if states else "unknown"
+
+
+def build(
+    centre: sqlite_utils.Database,
+    metrics: sqlite_utils.Database | None,
+    inv: Inventory,
+    scope: Scope,
+    now: float,
+    rates_reader: LatestRates | None = None,
+    availability_doc: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The wall document for one scope (None = the whole province)."""
+    sites = None if scope is None else set(scope)
+    cur = state.current(centre, kinds=("device", "link", "site"))
+    province = inv.sites.get(mapdata.province_of(inv) or "")
+
+    def visible(site_id: str) -> bool:
+        return sites is None or site_id in sites
+
+    # devices per site
+    counts: dict[str, list[int]] = {}
+    dev_summary: dict[str, int] = {}
+    for d in inv.devices.values():
+        if not visible(d.site):
+            continue
+        st = cur["device"].get(d.name, {}).get("state", "unknown")
+        c = counts.setdefault(d.site, [0, 0])
+        c[1] += 1
+        c[0] += st == "up"
+        dev_summary[st] = dev_summary.get(st, 0) + 1
+
+    nodes = []
+    for s in mapdata.map_sites(inv):
+        if not visible(s["id"]):
+            continue
+        sc = cur["site"].get(s["id"], {})
+        up, total = counts.get(s["id"], (0, 0))
+        nodes.append({**s, "state": sc.get("state", "unknown"), "since": sc.get("since"),
+                      "reason": sc.get("reason"), "devices_up": up, "devices_total": total})
+
+    # latest rates of the ends of the links we show
+    edges_def = [e for e in mapdata.site_edges(inv) if visible(e["source"]) and visible(e["target"])]
+    sdh_links = [
+        lk for lk in inv.links.values()
+        if lk.kind == SDH and lk.b.device in inv.devices and visible(inv.devices[lk.b.device].site)
+    ]
+    wanted_links = {lid for e in edges_def for lid in e["links"]} | {lk.id for lk in sdh_links}
+    rates: dict[tuple[str, str], dict[str, Any]] = {}
+    if metrics is not None and rates_reader is not None:
+        keys = [(end.device, end.interface) for lid in wanted_links
+                for end in (inv.links[lid].a, inv.links[lid].b)]
+        rates = rates_reader.read(metrics, keys, now - STALE_AFTER_S)
+
+    link_summary: dict[str, int] = {}
+    for lk in inv.links.values():
+        ends_site = inv.devices[lk.b.device].site if lk.b.device in inv.devices else None
+        if ends_site is not None and visible(ends_site):
+            st = cur["link"].get(lk.id, {}).get("state", "unknown")
+            link_summary[st] = link_summary.get(st, 0) + 1
+
+    edges = []
+    for e in edges_def:
+        members = [inv.links[lid] for lid in e["links"]]
+        states = [cur["link"].get(lk.id, {}).get("state", "unknown") for lk in members]
+        worst = _worst(states)
+        reasons = [cur["link"].get(lk.id, {}).get("reason") for lk in members]
+        loads = [_pct(_rate_of(lk, rates), lk.capacity_bps) for lk in members]
+        known = [x for x in loads if x is not None]
+        edges.append({
+            "id": e["id"], "source": e["source"], "target": e["target"],
+            "links": [{"id": lk.id, "kind": lk.kind, "state": st, "reason": r, "load_pct": ld,
+                       "capacity_bps": lk.capacity_bps}
+                      for lk, st, r, ld in zip(members, states, reasons, loads, strict=True)],
+            "sdh": any(lk.kind == SDH for lk in members),
+            "state": worst,
+            "load_pct": max(known) if known else None,
+        })
+
+    sdh_rows = []
+    for lk in sdh_links:
+        site = inv.sites.get(inv.devices[lk.b.device].site)
+        rate = _rate_of(lk, rates)
+        sdh_rows.append({
+            "link": lk.id, "site": site.id if site else None,
+            "name": site.name_zh if site else lk.id, "en": (site.name_pinyin or "") if site else "",
+            "state": cur["link"].get(lk.id, {}).get("state", "unknown"),
+            "capacity_bps": lk.capacity_bps,
+            "down_bps": rate["down_bps"] if rate else None, "up_bps": rate["up_bps"] if rate else None,
+            "load_pct": _pct(rate, lk.capacity_bps),
+        })
+    sdh_rows.sort(key=lambda r: (-(r["load_pct"] if r["load_pct"] is not None else -1), r["link"]))
+
+    alerts = active_alerts(centre, sites)
+    source = "alerts" if alerts is not None else "state"
+    items = sort_problems(alerts if alerts is not None else problems_from_state(cur, inv, sites))
+    for p in items:
+        dev = inv.devices.get(p["subject"]) if p["kind"] == "device" else None
+        site = inv.sites.get(p.get("site") or (dev.site if dev else ""))
+        p["site_name"] = site.name_zh if site else None
+
+    as_of = _as_of(centre, inv, sites)
+    return {
+        "province": {"id": province.id, "name": province.name_zh,
+                     "code": province.code} if province else None,
+        "scope": None if sites is None else sorted(sites),
+        "as_of": as_of,
+        "stale_after_s": STALE_AFTER_S,
+        "summary": {"devices": dev_summary, "links": link_summary},
+        "nodes": nodes,
+        "edges": edges,
+        "problems": {"source": source, "total": len(items), "items": items[:MAX_PROBLEMS]},
+        "availability": availability_doc,
+        "sdh": sdh_rows,
+    }
+
+
+def _as_of(centre: sqlite_utils.Database, inv: Inventory, sites: set[str] | None) -> float | None:
+    """Time of the newest poll the state has seen (for the wall's "data as of" and staleness)."""
+    if sites is None:
+        row = centre.execute("SELECT max(last_ts) FROM state_current WHERE kind = 'device'").fetchone()
+        return row[0] if row else None
+    names = [d.name for d in inv.devices.values() if d.site in sites]
+    best = None
+    for i in range(0, len(names), 500):
+        chunk = names[i : i + 500]
+        row = centre.execute(
+            f"SELECT max(last_ts) FROM state_current WHERE kind = 'device' AND subject IN"
+            f" ({','.join('?' * len(chunk))})", chunk).fetchone()
+        if row and row[0] is not None:
+            best = row[0] if best is None else max(best, row[0])
+    return best
+
+
+def digest_of(doc: dict[str, Any]) -> str:
+    body = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
+class WallFeed:
+    """Per-application cache of wall documents, rebuilt when the databases change."""
+
+    def __init__(self, settings: Settings, inventory: Callable[[], Inventory | None],
+                 clock: Callable[[], float] = _now) -> None:
+        self.settings = settings
+        self.inventory = inventory
+        self.clock = clock
+        self.lock = threading.Lock()
+        self._db: dict[str, sqlite_utils.Database] = {}
+        self._seen: tuple[int, int, int] | None = None
+        self._docs: dict[Scope, tuple[str, str]] = {}  # scope -> (digest, json without server_time)
+        self._avail: dict[Scope, tuple[float, dict[str, Any]]] = {}
+        self._rates = LatestRates()
+
+    def _conn(self, name: str) -> sqlite_utils.Database:
+        db = self._db.get(name)
+        if db is None:
+            db = self._db[name] = connect(self.settings, name, check_same_thread=False)
+            if name == "centre":
+                state.ensure_schema(db)
+        return db
+
+    def _data_version(self, inv: Inventory | None) -> tuple[int, int, int]:
+        c = self._conn("centre").execute("PRAGMA data_version").fetchone()[0]
+        m = self._conn("metrics").execute("PRAGMA data_version").fetchone()[0]
+        return (c, m, id(inv))
+
+    def get(self, scope: Scope) -> tuple[str, str]:
+        """(digest, JSON document) for a scope, rebuilt only after a change."""
+        with self.lock:
+            inv = self.inventory()
+            seen = self._data_version(inv)
+            if seen != self._seen:
+                self._docs.clear()
+                self._seen = seen
+            got = self._docs.get(scope)
+            if got is None:
+                got = self._docs[scope] = self._build(inv, scope)
+            return got
+
+    def _build(self, inv: Inventory | None, scope: Scope) -> tuple[str, str]:
+        now = self.clock()
+        if inv is None:
+            doc: dict[str, Any] = {"error": "inventory not loaded", "nodes": [], "edges": [],
+                                   "problems": {"source": "state", "total": 0, "items": []},
+                                   "sdh": [], "availability": None, "as_of": None,
+                                   "stale_after_s": STALE_AFTER_S, "summary": {}}
+        else:
+            centre = self._conn("centre")
+            avail = self._avail.get(scope)
+            if avail is None or now - avail[0] > AVAILABILITY_TTL_S:
+                sites = None if scope is None else set(scope)
+                avail = (now, _backbone_availability(centre, inv, sites, now))
+                self._avail[scope] = avail
+            doc = build(centre, self._conn("metrics"), inv, scope, now, self._rates, avail[1])
+        digest = digest_of(doc)
+        doc["digest"] = digest
+        doc["generated_at"] = now
+        return digest, json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+
+    def close(self) -> None:
+        with self.lock:
+            for db in self._db.values():
+                db.conn.close()
+            self._db.clear()
+
+
+def with_server_time(doc_json: str, now: float) -> str:
+    """The cached document with the server's clock at sending time (for skew and staleness)."""
+    return '{"server_time":' + json.dumps(now) + "," + doc_json[1:]

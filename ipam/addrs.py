@@ -1,0 +1,45 @@
+"""Individual addresses inside an allocated range (gateways, servers), where needed."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import sqlite_utils
+
+from ipam import store
+from ipam.addresses import BITS, Block, decode, encode, parse_address, to_text
+from ipam.errors import BadInput, Conflict, NotFound
+from ipam.store import write_tx
+from nms import audit
+
+
+def add(db: sqlite_utils.Database, sites: frozenset[str] | None, space: int, address: object, *, actor: str,
+        device: str | None = None, dns_name: str | None = None, description: str = "",
+        source_ip: str | None = None) -> dict[str, Any]:
+    family, value = parse_address(address)
+    with write_tx(db) as conn:
+        prefix = store.deepest_containing(conn, space, Block(family, value, BITS[family]))
+        if prefix is None or prefix.status == "container":
+            raise BadInput("address", f"{address} lies in no allocated range; allocate one first")
+        if sites is not None and prefix.site not in sites:
+            raise NotFound(f"no allocated range of yours holds {address}", "address")
+        try:
+            cur = conn.execute(
+                "INSERT INTO ipam_addresses (space_id, family, address, prefix_id, device, dns_name,"
+                " description, created_at, created_by) VALUES (?,?,?,?,?,?,?,?,?)",
+                (space, family, encode(value), prefix.id, device, dns_name, description, time.time(), actor))
+        except Exception as exc:  # sqlite3.IntegrityError: the UNIQUE (space, family, address)
+            raise Conflict(f"{address} is already recorded", "address") from exc
+        row = {"id": int(cur.lastrowid), "address": to_text(value, family), "prefix": prefix.cidr,
+               "site": prefix.site, "device": device, "dns_name": dns_name, "description": description}
+        audit.record(conn, actor, "ipam.address.create", f"ipam:address:{space}:{row['address']}", after=row,
+                     source_ip=source_ip)
+        return row
+
+
+def of_prefix(db: sqlite_utils.Database, prefix: store.Prefix) -> list[dict[str, Any]]:
+    rows = db.execute("SELECT id, address, device, dns_name, description FROM ipam_addresses"
+                      " WHERE prefix_id=? ORDER BY address", (prefix.id,)).fetchall()
+    return [{"id": i, "address": to_text(decode(a), prefix.family), "device": dv, "dns_name": dn,
+             "description": ds} for i, a, dv, dn, ds in rows]

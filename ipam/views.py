@@ -1,0 +1,152 @@
+"""IPAM pages: the plan in one's scope, requests and decisions, and a pool's subnet map.
+
+Kept plain on purpose (the dashboards issue restyles); every query is cut by
+:func:`ipam.scope.allowed_sites` exactly like the API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, redirect, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from ipam import store, utilisation, workflow
+from ipam.errors import IpamError
+from ipam.scope import allowed_sites, check_site
+from ipam.webdb import db
+from nms.auth import current_principal, require
+from nms.auth.policy import authorize
+from nms.web import nav, render_page
+
+bp = Blueprint("ipam", __name__, url_prefix="/ipam", template_folder="templates")
+
+
+def _actor() -> str:
+    p = current_principal()
+    return p.actor if p is not None else "anonymous"
+
+
+def _num(name: str) -> int | None:
+    raw = (request.form.get(name) or "").strip()
+    if not raw:
+        return None
+    return int(raw) if raw.lstrip("/").isdigit() else raw  # type: ignore[return-value]
+
+
+def _can(permission: str) -> bool:
+    return authorize(current_principal(), permission)
+
+
+def _home(error: str | None = None, status: int = 200) -> Response:
+    d = db()
+    sites = allowed_sites()
+    names = store.space_names(d)
+    pools = store.query(d, sites, pools_only=True, limit=2000)
+    principal = current_principal()
+    return render_page(
+        "ipam/index.html", status=status, error=error, message=request.args.get("msg"),
+        pools=[store.as_dict(p, names) for p in pools], spaces=list(names.values()),
+        requests=[r.as_dict(names) for r in workflow.list_requests(d, sites, limit=50)],
+        notes=workflow.notifications(d, principal.actor) if principal else [],
+        can_request=_can("ipam.request"), can_approve=_can("ipam.approve"),
+        my_sites=sorted({p.site for p in pools if p.site}),
+    )
+
+
+@bp.route("/")
+@require("ipam.read")
+@nav("地址 IPAM", order=60)
+def index() -> Response:
+    """Pools in scope with their use, my requests and notifications."""
+    return _home()
+
+
+@bp.route("/requests", methods=["POST"])
+@require("ipam.request")
+def submit_request() -> Response | BaseResponse:
+    f = request.form
+    try:
+        req = workflow.create(db(), allowed_sites(), actor=_actor(), site=f.get("site"), space=f.get("space"),
+                              family=f.get("family", "4"), purpose=f.get("purpose"),
+                              justification=f.get("justification"), plen=_num("prefix_length"),
+                              hosts=_num("hosts"), source_ip=request.remote_addr)
+    except IpamError as exc:
+        return _home(exc.message, exc.status)
+    return redirect(url_for("ipam.index", msg=f"request #{req.id} submitted"))
+
+
+@bp.route("/queue")
+@require("ipam.read")
+def queue() -> Response:
+    """Requests in scope; approvers decide here."""
+    d = db()
+    names = store.space_names(d)
+    rows = workflow.list_requests(d, allowed_sites(), request.args.get("status") or None)
+    return render_page("ipam/queue.html", requests=[r.as_dict(names) for r in rows],
+                       can_approve=_can("ipam.approve"), message=request.args.get("msg"), error=None)
+
+
+@bp.route("/requests/<int:request_id>/decide", methods=["POST"])
+@require("ipam.approve")
+def decide(request_id: int) -> Response | BaseResponse:
+    f = request.form
+    action, reason = f.get("action"), f.get("reason") or None
+    d, sites, ip = db(), allowed_sites(), request.remote_addr
+    try:
+        if action == "approve":
+            hold = (f.get("hold_days") or "").strip()
+            hold_days: Any = float(hold) if hold.replace(".", "", 1).isdigit() else (hold or None)
+            req = workflow.approve(d, sites, request_id, actor=_actor(), plen=_num("prefix_length"),
+                                   hold_days=hold_days, reason=reason, source_ip=ip)
+            msg = f"request #{request_id} approved: {req.prefix}"
+        elif action == "amend":
+            workflow.amend(d, sites, request_id, actor=_actor(), reason=reason, plen=_num("prefix_length"),
+                           source_ip=ip)
+            msg = f"request #{request_id} amended"
+        elif action == "reject":
+            workflow.reject(d, sites, request_id, actor=_actor(), reason=reason, source_ip=ip)
+            msg = f"request #{request_id} rejected"
+        else:
+            raise IpamError(f"action: expected approve, amend or reject, got {action!r}", "action")
+    except IpamError as exc:
+        names = store.space_names(d)
+        return render_page("ipam/queue.html", status=exc.status, error=exc.message, message=None,
+                           requests=[r.as_dict(names) for r in workflow.list_requests(d, sites)],
+                           can_approve=True)
+    return redirect(url_for("ipam.queue", msg=msg))
+
+
+@bp.route("/prefixes/<int:prefix_id>/release", methods=["POST"])
+@require("ipam.request")
+def release(prefix_id: int) -> Response | BaseResponse:
+    try:
+        prefix = workflow.release(db(), allowed_sites(), prefix_id, actor=_actor(),
+                                  reason=request.form.get("reason"), source_ip=request.remote_addr,
+                                  any_range=_can("ipam.admin"))
+    except IpamError as exc:
+        return _home(exc.message, exc.status)
+    return redirect(url_for("ipam.index", msg=f"{prefix.cidr} released"))
+
+
+@bp.route("/pools/<int:pool_id>")
+@require("ipam.read")
+def pool(pool_id: int) -> Response:
+    """A pool's use and subnet map (heat map of its space)."""
+    d = db()
+    try:
+        prefix = store.get(d, pool_id)
+        check_site(prefix.site, allowed_sites())
+    except IpamError as exc:
+        return render_page("error.html", status=exc.status, status_code=exc.status, message=exc.message)
+    names = store.space_names(d)
+    sites = allowed_sites()
+    kids = [k for k in store.children(d.conn, prefix, 500) if sites is None or k.site in sites]
+    grid: dict[str, Any] = utilisation.heatmap(d.conn, prefix, 256, sites)
+    for cell in grid["cells"]:
+        pct = cell["pct"]
+        hue, light = int(120 - 1.2 * pct), int(75 - pct / 5)
+        cell["colour"] = "#eef2f6" if pct == 0 else f"hsl({hue}, 70%, {light}%)"
+    return render_page("ipam/pool.html", pool=store.as_dict(prefix, names), grid=grid,
+                       children=[store.as_dict(k, names) for k in kids],
+                       can_release=_can("ipam.request"))

@@ -1,0 +1,45 @@
+"""The simulated province: every inventory device answers SNMP on 127.34.x.y.
+
+Each device serves a real walk of its kind (``snmpsim-data``, BSD) or the project's
+own recordings (``probes/sim/recordings``: SONET-MIB rows, cipher tunnels, USG
+sessions; layout in its README), overlaid with the inventory (sysName, interface
+names, link speeds) and live values (sysUpTime, counters with a day curve, SDH
+status, tunnel state).  v1/v2c and v3 USM (SHA/SHA-2 auth, AES priv) are served by
+a hand-written BER responder (``agent``, ``usm``); one asyncio process binds one
+UDP socket per device on a shared port.
+
+Use from Python (in-process, e.g. tests)::
+
+    from probes.sim import SimulatedProvince
+    with SimulatedProvince(inventory, port=0, devices=["hefei-*"]) as sim:
+        host, port = sim.address("hefei-int-rtr1")     # ("127.34.x.y", port)
+        sim.fault("if-down", "hefei-int-rtr1", "Pos1/0/0")
+        sim.fault("clear-all")
+
+Secrets come from ``nms.secrets.resolve`` (env vars / ``NMS_SECRETS_FILE``), or pass
+``credentials={"v2c-default": Credentials(community="x"), ...}``.
+``wan_delay="auto"`` adds per-site WAN round-trip times (tests use the default 0).
+
+As a subprocess (end-to-end tests, demos)::
+
+    from probes.sim import run_subprocess
+    with run_subprocess("inventory.yaml", env={...}) as sim:   # waits until ready
+        sim.port, sim.control                                  # UDP port, control URL
+        sim.fault("device-down", "hefei-int-rtr1")
+
+CLI: ``python -m probes.sim serve --inventory inventory.yaml [--port 1161]
+[--control-port N] [--devices GLOB] [--wan-delay-ms auto|0|N]`` prints one JSON line
+``{"ready": true, "port": ..., "control": "http://127.0.0.1:N", ...}``; then
+``python -m probes.sim fault --control URL ACTION ARGS`` with ACTION one of
+device-down/up DEVICE, if-down/up DEVICE IFNAME, link-down/up LINK_ID, reboot DEVICE,
+sdh-los/sdh-clear DEVICE IFNAME, sdh-errors DEVICE IFNAME --es N --ses N,
+tunnel-down/up DEVICE PEER, slow DEVICE SECONDS, clear-all; and ``status``.
+"""
+
+from __future__ import annotations
+
+from probes.sim.device import Credentials
+from probes.sim.province import SimError, SimulatedProvince
+from probes.sim.subprocess_run import SimProcess, run_subprocess
+
+__all__ = ["Credentials", "SimError", "SimulatedProvince", "SimProcess", "run_subprocess"]

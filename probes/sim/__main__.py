@@ -1,0 +1,108 @@
+"""Command line of the simulated province: ``serve``, ``fault``, ``status``.
+
+    python -m probes.sim serve --inventory inventory.yaml [--port 1161] [--control-port N]
+                               [--devices GLOB ...] [--wan-delay-ms auto|0|N]
+    python -m probes.sim fault --control URL ACTION [ARGS...] [--es N --ses N]
+    python -m probes.sim status --control URL
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+import time
+
+FAULTS = {
+    "device-down": "DEVICE", "device-up": "DEVICE", "reboot": "DEVICE",
+    "if-down": "DEVICE IFNAME", "if-up": "DEVICE IFNAME",
+    "link-down": "LINK_ID", "link-up": "LINK_ID",
+    "sdh-los": "DEVICE IFNAME", "sdh-clear": "DEVICE IFNAME",
+    "sdh-errors": "DEVICE IFNAME --es N --ses N",
+    "tunnel-down": "DEVICE PEER", "tunnel-up": "DEVICE PEER",
+    "slow": "DEVICE SECONDS (0 clears)", "clear-all": "",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m probes.sim", description="Simulated province (SNMP agents)")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("serve", help="serve every inventory device on 127.34.x.y")
+    s.add_argument("--inventory", required=True, help="inventory.yaml")
+    s.add_argument("--port", type=int, default=1161, help="UDP port shared by all devices (0: pick one)")
+    s.add_argument("--control-port", type=int, default=0, help="HTTP control port on 127.0.0.1 (0: pick one)")
+    s.add_argument("--devices", action="append", default=[], metavar="GLOB", help="only these devices")
+    s.add_argument("--wan-delay-ms", default="auto", help="auto (by site kind), 0, or milliseconds")
+    s.add_argument("--seed", type=int, default=0)
+    f = sub.add_parser("fault", help="inject or clear a fault",
+                       epilog="actions: " + "; ".join(f"{k} {v}".strip() for k, v in FAULTS.items()))
+    f.add_argument("--control", required=True, help="control URL printed by serve, http://127.0.0.1:N")
+    f.add_argument("action", choices=sorted(FAULTS))
+    f.add_argument("args", nargs="*")
+    f.add_argument("--es", type=int, default=0, help="sdh-errors: errored seconds")
+    f.add_argument("--ses", type=int, default=0, help="sdh-errors: severely errored seconds")
+    st = sub.add_parser("status", help="devices served, request counts, current faults")
+    st.add_argument("--control", required=True)
+    return p
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from nms.inventory import InventoryError, load_inventory
+    from nms.secrets import SecretError
+    from probes.sim.control import serve_control
+    from probes.sim.province import SimError, SimulatedProvince
+
+    t0 = time.time()
+    try:
+        inv = load_inventory(args.inventory)
+        delay = args.wan_delay_ms
+        if delay != "auto":
+            float(delay)
+        province = SimulatedProvince(inv, port=args.port, devices=args.devices, wan_delay=delay,
+                                     seed=args.seed)
+        await province.start_async()
+    except InventoryError as exc:
+        print("\n".join(exc.errors), file=sys.stderr)
+        return 2
+    except (SimError, SecretError, ValueError, OSError) as exc:
+        print(f"probes.sim serve: {exc}", file=sys.stderr)
+        return 2
+    server = await serve_control(province, args.control_port)
+    cport = server.sockets[0].getsockname()[1]
+    ready = {"ready": True, "devices": len(province.devices), "port": province.port,
+             "control": f"http://127.0.0.1:{cport}", "startup_s": round(time.time() - t0, 2)}
+    print(json.dumps(ready), flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    server.close()
+    await province.stop_async()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if args.cmd == "serve":
+        return asyncio.run(_serve(args))
+    from probes.sim.control import ControlError, get_status, send_fault
+
+    try:
+        if args.cmd == "fault":
+            out = send_fault(args.control, args.action, *args.args, es=args.es, ses=args.ses)
+        else:
+            out = get_status(args.control)
+    except ControlError as exc:
+        print(f"probes.sim {args.cmd}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

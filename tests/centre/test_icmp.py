@@ -1,0 +1,45 @@
+"""ICMP probe on loopback (real sockets), and the network guard in front of it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from nms import icmp
+from nms.netguard import TargetNotAllowed
+
+
+def usable() -> bool:
+    try:
+        icmp.socket_mode()
+        return True
+    except icmp.IcmpUnavailable:
+        return False
+
+
+@pytest.mark.skipif(not usable(), reason="no ICMP socket for this process (ping_group_range / not root)")
+def test_loopback_answers():
+    r = icmp.probe("127.0.0.1")
+    assert r["alive"] is True
+    assert r["rtt_ms"] is not None and r["rtt_ms"] >= 0
+    many = asyncio.run(icmp.probe_many(["127.34.0.1", "127.34.0.2"]))
+    assert set(many) == {"127.34.0.1", "127.34.0.2"}
+    assert all(v["alive"] for v in many.values())
+
+
+def test_real_addresses_refused(monkeypatch):
+    monkeypatch.delenv("NMS_ALLOW_NETWORK", raising=False)
+    with pytest.raises(TargetNotAllowed):
+        icmp.probe("10.34.1.1")
+
+
+def test_says_why_when_no_socket(monkeypatch, tmp_path):
+    rng = tmp_path / "ping_group_range"
+    rng.write_text("1\t0\n")
+    monkeypatch.setattr(icmp, "PING_GROUP_RANGE", rng)
+    monkeypatch.setattr(icmp.os, "geteuid", lambda: 1000)
+    with pytest.raises(icmp.IcmpUnavailable, match="ping_group_range"):
+        icmp.probe("127.0.0.1")
+    rng.write_text("0\t2147483647\n")
+    assert icmp.socket_mode() is False  # unprivileged sockets preferred when the kernel allows

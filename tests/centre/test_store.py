@@ -1,0 +1,118 @@
+"""Time-series store: codec round trips, rollup to 5 min / 1 h, retention, late samples."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from nms.store import Retention, Sample, SqliteTimeSeriesStore
+from nms.tsdb import codec
+
+H = 3600
+BASE = 1_764_000_000 // 86400 * 86400  # a UTC midnight
+
+
+@given(st.lists(st.one_of(st.none(), st.integers(0, 2**64 - 1)), min_size=1, max_size=200))
+@hsettings(max_examples=100, deadline=None)
+def test_exact_columns_round_trip(values):
+    ts = list(range(BASE, BASE + 60 * len(values), 60))
+    t, cols = codec.decode_raw(codec.encode(ts, {7: (codec.EXACT, values)}))
+    assert t.tolist() == ts
+    kind, got = cols[7]
+    back = [None if (isinstance(v, float) and math.isnan(v)) else int(v) for v in got.tolist()]
+    if any(v is None for v in values):  # with gaps the column comes back as floats: exact below 2**53
+        values = [None if v is None else float(v) for v in values]
+        back = [None if v is None else float(v) for v in back]
+    assert back == values
+
+
+@given(st.lists(st.one_of(st.none(), st.floats(-1e12, 1e12)), min_size=1, max_size=200))
+@hsettings(max_examples=100, deadline=None)
+def test_quantised_columns_keep_four_digits_of_the_peak(values):
+    ts = list(range(BASE, BASE + 60 * len(values), 60))
+    _, cols = codec.decode(codec.encode(ts, {1: (codec.QUANT, values)}))
+    peak = max((abs(v) for v in values if v is not None), default=0.0)
+    for v, got in zip(values, cols[1].tolist(), strict=True):
+        if v is None:
+            assert math.isnan(got)
+        else:
+            assert abs(got - v) <= max(peak * 5e-4, 1e-9) + 1e-6
+
+
+def fill(store, hours, start=BASE, device="r1", itf="GE0/0/1"):
+    samples = []
+    for k in range(hours * 60):
+        t = start + 60 * k
+        samples.append(Sample(device, itf, t, {"in_octets": 10**12 + 750_000 * k, "in_bps": 5000.0 + 1000 * k}))
+    store.write(samples)
+    return samples
+
+
+def test_rollup_compacts_hours_and_reads_back(metrics_db):
+    store = SqliteTimeSeriesStore(metrics_db, Retention())
+    fill(store, 3)
+    stats = store.rollup(now=BASE + 2 * H + 600)  # hours 0 and 1 are finished, hour 2 is not
+    assert stats.hours_compacted == 2 and stats.head_rows == 120
+    assert metrics_db.execute("SELECT count(*) FROM ts_head").fetchone()[0] == 60
+    raw = store.read_range("r1", "GE0/0/1", ["in_octets", "in_bps"], BASE, BASE + 3 * H, "raw")
+    assert raw.ts == list(range(BASE, BASE + 3 * H, 60))  # blocks then head, seamless
+    assert raw.columns["in_octets"] == [10**12 + 750_000 * k for k in range(180)]
+    assert raw.columns["in_bps"][100] == 105_000.0
+    five = store.read_range("r1", "GE0/0/1", ["in_bps"], BASE, BASE + 3 * H, "5m")
+    assert five.ts == list(range(BASE, BASE + 3 * H, 300))  # last hour aggregated on the fly from the head
+    assert five.columns["in_bps.min"][0] == 5000.0
+    assert five.columns["in_bps.max"][0] == 9000.0
+    assert five.columns["in_bps.avg"][13] == 72_000.0
+    hour = store.read_range("r1", "GE0/0/1", ["in_bps"], BASE, BASE + 3 * H, "1h")
+    assert hour.columns["in_bps.avg"] == [34_500.0, 94_500.0, 154_500.0]
+    assert "in_octets.avg" not in store.read_range("r1", "GE0/0/1", ["in_bps"], BASE, BASE + H, "5m").columns
+
+
+def test_late_sample_merged_into_compacted_hour(metrics_db):
+    store = SqliteTimeSeriesStore(metrics_db, Retention())
+    store.write([Sample("r1", "", BASE + 60 * k, {"cpu_pct": 10.0}) for k in range(60) if k != 30])
+    store.rollup(now=BASE + H + 600)
+    store.write([Sample("r1", "", BASE + 1800, {"cpu_pct": 70.0})])  # spooled poll arrives late
+    store.rollup(now=BASE + H + 700)
+    raw = store.read_range("r1", "", ["cpu_pct"], BASE, BASE + H - 1, "raw")
+    assert len(raw.ts) == 60 and raw.columns["cpu_pct"][30] == 70.0
+    five = store.read_range("r1", "", ["cpu_pct"], BASE, BASE + H - 1, "5m")
+    assert five.columns["cpu_pct.max"][6] == 70.0
+    assert five.columns["cpu_pct.avg"][6] == 22.0
+
+
+def test_retention_drops_whole_blocks_per_level(metrics_db):
+    ret = Retention(raw_s=2 * H, five_min_s=86400, hour_s=10 * 86400)
+    store = SqliteTimeSeriesStore(metrics_db, ret)
+    fill(store, 4)
+    store.rollup(now=BASE + 4 * H + 600)
+    levels = dict(metrics_db.execute("SELECT level, count(*) FROM ts_block GROUP BY level").fetchall())
+    assert levels == {0: 2, 1: 1, 2: 1}  # raw: hours 2 and 3 kept (2 h), 5 min: today, 1 h: one span
+    assert store.read_range("r1", "GE0/0/1", ["in_bps"], BASE, BASE + H, "raw").ts == []
+    assert len(store.read_range("r1", "GE0/0/1", ["in_bps"], BASE, BASE + H - 1, "5m").ts) == 12
+    store.expire(now=BASE + 2 * 86400)
+    levels = dict(metrics_db.execute("SELECT level, count(*) FROM ts_block GROUP BY level").fetchall())
+    assert levels == {2: 1}
+
+
+def test_auto_level_and_unknown_series(metrics_db):
+    store = SqliteTimeSeriesStore(metrics_db, Retention())
+    now = BASE + 40 * 86400
+    assert store.pick_level(now - H, now, now) == "raw"
+    assert store.pick_level(now - 30 * 86400, now, now) == "5m"
+    assert store.pick_level(now - 90 * 86400, now, now) == "1h"
+    empty = store.read_range("nobody", "", ["cpu_pct"], BASE, BASE + H, "raw")
+    assert empty.ts == [] and empty.columns == {"cpu_pct": []}
+
+
+def test_block_is_small(metrics_db):
+    """A day of 5-minute min/avg/max of two noisy rates stays well under a kilobyte per metric-day."""
+    rng = np.random.default_rng(1)
+    t = np.arange(BASE, BASE + 86400, 300)
+    x = 3e7 + 2e7 * np.sin(t / 86400 * 2 * np.pi) + rng.normal(0, 1e6, len(t))
+    blob = codec.encode(t, {i: (codec.QUANT, x * (1 + i / 10)) for i in range(6)})
+    assert len(blob) < 6 * 288 * 2

@@ -1,0 +1,88 @@
+"""An app with the real inventory and the shipped address plan loaded, plus users."""
+
+from __future__ import annotations
+
+import shutil
+from functools import cache
+from pathlib import Path
+
+from flask import Flask
+
+from ipam import csvio, store
+from ipam.addresses import parse_prefix
+from ipam.schema import ensure_schema
+from nms.config import ROOT
+from nms.inventory import load_inventory
+from nms.inventory_model import Inventory
+from tests.auth.helpers import app_db, make_app, make_token, make_user
+
+PLAN = ROOT / "ipam" / "data" / "address_plan.csv"
+COUNTY, OTHER_COUNTY, CITY = "hefei-feidong", "chaohu-lujiang", "hefei"
+
+
+@cache
+def inventory() -> Inventory:
+    return load_inventory(ROOT / "inventory.yaml")
+
+
+def planned_app(tmp_path: Path, template_dir: Path) -> Flask:
+    """A fresh app whose centre.db is a copy of one with the shipped plan imported."""
+    if not (template_dir / "centre.db").exists():
+        from nms.config import Settings
+        from nms.db import connect
+
+        db = connect(Settings(data_dir=template_dir), "centre")
+        ensure_schema(db)
+        csvio.import_csv(db, PLAN.read_text(encoding="utf-8"), actor="test",
+                         known_sites=set(inventory().sites))
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.conn.close()
+    (tmp_path / "var").mkdir(parents=True, exist_ok=True)
+    shutil.copy(template_dir / "centre.db", tmp_path / "var" / "centre.db")
+    _skip_unwritten_blueprints()
+    return make_app(tmp_path, inventory=inventory())
+
+
+def _skip_unwritten_blueprints() -> None:
+    """nms.server skips a missing module but not a missing *package* (nms.alerts.api before
+    nms/alerts/ exists); leave those out so these tests do not depend on other issues' progress."""
+    import importlib.util
+
+    from nms import server
+
+    def present(name: str) -> bool:
+        try:
+            return importlib.util.find_spec(name) is not None
+        except ModuleNotFoundError:
+            return False
+
+    server.BLUEPRINT_MODULES = tuple(m for m in server.BLUEPRINT_MODULES if present(m))
+
+
+def user_token(app: Flask, name: str, role: str, site: str) -> dict[str, str]:
+    db = app_db(app)
+    try:
+        make_user(db, name, role, site)
+        return {"Authorization": f"Bearer {make_token(db, 'user', name)}"}
+    finally:
+        db.conn.close()
+
+
+def pool_of(app: Flask, site: str, space: str = "专网", family: int = 4) -> store.Prefix:
+    db = app_db(app)
+    try:
+        return store.pools_of_site(db.conn, site, store.space_id(db, space), family)[0]
+    finally:
+        db.conn.close()
+
+
+def counts(app: Flask) -> tuple[int, int, int]:
+    db = app_db(app)
+    try:
+        return tuple(db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[return-value]
+                     for t in ("ipam_prefixes", "ipam_requests", "audit_log"))
+    finally:
+        db.conn.close()
+
+
+__all__ = ["parse_prefix", "COUNTY", "OTHER_COUNTY", "CITY"]

@@ -1,0 +1,212 @@
+"""The poller against real agents on loopback: net-snmp snmpd (v2c, every v3 mode, wrong keys,
+SONET and cipher-tunnel rows via pass_persist), a junk-answering UDP server, nothing at all."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from probes.poller import Poller
+from probes.snmp import Credential, Target
+from tests.probes.helpers import AUTH_KEY, PRIV_KEY, REPO, V3_USERS, Snmpd, free_udp_port, start_junk_server
+
+pytestmark = pytest.mark.skipif(not shutil.which("/usr/sbin/snmpd"), reason="net-snmp snmpd not installed")
+
+SONET = "1.3.6.1.2.1.10.39"
+CIPHER = "1.3.6.1.4.1.99934"
+
+
+@pytest.fixture(scope="module")
+def snmpd(tmp_path_factory):
+    agent = Snmpd(tmp_path_factory.mktemp("snmpd"), [SONET, CIPHER])
+    yield agent
+    agent.close()
+
+
+def poll(target, profile="auto", peers=(), poller=None):
+    return asyncio.run((poller or Poller()).poll(target, profile, peers))
+
+
+def v3(user, auth_key=AUTH_KEY, priv_key=PRIV_KEY):
+    auth, priv, ext = V3_USERS[user]
+    return Credential(version="3", user=user, auth_proto=auth, auth_key=auth_key if auth else None,
+                      priv_proto=priv, priv_key=priv_key if priv else None, key_extension=ext)
+
+
+def test_v2c_poll_of_net_snmp(snmpd):
+    r = poll(Target("127.0.0.1", snmpd.port, Credential(community="public"), timeout=1))
+    assert r["ok"], r["error"]
+    assert r["profile"] == "netsnmp-linux"
+    lo = [i for i in r["interfaces"] if i["name"] == "lo"]
+    assert lo and lo[0]["oper"] == "up" and lo[0]["hc"] is True
+    assert r["identity"]["sysObjectID"].startswith("1.3.6.1.4.1.8072")
+    assert r["identity"]["uptime_s"] > 0
+
+
+@pytest.mark.parametrize("user", sorted(V3_USERS))
+def test_v3_every_security_level_and_protocol(snmpd, user):
+    r = poll(Target("127.0.0.1", snmpd.port, v3(user), timeout=1, retries=0))
+    assert r["ok"], f"{user}: {r['error']}"
+    assert any(i["name"] == "lo" for i in r["interfaces"])
+
+
+def test_v3_wrong_auth_key_says_authentication_failed(snmpd):
+    r = poll(Target("127.0.0.1", snmpd.port, v3("usha256aes", auth_key="not-the-key"), timeout=1, retries=0))
+    assert not r["ok"]
+    assert r["error"].startswith("auth") and "authentication failed" in r["error"]
+    assert r["interfaces"] == [] and r["identity"] == {}
+
+
+def test_v3_wrong_priv_key_says_authentication_failed(snmpd):
+    r = poll(Target("127.0.0.1", snmpd.port, v3("usha256aes", priv_key="not-the-key"), timeout=1, retries=0))
+    assert not r["ok"] and "authentication failed" in r["error"]
+
+
+def test_v3_wrong_key_extension_fails_cleanly(snmpd):
+    cred = v3("usha1aes256c")
+    cred.key_extension = "blumenthal"  # the agent uses Reeder/Cisco for this user
+    r = poll(Target("127.0.0.1", snmpd.port, cred, timeout=1, retries=0))
+    assert not r["ok"] and "authentication failed" in r["error"]
+
+
+def test_v3_unknown_user(snmpd):
+    cred = Credential(version="3", user="nobody-here", auth_proto="SHA", auth_key=AUTH_KEY)
+    r = poll(Target("127.0.0.1", snmpd.port, cred, timeout=1, retries=0))
+    assert not r["ok"] and "authentication failed" in r["error"]
+
+
+def test_garbage_answers_give_garbage_error():
+    sock, port, stop = start_junk_server()
+    try:
+        r = poll(Target("127.0.0.1", port, Credential(community="public"), timeout=0.5, retries=0))
+    finally:
+        stop.set()
+        sock.close()
+    assert not r["ok"]
+    assert r["error"].startswith(("garbage", "timeout")), r["error"]
+
+
+def test_silent_port_is_a_timeout():
+    r = poll(Target("127.0.0.1", free_udp_port(), Credential(community="public"), timeout=0.3, retries=1))
+    assert not r["ok"] and r["error"] == "timeout"
+
+
+def test_target_outside_loopback_is_refused_before_any_packet():
+    r = poll(Target("192.0.2.1", 161, Credential(community="public"), timeout=0.3))
+    assert not r["ok"] and r["error"].startswith("not allowed")
+
+
+def test_missing_objects_and_partial_tables(snmpd):
+    # cipher profile on a device without most of its OIDs: noSuchObject everywhere except
+    # one tunnel row that lacks its state column and one complete row
+    snmpd.serve({
+        f"{CIPHER}.2.2.1.2.1": ("ipaddress", "10.9.0.1"),
+        f"{CIPHER}.2.2.1.2.2": ("ipaddress", "10.9.0.2"),
+        f"{CIPHER}.2.2.1.4.2": ("integer", "1"),
+    })
+    r = poll(Target("127.0.0.1", snmpd.port, Credential(community="public"), timeout=1), "cipher-gateway",
+             ["10.9.0.1", "10.9.0.2"])
+    assert r["ok"], r["error"]
+    assert "cpu_pct" not in r["health"]  # cipherCpuUsage: noSuchObject
+    assert {t["peer"]: t["state"] for t in r["tunnels"]} == {"10.9.0.1": "down", "10.9.0.2": "up"}
+
+
+def test_cipher_tunnels_expected_peers_up_and_down(snmpd):
+    snmpd.serve({
+        f"{CIPHER}.2.1.5.0": ("gauge", "17"),
+        f"{CIPHER}.2.1.6.0": ("gauge", "41"),
+        **{f"{CIPHER}.2.2.1.2.{i}": ("ipaddress", ip) for i, ip in ((1, "10.0.0.1"), (2, "10.0.0.2"))},
+        **{f"{CIPHER}.2.2.1.3.{i}": ("string", n) for i, n in ((1, "to-hefei"), (2, "to-chaohu"))},
+        **{f"{CIPHER}.2.2.1.4.{i}": ("integer", s) for i, s in ((1, "1"), (2, "2"))},
+    })
+    r = poll(Target("127.0.0.1", snmpd.port, Credential(community="public"), timeout=1), "cipher-gateway",
+             ["10.0.0.1", "10.0.0.2", "10.0.0.3"])
+    assert r["ok"], r["error"]
+    assert r["health"] == {"cpu_pct": 17.0, "mem_pct": 41.0}
+    assert r["tunnels"] == [{"peer": "10.0.0.1", "name": "to-hefei", "state": "up"},
+                            {"peer": "10.0.0.2", "name": "to-chaohu", "state": "down"},
+                            {"peer": "10.0.0.3", "name": None, "state": "down"}]
+
+
+def _sonet(section=1, line=1, path=1, elapsed=100, es=3, ses=2, uas=0, valid=1, if_index=2):
+    s = f"{SONET}.1"
+    return {
+        f"{s}.1.1.1.2.{if_index}": ("integer", str(elapsed)),
+        f"{s}.2.1.1.1.{if_index}": ("integer", str(section)),
+        f"{s}.3.1.1.1.{if_index}": ("integer", str(line)),
+        f"{s}.3.2.1.2.{if_index}.1": ("integer", str(es)),
+        f"{s}.3.2.1.3.{if_index}.1": ("integer", str(ses)),
+        f"{s}.3.2.1.5.{if_index}.1": ("integer", str(uas)),
+        f"{s}.3.2.1.6.{if_index}.1": ("integer", str(valid)),
+        f"{SONET}.2.1.1.1.2.{if_index}": ("integer", str(path)),
+    }
+
+
+def test_sdh_los_raised_and_cleared_and_bucket_stored_once(snmpd):
+    poller = Poller()
+    target = Target("127.0.0.1", snmpd.port, Credential(community="public"), timeout=1)
+    snmpd.serve(_sonet(elapsed=100, ses=2))
+    r1 = poll(target, "sdh", poller=poller)
+    assert r1["ok"], r1["error"]
+    (e1,) = r1["sdh"]
+    assert e1["ifIndex"] == 2 and e1["section_status"] == [] and e1["line_status"] == []
+    assert [(b["es"], b["ses"], b["uas"], b["valid"]) for b in e1["buckets"]] == [(3, 2, 0, True)]
+
+    snmpd.serve(_sonet(section=2, line=4, path=8, elapsed=160, ses=2))  # LOS, far end RDI; same interval
+    (e2,) = poll(target, "sdh", poller=poller)["sdh"]
+    assert e2["section_status"] == ["LOS"] and e2["line_status"] == ["RDI"] and e2["path_status"] == ["RDI"]
+    assert e2["buckets"] == []  # the completed bucket was already reported
+
+    snmpd.serve(_sonet(section=1, elapsed=20, es=60, ses=60, uas=10))  # cleared; a new quarter hour
+    (e3,) = poll(target, "sdh", poller=poller)["sdh"]
+    assert e3["section_status"] == [] and e3["path_status"] == []
+    assert [(b["es"], b["ses"], b["uas"]) for b in e3["buckets"]] == [(60, 60, 10)]
+
+
+def test_sdh_invalid_interval_is_marked(snmpd):
+    snmpd.serve(_sonet(valid=2))
+    (e,) = poll(Target("127.0.0.1", snmpd.port, Credential(community="public"), timeout=1), "sdh")["sdh"]
+    assert e["buckets"][0]["valid"] is False
+
+
+def _cli(*args, env=None):
+    return subprocess.run([sys.executable, str(REPO / "agent.py"), "poll", *args], capture_output=True,
+                          text=True, timeout=60, env=env)
+
+
+def test_cli_poll_json_v2c_and_v3(snmpd, monkeypatch):
+    p = _cli("--target", f"127.0.0.1:{snmpd.port}", "--community", "public", "--json")
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["ok"] and doc["profile"] == "netsnmp-linux" and doc["interfaces"]
+    import os
+
+    env = dict(os.environ, PE_AUTH=AUTH_KEY, PE_PRIV=PRIV_KEY)
+    p = _cli("--target", f"127.0.0.1:{snmpd.port}", "--v3-user", "usha256aes", "--auth-proto", "SHA-256",
+             "--auth-key-env", "PE_AUTH", "--priv-proto", "AES", "--priv-key-env", "PE_PRIV", "--json", env=env)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["ok"]
+    p = _cli("--target", f"127.0.0.1:{snmpd.port}", "--v3-user", "usha256aes", "--auth-proto", "SHA-256",
+             "--auth-key-env", "PE_PRIV", "--priv-proto", "AES", "--priv-key-env", "PE_PRIV", "--json", env=env)
+    assert p.returncode == 1 and "authentication failed" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_cli_errors_are_clear():
+    sock, port, stop = start_junk_server()
+    try:
+        p = _cli("--target", f"127.0.0.1:{port}", "--community", "x", "--timeout", "0.3", "--retries", "0")
+    finally:
+        stop.set()
+        sock.close()
+    assert p.returncode == 1 and "Traceback" not in p.stderr and "127.0.0.1" in p.stderr
+    p = _cli("--target", "127.0.0.1:99999", "--community", "x")
+    assert p.returncode == 2 and "port" in p.stderr
+    p = _cli("--target", "127.0.0.1:161", "--v3-user", "u", "--auth-proto", "SHA", "--auth-key-env", "PE_UNSET_VAR")
+    assert p.returncode == 2 and "PE_UNSET_VAR" in p.stderr
+    p = _cli("--target", "127.0.0.1:161", "--v3-user", "u", "--auth-proto", "ROT13", "--auth-key-env", "HOME")
+    assert p.returncode == 2 and "ROT13" in p.stderr

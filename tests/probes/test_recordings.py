@@ -1,0 +1,134 @@
+"""Poll real device walks served by one snmpsim process and compare with LibreNMS's own parse.
+
+The LibreNMS files are GPL: they are read from ../shared/testbed at run time, never copied.
+Agreement rules (docs/profiles.md "Checked against LibreNMS"): ifName and ifOperStatus
+must be equal; ifSpeed equal, or equal at ifHighSpeed's 1 Mbit/s resolution (LibreNMS
+prefers ifHighSpeed, we keep the exact ifSpeed when it fits, e.g. 2488.32 Mbit/s);
+ifInOctets equal, where LibreNMS's 0 for a row without any octet counter in the walk
+matches our None (we do not invent a zero).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from probes.poller import Poller
+from probes.snmp import Credential, Target
+from tests.probes.helpers import TESTBED, start_snmpsim, stop
+
+LIBRENMS = TESTBED / "librenms"
+SNMPSIM_DATA = TESTBED / "snmpsim-data"
+
+try:
+    import snmpsim_data
+
+    PKG_DATA = Path(snmpsim_data.__file__).parent / "data"
+except ImportError:  # pragma: no cover
+    PKG_DATA = None
+
+
+def _lib_ports(doc: dict) -> list[dict]:
+    ports = doc.get("ports") or {}
+    section = ports.get("poller")
+    if section in (None, "matches discovery"):
+        section = ports.get("discovery")
+    return (section or {}).get("ports") or []
+
+
+def _pkg_walks() -> list[str]:
+    if PKG_DATA is None:
+        return []
+    out = []
+    for p in sorted(PKG_DATA.rglob("*.snmprec*")):
+        rel = p.relative_to(PKG_DATA).as_posix()
+        out.append(rel.removesuffix(".bz2").removesuffix(".snmprec"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def snmpsim():
+    if not LIBRENMS.is_dir():
+        pytest.skip(f"test bed folder {LIBRENMS} is missing")
+    dirs = [LIBRENMS] + ([PKG_DATA] if PKG_DATA else [])
+    proc, port, _log = start_snmpsim(dirs, "vrp_5720")
+    yield port
+    stop(proc)
+
+
+def _poll_all(port: int, communities: list[str]) -> dict[str, dict]:
+    async def run():
+        poller = Poller(max_in_flight=16)
+        rs = await asyncio.gather(*(poller.poll(Target("127.0.0.1", port, Credential(community=c), timeout=3,
+                                                       retries=2, name=c)) for c in communities))
+        return dict(zip(communities, rs, strict=True))
+
+    return asyncio.run(run())
+
+
+def _speed_agrees(ours, theirs) -> bool:
+    if ours == theirs:
+        return True
+    return ours is not None and theirs is not None and theirs % 1_000_000 == 0 and \
+        round(ours / 1_000_000) * 1_000_000 == theirs
+
+
+def _octets_agree(ours, theirs) -> bool:
+    return ours == theirs or (ours is None and theirs == 0)
+
+
+def test_ports_agree_with_librenms(snmpsim):
+    expected = {p.stem: json.loads(p.read_text()) for p in sorted((LIBRENMS / "expected").glob("*.json"))}
+    with_ports = {k: _lib_ports(v) for k, v in expected.items() if _lib_ports(v)}
+    results = _poll_all(snmpsim, sorted(with_ports))
+    total = agree = 0
+    lines = []
+    for name, ports in with_ports.items():
+        r = results[name]
+        assert r["ok"], f"{name}: {r['error']}"
+        ours = {i["index"]: i for i in r["interfaces"]}
+        ok = 0
+        for lp in ports:
+            o = ours.get(lp["ifIndex"])
+            if o and o["name"] == lp["ifName"] and o["oper"] == lp["ifOperStatus"] \
+                    and _speed_agrees(o["speed_bps"], lp["ifSpeed"]) and _octets_agree(o["in_octets"], lp["ifInOctets"]):
+                ok += 1
+            else:
+                lines.append(f"    mismatch {name} ifIndex {lp['ifIndex']}: librenms "
+                             f"{(lp['ifName'], lp['ifOperStatus'], lp['ifSpeed'], lp['ifInOctets'])} ours "
+                             f"{o and (o['name'], o['oper'], o['speed_bps'], o['in_octets'])}")
+        total += len(ports)
+        agree += ok
+        lines.append(f"{name:34} {r['profile']:16} {ok:4}/{len(ports):<4} {100.0 * ok / len(ports):6.1f}%")
+    print("\n".join(sorted(lines, key=lambda s: s.strip())))
+    print(f"TOTAL {agree}/{total} = {100.0 * agree / total:.2f}%")
+    assert agree / total >= 0.98
+
+
+def test_every_recording_polls_and_gets_a_vendor_profile(snmpsim):
+    lib = sorted(p.name.removesuffix(".snmprec") for p in LIBRENMS.glob("*.snmprec") if "@" not in p.name)
+    pkg = _pkg_walks()
+    results = _poll_all(snmpsim, lib + pkg)
+    failed = {c: r["error"] for c, r in results.items() if not r["ok"]}
+    generic = sorted(c for c, r in results.items() if r["ok"] and r["profile"] == "generic")
+    print(f"{len(results)} recordings polled; failed: {failed}; generic profile: {generic}")
+    for c, r in sorted(results.items()):
+        print(f"  {c:60} {r['profile'] or '-':18} {len(r['interfaces']):4} ifs {r['error'] or ''}")
+    # walks without any sysObjectID cannot be told apart from any other vendor
+    no_oid = {c for c, r in results.items() if r["ok"] and not r["identity"].get("sysObjectID")}
+    assert not failed
+    assert set(generic) <= no_oid, sorted(set(generic) - no_oid)
+
+
+def test_testbed_snmpsim_data_is_the_package_copy():
+    """The test bed's snmpsim-data walks are byte-identical to the installed package's, so
+    polling the package copies (one snmpsim, no duplicate communities) covers both."""
+    if not SNMPSIM_DATA.is_dir() or PKG_DATA is None:
+        pytest.skip(f"{SNMPSIM_DATA} or the snmpsim-data package is missing")
+    files = sorted(SNMPSIM_DATA.rglob("*.snmprec*"))
+    assert files
+    for f in files:
+        assert f.read_bytes() == (PKG_DATA / f.relative_to(SNMPSIM_DATA)).read_bytes(), f
