@@ -88,12 +88,36 @@ class Port:
 
     def raw(self, sl: slice) -> dict[str, np.ndarray]:
         return {
-            "in_octets": self.in_oct[sl], "out_octets": self.out_oct[sl],
-            "in_ucast_pkts": self.in_pkts[sl], "out_ucast_pkts": self.out_pkts[sl],
-            "in_errors": self.in_err[sl], "out_errors": self.out_err[sl],
-            "in_discards": self.in_disc[sl], "out_discards": self.out_disc[sl],
-            "in_bps": self.in_bps[sl], "out_bps": self.out_bps[sl], "oper_up": self.oper[sl],
+            "in_octets": self.in_oct[sl],
+            "out_octets": self.out_oct[sl],
+            "in_ucast_pkts": self.in_pkts[sl],
+            "out_ucast_pkts": self.out_pkts[sl],
+            "in_errors": self.in_err[sl],
+            "out_errors": self.out_err[sl],
+            "in_discards": self.in_disc[sl],
+            "out_discards": self.out_disc[sl],
+            "in_bps": self.in_bps[sl],
+            "out_bps": self.out_bps[sl],
+            "oper_up": self.oper[sl],
         }
+
+    def keep_only(self, sl: slice) -> Port:
+        """Drop all but the slice the live ingest needs (the month would not fit in memory)."""
+        for name in (
+            "in_bps",
+            "out_bps",
+            "in_oct",
+            "out_oct",
+            "in_pkts",
+            "out_pkts",
+            "in_err",
+            "out_err",
+            "in_disc",
+            "out_disc",
+            "oper",
+        ):
+            setattr(self, name, getattr(self, name)[sl].copy())
+        return self
 
     def gauges(self) -> dict[str, np.ndarray]:
         return {"in_bps": self.in_bps, "out_bps": self.out_bps, "oper_up": self.oper}
@@ -140,25 +164,50 @@ def write_rollups(store, sid, ts, cols, upto: int) -> None:
 def poll_of(dev, names, ports, gauges, i, ts) -> dict:
     itfs = []
     for idx, (name, p) in enumerate(zip(names, ports, strict=True)):
-        itfs.append({
-            "index": idx + 1, "name": name, "admin": "up", "oper": "up" if p.up else "down",
-            "in_octets": int(p.in_oct[i]), "out_octets": int(p.out_oct[i]),
-            "in_ucast_pkts": int(p.in_pkts[i]), "out_ucast_pkts": int(p.out_pkts[i]),
-            "in_errors": int(p.in_err[i]), "out_errors": int(p.out_err[i]),
-            "in_discards": int(p.in_disc[i]), "out_discards": int(p.out_disc[i]),
-            "in_bps": float(p.in_bps[i]), "out_bps": float(p.out_bps[i]), "speed_bps": 1_000_000_000,
-        })
+        itfs.append(
+            {
+                "index": idx + 1,
+                "name": name,
+                "admin": "up",
+                "oper": "up" if p.up else "down",
+                "in_octets": int(p.in_oct[i]),
+                "out_octets": int(p.out_oct[i]),
+                "in_ucast_pkts": int(p.in_pkts[i]),
+                "out_ucast_pkts": int(p.out_pkts[i]),
+                "in_errors": int(p.in_err[i]),
+                "out_errors": int(p.out_err[i]),
+                "in_discards": int(p.in_disc[i]),
+                "out_discards": int(p.out_disc[i]),
+                "in_bps": float(p.in_bps[i]),
+                "out_bps": float(p.out_bps[i]),
+                "speed_bps": 1_000_000_000,
+            }
+        )
     health = {k: float(gauges[k][i]) for k in ("cpu_pct", "mem_pct", "temperature_c")}
-    return {"device": dev.name, "ts": float(ts), "ok": True, "error": None, "duration_s": float(gauges["poll_s"][i]),
-            "profile": "auto", "identity": {"uptime_s": float(gauges["uptime_s"][i])}, "interfaces": itfs,
-            "health": health, "sessions": float(gauges["sessions"][i]) if "sessions" in gauges else None,
-            "tunnels": [], "sdh": [], "icmp": None}
+    return {
+        "device": dev.name,
+        "ts": float(ts),
+        "ok": True,
+        "error": None,
+        "duration_s": float(gauges["poll_s"][i]),
+        "profile": "auto",
+        "identity": {"uptime_s": float(gauges["uptime_s"][i])},
+        "interfaces": itfs,
+        "health": health,
+        "sessions": float(gauges["sessions"][i]) if "sessions" in gauges else None,
+        "tunnels": [],
+        "sdh": [],
+        "icmp": None,
+    }
 
 
 def synth_events(db, inv, t0: float, t1: float, rng: random.Random) -> int:
     rows = []
-    subjects = [("device", d) for d in inv.devices] + [("link", k) for k in inv.links] + [
-        ("site", s) for s in inv.sites]
+    subjects = (
+        [("device", d) for d in inv.devices]
+        + [("link", k) for k in inv.links]
+        + [("site", s) for s in inv.sites]
+    )
     for kind, subj in subjects:
         rows.append((t0 - 3600, kind, subj, "unknown", "up", None))
         t = t0
@@ -172,7 +221,8 @@ def synth_events(db, inv, t0: float, t1: float, rng: random.Random) -> int:
             rows.append((min(t + dur, t1 - 1), kind, subj, to, "up", None))
             t += dur
     db.conn.executemany(
-        "INSERT INTO state_events (ts, kind, subject, from_state, to_state, reason) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO state_events (ts, kind, subject, from_state, to_state, reason)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
         rows,
     )
     return len(rows)
@@ -215,8 +265,11 @@ def main() -> int:
     live_from = now_h - 3600
     live_idx = np.arange(len(ts))[ts >= live_from]
     n_if = len(devices) * args.ifaces
-    print(f"bench/store: {len(devices)} devices x {args.ifaces} interfaces = {n_if} interfaces, "
-          f"{args.days} days, data in {data}", flush=True)
+    print(
+        f"bench/store: {len(devices)} devices x {args.ifaces} interfaces = {n_if} interfaces, "
+        f"{args.days} days, data in {data}",
+        flush=True,
+    )
 
     rng = np.random.default_rng(args.seed)
     live: list[tuple] = []
@@ -239,7 +292,10 @@ def main() -> int:
                 block = {m: v[sl] for m, v in gauges.items()} if port is None else port.raw(sl)
                 store.write_block(sid, RAW, h, ts[sl], block)
         mdb.execute("COMMIT")
-        live.append((dev, names, ports, gauges))
+        lsl = slice(int(live_idx[0]), int(live_idx[-1]) + 1)
+        live.append(
+            (dev, names, [p.keep_only(lsl) for p in ports], {k: v[lsl].copy() for k, v in gauges.items()})
+        )
         if di % 100 == 99:
             el = time.perf_counter() - t_fill
             print(f"  filled {di + 1} devices in {el:.0f} s", flush=True)
@@ -255,11 +311,12 @@ def main() -> int:
     ingest_s = 0.0
     polls_n = 0
     batch_times = []
-    for i in live_idx:
+    for j, i in enumerate(live_idx):
         by_agent: dict[str, list] = {}
         for dev, names, ports, gauges in live:
             by_agent.setdefault(agent_of.get(dev.name, "bench"), []).append(
-                poll_of(dev, names, ports, gauges, i, ts[i]))
+                poll_of(dev, names, ports, gauges, j, ts[i])
+            )
         for agent, polls in by_agent.items():
             seq += 1
             body = {"agent": agent, "seq": seq, "samples": polls}
@@ -271,21 +328,28 @@ def main() -> int:
             batch_times.append(dt)
             polls_n += len(polls)
     minutes = len(live_idx)
-    print(f"ingest: {minutes} minutes x {len(by_agent)} agent batches = {polls_n} polls, "
-          f"{polls_n * args.ifaces} interface samples in {ingest_s:.1f} s -> "
-          f"{polls_n / ingest_s:.0f} polls/s, {polls_n * args.ifaces / ingest_s:.0f} interface samples/s; "
-          f"whole province minute takes {ingest_s / minutes:.2f} s of 60 s "
-          f"(largest batch {max(batch_times) * 1000:.0f} ms)", flush=True)
+    print(
+        f"ingest: {minutes} minutes x {len(by_agent)} agent batches = {polls_n} polls, "
+        f"{polls_n * args.ifaces} interface samples in {ingest_s:.1f} s -> "
+        f"{polls_n / ingest_s:.0f} polls/s, {polls_n * args.ifaces / ingest_s:.0f} interface samples/s; "
+        f"whole province minute takes {ingest_s / minutes:.2f} s of 60 s "
+        f"(largest batch {max(batch_times) * 1000:.0f} ms)",
+        flush=True,
+    )
     stats, (roll_s,) = timed(lambda: store.rollup(now=now_h + 600))
     print(f"rollup of that hour: {stats.head_rows} head rows into blocks in {roll_s:.1f} s", flush=True)
 
     mdb.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     size = (data / "metrics.db").stat().st_size
     per_level = dict(mdb.execute("SELECT level, sum(length(data)) FROM ts_block GROUP BY level").fetchall())
-    print(f"metrics.db: {size / 1e6:.1f} MB = {size / n_if / 1024:.1f} KB per interface "
-          f"(device-level series included); blocks: raw 48 h {per_level.get(0, 0) / n_if / 1024:.1f} KB, "
-          f"5 min 30 d {per_level.get(1, 0) / n_if / 1024:.1f} KB, 1 h {per_level.get(2, 0) / n_if / 1024:.1f} KB "
-          f"per interface", flush=True)
+    print(
+        f"metrics.db: {size / 1e6:.1f} MB = {size / n_if / 1024:.1f} KB per interface "
+        f"(device-level series included); blocks: raw 48 h {per_level.get(0, 0) / n_if / 1024:.1f} KB, "
+        f"5 min 30 d {per_level.get(1, 0) / n_if / 1024:.1f} KB, "
+        f"1 h {per_level.get(2, 0) / n_if / 1024:.1f} KB "
+        f"per interface",
+        flush=True,
+    )
 
     # ---- reads
     pyrng = random.Random(args.seed)
@@ -297,18 +361,30 @@ def main() -> int:
         s, t = timed(lambda d=dev, i=itf: store.read_range(d, i, ["in_bps", "out_bps"], now - 30 * DAY, now))
         times.append(t[0])
         assert s.level == "5m" and len(s.ts) > 8000, (s.level, len(s.ts))
-    print(f"one link's 30-day chart (in+out, 5-min min/avg/max, {len(s.ts)} points): "
-          f"median {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms", flush=True)
+    print(
+        f"one link's 30-day chart (in+out, 5-min min/avg/max, {len(s.ts)} points): "
+        f"median {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms",
+        flush=True,
+    )
 
     n_ev = synth_events(cdb, inv, now_h - 30 * DAY, now_h, pyrng)
     rows, t = timed(lambda: availability.report(cdb, now_h - 30 * DAY, now_h, inv, kinds=["device"]), 3)
-    print(f"month availability of every device ({len(rows)} devices, {n_ev} events in the db): "
-          f"{min(t) * 1000:.0f} ms", flush=True)
+    print(
+        f"month availability of every device ({len(rows)} devices, {n_ev} events in the db): "
+        f"{min(t) * 1000:.0f} ms",
+        flush=True,
+    )
     rows, t = timed(lambda: availability.report(cdb, now_h - 30 * DAY, now_h, inv), 3)
-    print(f"month availability of everything ({len(rows)} devices+links+sites): {min(t) * 1000:.0f} ms", flush=True)
+    print(
+        f"month availability of everything ({len(rows)} devices+links+sites): {min(t) * 1000:.0f} ms",
+        flush=True,
+    )
     cur, t = timed(lambda: json.dumps(state.current(cdb)), 5)
-    print(f"current state of the whole province ({sum(len(v) for v in state.current(cdb).values())} subjects, "
-          f"as JSON): {min(t) * 1000:.1f} ms", flush=True)
+    print(
+        f"current state of the whole province ({sum(len(v) for v in state.current(cdb).values())} subjects, "
+        f"as JSON): {min(t) * 1000:.1f} ms",
+        flush=True,
+    )
     mdb.conn.close()
     cdb.conn.close()
     return 0

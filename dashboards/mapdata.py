@@ -155,7 +155,20 @@ def map_sites(inventory: Inventory) -> list[dict[str, Any]]:
     ]
 
 
+_EDGES: dict[int, tuple[Inventory, list[dict[str, Any]]]] = {}
+
+
 def site_edges(inventory: Inventory) -> list[dict[str, Any]]:
+    """:func:`compute_site_edges`, remembered per inventory object (an inventory never changes)."""
+    got = _EDGES.get(id(inventory))
+    if got is None or got[0] is not inventory:
+        if len(_EDGES) > 8:
+            _EDGES.clear()
+        got = _EDGES[id(inventory)] = (inventory, compute_site_edges(inventory))
+    return got[1]
+
+
+def compute_site_edges(inventory: Inventory) -> list[dict[str, Any]]:
     """Links between two map sites, grouped by site pair (parent end first).
 
     Each edge lists its links; the wall colours the edge by the worst of them and by

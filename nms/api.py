@@ -18,6 +18,7 @@ from nms.auth.policy import require_site, scope_sites
 from nms.db import connect
 from nms.server import settings_of
 from nms.store import SqliteTimeSeriesStore
+from nms.web import nav
 
 bp = Blueprint("centre_api", __name__)
 
@@ -249,6 +250,7 @@ def _hms(seconds: float) -> str:
 
 @bp.get("/reports/availability")
 @require("reports.read")
+@nav("可用率 Availability", order=60)
 def availability_page():
     from datetime import datetime
 

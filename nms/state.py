@@ -18,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import sqlite_utils
 
@@ -27,6 +27,7 @@ from nms.inventory_model import Inventory
 STATES = ("up", "down", "degraded", "unreachable", "unknown")
 KINDS = ("device", "interface", "link", "site", "tunnel")
 SDH_DEFECTS = ("LOS", "LOF", "AIS", "LOP", "TIM", "PLM")
+APPLIED_KEEP_S = 30 * 86400
 
 
 @dataclass(frozen=True)
@@ -458,6 +459,8 @@ def apply_batch(
         save(db, m)
         _store_uas(db, polls)
         db.execute("INSERT INTO state_applied (agent, seq, ts) VALUES (?, ?, ?)", (agent, seq, time.time()))
+        if seq % 256 == 0:  # forget batches older than any agent would re-send (the samples are keyed anyway)
+            db.execute("DELETE FROM state_applied WHERE ts < ?", (time.time() - APPLIED_KEEP_S,))
         db.execute("COMMIT")
     except BaseException:
         if db.conn.in_transaction:
@@ -478,6 +481,35 @@ def save(db: sqlite_utils.Database, m: Machine) -> None:
             " VALUES (?, ?, ?, ?, ?, ?)",
             sorted(m.events, key=lambda e: e[0]),
         )
+
+
+# ---- the interface a PostgreSQL implementation would provide (docs/storage.md) ---------------------
+
+
+class StateStore(Protocol):
+    def apply_batch(self, agent: str, seq: int, polls: list[Mapping[str, Any]]) -> bool: ...
+
+    def current(self) -> dict[str, dict[str, dict[str, Any]]]: ...
+
+    def events(self, **filters: Any) -> list[dict[str, Any]]: ...
+
+
+@dataclass
+class SqliteStateStore:
+    """:class:`StateStore` on centre.db (the functions of this module, bound to one db)."""
+
+    db: sqlite_utils.Database
+    inventory: Inventory | None = None
+    config: StateConfig | None = None
+
+    def apply_batch(self, agent: str, seq: int, polls: list[Mapping[str, Any]]) -> bool:
+        return apply_batch(self.db, agent, seq, polls, self.inventory, self.config)
+
+    def current(self) -> dict[str, dict[str, dict[str, Any]]]:
+        return current(self.db)
+
+    def events(self, **filters: Any) -> list[dict[str, Any]]:
+        return events(self.db, **filters)
 
 
 # ---- reading ------------------------------------------------------------------------------------

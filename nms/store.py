@@ -39,6 +39,7 @@ LEVELS = {"raw": RAW, "5m": FIVE_MIN, "1h": HOUR}
 BLOCK_SPAN = {RAW: 3600, FIVE_MIN: 86400, HOUR: 30 * 86400}
 BUCKET = {FIVE_MIN: 300, HOUR: 3600}
 AGGS = ("min", "avg", "max")
+RAW_DIGITS, ROLLUP_DIGITS = 4, 3  # significant digits of a block's peak kept for gauges (nms.tsdb.codec)
 
 # Counters are stored exactly (so rates can be recomputed); everything else is a gauge.
 COUNTER_SUFFIXES = ("_octets", "_pkts", "_errors", "_discards")
@@ -255,9 +256,10 @@ class SqliteTimeSeriesStore:
         for name, values in columns.items():
             kind = codec.EXACT if (level == RAW and is_counter(name)) or name.endswith(".n") else codec.QUANT
             encoded[self.metric_id(name)] = (kind, values)
+        data = codec.encode(ts, encoded, ROLLUP_DIGITS if level else RAW_DIGITS)
         self.db.execute(
             "INSERT OR REPLACE INTO ts_block (source_id, level, t0, n, data) VALUES (?, ?, ?, ?, ?)",
-            (source_id, level, t0, len(ts), codec.encode(ts, encoded)),
+            (source_id, level, t0, len(ts), data),
         )
 
     # ---- read --------------------------------------------------------------------------
@@ -278,6 +280,33 @@ class SqliteTimeSeriesStore:
                 (source_id, t0, t1),
             )
         ]
+
+    def latest(
+        self, keys: Iterable[tuple[str, str]], newer_than: float = 0
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        """Newest polled values of each (device, interface), with ``ts``: the wall display's read.
+
+        Only the head is looked at (a source silent for more than an hour has no current value).
+        """
+        wanted = list(keys)
+        ids = {}
+        for k in wanted:
+            sid = self.source_id(*k)
+            if sid is not None:
+                ids[sid] = k
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        sids = list(ids)
+        for i in range(0, len(sids), 500):
+            chunk = sids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(
+                f"SELECT source_id, max(ts), vals FROM ts_head WHERE source_id IN ({marks})"
+                " AND ts >= ? GROUP BY source_id",
+                (*chunk, newer_than),
+            )
+            for sid, ts, vals in rows:
+                out[ids[sid]] = {**json.loads(vals), "ts": ts}
+        return out
 
     def pick_level(self, t0: int, t1: int, now: float | None = None) -> str:
         now = time.time() if now is None else now
@@ -424,6 +453,11 @@ class SqliteTimeSeriesStore:
                 )
                 deleted += cur.rowcount
             self.db.execute("DELETE FROM ts_head WHERE ts < ?", (int(now - self.retention.raw_s),))
+            # batch records only guard against re-sends; samples are keyed (source, ts), so an older
+            # re-send would overwrite identical values: keep the records as long as the raw level
+            if self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'ingest_batches'").fetchone():
+                cutoff = now - self.retention.raw_s
+                self.db.execute("DELETE FROM ingest_batches WHERE received < ?", (cutoff,))
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")

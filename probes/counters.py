@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-WRAP32 = 2**32          # Counter32 and TimeTicks modulus
+WRAP32 = 2**32  # Counter32 and TimeTicks modulus
 ENGINE_TIME_MAX = 2**31 - 1  # snmpEngineTime (seconds)
 
 
@@ -20,8 +20,9 @@ def _tolerance(elapsed: float) -> float:
     return max(5.0, 0.1 * elapsed)
 
 
-def uptime_reset(prev: float | None, cur: float | None, elapsed_s: float, unit_s: float = 0.01,
-                 modulus: int = WRAP32) -> bool | None:
+def uptime_reset(
+    prev: float | None, cur: float | None, elapsed_s: float, unit_s: float = 0.01, modulus: int = WRAP32
+) -> bool | None:
     """Did the device (agent) restart between two uptime readings?
 
     ``prev``/``cur`` are raw readings in ``unit_s`` seconds (TimeTicks: 0.01).  Returns
@@ -50,8 +51,11 @@ def device_reset(prev_ident: dict, cur_ident: dict, elapsed_s: float) -> bool:
     snmpEngineTime (seconds, never wraps in practice) first, then hrSystemUptime (host
     uptime) and sysUpTime (agent uptime), both TimeTicks with wrap arithmetic.
     """
-    sources = (("snmpEngineTime", 1.0, ENGINE_TIME_MAX + 1), ("hrSystemUptime", 0.01, WRAP32),
-               ("sysUpTime", 0.01, WRAP32))
+    sources = (
+        ("snmpEngineTime", 1.0, ENGINE_TIME_MAX + 1),
+        ("hrSystemUptime", 0.01, WRAP32),
+        ("sysUpTime", 0.01, WRAP32),
+    )
     for key, unit, mod in sources:
         verdict = uptime_reset(prev_ident.get(key), cur_ident.get(key), elapsed_s, unit, mod)
         if verdict is not None:
@@ -70,8 +74,9 @@ def counter_delta(prev: int | None, cur: int | None, hc: bool) -> int | None:
     return cur + WRAP32 - prev
 
 
-def rate_bps(prev_octets: int | None, cur_octets: int | None, elapsed_s: float, hc: bool,
-             speed_bps: float | None) -> float | None:
+def rate_bps(
+    prev_octets: int | None, cur_octets: int | None, elapsed_s: float, hc: bool, speed_bps: float | None
+) -> float | None:
     """bit/s between two octet counters, None when not provable or above the line speed."""
     if elapsed_s <= 0:
         return None
@@ -81,8 +86,13 @@ def rate_bps(prev_octets: int | None, cur_octets: int | None, elapsed_s: float, 
     bps = delta * 8.0 / elapsed_s
     if speed_bps and bps > speed_bps:
         return None  # a wrap we mis-guessed or a counter reset: never report the impossible
-    if not hc and cur_octets is not None and prev_octets is not None and cur_octets < prev_octets \
-            and not speed_bps:
+    if (
+        not hc
+        and cur_octets is not None
+        and prev_octets is not None
+        and cur_octets < prev_octets
+        and not speed_bps
+    ):
         return None  # a 32-bit wrap cannot be told from a reset without a speed to bound it
     return round(bps, 3)
 
@@ -108,8 +118,11 @@ class RateTracker:
         if not result.get("ok"):
             return result  # keep the last good sample; the next good one is compared with it
         device = result.get("device") or ""
-        cur = _Sample(float(result["ts"]), dict(result.get("identity") or {}),
-                      {r["index"]: r for r in result.get("interfaces") or []})
+        cur = _Sample(
+            float(result["ts"]),
+            dict(result.get("identity") or {}),
+            {r["index"]: r for r in result.get("interfaces") or []},
+        )
         prev = self._prev.get(device)
         self._prev[device] = _Sample(cur.ts, cur.identity, {k: _keep(v) for k, v in cur.interfaces.items()})
         if prev is None:
@@ -119,8 +132,12 @@ class RateTracker:
             return result
         for idx, row in cur.interfaces.items():
             old = prev.interfaces.get(idx)
-            if not old or old["name"] != row.get("name") or old["hc"] != row.get("hc") \
-                    or old["discontinuity"] != row.get("discontinuity"):
+            if (
+                not old
+                or old["name"] != row.get("name")
+                or old["hc"] != row.get("hc")
+                or old["discontinuity"] != row.get("discontinuity")
+            ):
                 continue
             hc = bool(row.get("hc"))
             speed = row.get("speed_bps")

@@ -26,8 +26,12 @@ def register(subparsers) -> None:
     p.add_argument("--auth-key-env", help="environment variable holding the auth passphrase")
     p.add_argument("--priv-proto", help="DES, AES, AES-192, AES-256")
     p.add_argument("--priv-key-env", help="environment variable holding the privacy passphrase")
-    p.add_argument("--key-extension", choices=["blumenthal", "cisco"], default="blumenthal",
-                   help="AES-192/256 key extension (cisco = Reeder, used by Cisco and many vendors)")
+    p.add_argument(
+        "--key-extension",
+        choices=["blumenthal", "cisco"],
+        default="blumenthal",
+        help="AES-192/256 key extension (cisco = Reeder, used by Cisco and many vendors)",
+    )
     p.add_argument("--profile", default="auto", help="profile name or auto")
     p.add_argument("--peer", action="append", default=[], help="expected tunnel peer (repeatable)")
     p.add_argument("--timeout", type=float, default=2.0)
@@ -54,6 +58,7 @@ def parse_target(text: str) -> tuple[str, int]:
 
 def build_credential(args: argparse.Namespace) -> Credential:
     if args.v3_user:
+
         def secret(env: str | None, what: str) -> str | None:
             if not env:
                 return None
@@ -64,9 +69,15 @@ def build_credential(args: argparse.Namespace) -> Credential:
         auth, priv = auth_name(args.auth_proto), priv_name(args.priv_proto)
         if priv and not auth:
             raise UsageError("--priv-proto needs --auth-proto (authPriv)")
-        cred = Credential(version="3", user=args.v3_user, auth_proto=auth, priv_proto=priv,
-                          auth_key=secret(args.auth_key_env, "auth"), priv_key=secret(args.priv_key_env, "priv"),
-                          key_extension=args.key_extension)
+        cred = Credential(
+            version="3",
+            user=args.v3_user,
+            auth_proto=auth,
+            priv_proto=priv,
+            auth_key=secret(args.auth_key_env, "auth"),
+            priv_key=secret(args.priv_key_env, "priv"),
+            key_extension=args.key_extension,
+        )
         if auth and not cred.auth_key:
             raise UsageError("--auth-proto needs --auth-key-env")
         if priv and not cred.priv_key:
@@ -86,11 +97,14 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"agent.py poll: {exc}", file=sys.stderr)
         return 2
-    target = Target(host=host, port=port, credential=cred, timeout=args.timeout, retries=args.retries,
-                    name=args.target)
+    target = Target(
+        host=host, port=port, credential=cred, timeout=args.timeout, retries=args.retries, name=args.target
+    )
 
     async def go() -> dict:
-        poller = Poller(max_in_flight=1, impl=args.impl, budget_s=max(5.0, args.timeout * (args.retries + 1) * 8))
+        poller = Poller(
+            max_in_flight=1, impl=args.impl, budget_s=max(5.0, args.timeout * (args.retries + 1) * 8)
+        )
         try:
             return await poller.poll(target, args.profile, args.peer)
         finally:
@@ -109,12 +123,16 @@ def run(args: argparse.Namespace) -> int:
 
 def _summary(r: dict) -> None:
     ident = r.get("identity") or {}
-    print(f"{r['device']}: {'ok' if r['ok'] else 'FAILED ' + str(r['error'])} profile={r['profile']} "
-          f"{ident.get('sysName', '')} ({len(r['interfaces'])} interfaces) in {r['duration_s']} s")
+    print(
+        f"{r['device']}: {'ok' if r['ok'] else 'FAILED ' + str(r['error'])} profile={r['profile']} "
+        f"{ident.get('sysName', '')} ({len(r['interfaces'])} interfaces) in {r['duration_s']} s"
+    )
     for k, v in (r.get("health") or {}).items():
         print(f"  {k}: {v}")
     for row in r["interfaces"]:
-        print(f"  {row['index']:>6} {str(row.get('name'))[:24]:24} {str(row.get('oper')):8} "
-              f"{row.get('speed_bps')} in={row.get('in_octets')} out={row.get('out_octets')}")
+        print(
+            f"  {row['index']:>6} {str(row.get('name'))[:24]:24} {str(row.get('oper')):8} "
+            f"{row.get('speed_bps')} in={row.get('in_octets')} out={row.get('out_octets')}"
+        )
     for t in r.get("tunnels") or []:
         print(f"  tunnel {t['peer']} {t['state']} {t.get('name') or ''}")

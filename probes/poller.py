@@ -25,9 +25,20 @@ _MAX_SPEED = 10**13  # 10 Tbit/s: anything above is a sentinel, not a speed
 
 
 def empty_result(target: Target, profile: str | None = None) -> dict:
-    return {"device": target.name or f"{target.host}:{target.port}", "ts": time.time(), "ok": False,
-            "error": None, "duration_s": 0.0, "profile": profile, "identity": {}, "interfaces": [],
-            "health": {}, "sessions": None, "tunnels": [], "sdh": []}
+    return {
+        "device": target.name or f"{target.host}:{target.port}",
+        "ts": time.time(),
+        "ok": False,
+        "error": None,
+        "duration_s": 0.0,
+        "profile": profile,
+        "identity": {},
+        "interfaces": [],
+        "health": {},
+        "sessions": None,
+        "tunnels": [],
+        "sdh": [],
+    }
 
 
 class Poller:
@@ -37,8 +48,13 @@ class Poller:
     ``budget_s`` caps one device's poll (keep it below the polling interval).
     """
 
-    def __init__(self, max_in_flight: int = 256, impl: str = "auto", budget_s: float = 30.0,
-                 profile_dir: str | None = None) -> None:
+    def __init__(
+        self,
+        max_in_flight: int = 256,
+        impl: str = "auto",
+        budget_s: float = 30.0,
+        profile_dir: str | None = None,
+    ) -> None:
         self.limiter = AdaptiveLimiter(max_in_flight)
         self.impl = impl
         self.budget_s = budget_s
@@ -52,8 +68,9 @@ class Poller:
         t0 = time.monotonic()
         async with self.limiter:
             try:
-                await asyncio.wait_for(self._poll(target, profile, list(expected_peers), result),
-                                       self.budget_s)
+                await asyncio.wait_for(
+                    self._poll(target, profile, list(expected_peers), result), self.budget_s
+                )
                 result["ok"] = True
                 self.limiter.answered()
             except (TimeoutError, SnmpTimeout):
@@ -77,8 +94,9 @@ class Poller:
 
     @staticmethod
     def _fail(result: dict, error: str) -> None:
-        result.update(ok=False, error=error, identity={}, interfaces=[], health={}, sessions=None,
-                      tunnels=[], sdh=[])
+        result.update(
+            ok=False, error=error, identity={}, interfaces=[], health={}, sessions=None, tunnels=[], sdh=[]
+        )
 
     async def close(self) -> None:
         """Nothing pooled across polls yet: each poll opens and drops its own socket."""
@@ -107,7 +125,9 @@ class Poller:
             result["interfaces"] = await self._interfaces(client, prof, maxrep)
             result["health"] = await self._health(client, prof.get("health") or {}, maxrep)
             if prof.get("sessions"):
-                result["sessions"] = await self._first_value(client, prof.get("sessions"), maxrep)
+                result["sessions"] = _count(
+                    await self._first_value(client, prof.get("sessions"), maxrep)
+                )
             if prof.get("tunnels"):
                 result["tunnels"] = await self._tunnels(client, prof.get("tunnels"), peers, maxrep)
             if prof.get("sdh"):
@@ -204,7 +224,8 @@ class Poller:
                 return None
             agg = src.get("agg", "avg")
             v = {"avg": sum(vals) / len(vals), "max": max(vals), "min": min(vals), "sum": sum(vals)}.get(
-                agg, vals[0])
+                agg, vals[0]
+            )
             return v * scale + offset
         used = sum(number(data[str(src["used"])].get(i)) or 0 for i in idxs)
         if "total" in src:
@@ -221,15 +242,21 @@ class Poller:
         index_arcs = int(spec.get("peer_index_arcs", 0))
         keys = data[cols[0]].keys() if cols else []
         for idx in keys:
-            peer = (index_address(idx, index_arcs) if index_arcs
-                    else address(data[str(spec["peer_column"])].get(idx)))
+            peer = (
+                index_address(idx, index_arcs)
+                if index_arcs
+                else address(data[str(spec["peer_column"])].get(idx))
+            )
             if not peer:
                 continue
             state = "up"
             if "state_column" in spec:
                 raw = data[str(spec["state_column"])].get(idx)
-                state = "up" if str(number(raw) if number(raw) is not None else text(raw)) in up_values \
+                state = (
+                    "up"
+                    if str(number(raw) if number(raw) is not None else text(raw)) in up_values
                     else "down"
+                )
             name = text(data[str(spec["name_column"])].get(idx)) if "name_column" in spec else None
             if live.get(peer, {}).get("state") != "up":  # any live SA to the peer makes it up
                 live[peer] = {"peer": peer, "name": name, "state": state}
@@ -277,15 +304,31 @@ class Poller:
                     continue  # no completed interval yet
                 self._sdh_seen[key] = (end, elapsed)
                 entry = by_if.setdefault(idx, _sdh_entry(idx))
-                entry["buckets"].append({
-                    "interval_end": end, "es": vals.get("es"), "ses": vals.get("ses"),
-                    "uas": vals.get("uas"), "valid": vals.get("valid", 1) in (1, None)})
+                entry["buckets"].append(
+                    {
+                        "interval_end": end,
+                        "es": vals.get("es"),
+                        "ses": vals.get("ses"),
+                        "uas": vals.get("uas"),
+                        "valid": vals.get("valid", 1) in (1, None),
+                    }
+                )
         return [by_if[i] for i in sorted(by_if, key=_index_key)]
 
 
+def _count(v: float | None) -> int | float | None:
+    """Session counts are integers; keep a fraction only if the device really sent one."""
+    return int(v) if v is not None and float(v).is_integer() else v
+
+
 def _sdh_entry(idx: str) -> dict:
-    return {"ifIndex": int(idx) if idx.isdigit() else idx, "section_status": [], "line_status": [],
-            "path_status": [], "buckets": []}
+    return {
+        "ifIndex": int(idx) if idx.isdigit() else idx,
+        "section_status": [],
+        "line_status": [],
+        "path_status": [],
+        "buckets": [],
+    }
 
 
 def _bitmap(v: Any, bits: dict[int, str]) -> list[str]:
@@ -319,6 +362,7 @@ def _converter(col: dict):
         def enum(v: Any) -> str | None:
             n = v if type(v) is int else number(v)
             return None if n is None else names.get(int(n), str(int(n)))
+
         return enum
     if kind in ("counter", "gauge") and not col.get("scale"):
         return lambda v: v if type(v) is int else number(v)
@@ -365,8 +409,9 @@ def _skipped(row: dict, skip: dict) -> bool:
 
 def _where_ok(v: Any, where: dict) -> bool:
     if "equals" in where:
-        return (str(v).lstrip(".") if isinstance(v, str) else str(number(v) if number(v) is not None
-                                                                    else text(v))) == str(where["equals"])
+        return (
+            str(v).lstrip(".") if isinstance(v, str) else str(number(v) if number(v) is not None else text(v))
+        ) == str(where["equals"])
     if "gt" in where:
         n = number(v)
         return n is not None and n > float(where["gt"])

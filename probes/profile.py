@@ -37,8 +37,9 @@ class Profile:
     def score(self, sys_object_id: str, sys_descr: str) -> int:
         """How specifically this profile matches; 0 means not at all."""
         oid = sys_object_id.lstrip(".")
-        arcs = max((p.count(".") + 1 for p in self.oid_prefixes if oid == p or oid.startswith(p + ".")),
-                   default=0)
+        arcs = max(
+            (p.count(".") + 1 for p in self.oid_prefixes if oid == p or oid.startswith(p + ".")), default=0
+        )
         descr = any(p.search(sys_descr or "") for p in self.descr_patterns)
         if self.require_all and self.oid_prefixes and self.descr_patterns and not (arcs and descr):
             return 0
@@ -99,8 +100,10 @@ def _validate(path: Path, data: dict) -> None:
     for key, col in (data.get("interfaces", {}).get("columns") or {}).items():
         check_oid(f"interfaces.columns.{key}.oid", str(col.get("oid")))
         if col.get("type", "gauge") not in VALUE_TYPES:
-            raise ProfileError(f"{path.name}: interfaces.columns.{key}.type: {col.get('type')!r} "
-                               f"is not one of {sorted(VALUE_TYPES)}")
+            raise ProfileError(
+                f"{path.name}: interfaces.columns.{key}.type: {col.get('type')!r} "
+                f"is not one of {sorted(VALUE_TYPES)}"
+            )
     for key, sources in (data.get("health") or {}).items():
         if not isinstance(sources, list):
             raise ProfileError(f"{path.name}: health.{key}: must be a list of sources")
@@ -126,9 +129,11 @@ def load_profiles(directory: Path | str = PROFILE_DIR) -> dict[str, Profile]:
         except re.error as exc:
             raise ProfileError(f"{path.name}: detect.sysDescr: bad pattern: {exc}") from None
         out[name] = Profile(
-            name=name, data=data,
+            name=name,
+            data=data,
             oid_prefixes=[str(p).lstrip(".") for p in det.get("sysObjectID", []) or []],
-            descr_patterns=patterns, require_all=bool(det.get("require_all")),
+            descr_patterns=patterns,
+            require_all=bool(det.get("require_all")),
         )
     if "generic" not in out:
         raise ProfileError(f"{directory}: the base profile generic.yaml is missing")

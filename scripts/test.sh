@@ -4,6 +4,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
+# fakenos (simulated Cisco IOS over SSH) pins an old paramiko: it lives in its own venv.
+$PY -m tests.configs.sim.fakenos_env >/dev/null || echo "test: could not prepare the fakenos venv" >&2
 $PY -m pytest -q -p no:cacheprovider "$@"
 rc=$?
 if [ $rc -eq 5 ]; then

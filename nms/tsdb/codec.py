@@ -11,8 +11,9 @@ Two column kinds:
 * ``EXACT``: integers kept bit for bit modulo 2**64 (SNMP counters), so rates can be
   recomputed from them later; stored as delta of delta (a steady rate costs nothing).
 * ``QUANT``: floats rounded to a per-column quantum of 10**e, chosen so the largest
-  value of the block keeps 4 significant digits (error <= 0.05 % of the block's peak).
-  Rates, gauges and rollups are shown on charts; that precision is plenty there.
+  value of the block keeps ``digits`` significant digits: 4 for raw samples (error <=
+  0.05 % of the hour's peak), 3 for rollups (<= 0.5 % of the day's peak).  Rates,
+  gauges and rollups are drawn on charts; that precision is below a pixel there.
 
 Missing values (None / NaN) survive in a bit mask.
 """
@@ -98,20 +99,25 @@ def _floats(values) -> np.ndarray:
     return np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
 
 
-def _quantise(f: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows of floats -> (missing, int64 multiples of 10**exp, exp per row): 4 digits of the row's peak."""
+def _quantise(f: np.ndarray, digits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows of floats -> (missing, int64 multiples of 10**exp, exp per row): ``digits`` of the row's peak."""
     missing = ~np.isfinite(f)
     a = np.where(missing, 0.0, f)
     peak = np.abs(a).max(axis=1) if a.shape[1] else np.zeros(a.shape[0])
     with np.errstate(divide="ignore"):
-        exp = np.where(peak > 0, np.floor(np.log10(np.where(peak > 0, peak, 1.0))) - (SIG_DIGITS - 1), 0)
+        exp = np.where(peak > 0, np.floor(np.log10(np.where(peak > 0, peak, 1.0))) - (digits - 1), 0)
     exp = np.clip(exp, -9, 30).astype(np.int64)
     q = np.round(a / np.power(10.0, exp)[:, None]).astype(np.int64)
     return missing, q, exp
 
 
-def encode(ts: Sequence[int] | np.ndarray, columns: Mapping[int, tuple[int, Sequence]]) -> bytes:
-    """Encode rows: ``ts`` ascending ints, ``columns`` {metric id: (kind, values)}."""
+def encode(
+    ts: Sequence[int] | np.ndarray, columns: Mapping[int, tuple[int, Sequence]], digits: int = SIG_DIGITS
+) -> bytes:
+    """Encode rows: ``ts`` ascending ints, ``columns`` {metric id: (kind, values)}.
+
+    QUANT columns keep ``digits`` significant digits of the column's peak in this block.
+    """
     t = np.asarray(ts, dtype=np.int64)
     n = len(t)
     c = len(columns)
@@ -130,7 +136,7 @@ def encode(ts: Sequence[int] | np.ndarray, columns: Mapping[int, tuple[int, Sequ
             quant_rows.append(row)
             quant_vals.append(_floats(values))
     if quant_rows:
-        qm, qw, qe = _quantise(np.vstack(quant_vals))
+        qm, qw, qe = _quantise(np.vstack(quant_vals), digits)
         masks[quant_rows], words[quant_rows], exps[quant_rows] = qm, qw.view(np.uint64), qe
     heads = [_HEAD.pack(VERSION, n, c)]
     for row, (metric_id, (kind, _)) in enumerate(columns.items()):

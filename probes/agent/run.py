@@ -240,7 +240,7 @@ class Agent:
             deadline_s=lambda job: max(self.poller.budget_s + 5, 10.0),
         )
         if self.args.requeue_dead_letters:
-            log("info", "dead letters requeued", batches=self.spool.requeue_dead())
+            log("info", "dead letters requeued", samples=self.spool.requeue_dead())
         server = None
         if self.args.metrics_listen != "off":
             registry = build_registry(self.name, self.results, self.spool, self.forwarder, self.scheduler)

@@ -10,6 +10,7 @@ counted, never silently.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import sqlite3
 import threading
@@ -70,6 +71,14 @@ class Spool:
         self.max_bytes = max_bytes
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        # Two agents on one spool would hand out the same seq twice, and the centre would
+        # keep only the first batch of each pair: refuse to start instead.
+        self._lockfile = open(self.path.with_name(self.path.name + ".lock"), "a+")  # noqa: SIM115
+        try:
+            fcntl.flock(self._lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lockfile.close()
+            raise SpoolError(f"{self.path}: in use by another running agent (lock held)") from None
         try:
             self._db = sqlite3.connect(
                 str(self.path), isolation_level=None, check_same_thread=False, timeout=30
@@ -86,6 +95,7 @@ class Spool:
                         (key, 1 if key == "next_seq" else 0),
                     )
         except sqlite3.DatabaseError as exc:
+            self._lockfile.close()
             raise SpoolError(f"{self.path}: not a usable spool database ({exc})") from None
 
     # -- transactions -------------------------------------------------------------
@@ -275,3 +285,4 @@ class Spool:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        self._lockfile.close()  # releases the flock

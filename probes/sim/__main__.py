@@ -60,7 +60,11 @@ async def _serve(args: argparse.Namespace) -> int:
         inv = load_inventory(args.inventory)
         delay = args.wan_delay_ms
         if delay != "auto":
-            float(delay)
+            try:
+                if float(delay) < 0:
+                    raise ValueError
+            except ValueError:
+                raise ValueError(f"--wan-delay-ms: expected auto, 0 or milliseconds, got {delay!r}") from None
         province = SimulatedProvince(inv, port=args.port, devices=args.devices, wan_delay=delay,
                                      seed=args.seed)
         await province.start_async()

@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
 
-from nms.netguard import check_target
+from nms.netguard import TargetNotAllowed, check_target
 from probes.sim.province import SimError, SimulatedProvince
 
 
@@ -68,7 +68,10 @@ def _dispatch(province: SimulatedProvince, method: str, path: str, body: bytes) 
 
 
 def _call(url: str, path: str, payload: dict | None = None, timeout: float = 10.0) -> dict:
-    check_target(urlsplit(url).hostname or "")
+    try:
+        check_target(urlsplit(url).hostname or "")
+    except TargetNotAllowed as exc:
+        raise ControlError(str(exc)) from None
     data = json.dumps(payload).encode() if payload is not None else None
     req = urllib.request.Request(url.rstrip("/") + path, data=data, method="POST" if data else "GET",
                                  headers={"Content-Type": "application/json"})

@@ -27,6 +27,13 @@ SONET = (1, 3, 6, 1, 2, 1, 10, 39)
 CIPHER = (1, 3, 6, 1, 4, 1, 99934, 2)
 SECSTAT = (1, 3, 6, 1, 4, 1, 2011, 5, 25, 11, 1, 2, 1)
 PORT_TYPES = {6, 22, 23, 39, 62, 69, 117}
+# CPU-load columns that follow the day curve (rows with a non-zero recorded value):
+# hwEntityCpuUsage, hh3cEntityExtCpuUsage, cipherCpuUsage, UCD ssCpuUser, hrProcessorLoad.
+CPU_COLUMNS = ((1, 3, 6, 1, 4, 1, 2011, 5, 25, 31, 1, 1, 1, 1, 5),
+               (1, 3, 6, 1, 4, 1, 25506, 2, 6, 1, 1, 1, 1, 6),
+               (1, 3, 6, 1, 4, 1, 99934, 2, 1, 5),
+               (1, 3, 6, 1, 4, 1, 2021, 11, 9),
+               (1, 3, 6, 1, 2, 1, 25, 3, 3, 1, 2))
 SDH_INTERVALS = 16  # interval rows served per SDH interface (the MIB allows up to 96)
 STM1_BPS = 155_520_000
 U32 = 2**32
@@ -145,6 +152,10 @@ class SimDevice:
         self._build_interfaces(inv)
         if v.base.value(CIPHER + (2, 1, 1, 1)) is not None:
             self._build_tunnels(inv)
+        for prefix in CPU_COLUMNS:
+            for oid, val in v.base.column(prefix):
+                if val[0] in (ber.INTEGER, ber.GAUGE32) and 0 < _int(val) <= 100:
+                    v.set(oid, self._cpu_fn(val[0], _int(val)))
         if v.base.value(SECSTAT + (4, 0)) is not None:
             for col, share in ((4, 1.0), (6, 0.7), (7, 0.28), (8, 0.02), (3, 1 / 60)):
                 v.set(SECSTAT + (col, 0), self._sessions_fn(share))
@@ -156,16 +167,19 @@ class SimDevice:
         names = list(dict.fromkeys([*self.device.interfaces, *ends]))
         walk_ports = [(o[-1], _int(val)) for o, val in base.column(IF + (3,))]
         ports = [idx for idx, t in walk_ports if t in PORT_TYPES]
-        has_x = bool(base.column(IFX + (6,)))
-        next_index = max([i for i, _ in walk_ports], default=0) + 1
+        has_hc = bool(base.column(IFX + (6,)))
+        has_x = has_hc or bool(base.column(IFX + (1,)))
+        types = dict(walk_ports)
+        next_index = max(types, default=0) + 1
         added = 0
         for pos, name in enumerate(names):
             if pos < len(ports):
                 index = ports[pos]
                 hc = base.value(IFX + (6, index)) is not None
-                walk_type = dict(walk_ports).get(index, 6)
+                xtable = hc or base.value(IFX + (1, index)) is not None
+                walk_type = types.get(index, 6)
             else:
-                index, next_index, hc, walk_type = next_index, next_index + 1, has_x, 6
+                index, next_index, hc, xtable, walk_type = next_index, next_index + 1, has_hc, has_x, 6
                 added += 1
             end = ends.get(name)
             if end is not None:
@@ -189,7 +203,7 @@ class SimDevice:
             iftype = 39 if sdh is not None else walk_type
             if sdh is not None:
                 speed = STM1_BPS
-            itf = SimInterface(index=index, name=name, speed_bps=speed, iftype=iftype, hc=hc,
+            itf = SimInterface(index=index, name=name, speed_bps=speed, iftype=iftype, hc=hc, xtable=xtable,
                                peak_in=peak_in, peak_out=peak_out, alias=alias, sdh=sdh)
             itf.outage.last_change = self.boot
             self.interfaces[name] = itf
@@ -224,18 +238,19 @@ class SimDevice:
         for col in (12, 15, 18):
             v.set(IF + (col, i), ber.enc_int(0, c32))
         v.set(IF + (21, i), _g32(0))
-        if not itf.hc:
-            return
-        c64 = ber.COUNTER64
+        if not itf.xtable:
+            return  # a 32-bit-only walk (e.g. Topsec) stays 32-bit only
         v.set(IFX + (1, i), _str(itf.name))
         for col in (2, 3, 4, 5):
             v.set(IFX + (col, i), ber.enc_int(0, c32))
-        v.set(IFX + (6, i), lambda now: ber.enc_int(itf.octets(self.boot, now)[0] % U64, c64))
-        v.set(IFX + (7, i), lambda now: ber.enc_int(itf.octets(self.boot, now)[0] // 700, c64))
-        v.set(IFX + (10, i), lambda now: ber.enc_int(itf.octets(self.boot, now)[1] % U64, c64))
-        v.set(IFX + (11, i), lambda now: ber.enc_int(itf.octets(self.boot, now)[1] // 500, c64))
-        for col in (8, 9, 12, 13):
-            v.set(IFX + (col, i), ber.enc_int(0, c64))
+        if itf.hc:
+            c64 = ber.COUNTER64
+            v.set(IFX + (6, i), lambda now: ber.enc_int(itf.octets(self.boot, now)[0] % U64, c64))
+            v.set(IFX + (7, i), lambda now: ber.enc_int(itf.octets(self.boot, now)[0] // 700, c64))
+            v.set(IFX + (10, i), lambda now: ber.enc_int(itf.octets(self.boot, now)[1] % U64, c64))
+            v.set(IFX + (11, i), lambda now: ber.enc_int(itf.octets(self.boot, now)[1] // 500, c64))
+            for col in (8, 9, 12, 13):
+                v.set(IFX + (col, i), ber.enc_int(0, c64))
         v.set(IFX + (14, i), _i(2))
         v.set(IFX + (15, i), _g32(round(itf.speed_bps / 1_000_000)))
         v.set(IFX + (16, i), _i(1))
@@ -352,6 +367,13 @@ class SimDevice:
         def fn(now: float) -> bytes:
             wobble = 1.0 + 0.05 * ((int(now // 60) * 2654435761) % 1000 / 1000.0 - 0.5)
             return ber.enc_int(int(self.session_peak * traffic.level(now) * wobble * share), ber.COUNTER64)
+        return fn
+
+    @staticmethod
+    def _cpu_fn(tag: int, recorded: int):  # noqa: ANN205 - closure factory
+        """The recorded load at mid-day level, lower at night, never above 100."""
+        def fn(now: float) -> bytes:
+            return ber.enc_int(max(1, min(100, round(recorded * (0.4 + traffic.level(now))))), tag)
         return fn
 
     def _uptime(self, now: float) -> bytes:

@@ -160,21 +160,34 @@ class SimulatedProvince:
 
     async def start_async(self) -> None:
         raise_nofile(len(self.devices) + 256)
-        loop = asyncio.get_running_loop()
-        self._loop = loop
+        self._loop = asyncio.get_running_loop()
         names = list(self.devices)
-        if self.port == 0:
-            self.port = self._free_port(self.devices[names[0]].address)
+        if self.port != 0:
+            await self._bind_all(names, self.port)
+            return
+        # A free port on the first address may be taken on another: try a few.
+        for attempt in range(5):
+            port = self._free_port(self.devices[names[0]].address)
+            try:
+                await self._bind_all(names, port)
+                self.port = port
+                return
+            except SimError:
+                if attempt == 4:
+                    raise
+
+    async def _bind_all(self, names: list[str], port: int) -> None:
+        loop = asyncio.get_running_loop()
         for name in names:
             dev = self.devices[name]
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 18)
             try:
-                sock.bind((dev.address, self.port))
+                sock.bind((dev.address, port))
             except OSError as exc:
                 sock.close()
                 await self.stop_async()
-                raise SimError(f"{name}: cannot bind {dev.address}:{self.port}: {exc.strerror}") from None
+                raise SimError(f"{name}: cannot bind {dev.address}:{port}: {exc.strerror}") from None
             transport, _ = await loop.create_datagram_endpoint(lambda dev=dev: _Endpoint(self, dev),
                                                                sock=sock)
             self._transports.append(transport)

@@ -99,6 +99,7 @@ class SimInterface:
     peak_in: float  # octets/s at the top of the day curve
     peak_out: float
     alias: str = ""
+    xtable: bool = True  # the walk has ifXTable rows (ifName, ifAlias, ifHighSpeed)
     sdh: SdhState | None = None
     outage: Outage = field(default_factory=Outage)
 

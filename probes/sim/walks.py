@@ -120,7 +120,18 @@ class WalkCache:
         return self._cached(paths, KindView,
                             lambda: KindView(self.get(ref), self.get(overlay) if overlay else None))
 
+    def _safe_dir(self) -> bool:
+        """Pickles are code: only use a cache directory that is ours and private."""
+        try:
+            self.cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            st = self.cache_dir.stat()
+        except OSError:
+            return False
+        return st.st_uid == os.getuid() and not st.st_mode & 0o022
+
     def _cached(self, paths: list[Path], kind: type, build):  # noqa: ANN001, ANN202
+        if not self._safe_dir():
+            return build()
         sig = "|".join(f"{p}|{p.stat().st_size}|{p.stat().st_mtime_ns}" for p in paths)
         key = hashlib.sha1(f"{kind.__name__}|{sig}|{MAX_SUBTREE_ROWS}|{CACHE_VERSION}".encode()).hexdigest()
         cached = self.cache_dir / f"{key}.pickle"
@@ -133,7 +144,6 @@ class WalkCache:
             pass
         obj = build()
         try:
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
             tmp = cached.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
             with tmp.open("wb") as fh:
                 pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)

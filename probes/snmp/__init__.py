@@ -53,7 +53,10 @@ class Credential:
     context: str = ""
 
     def __repr__(self) -> str:
-        return f"Credential(version={self.version!r}, user={self.user!r}, auth={self.auth_proto!r}, priv={self.priv_proto!r})"
+        return (
+            f"Credential(version={self.version!r}, user={self.user!r}, "
+            f"auth={self.auth_proto!r}, priv={self.priv_proto!r})"
+        )
 
 
 @dataclass

@@ -14,8 +14,12 @@ from probes.snmp import SnmpAuthError, SnmpError, SnmpGarbage, SnmpTimeout, Targ
 from probes.snmp.keys import auth_name, priv_name
 
 _AUTH = {
-    "MD5": g.Md5Key, "SHA": g.Sha1Key, "SHA-224": g.Sha224Key, "SHA-256": g.Sha256Key,
-    "SHA-384": g.Sha384Key, "SHA-512": g.Sha512Key,
+    "MD5": g.Md5Key,
+    "SHA": g.Sha1Key,
+    "SHA-224": g.Sha224Key,
+    "SHA-256": g.Sha256Key,
+    "SHA-384": g.Sha384Key,
+    "SHA-512": g.Sha512Key,
 }
 _PRIV = {"DES": g.DesKey, "AES": g.Aes128Key, "AES-192": g.Aes192Key, "AES-256": g.Aes256Key}
 
@@ -27,7 +31,14 @@ def make_user(cred: Any) -> g.User:
     priv_key = _PRIV[p](cred_attr(cred, "priv_key").encode()) if p else None
     ext = str(cred_attr(cred, "key_extension", "blumenthal") or "blumenthal").lower()
     expansion = g.KeyExpansion.Cisco if ext in ("cisco", "reeder") else g.KeyExpansion.Blumenthal
-    return g.User(cred_attr(cred, "user") or "", auth_key=auth_key, priv_key=priv_key, key_expansion=expansion)
+    return g.User(
+        cred_attr(cred, "user") or "", auth_key=auth_key, priv_key=priv_key, key_expansion=expansion
+    )
+
+
+def _expire(fut: asyncio.Future) -> None:
+    if not fut.done():
+        fut.set_exception(TimeoutError())
 
 
 class GufoClient:
@@ -36,20 +47,72 @@ class GufoClient:
     def __init__(self, session: SnmpSession, target: Target) -> None:
         self._s = session
         self._t = target
+        self._sock = session._sock
+        self._fd = session._fd
+        self._loop = asyncio.get_running_loop()
+        self._pending: tuple[asyncio.Future, Any] | None = None
+        self._reading = False
+
+    # One reader registration and one timer per request, instead of gufo's
+    # add_reader/remove_reader + asyncio.wait_for per request: with thousands of
+    # requests in flight the event-loop bookkeeping is most of the CPU otherwise.
+    def _on_readable(self) -> None:
+        pending = self._pending
+        if pending is None:
+            self._stop_reading()  # a late answer to a request we gave up on: gufo drops it on next recv
+            return
+        fut, recv = pending
+        if fut.done():
+            return
+        try:
+            result = recv()
+        except BlockingIOError:
+            return  # not ours (stale request id) or not complete: keep waiting
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting coroutine
+            self._pending = None
+            fut.set_exception(exc)
+            return
+        self._pending = None
+        fut.set_result(result)
+
+    def _stop_reading(self) -> None:
+        if self._reading:
+            self._loop.remove_reader(self._fd)
+            self._reading = False
+
+    async def _io(self, send, recv):
+        """Send a request and wait for its answer with the target's timeout."""
+        await self._s._send(send)
+        fut = self._loop.create_future()
+        self._pending = (fut, recv)
+        if not self._reading:
+            self._loop.add_reader(self._fd, self._on_readable)
+            self._reading = True
+        timer = self._loop.call_later(self._t.timeout, _expire, fut)
+        try:
+            return await fut
+        finally:
+            timer.cancel()
+            self._pending = None
 
     @classmethod
     async def open(cls, target: Target, recv_buffer: int = 4 << 20) -> GufoClient:
         cred = target.credential
         version = str(cred_attr(cred, "version", "2c")).lower().lstrip("v")
         kw: dict[str, Any] = dict(
-            addr=target.host, port=target.port, timeout=target.timeout, recv_buffer=recv_buffer,
+            addr=target.host,
+            port=target.port,
+            timeout=target.timeout,
+            recv_buffer=recv_buffer,
             max_repetitions=target.max_repetitions or 25,
         )
         if version == "3":
             kw.update(user=make_user(cred), version=g.SnmpVersion.v3)
         else:
-            kw.update(community=cred_attr(cred, "community") or "public",
-                      version=g.SnmpVersion.v1 if version == "1" else g.SnmpVersion.v2c)
+            kw.update(
+                community=cred_attr(cred, "community") or "public",
+                version=g.SnmpVersion.v1 if version == "1" else g.SnmpVersion.v2c,
+            )
         try:
             session = SnmpSession(**kw)
         except (ValueError, OSError) as exc:
@@ -61,8 +124,10 @@ class GufoClient:
             except SnmpTimeout:
                 if session._deferred_user is None and priv_name(cred_attr(cred, "priv_proto")):
                     # engine discovery answered, the encrypted exchange did not
-                    raise SnmpAuthError("authentication failed: the device answered engine discovery "
-                                        "but nothing encrypted (wrong privacy key or protocol?)") from None
+                    raise SnmpAuthError(
+                        "authentication failed: the device answered engine discovery "
+                        "but nothing encrypted (wrong privacy key or protocol?)"
+                    ) from None
                 raise
         return client
 
@@ -78,7 +143,9 @@ class GufoClient:
                 await asyncio.sleep(delay)
                 delay *= 2
             except g.SnmpAuthError as exc:
-                raise SnmpAuthError(f"authentication failed ({exc or 'wrong user, keys or protocols'})") from None
+                raise SnmpAuthError(
+                    f"authentication failed ({exc or 'wrong user, keys or protocols'})"
+                ) from None
             except (g.SnmpDecodeError, g.SnmpEncodeError) as exc:
                 raise SnmpGarbage(f"garbage: undecodable answer ({exc})") from None
             except g.NoSuchInstance:
@@ -92,12 +159,15 @@ class GufoClient:
                 raise SnmpError(f"socket error: {exc}") from None
         raise SnmpTimeout("timeout")
 
+    async def _get_many(self, oids: list[str]) -> dict:
+        return await self._io(lambda: self._sock.send_get_many(oids), self._sock.recv_get_many)
+
     async def get(self, oids: Sequence[str]) -> dict[str, Value]:
         out: dict[str, Value] = dict.fromkeys(oids)
         if not oids:
             return out
         try:
-            got = await self._retry(self._s.get_many, list(oids))
+            got = await self._retry(self._get_many, list(oids))
         except g.NoSuchInstance:
             return out
         for k, v in got.items():
@@ -115,17 +185,15 @@ class GufoClient:
         rows: dict[str, Value] = {}
         prefix = col + "."
         plen = len(prefix)
-        session, sock = self._s, self._s._sock
+        session, sock = self._s, self._sock
         bulk = session._allow_bulk
         ctx = GetIter(col, max_repetitions) if bulk else GetIter(col)
         while True:
             try:  # gufo signals the end of the view with StopAsyncIteration
                 if bulk:
-                    await session._send(lambda: sock.send_get_bulk(ctx))
-                    batch = await session._recv(lambda: sock.recv_get_bulk(ctx))
+                    batch = await self._io(lambda: sock.send_get_bulk(ctx), lambda: sock.recv_get_bulk(ctx))
                 else:
-                    await session._send(lambda: sock.send_get_next(ctx))
-                    batch = [await session._recv(lambda: sock.recv_get_next(ctx))]
+                    batch = [await self._io(lambda: sock.send_get_next(ctx), lambda: sock.recv_get_next(ctx))]
             except StopAsyncIteration:
                 return rows
             if not batch:
@@ -142,4 +210,5 @@ class GufoClient:
                 rows[idx] = value
 
     async def close(self) -> None:
+        self._stop_reading()
         self._s = None  # socket closes with the Rust object

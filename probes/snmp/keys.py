@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
-_AUTH = {"MD5": "MD5", "SHA": "SHA", "SHA1": "SHA", "SHA-1": "SHA", "SHA224": "SHA-224",
-         "SHA256": "SHA-256", "SHA384": "SHA-384", "SHA512": "SHA-512"}
-_PRIV = {"DES": "DES", "AES": "AES", "AES128": "AES", "AES-128": "AES", "AES192": "AES-192",
-         "AES256": "AES-256", "AES192C": "AES-192", "AES256C": "AES-256"}
+_AUTH = {
+    "MD5": "MD5",
+    "SHA": "SHA",
+    "SHA1": "SHA",
+    "SHA-1": "SHA",
+    "SHA224": "SHA-224",
+    "SHA256": "SHA-256",
+    "SHA384": "SHA-384",
+    "SHA512": "SHA-512",
+}
+_PRIV = {
+    "DES": "DES",
+    "AES": "AES",
+    "AES128": "AES",
+    "AES-128": "AES",
+    "AES192": "AES-192",
+    "AES256": "AES-256",
+    "AES192C": "AES-192",
+    "AES256C": "AES-256",
+}
 
 
 def auth_name(proto: str | None) -> str | None:

@@ -56,7 +56,8 @@ def write_inventory(
     path: Path, site: str = "chaohu", agent: str = "chaohu", roles: tuple[str, ...] = ()
 ) -> Path:
     """A small inventory: the province site, ``site`` and its devices (optionally only some roles)."""
-    full = yaml.safe_load((ROOT / "inventory.yaml").read_text(encoding="utf-8"))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    full = yaml.load((ROOT / "inventory.yaml").read_text(encoding="utf-8"), Loader=loader)
     sites = [s for s in full["sites"] if s["id"] == site or s["parent"] is None]
     devices = [dict(d) for d in full["devices"] if d["site"] == site and (not roles or d["role"] in roles)]
     names = {d["name"] for d in devices}

@@ -89,8 +89,18 @@ def test_not_a_spool_is_a_clear_error(tmp_path):
     bad.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(SpoolError, match="a.db"):
         Spool(bad, "hefei")
+    with pytest.raises(SpoolError, match="not a usable spool"):  # the lock was released
+        Spool(bad, "hefei")
 
 
 def test_spool_file_is_wal(tmp_path):
     Spool(tmp_path / "a.db", "hefei").close()
     assert sqlite3.connect(tmp_path / "a.db").execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_spool_in_use_is_refused(tmp_path):
+    sp = Spool(tmp_path / "a.db", "hefei")
+    with pytest.raises(SpoolError, match="in use by another running agent"):
+        Spool(tmp_path / "a.db", "hefei")
+    sp.close()
+    Spool(tmp_path / "a.db", "hefei").close()  # free again once closed

@@ -234,3 +234,38 @@ def test_management_addresses_are_refused_per_device_without_crashing(tmp_path, 
     assert all("not allowed" in e["problem"] and "NMS_ALLOW_NETWORK" in e["problem"] for e in refused)
     assert agent.polls() == []  # nothing was sent towards those addresses
     assert f'nms_agent_devices{{state="not_polled"}} {float(len(devices))}' in text
+
+
+def test_dead_and_slow_devices_do_not_hold_up_the_others(tmp_path, province):
+    """A device that stops answering backs off and is reported down; a slow one delays only itself."""
+    centre: Centre = province["centre"]
+    sim = province["sim"]
+    devices = sorted(d.name for d in province["inventory"].devices_of_agent(AGENT))
+    dead, slow, healthy = devices[0], devices[1], devices[2:]
+    agent = start_agent(tmp_path, province, centre.url, "--snmp-timeout", "0.5")
+    try:
+        wait_for(lambda: min(polls_after(agent, 0).get(d, 0) for d in devices) >= 1, 30, "first polls")
+        sim.fault("device-down", dead)
+        sim.fault("slow", slow, "0.4")
+        t_fault = time.time()
+        wait_for(
+            lambda: min(polls_after(agent, t_fault).get(d, 0) for d in healthy) >= 10, 40, "healthy polls"
+        )
+        during = polls_after(agent, t_fault)
+        down_metric = [
+            ln for ln in agent.scrape().splitlines() if ln.startswith(f'nms_device_up{{device="{dead}"')
+        ]
+        sim.fault("device-up", dead)
+        sim.fault("slow", slow, "0")
+        wait_for(lambda: agent.events("device reachable again"), 40, "the dead device to come back")
+        assert agent.stop() == 0
+    finally:
+        if agent.proc and agent.proc.poll() is None:
+            agent.kill()
+    failed = [p for p in agent.polls() if p["device"] == dead and p["ts"] > t_fault and not p["ok"]]
+    assert failed and {p["error"] for p in failed} == {"timeout"}
+    assert during[dead] <= 5  # backed off: 1x, 2x, 4x, 8x the interval, not every 1.2 s
+    assert during[slow] < min(during[d] for d in healthy)
+    assert down_metric and down_metric[0].endswith(" 0.0")
+    assert [e["device"] for e in agent.events("device unreachable")][:1] == [dead]
+    assert_all_delivered_once_in_order(agent, centre, devices)  # failed polls are samples too

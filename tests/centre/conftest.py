@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
 from nms.config import Settings
@@ -27,21 +25,10 @@ def centre_db(settings):
     db.conn.close()
 
 
-def _importable(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:  # parent package not written yet
-        return False
-
-
 @pytest.fixture
-def make_app(settings, monkeypatch):
-    """create_app with the blueprints that exist today (server.py trips on missing parent packages)."""
+def make_app(settings):
+    """The centre's app on the test's data directory, optionally with an inventory in code."""
     from nms import server
-
-    monkeypatch.setattr(
-        server, "BLUEPRINT_MODULES", tuple(m for m in server.BLUEPRINT_MODULES if _importable(m))
-    )
 
     def make(inventory=None):
         app = server.create_app(settings)

@@ -40,7 +40,7 @@ ROWS_PER_BATCH = len(DEVICES) * 21  # device row + 20 interface rows
 
 def start_server(env: dict) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.centre.serve_child", "--port", "0", "--rollup-every", "0"],
+        [sys.executable, "-m", "nms", "serve", "--port", "0", "--rollup-every", "0"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

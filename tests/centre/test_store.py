@@ -47,7 +47,8 @@ def fill(store, hours, start=BASE, device="r1", itf="GE0/0/1"):
     samples = []
     for k in range(hours * 60):
         t = start + 60 * k
-        samples.append(Sample(device, itf, t, {"in_octets": 10**12 + 750_000 * k, "in_bps": 5000.0 + 1000 * k}))
+        vals = {"in_octets": 10**12 + 750_000 * k, "in_bps": 5000.0 + 1000 * k}
+        samples.append(Sample(device, itf, t, vals))
     store.write(samples)
     return samples
 
@@ -116,3 +117,13 @@ def test_block_is_small(metrics_db):
     x = 3e7 + 2e7 * np.sin(t / 86400 * 2 * np.pi) + rng.normal(0, 1e6, len(t))
     blob = codec.encode(t, {i: (codec.QUANT, x * (1 + i / 10)) for i in range(6)})
     assert len(blob) < 6 * 288 * 2
+
+
+def test_latest_values_for_the_wall(metrics_db):
+    store = SqliteTimeSeriesStore(metrics_db, Retention())
+    fill(store, 1)
+    got = store.latest([("r1", "GE0/0/1"), ("r1", "nope"), ("ghost", "")])
+    assert list(got) == [("r1", "GE0/0/1")]
+    assert got[("r1", "GE0/0/1")]["ts"] == BASE + 59 * 60
+    assert got[("r1", "GE0/0/1")]["in_bps"] == 5000.0 + 1000 * 59
+    assert store.latest([("r1", "GE0/0/1")], newer_than=BASE + 3600) == {}

@@ -10,3 +10,48 @@ import nms.server
 # missing, not its package (nms.alerts); until nms/alerts exists, leave it out here.
 if importlib.util.find_spec("nms.alerts") is None:
     nms.server.BLUEPRINT_MODULES = tuple(m for m in nms.server.BLUEPRINT_MODULES if not m.startswith("nms.alerts"))
+
+
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+from flask import Flask  # noqa: E402
+
+from nms.inventory import load_inventory  # noqa: E402
+from nms.inventory_model import Inventory  # noqa: E402
+from tests.auth.helpers import app_db, make_app, make_token  # noqa: E402
+from tests.dashboards import synth  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def full_inventory() -> Inventory:
+    return load_inventory(ROOT / "inventory.yaml")
+
+
+def fill(app: Flask, inv: Inventory, seq: int, **faults) -> None:
+    """One synthetic round of polls for every device (``down_links=``, ``down_devices=``)."""
+    synth.ingest(app.config["NMS_SETTINGS"], inv, synth.polls(inv, time.time(), **faults), seq)
+
+
+@pytest.fixture
+def wall_app(tmp_path: Path, full_inventory: Inventory) -> Flask:
+    """The real app on the shipped inventory, every device polled once, one SDH link and a county down."""
+    app = make_app(tmp_path, inventory=full_inventory)
+    fill(app, full_inventory, 1)
+    fill(app, full_inventory, 2, down_links=["sdh-huaibei"], down_devices=["suixi-int-rtr1"])
+    return app
+
+
+def kiosk_client(app: Flask, site: str | None = None):
+    db = app_db(app)
+    try:
+        raw = make_token(db, "kiosk", site=site)
+    finally:
+        db.conn.close()
+    client = app.test_client()
+    resp = client.get(f"/wall?kiosk={raw}")
+    assert resp.status_code == 302
+    return client, raw

@@ -44,7 +44,8 @@ def test_shipped_plan_gives_every_site_its_pools_in_both_spaces_and_families():
 def test_plan_generator_reproduces_the_shipped_csv():
     db = memory_db()
     assert plan_gen.build(db, inventory()) == []
-    assert csvio.export_csv(db, None) == PLAN.read_text(encoding="utf-8")
+    assert csvio.export_csv(db, None) == PLAN.read_text(encoding="utf-8"), (
+        "inventory.yaml changed: regenerate the plan with `python -m ipam.plan_gen`")
 
 
 def _tree(counties: int) -> Inventory:

@@ -21,14 +21,31 @@ def free_udp_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_snmp(port: int, community: str, timeout: float = 120.0, proc: subprocess.Popen | None = None) -> None:
+def wait_snmp(
+    port: int, community: str, timeout: float = 120.0, proc: subprocess.Popen | None = None
+) -> None:
     """Wait until an agent answers sysObjectID (snmpsim indexes its files first)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"agent exited with {proc.returncode}")
-        r = subprocess.run(["snmpget", "-v2c", "-c", community, "-r", "0", "-t", "1", "-On",
-                            f"127.0.0.1:{port}", "1.3.6.1.2.1.1.2.0"], capture_output=True, text=True)
+        r = subprocess.run(
+            [
+                "snmpget",
+                "-v2c",
+                "-c",
+                community,
+                "-r",
+                "0",
+                "-t",
+                "1",
+                "-On",
+                f"127.0.0.1:{port}",
+                "1.3.6.1.2.1.1.2.0",
+            ],
+            capture_output=True,
+            text=True,
+        )
         if r.returncode == 0 and "1.3.6.1.2.1.1.2.0" in r.stdout:
             return
         time.sleep(0.3)
@@ -78,9 +95,14 @@ V3_USERS = {
     "usha224auth": ("SHA-224", None, "blumenthal"),
     "unoauth": (None, None, "blumenthal"),
 }
-_NETSNMP_PRIV = {("AES", "blumenthal"): "AES", ("AES-256", "blumenthal"): "AES256",
-                 ("AES-256", "cisco"): "AES256C", ("AES-192", "cisco"): "AES192C",
-                 ("AES-192", "blumenthal"): "AES192", ("DES", "blumenthal"): "DES"}
+_NETSNMP_PRIV = {
+    ("AES", "blumenthal"): "AES",
+    ("AES-256", "blumenthal"): "AES256",
+    ("AES-256", "cisco"): "AES256C",
+    ("AES-192", "cisco"): "AES192C",
+    ("AES-192", "blumenthal"): "AES192",
+    ("DES", "blumenthal"): "DES",
+}
 AUTH_KEY, PRIV_KEY = "authpass123", "privpass123"
 
 
@@ -107,11 +129,27 @@ class Snmpd:
             lines.append(f"pass_persist .{sub} {sys.executable} {script} {self.state}")
         conf = workdir / "snmpd.conf"
         conf.write_text("\n".join(lines) + "\n")
-        env = dict(os.environ, MIBS="", MIBDIRS=str(workdir / "nomibs"), SNMP_PERSISTENT_DIR=str(workdir / "persist"))
+        env = dict(
+            os.environ, MIBS="", MIBDIRS=str(workdir / "nomibs"), SNMP_PERSISTENT_DIR=str(workdir / "persist")
+        )
         self.proc = subprocess.Popen(
-            ["/usr/sbin/snmpd", "-f", "-Lo", "-C", "-I", "-smux", "-c", str(conf), "-p", str(workdir / "pid"),
-             f"127.0.0.1:{self.port}"],
-            stdout=open(workdir / "snmpd.log", "w"), stderr=subprocess.STDOUT, env=env)
+            [
+                "/usr/sbin/snmpd",
+                "-f",
+                "-Lo",
+                "-C",
+                "-I",
+                "-smux",
+                "-c",
+                str(conf),
+                "-p",
+                str(workdir / "pid"),
+                f"127.0.0.1:{self.port}",
+            ],
+            stdout=open(workdir / "snmpd.log", "w"),
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
         try:
             wait_snmp(self.port, "public", timeout=20, proc=self.proc)
         except Exception:

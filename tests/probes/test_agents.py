@@ -19,23 +19,42 @@ pytestmark = pytest.mark.skipif(not shutil.which("/usr/sbin/snmpd"), reason="net
 
 SONET = "1.3.6.1.2.1.10.39"
 CIPHER = "1.3.6.1.4.1.99934"
+HUAWEI = "1.3.6.1.4.1.2011"
 
 
 @pytest.fixture(scope="module")
 def snmpd(tmp_path_factory):
-    agent = Snmpd(tmp_path_factory.mktemp("snmpd"), [SONET, CIPHER])
+    agent = Snmpd(tmp_path_factory.mktemp("snmpd"), [SONET, CIPHER, HUAWEI])
     yield agent
     agent.close()
 
 
+IMPL = {"name": "gufo"}
+
+
+@pytest.fixture(autouse=True, params=["gufo", "pysnmp"])
+def impl(request):
+    """Both SNMP implementations pass the same tests."""
+    IMPL["name"] = request.param
+    yield request.param
+    IMPL["name"] = "gufo"
+
+
 def poll(target, profile="auto", peers=(), poller=None):
-    return asyncio.run((poller or Poller()).poll(target, profile, peers))
+    return asyncio.run((poller or Poller(impl=IMPL["name"])).poll(target, profile, peers))
 
 
 def v3(user, auth_key=AUTH_KEY, priv_key=PRIV_KEY):
     auth, priv, ext = V3_USERS[user]
-    return Credential(version="3", user=user, auth_proto=auth, auth_key=auth_key if auth else None,
-                      priv_proto=priv, priv_key=priv_key if priv else None, key_extension=ext)
+    return Credential(
+        version="3",
+        user=user,
+        auth_proto=auth,
+        auth_key=auth_key if auth else None,
+        priv_proto=priv,
+        priv_key=priv_key if priv else None,
+        key_extension=ext,
+    )
 
 
 def test_v2c_poll_of_net_snmp(snmpd):
@@ -104,33 +123,45 @@ def test_target_outside_loopback_is_refused_before_any_packet():
 def test_missing_objects_and_partial_tables(snmpd):
     # cipher profile on a device without most of its OIDs: noSuchObject everywhere except
     # one tunnel row that lacks its state column and one complete row
-    snmpd.serve({
-        f"{CIPHER}.2.2.1.2.1": ("ipaddress", "10.9.0.1"),
-        f"{CIPHER}.2.2.1.2.2": ("ipaddress", "10.9.0.2"),
-        f"{CIPHER}.2.2.1.4.2": ("integer", "1"),
-    })
-    r = poll(Target("127.0.0.1", snmpd.port, Credential(community="public"), timeout=1), "cipher-gateway",
-             ["10.9.0.1", "10.9.0.2"])
+    snmpd.serve(
+        {
+            f"{CIPHER}.2.2.1.2.1": ("ipaddress", "10.9.0.1"),
+            f"{CIPHER}.2.2.1.2.2": ("ipaddress", "10.9.0.2"),
+            f"{CIPHER}.2.2.1.4.2": ("integer", "1"),
+        }
+    )
+    r = poll(
+        Target("127.0.0.1", snmpd.port, Credential(community="public"), timeout=1),
+        "cipher-gateway",
+        ["10.9.0.1", "10.9.0.2"],
+    )
     assert r["ok"], r["error"]
     assert "cpu_pct" not in r["health"]  # cipherCpuUsage: noSuchObject
     assert {t["peer"]: t["state"] for t in r["tunnels"]} == {"10.9.0.1": "down", "10.9.0.2": "up"}
 
 
 def test_cipher_tunnels_expected_peers_up_and_down(snmpd):
-    snmpd.serve({
-        f"{CIPHER}.2.1.5.0": ("gauge", "17"),
-        f"{CIPHER}.2.1.6.0": ("gauge", "41"),
-        **{f"{CIPHER}.2.2.1.2.{i}": ("ipaddress", ip) for i, ip in ((1, "10.0.0.1"), (2, "10.0.0.2"))},
-        **{f"{CIPHER}.2.2.1.3.{i}": ("string", n) for i, n in ((1, "to-hefei"), (2, "to-chaohu"))},
-        **{f"{CIPHER}.2.2.1.4.{i}": ("integer", s) for i, s in ((1, "1"), (2, "2"))},
-    })
-    r = poll(Target("127.0.0.1", snmpd.port, Credential(community="public"), timeout=1), "cipher-gateway",
-             ["10.0.0.1", "10.0.0.2", "10.0.0.3"])
+    snmpd.serve(
+        {
+            f"{CIPHER}.2.1.5.0": ("gauge", "17"),
+            f"{CIPHER}.2.1.6.0": ("gauge", "41"),
+            **{f"{CIPHER}.2.2.1.2.{i}": ("ipaddress", ip) for i, ip in ((1, "10.0.0.1"), (2, "10.0.0.2"))},
+            **{f"{CIPHER}.2.2.1.3.{i}": ("string", n) for i, n in ((1, "to-hefei"), (2, "to-chaohu"))},
+            **{f"{CIPHER}.2.2.1.4.{i}": ("integer", s) for i, s in ((1, "1"), (2, "2"))},
+        }
+    )
+    r = poll(
+        Target("127.0.0.1", snmpd.port, Credential(community="public"), timeout=1),
+        "cipher-gateway",
+        ["10.0.0.1", "10.0.0.2", "10.0.0.3"],
+    )
     assert r["ok"], r["error"]
     assert r["health"] == {"cpu_pct": 17.0, "mem_pct": 41.0}
-    assert r["tunnels"] == [{"peer": "10.0.0.1", "name": "to-hefei", "state": "up"},
-                            {"peer": "10.0.0.2", "name": "to-chaohu", "state": "down"},
-                            {"peer": "10.0.0.3", "name": None, "state": "down"}]
+    assert r["tunnels"] == [
+        {"peer": "10.0.0.1", "name": "to-hefei", "state": "up"},
+        {"peer": "10.0.0.2", "name": "to-chaohu", "state": "down"},
+        {"peer": "10.0.0.3", "name": None, "state": "down"},
+    ]
 
 
 def _sonet(section=1, line=1, path=1, elapsed=100, es=3, ses=2, uas=0, valid=1, if_index=2):
@@ -148,7 +179,7 @@ def _sonet(section=1, line=1, path=1, elapsed=100, es=3, ses=2, uas=0, valid=1, 
 
 
 def test_sdh_los_raised_and_cleared_and_bucket_stored_once(snmpd):
-    poller = Poller()
+    poller = Poller(impl=IMPL["name"])
     target = Target("127.0.0.1", snmpd.port, Credential(community="public"), timeout=1)
     snmpd.serve(_sonet(elapsed=100, ses=2))
     r1 = poll(target, "sdh", poller=poller)
@@ -175,8 +206,13 @@ def test_sdh_invalid_interval_is_marked(snmpd):
 
 
 def _cli(*args, env=None):
-    return subprocess.run([sys.executable, str(REPO / "agent.py"), "poll", *args], capture_output=True,
-                          text=True, timeout=60, env=env)
+    return subprocess.run(
+        [sys.executable, str(REPO / "agent.py"), "poll", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
 
 
 def test_cli_poll_json_v2c_and_v3(snmpd, monkeypatch):
@@ -187,12 +223,40 @@ def test_cli_poll_json_v2c_and_v3(snmpd, monkeypatch):
     import os
 
     env = dict(os.environ, PE_AUTH=AUTH_KEY, PE_PRIV=PRIV_KEY)
-    p = _cli("--target", f"127.0.0.1:{snmpd.port}", "--v3-user", "usha256aes", "--auth-proto", "SHA-256",
-             "--auth-key-env", "PE_AUTH", "--priv-proto", "AES", "--priv-key-env", "PE_PRIV", "--json", env=env)
+    p = _cli(
+        "--target",
+        f"127.0.0.1:{snmpd.port}",
+        "--v3-user",
+        "usha256aes",
+        "--auth-proto",
+        "SHA-256",
+        "--auth-key-env",
+        "PE_AUTH",
+        "--priv-proto",
+        "AES",
+        "--priv-key-env",
+        "PE_PRIV",
+        "--json",
+        env=env,
+    )
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["ok"]
-    p = _cli("--target", f"127.0.0.1:{snmpd.port}", "--v3-user", "usha256aes", "--auth-proto", "SHA-256",
-             "--auth-key-env", "PE_PRIV", "--priv-proto", "AES", "--priv-key-env", "PE_PRIV", "--json", env=env)
+    p = _cli(
+        "--target",
+        f"127.0.0.1:{snmpd.port}",
+        "--v3-user",
+        "usha256aes",
+        "--auth-proto",
+        "SHA-256",
+        "--auth-key-env",
+        "PE_PRIV",
+        "--priv-proto",
+        "AES",
+        "--priv-key-env",
+        "PE_PRIV",
+        "--json",
+        env=env,
+    )
     assert p.returncode == 1 and "authentication failed" in p.stderr and "Traceback" not in p.stderr
 
 
@@ -206,7 +270,38 @@ def test_cli_errors_are_clear():
     assert p.returncode == 1 and "Traceback" not in p.stderr and "127.0.0.1" in p.stderr
     p = _cli("--target", "127.0.0.1:99999", "--community", "x")
     assert p.returncode == 2 and "port" in p.stderr
-    p = _cli("--target", "127.0.0.1:161", "--v3-user", "u", "--auth-proto", "SHA", "--auth-key-env", "PE_UNSET_VAR")
+    p = _cli(
+        "--target", "127.0.0.1:161", "--v3-user", "u", "--auth-proto", "SHA", "--auth-key-env", "PE_UNSET_VAR"
+    )
     assert p.returncode == 2 and "PE_UNSET_VAR" in p.stderr
     p = _cli("--target", "127.0.0.1:161", "--v3-user", "u", "--auth-proto", "ROT13", "--auth-key-env", "HOME")
     assert p.returncode == 2 and "ROT13" in p.stderr
+
+
+def test_v1_walks_with_getnext(snmpd):
+    r = poll(Target("127.0.0.1", snmpd.port, Credential(version="1", community="public"), timeout=1))
+    assert r["ok"], r["error"]
+    assert any(i["name"] == "lo" for i in r["interfaces"])
+
+
+def test_time_budget_caps_a_slow_device():
+    poller = Poller(impl=IMPL["name"], budget_s=0.5)
+    target = Target("127.0.0.1", free_udp_port(), Credential(community="public"), timeout=2, retries=5)
+    r = asyncio.run(poller.poll(target))
+    assert not r["ok"] and r["error"] == "timeout"
+    assert poller.limiter.limit < poller.limiter.maximum  # the in-flight bound shrank
+
+
+def test_huawei_usg_sessions_and_board_health(snmpd):
+    snmpd.serve({
+        "1.3.6.1.4.1.2011.5.25.11.1.2.1.4.0": ("counter", "123456"),
+        # hwEntityCpuUsage per board: a board without CPU answers 0 and is skipped; busiest wins
+        "1.3.6.1.4.1.2011.5.25.31.1.1.1.1.5.16777216": ("integer", "0"),
+        "1.3.6.1.4.1.2011.5.25.31.1.1.1.1.5.16842753": ("integer", "37"),
+        "1.3.6.1.4.1.2011.5.25.31.1.1.1.1.5.16842754": ("integer", "12"),
+        "1.3.6.1.4.1.2011.5.25.31.1.1.1.1.7.16842753": ("integer", "55"),
+    })
+    r = poll(Target("127.0.0.1", snmpd.port, Credential(community="public"), timeout=1), "huawei-usg")
+    assert r["ok"], r["error"]
+    assert r["sessions"] == 123456
+    assert r["health"]["cpu_pct"] == 37.0 and r["health"]["mem_pct"] == 55.0

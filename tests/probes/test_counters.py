@@ -7,13 +7,31 @@ from probes.counters import RateTracker, counter_delta, device_reset, rate_bps, 
 GIG = 1_000_000_000
 
 
-def sample(ts, in_oct, out_oct=0, *, hc=True, uptime=None, engine=None, disc=0, name="ge0", speed=GIG,
-           ok=True):
-    ident = {"sysUpTime": uptime if uptime is not None else int(ts * 100), "snmpEngineTime": engine,
-             "hrSystemUptime": None}
-    return {"device": "d1", "ts": ts, "ok": ok, "identity": ident,
-            "interfaces": [{"index": 1, "name": name, "hc": hc, "discontinuity": disc, "speed_bps": speed,
-                            "in_octets": in_oct, "out_octets": out_oct}]}
+def sample(
+    ts, in_oct, out_oct=0, *, hc=True, uptime=None, engine=None, disc=0, name="ge0", speed=GIG, ok=True
+):
+    ident = {
+        "sysUpTime": uptime if uptime is not None else int(ts * 100),
+        "snmpEngineTime": engine,
+        "hrSystemUptime": None,
+    }
+    return {
+        "device": "d1",
+        "ts": ts,
+        "ok": ok,
+        "identity": ident,
+        "interfaces": [
+            {
+                "index": 1,
+                "name": name,
+                "hc": hc,
+                "discontinuity": disc,
+                "speed_bps": speed,
+                "in_octets": in_oct,
+                "out_octets": out_oct,
+            }
+        ],
+    }
 
 
 def rates(seq):
@@ -57,7 +75,7 @@ def test_reboot_hidden_by_growth_is_detected():
 
 def test_sysuptime_497_day_wrap_is_not_a_reboot():
     prev_ticks = 2**32 - 10_000  # 100 s before the TimeTicks wrap
-    cur_ticks = 20_000           # 200 s after it: 300 s elapsed
+    cur_ticks = 20_000  # 200 s after it: 300 s elapsed
     assert uptime_reset(prev_ticks, cur_ticks, 300.0) is False
     r = rates([sample(1000, 0, uptime=prev_ticks), sample(1300, 375_000, uptime=cur_ticks)])
     assert r[1] == 10_000.0

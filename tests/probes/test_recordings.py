@@ -62,8 +62,12 @@ def snmpsim():
 def _poll_all(port: int, communities: list[str]) -> dict[str, dict]:
     async def run():
         poller = Poller(max_in_flight=16)
-        rs = await asyncio.gather(*(poller.poll(Target("127.0.0.1", port, Credential(community=c), timeout=3,
-                                                       retries=2, name=c)) for c in communities))
+        rs = await asyncio.gather(
+            *(
+                poller.poll(Target("127.0.0.1", port, Credential(community=c), timeout=3, retries=2, name=c))
+                for c in communities
+            )
+        )
         return dict(zip(communities, rs, strict=True))
 
     return asyncio.run(run())
@@ -72,8 +76,12 @@ def _poll_all(port: int, communities: list[str]) -> dict[str, dict]:
 def _speed_agrees(ours, theirs) -> bool:
     if ours == theirs:
         return True
-    return ours is not None and theirs is not None and theirs % 1_000_000 == 0 and \
-        round(ours / 1_000_000) * 1_000_000 == theirs
+    return (
+        ours is not None
+        and theirs is not None
+        and theirs % 1_000_000 == 0
+        and round(ours / 1_000_000) * 1_000_000 == theirs
+    )
 
 
 def _octets_agree(ours, theirs) -> bool:
@@ -93,13 +101,20 @@ def test_ports_agree_with_librenms(snmpsim):
         ok = 0
         for lp in ports:
             o = ours.get(lp["ifIndex"])
-            if o and o["name"] == lp["ifName"] and o["oper"] == lp["ifOperStatus"] \
-                    and _speed_agrees(o["speed_bps"], lp["ifSpeed"]) and _octets_agree(o["in_octets"], lp["ifInOctets"]):
+            if (
+                o
+                and o["name"] == lp["ifName"]
+                and o["oper"] == lp["ifOperStatus"]
+                and _speed_agrees(o["speed_bps"], lp["ifSpeed"])
+                and _octets_agree(o["in_octets"], lp["ifInOctets"])
+            ):
                 ok += 1
             else:
-                lines.append(f"    mismatch {name} ifIndex {lp['ifIndex']}: librenms "
-                             f"{(lp['ifName'], lp['ifOperStatus'], lp['ifSpeed'], lp['ifInOctets'])} ours "
-                             f"{o and (o['name'], o['oper'], o['speed_bps'], o['in_octets'])}")
+                lines.append(
+                    f"    mismatch {name} ifIndex {lp['ifIndex']}: librenms "
+                    f"{(lp['ifName'], lp['ifOperStatus'], lp['ifSpeed'], lp['ifInOctets'])} ours "
+                    f"{o and (o['name'], o['oper'], o['speed_bps'], o['in_octets'])}"
+                )
         total += len(ports)
         agree += ok
         lines.append(f"{name:34} {r['profile']:16} {ok:4}/{len(ports):<4} {100.0 * ok / len(ports):6.1f}%")

@@ -64,6 +64,17 @@ def test_counters_grow_and_counter32_wraps_with_hc(sim):
     assert int(first[1]) == hc1 % 2**32 and int(second[1]) == hc2 % 2**32
 
 
+def test_rate_is_plausible_for_the_link(sim):
+    """Octets/uptime from the same response: between 0 and the 1 Gbit/s link's capacity."""
+    idx = if_index(sim, "anhui-rtr1", "GigabitEthernet0/0/1")
+    res1 = snmp("snmpget", sim, "anhui-rtr1", UPTIME, f"{IF_HCIN}.{idx}", extra=("-Oqvt",))
+    time.sleep(1.5)
+    res2 = snmp("snmpget", sim, "anhui-rtr1", UPTIME, f"{IF_HCIN}.{idx}", extra=("-Oqvt",))
+    (t1, o1), (t2, o2) = ([int(x) for x in r.stdout.split()] for r in (res1, res2))
+    bps = (o2 - o1) * 8 / ((t2 - t1) / 100)
+    assert 0 < bps <= 1_000_000_000 * 0.61
+
+
 def test_sysuptime_ticks(sim):
     res1 = snmp("snmpget", sim, "anhui-rtr1", UPTIME, extra=("-Oqvt",))
     time.sleep(1.1)

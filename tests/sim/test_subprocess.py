@@ -41,3 +41,22 @@ def test_serve_reports_missing_secret(tmp_path):
     with pytest.raises(RuntimeError, match="NMS_SNMP_COMMUNITY|NMS_SNMP_V3"):
         with run_subprocess(INVENTORY, devices=["anhui-*"], env=env):
             pass
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["serve", "--inventory", "/nonexistent/inventory.yaml"], "/nonexistent/inventory.yaml"),
+    (["serve", "--inventory", str(INVENTORY), "--devices", "no-such-*"], "no device matches no-such-*"),
+    (["serve", "--inventory", str(INVENTORY), "--wan-delay-ms", "fast"], "--wan-delay-ms"),
+    (["fault", "--control", "http://10.1.1.1:80", "reboot", "x"], "refusing to contact 10.1.1.1"),
+    (["fault", "--control", "http://127.0.0.1:1", "reboot", "x"], "cannot reach the simulator control"),
+])
+def test_cli_bad_input_is_named(argv, message):
+    import os
+    import sys
+
+    if "serve" in argv and not INVENTORY.exists() and "/nonexistent" not in argv[2]:
+        pytest.skip("inventory.yaml not in the repository yet")
+    res = subprocess.run([sys.executable, "-m", "probes.sim", *argv], capture_output=True, text=True,
+                         timeout=60, env={**os.environ, **ENV}, cwd=INVENTORY.parent)
+    assert res.returncode in (1, 2) and message in res.stderr
+    assert "Traceback" not in res.stderr

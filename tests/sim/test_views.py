@@ -64,3 +64,18 @@ def test_tunnels_exist_at_both_ends_when_one_side_lists_them():
     peer_addr = centre.view.get((1, 3, 6, 1, 4, 1, 99934, 2, 2, 1, 2, 2), now)
     assert peer_addr.endswith(b"\x40\x04\x0a\x00\x00\x03")
     assert centre.view.get((1, 3, 6, 1, 4, 1, 99934, 2, 1, 3, 0), now).endswith(b"\x42\x01\x02")
+
+
+def test_walk_cache_round_trip_and_refuses_a_shared_directory(tmp_path):
+    from probes.sim.walks import WalkCache
+
+    private = tmp_path / "private"
+    first = WalkCache(private).get("cipher-gateway.snmprec")
+    assert len(list(private.glob("*.pickle"))) == 1
+    again = WalkCache(private).get("cipher-gateway.snmprec")  # from the pickle
+    assert again.oids == first.oids and again.values == first.values
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    assert WalkCache(shared).get("cipher-gateway.snmprec").oids == first.oids
+    assert not list(shared.glob("*.pickle"))

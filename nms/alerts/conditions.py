@@ -1,0 +1,316 @@
+"""What is bad right now, per rule: read-only queries over other modules' tables.
+
+Each function returns :class:`Condition` objects keyed by (rule, subject kind, subject
+id).  Nothing here writes; the engine decides what a condition means for an alert.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from nms.alerts.rules import Rule, RuleSet
+from nms.inventory_model import Inventory
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Condition:
+    rule: Rule
+    kind: str
+    subject: str
+    site: str | None
+    since: float | None
+    value: float | None = None
+    reason: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.rule.name, self.kind, self.subject)
+
+
+def _table_exists(db: sqlite_utils.Database, name: str) -> bool:
+    return (
+        db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone()
+        is not None
+    )
+
+
+def _role_ok(rule: Rule, inv: Inventory | None, device: str) -> bool:
+    if not rule.roles:
+        return True
+    dev = inv.devices.get(device) if inv else None
+    return dev is not None and dev.role in rule.roles
+
+
+def _link_kind_of(inv: Inventory | None, kind: str, subject: str) -> str | None:
+    if inv is None:
+        return None
+    if kind == "link":
+        link = inv.links.get(subject)
+        return link.kind if link else None
+    if kind == "interface":
+        dev, _, itf = subject.partition(":")
+        for link in inv.links.values():
+            for e in (link.a, link.b):
+                if e.device == dev and e.interface == itf:
+                    return link.kind
+    return None
+
+
+def device_of(kind: str, subject: str) -> str | None:
+    if kind == "device":
+        return subject
+    if kind == "interface":
+        return subject.split(":", 1)[0]
+    if kind == "tunnel":
+        return subject.split(">", 1)[0]
+    return None
+
+
+def state_conditions(db: sqlite_utils.Database, rule: Rule, inv: Inventory | None) -> list[Condition]:
+    marks = ",".join("?" * len(rule.states))
+    rows = db.execute(
+        f"SELECT subject, state, since, reason, site FROM state_current"
+        f" WHERE kind = ? AND state IN ({marks})",
+        (rule.subject, *rule.states),
+    ).fetchall()
+    pattern = re.compile(rule.reason_match) if rule.reason_match else None
+    out = []
+    for subject, _st, since, reason, site in rows:
+        if pattern is not None and not pattern.search(reason or ""):
+            continue
+        dev = device_of(rule.subject or "", subject)
+        if rule.roles and (dev is None or not _role_ok(rule, inv, dev)):
+            continue
+        if rule.link_kinds and _link_kind_of(inv, rule.subject or "", subject) not in rule.link_kinds:
+            continue
+        out.append(Condition(rule, rule.subject or "", subject, site, since, reason=reason))
+    return out
+
+
+def sdh_conditions(
+    db: sqlite_utils.Database, rule: Rule, inv: Inventory | None, now: float
+) -> list[Condition]:
+    """The latest complete 15-minute bucket of each SDH interface over the ES/SES threshold."""
+    rows = db.execute(
+        """SELECT u.device, u.interface, u.interval_end, u.es, u.ses FROM state_sdh_uas u
+           JOIN (SELECT device, interface, MAX(interval_end) AS e FROM state_sdh_uas
+                 WHERE interval_end >= ? GROUP BY device, interface) m
+             ON u.device = m.device AND u.interface = m.interface AND u.interval_end = m.e
+           WHERE u.valid = 1""",
+        (now - 1800,),
+    ).fetchall()
+    out = []
+    for dev, itf, end, es, ses in rows:
+        over_es = rule.es_above is not None and es is not None and es > rule.es_above
+        over_ses = rule.ses_above is not None and ses is not None and ses > rule.ses_above
+        if not (over_es or over_ses) or not _role_ok(rule, inv, dev):
+            continue
+        site = inv.devices[dev].site if inv and dev in inv.devices else None
+        out.append(
+            Condition(
+                rule,
+                "interface",
+                f"{dev}:{itf}",
+                site,
+                float(end) - 900,
+                value=float(ses if over_ses else es),
+                reason=f"ES {es} SES {ses} in the 15 min to {int(end)}",
+            )
+        )
+    return out
+
+
+def agent_conditions(
+    db: sqlite_utils.Database, rule: Rule, inv: Inventory | None, now: float
+) -> list[Condition]:
+    """Agents heard from before but not for ``silent_s`` (never-heard agents are not paged)."""
+    out = []
+    for agent, last in db.execute("SELECT agent, MAX(ts) FROM state_applied GROUP BY agent"):
+        if inv is not None and inv.agents and agent not in inv.agents:
+            continue
+        if last is not None and now - last > rule.silent_s:
+            sites = inv.agents[agent].sites if inv and agent in inv.agents else ()
+            out.append(
+                Condition(
+                    rule,
+                    "agent",
+                    agent,
+                    sites[0] if sites else None,
+                    last + rule.silent_s,
+                    value=round(now - last),
+                    reason=f"no batch for {round(now - last)} s",
+                )
+            )
+    return out
+
+
+def config_conditions(
+    db: sqlite_utils.Database, rule: Rule, inv: Inventory | None, now: float
+) -> list[Condition]:
+    if not _table_exists(db, "config_events"):
+        return []
+    marks = ",".join("?" * len(rule.events))
+    rows = db.execute(
+        f"SELECT device, MIN(ts), MAX(ts), COUNT(*), kind FROM config_events"
+        f" WHERE ts > ? AND kind IN ({marks})"
+        " GROUP BY device",
+        (now - rule.resolve_after_s, *rule.events),
+    ).fetchall()
+    out = []
+    for dev, first, last, n, kind in rows:
+        if not _role_ok(rule, inv, dev):
+            continue
+        site = inv.devices[dev].site if inv and dev in inv.devices else None
+        out.append(
+            Condition(rule, "device", dev, site, first, value=n, reason=f"{kind} x{n}, last {int(last)}")
+        )
+    return out
+
+
+class MetricReader:
+    """Recent samples from metrics.db, read once per source per evaluation."""
+
+    def __init__(self, metrics_db: sqlite_utils.Database | None) -> None:
+        from nms.store import SqliteTimeSeriesStore
+
+        self.store = SqliteTimeSeriesStore(metrics_db) if metrics_db is not None else None
+        self.cache: dict[tuple[str, str, int], Any] = {}
+
+    def series(self, device: str, interface: str, metrics: tuple[str, ...], t0: int, t1: int):
+        key = (device, interface, t0)
+        if key not in self.cache:
+            self.cache[key] = (
+                self.store.read_range(device, interface, list(metrics), t0, t1, level="raw")
+                if self.store is not None
+                else None
+            )
+        return self.cache[key]
+
+
+DEVICE_METRICS = ("cpu_pct", "mem_pct", "temperature_c", "sessions")
+IF_METRICS = ("in_bps", "out_bps", "in_errors", "out_errors", "in_ucast_pkts", "out_ucast_pkts")
+
+
+def _all_over(values: list[Any], above: float) -> bool:
+    vals = [v for v in values if v is not None]
+    return bool(vals) and all(v > above for v in vals)
+
+
+def metric_conditions(reader: MetricReader, rule: Rule, inv: Inventory | None, now: float) -> list[Condition]:
+    """Over ``above`` for every sample of the last ``for_s`` (at least two samples)."""
+    if inv is None or reader.store is None:
+        return []
+    t1 = int(now)
+    t0 = int(now - max(rule.for_s, 60))
+    out = []
+    if rule.metric in DEVICE_METRICS:
+        for dev in inv.devices.values():
+            if rule.roles and dev.role not in rule.roles:
+                continue
+            s = reader.series(dev.name, "", DEVICE_METRICS, t0, t1)
+            vals = s.columns.get(rule.metric, []) if s is not None else []
+            if len([v for v in vals if v is not None]) >= 2 and _all_over(vals, rule.above or 0):
+                out.append(
+                    Condition(
+                        rule,
+                        "device",
+                        dev.name,
+                        dev.site,
+                        float(s.ts[0]),
+                        value=round(vals[-1] if vals[-1] is not None else 0, 1),
+                    )
+                )
+        return out
+    for link in inv.links.values():
+        if rule.link_kinds and link.kind not in rule.link_kinds:
+            continue
+        for end in (link.a, link.b):
+            dev = inv.devices.get(end.device)
+            if dev is None or (rule.roles and dev.role not in rule.roles):
+                continue
+            s = reader.series(end.device, end.interface, IF_METRICS, t0, t1)
+            if s is None or len(s.ts) < 2:
+                continue
+            value = _interface_value(rule.metric or "", s.columns, link.capacity_bps)
+            if value is not None and value > (rule.above or 0):
+                out.append(
+                    Condition(
+                        rule,
+                        "interface",
+                        f"{end.device}:{end.interface}",
+                        dev.site,
+                        float(s.ts[0]),
+                        value=round(value, 2),
+                        reason=f"link {link.id}",
+                    )
+                )
+    return out
+
+
+def _interface_value(metric: str, cols: dict[str, list[Any]], capacity: int) -> float | None:
+    if metric == "utilisation_pct":
+        per = [
+            max(a or 0, b or 0)
+            for a, b in zip(cols.get("in_bps", []), cols.get("out_bps", []), strict=False)
+            if a is not None or b is not None
+        ]
+        if len(per) < 2 or capacity <= 0:
+            return None
+        low = min(per) * 100.0 / capacity  # over the threshold for the whole window
+        return low
+    if metric == "error_pct":
+
+        def delta(name: str) -> float | None:
+            vals = [v for v in cols.get(name, []) if v is not None]
+            return vals[-1] - vals[0] if len(vals) >= 2 and vals[-1] >= vals[0] else None
+
+        errs = [delta("in_errors"), delta("out_errors")]
+        pkts = [delta("in_ucast_pkts"), delta("out_ucast_pkts")]
+        if any(x is None for x in errs + pkts):
+            return None
+        total = sum(pkts) + sum(errs)
+        return 100.0 * sum(errs) / total if total > 0 else None
+    return None
+
+
+def gather(
+    db: sqlite_utils.Database,
+    rules: RuleSet,
+    inv: Inventory | None,
+    now: float,
+    metrics_db: sqlite_utils.Database | None = None,
+    with_metrics: bool = True,
+) -> tuple[list[Condition], set[str]]:
+    """(conditions, names of rules evaluated this time); a rule that fails is logged and skipped
+    (its open alerts are left as they are rather than resolved on missing data)."""
+    out: list[Condition] = []
+    done: set[str] = set()
+    reader = MetricReader(metrics_db)
+    for rule in rules.rules:
+        if not rule.enabled:
+            continue
+        if rule.kind == "metric" and not with_metrics:
+            continue
+        try:
+            if rule.kind == "state":
+                out += state_conditions(db, rule, inv)
+            elif rule.kind == "sdh_errors":
+                out += sdh_conditions(db, rule, inv, now)
+            elif rule.kind == "agent_silent":
+                out += agent_conditions(db, rule, inv, now)
+            elif rule.kind == "config_event":
+                out += config_conditions(db, rule, inv, now)
+            elif rule.kind == "metric":
+                out += metric_conditions(reader, rule, inv, now)
+        except Exception:  # one broken rule must not stop the others
+            log.exception("alert rule %s failed", rule.name)
+            continue
+        done.add(rule.name)
+    return out, done

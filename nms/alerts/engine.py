@@ -1,0 +1,419 @@
+"""Alert evaluation: conditions -> alerts (pending -> firing -> resolved) -> outbox rows.
+
+One :meth:`Engine.evaluate` reads the current conditions (cheap queries over what the
+state machine and the other modules wrote), then in one short transaction: dedups per
+rule and subject, applies grace periods, flap detection, maintenance and silences,
+folds consequences under their root cause, escalates, and queues notifications.  It
+never talks to the network: sending is :mod:`nms.alerts.outbox`'s job.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlite_utils
+
+from nms import maintenance
+from nms.alerts import flap
+from nms.alerts.channels import ChannelConfig
+from nms.alerts.conditions import Condition, gather
+from nms.alerts.message import _Safe
+from nms.alerts.rules import RuleSet
+from nms.alerts.schema import ensure_schema
+from nms.alerts.topology import Topology, assign_roots
+from nms.inventory_model import Inventory
+
+log = logging.getLogger(__name__)
+
+CHILDREN_MAX = 200
+OPEN = ("pending", "firing")
+_wake = threading.Event()
+
+
+def notify_state_updated() -> None:
+    """Called after the state machine applied a batch: wakes the evaluator thread (cheap, never blocks)."""
+    _wake.set()
+
+
+def wait_for_update(timeout: float) -> bool:
+    hit = _wake.wait(timeout)
+    _wake.clear()
+    return hit
+
+
+@dataclass
+class EvalStats:
+    conditions: int = 0
+    created: int = 0
+    fired: int = 0
+    resolved: int = 0
+    suppressed: int = 0
+    queued: int = 0
+    duration_s: float = 0.0
+
+
+@dataclass
+class Engine:
+    rules: RuleSet
+    inventory: Inventory | None
+    channels: ChannelConfig | None = None
+    metrics_every_s: float = 60.0
+    _topo: Topology | None = field(default=None, init=False)
+    _topo_of: int | None = field(default=None, init=False)
+    _last_metrics: float = field(default=0.0, init=False)
+
+    # ---- helpers -------------------------------------------------------------------------
+    def topology(self) -> Topology | None:
+        if self.inventory is None:
+            return None
+        if self._topo is None or self._topo_of != id(self.inventory):
+            self._topo, self._topo_of = Topology.build(self.inventory), id(self.inventory)
+        self._topo._behind.clear()  # per evaluation: cheap, and the inventory may have been edited
+        return self._topo
+
+    def subject_name(self, kind: str, subject: str) -> str:
+        inv = self.inventory
+        if inv is not None:
+            if kind == "site" and subject in inv.sites:
+                return inv.sites[subject].name_zh
+            if kind == "link" and subject in inv.links:
+                link = inv.links[subject]
+                return f"{subject} ({link.a.device}:{link.a.interface} - {link.b.device}:{link.b.interface})"
+        return subject
+
+    def site_name(self, site: str | None) -> str:
+        inv = self.inventory
+        return inv.sites[site].name_zh if inv is not None and site in inv.sites else (site or "")
+
+    def _maint_subject(self, kind: str, subject: str) -> tuple[str, str]:
+        if kind == "tunnel":
+            return "device", subject.split(">", 1)[0]
+        if kind == "agent" and self.inventory is not None and subject in self.inventory.agents:
+            sites = self.inventory.agents[subject].sites
+            return "site", sites[0] if sites else subject
+        return kind, subject
+
+    # ---- evaluation ------------------------------------------------------------------------
+    def evaluate(
+        self,
+        db: sqlite_utils.Database,
+        now: float | None = None,
+        metrics_db: sqlite_utils.Database | None = None,
+    ) -> EvalStats:
+        t_start = time.perf_counter()
+        now = time.time() if now is None else now
+        ensure_schema(db)
+        from nms.state import ensure_schema as state_schema
+
+        state_schema(db)
+        with_metrics = metrics_db is not None and now - self._last_metrics >= self.metrics_every_s
+        conds, done = gather(db, self.rules, self.inventory, now, metrics_db, with_metrics)
+        if with_metrics:
+            self._last_metrics = now
+        stats = EvalStats(conditions=len(conds))
+        counts = flap.flapping(db, now, self.rules.flap_window_s, self.rules.flap_threshold)
+        topo = self.topology()
+        roots = assign_roots(topo, ((c.kind, c.subject) for c in conds)) if topo else {}
+        wins = maintenance.windows(db)
+        modes = dict(db.execute("SELECT window_id, mode FROM alert_maint_modes").fetchall())
+        active = [w for w in wins if w.occurrences(now, now + 1)]
+        silences = {
+            (r, k, s)
+            for r, k, s in db.execute(
+                "SELECT rule, subject_kind, subject_id FROM alert_silences WHERE start <= ? AND until > ?",
+                (now, now),
+            )
+        }
+
+        def maint(kind: str, subject: str) -> str | None:
+            mk, ms = self._maint_subject(kind, subject)
+            hit = [modes.get(w.id, "mute") for w in active if maintenance.covers(w, mk, ms, self.inventory)]
+            return ("skip" if "skip" in hit else "mute") if hit else None
+
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            self._apply(db, now, conds, done, counts, roots, maint, silences, stats)
+            db.execute("COMMIT")
+        except BaseException:
+            if db.conn.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        stats.duration_s = time.perf_counter() - t_start
+        return stats
+
+    def _apply(
+        self,
+        db,
+        now,
+        conds: list[Condition],
+        done: set[str],
+        counts,
+        roots,
+        maint,
+        silences,
+        stats: EvalStats,
+    ) -> None:
+        cols = [d[1] for d in db.execute("PRAGMA table_info(alert_alerts)").fetchall()]
+        open_rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for r in db.execute(f"SELECT * FROM alert_alerts WHERE state IN {OPEN}"):
+            row = dict(zip(cols, r, strict=True))
+            open_rows[(row["rule"], row["subject_kind"], row["subject_id"])] = row
+        seen: set[tuple[str, str, str]] = set()
+
+        for c in conds:
+            mode = maint(c.kind, c.subject)
+            if mode == "skip":
+                continue
+            seen.add(c.key)
+            muted = "maintenance" if mode else ("silence" if c.key in silences else None)
+            row = open_rows.get(c.key)
+            if row is None:
+                row = self._reopen(db, c, now, counts) or self._create(db, c, now)
+                if row["state"] == "pending":
+                    stats.created += 1
+                open_rows[c.key] = row
+            summary = self._summary(c)
+            row.update(
+                last_seen_ts=now, summary=summary, reason=c.reason, value=c.value, site=c.site, muted=muted
+            )
+            if row["state"] == "pending" and now - row["started_ts"] >= c.rule.grace_s:
+                row.update(state="firing", fired_ts=now)
+                self._history(db, row["id"], now, "fired", summary)
+                stats.fired += 1
+
+        for key, row in list(open_rows.items()):
+            if key in seen:
+                continue
+            rule = self.rules.get(row["rule"])
+            if rule is not None and row["rule"] not in done:
+                continue  # not evaluated this time (metrics throttled, or the rule failed): leave it
+            if maint(row["subject_kind"], row["subject_id"]) == "skip":
+                pass  # a skip window drops the alert: resolve below
+            elif (
+                rule is not None
+                and rule.flap
+                and flap.is_flapping(counts, row["subject_kind"], row["subject_id"])
+            ):
+                continue  # flapping: stays open until it calms down
+            row.update(state="resolved", resolved_ts=now)
+            self._history(db, row["id"], now, "resolved", None if rule else "rule removed")
+            stats.resolved += 1
+
+        # flapping flag, root cause, paging, escalation
+        by_subject: dict[tuple[str, str], dict[str, Any]] = {}
+        for row in open_rows.values():
+            if row["state"] in OPEN:
+                prev = by_subject.get((row["subject_kind"], row["subject_id"]))
+                if prev is None or row["rule"].endswith("-down"):
+                    by_subject[(row["subject_kind"], row["subject_id"])] = row
+        children: dict[int, list[dict[str, Any]]] = {}
+        for row in open_rows.values():
+            rule = self.rules.get(row["rule"])
+            subj = (row["subject_kind"], row["subject_id"])
+            if row["state"] not in OPEN:
+                self._save(db, row)
+                if row["notified"]:
+                    self._queue(db, row, "resolved", rule.notify if rule else (), now, stats)
+                continue
+            fl = bool(rule and rule.flap and flap.is_flapping(counts, *subj))
+            if fl and not row["flapping"]:
+                self._history(db, row["id"], now, "flapping", f"{counts.get(subj)} changes")
+                if row["notified"]:
+                    self._queue(db, row, "flapping", rule.notify, now, stats)
+            row["flapping"] = int(fl)
+            root = roots.get(subj)
+            root_row = by_subject.get(root) if root else None
+            row["root_id"] = root_row["id"] if root_row is not None else None
+            if row["root_id"] is not None:
+                stats.suppressed += 1
+                children.setdefault(row["root_id"], []).append(
+                    {
+                        "kind": row["subject_kind"],
+                        "id": row["subject_id"],
+                        "name": row["subject_name"],
+                        "site": row["site"],
+                        "state": "suppressed",
+                        "rule": row["rule"],
+                        "alert_id": row["id"],
+                    }
+                )
+            pages = row["state"] == "firing" and not row["muted"] and row["root_id"] is None
+            if pages and not row["notified"] and rule is not None:
+                self._queue(db, row, "flapping" if row["flapping"] else "firing", rule.notify, now, stats)
+                row["notified"] = 1
+            if pages and row["notified"] and rule is not None and row["ack_ts"] is None:
+                for i, step in enumerate(rule.escalate):
+                    if row["escalation_step"] <= i and now - (row["fired_ts"] or now) >= step.after_s:
+                        row["escalation_step"] = i + 1
+                        self._history(
+                            db, row["id"], now, "escalated", f"step {i + 1}: {', '.join(step.notify)}"
+                        )
+                        self._queue(db, row, "escalation", step.notify, now, stats)
+        topo = self.topology()
+        for row in open_rows.values():
+            if row["state"] not in OPEN:
+                continue
+            kids = children.get(row["id"], [])
+            if (
+                topo is not None
+                and row["root_id"] is None
+                and row["subject_kind"] in ("link", "device")
+                and (row["subject_kind"], row["subject_id"]) in {(c.kind, c.subject) for c in conds}
+            ):
+                kids = self._behind(db, topo, row["subject_kind"], row["subject_id"]) + kids
+            row["children_count"] = len(kids)
+            row["children"] = json.dumps(kids[:CHILDREN_MAX], ensure_ascii=False) if kids else None
+            self._save(db, row)
+
+    def _behind(self, db, topo: Topology, kind: str, subject: str) -> list[dict[str, Any]]:
+        names = topo.behind(kind, subject)
+        if not names:
+            return []
+        observed = {
+            s: st for s, st in db.execute("SELECT subject, state FROM state_current WHERE kind = 'device'")
+        }
+        inv = topo.inventory
+        return [
+            {
+                "kind": "device",
+                "id": n,
+                "name": n,
+                "site": inv.devices[n].site,
+                "state": "unreachable (parent)",
+                "observed": observed.get(n, "unknown"),
+            }
+            for n in sorted(names, key=lambda n: (topo.depth.get(n, 0), n))
+        ]
+
+    def _summary(self, c: Condition) -> str:
+        name = self.subject_name(c.kind, c.subject)
+        tpl = c.rule.summary or "{name} {rule}"
+        value = c.value if c.value is None or c.value != int(c.value) else int(c.value)
+        return tpl.format_map(
+            _Safe(
+                name=c.subject,
+                full_name=name,
+                reason=c.reason or "",
+                value=value,
+                rule=c.rule.name,
+                site=self.site_name(c.site),
+            )
+        )
+
+    def _create(self, db, c: Condition, now: float) -> dict[str, Any]:
+        started = min(c.since, now) if c.since else now
+        row = {
+            "rule": c.rule.name,
+            "severity": c.rule.severity,
+            "subject_kind": c.kind,
+            "subject_id": c.subject,
+            "subject_name": self.subject_name(c.kind, c.subject),
+            "site": c.site,
+            "state": "pending",
+            "started_ts": started,
+            "fired_ts": None,
+            "resolved_ts": None,
+            "last_seen_ts": now,
+            "summary": None,
+            "reason": c.reason,
+            "value": c.value,
+            "flapping": 0,
+            "notified": 0,
+            "ack_by": None,
+            "ack_ts": None,
+            "ack_note": None,
+            "assignee": None,
+            "escalation_step": 0,
+            "muted": None,
+            "root_id": None,
+            "children": None,
+            "children_count": 0,
+        }
+        cur = db.execute(
+            f"INSERT INTO alert_alerts ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+            tuple(row.values()),
+        )
+        row["id"] = cur.lastrowid
+        self._history(db, row["id"], now, "created", c.reason)
+        return row
+
+    def _reopen(self, db, c: Condition, now: float, counts) -> dict[str, Any] | None:
+        """A flapping subject's condition is back: reopen its recent alert instead of a new one."""
+        if not c.rule.flap or not flap.is_flapping(counts, c.kind, c.subject):
+            return None
+        cols = [d[1] for d in db.execute("PRAGMA table_info(alert_alerts)").fetchall()]
+        r = db.execute(
+            "SELECT * FROM alert_alerts WHERE rule = ? AND subject_kind = ? AND subject_id = ?"
+            " AND state = 'resolved'"
+            " AND resolved_ts > ? ORDER BY resolved_ts DESC LIMIT 1",
+            (c.rule.name, c.kind, c.subject, now - self.rules.flap_window_s),
+        ).fetchone()
+        if r is None:
+            return None
+        row = dict(zip(cols, r, strict=True))
+        row.update(state="firing" if row["fired_ts"] else "pending", resolved_ts=None)
+        self._history(db, row["id"], now, "reopened", "flapping")
+        return row
+
+    def _save(self, db, row: dict[str, Any]) -> None:
+        keys = [k for k in row if k != "id"]
+        db.execute(
+            f"UPDATE alert_alerts SET {', '.join(f'{k} = ?' for k in keys)} WHERE id = ?",
+            (*[row[k] for k in keys], row["id"]),
+        )
+
+    def _history(
+        self, db, alert_id: int, now: float, event: str, detail: str | None, actor: str | None = None
+    ) -> None:
+        db.execute(
+            "INSERT INTO alert_history (alert_id, ts, event, detail, actor) VALUES (?, ?, ?, ?, ?)",
+            (alert_id, now, event, detail, actor),
+        )
+
+    def payload(self, row: dict[str, Any], event: str) -> dict[str, Any]:
+        keys = (
+            "rule",
+            "severity",
+            "subject_kind",
+            "subject_id",
+            "subject_name",
+            "site",
+            "state",
+            "started_ts",
+            "fired_ts",
+            "resolved_ts",
+            "summary",
+            "children_count",
+            "flapping",
+        )
+        out = {k: row.get(k) for k in keys}
+        out.update(alert_id=row["id"], event=event, site_name=self.site_name(row.get("site")))
+        return out
+
+    def _queue(
+        self, db, row: dict[str, Any], event: str, groups: Iterable[str], now: float, stats: EvalStats
+    ) -> None:
+        targets = self.channels.recipients(list(groups)) if self.channels else []
+        if not targets:
+            self._history(
+                db,
+                row["id"],
+                now,
+                "not-notified",
+                f"{event}: no recipients configured for {', '.join(groups) or '-'}",
+            )
+            return
+        body = json.dumps(self.payload(row, event), ensure_ascii=False)
+        db.conn.executemany(
+            "INSERT INTO alert_notifications (alert_id, channel, recipient, event, status, created_ts,"
+            " next_ts,"
+            " payload) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)",
+            [(row["id"], ch, to, event, now, now, body) for ch, to in targets],
+        )
+        stats.queued += len(targets)

@@ -1,0 +1,55 @@
+"""The ``alert_*`` tables in centre.db (idempotent)."""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+from nms import maintenance
+
+
+def ensure_schema(db: sqlite_utils.Database) -> None:
+    maintenance.ensure_schema(db)
+    db.executescript(
+        """
+        CREATE TABLE IF NOT EXISTS alert_alerts (
+            id INTEGER PRIMARY KEY,
+            rule TEXT NOT NULL, severity TEXT NOT NULL,
+            subject_kind TEXT NOT NULL, subject_id TEXT NOT NULL, subject_name TEXT, site TEXT,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'firing', 'resolved')),
+            started_ts REAL NOT NULL, fired_ts REAL, resolved_ts REAL, last_seen_ts REAL,
+            summary TEXT, reason TEXT, value REAL,
+            flapping INTEGER NOT NULL DEFAULT 0, notified INTEGER NOT NULL DEFAULT 0,
+            ack_by TEXT, ack_ts REAL, ack_note TEXT, assignee TEXT,
+            escalation_step INTEGER NOT NULL DEFAULT 0,
+            muted TEXT, root_id INTEGER, children TEXT, children_count INTEGER NOT NULL DEFAULT 0);
+        CREATE UNIQUE INDEX IF NOT EXISTS alert_alerts_open
+            ON alert_alerts (rule, subject_kind, subject_id) WHERE state != 'resolved';
+        CREATE INDEX IF NOT EXISTS alert_alerts_state ON alert_alerts (state, started_ts);
+        CREATE INDEX IF NOT EXISTS alert_alerts_subject
+            ON alert_alerts (subject_kind, subject_id, resolved_ts);
+        CREATE TABLE IF NOT EXISTS alert_history (
+            id INTEGER PRIMARY KEY, alert_id INTEGER NOT NULL, ts REAL NOT NULL,
+            event TEXT NOT NULL, detail TEXT, actor TEXT);
+        CREATE INDEX IF NOT EXISTS alert_history_alert ON alert_history (alert_id, ts);
+        CREATE TABLE IF NOT EXISTS alert_comments (
+            id INTEGER PRIMARY KEY, alert_id INTEGER NOT NULL, ts REAL NOT NULL,
+            actor TEXT NOT NULL, text TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS alert_silences (
+            id INTEGER PRIMARY KEY, rule TEXT NOT NULL, subject_kind TEXT NOT NULL, subject_id TEXT NOT NULL,
+            start REAL NOT NULL, until REAL NOT NULL, created_by TEXT, note TEXT);
+        CREATE TABLE IF NOT EXISTS alert_maint_modes (
+            window_id INTEGER PRIMARY KEY, mode TEXT NOT NULL CHECK (mode IN ('mute', 'skip')));
+        CREATE TABLE IF NOT EXISTS alert_notifications (
+            id INTEGER PRIMARY KEY, alert_id INTEGER NOT NULL, channel TEXT NOT NULL, recipient TEXT NOT NULL,
+            event TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'queued', attempts INTEGER NOT NULL DEFAULT 0,
+            created_ts REAL NOT NULL, last_ts REAL, next_ts REAL, last_error TEXT, payload TEXT NOT NULL);
+        CREATE INDEX IF NOT EXISTS alert_notifications_due ON alert_notifications (status, next_ts);
+        CREATE INDEX IF NOT EXISTS alert_notifications_alert ON alert_notifications (alert_id);
+        CREATE INDEX IF NOT EXISTS alert_notifications_rcpt
+            ON alert_notifications (channel, recipient, last_ts);
+        CREATE TABLE IF NOT EXISTS alert_notification_log (
+            id INTEGER PRIMARY KEY, notification_id INTEGER NOT NULL, ts REAL NOT NULL,
+            ok INTEGER NOT NULL, detail TEXT);
+        CREATE INDEX IF NOT EXISTS alert_notification_log_n ON alert_notification_log (notification_id);
+        """
+    )

@@ -1,0 +1,121 @@
+"""/api/v1/wall and its stream: what the wall is told, per principal, and when."""
+
+from __future__ import annotations
+
+import json
+
+from dashboards import sse
+from dashboards.views import feed_of
+from tests.auth.helpers import role_client
+from tests.dashboards.conftest import fill, kiosk_client
+
+
+def test_anonymous_gets_401_and_kiosk_gets_the_province(wall_app):
+    assert wall_app.test_client().get("/api/v1/wall").status_code == 401
+    client, _ = kiosk_client(wall_app)
+    resp = client.get("/api/v1/wall")
+    assert resp.status_code == 200
+    doc = resp.get_json()
+    assert doc["server_time"] > 0 and doc["as_of"] is not None
+    assert len([n for n in doc["nodes"] if n["kind"] == "city"]) == 17
+    assert len([e for e in doc["edges"] if e["sdh"]]) == 17
+    edge = next(e for e in doc["edges"] if any(lk["id"] == "sdh-huaibei" for lk in e["links"]))
+    assert edge["state"] == "down" and edge["source"] == "anhui" and edge["target"] == "huaibei"
+    problems = doc["problems"]
+    assert problems["source"] == "state"
+    assert problems["items"][0]["id"] == "link:sdh-huaibei"  # the SDH outage is the most severe
+    assert problems["items"][0]["severity"] == "critical"
+    assert any(p["id"] == "device:suixi-int-rtr1" and p["severity"] == "major" for p in problems["items"])
+    sdh = doc["sdh"]
+    assert len(sdh) == 17 and sdh[0]["load_pct"] >= sdh[-1]["load_pct"] or sdh[-1]["load_pct"] is None
+    down_row = next(r for r in sdh if r["link"] == "sdh-huaibei")
+    assert down_row["state"] == "down" and down_row["load_pct"] == 0.0
+    avail = doc["availability"]
+    assert len(avail["cities"]) == 17
+    huaibei = next(c for c in avail["cities"] if c["site"] == "huaibei")
+    assert huaibei["today"] is not None and huaibei["today"] < 100.0
+    assert avail["backbone"]["today"] < 100.0
+
+
+def test_county_admin_sees_only_their_county(wall_app):
+    client = role_client(wall_app, "county_admin", "huaibei-suixi")
+    doc = client.get("/api/v1/wall").get_json()
+    assert {n["id"] for n in doc["nodes"]} == {"huaibei-suixi"}
+    assert all(p["site"] == "huaibei-suixi" for p in doc["problems"]["items"])
+    assert doc["problems"]["total"] >= 1
+    assert doc["sdh"] == [] and doc["edges"] == []
+    assert sum(doc["summary"]["devices"].values()) == 7
+
+
+def test_kiosk_bound_to_a_city_sees_that_city(wall_app):
+    client, _ = kiosk_client(wall_app, site="huaibei")
+    doc = client.get("/api/v1/wall").get_json()
+    ids = {n["id"] for n in doc["nodes"]}
+    assert "huaibei" in ids and "anhui" not in ids and "hefei" not in ids
+    assert {p["site"] for p in doc["problems"]["items"]} <= ids
+
+
+def test_document_is_cached_until_the_state_changes(wall_app, full_inventory):
+    feed = feed_of(wall_app)
+    d1, doc1 = feed.get(None)
+    d2, doc2 = feed.get(None)
+    assert (d1, doc1) == (d2, doc2)
+    fill(wall_app, full_inventory, 3)  # everything back up
+    d3, doc3 = feed.get(None)
+    assert d3 != d1
+    assert json.loads(doc3)["problems"]["total"] == 0
+
+
+def test_stream_sends_once_per_change_and_heartbeats(wall_app, full_inventory):
+    feed = feed_of(wall_app)
+    cfg = sse.StreamConfig(poll_s=0.0, heartbeat_s=0.0, max_age_s=3600)
+    ticks = []
+
+    def sleep(_s: float) -> None:
+        ticks.append(1)
+        if len(ticks) == 3:
+            fill(wall_app, full_inventory, 3)
+
+    gen = sse.stream(feed, None, cfg, sleep=sleep)
+    chunks = [next(gen) for _ in range(7)]
+    gen.close()
+    assert chunks[0].startswith("retry:")
+    walls = [c for c in chunks if c.startswith("event: wall")]
+    beats = [c for c in chunks if c.startswith("event: heartbeat")]
+    assert len(walls) == 2 and len(beats) >= 3
+    first = json.loads(walls[0].split("data: ", 1)[1])
+    second = json.loads(walls[1].split("data: ", 1)[1])
+    assert first["problems"]["total"] > 0 and second["problems"]["total"] == 0
+
+
+def test_stream_resumes_without_resending_what_the_client_has(wall_app):
+    feed = feed_of(wall_app)
+    digest, _ = feed.get(None)
+    cfg = sse.StreamConfig(poll_s=0.0, heartbeat_s=0.0, max_age_s=3600)
+    gen = sse.stream(feed, None, cfg, last_id=digest, sleep=lambda s: None)
+    chunks = [next(gen) for _ in range(3)]
+    gen.close()
+    assert not any(c.startswith("event: wall") for c in chunks)
+
+
+def test_stream_endpoint_refuses_beyond_the_limit(wall_app):
+    wall_app.config["NMS_WALL_STREAM"] = sse.StreamConfig(max_streams=1, poll_s=0.01, max_age_s=0.05)
+    client, _ = kiosk_client(wall_app)
+    first = client.get("/api/v1/wall/stream", buffered=False)
+    assert first.status_code == 200 and first.mimetype == "text/event-stream"
+    second = client.get("/api/v1/wall/stream")
+    assert second.status_code == 503
+    body = b"".join(first.response)
+    first.close()
+    assert b"event: wall" in body and b"event: bye" in body
+    third = client.get("/api/v1/wall/stream")
+    assert third.status_code == 200  # the slot was given back when the first stream closed
+    third.close()
+
+
+def test_outline_is_geojson_of_the_cities(wall_app):
+    client, _ = kiosk_client(wall_app)
+    fc = client.get("/api/v1/wall/outline").get_json()
+    assert fc["type"] == "FeatureCollection" and len(fc["features"]) == 16
+    wall_app.config["NMS_WALL_OUTLINE"] = False
+    assert client.get("/api/v1/wall/outline").status_code == 404
