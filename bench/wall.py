@@ -42,8 +42,12 @@ def main() -> int:
         settings = app.config["NMS_SETTINGS"]
         t = time.perf_counter()
         synth.ingest(settings, inv, synth.polls(inv, time.time() - 60), 1)
-        synth.ingest(settings, inv, synth.polls(inv, time.time(), down_links=["sdh-huaibei"],
-                                                down_devices=["suixi-int-rtr1"]), 2)
+        synth.ingest(
+            settings,
+            inv,
+            synth.polls(inv, time.time(), down_links=["sdh-huaibei"], down_devices=["suixi-int-rtr1"]),
+            2,
+        )
         fill_s = time.perf_counter() - t
         db = app_db(app)
         headers = bearer(make_token(db, "kiosk"))
@@ -64,13 +68,19 @@ def main() -> int:
             synth.ingest(settings, inv, synth.polls(inv, time.time(), seed=i), 3 + i)
             rebuilt.append(timed())
         size = len(client.get("/api/v1/wall", headers=headers).data)
-    print(f"wall bench: {len(inv.devices)} devices, {len(inv.links)} links; state+store fill {fill_s:.2f} s;"
-          f" document {size / 1024:.0f} KiB")
+    print(
+        f"wall bench: {len(inv.devices)} devices, {len(inv.links)} links; state+store fill {fill_s:.2f} s;"
+        f" document {size / 1024:.0f} KiB"
+    )
     print(f"  first request (cold, with availability): {first:.1f} ms")
-    print(f"  cached  n={len(cached)}: p50 {pct(cached, .5):.2f} ms  p99 {pct(cached, .99):.2f} ms"
-          f"  mean {statistics.mean(cached):.2f} ms")
-    print(f"  rebuild n={len(rebuilt)}: p50 {pct(rebuilt, .5):.2f} ms  p99 {pct(rebuilt, .99):.2f} ms"
-          "  (first request after a new batch)")
+    print(
+        f"  cached  n={len(cached)}: p50 {pct(cached, 0.5):.2f} ms  p99 {pct(cached, 0.99):.2f} ms"
+        f"  mean {statistics.mean(cached):.2f} ms"
+    )
+    print(
+        f"  rebuild n={len(rebuilt)}: p50 {pct(rebuilt, 0.5):.2f} ms  p99 {pct(rebuilt, 0.99):.2f} ms"
+        "  (first request after a new batch)"
+    )
     return 0
 
 

@@ -24,8 +24,12 @@ from nms.store import SqliteTimeSeriesStore
 
 STATES = ("up", "down", "degraded", "unreachable", "unknown")
 RANGES = {"1h": 3600, "1d": 86400, "30d": 30 * 86400}
-RANGE_LABELS = {"1h": "最近1小时 Last hour", "1d": "最近1天 Last day", "30d": "最近30天 Last 30 days",
-                "custom": "自定义 Custom"}
+RANGE_LABELS = {
+    "1h": "最近1小时 Last hour",
+    "1d": "最近1天 Last day",
+    "30d": "最近30天 Last 30 days",
+    "custom": "自定义 Custom",
+}
 IF_METRICS = ("in_bps", "out_bps", "in_errors", "out_errors")
 DEVICE_METRICS = ("cpu_pct", "mem_pct", "temperature_c", "rtt_ms")
 MAX_ROWS = 500
@@ -148,9 +152,20 @@ def device_rows(inv: Inventory, sites: set[str] | None, form: dict[str, str]) ->
         hay = f"{d.name} {d.address} {d.vendor} {d.model} {site.name_zh} {site.name_pinyin} {site.id}".lower()
         if q and q not in hay:
             continue
-        rows.append({"name": d.name, "site": site, "role": d.role, "vendor": d.vendor, "model": d.model,
-                     "address": d.address, "network": d.network, "state": st.get("state", "unknown"),
-                     "since": st.get("since"), "reason": st.get("reason")})
+        rows.append(
+            {
+                "name": d.name,
+                "site": site,
+                "role": d.role,
+                "vendor": d.vendor,
+                "model": d.model,
+                "address": d.address,
+                "network": d.network,
+                "state": st.get("state", "unknown"),
+                "since": st.get("since"),
+                "reason": st.get("reason"),
+            }
+        )
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["state"]] = counts.get(r["state"], 0) + 1
@@ -194,9 +209,18 @@ def device_info(inv: Inventory, dev: Device) -> dict[str, Any]:
         st = cur["interface"].get(state.iface_id(dev.name, n), {})
         rate = latest.get((dev.name, n), {})
         link = links.get(n)
-        ifaces.append({"name": n, "state": st.get("state", "unknown"), "reason": st.get("reason"),
-                       "since": st.get("since"), "in_bps": rate.get("in_bps"), "out_bps": rate.get("out_bps"),
-                       "link": link.id if link else None, "link_kind": link.kind if link else None})
+        ifaces.append(
+            {
+                "name": n,
+                "state": st.get("state", "unknown"),
+                "reason": st.get("reason"),
+                "since": st.get("since"),
+                "in_bps": rate.get("in_bps"),
+                "out_bps": rate.get("out_bps"),
+                "link": link.id if link else None,
+                "link_kind": link.kind if link else None,
+            }
+        )
     mine = dev.name + ">"
     tunnels = [{"name": k.split(">", 1)[1], **v} for k, v in cur["tunnel"].items() if k.startswith(mine)]
     return {
@@ -225,9 +249,15 @@ def link_info(inv: Inventory, link: Link) -> dict[str, Any]:
     for end in (link.a, link.b):
         dev = inv.devices.get(end.device)
         st = cur["interface"].get(state.iface_id(end.device, end.interface), {})
-        ends.append({"device": end.device, "interface": end.interface,
-                     "site": inv.sites[dev.site] if dev else None, "state": st.get("state", "unknown"),
-                     "reason": st.get("reason")})
+        ends.append(
+            {
+                "device": end.device,
+                "interface": end.interface,
+                "site": inv.sites[dev.site] if dev else None,
+                "state": st.get("state", "unknown"),
+                "reason": st.get("reason"),
+            }
+        )
     latest = _latest([(link.a.device, link.a.interface), (link.b.device, link.b.interface)])
     a = latest.get((link.a.device, link.a.interface), {})
     sdh_rows: list[dict[str, Any]] = []
@@ -240,8 +270,16 @@ def link_info(inv: Inventory, link: Link) -> dict[str, Any]:
                 " ORDER BY interval_end DESC LIMIT 96",
                 (end.device, end.interface, since),
             ):
-                sdh_rows.append({"device": end.device, "interval_end": row[0], "es": row[1], "ses": row[2],
-                                 "uas": row[3], "valid": bool(row[4])})
+                sdh_rows.append(
+                    {
+                        "device": end.device,
+                        "interval_end": row[0],
+                        "es": row[1],
+                        "ses": row[2],
+                        "uas": row[3],
+                        "valid": bool(row[4]),
+                    }
+                )
         sdh_rows.sort(key=lambda r: (-r["interval_end"], r["device"]))
     load = None
     peak = max([v for v in (a.get("in_bps"), a.get("out_bps")) if v is not None], default=None)
@@ -285,9 +323,14 @@ def area_info(inv: Inventory, principal: Principal | None, sites: set[str] | Non
     for s in sorted(visible, key=lambda x: (x.id != home, x.id)):
         devs = [d for d in inv.devices.values() if d.site == s.id]
         states = [cur["device"].get(d.name, {}).get("state", "unknown") for d in devs]
-        rows.append({"site": s, "state": cur["site"].get(s.id, {}).get("state", "unknown"),
-                     "reason": cur["site"].get(s.id, {}).get("reason"),
-                     "devices": len(devs), "up": states.count("up"),
-                     "bad": [d.name for d, st in zip(devs, states, strict=True)
-                             if st in ("down", "unreachable")]})
+        rows.append(
+            {
+                "site": s,
+                "state": cur["site"].get(s.id, {}).get("state", "unknown"),
+                "reason": cur["site"].get(s.id, {}).get("reason"),
+                "devices": len(devs),
+                "up": states.count("up"),
+                "bad": [d.name for d, st in zip(devs, states, strict=True) if st in ("down", "unreachable")],
+            }
+        )
     return {"home": inv.sites.get(home) if home else None, "rows": rows}

@@ -117,7 +117,8 @@ def echarts_js() -> BaseResponse:
     if not ECHARTS.is_file():
         return Response(
             "// ECharts is not installed: run `npm install` (scripts/setup.sh) in the repository root\n",
-            status=503, mimetype="text/javascript",
+            status=503,
+            mimetype="text/javascript",
         )
     resp = send_file(Path(ECHARTS), mimetype="text/javascript", max_age=86400)
     return resp
@@ -162,8 +163,9 @@ def wall_stream() -> Response:
     feed, cfg, scope = feed_of(app), stream_config(app), _scope()
     gen = stream(feed, scope, cfg, last_id=request.headers.get("Last-Event-ID"), clock=feed.clock)
     body = ClosingIterator((chunk.encode() for chunk in gen), [gen.close, release])
-    return Response(body, mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    return Response(
+        body, mimetype="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    )
 
 
 @bp.route("/api/v1/wall/outline")
@@ -194,9 +196,14 @@ def console_index() -> Response:
     inv = _inventory()
     form, errors = console.parse_filters(request.args, inv)
     rows = console.device_rows(inv, scope_sites(current_principal()), form)
-    return render_page("dashboards/console.html", rows=rows, form=form, errors=errors,
-                       options=console.filter_options(inv, scope_sites(current_principal())),
-                       links=console.other_pages(current_app))
+    return render_page(
+        "dashboards/console.html",
+        rows=rows,
+        form=form,
+        errors=errors,
+        options=console.filter_options(inv, scope_sites(current_principal())),
+        links=console.other_pages(current_app),
+    )
 
 
 @bp.route("/console/problems")
@@ -208,8 +215,12 @@ def console_problems() -> Response:
 
     _digest, doc = feed.get(_scope())
     data = json.loads(doc)
-    return render_page("dashboards/problems.html", problems=data["problems"], now=feed.clock(),
-                       links=console.other_pages(current_app))
+    return render_page(
+        "dashboards/problems.html",
+        problems=data["problems"],
+        now=feed.clock(),
+        links=console.other_pages(current_app),
+    )
 
 
 @bp.route("/console/device/<name>")
@@ -222,8 +233,14 @@ def console_device(name: str) -> Response:
     require_site(dev.site)
     form, errors = console.parse_range(request.args)
     info = console.device_info(inv, dev)
-    return render_page("dashboards/device.html", dev=dev, info=info, form=form, errors=errors,
-                       links=console.other_pages(current_app))
+    return render_page(
+        "dashboards/device.html",
+        dev=dev,
+        info=info,
+        form=form,
+        errors=errors,
+        links=console.other_pages(current_app),
+    )
 
 
 @bp.route("/console/link/<link_id>")
@@ -236,8 +253,14 @@ def console_link(link_id: str) -> Response:
     console.require_link(inv, link)
     form, errors = console.parse_range(request.args)
     info = console.link_info(inv, link)
-    return render_page("dashboards/link.html", link=link, info=info, form=form, errors=errors,
-                       links=console.other_pages(current_app))
+    return render_page(
+        "dashboards/link.html",
+        link=link,
+        info=info,
+        form=form,
+        errors=errors,
+        links=console.other_pages(current_app),
+    )
 
 
 @bp.route("/api/v1/console/series")
@@ -276,4 +299,3 @@ def county() -> Response:
     principal = current_principal()
     info = console.area_info(inv, principal, scope_sites(principal))
     return render_page("dashboards/county.html", info=info, links=console.other_pages(current_app))
-

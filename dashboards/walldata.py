@@ -197,7 +197,8 @@ def _backbone_availability(
     links = [
         lk
         for lk in sorted(inv.links.values(), key=lambda x: x.id)
-        if lk.kind == SDH and lk.b.device in inv.devices
+        if lk.kind == SDH
+        and lk.b.device in inv.devices
         and (sites is None or inv.devices[lk.b.device].site in sites)
     ]
     local = datetime.fromtimestamp(now, availability.LOCAL_TZ)
@@ -229,9 +230,7 @@ def _backbone_availability(
                 "month": rows.get(lk.id, {}).get("month"),
             }
         )
-    backbone = {
-        label: (round(100.0 * g / c, 3) if c > 0 else None) for label, (g, c) in totals.items()
-    }
+    backbone = {label: (round(100.0 * g / c, 3) if c > 0 else None) for label, (g, c) in totals.items()}
     return {"backbone": backbone, "cities": cities}
 
 
@@ -243,7 +242,8 @@ def current_states(centre: sqlite_utils.Database) -> dict[str, dict[str, dict[st
     the interface and tunnel rows, a third of the rebuild time on the full province)."""
     out: dict[str, dict[str, dict[str, Any]]] = {"device": {}, "link": {}, "site": {}}
     for kind, subject, st, since, reason in centre.conn.execute(
-        "SELECT kind, subject, state, since, reason FROM state_current WHERE kind IN ('device', 'link', 'site')"
+        "SELECT kind, subject, state, since, reason FROM state_current"
+        " WHERE kind IN ('device', 'link', 'site')"
     ):
         out[kind][subject] = {"state": st, "since": since, "reason": reason}
     return out
@@ -291,13 +291,22 @@ def build(
             continue
         sc = cur["site"].get(s["id"], {})
         up, total = counts.get(s["id"], (0, 0))
-        nodes.append({**s, "state": sc.get("state", "unknown"), "since": sc.get("since"),
-                      "reason": sc.get("reason"), "devices_up": up, "devices_total": total})
+        nodes.append(
+            {
+                **s,
+                "state": sc.get("state", "unknown"),
+                "since": sc.get("since"),
+                "reason": sc.get("reason"),
+                "devices_up": up,
+                "devices_total": total,
+            }
+        )
 
     # latest rates of the ends of the links we show
     edges_def = [e for e in mapdata.site_edges(inv) if visible(e["source"]) and visible(e["target"])]
     sdh_links = [
-        lk for lk in inv.links.values()
+        lk
+        for lk in inv.links.values()
         if lk.kind == SDH and lk.b.device in inv.devices and visible(inv.devices[lk.b.device].site)
     ]
     wanted_links = {lid for e in edges_def for lid in e["links"]} | {lk.id for lk in sdh_links}
@@ -305,8 +314,11 @@ def build(
     if metrics is not None and rates_reader is not None:
         a_ends = [(inv.links[lid].a.device, inv.links[lid].a.interface) for lid in wanted_links]
         rates = rates_reader.read(metrics, a_ends, now - STALE_AFTER_S)
-        missing = [(inv.links[lid].b.device, inv.links[lid].b.interface) for lid in wanted_links
-                   if (inv.links[lid].a.device, inv.links[lid].a.interface) not in rates]
+        missing = [
+            (inv.links[lid].b.device, inv.links[lid].b.interface)
+            for lid in wanted_links
+            if (inv.links[lid].a.device, inv.links[lid].a.interface) not in rates
+        ]
         rates.update(rates_reader.read(metrics, missing, now - STALE_AFTER_S))
 
     link_summary: dict[str, int] = {}
@@ -324,28 +336,45 @@ def build(
         reasons = [cur["link"].get(lk.id, {}).get("reason") for lk in members]
         loads = [_pct(_rate_of(lk, rates), lk.capacity_bps) for lk in members]
         known = [x for x in loads if x is not None]
-        edges.append({
-            "id": e["id"], "source": e["source"], "target": e["target"],
-            "links": [{"id": lk.id, "kind": lk.kind, "state": st, "reason": r, "load_pct": ld,
-                       "capacity_bps": lk.capacity_bps}
-                      for lk, st, r, ld in zip(members, states, reasons, loads, strict=True)],
-            "sdh": any(lk.kind == SDH for lk in members),
-            "state": worst,
-            "load_pct": max(known) if known else None,
-        })
+        edges.append(
+            {
+                "id": e["id"],
+                "source": e["source"],
+                "target": e["target"],
+                "links": [
+                    {
+                        "id": lk.id,
+                        "kind": lk.kind,
+                        "state": st,
+                        "reason": r,
+                        "load_pct": ld,
+                        "capacity_bps": lk.capacity_bps,
+                    }
+                    for lk, st, r, ld in zip(members, states, reasons, loads, strict=True)
+                ],
+                "sdh": any(lk.kind == SDH for lk in members),
+                "state": worst,
+                "load_pct": max(known) if known else None,
+            }
+        )
 
     sdh_rows = []
     for lk in sdh_links:
         site = inv.sites.get(inv.devices[lk.b.device].site)
         rate = _rate_of(lk, rates)
-        sdh_rows.append({
-            "link": lk.id, "site": site.id if site else None,
-            "name": site.name_zh if site else lk.id, "en": (site.name_pinyin or "") if site else "",
-            "state": cur["link"].get(lk.id, {}).get("state", "unknown"),
-            "capacity_bps": lk.capacity_bps,
-            "down_bps": rate["down_bps"] if rate else None, "up_bps": rate["up_bps"] if rate else None,
-            "load_pct": _pct(rate, lk.capacity_bps),
-        })
+        sdh_rows.append(
+            {
+                "link": lk.id,
+                "site": site.id if site else None,
+                "name": site.name_zh if site else lk.id,
+                "en": (site.name_pinyin or "") if site else "",
+                "state": cur["link"].get(lk.id, {}).get("state", "unknown"),
+                "capacity_bps": lk.capacity_bps,
+                "down_bps": rate["down_bps"] if rate else None,
+                "up_bps": rate["up_bps"] if rate else None,
+                "load_pct": _pct(rate, lk.capacity_bps),
+            }
+        )
     sdh_rows.sort(key=lambda r: (-(r["load_pct"] if r["load_pct"] is not None else -1), r["link"]))
 
     alerts = active_alerts(centre, sites)
@@ -358,8 +387,9 @@ def build(
 
     as_of = _as_of(centre, inv, sites)
     return {
-        "province": {"id": province.id, "name": province.name_zh,
-                     "code": province.code} if province else None,
+        "province": {"id": province.id, "name": province.name_zh, "code": province.code}
+        if province
+        else None,
         "scope": None if sites is None else sorted(sites),
         "as_of": as_of,
         "stale_after_s": STALE_AFTER_S,
@@ -383,7 +413,9 @@ def _as_of(centre: sqlite_utils.Database, inv: Inventory, sites: set[str] | None
         chunk = names[i : i + 500]
         row = centre.execute(
             f"SELECT max(last_ts) FROM state_current WHERE kind = 'device' AND subject IN"
-            f" ({','.join('?' * len(chunk))})", chunk).fetchone()
+            f" ({','.join('?' * len(chunk))})",
+            chunk,
+        ).fetchone()
         if row and row[0] is not None:
             best = row[0] if best is None else max(best, row[0])
     return best
@@ -392,8 +424,9 @@ def _as_of(centre: sqlite_utils.Database, inv: Inventory, sites: set[str] | None
 class WallFeed:
     """Per-application cache of wall documents, rebuilt when the databases change."""
 
-    def __init__(self, settings: Settings, inventory: Callable[[], Inventory | None],
-                 clock: Callable[[], float] = _now) -> None:
+    def __init__(
+        self, settings: Settings, inventory: Callable[[], Inventory | None], clock: Callable[[], float] = _now
+    ) -> None:
         self.settings = settings
         self.inventory = inventory
         self.clock = clock
@@ -433,10 +466,17 @@ class WallFeed:
     def _build(self, inv: Inventory | None, scope: Scope) -> tuple[str, str]:
         now = self.clock()
         if inv is None:
-            doc: dict[str, Any] = {"error": "inventory not loaded", "nodes": [], "edges": [],
-                                   "problems": {"source": "state", "total": 0, "items": []},
-                                   "sdh": [], "availability": None, "as_of": None,
-                                   "stale_after_s": STALE_AFTER_S, "summary": {}}
+            doc: dict[str, Any] = {
+                "error": "inventory not loaded",
+                "nodes": [],
+                "edges": [],
+                "problems": {"source": "state", "total": 0, "items": []},
+                "sdh": [],
+                "availability": None,
+                "as_of": None,
+                "stale_after_s": STALE_AFTER_S,
+                "summary": {},
+            }
         else:
             centre = self._conn("centre")
             avail = self._avail.get(scope)

@@ -70,14 +70,18 @@ def find_free(conn: Any, pool: Prefix, plen: int, policy: str | None = None) -> 
     size = 1 << (BITS[pool.family] - plen)
     policy = policy or pool.policy
     if policy == "first":
+        full_to = pool.free_hint if pool.free_hint is not None else pool.network
+        start = max(full_to, pool.fit_hints.get(plen, pool.network))
         first_low = None
-        for low, high in gaps(conn, pool, pool.free_hint):
+        for low, high in gaps(conn, pool, start):
             if first_low is None:
-                first_low = low  # everything before the first gap is full: the new hint
+                first_low = low
             cand = align_up(low, size)
             if cand + size - 1 <= high:
-                hint = cand + size if cand == first_low else first_low
-                return cand, min(hint, pool.last)
+                hint = None
+                if start == full_to:  # the scan began at the known-full mark: the first gap is the new one
+                    hint = min(cand + size if cand == first_low else first_low, pool.last)
+                return cand, hint
         return None, None
     if policy == "last":
         for low, high in _gaps_down(conn, pool):
@@ -96,6 +100,22 @@ def find_free(conn: Any, pool: Prefix, plen: int, policy: str | None = None) -> 
                     break  # an exact fit cannot be beaten; lowest address wins ties
         return (best.network if best else None), None
     raise BadInput("policy", f"unknown allocation policy {policy!r}")
+
+
+def _save_fit_hints(conn: Any, pool: Prefix, plen: int, network: int) -> None:
+    """After first-fit put a /plen at ``network``: no free /plen (or larger) starts below it.
+
+    A larger free aligned block below would hold a free /plen, which the scan would
+    have taken; so hints of larger sizes rise to ``network`` too (only if present).
+    """
+    size = 1 << (BITS[pool.family] - plen)
+    fits = dict(pool.fit_hints)
+    fits[plen] = max(fits.get(plen, 0), min(network + size, pool.last))
+    for other in fits:
+        if other < plen:
+            fits[other] = max(fits[other], network)
+    conn.execute("UPDATE ipam_prefixes SET fit_hints=? WHERE id=?",
+                 (json.dumps({str(k): v for k, v in sorted(fits.items())}), pool.id))
 
 
 def _request_plen(pool: Prefix, plen: object = None, hosts: object = None) -> int:
@@ -153,6 +173,8 @@ def allocate(db: sqlite_utils.Database, pool_id: int, *, actor: str, plen: objec
                                     source_ip=source_ip)
         if hint is not None:
             conn.execute("UPDATE ipam_prefixes SET free_hint=? WHERE id=?", (encode(hint), pool.id))
+        if (policy or pool.policy) == "first":
+            _save_fit_hints(conn, pool, n, network)
         if idempotency_key:
             conn.execute("INSERT INTO ipam_idempotency (key, actor, params, prefix_id, ts)"
                          " VALUES (?,?,?,?,?)",

@@ -4,11 +4,14 @@ Invariants kept here (and nowhere else): every prefix lies inside its parent, wh
 is a container; siblings never overlap; ``used``/``n_children`` of a container count
 its direct children and ``alloc`` every non-container below it, so utilisation is a
 single-row read; ``free_hint`` marks how far from the start a container is known
-full, so first-fit allocation does not rescan a packed pool.
+full, and ``fit_hints`` (JSON {prefix length: address}) below which address no free
+aligned block of that length exists, so first-fit allocation does not rescan a
+packed or fragmented pool.  Hints only ever err low: releasing space lowers them.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -25,7 +28,7 @@ from nms import audit
 
 COLUMNS = (
     "id, space_id, family, network, last, plen, parent_id, status, is_pool, policy, site, purpose,"
-    " request_id, hold_until, created_at, created_by, used, alloc, n_children, free_hint"
+    " request_id, hold_until, created_at, created_by, used, alloc, n_children, free_hint, fit_hints"
 )
 
 
@@ -50,6 +53,7 @@ class Prefix:
     alloc: int
     n_children: int
     free_hint: int | None
+    fit_hints: dict[int, int]
 
     @property
     def block(self) -> Block:
@@ -69,7 +73,8 @@ class Prefix:
 
     def audit_view(self) -> dict[str, Any]:
         """What the audit log keeps of a prefix: the facts, not the counters."""
-        d = {k: v for k, v in asdict(self).items() if k not in ("used", "alloc", "n_children", "free_hint")}
+        d = {k: v for k, v in asdict(self).items() if k not in ("used", "alloc", "n_children", "free_hint",
+                                                           "fit_hints")}
         d["network"] = to_text(self.network, self.family)
         d["prefix"] = self.cidr
         return d
@@ -77,10 +82,11 @@ class Prefix:
 
 def from_row(row: tuple) -> Prefix:
     (pid, space_id, family, network, _last, plen, parent_id, status, is_pool, policy, site, purpose,
-     request_id, hold_until, created_at, created_by, used, alloc, n_children, free_hint) = row
+     request_id, hold_until, created_at, created_by, used, alloc, n_children, free_hint, fit_hints) = row
     return Prefix(pid, space_id, family, decode(network), plen, parent_id, status, bool(is_pool), policy,
                   site, purpose, request_id, hold_until, created_at, created_by, int(used), int(alloc),
-                  n_children, decode(free_hint) if free_hint is not None else None)
+                  n_children, decode(free_hint) if free_hint is not None else None,
+                  {int(k): int(v) for k, v in json.loads(fit_hints).items()} if fit_hints else {})
 
 
 @contextmanager
@@ -193,15 +199,25 @@ def ancestors(conn: Any, prefix: Prefix) -> list[Prefix]:
 
 def _bump(conn: Any, prefix_id: int, d_used: int = 0, d_children: int = 0, d_alloc: int = 0,
           hint_min: int | None = None) -> None:
+    """Adjust a container's counters; ``hint_min``: space was freed from there on, lower the hints."""
     if not prefix_id:
         return
-    row = conn.execute("SELECT used, alloc, n_children, free_hint FROM ipam_prefixes WHERE id=?",
-                       (prefix_id,)).fetchone()
-    used, alloc, n, hint = int(row[0]) + d_used, int(row[1]) + d_alloc, row[2] + d_children, row[3]
-    if hint_min is not None and hint is not None and decode(hint) > hint_min:
-        hint = encode(hint_min)
-    conn.execute("UPDATE ipam_prefixes SET used=?, alloc=?, n_children=?, free_hint=? WHERE id=?",
-                 (str(used), str(alloc), n, hint, prefix_id))
+    row = conn.execute("SELECT used, alloc, n_children, free_hint, fit_hints, family FROM ipam_prefixes"
+                       " WHERE id=?", (prefix_id,)).fetchone()
+    used, alloc, n = int(row[0]) + d_used, int(row[1]) + d_alloc, row[2] + d_children
+    hint, fits = row[3], row[4]
+    if hint_min is not None:
+        if hint is not None and decode(hint) > hint_min:
+            hint = encode(hint_min)
+        if fits:
+            bits = BITS[row[5]]
+            lowered = {}
+            for plen, at in json.loads(fits).items():
+                size = 1 << (bits - int(plen))
+                lowered[plen] = min(int(at), hint_min // size * size)  # a new free block may start there
+            fits = json.dumps(lowered)
+    conn.execute("UPDATE ipam_prefixes SET used=?, alloc=?, n_children=?, free_hint=?, fit_hints=?"
+                 " WHERE id=?", (str(used), str(alloc), n, hint, fits, prefix_id))
 
 
 def _bump_alloc_up(conn: Any, parent_id: int, delta: int) -> None:

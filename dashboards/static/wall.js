@@ -211,7 +211,7 @@
     const fs = fontPx();
     wall.sdhChart.setOption({
       animation: false,
-      grid: { left: "22%", right: "14%", top: 10, bottom: 30 },
+      grid: { left: "22%", right: "16%", top: 34, bottom: 30 },
       xAxis: { type: "value", min: 0, max: 100, axisLabel: { color: "#8ea3bd", fontSize: fs * 0.7, formatter: "{value}%" },
         splitLine: { lineStyle: { color: "#1f3350" } } },
       yAxis: { type: "category", data: rows.map((r) => `${r.name} ${r.en}`),

@@ -119,7 +119,13 @@ class Engine:
         stats = EvalStats(conditions=len(conds))
         counts = flap.flapping(db, now, self.rules.flap_window_s, self.rules.flap_threshold)
         topo = self.topology()
-        roots = assign_roots(topo, ((c.kind, c.subject) for c in conds)) if topo else {}
+        roots = (
+            assign_roots(
+                topo, [(c.kind, c.subject) for c in conds], {(c.kind, c.subject): c.reason for c in conds}
+            )
+            if topo
+            else {}
+        )
         wins = maintenance.windows(db)
         modes = dict(db.execute("SELECT window_id, mode FROM alert_maint_modes").fetchall())
         active = [w for w in wins if w.occurrences(now, now + 1)]
@@ -205,7 +211,7 @@ class Engine:
             self._history(db, row["id"], now, "resolved", None if rule else "rule removed")
             stats.resolved += 1
 
-        # flapping flag, root cause, paging, escalation
+        # root cause first (children lists go into the pages), then flapping, paging, escalation
         by_subject: dict[tuple[str, str], dict[str, Any]] = {}
         for row in open_rows.values():
             if row["state"] in OPEN:
@@ -214,20 +220,9 @@ class Engine:
                     by_subject[(row["subject_kind"], row["subject_id"])] = row
         children: dict[int, list[dict[str, Any]]] = {}
         for row in open_rows.values():
-            rule = self.rules.get(row["rule"])
-            subj = (row["subject_kind"], row["subject_id"])
             if row["state"] not in OPEN:
-                self._save(db, row)
-                if row["notified"]:
-                    self._queue(db, row, "resolved", rule.notify if rule else (), now, stats)
                 continue
-            fl = bool(rule and rule.flap and flap.is_flapping(counts, *subj))
-            if fl and not row["flapping"]:
-                self._history(db, row["id"], now, "flapping", f"{counts.get(subj)} changes")
-                if row["notified"]:
-                    self._queue(db, row, "flapping", rule.notify, now, stats)
-            row["flapping"] = int(fl)
-            root = roots.get(subj)
+            root = roots.get((row["subject_kind"], row["subject_id"]))
             root_row = by_subject.get(root) if root else None
             row["root_id"] = root_row["id"] if root_row is not None else None
             if row["root_id"] is not None:
@@ -243,6 +238,37 @@ class Engine:
                         "alert_id": row["id"],
                     }
                 )
+        topo = self.topology()
+        active = {(c.kind, c.subject) for c in conds}
+        for row in open_rows.values():
+            if row["state"] not in OPEN:
+                continue
+            kids = children.get(row["id"], [])
+            subj = (row["subject_kind"], row["subject_id"])
+            if (
+                topo is not None
+                and row["root_id"] is None
+                and subj[0] in ("link", "device")
+                and subj in active
+            ):
+                kids = self._behind(db, topo, *subj) + kids
+            row["children_count"] = len(kids)
+            row["children"] = json.dumps(kids[:CHILDREN_MAX], ensure_ascii=False) if kids else None
+
+        for row in open_rows.values():
+            rule = self.rules.get(row["rule"])
+            subj = (row["subject_kind"], row["subject_id"])
+            if row["state"] not in OPEN:
+                self._save(db, row)
+                if row["notified"]:
+                    self._queue(db, row, "resolved", rule.notify if rule else (), now, stats)
+                continue
+            fl = bool(rule and rule.flap and flap.is_flapping(counts, *subj))
+            if fl and not row["flapping"]:
+                self._history(db, row["id"], now, "flapping", f"{counts.get(subj)} changes")
+                if row["notified"]:
+                    self._queue(db, row, "flapping", rule.notify, now, stats)
+            row["flapping"] = int(fl)
             pages = row["state"] == "firing" and not row["muted"] and row["root_id"] is None
             if pages and not row["notified"] and rule is not None:
                 self._queue(db, row, "flapping" if row["flapping"] else "firing", rule.notify, now, stats)
@@ -255,20 +281,6 @@ class Engine:
                             db, row["id"], now, "escalated", f"step {i + 1}: {', '.join(step.notify)}"
                         )
                         self._queue(db, row, "escalation", step.notify, now, stats)
-        topo = self.topology()
-        for row in open_rows.values():
-            if row["state"] not in OPEN:
-                continue
-            kids = children.get(row["id"], [])
-            if (
-                topo is not None
-                and row["root_id"] is None
-                and row["subject_kind"] in ("link", "device")
-                and (row["subject_kind"], row["subject_id"]) in {(c.kind, c.subject) for c in conds}
-            ):
-                kids = self._behind(db, topo, row["subject_kind"], row["subject_id"]) + kids
-            row["children_count"] = len(kids)
-            row["children"] = json.dumps(kids[:CHILDREN_MAX], ensure_ascii=False) if kids else None
             self._save(db, row)
 
     def _behind(self, db, topo: Topology, kind: str, subject: str) -> list[dict[str, Any]]:

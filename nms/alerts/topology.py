@@ -13,6 +13,7 @@ uplink does not carry its internal devices.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from nms.inventory_model import Inventory
 
 ROOT_KINDS = ("link", "device")
+_DEVICE_DOWN = re.compile(r"^device \S+ down")
 
 
 @dataclass
@@ -151,19 +153,31 @@ class Topology:
 
 
 def assign_roots(
-    topo: Topology, subjects: Iterable[tuple[str, str]]
+    topo: Topology,
+    subjects: Iterable[tuple[str, str]],
+    reasons: dict[tuple[str, str], str | None] | None = None,
 ) -> dict[tuple[str, str], tuple[str, str]]:
     """{subject: root subject} for every subject that is a consequence of another one.
 
     Subjects are taken nearest the centre first; one that is not covered by an earlier
-    root becomes a root itself when it is a link or a device.
+    root becomes a root itself when it is a link or a device.  A link the state machine
+    calls down only because an end device is down (reason ``device X down``) is never a
+    root: the device is.
     """
+    reasons = reasons or {}
+
+    def key(s: tuple[str, str]) -> tuple[int, int, str]:
+        d, rank, name = topo.sort_key(*s)
+        if s[0] == "link" and _DEVICE_DOWN.match(reasons.get(s) or ""):
+            return (d + 1, 3, name)
+        return (d, rank, name)
+
     roots: list[tuple[str, str]] = []
     out: dict[tuple[str, str], tuple[str, str]] = {}
-    for kind, subject in sorted(set(subjects), key=lambda s: topo.sort_key(*s)):
+    for kind, subject in sorted(set(subjects), key=key):
         root = next((r for r in roots if topo.covered_by(kind, subject, *r)), None)
         if root is not None:
             out[(kind, subject)] = root
-        elif kind in ROOT_KINDS:
+        elif kind in ROOT_KINDS and key((kind, subject))[1] != 3:
             roots.append((kind, subject))
     return out

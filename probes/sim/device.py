@@ -210,9 +210,30 @@ class SimDevice:
             self._overlay_interface(itf)
             if sdh is not None:
                 self._overlay_sdh(itf)
+        self._rename_walk_clashes(walk_ports)
         if added:
             count = base.value(IF_NUMBER)
             v.set(IF_NUMBER, _i((_int(count) if count else len(walk_ports)) + added))
+
+    def _rename_walk_clashes(self, walk_ports: list[tuple[int, int]]) -> None:
+        """A walk port not overlaid but named like an inventory port gets a unique name.
+
+        Real devices name each port once; without this, the walk's own port called, say,
+        GigabitEthernet0/0/9 would stand beside the inventory's port of that name.
+        """
+        taken = {itf.name for itf in self.interfaces.values()}
+        overlaid = {itf.index for itf in self.interfaces.values()}
+        for index, _type in walk_ports:
+            if index in overlaid:
+                continue
+            for col in (IF + (2,), IFX + (1,)):
+                raw = self.view.base.value(col + (index,))
+                if raw is None:
+                    continue
+                _tag, start, end = ber.read_tlv(raw, 0)
+                name = raw[start:end].decode("utf-8", "replace")
+                if name in taken:
+                    self.view.set(col + (index,), _str(f"{name}-w{index}"))
 
     def _overlay_interface(self, itf: SimInterface) -> None:
         v, i = self.view, itf.index

@@ -254,6 +254,7 @@ def _check(app: Flask, who: Who, method: str, path: str, permission: str, site: 
         resp = client.open(path, method=method, headers=headers, csrf=False)
     finally:
         logging.disable(logging.NOTSET)
+    resp.close()  # never read the body: some routes stream forever (server-sent events)
     decision = resp.headers.get("X-NMS-Auth")
     allowed = expected_allowed(who, permission, site, method)
     if allowed:

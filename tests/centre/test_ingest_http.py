@@ -83,3 +83,24 @@ def test_no_token_or_non_agent_token_refused(app, settings):
     kiosk = agent_token(settings, "", kind="kiosk")
     assert post(app.test_client(), kiosk, body).status_code == 403
     assert head_rows(settings) == 0
+
+
+def test_gzip_body_accepted(app, settings):
+    import gzip
+    import json
+
+    raw = agent_token(settings, "hefei")
+    body = batch("hefei", 9, [poll("hefei-rtr1", T0)])
+    headers = {
+        "Authorization": f"Bearer {raw}",
+        "Content-Type": "application/json",
+        "Content-Encoding": "gzip",
+    }
+    r = app.test_client().post(
+        "/api/v1/ingest", data=gzip.compress(json.dumps(body).encode()), headers=headers
+    )
+    assert r.status_code == 200, r.get_data(as_text=True)
+    assert r.get_json() == {"accepted": 1, "duplicate": False}
+    r = app.test_client().post("/api/v1/ingest", data=b"not gzip", headers=headers)
+    assert r.status_code == 400 and "gzip" in r.get_json()["error"]
+    assert head_rows(settings) == 3

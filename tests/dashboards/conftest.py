@@ -9,7 +9,9 @@ import nms.server
 # nms.server skips a blueprint module that is not written yet only when the module itself is
 # missing, not its package (nms.alerts); until nms/alerts exists, leave it out here.
 if importlib.util.find_spec("nms.alerts") is None:
-    nms.server.BLUEPRINT_MODULES = tuple(m for m in nms.server.BLUEPRINT_MODULES if not m.startswith("nms.alerts"))
+    nms.server.BLUEPRINT_MODULES = tuple(
+        m for m in nms.server.BLUEPRINT_MODULES if not m.startswith("nms.alerts")
+    )
 
 
 import time  # noqa: E402
@@ -31,16 +33,16 @@ def full_inventory() -> Inventory:
     return load_inventory(ROOT / "inventory.yaml")
 
 
-def fill(app: Flask, inv: Inventory, seq: int, **faults) -> None:
-    """One synthetic round of polls for every device (``down_links=``, ``down_devices=``)."""
-    synth.ingest(app.config["NMS_SETTINGS"], inv, synth.polls(inv, time.time(), **faults), seq)
+def fill(app: Flask, inv: Inventory, seq: int, ago: float = 0.0, **faults) -> None:
+    """One synthetic round of polls for every device, ``ago`` seconds back (``down_links=`` ...)."""
+    synth.ingest(app.config["NMS_SETTINGS"], inv, synth.polls(inv, time.time() - ago, **faults), seq)
 
 
 @pytest.fixture
 def wall_app(tmp_path: Path, full_inventory: Inventory) -> Flask:
     """The real app on the shipped inventory, every device polled once, one SDH link and a county down."""
     app = make_app(tmp_path, inventory=full_inventory)
-    fill(app, full_inventory, 1)
+    fill(app, full_inventory, 1, ago=60)
     fill(app, full_inventory, 2, down_links=["sdh-huaibei"], down_devices=["suixi-int-rtr1"])
     return app
 

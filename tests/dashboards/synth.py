@@ -48,30 +48,70 @@ def polls(
     out = []
     for name in sorted(inv.devices):
         if name in dead:
-            out.append({"device": name, "ts": ts, "ok": False, "error": "timeout", "duration_s": 2.0,
-                        "identity": {}, "interfaces": [], "health": {}, "tunnels": [], "sdh": []})
+            out.append(
+                {
+                    "device": name,
+                    "ts": ts,
+                    "ok": False,
+                    "error": "timeout",
+                    "duration_s": 2.0,
+                    "identity": {},
+                    "interfaces": [],
+                    "health": {},
+                    "tunnels": [],
+                    "sdh": [],
+                }
+            )
             continue
         itfs = []
         for i, itf in enumerate(interfaces(inv, name), start=1):
             cap = capacity.get((name, itf), 1_000_000_000)
             down = (name, itf) in dead_ends
-            itfs.append({
-                "index": i, "name": itf, "descr": itf, "alias": "", "type": 6, "speed_bps": cap,
-                "admin": "up", "oper": "down" if down else "up",
-                "in_octets": 1000, "out_octets": 2000, "in_ucast_pkts": 1, "out_ucast_pkts": 1,
-                "in_errors": 0, "out_errors": 0, "in_discards": 0, "out_discards": 0, "hc": True,
-                "discontinuity": 0,
-                "in_bps": 0.0 if down else cap * load * rnd.uniform(0.2, 1.0),
-                "out_bps": 0.0 if down else cap * load * rnd.uniform(0.2, 1.0),
-            })
-        out.append({"device": name, "ts": ts, "ok": True, "error": None, "duration_s": 0.05,
-                    "identity": {"sysName": name, "uptime_s": 1000.0}, "interfaces": itfs,
-                    "health": {"cpu_pct": 10.0, "mem_pct": 40.0, "temperature_c": 40.0},
-                    "sessions": None, "tunnels": [], "sdh": []})
+            itfs.append(
+                {
+                    "index": i,
+                    "name": itf,
+                    "descr": itf,
+                    "alias": "",
+                    "type": 6,
+                    "speed_bps": cap,
+                    "admin": "up",
+                    "oper": "down" if down else "up",
+                    "in_octets": 1000,
+                    "out_octets": 2000,
+                    "in_ucast_pkts": 1,
+                    "out_ucast_pkts": 1,
+                    "in_errors": 0,
+                    "out_errors": 0,
+                    "in_discards": 0,
+                    "out_discards": 0,
+                    "hc": True,
+                    "discontinuity": 0,
+                    "in_bps": 0.0 if down else cap * load * rnd.uniform(0.2, 1.0),
+                    "out_bps": 0.0 if down else cap * load * rnd.uniform(0.2, 1.0),
+                }
+            )
+        out.append(
+            {
+                "device": name,
+                "ts": ts,
+                "ok": True,
+                "error": None,
+                "duration_s": 0.05,
+                "identity": {"sysName": name, "uptime_s": 1000.0},
+                "interfaces": itfs,
+                "health": {"cpu_pct": 10.0, "mem_pct": 40.0, "temperature_c": 40.0},
+                "sessions": None,
+                "tunnels": [],
+                "sdh": [],
+            }
+        )
     return out
 
 
-def ingest(settings: Settings, inv: Inventory, samples: list[dict[str, Any]], seq: int, agent: str = "synth") -> None:
+def ingest(
+    settings: Settings, inv: Inventory, samples: list[dict[str, Any]], seq: int, agent: str = "synth"
+) -> None:
     """Store the samples and feed the state machine, as one agent batch."""
     metrics = connect(settings, "metrics")
     centre = connect(settings, "centre")

@@ -83,8 +83,12 @@ def test_wall_warns_when_data_is_stale(site, wall_app, monkeypatch):
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
     page.goto(f"{base}/wall?kiosk={kiosk}&pages=map")
     wait_until(page, RENDERED, what="first render")
-    text = wait_until(page, "!document.getElementById('stale').hidden && document.getElementById('stale').textContent",
-                      timeout=5, what="the stale banner")
+    text = wait_until(
+        page,
+        "!document.getElementById('stale').hidden && document.getElementById('stale').textContent",
+        timeout=5,
+        what="the stale banner",
+    )
     assert "STALE" in text
     shot(page, "wall-stale-1920x1080")
 

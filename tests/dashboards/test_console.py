@@ -17,7 +17,12 @@ def test_landing_page_by_role(wall_app):
     assert wall_app.test_client().get("/").status_code == 302  # to /login
     assert "/login" in wall_app.test_client().get("/").headers["Location"]
     assert role_client(wall_app, "operator", "anhui").get("/").headers["Location"].endswith("/console")
-    assert role_client(wall_app, "county_admin", "huaibei-suixi").get("/").headers["Location"].endswith("/county")
+    assert (
+        role_client(wall_app, "county_admin", "huaibei-suixi")
+        .get("/")
+        .headers["Location"]
+        .endswith("/county")
+    )
     kiosk, _ = kiosk_client(wall_app)
     assert kiosk.get("/").headers["Location"].endswith("/wall")
 
@@ -58,7 +63,9 @@ def test_device_and_link_pages(wall_app):
     assert client.get("/console/link/no-such").status_code == 404
     page = client.get("/console/device/huaibei-int-rtr1?range=custom&from=yesterday").get_data(as_text=True)
     assert 'id="err-from"' in page
-    series = client.get("/api/v1/console/series?device=huaibei-int-rtr1&interface=Pos1/0/0&range=1h").get_json()
+    series = client.get(
+        "/api/v1/console/series?device=huaibei-int-rtr1&interface=Pos1/0/0&range=1h"
+    ).get_json()
     assert series["level"] == "raw" and len(series["ts"]) == 2 and series["columns"]["in_bps"][-1] == 0.0
     bad = client.get("/api/v1/console/series?device=huaibei-int-rtr1&interface=nope")
     assert bad.status_code == 400 and bad.get_json()["field"] == "interface"

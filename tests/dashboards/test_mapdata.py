@@ -32,7 +32,9 @@ def test_anhui_cities_decode_to_wgs84_polygons(full_inventory):
     by_name = {f["properties"]["name"]: f for f in fc["features"]}
     for site in full_inventory.sites.values():
         if site.kind == "city" and site.name_zh in by_name:
-            assert any(_inside(site.lon, site.lat, r) for r in _rings(by_name[site.name_zh]["geometry"])), site.id
+            assert any(_inside(site.lon, site.lat, r) for r in _rings(by_name[site.name_zh]["geometry"])), (
+                site.id
+            )
 
 
 def test_no_outline_without_the_data(tmp_path):

@@ -17,7 +17,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pytest
 import yaml
 
 from nms.inventory import load_inventory
@@ -36,7 +35,7 @@ def subset_inventory(path: Path) -> Path:
     names = {d["name"] for d in devices}
 
     def dev(end):
-        return (end["device"] if isinstance(end, dict) else end.split(":")[0])
+        return end["device"] if isinstance(end, dict) else end.split(":")[0]
 
     raw["sites"] = [s for s in raw["sites"] if s["id"] in SITES]
     raw["devices"] = devices
@@ -48,8 +47,15 @@ def subset_inventory(path: Path) -> Path:
 
 
 def _start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=open(log, "wb"),  # noqa: SIM115
-                            text=True, start_new_session=True)
+    return subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=open(log, "wb"),  # noqa: SIM115
+        text=True,
+        start_new_session=True,
+    )
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -81,9 +87,14 @@ def test_injected_link_failure_reaches_the_open_wall(tmp_path, monkeypatch):
     inv_path = subset_inventory(tmp_path)
     inv = load_inventory(inv_path)
     assert LINK in inv.links and len(inv.devices) == 28
-    env = dict(os.environ, PYTHONUNBUFFERED="1", NMS_SNMP_COMMUNITY=secrets.token_urlsafe(12),
-               NMS_SNMP_V3_AUTH=secrets.token_urlsafe(12), NMS_SNMP_V3_PRIV=secrets.token_urlsafe(12),
-               NMS_DATA_DIR=str(tmp_path / "agent-data"))
+    env = dict(
+        os.environ,
+        PYTHONUNBUFFERED="1",
+        NMS_SNMP_COMMUNITY=secrets.token_urlsafe(12),
+        NMS_SNMP_V3_AUTH=secrets.token_urlsafe(12),
+        NMS_SNMP_V3_PRIV=secrets.token_urlsafe(12),
+        NMS_DATA_DIR=str(tmp_path / "agent-data"),
+    )
     env.pop("NMS_ALLOW_NETWORK", None)
     app = make_app(tmp_path, inventory=inv)
     db = app_db(app)
@@ -93,21 +104,65 @@ def test_injected_link_failure_reaches_the_open_wall(tmp_path, monkeypatch):
     finally:
         db.conn.close()
 
-    sim = _start([sys.executable, "-m", "probes.sim", "serve", "--inventory", str(inv_path), "--port", "0",
-                  "--control-port", "0", "--wan-delay-ms", "0"], env, tmp_path / "sim.log")
+    sim = _start(
+        [
+            sys.executable,
+            "-m",
+            "probes.sim",
+            "serve",
+            "--inventory",
+            str(inv_path),
+            "--port",
+            "0",
+            "--control-port",
+            "0",
+            "--wan-delay-ms",
+            "0",
+        ],
+        env,
+        tmp_path / "sim.log",
+    )
     procs = [sim]
     try:
         ready = json.loads(sim.stdout.readline() or "{}")
         assert ready.get("ready"), (tmp_path / "sim.log").read_text()[-2000:]
         with serve(app) as base, chromium() as browser:
-            agent = _start([sys.executable, "agent.py", "run", "--inventory", str(inv_path), "--agent", AGENT,
-                            "--centre", base, "--sim-port", str(ready["port"]), "--interval-override", "2",
-                            "--batch-interval", "1", "--no-jitter", "--spool-dir", str(tmp_path / "spool"),
-                            "--metrics-listen", "off", "--snmp-timeout", "1", "--snmp-retries", "0"],
-                           dict(env, NMS_AGENT_TOKEN_WALL=agent_token), tmp_path / "agent.log")
+            agent = _start(
+                [
+                    sys.executable,
+                    "agent.py",
+                    "run",
+                    "--inventory",
+                    str(inv_path),
+                    "--agent",
+                    AGENT,
+                    "--centre",
+                    base,
+                    "--sim-port",
+                    str(ready["port"]),
+                    "--interval-override",
+                    "2",
+                    "--batch-interval",
+                    "1",
+                    "--no-jitter",
+                    "--spool-dir",
+                    str(tmp_path / "spool"),
+                    "--metrics-listen",
+                    "off",
+                    "--snmp-timeout",
+                    "1",
+                    "--snmp-retries",
+                    "0",
+                ],
+                dict(env, NMS_AGENT_TOKEN_WALL=agent_token),
+                tmp_path / "agent.log",
+            )
             procs.append(agent)
-            wait_for(lambda: _edge_state(_wall(base, kiosk), LINK) == "up", 90,
-                     f"{LINK} up at the centre (agent log: {tmp_path / 'agent.log'})")
+            wait_for(
+                lambda: _edge_state(_wall(base, kiosk), LINK) == "up",
+                90,
+                f"{LINK} up at the centre (agent log: {tmp_path / 'agent.log'})",
+            )
 
             page = browser.new_page(viewport={"width": 1920, "height": 1080})
             page.goto(f"{base}/wall?kiosk={kiosk}&pages=map")
@@ -118,18 +173,30 @@ def test_injected_link_failure_reaches_the_open_wall(tmp_path, monkeypatch):
 
             t_fault = time.monotonic()
             send_fault(ready["control"], "link-down", LINK)
-            wait_for(lambda: _edge_state(_wall(base, kiosk), LINK) == "down", 60, f"{LINK} down at the centre")
+            wait_for(
+                lambda: _edge_state(_wall(base, kiosk), LINK) == "down", 60, f"{LINK} down at the centre"
+            )
             t_centre = time.monotonic()
-            wait_until(page, "nmsWall.edgeStyle('sdh-huaibei').state === 'down'", 10,
-                       "the wall to show the link down within 10 s of the centre")
+            wait_until(
+                page,
+                "nmsWall.edgeStyle('sdh-huaibei').state === 'down'",
+                10,
+                "the wall to show the link down within 10 s of the centre",
+            )
             t_wall = time.monotonic()
             style = page.evaluate("nmsWall.edgeStyle('sdh-huaibei')")
             assert style["color"] == page.evaluate("nmsWall.colors.down")
-            wait_until(page, "document.getElementById('alerts').textContent.includes('sdh-huaibei')", 10,
-                       "the alert in the list")
+            wait_until(
+                page,
+                "document.getElementById('alerts').textContent.includes('sdh-huaibei')",
+                10,
+                "the alert in the list",
+            )
             assert page.evaluate("window.__sameDocument === true")  # no reload happened
             assert page.evaluate("nmsWall.renders") > renders
-            print(f"\nlive wall: fault->centre {t_centre - t_fault:.1f}s, centre->wall {t_wall - t_centre:.1f}s")
+            print(
+                f"\nlive wall: fault->centre {t_centre - t_fault:.1f}s, centre->wall {t_wall - t_centre:.1f}s"
+            )
             page.wait_for_timeout(700)
             shot(page, "wall-live-link-down-1920x1080")
             send_fault(ready["control"], "link-up", LINK)

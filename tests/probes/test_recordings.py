@@ -51,10 +51,21 @@ def _pkg_walks() -> list[str]:
 
 @pytest.fixture(scope="module")
 def snmpsim():
+    """One snmpsim for the test bed: LibreNMS walks + the test bed's snmpsim-data walks."""
     if not LIBRENMS.is_dir():
         pytest.skip(f"test bed folder {LIBRENMS} is missing")
-    dirs = [LIBRENMS] + ([PKG_DATA] if PKG_DATA else [])
+    dirs = [LIBRENMS] + ([SNMPSIM_DATA] if SNMPSIM_DATA.is_dir() else [])
     proc, port, _log = start_snmpsim(dirs, "vrp_5720")
+    yield port
+    stop(proc)
+
+
+@pytest.fixture(scope="module")
+def snmpsim_package():
+    """The installed snmpsim-data package (116 walks; indexing them cold takes minutes)."""
+    if PKG_DATA is None:
+        pytest.skip("the snmpsim-data package is not installed")
+    proc, port, _log = start_snmpsim([PKG_DATA], "os/linux/unknown-006")
     yield port
     stop(proc)
 
@@ -123,19 +134,33 @@ def test_ports_agree_with_librenms(snmpsim):
     assert agree / total >= 0.98
 
 
-def test_every_recording_polls_and_gets_a_vendor_profile(snmpsim):
-    lib = sorted(p.name.removesuffix(".snmprec") for p in LIBRENMS.glob("*.snmprec") if "@" not in p.name)
-    pkg = _pkg_walks()
-    results = _poll_all(snmpsim, lib + pkg)
+def _check_all(port: int, communities: list[str]) -> None:
+    results = _poll_all(port, communities)
     failed = {c: r["error"] for c, r in results.items() if not r["ok"]}
     generic = sorted(c for c, r in results.items() if r["ok"] and r["profile"] == "generic")
     print(f"{len(results)} recordings polled; failed: {failed}; generic profile: {generic}")
     for c, r in sorted(results.items()):
         print(f"  {c:60} {r['profile'] or '-':18} {len(r['interfaces']):4} ifs {r['error'] or ''}")
-    # walks without any sysObjectID cannot be told apart from any other vendor
+    # a walk without any sysObjectID cannot be told apart from any other vendor's
     no_oid = {c for c, r in results.items() if r["ok"] and not r["identity"].get("sysObjectID")}
     assert not failed
     assert set(generic) <= no_oid, sorted(set(generic) - no_oid)
+
+
+def test_testbed_recordings_poll_and_get_a_vendor_profile(snmpsim):
+    lib = sorted(p.name.removesuffix(".snmprec") for p in LIBRENMS.glob("*.snmprec") if "@" not in p.name)
+    sd = []
+    if SNMPSIM_DATA.is_dir():
+        sd = sorted(
+            p.relative_to(SNMPSIM_DATA).as_posix().removesuffix(".bz2").removesuffix(".snmprec")
+            for p in SNMPSIM_DATA.rglob("*.snmprec*")
+        )
+    _check_all(snmpsim, lib + sd)
+
+
+@pytest.mark.slow
+def test_package_recordings_poll_and_get_a_vendor_profile(snmpsim_package):
+    _check_all(snmpsim_package, _pkg_walks())
 
 
 def test_testbed_snmpsim_data_is_the_package_copy():

@@ -1,0 +1,374 @@
+"""``/api/v1/alerts...`` and ``/api/v1/maintenance``: JSON for the console and the wall.
+
+Reads need ``alerts.read``, changes ``alerts.ack``.  A scoped principal sees and changes
+only alerts whose subject's site is in its scope (others answer 404, as if absent).
+Every change is audited (:mod:`nms.alerts.store`, :func:`nms.maintenance.add_window`).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from nms import maintenance
+from nms.alerts import store
+from nms.alerts.schema import ensure_schema
+from nms.auth import current_principal, require, scope_sites
+from nms.auth.enforce import client_ip
+from nms.db import connect
+from nms.server import settings_of
+
+bp = Blueprint("alerts", __name__)
+
+MAX_LIMIT = 2000
+SEVERITIES = ("critical", "major", "minor", "warning", "info")
+
+
+class BadRequest(ValueError):
+    pass
+
+
+@bp.errorhandler(BadRequest)
+def _bad(exc: BadRequest):
+    return jsonify(error=str(exc)), 400
+
+
+@bp.errorhandler(store.NotFound)
+def _missing(exc: store.NotFound):
+    return jsonify(error=str(exc)), 404
+
+
+def _db():
+    db = g.get("_alerts_db")
+    if db is None:
+        db = g._alerts_db = connect(settings_of(current_app), "centre")
+        ensure_schema(db)
+    return db
+
+
+@bp.teardown_app_request
+def _close(_exc: BaseException | None) -> None:
+    db = g.pop("_alerts_db", None)
+    if db is not None:
+        db.conn.close()
+
+
+def _inventory():
+    from nms.auth.scope import site_tree
+
+    return site_tree(current_app)
+
+
+def _site_names() -> dict[str, str]:
+    inv = _inventory()
+    return {s.id: s.name_zh for s in inv.sites.values()} if inv is not None else {}
+
+
+def _visible_site(site: str | None) -> bool:
+    sites = scope_sites(current_principal())
+    return sites is None or (site is not None and site in sites)
+
+
+def _checked(alert_id: int) -> None:
+    """404 unless the alert exists and lies in the principal's scope."""
+    if not _visible_site(store.site_of(_db(), alert_id)):
+        raise store.NotFound(f"alert {alert_id}: no such alert")
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        raise BadRequest("body: expected a JSON object")
+    return body
+
+
+def _text(body: dict[str, Any], key: str, required: bool = False, max_len: int = 2000) -> str | None:
+    v = body.get(key)
+    if v is None or v == "":
+        if required:
+            raise BadRequest(f"{key}: required")
+        return None
+    if not isinstance(v, str):
+        raise BadRequest(f"{key}: expected text")
+    if len(v) > max_len:
+        raise BadRequest(f"{key}: longer than {max_len} characters")
+    return v
+
+
+def _flag(name: str) -> bool | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw not in ("0", "1"):
+        raise BadRequest(f"{name}: expected 0 or 1")
+    return raw == "1"
+
+
+@bp.get("/api/v1/alerts")
+@require("alerts.read")
+def list_alerts():
+    raw_state = request.args.get("state", "open")
+    states: list[str] = []
+    for s in raw_state.split(","):
+        if s == "open":
+            states += ["pending", "firing"]
+        elif s in store.STATES:
+            states.append(s)
+        else:
+            raise BadRequest(f"state: {s!r}; expected open, pending, firing or resolved")
+    severity = request.args.get("severity") or None
+    if severity is not None and severity not in SEVERITIES:
+        raise BadRequest(f"severity: expected one of {', '.join(SEVERITIES)}")
+    try:
+        limit = min(int(request.args.get("limit", 200)), MAX_LIMIT)
+        since = float(request.args["since"]) if request.args.get("since") else None
+    except ValueError:
+        raise BadRequest("limit/since: expected numbers") from None
+    subject = None
+    if request.args.get("subject"):
+        kind, sep, sid = request.args["subject"].partition(":")
+        if not sep or not sid:
+            raise BadRequest("subject: expected kind:id, e.g. device:hefei-int-rtr1")
+        subject = (kind, sid)
+    sites = scope_sites(current_principal())
+    site = request.args.get("site")
+    if site:
+        inv = _inventory()
+        if inv is None or site not in inv.sites:
+            raise BadRequest(f"site: unknown site {site!r}")
+        wanted = inv.subtree(site)
+        sites = wanted if sites is None else sites & wanted
+    rows = store.list_alerts(
+        _db(),
+        states=tuple(dict.fromkeys(states)),
+        sites=sites,
+        severity=severity,
+        rule=request.args.get("rule") or None,
+        subject=subject,
+        acknowledged=_flag("acknowledged"),
+        muted=_flag("muted"),
+        suppressed=bool(_flag("suppressed")),
+        since=since,
+        limit=max(limit, 1),
+        site_names=_site_names(),
+    )
+    return jsonify(ts=time.time(), alerts=rows)
+
+
+@bp.get("/api/v1/alerts/<int:alert_id>")
+@require("alerts.read")
+def get_alert(alert_id: int):
+    _checked(alert_id)
+    return jsonify(store.detail(_db(), alert_id, _site_names()))
+
+
+def _after(alert_id: int):
+    return jsonify(store.detail(_db(), alert_id, _site_names()))
+
+
+@bp.post("/api/v1/alerts/<int:alert_id>/ack")
+@require("alerts.ack")
+def ack(alert_id: int):
+    _checked(alert_id)
+    body = _body()
+    store.acknowledge(
+        _db(),
+        alert_id,
+        current_principal().actor,
+        _text(body, "note"),
+        _text(body, "assignee", max_len=100),
+        client_ip(),
+    )
+    return _after(alert_id)
+
+
+@bp.post("/api/v1/alerts/<int:alert_id>/unack")
+@require("alerts.ack")
+def unack(alert_id: int):
+    _checked(alert_id)
+    store.unacknowledge(_db(), alert_id, current_principal().actor, _text(_body(), "note"), client_ip())
+    return _after(alert_id)
+
+
+@bp.post("/api/v1/alerts/<int:alert_id>/comment")
+@require("alerts.ack")
+def comment(alert_id: int):
+    _checked(alert_id)
+    store.comment(
+        _db(), alert_id, current_principal().actor, _text(_body(), "text", required=True), client_ip()
+    )
+    return _after(alert_id)
+
+
+@bp.post("/api/v1/alerts/<int:alert_id>/assign")
+@require("alerts.ack")
+def assign(alert_id: int):
+    _checked(alert_id)
+    body = _body()
+    if "assignee" not in body:
+        raise BadRequest("assignee: required (a user name, or null to unassign)")
+    store.assign(
+        _db(), alert_id, current_principal().actor, _text(body, "assignee", max_len=100), client_ip()
+    )
+    return _after(alert_id)
+
+
+@bp.post("/api/v1/alerts/<int:alert_id>/silence")
+@require("alerts.ack")
+def silence(alert_id: int):
+    _checked(alert_id)
+    body = _body()
+    minutes = body.get("minutes")
+    if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not 0 < minutes <= 30 * 24 * 60:
+        raise BadRequest("minutes: expected a number of minutes between 1 and 43200")
+    store.silence(
+        _db(), alert_id, current_principal().actor, float(minutes), _text(body, "note"), client_ip()
+    )
+    return _after(alert_id)
+
+
+@bp.get("/api/v1/alerts/rules")
+@require("alerts.read")
+def rules():
+    from nms.alerts.runner import load_rules_for
+
+    rs = load_rules_for(settings_of(current_app))
+    return jsonify(
+        source=rs.source,
+        flap_window_s=rs.flap_window_s,
+        flap_threshold=rs.flap_threshold,
+        rules=[r.as_dict() for r in rs.rules],
+    )
+
+
+# ---- maintenance windows ------------------------------------------------------------------
+
+
+def _subject_site(kind: str, subject: str) -> str | None:
+    inv = _inventory()
+    if inv is None:
+        return None
+    if kind == "site":
+        return subject if subject in inv.sites else None
+    if kind == "link":
+        link = inv.links.get(subject)
+        return inv.devices[link.b.device].site if link and link.b.device in inv.devices else None
+    dev = subject.split(":", 1)[0]
+    return inv.devices[dev].site if dev in inv.devices else None
+
+
+@bp.get("/api/v1/maintenance")
+@require("alerts.read")
+def list_maintenance():
+    db = _db()
+    modes = dict(db.execute("SELECT window_id, mode FROM alert_maint_modes").fetchall())
+    now = time.time()
+    out = []
+    for w in maintenance.windows(db):
+        if not _visible_site(_subject_site(w.subject_kind, w.subject_id)):
+            continue
+        out.append(
+            {
+                "id": w.id,
+                "subject_kind": w.subject_kind,
+                "subject_id": w.subject_id,
+                "subtree": w.subtree,
+                "start": w.start,
+                "end": w.end,
+                "rrule": w.rrule,
+                "until": w.until,
+                "reason": w.reason,
+                "mode": modes.get(w.id, "mute"),
+                "active": bool(w.occurrences(now, now + 1)),
+            }
+        )
+    return jsonify(windows=out)
+
+
+def _num(body: dict[str, Any], key: str, required: bool = True) -> float | None:
+    v = body.get(key)
+    if v is None and not required:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise BadRequest(f"{key}: expected a Unix time in seconds")
+    return float(v)
+
+
+@bp.post("/api/v1/maintenance")
+@require("alerts.ack")
+def add_maintenance():
+    body = _body()
+    kind, subject = body.get("subject_kind"), body.get("subject_id")
+    if not isinstance(kind, str) or not isinstance(subject, str):
+        raise BadRequest("subject_kind, subject_id: required text")
+    site = _subject_site(kind, subject)
+    if site is None:
+        raise BadRequest(f"subject_id: {kind} {subject!r} is not in the inventory")
+    if not _visible_site(site):
+        return jsonify(error=f"not permitted at site {site!r}"), 403
+    mode = body.get("mode", "mute")
+    if mode not in ("mute", "skip"):
+        raise BadRequest("mode: expected mute or skip")
+    db = _db()
+    try:
+        wid = maintenance.add_window(
+            db,
+            kind,
+            subject,
+            _num(body, "start"),
+            _num(body, "end"),
+            actor=current_principal().actor,
+            subtree=bool(body.get("subtree", False)),
+            rrule=body.get("rrule"),
+            until=_num(body, "until", False),
+            reason=_text(body, "reason"),
+        )
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    with db.conn:
+        db.execute("INSERT OR REPLACE INTO alert_maint_modes (window_id, mode) VALUES (?, ?)", (wid, mode))
+    return jsonify(id=wid, mode=mode), 201
+
+
+@bp.delete("/api/v1/maintenance/<int:window_id>")
+@require("alerts.ack")
+def end_maintenance(window_id: int):
+    """End a window now (a future one is removed); audited as ``maintenance.end``."""
+    from nms.audit import record
+
+    db = _db()
+    w = next((w for w in maintenance.windows(db) if w.id == window_id), None)
+    if w is None or not _visible_site(_subject_site(w.subject_kind, w.subject_id)):
+        return jsonify(error=f"maintenance window {window_id}: no such window"), 404
+    now = time.time()
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if w.start >= now:
+            db.execute("DELETE FROM maint_windows WHERE id = ?", (window_id,))
+            db.execute("DELETE FROM alert_maint_modes WHERE window_id = ?", (window_id,))
+            after = None
+        else:
+            db.execute(
+                'UPDATE maint_windows SET "end" = ?, until = ? WHERE id = ?',
+                (max(now, w.start + 1) if w.rrule is None else w.end, now, window_id),
+            )
+            after = {"ended": now}
+        record(
+            db,
+            current_principal().actor,
+            "maintenance.end",
+            f"maint_window:{window_id}",
+            before={"start": w.start, "end": w.end, "rrule": w.rrule, "until": w.until},
+            after=after,
+            source_ip=client_ip(),
+        )
+        db.execute("COMMIT")
+    except BaseException:
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return jsonify(id=window_id, ended=True)

@@ -1,0 +1,154 @@
+"""Sending what the engine queued: retries with back-off, a per-recipient rate limit, a log.
+
+The engine only inserts ``alert_notifications`` rows; :class:`Outbox` (run by a
+:class:`Sender` thread or ``nms alerts run``) delivers them.  Every attempt is a row of
+``alert_notification_log``; a slow or dead gateway delays only its own notifications.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import Any
+
+import sqlite_utils
+
+from nms.alerts.channels import ChannelConfig, ChannelError
+from nms.alerts.schema import ensure_schema
+
+log = logging.getLogger(__name__)
+
+
+class Outbox:
+    def __init__(self, channels: ChannelConfig) -> None:
+        self.channels = channels
+
+    def backoff(self, attempts: int) -> float:
+        return min(self.channels.backoff_s * 2 ** max(attempts - 1, 0), self.channels.backoff_max_s)
+
+    def _log(self, db: sqlite_utils.Database, nid: int, now: float, ok: bool, detail: str) -> None:
+        db.execute(
+            "INSERT INTO alert_notification_log (notification_id, ts, ok, detail) VALUES (?, ?, ?, ?)",
+            (nid, now, int(ok), detail[:500]),
+        )
+
+    def _over_limit(self, db: sqlite_utils.Database, channel: str, recipient: str, now: float) -> bool:
+        n = db.execute(
+            "SELECT COUNT(*) FROM alert_notifications WHERE channel = ? AND recipient = ? AND status = 'sent'"
+            " AND last_ts > ?",
+            (channel, recipient, now - self.channels.rate_window_s),
+        ).fetchone()[0]
+        return n >= self.channels.rate_limit
+
+    def run_once(self, db: sqlite_utils.Database, now: float | None = None, limit: int = 200) -> int:
+        """Attempt every due notification once; returns how many were attempted."""
+        ensure_schema(db)
+        now = time.time() if now is None else now
+        rows = db.execute(
+            "SELECT id, channel, recipient, attempts, payload FROM alert_notifications"
+            " WHERE status IN ('queued', 'retry') AND next_ts <= ? ORDER BY id LIMIT ?",
+            (now, limit),
+        ).fetchall()
+        for nid, channel, recipient, attempts, payload in rows:
+            self.attempt(db, nid, channel, recipient, attempts, json.loads(payload))
+        return len(rows)
+
+    def attempt(
+        self,
+        db: sqlite_utils.Database,
+        nid: int,
+        channel: str,
+        recipient: str,
+        attempts: int,
+        payload: dict[str, Any],
+    ) -> str:
+        now = time.time()
+        ch = self.channels.channels.get(channel)
+        if ch is None:
+            return self._finish(db, nid, now, attempts, "failed", f"no channel {channel!r} in channels.yaml")
+        if self._over_limit(db, channel, recipient, now):
+            return self._finish(
+                db,
+                nid,
+                now,
+                attempts,
+                "rate_limited",
+                f"recipient over {self.channels.rate_limit} per {int(self.channels.rate_window_s)} s;"
+                " not sent",
+            )
+        try:
+            detail = ch.send(recipient, payload)
+        except ChannelError as exc:
+            return self._failed(db, nid, now, attempts + 1, str(exc))
+        except Exception as exc:  # a bug in one channel must not stop the sender
+            log.exception("channel %s failed", channel)
+            return self._failed(db, nid, now, attempts + 1, f"{type(exc).__name__}: {exc}")
+        return self._finish(db, nid, now, attempts + 1, "sent", detail, ok=True)
+
+    def _failed(self, db: sqlite_utils.Database, nid: int, now: float, attempts: int, error: str) -> str:
+        if attempts >= self.channels.max_attempts:
+            return self._finish(
+                db, nid, now, attempts, "failed", f"{error} (gave up after {attempts} attempts)"
+            )
+        nxt = now + self.backoff(attempts)
+        with db.conn:
+            db.execute(
+                "UPDATE alert_notifications SET status = 'retry', attempts = ?, last_ts = ?, next_ts = ?,"
+                " last_error = ? WHERE id = ?",
+                (attempts, now, nxt, error, nid),
+            )
+            self._log(db, nid, now, False, error)
+        log.warning("notification %s failed (attempt %s): %s", nid, attempts, error)
+        return "retry"
+
+    def _finish(
+        self,
+        db: sqlite_utils.Database,
+        nid: int,
+        now: float,
+        attempts: int,
+        status: str,
+        detail: str,
+        ok: bool = False,
+    ) -> str:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(
+                "UPDATE alert_notifications SET status = ?, attempts = ?, last_ts = ?, next_ts = NULL,"
+                " last_error = ? WHERE id = ?",
+                (status, attempts, now, None if ok else detail, nid),
+            )
+            self._log(db, nid, now, ok, detail)
+            db.execute("COMMIT")
+        except BaseException:
+            if db.conn.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        return status
+
+
+class Sender(threading.Thread):
+    """Drains the outbox every ``poll_s`` seconds on its own connection until stopped."""
+
+    def __init__(self, connect_db, channels: ChannelConfig, poll_s: float = 1.0) -> None:
+        super().__init__(name="alert-sender", daemon=True)
+        self.connect_db, self.outbox, self.poll_s = connect_db, Outbox(channels), poll_s
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        db = self.connect_db()
+        try:
+            while not self.stopping.is_set():
+                try:
+                    self.outbox.run_once(db)
+                except Exception:
+                    log.exception("alert sender pass failed")
+                self.stopping.wait(self.poll_s)
+        finally:
+            db.conn.close()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.stopping.set()
+        self.join(timeout)

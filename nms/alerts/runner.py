@@ -1,0 +1,116 @@
+"""Running the engine: configuration from the environment, the evaluation loop, the sender.
+
+``NMS_ALERT_RULES`` (default: the shipped ``nms/alerts/rules.yaml``) and
+``NMS_ALERT_CHANNELS`` (default ``<data dir>/channels.yaml`` when present; without it
+alerts are recorded but nobody is notified, and each alert's history says so).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+from nms.alerts.channels import ChannelConfig, load_channels
+from nms.alerts.engine import Engine, EvalStats, wait_for_update
+from nms.alerts.outbox import Sender
+from nms.alerts.rules import RuleSet, load_rules
+from nms.config import Settings
+from nms.db import connect
+from nms.inventory_model import Inventory
+
+log = logging.getLogger(__name__)
+
+
+def rules_path(settings: Settings) -> Path | None:
+    p = os.environ.get("NMS_ALERT_RULES")
+    return Path(p) if p else None
+
+
+def channels_path(settings: Settings) -> Path | None:
+    p = os.environ.get("NMS_ALERT_CHANNELS")
+    if p:
+        return Path(p)
+    default = settings.data_dir / "channels.yaml"
+    return default if default.exists() else None
+
+
+def load_rules_for(settings: Settings) -> RuleSet:
+    return load_rules(rules_path(settings))
+
+
+def load_channels_for(settings: Settings) -> ChannelConfig | None:
+    p = channels_path(settings)
+    return load_channels(p) if p is not None else None
+
+
+def load_inventory_for(settings: Settings) -> Inventory | None:
+    from nms.inventory import load_inventory
+
+    try:
+        return load_inventory(settings.inventory_path)
+    except Exception as exc:  # evaluation still works without topology; say so loudly
+        log.error(
+            "alerts: cannot load inventory %s (%s): root-cause folding is off", settings.inventory_path, exc
+        )
+        return None
+
+
+class Runner:
+    """Evaluator thread (every ``interval_s``, or sooner when woken after a batch) + sender thread."""
+
+    def __init__(
+        self, settings: Settings, engine: Engine, interval_s: float = 10.0, send: bool = True
+    ) -> None:
+        self.settings, self.engine, self.interval_s = settings, engine, interval_s
+        self.stopping = threading.Event()
+        self.last: EvalStats | None = None
+        self.sender = (
+            Sender(lambda: connect(settings, "centre"), engine.channels) if send and engine.channels else None
+        )
+        self.thread = threading.Thread(target=self._loop, name="alert-eval", daemon=True)
+
+    def start(self) -> Runner:
+        if self.sender is not None:
+            self.sender.start()
+        self.thread.start()
+        return self
+
+    def _loop(self) -> None:
+        db = connect(self.settings, "centre")
+        mdb = connect(self.settings, "metrics")
+        try:
+            while not self.stopping.is_set():
+                try:
+                    self.last = self.engine.evaluate(db, metrics_db=mdb)
+                except Exception:
+                    log.exception("alert evaluation failed")
+                wait_for_update(self.interval_s)
+        finally:
+            db.conn.close()
+            mdb.conn.close()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        from nms.alerts.engine import notify_state_updated
+
+        notify_state_updated()
+        self.thread.join(30)
+        if self.sender is not None:
+            self.sender.stop()
+
+
+def build_engine(settings: Settings) -> Engine:
+    return Engine(load_rules_for(settings), load_inventory_for(settings), load_channels_for(settings))
+
+
+def run_forever(settings: Settings, interval_s: float) -> int:
+    runner = Runner(settings, build_engine(settings), interval_s).start()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        runner.stop()
+    return 0

@@ -1,0 +1,259 @@
+"""Reading alerts back as the JSON documented in docs/alerts.md, and operators' changes to them."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import sqlite_utils
+
+from nms.alerts.schema import ensure_schema
+from nms.audit import record
+
+STATES = ("pending", "firing", "resolved")
+
+
+class NotFound(LookupError):
+    pass
+
+
+def _row(db: sqlite_utils.Database, alert_id: int) -> dict[str, Any]:
+    cur = db.execute("SELECT * FROM alert_alerts WHERE id = ?", (alert_id,))
+    r = cur.fetchone()
+    if r is None:
+        raise NotFound(f"alert {alert_id}: no such alert")
+    return dict(zip([d[0] for d in cur.description], r, strict=True))
+
+
+def as_json(row: dict[str, Any], site_names: dict[str, str] | None = None) -> dict[str, Any]:
+    """One alert in the list shape of docs/alerts.md."""
+    ack = (
+        {"by": row["ack_by"], "ts": row["ack_ts"], "note": row["ack_note"]}
+        if row["ack_ts"] is not None
+        else None
+    )
+    return {
+        "id": row["id"],
+        "rule": row["rule"],
+        "severity": row["severity"],
+        "subject": {"kind": row["subject_kind"], "id": row["subject_id"], "name": row["subject_name"]},
+        "site": row["site"],
+        "site_name": (site_names or {}).get(row["site"] or "", row["site"]),
+        "state": row["state"],
+        "started_ts": row["started_ts"],
+        "fired_ts": row["fired_ts"],
+        "resolved_ts": row["resolved_ts"],
+        "acknowledged": ack is not None,
+        "ack": ack,
+        "assignee": row["assignee"],
+        "flapping": bool(row["flapping"]),
+        "muted": row["muted"],
+        "root_id": row["root_id"],
+        "escalation_step": row["escalation_step"],
+        "summary": row["summary"],
+        "reason": row["reason"],
+        "value": row["value"],
+        "children": json.loads(row["children"]) if row["children"] else [],
+        "children_count": row["children_count"],
+    }
+
+
+def list_alerts(
+    db: sqlite_utils.Database,
+    *,
+    states: tuple[str, ...] = ("pending", "firing"),
+    sites: set[str] | None = None,
+    severity: str | None = None,
+    rule: str | None = None,
+    subject: tuple[str, str] | None = None,
+    acknowledged: bool | None = None,
+    muted: bool | None = None,
+    suppressed: bool = False,
+    since: float | None = None,
+    limit: int = 200,
+    site_names: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """Alerts, newest first; ``sites`` (None = all) is the scope filter already intersected."""
+    ensure_schema(db)
+    where, args = [f"state IN ({','.join('?' * len(states))})"], list(states)
+    for clause, value in (("severity = ?", severity), ("rule = ?", rule), ("started_ts >= ?", since)):
+        if value is not None:
+            where.append(clause)
+            args.append(value)
+    if subject is not None:
+        where.append("subject_kind = ? AND subject_id = ?")
+        args += list(subject)
+    if acknowledged is not None:
+        where.append("ack_ts IS NOT NULL" if acknowledged else "ack_ts IS NULL")
+    if muted is not None:
+        where.append("muted IS NOT NULL" if muted else "muted IS NULL")
+    if not suppressed:
+        where.append("root_id IS NULL")
+    if sites is not None:
+        if not sites:
+            return []
+        where.append(f"site IN ({','.join('?' * len(sites))})")
+        args += sorted(sites)
+    cur = db.execute(
+        f"SELECT * FROM alert_alerts WHERE {' AND '.join(where)} ORDER BY started_ts DESC, id DESC LIMIT ?",
+        (*args, limit),
+    )
+    cols = [d[0] for d in cur.description]
+    return [as_json(dict(zip(cols, r, strict=True)), site_names) for r in cur]
+
+
+def detail(
+    db: sqlite_utils.Database, alert_id: int, site_names: dict[str, str] | None = None
+) -> dict[str, Any]:
+    ensure_schema(db)
+    out = as_json(_row(db, alert_id), site_names)
+    out["comments"] = [
+        {"ts": ts, "actor": a, "text": t}
+        for ts, a, t in db.execute(
+            "SELECT ts, actor, text FROM alert_comments WHERE alert_id = ? ORDER BY id", (alert_id,)
+        )
+    ]
+    out["history"] = [
+        {"ts": ts, "event": e, "detail": d, "actor": a}
+        for ts, e, d, a in db.execute(
+            "SELECT ts, event, detail, actor FROM alert_history WHERE alert_id = ? ORDER BY id", (alert_id,)
+        )
+    ]
+    notes = []
+    for nid, ch, rcpt, ev, st, att, cts, lts, nts, err in db.execute(
+        "SELECT id, channel, recipient, event, status, attempts, created_ts, last_ts, next_ts, last_error"
+        " FROM alert_notifications WHERE alert_id = ? ORDER BY id",
+        (alert_id,),
+    ):
+        log = [
+            {"ts": ts, "ok": bool(ok), "detail": d}
+            for ts, ok, d in db.execute(
+                "SELECT ts, ok, detail FROM alert_notification_log WHERE notification_id = ? ORDER BY id",
+                (nid,),
+            )
+        ]
+        notes.append(
+            {
+                "id": nid,
+                "channel": ch,
+                "recipient": rcpt,
+                "event": ev,
+                "status": st,
+                "attempts": att,
+                "created_ts": cts,
+                "last_ts": lts,
+                "next_ts": nts,
+                "last_error": err,
+                "log": log,
+            }
+        )
+    out["notifications"] = notes
+    return out
+
+
+def site_of(db: sqlite_utils.Database, alert_id: int) -> str | None:
+    return _row(db, alert_id)["site"]
+
+
+def _change(
+    db,
+    alert_id: int,
+    actor: str,
+    action: str,
+    sets: dict[str, Any],
+    event: str,
+    detail: str | None,
+    source_ip: str | None,
+    reason: str | None = None,
+) -> None:
+    """One audited change: the row, a history line and the audit entry in one transaction."""
+    now = time.time()
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        row = _row(db, alert_id)
+        before = {k: row[k] for k in sets}
+        if sets:
+            db.execute(
+                f"UPDATE alert_alerts SET {', '.join(f'{k} = ?' for k in sets)} WHERE id = ?",
+                (*sets.values(), alert_id),
+            )
+        db.execute(
+            "INSERT INTO alert_history (alert_id, ts, event, detail, actor) VALUES (?, ?, ?, ?, ?)",
+            (alert_id, now, event, detail, actor),
+        )
+        record(
+            db,
+            actor,
+            action,
+            f"alert:{alert_id}",
+            before=before or None,
+            after=sets or {"text": detail},
+            reason=reason,
+            source_ip=source_ip,
+        )
+        db.execute("COMMIT")
+    except BaseException:
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+
+
+def acknowledge(
+    db, alert_id: int, actor: str, note: str | None, assignee: str | None = None, source_ip: str | None = None
+) -> None:
+    sets: dict[str, Any] = {"ack_by": actor, "ack_ts": time.time(), "ack_note": note}
+    if assignee is not None:
+        sets["assignee"] = assignee
+    _change(db, alert_id, actor, "alert.ack", sets, "ack", note, source_ip, reason=note)
+
+
+def unacknowledge(db, alert_id: int, actor: str, note: str | None, source_ip: str | None = None) -> None:
+    _change(
+        db,
+        alert_id,
+        actor,
+        "alert.unack",
+        {"ack_by": None, "ack_ts": None, "ack_note": None},
+        "unack",
+        note,
+        source_ip,
+        reason=note,
+    )
+
+
+def assign(db, alert_id: int, actor: str, assignee: str | None, source_ip: str | None = None) -> None:
+    _change(db, alert_id, actor, "alert.assign", {"assignee": assignee}, "assign", assignee, source_ip)
+
+
+def comment(db, alert_id: int, actor: str, text: str, source_ip: str | None = None) -> None:
+    _row(db, alert_id)
+    db.execute(
+        "INSERT INTO alert_comments (alert_id, ts, actor, text) VALUES (?, ?, ?, ?)",
+        (alert_id, time.time(), actor, text),
+    )
+    _change(db, alert_id, actor, "alert.comment", {}, "comment", text, source_ip)
+
+
+def silence(
+    db, alert_id: int, actor: str, minutes: float, note: str | None, source_ip: str | None = None
+) -> None:
+    """Mute this rule on this subject for ``minutes`` (the engine keeps it muted while the silence lasts)."""
+    row = _row(db, alert_id)
+    now = time.time()
+    db.execute(
+        "INSERT INTO alert_silences (rule, subject_kind, subject_id, start, until, created_by, note)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (row["rule"], row["subject_kind"], row["subject_id"], now, now + minutes * 60, actor, note),
+    )
+    _change(
+        db,
+        alert_id,
+        actor,
+        "alert.silence",
+        {"muted": "silence"},
+        "silence",
+        f"{minutes:g} min: {note or ''}",
+        source_ip,
+        reason=note,
+    )

@@ -1,0 +1,132 @@
+"""The alerts JSON API through the real app: shape, scope, changes and their audit trail."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from nms import availability
+from nms.alerts.engine import Engine
+from tests.alerts.conftest import World, make_channels, make_rules
+from tests.auth.helpers import app_db, make_app, role_client
+from tests.centre.helpers import small_inventory
+
+
+@pytest.fixture
+def app(tmp_path):
+    return make_app(tmp_path, inventory=small_inventory())
+
+
+@pytest.fixture
+def centre(app):
+    db = app_db(app)
+    yield db
+    db.conn.close()
+
+
+def storm(centre) -> World:
+    """The SDH link is cut (page: link) and hefei-fw1 was down before it (its own alert)."""
+    world = World(centre)
+    world.round()
+    for _ in range(2):
+        world.round(down=("hefei-fw1",))
+    for _ in range(2):
+        world.round(los=("LOS",), hefei=False)
+    Engine(make_rules(), world.inv, make_channels()).evaluate(centre)
+    return world
+
+
+def test_list_shape_and_filters(app, centre):
+    storm(centre)
+    client = role_client(app, "viewer", "anhui")
+    body = client.get("/api/v1/alerts").get_json()
+    alerts = {a["rule"]: a for a in body["alerts"]}
+    assert set(alerts) == {"link-down"}  # hefei-fw1 lies behind the cut: folded under the link
+    link = alerts["link-down"]
+    for key in ("id", "rule", "severity", "subject", "site", "state", "started_ts", "acknowledged", "assignee",
+                "children", "summary"):
+        assert key in link
+    assert link["subject"] == {"kind": "link", "id": "prov-hefei",
+                               "name": "prov-hefei (prov-rtr1:POS1/0/0 - hefei-rtr1:POS1/0/0)"}
+    assert link["site"] == "hefei" and link["site_name"] == "合肥" and link["state"] == "firing"
+    kids = {(c["kind"], c["id"]): c["state"] for c in link["children"]}
+    assert kids[("device", "feidong-rtr1")] == "unreachable (parent)"
+    assert kids[("device", "hefei-fw1")] == "unreachable (parent)"
+    assert any(state == "suppressed" for state in kids.values())
+    with_suppressed = client.get("/api/v1/alerts?suppressed=1").get_json()["alerts"]
+    assert {a["rule"] for a in with_suppressed} >= {"link-down", "sdh-defect", "device-down"}
+    assert client.get("/api/v1/alerts?severity=minor").get_json()["alerts"] == []
+    assert client.get("/api/v1/alerts?state=bogus").status_code == 400
+    assert client.post(f"/api/v1/alerts/{link['id']}/ack", json={}).status_code == 403  # viewer
+
+
+def test_ack_comment_assign_silence_are_audited_and_shown(app, centre):
+    storm(centre)
+    ops = role_client(app, "operator", "anhui", name="ops1")
+    (link,) = ops.get("/api/v1/alerts?rule=link-down").get_json()["alerts"]
+    aid = link["id"]
+    r = ops.post(f"/api/v1/alerts/{aid}/ack", json={"note": "电信已派单", "assignee": "wang"})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    d = r.get_json()
+    assert d["acknowledged"] and d["ack"]["by"] == "ops1" and d["ack"]["note"] == "电信已派单"
+    assert d["assignee"] == "wang"
+    assert ops.post(f"/api/v1/alerts/{aid}/comment", json={"text": "fibre cut near Feixi"}).status_code == 200
+    assert ops.post(f"/api/v1/alerts/{aid}/comment", json={}).get_json()["error"] == "text: required"
+    assert ops.post(f"/api/v1/alerts/{aid}/assign", json={"assignee": "li"}).status_code == 200
+    r = ops.post(f"/api/v1/alerts/{aid}/silence", json={"minutes": 30, "note": "carrier working"})
+    assert r.get_json()["muted"] == "silence"
+    d = ops.get(f"/api/v1/alerts/{aid}").get_json()
+    assert [c["text"] for c in d["comments"]] == ["fibre cut near Feixi"]
+    assert [h["event"] for h in d["history"] if h["actor"] == "ops1"] == ["ack", "comment", "assign", "silence"]
+    assert d["assignee"] == "li"
+    assert d["notifications"][0]["event"] == "firing"
+    audit = centre.execute(
+        "SELECT actor, action FROM audit_log WHERE target = ? ORDER BY id", (f"alert:{aid}",)).fetchall()
+    assert audit == [("ops1", "alert.ack"), ("ops1", "alert.comment"), ("ops1", "alert.assign"),
+                     ("ops1", "alert.silence")]
+    assert ops.get("/api/v1/alerts/99999").status_code == 404
+
+
+def test_county_scope_sees_and_changes_only_its_own(app, centre):
+    world = World(centre)
+    world.round()
+    for _ in range(2):
+        world.round(down=("feidong-rtr1", "prov-rtr1"))
+    Engine(make_rules(), world.inv, make_channels()).evaluate(centre)
+    county = role_client(app, "operator", "hefei-feidong", name="fd-ops")
+    seen = county.get("/api/v1/alerts?suppressed=1").get_json()["alerts"]
+    assert seen and {a["site"] for a in seen} == {"hefei-feidong"}
+    prov_alert = centre.execute("SELECT id FROM alert_alerts WHERE subject_id = 'prov-rtr1'").fetchone()[0]
+    assert county.get(f"/api/v1/alerts/{prov_alert}").status_code == 404
+    assert county.post(f"/api/v1/alerts/{prov_alert}/ack", json={"note": "x"}).status_code == 404
+    assert centre.execute("SELECT ack_ts FROM alert_alerts WHERE id = ?", (prov_alert,)).fetchone()[0] is None
+
+
+def test_maintenance_window_pages_nobody_and_is_excluded_from_availability(app, centre):
+    ops = role_client(app, "operator", "anhui", name="ops2")
+    world = World(centre)
+    world.round()
+    t_start = world.t
+    r = ops.post("/api/v1/maintenance", json={"subject_kind": "device", "subject_id": "feidong-rtr1",
+                                              "start": t_start, "end": t_start + 7200, "reason": "割接 cutover"})
+    assert r.status_code == 201, r.get_data(as_text=True)
+    for _ in range(3):
+        world.round(down=("feidong-rtr1",))
+    eng = Engine(make_rules(), world.inv, make_channels())
+    eng.evaluate(centre, world.t)
+    (dev,) = world.alerts("rule = 'device-down'")
+    assert dev["muted"] == "maintenance" and not dev["notified"]
+    assert world.pages() == []
+    windows = ops.get("/api/v1/maintenance").get_json()["windows"]
+    assert windows[0]["subject_id"] == "feidong-rtr1" and windows[0]["mode"] == "mute"
+    (row,) = availability.report(centre, t_start, world.t + 1, world.inv, subjects=[("device", "feidong-rtr1")])
+    assert row["down_s"] == 0 and row["maintenance_down_s"] > 0
+    assert centre.execute("SELECT COUNT(*) FROM audit_log WHERE action = 'maintenance.add'").fetchone()[0] == 1
+    wid = windows[0]["id"]
+    assert ops.delete(f"/api/v1/maintenance/{wid}").status_code == 200
+    eng.evaluate(centre, time.time())
+    (dev,) = world.alerts("rule = 'device-down'")
+    assert dev["muted"] is None and dev["notified"] == 1  # the window ended: now it pages
+    bad = ops.post("/api/v1/maintenance", json={"subject_kind": "device", "subject_id": "nope", "start": 1, "end": 2})
+    assert bad.status_code == 400 and "nope" in bad.get_json()["error"]

@@ -1,0 +1,165 @@
+"""Issue 2 end to end: simulator -> agent -> centre, faults seen and cleared in the centre's state.
+
+Everything is a real process on loopback: ``python -m probes.sim serve`` answering SNMP
+on 127.34.x.y, ``python agent.py run`` polling it and pushing over HTTP with its token,
+and ``nms serve`` (the whole centre application) storing and deriving state.  The test
+reads the state through the centre's own API with a viewer's token.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from probes.sim import run_subprocess
+from tests.agent.harness import SNMP_SECRETS, TOKEN_ENV, Agent, write_secrets
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+INTERVAL = 3.0  # poll interval in this test (seconds); the logic is the production one
+SNMP_TIMEOUT = 0.5
+BATCH_INTERVAL = 0.5
+CITY, COUNTY = "chaohu", "chaohu-lujiang"
+LINK = "mstp-lujiang"  # chaohu-int-rtr1 <-> lujiang-int-rtr1
+DEVICE = "lujiang-int-fw1"
+
+
+def small_inventory(path: Path) -> Path:
+    """The province, one city and one of its counties, with every device and link among them."""
+    full = yaml.safe_load((ROOT / "inventory.yaml").read_text(encoding="utf-8"))
+    keep = {"anhui", CITY, COUNTY}
+    sites = [s for s in full["sites"] if s["id"] in keep]
+    devices = [dict(d) for d in full["devices"] if d["site"] in keep]
+    names = {d["name"] for d in devices}
+    for d in devices:
+        if "tunnel_peers" in d:
+            d["tunnel_peers"] = [p for p in d["tunnel_peers"] if p in names]
+    links = [ln for ln in full["links"] if {ln["a"].split(":")[0], ln["b"].split(":")[0]} <= names]
+    doc = {"version": 1, "credentials": full["credentials"], "sites": sites, "devices": devices,
+           "links": links, "agents": [{"name": CITY, "token_env": TOKEN_ENV, "sites": sorted(keep)}]}
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+class CentreProcess:
+    """``python -m nms serve``: the real centre application, every blueprint."""
+
+    def __init__(self, data_dir: Path, inventory: Path) -> None:
+        import subprocess
+        import sys
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = dict(os.environ, NMS_DATA_DIR=str(data_dir), NMS_INVENTORY=str(inventory),
+                        NMS_INSECURE_COOKIES="1", PYTHONUNBUFFERED="1")
+        self.log = data_dir / "centre.log"
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen([sys.executable, "-m", "nms", "serve", "--port", str(self.port)],
+                                         cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.log.read_text()[-3000:]
+            try:
+                urllib.request.urlopen(self.url + "/login", timeout=1)
+                return
+            except urllib.error.HTTPError:
+                return
+            except OSError:
+                time.sleep(0.3)
+        raise AssertionError(f"centre did not answer: {self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=20)
+
+
+@pytest.fixture
+def province(tmp_path: Path):
+    from nms.auth import tokens, users
+    from nms.config import Settings
+    from nms.db import connect
+
+    inventory = small_inventory(tmp_path / "inventory.yaml")
+    secrets_file = write_secrets(tmp_path / "secrets.env")
+    data = tmp_path / "centre"
+    data.mkdir()
+    settings = Settings(data_dir=data, inventory_path=inventory)
+    db = connect(settings)
+    agent_token = tokens.create(db, "agent", CITY, actor="test")[1]
+    users.create(db, "watcher", "viewer", "anhui", "watcher-password-1234", actor="test")
+    viewer_token = tokens.create(db, "user", "watcher", actor="test")[1]
+    db.conn.close()
+
+    centre = CentreProcess(data, inventory)
+    env = dict(SNMP_SECRETS, NMS_SECRETS_FILE=str(secrets_file))
+    try:
+        with run_subprocess(inventory, env=env) as sim:
+            agent = Agent(tmp_path, inventory, CITY, centre.url, agent_token, sim.port,
+                          extra=["--interval-override", str(INTERVAL), "--no-jitter",
+                                 "--snmp-timeout", str(SNMP_TIMEOUT), "--snmp-retries", "0",
+                                 "--batch-interval", str(BATCH_INTERVAL)],
+                          env={"NMS_SECRETS_FILE": str(secrets_file)})
+            agent.start()
+            try:
+                yield sim, centre, agent, viewer_token
+            finally:
+                agent.stop()
+    finally:
+        centre.stop()
+
+
+def state_of(centre: CentreProcess, token: str) -> dict:
+    req = urllib.request.Request(centre.url + "/api/v1/state", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        return json.loads(resp.read())
+
+
+def wait_state(centre, token, agent, kind: str, subject: str, wanted: str, timeout: float) -> float:
+    """Seconds until ``subject`` of ``kind`` is in state ``wanted``; fails after ``timeout``."""
+    start = time.monotonic()
+    seen = None
+    while time.monotonic() - start < timeout:
+        agent.check()
+        seen = state_of(centre, token)[f"{kind}s"].get(subject)
+        if seen and seen["state"] == wanted:
+            return time.monotonic() - start
+        time.sleep(0.2)
+    raise AssertionError(f"{kind} {subject}: wanted {wanted} within {timeout:.1f}s, last seen {seen}")
+
+
+def test_faults_reach_the_centre_and_clear(province):
+    sim, centre, agent, token = province
+    # Allowance for one SNMP timeout, one batch interval and processing on a loaded machine.
+    two_polls = 2 * INTERVAL + SNMP_TIMEOUT + BATCH_INTERVAL + 2.0
+
+    # The whole small province comes up first.
+    wait_state(centre, token, agent, "device", DEVICE, "up", 60)
+    wait_state(centre, token, agent, "link", LINK, "up", 60)
+    state = state_of(centre, token)
+    assert all(v["state"] == "up" for v in state["devices"].values()), state["devices"]
+
+    sim.fault("device-down", DEVICE)
+    took = wait_state(centre, token, agent, "device", DEVICE, "down", two_polls)
+    print(f"device down seen after {took:.1f}s (interval {INTERVAL}s)")
+    assert state_of(centre, token)["devices"][DEVICE]["reason"], "a transition names its reason"
+
+    sim.fault("device-up", DEVICE)
+    took = wait_state(centre, token, agent, "device", DEVICE, "up", two_polls)
+    print(f"device up again after {took:.1f}s")
+
+    sim.fault("link-down", LINK)
+    took = wait_state(centre, token, agent, "link", LINK, "down", two_polls)
+    print(f"link down seen after {took:.1f}s")
+    # Both routers still answer: the link is down, not the devices at its ends.
+    devices = state_of(centre, token)["devices"]
+    assert devices["chaohu-int-rtr1"]["state"] == "up"
+
+    sim.fault("link-up", LINK)
+    took = wait_state(centre, token, agent, "link", LINK, "up", two_polls)
+    print(f"link up again after {took:.1f}s")
