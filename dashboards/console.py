@@ -45,10 +45,16 @@ OTHER_PAGES = (
 
 
 def other_pages(app: Flask) -> list[dict[str, str]]:
-    """Pages of other modules that exist in this app, so the console links instead of copying."""
+    """Pages of other modules that exist in this app and the principal may open (linked, not copied)."""
+    from nms.auth.policy import authorize, current_principal, declaration_of
+
+    principal = current_principal()
     found: dict[str, dict[str, str]] = {}
     for rule in app.url_map.iter_rules():
         if rule.arguments or "GET" not in (rule.methods or ()) or rule.rule.startswith("/api/"):
+            continue
+        declared = declaration_of(app.view_functions.get(rule.endpoint))
+        if declared is None or not authorize(principal, declared[0]):
             continue
         for prefix, label in OTHER_PAGES:
             if rule.rule.startswith(prefix) and prefix not in found:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
 import time
@@ -37,6 +38,7 @@ BAD_STATES = ("down", "unreachable", "degraded")
 MAX_PROBLEMS = 200
 AVAILABILITY_TTL_S = 60.0
 STALE_AFTER_S = float(os.environ.get("NMS_WALL_STALE_S", "300"))
+log = logging.getLogger(__name__)
 
 Scope = frozenset[str] | None
 
@@ -166,18 +168,39 @@ def problems_from_state(
 
 
 def active_alerts(centre: sqlite_utils.Database, sites: set[str] | None) -> list[dict[str, Any]] | None:
-    """Active alerts from :mod:`nms.alerts` when it offers ``active(db, sites=None)``; else None.
+    """Firing alerts from :mod:`nms.alerts` in the wall's row shape; None = use the state instead.
 
-    Expected rows: ``id, severity, kind, subject, site, state, reason, since, acked``.
+    The alerts are the source once the alert engine has written any alert at all (so a
+    centre without the engine running still shows what is down).  Any failure to read
+    them falls back to the state, logged: the wall must never go blank because of it.
     """
     try:
-        from nms import alerts  # type: ignore[attr-defined]
+        from nms.alerts import store as alert_store
     except ImportError:
         return None
-    fn: Callable[..., Any] | None = getattr(alerts, "active", None)
-    if fn is None:
+    try:
+        if centre.execute("SELECT name FROM sqlite_master WHERE name = 'alert_alerts'").fetchone() is None:
+            return None
+        if centre.execute("SELECT 1 FROM alert_alerts LIMIT 1").fetchone() is None:
+            return None
+        rows = alert_store.list_alerts(centre, states=("firing",), sites=sites, limit=MAX_PROBLEMS)
+    except Exception:  # noqa: BLE001 - see docstring
+        log.exception("wall: cannot read alerts; showing problems from state")
         return None
-    return list(fn(centre, sites=sites))
+    return [
+        {
+            "id": f"alert:{a['id']}",
+            "severity": a["severity"],
+            "kind": a["subject"]["kind"],
+            "subject": a["subject"]["id"],
+            "site": a["site"],
+            "state": "firing",
+            "reason": a.get("summary") or a.get("reason"),
+            "since": a.get("fired_ts") or a.get("started_ts"),
+            "acked": bool(a.get("acknowledged")),
+        }
+        for a in rows
+    ]
 
 
 def sort_problems(items: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -53,7 +53,7 @@ def _expected(pool: Block, free: set[int], plen: int, policy: str) -> int | None
 
 
 @pytest.mark.parametrize("family", [4, 6])
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sequence=ops)
 def test_random_allocate_release_matches_brute_force(family, sequence):
     db = memory_db()
