@@ -11,7 +11,9 @@ from nms.config import Settings
 DATABASES = ("centre", "metrics")
 
 
-def connect(settings: Settings, name: str = "centre", *, check_same_thread: bool = False) -> sqlite_utils.Database:
+def connect(
+    settings: Settings, name: str = "centre", *, check_same_thread: bool = False
+) -> sqlite_utils.Database:
     """Return a sqlite-utils Database on ``<data_dir>/<name>.db`` in WAL mode.
 
     WAL lets the dashboard read while ingest writes; ``busy_timeout`` makes writers

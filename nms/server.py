@@ -32,7 +32,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name and (name == exc.name or name.startswith(exc.name + ".")):  # module not written yet; every other import error is a bug
+            # Only a module that does not exist yet is skipped; any other import error is a bug.
+            if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
                 continue
             raise
         app.register_blueprint(module.bp)

@@ -376,12 +376,14 @@ class SqliteTimeSeriesStore:
         by_source: dict[int, list[int]] = defaultdict(list)
         for sid, h in hours:
             by_source[sid].append(h)
-        for sid, hs in by_source.items():
+        sources = sorted(by_source)
+        for i in range(0, len(sources), 100):  # short transactions: ingest keeps flowing meanwhile
             self.db.execute("BEGIN IMMEDIATE")
             try:
-                for h in sorted(hs):
-                    stats.head_rows += self._compact_hour(sid, h)
-                    stats.hours_compacted += 1
+                for sid in sources[i : i + 100]:
+                    for h in sorted(by_source[sid]):
+                        stats.head_rows += self._compact_hour(sid, h)
+                        stats.hours_compacted += 1
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
@@ -403,7 +405,7 @@ class SqliteTimeSeriesStore:
                     rows[t] = {self.metric_name(m): _py(c[i], k) for m, (k, c) in ocols.items()}
             ts_list = sorted(rows)
         metrics = sorted({m for v in rows.values() for m in v})
-        cols = {m: [rows[t].get(m) for t in ts_list] for m in metrics}
+        cols = {m: _array(m, [rows[t].get(m) for t in ts_list]) for m in metrics}
         self.write_block(sid, RAW, hour, ts_list, cols)
         gauges = {m: c for m, c in cols.items() if not is_counter(m)}
         if gauges:
@@ -465,6 +467,18 @@ class SqliteTimeSeriesStore:
         return deleted
 
 
+def _array(metric: str, values: list) -> list | np.ndarray:
+    """Gap-free counters as uint64 and gauges as float64 arrays (the codec's fast path)."""
+    if any(v is None for v in values):
+        return values
+    if is_counter(metric):
+        try:
+            return np.array(values, dtype=np.uint64)
+        except (OverflowError, ValueError, TypeError):
+            return values
+    return np.array(values, dtype=np.float64)
+
+
 def _py(value: Any, kind: int) -> Any:
     if isinstance(value, float) and value != value:
         return None
@@ -480,7 +494,10 @@ def _aggregate(ts: np.ndarray, columns: Mapping[str, Sequence], bucket: int) -> 
     out: dict[str, np.ndarray] = {"ts": keys}
     k = len(keys)
     for m, values in columns.items():
-        v = np.asarray([np.nan if x is None else x for x in values], dtype=np.float64)
+        if isinstance(values, np.ndarray):
+            v = values.astype(np.float64, copy=False)
+        else:
+            v = np.asarray([np.nan if x is None else x for x in values], dtype=np.float64)
         ok = np.isfinite(v)
         n = np.bincount(inverse[ok], minlength=k)
         s = np.bincount(inverse[ok], weights=v[ok], minlength=k)

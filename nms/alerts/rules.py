@@ -245,14 +245,15 @@ def parse_rules(data: Any, source: str = "<rules>") -> RuleSet:
     rules: list[Rule] = []
     seen: set[str] = set()
     for i, raw in enumerate(raw_rules):
+        name = raw.get("name") if isinstance(raw, dict) else None
+        if isinstance(name, str) and name in seen:
+            errors.append(f"rules[{name}].name: duplicate rule name")
+            continue
+        if isinstance(name, str):
+            seen.add(name)
         r = _rule(raw, i, defaults, errors)
-        if r is None:
-            continue
-        if r.name in seen:
-            errors.append(f"rules[{r.name}].name: duplicate rule name")
-            continue
-        seen.add(r.name)
-        rules.append(r)
+        if r is not None:
+            rules.append(r)
     if errors:
         raise RulesError([f"{source}: {e}" for e in errors])
     return RuleSet(tuple(rules), window or 600.0, int(threshold or 4), source, {r.name: r for r in rules})

@@ -114,3 +114,16 @@ def run_forever(settings: Settings, interval_s: float) -> int:
     except KeyboardInterrupt:
         runner.stop()
     return 0
+
+
+def start_in_server(settings: Settings, interval_s: float = 10.0) -> Runner | None:
+    """For ``nms serve``: evaluator + sender threads beside the web app; None (logged) if misconfigured."""
+    from nms.alerts.channels import ConfigError
+    from nms.alerts.rules import RulesError
+
+    try:
+        engine = build_engine(settings)
+    except (RulesError, ConfigError) as exc:
+        log.error("alerts not started: %s", "; ".join(exc.errors))
+        return None
+    return Runner(settings, engine, interval_s).start()

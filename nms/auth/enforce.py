@@ -58,6 +58,11 @@ def install(app: Flask) -> None:
         SESSION_COOKIE_SECURE=not settings.insecure_cookies,
         PERMANENT_SESSION_LIFETIME=timedelta(days=3650),  # only kiosk sessions are permanent
     )
+    if settings.insecure_cookies and settings.listen_host not in ("127.0.0.1", "::1", "localhost"):
+        log.warning(
+            "NMS_INSECURE_COOKIES=1 while listening on %s: session cookies go over plain HTTP",
+            settings.listen_host,
+        )
     db = connect(settings, "centre")
     try:
         ensure_schema(db)

@@ -6,7 +6,7 @@ import pytest
 
 from nms.inventory import load_inventory
 from probes.sim.province import SimulatedProvince
-from tests.agent.harness import SNMP_SECRETS, Centre, write_inventory
+from tests.support.processes import SNMP_SECRETS, Centre, write_inventory
 
 AGENT = "chaohu"
 INTERVAL = "1.2"  # > 1 s: the centre keys samples by whole seconds

@@ -12,7 +12,7 @@ import pytest
 from nms.inventory import load_inventory
 from probes.agent import config as cfg
 from probes.agent.config import ConfigError, Timing
-from tests.agent.harness import ROOT, TOKEN_ENV, write_inventory
+from tests.support.processes import ROOT, TOKEN_ENV, write_inventory
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from tests.agent.conftest import AGENT, INTERVAL
-from tests.agent.harness import Agent, Prometheus, wait_for
+from tests.support.processes import Agent, Prometheus, wait_for
 
 PROMETHEUS = "/usr/bin/prometheus"
 

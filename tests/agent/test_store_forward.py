@@ -17,7 +17,7 @@ import yaml
 
 from tests.agent.centre_stub import CentreStub
 from tests.agent.conftest import AGENT, INTERVAL
-from tests.agent.harness import SNMP_SECRETS, Agent, Centre, wait_for
+from tests.support.processes import SNMP_SECRETS, Agent, Centre, wait_for
 
 OUTAGE_POLLS = 10
 

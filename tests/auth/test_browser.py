@@ -71,7 +71,9 @@ def test_sign_in_create_account_sign_out(site: tuple[str, Any], evil_origin: lis
         context = browser.new_context()
         page = context.new_page()
         csp_errors: list[str] = []
-        page.on("console", lambda m: csp_errors.append(m.text) if "Content Security Policy" in m.text else None)
+        page.on(
+            "console", lambda m: csp_errors.append(m.text) if "Content Security Policy" in m.text else None
+        )
 
         page.goto(f"{base}/admin/users")
         assert page.url.startswith(f"{base}/login?next=")

@@ -9,7 +9,6 @@ reads the state through the centre's own API with a viewer's token.
 from __future__ import annotations
 
 import json
-import os
 import time
 import urllib.request
 from pathlib import Path
@@ -18,8 +17,7 @@ import pytest
 import yaml
 
 from probes.sim import run_subprocess
-from tests.agent.harness import SNMP_SECRETS, TOKEN_ENV, Agent, write_secrets
-from tests.conftest import free_port
+from tests.support.processes import SNMP_SECRETS, TOKEN_ENV, Agent, Centre, write_secrets
 
 ROOT = Path(__file__).resolve().parents[2]
 INTERVAL = 3.0  # poll interval in this test (seconds); the logic is the production one
@@ -47,38 +45,6 @@ def small_inventory(path: Path) -> Path:
     return path
 
 
-class CentreProcess:
-    """``python -m nms serve``: the real centre application, every blueprint."""
-
-    def __init__(self, data_dir: Path, inventory: Path) -> None:
-        import subprocess
-        import sys
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = dict(os.environ, NMS_DATA_DIR=str(data_dir), NMS_INVENTORY=str(inventory),
-                        NMS_INSECURE_COOKIES="1", PYTHONUNBUFFERED="1")
-        self.log = data_dir / "centre.log"
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "nms", "serve", "--port", str(self.port)],
-                                         cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.log.read_text()[-3000:]
-            try:
-                urllib.request.urlopen(self.url + "/login", timeout=1)
-                return
-            except urllib.error.HTTPError:
-                return
-            except OSError:
-                time.sleep(0.3)
-        raise AssertionError(f"centre did not answer: {self.log.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=20)
-
-
 @pytest.fixture
 def province(tmp_path: Path):
     from nms.auth import tokens, users
@@ -96,7 +62,8 @@ def province(tmp_path: Path):
     viewer_token = tokens.create(db, "user", "watcher", actor="test")[1]
     db.conn.close()
 
-    centre = CentreProcess(data, inventory)
+    centre = Centre(data, inventory, full_app=True)
+    centre.start()
     env = dict(SNMP_SECRETS, NMS_SECRETS_FILE=str(secrets_file))
     try:
         with run_subprocess(inventory, env=env) as sim:
@@ -114,7 +81,7 @@ def province(tmp_path: Path):
         centre.stop()
 
 
-def state_of(centre: CentreProcess, token: str) -> dict:
+def state_of(centre: Centre, token: str) -> dict:
     req = urllib.request.Request(centre.url + "/api/v1/state", headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(req, timeout=5) as resp:
         return json.loads(resp.read())

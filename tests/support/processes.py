@@ -1,4 +1,4 @@
-"""Real processes on loopback for the agent's integration tests: centre, agent, inventory.
+"""Real processes on loopback for integration tests: centre, agent, Prometheus, inventory.
 
 The centre is ``nms serve`` (subprocess, restartable on the same port); the agent is
 ``python agent.py run`` (subprocess, JSON logs captured to a file so the test knows
@@ -91,7 +91,11 @@ def write_secrets(path: Path) -> Path:
 class Centre:
     """``nms serve`` on a fixed loopback port; stop() and start() again keep the data."""
 
-    def __init__(self, data_dir: Path, inventory: Path, port: int | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, inventory: Path, port: int | None = None, *, full_app: bool = False
+    ) -> None:
+        """``full_app`` serves every blueprint (``python -m nms serve``), else auth + ingest only."""
+        self.full_app = full_app
         self.data_dir = data_dir
         self.inventory = inventory
         self.port = port or free_port()
@@ -126,8 +130,7 @@ class Centre:
             self.proc = subprocess.Popen(
                 [
                     sys.executable,
-                    "-c",
-                    SERVE,
+                    *(("-m", "nms") if self.full_app else ("-c", SERVE)),
                     "serve",
                     "--port",
                     str(self.port),
