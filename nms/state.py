@@ -217,17 +217,23 @@ def interface_observation(itf: Mapping[str, Any], sdh: Mapping[str, Any] | None)
     return "down", f"oper {oper}"
 
 
+_MONITORED: dict[int, tuple[Inventory, dict[str, set[str]]]] = {}
+
+
 def monitored_interfaces(inventory: Inventory | None, device: str) -> set[str] | None:
     """Interfaces whose state is kept (link ends and listed ones); None = all of them."""
     if inventory is None:
         return None
-    dev = inventory.devices.get(device)
-    names = set(dev.interfaces) if dev else set()
-    for link in inventory.links.values():
-        for end in (link.a, link.b):
-            if end.device == device:
-                names.add(end.interface)
-    return names
+    cached = _MONITORED.get(id(inventory))
+    if cached is None or cached[0] is not inventory:
+        table: dict[str, set[str]] = {name: set(d.interfaces) for name, d in inventory.devices.items()}
+        for link in inventory.links.values():
+            for end in (link.a, link.b):
+                table.setdefault(end.device, set()).add(end.interface)
+        if len(_MONITORED) > 8:
+            _MONITORED.clear()
+        cached = _MONITORED[id(inventory)] = (inventory, table)
+    return cached[1].get(device, set())
 
 
 def apply_poll(m: Machine, poll: Mapping[str, Any], inventory: Inventory | None) -> None:

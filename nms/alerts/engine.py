@@ -219,12 +219,17 @@ class Engine:
                 if prev is None or row["rule"].endswith("-down"):
                     by_subject[(row["subject_kind"], row["subject_id"])] = row
         children: dict[int, list[dict[str, Any]]] = {}
+        open_ids = {row["id"] for row in open_rows.values() if row["state"] in OPEN}
         for row in open_rows.values():
             if row["state"] not in OPEN:
                 continue
             root = roots.get((row["subject_kind"], row["subject_id"]))
             root_row = by_subject.get(root) if root else None
-            row["root_id"] = root_row["id"] if root_row is not None else None
+            held = (row["rule"], row["subject_kind"], row["subject_id"]) not in seen  # open only as flapping
+            if root_row is not None:
+                row["root_id"] = root_row["id"]
+            elif not (held and row["root_id"] in open_ids):
+                row["root_id"] = None
             if row["root_id"] is not None:
                 stats.suppressed += 1
                 children.setdefault(row["root_id"], []).append(

@@ -166,6 +166,7 @@ def _change(
     detail: str | None,
     source_ip: str | None,
     reason: str | None = None,
+    extra: tuple[str, tuple[Any, ...]] | None = None,
 ) -> None:
     """One audited change: the row, a history line and the audit entry in one transaction."""
     now = time.time()
@@ -178,6 +179,8 @@ def _change(
                 f"UPDATE alert_alerts SET {', '.join(f'{k} = ?' for k in sets)} WHERE id = ?",
                 (*sets.values(), alert_id),
             )
+        if extra is not None:
+            db.execute(*extra)
         db.execute(
             "INSERT INTO alert_history (alert_id, ts, event, detail, actor) VALUES (?, ?, ?, ?, ?)",
             (alert_id, now, event, detail, actor),
@@ -227,12 +230,18 @@ def assign(db, alert_id: int, actor: str, assignee: str | None, source_ip: str |
 
 
 def comment(db, alert_id: int, actor: str, text: str, source_ip: str | None = None) -> None:
-    _row(db, alert_id)
-    db.execute(
-        "INSERT INTO alert_comments (alert_id, ts, actor, text) VALUES (?, ?, ?, ?)",
-        (alert_id, time.time(), actor, text),
+    sql = "INSERT INTO alert_comments (alert_id, ts, actor, text) VALUES (?, ?, ?, ?)"
+    _change(
+        db,
+        alert_id,
+        actor,
+        "alert.comment",
+        {},
+        "comment",
+        text,
+        source_ip,
+        extra=(sql, (alert_id, time.time(), actor, text)),
     )
-    _change(db, alert_id, actor, "alert.comment", {}, "comment", text, source_ip)
 
 
 def silence(
@@ -241,11 +250,11 @@ def silence(
     """Mute this rule on this subject for ``minutes`` (the engine keeps it muted while the silence lasts)."""
     row = _row(db, alert_id)
     now = time.time()
-    db.execute(
+    sql = (
         "INSERT INTO alert_silences (rule, subject_kind, subject_id, start, until, created_by, note)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (row["rule"], row["subject_kind"], row["subject_id"], now, now + minutes * 60, actor, note),
+        " VALUES (?, ?, ?, ?, ?, ?, ?)"
     )
+    args = (row["rule"], row["subject_kind"], row["subject_id"], now, now + minutes * 60, actor, note)
     _change(
         db,
         alert_id,
@@ -256,4 +265,5 @@ def silence(
         f"{minutes:g} min: {note or ''}",
         source_ip,
         reason=note,
+        extra=(sql, args),
     )

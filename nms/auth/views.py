@@ -6,6 +6,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlite_utils
 from flask import Blueprint, Response, jsonify, redirect, request, session
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -56,28 +57,30 @@ def login() -> BaseResponse:
     now = _now()
     lock = ratelimit.locked(db, name, ip, now=now)
     if lock is not None:
-        audit.record(db, name or "?", "login.failure", f"user:{name}", reason="locked out", source_ip=ip)
-        return _locked_page(name, nxt, lock, now)
+        actor, target = _attempted(db, name)
+        audit.record(db, actor, "login.failure", target, reason="locked out", source_ip=ip)
+        return _locked_page(nxt, lock, now)
     user = users.verify_password(db, name, password) if name and password else None
     if user is None:
         ratelimit.record_failure(db, name, ip, now=now)
+        actor, target = _attempted(db, name)
         audit.record(
             db,
-            name or "?",
+            actor,
             "login.failure",
-            f"user:{name}",
-            reason="wrong name or password, or account disabled",
+            target,
+            reason="wrong password, unknown name or disabled account",
             source_ip=ip,
         )
-        log.info("failed sign-in for %r from %s", name, ip)
+        log.info("failed sign-in for %s from %s", target, ip)
         lock = ratelimit.locked(db, name, ip, now=now)
         if lock is not None:
-            return _locked_page(name, nxt, lock, now)
+            return _locked_page(nxt, lock, now)
         return render_page(
             "auth/login.html",
             status=401,
             next=nxt,
-            name=name,
+            name="",  # not echoed: people type their password into the name field
             error="用户名或密码错误 Wrong user name or password",
         )
     ratelimit.record_success(db, name)
@@ -86,14 +89,22 @@ def login() -> BaseResponse:
     return redirect(nxt)
 
 
-def _locked_page(name: str, nxt: str, lock: ratelimit.Lock, now: float) -> Response:
+def _attempted(db: sqlite_utils.Database, name: str) -> tuple[str, str]:
+    """(actor, target) for a failed sign-in.  A name that is no account is not recorded:
+    it is often a password typed into the wrong field."""
+    if name and users.get(db, name) is not None:
+        return name, f"user:{name}"
+    return "anonymous", "user:?"
+
+
+def _locked_page(nxt: str, lock: ratelimit.Lock, now: float) -> Response:
     minutes = lock.minutes_left(now)
     who = "this account" if lock.key.startswith("user:") else "your address"
     message = (
         f"登录失败次数过多，请 {minutes} 分钟后再试 · Too many failed sign-ins for {who}: "
         f"locked, try again in {minutes} minute(s)."
     )
-    return render_page("auth/login.html", status=429, next=nxt, name=name, error=message)
+    return render_page("auth/login.html", status=429, next=nxt, name="", error=message)
 
 
 @bp.route("/logout", methods=["POST"])

@@ -18,21 +18,31 @@ from tests.centre.helpers import poll, small_inventory
 BASIC_RULES = [
     {"name": "device-down", "kind": "state", "subject": "device", "severity": "critical"},
     {"name": "link-down", "kind": "state", "subject": "link", "severity": "critical"},
-    {"name": "sdh-defect", "kind": "state", "subject": "interface", "reason_match": "^SDH", "severity": "critical"},
+    {
+        "name": "sdh-defect",
+        "kind": "state",
+        "subject": "interface",
+        "reason_match": "^SDH",
+        "severity": "critical",
+    },
     {"name": "interface-down", "kind": "state", "subject": "interface", "severity": "minor"},
 ]
 
 
 def make_rules(rules: list[dict[str, Any]] | None = None, **defaults: Any) -> RuleSet:
-    return parse_rules({"version": 1, "defaults": {"notify": ["noc"], **defaults}, "rules": rules or BASIC_RULES})
+    return parse_rules(
+        {"version": 1, "defaults": {"notify": ["noc"], **defaults}, "rules": rules or BASIC_RULES}
+    )
 
 
 def make_channels(url: str = "http://127.0.0.1:9/hook", **delivery: Any) -> ChannelConfig:
-    return parse_channels({
-        "channels": {"hook": {"type": "webhook", "url": url, "secret_env": "NMS_TEST_HOOK_KEY"}},
-        "recipients": {"noc": [{"channel": "hook"}], "boss": [{"channel": "hook", "to": url + "/boss"}]},
-        "delivery": delivery or {"backoff_s": 1},
-    })
+    return parse_channels(
+        {
+            "channels": {"hook": {"type": "webhook", "url": url, "secret_env": "NMS_TEST_HOOK_KEY"}},
+            "recipients": {"noc": [{"channel": "hook"}], "boss": [{"channel": "hook", "to": url + "/boss"}]},
+            "delivery": delivery or {"backoff_s": 1},
+        }
+    )
 
 
 class World:
@@ -45,20 +55,40 @@ class World:
         self.cfg = state_config or StateConfig(2, 1)
         self.t = time.time() - 3600
 
-    def round(self, *, los: tuple[str, ...] = (), hefei: bool = True, down: tuple[str, ...] = (),
-              oper: dict[str, dict[str, str]] | None = None, step: float = 30.0) -> float:
+    def round(
+        self,
+        *,
+        los: tuple[str, ...] = (),
+        hefei: bool = True,
+        down: tuple[str, ...] = (),
+        oper: dict[str, dict[str, str]] | None = None,
+        step: float = 30.0,
+    ) -> float:
         """One poll of every device; the hefei agent's batch is lost when ``hefei`` is False."""
         self.t += step
         self.seq += 1
         oper = oper or {}
-        apply_batch(self.db, "prov", self.seq,
-                    [poll("prov-rtr1", self.t, "prov-rtr1" not in down, los=los, oper=oper.get("prov-rtr1"))],
-                    self.inv, self.cfg)
+        apply_batch(
+            self.db,
+            "prov",
+            self.seq,
+            [poll("prov-rtr1", self.t, "prov-rtr1" not in down, los=los, oper=oper.get("prov-rtr1"))],
+            self.inv,
+            self.cfg,
+        )
         if hefei:
             self.seq += 1
-            apply_batch(self.db, "hefei", self.seq,
-                        [poll(d, self.t, d not in down, los=los if d == "hefei-rtr1" else (), oper=oper.get(d))
-                         for d in ("hefei-rtr1", "hefei-fw1", "feidong-rtr1")], self.inv, self.cfg)
+            apply_batch(
+                self.db,
+                "hefei",
+                self.seq,
+                [
+                    poll(d, self.t, d not in down, los=los if d == "hefei-rtr1" else (), oper=oper.get(d))
+                    for d in ("hefei-rtr1", "hefei-fw1", "feidong-rtr1")
+                ],
+                self.inv,
+                self.cfg,
+            )
         return self.t
 
     def alerts(self, where: str = "1=1") -> list[dict[str, Any]]:
@@ -69,7 +99,9 @@ class World:
     def pages(self, event: str = "firing") -> list[tuple[int, str]]:
         return self.db.execute(
             "SELECT a.id, a.rule || ':' || a.subject_id FROM alert_notifications n JOIN alert_alerts a"
-            " ON a.id = n.alert_id WHERE n.event = ? ORDER BY n.id", (event,)).fetchall()
+            " ON a.id = n.alert_id WHERE n.event = ? ORDER BY n.id",
+            (event,),
+        ).fetchall()
 
 
 @pytest.fixture

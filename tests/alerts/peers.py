@@ -113,9 +113,15 @@ class Alertmanager:
         (self.tmp / "am-data").mkdir(exist_ok=True)
         self.log = open(self.tmp / "am.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [ALERTMANAGER, f"--config.file={cfg}", f"--storage.path={self.tmp / 'am-data'}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address="],
-            stdout=self.log, stderr=subprocess.STDOUT,
+            [
+                ALERTMANAGER,
+                f"--config.file={cfg}",
+                f"--storage.path={self.tmp / 'am-data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--cluster.listen-address=",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

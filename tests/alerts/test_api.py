@@ -44,11 +44,25 @@ def test_list_shape_and_filters(app, centre):
     alerts = {a["rule"]: a for a in body["alerts"]}
     assert set(alerts) == {"link-down"}  # hefei-fw1 lies behind the cut: folded under the link
     link = alerts["link-down"]
-    for key in ("id", "rule", "severity", "subject", "site", "state", "started_ts", "acknowledged", "assignee",
-                "children", "summary"):
+    for key in (
+        "id",
+        "rule",
+        "severity",
+        "subject",
+        "site",
+        "state",
+        "started_ts",
+        "acknowledged",
+        "assignee",
+        "children",
+        "summary",
+    ):
         assert key in link
-    assert link["subject"] == {"kind": "link", "id": "prov-hefei",
-                               "name": "prov-hefei (prov-rtr1:POS1/0/0 - hefei-rtr1:POS1/0/0)"}
+    assert link["subject"] == {
+        "kind": "link",
+        "id": "prov-hefei",
+        "name": "prov-hefei (prov-rtr1:POS1/0/0 - hefei-rtr1:POS1/0/0)",
+    }
     assert link["site"] == "hefei" and link["site_name"] == "合肥" and link["state"] == "firing"
     kids = {(c["kind"], c["id"]): c["state"] for c in link["children"]}
     assert kids[("device", "feidong-rtr1")] == "unreachable (parent)"
@@ -79,13 +93,23 @@ def test_ack_comment_assign_silence_are_audited_and_shown(app, centre):
     assert r.get_json()["muted"] == "silence"
     d = ops.get(f"/api/v1/alerts/{aid}").get_json()
     assert [c["text"] for c in d["comments"]] == ["fibre cut near Feixi"]
-    assert [h["event"] for h in d["history"] if h["actor"] == "ops1"] == ["ack", "comment", "assign", "silence"]
+    assert [h["event"] for h in d["history"] if h["actor"] == "ops1"] == [
+        "ack",
+        "comment",
+        "assign",
+        "silence",
+    ]
     assert d["assignee"] == "li"
     assert d["notifications"][0]["event"] == "firing"
     audit = centre.execute(
-        "SELECT actor, action FROM audit_log WHERE target = ? ORDER BY id", (f"alert:{aid}",)).fetchall()
-    assert audit == [("ops1", "alert.ack"), ("ops1", "alert.comment"), ("ops1", "alert.assign"),
-                     ("ops1", "alert.silence")]
+        "SELECT actor, action FROM audit_log WHERE target = ? ORDER BY id", (f"alert:{aid}",)
+    ).fetchall()
+    assert audit == [
+        ("ops1", "alert.ack"),
+        ("ops1", "alert.comment"),
+        ("ops1", "alert.assign"),
+        ("ops1", "alert.silence"),
+    ]
     assert ops.get("/api/v1/alerts/99999").status_code == 404
 
 
@@ -109,8 +133,16 @@ def test_maintenance_window_pages_nobody_and_is_excluded_from_availability(app, 
     world = World(centre)
     world.round()
     t_start = world.t
-    r = ops.post("/api/v1/maintenance", json={"subject_kind": "device", "subject_id": "feidong-rtr1",
-                                              "start": t_start, "end": t_start + 7200, "reason": "割接 cutover"})
+    r = ops.post(
+        "/api/v1/maintenance",
+        json={
+            "subject_kind": "device",
+            "subject_id": "feidong-rtr1",
+            "start": t_start,
+            "end": t_start + 7200,
+            "reason": "割接 cutover",
+        },
+    )
     assert r.status_code == 201, r.get_data(as_text=True)
     for _ in range(3):
         world.round(down=("feidong-rtr1",))
@@ -121,13 +153,19 @@ def test_maintenance_window_pages_nobody_and_is_excluded_from_availability(app, 
     assert world.pages() == []
     windows = ops.get("/api/v1/maintenance").get_json()["windows"]
     assert windows[0]["subject_id"] == "feidong-rtr1" and windows[0]["mode"] == "mute"
-    (row,) = availability.report(centre, t_start, world.t + 1, world.inv, subjects=[("device", "feidong-rtr1")])
+    (row,) = availability.report(
+        centre, t_start, world.t + 1, world.inv, subjects=[("device", "feidong-rtr1")]
+    )
     assert row["down_s"] == 0 and row["maintenance_down_s"] > 0
-    assert centre.execute("SELECT COUNT(*) FROM audit_log WHERE action = 'maintenance.add'").fetchone()[0] == 1
+    assert (
+        centre.execute("SELECT COUNT(*) FROM audit_log WHERE action = 'maintenance.add'").fetchone()[0] == 1
+    )
     wid = windows[0]["id"]
     assert ops.delete(f"/api/v1/maintenance/{wid}").status_code == 200
     eng.evaluate(centre, time.time())
     (dev,) = world.alerts("rule = 'device-down'")
     assert dev["muted"] is None and dev["notified"] == 1  # the window ended: now it pages
-    bad = ops.post("/api/v1/maintenance", json={"subject_kind": "device", "subject_id": "nope", "start": 1, "end": 2})
+    bad = ops.post(
+        "/api/v1/maintenance", json={"subject_kind": "device", "subject_id": "nope", "start": 1, "end": 2}
+    )
     assert bad.status_code == 400 and "nope" in bad.get_json()["error"]

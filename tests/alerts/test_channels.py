@@ -32,19 +32,40 @@ def peers(tmp_path):
 
 
 def channels_for(peers, sms_url=None, **delivery):
-    return parse_channels({
-        "channels": {
-            "sms": {"type": "sms", "url": sms_url or peers["sms"].url + "/send", "key_env": "NMS_TEST_SMS_KEY",
+    return parse_channels(
+        {
+            "channels": {
+                "sms": {
+                    "type": "sms",
+                    "url": sms_url or peers["sms"].url + "/send",
+                    "key_env": "NMS_TEST_SMS_KEY",
                     "params": {"apikey": "{key}", "mobile": "{to}", "content": "{message}"},
-                    "ok_match": '"code": 0'},
-            "mail": {"type": "email", "host": "127.0.0.1", "port": peers["smtp"].port, "sender": "nms@test.example"},
-            "hook": {"type": "webhook", "url": peers["hook"].url + "/nms", "secret_env": "NMS_TEST_HOOK_KEY"},
-            "am": {"type": "alertmanager", "url": peers["am"].url},
-        },
-        "recipients": {"noc": [{"channel": "sms", "to": "13800000001"}, {"channel": "mail", "to": "noc@test.example"},
-                               {"channel": "hook"}, {"channel": "am"}]},
-        "delivery": delivery or {"backoff_s": 1},
-    })
+                    "ok_match": '"code": 0',
+                },
+                "mail": {
+                    "type": "email",
+                    "host": "127.0.0.1",
+                    "port": peers["smtp"].port,
+                    "sender": "nms@test.example",
+                },
+                "hook": {
+                    "type": "webhook",
+                    "url": peers["hook"].url + "/nms",
+                    "secret_env": "NMS_TEST_HOOK_KEY",
+                },
+                "am": {"type": "alertmanager", "url": peers["am"].url},
+            },
+            "recipients": {
+                "noc": [
+                    {"channel": "sms", "to": "13800000001"},
+                    {"channel": "mail", "to": "noc@test.example"},
+                    {"channel": "hook"},
+                    {"channel": "am"},
+                ]
+            },
+            "delivery": delivery or {"backoff_s": 1},
+        }
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -64,7 +85,9 @@ def test_every_channel_delivers_to_a_real_peer(world, peers):
     cut_link(world)
     eng.evaluate(world.db)
     assert Outbox(eng.channels).run_once(world.db) == 4
-    statuses = world.db.execute("SELECT channel, status, attempts FROM alert_notifications ORDER BY id").fetchall()
+    statuses = world.db.execute(
+        "SELECT channel, status, attempts FROM alert_notifications ORDER BY id"
+    ).fetchall()
     assert statuses == [("sms", "sent", 1), ("mail", "sent", 1), ("hook", "sent", 1), ("am", "sent", 1)]
 
     (sms,) = peers["sms"].requests
@@ -87,15 +110,21 @@ def test_every_channel_delivers_to_a_real_peer(world, peers):
     assert body["children_count"] >= 3
 
     listed = peers["am"].alerts()
-    assert [(a["labels"]["alertname"], a["labels"]["subject"]) for a in listed] == [("link-down", "prov-hefei")]
+    assert [(a["labels"]["alertname"], a["labels"]["subject"]) for a in listed] == [
+        ("link-down", "prov-hefei")
+    ]
     assert listed[0]["annotations"]["summary"] == "prov-hefei link-down"  # BASIC_RULES have no template
 
     # the attempts are logged and shown in the alert detail
     from nms.alerts.store import detail
 
     d = detail(world.db, body["alert_id"])
-    assert {n["channel"]: n["log"][0]["ok"] for n in d["notifications"]} == {"sms": True, "mail": True,
-                                                                            "hook": True, "am": True}
+    assert {n["channel"]: n["log"][0]["ok"] for n in d["notifications"]} == {
+        "sms": True,
+        "mail": True,
+        "hook": True,
+        "am": True,
+    }
 
 
 def test_resolution_reaches_alertmanager(world, peers):
@@ -106,7 +135,9 @@ def test_resolution_reaches_alertmanager(world, peers):
     world.round()
     eng.evaluate(world.db)
     Outbox(eng.channels).run_once(world.db)
-    sent = world.db.execute("SELECT channel, status FROM alert_notifications WHERE event = 'resolved'").fetchall()
+    sent = world.db.execute(
+        "SELECT channel, status FROM alert_notifications WHERE event = 'resolved'"
+    ).fetchall()
     assert sorted(sent) == [("am", "sent"), ("hook", "sent"), ("mail", "sent"), ("sms", "sent")]
     assert [a for a in peers["am"].alerts() if a["status"]["state"] == "active"] == []
 
@@ -120,7 +151,9 @@ def test_gateway_down_retries_logs_and_evaluation_carries_on(world, peers):
     eng.evaluate(world.db)
     out = Outbox(cfg)
     assert out.run_once(world.db) == 1
-    (n,) = world.db.execute("SELECT id, status, attempts, next_ts, last_error FROM alert_notifications").fetchall()
+    (n,) = world.db.execute(
+        "SELECT id, status, attempts, next_ts, last_error FROM alert_notifications"
+    ).fetchall()
     assert n[1] == "retry" and n[2] == 1 and n[3] > time.time() + 20 and "unreachable" in n[4]
     assert out.run_once(world.db) == 0  # backing off: not due yet
     # evaluation is not held up by the dead gateway: a new failure still raises a new alert
@@ -129,9 +162,13 @@ def test_gateway_down_retries_logs_and_evaluation_carries_on(world, peers):
     stats = eng.evaluate(world.db)
     assert stats.created >= 1
     assert out.run_once(world.db, now=time.time() + 60) >= 1
-    status = world.db.execute("SELECT status, attempts FROM alert_notifications WHERE id = ?", (n[0],)).fetchone()
+    status = world.db.execute(
+        "SELECT status, attempts FROM alert_notifications WHERE id = ?", (n[0],)
+    ).fetchone()
     assert status == ("failed", 2)
-    log = world.db.execute("SELECT ok, detail FROM alert_notification_log WHERE notification_id = ?", (n[0],)).fetchall()
+    log = world.db.execute(
+        "SELECT ok, detail FROM alert_notification_log WHERE notification_id = ?", (n[0],)
+    ).fetchall()
     assert [ok for ok, _ in log] == [0, 0] and "gave up after 2 attempts" in log[-1][1]
 
 
@@ -143,7 +180,7 @@ def test_gateway_error_status_and_refusal_are_failures(world, peers):
     cut_link(world)
     eng.evaluate(world.db)
     Outbox(cfg).run_once(world.db)
-    (status, err), = world.db.execute("SELECT status, last_error FROM alert_notifications").fetchall()
+    ((status, err),) = world.db.execute("SELECT status, last_error FROM alert_notifications").fetchall()
     assert status == "retry" and "refused" in err and len(peers["sms"].requests) == 1
 
 
@@ -163,12 +200,27 @@ def test_rate_limit_per_recipient(world, peers):
 
 def test_inline_secret_refused_and_missing_secret_named(monkeypatch):
     with pytest.raises(ConfigError) as exc:
-        parse_channels({"channels": {"hook": {"type": "webhook", "url": "http://127.0.0.1:1/", "secret": "x",
-                                              "secret_env": "K"}}})
+        parse_channels(
+            {
+                "channels": {
+                    "hook": {
+                        "type": "webhook",
+                        "url": "http://127.0.0.1:1/",
+                        "secret": "x",
+                        "secret_env": "K",
+                    }
+                }
+            }
+        )
     assert "channels[hook].secret: secret given inline" in exc.value.errors[0]
     monkeypatch.delenv("NMS_TEST_HOOK_KEY")
-    cfg = parse_channels({"channels": {"hook": {"type": "webhook", "url": "http://127.0.0.1:1/",
-                                                "secret_env": "NMS_TEST_HOOK_KEY"}}})
+    cfg = parse_channels(
+        {
+            "channels": {
+                "hook": {"type": "webhook", "url": "http://127.0.0.1:1/", "secret_env": "NMS_TEST_HOOK_KEY"}
+            }
+        }
+    )
     from nms.alerts.channels import ChannelError
 
     with pytest.raises(ChannelError, match="define environment variable NMS_TEST_HOOK_KEY"):

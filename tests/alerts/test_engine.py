@@ -22,8 +22,11 @@ def test_link_cut_pages_once_and_lists_what_is_behind(world, engine):
     root = world.alerts("rule = 'link-down'")[0]
     children = json.loads(root["children"])
     behind = {c["id"]: c["state"] for c in children if c["kind"] == "device"}
-    assert behind == {"hefei-rtr1": "unreachable (parent)", "hefei-fw1": "unreachable (parent)",
-                      "feidong-rtr1": "unreachable (parent)"}
+    assert behind == {
+        "hefei-rtr1": "unreachable (parent)",
+        "hefei-fw1": "unreachable (parent)",
+        "feidong-rtr1": "unreachable (parent)",
+    }
     los = world.alerts("rule = 'sdh-defect'")[0]
     assert los["root_id"] == root["id"] and los["state"] == "firing" and not los["notified"]
     assert any(c.get("alert_id") == los["id"] for c in children)
@@ -48,8 +51,21 @@ def test_parent_recovers_child_still_down_alerts_on_its_own(world, engine):
 
 
 def test_dedup_and_grace(world):
-    eng = Engine(make_rules([{"name": "device-down", "kind": "state", "subject": "device",
-                              "severity": "critical", "grace_s": 120}]), world.inv, make_channels())
+    eng = Engine(
+        make_rules(
+            [
+                {
+                    "name": "device-down",
+                    "kind": "state",
+                    "subject": "device",
+                    "severity": "critical",
+                    "grace_s": 120,
+                }
+            ]
+        ),
+        world.inv,
+        make_channels(),
+    )
     world.round()
     for _ in range(2):
         world.round(down=("hefei-fw1",))
@@ -67,9 +83,15 @@ def test_dedup_and_grace(world):
 
 def test_interface_toggling_every_poll_is_one_flapping_alert(db):
     world = World(db, StateConfig(1, 1))  # no hysteresis: every poll changes the interface state
-    eng = Engine(make_rules([{"name": "interface-down", "kind": "state", "subject": "interface",
-                              "severity": "minor"}], flap_threshold=3, flap_window_s=900), world.inv,
-                 make_channels())
+    eng = Engine(
+        make_rules(
+            [{"name": "interface-down", "kind": "state", "subject": "interface", "severity": "minor"}],
+            flap_threshold=3,
+            flap_window_s=900,
+        ),
+        world.inv,
+        make_channels(),
+    )
     world.round()
     for i in range(20):
         state = "down" if i % 2 == 0 else "up"
@@ -106,8 +128,17 @@ def test_maintenance_mutes_and_skip_drops(world, engine):
 
 
 def test_unacknowledged_alert_escalates_acknowledged_does_not(world):
-    rules = make_rules([{"name": "device-down", "kind": "state", "subject": "device", "severity": "critical",
-                         "escalate": [{"after_s": 300, "notify": ["boss"]}]}])
+    rules = make_rules(
+        [
+            {
+                "name": "device-down",
+                "kind": "state",
+                "subject": "device",
+                "severity": "critical",
+                "escalate": [{"after_s": 300, "notify": ["boss"]}],
+            }
+        ]
+    )
     eng = Engine(rules, world.inv, make_channels())
     world.round()
     for _ in range(2):
@@ -118,11 +149,16 @@ def test_unacknowledged_alert_escalates_acknowledged_does_not(world):
 
     store.acknowledge(world.db, fw["id"], "ops1", "on it")
     eng.evaluate(world.db, world.t + 400)
-    esc = world.db.execute("SELECT alert_id, recipient FROM alert_notifications WHERE event = 'escalation'").fetchall()
+    esc = world.db.execute(
+        "SELECT alert_id, recipient FROM alert_notifications WHERE event = 'escalation'"
+    ).fetchall()
     rtr = world.alerts("subject_id = 'feidong-rtr1'")[0]
     assert esc == [(rtr["id"], "http://127.0.0.1:9/hook/boss")]
     eng.evaluate(world.db, world.t + 800)  # one step, escalated once
-    assert world.db.execute("SELECT COUNT(*) FROM alert_notifications WHERE event = 'escalation'").fetchone()[0] == 1
+    assert (
+        world.db.execute("SELECT COUNT(*) FROM alert_notifications WHERE event = 'escalation'").fetchone()[0]
+        == 1
+    )
 
 
 def test_no_channels_records_but_says_nobody_was_told(world):
@@ -132,5 +168,7 @@ def test_no_channels_records_but_says_nobody_was_told(world):
         world.round(down=("hefei-fw1",))
     eng.evaluate(world.db, world.t)
     (a,) = world.alerts("rule = 'device-down'")
-    hist = world.db.execute("SELECT event, detail FROM alert_history WHERE alert_id = ?", (a["id"],)).fetchall()
+    hist = world.db.execute(
+        "SELECT event, detail FROM alert_history WHERE alert_id = ?", (a["id"],)
+    ).fetchall()
     assert ("not-notified", "firing: no recipients configured for noc") in hist

@@ -34,7 +34,13 @@ COUNTY_ROUTER = "lujiang-int-rtr1"
 RULES = [
     {"name": "device-down", "kind": "state", "subject": "device", "severity": "critical"},
     {"name": "link-down", "kind": "state", "subject": "link", "severity": "critical"},
-    {"name": "sdh-defect", "kind": "state", "subject": "interface", "reason_match": "^SDH", "severity": "critical"},
+    {
+        "name": "sdh-defect",
+        "kind": "state",
+        "subject": "interface",
+        "reason_match": "^SDH",
+        "severity": "critical",
+    },
     {"name": "tunnel-down", "kind": "state", "subject": "tunnel", "severity": "major"},
     {"name": "agent-silent", "kind": "agent_silent", "silent_s": 3, "severity": "critical"},
 ]
@@ -45,7 +51,9 @@ def subset(full: Inventory, city: str) -> Inventory:
     inv = Inventory(source=full.source)
     inv.sites = {k: v for k, v in full.sites.items() if k in sites}
     inv.devices = {k: v for k, v in full.devices.items() if v.site in sites}
-    inv.links = {k: v for k, v in full.links.items() if v.a.device in inv.devices and v.b.device in inv.devices}
+    inv.links = {
+        k: v for k, v in full.links.items() if v.a.device in inv.devices and v.b.device in inv.devices
+    }
     inv.credentials = dict(full.credentials)
     inv.agents = {"province": replace(full.agents["province"], sites=("anhui",)), city: full.agents[city]}
     return inv
@@ -104,8 +112,14 @@ class Agents:
 
         async def one(name: str) -> dict:
             d = self.inv.devices[name]
-            target = Target(host=self.inv.sim_address(name), port=self.sim.port, credential=self.creds[d.credential],
-                            timeout=1.0, retries=0, name=name)
+            target = Target(
+                host=self.inv.sim_address(name),
+                port=self.sim.port,
+                credential=self.creds[d.credential],
+                timeout=1.0,
+                retries=0,
+                name=name,
+            )
             peers = tuple(self.inv.devices[p].address for p in d.tunnel_peers if p in self.inv.devices)
             r = await self.poller.poll(target, profile=d.profile or "auto", expected_peers=peers)
             r["device"] = name
@@ -114,8 +128,12 @@ class Agents:
         return list(await asyncio.gather(*(one(n) for n in names)))
 
     def post(self, agent: str, body: bytes) -> dict:
-        req = urllib.request.Request(f"{self.url}/api/v1/ingest", data=body, method="POST", headers={
-            "Authorization": f"Bearer {self.tokens[agent]}", "Content-Type": "application/json"})
+        req = urllib.request.Request(
+            f"{self.url}/api/v1/ingest",
+            data=body,
+            method="POST",
+            headers={"Authorization": f"Bearer {self.tokens[agent]}", "Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=30) as r:
             return json.loads(r.read())
 
@@ -162,12 +180,15 @@ def test_sdh_cut_pages_once_then_a_county_router_alerts_on_its_own(province, cen
         (root,) = db.execute("SELECT id, children FROM alert_alerts WHERE rule = 'link-down'").fetchall()
         children = json.loads(root[1])
         lost = {c["id"] for c in children if c["state"] == "unreachable (parent)"}
-        city_internal = {d.name for d in inv.devices.values()
-                         if d.site in inv.subtree(CITY) and d.network == "internal"}
+        city_internal = {
+            d.name for d in inv.devices.values() if d.site in inv.subtree(CITY) and d.network == "internal"
+        }
         assert lost == city_internal and COUNTY_ROUTER in lost
         folded = {(c["rule"], c["id"]) for c in children if c["state"] == "suppressed"}
         assert ("agent-silent", CITY) in folded
-        open_alerts = db.execute("SELECT rule, subject_id, root_id FROM alert_alerts WHERE state = 'firing'").fetchall()
+        open_alerts = db.execute(
+            "SELECT rule, subject_id, root_id FROM alert_alerts WHERE state = 'firing'"
+        ).fetchall()
         assert all(r[2] == root[0] for r in open_alerts if r[0] != "link-down")
 
         # the link comes back, one county router stays down
@@ -178,13 +199,66 @@ def test_sdh_cut_pages_once_then_a_county_router_alerts_on_its_own(province, cen
             agents.round()
         engine.evaluate(db)
         Outbox(engine.channels).run_once(db)
-        pages = [(json.loads(r.body)["event"], json.loads(r.body)["rule"], json.loads(r.body)["subject_id"])
-                 for r in hook.requests]
-        assert pages == [("firing", "link-down", f"sdh-{CITY}"), ("resolved", "link-down", f"sdh-{CITY}"),
-                         ("firing", "device-down", COUNTY_ROUTER)]
-        still = db.execute("SELECT rule, subject_id, root_id FROM alert_alerts WHERE state = 'firing'").fetchall()
+        pages = [
+            (json.loads(r.body)["event"], json.loads(r.body)["rule"], json.loads(r.body)["subject_id"])
+            for r in hook.requests
+        ]
+        assert pages == [
+            ("firing", "link-down", f"sdh-{CITY}"),
+            ("resolved", "link-down", f"sdh-{CITY}"),
+            ("firing", "device-down", COUNTY_ROUTER),
+        ]
+        still = db.execute(
+            "SELECT rule, subject_id, root_id FROM alert_alerts WHERE state = 'firing'"
+        ).fetchall()
         own = [r for r in still if r[2] is None]
         assert own == [("device-down", COUNTY_ROUTER, None)]
         db.conn.close()
     finally:
         hook.stop()
+
+
+def test_interface_toggling_every_poll_on_the_simulator_is_one_flapping_alert(province, centre, monkeypatch):
+    monkeypatch.setenv("NMS_STATE_DOWN_AFTER", "1")  # no hysteresis: every poll's toggle reaches the state
+    inv, sim = province
+    settings, url, tokens = centre
+    hook = HttpReceiver().start()
+    try:
+        rules = make_rules(
+            [
+                {"name": "link-down", "kind": "state", "subject": "link", "severity": "critical"},
+                {"name": "interface-down", "kind": "state", "subject": "interface", "severity": "minor"},
+            ],
+            flap_threshold=3,
+            flap_window_s=900,
+        )
+        engine = Engine(rules, inv, make_channels(hook.url + "/hook"))
+        agents = Agents(inv, sim, url, tokens)
+        agents.inv = subset_agents(inv, ["province"])
+        db = connect(settings, "centre")
+        agents.round()
+        for i in range(10):
+            sim.fault("if-down" if i % 2 == 0 else "if-up", "anhui-int-rtr1", "GigabitEthernet3/0/0")
+            agents.round()
+            engine.evaluate(db)
+            Outbox(engine.channels).run_once(db)
+        changes = db.execute(
+            "SELECT COUNT(*) FROM state_events WHERE kind = 'interface'"
+            " AND subject = 'anhui-int-rtr1:GigabitEthernet3/0/0'"
+        ).fetchone()[0]
+        assert changes >= 9  # it really toggled on every poll
+        rows = db.execute("SELECT rule, subject_id, state, flapping, root_id FROM alert_alerts").fetchall()
+        assert len(rows) == 2  # one per rule and subject, however many toggles
+        top = [r for r in rows if r[4] is None]
+        assert top == [("link-down", "anhui-int-ha", "firing", 1, None)]
+        events = [json.loads(r.body)["event"] for r in hook.requests]
+        assert events.count("firing") == 1 and len(events) <= 3
+        db.conn.close()
+    finally:
+        hook.stop()
+
+
+def subset_agents(inv: Inventory, agents: list[str]) -> Inventory:
+    out = replace(inv)
+    out.agents = {a: inv.agents[a] for a in agents}
+    return out

@@ -77,6 +77,8 @@ def test_secrets_never_leak(
     client = app.test_client()
     keep(client.get("/login"))
     keep(client.post("/login", data={"name": "admin", "password": "wrong-" + admin_pw}))
+    misplaced = "pw-typed-in-Name-field-5"  # someone types their password into the name field
+    keep(client.post("/login", data={"name": misplaced, "password": "whatever"}))
     keep(client.post("/login", data={"name": "admin", "password": admin_pw}))
     typed_pw = "typed-in-Form-pw-42"
     keep(
@@ -122,6 +124,7 @@ def test_secrets_never_leak(
         "typed password": typed_pw,
         "generated password": generated_pw,
         "reset password": reset_pw,
+        "password in the name field": misplaced,
         "web token": web_token,
         "cli token": cli_token,
         **{f"snmp secret {i}": v for i, v in enumerate(snmp)},

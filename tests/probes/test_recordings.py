@@ -71,11 +71,13 @@ def snmpsim_package():
 
 
 def _poll_all(port: int, communities: list[str]) -> dict[str, dict]:
+    """Poll every community; snmpsim is one slow single-threaded process, so go gently."""
+
     async def run():
-        poller = Poller(max_in_flight=16)
+        poller = Poller(max_in_flight=6, budget_s=300)
         rs = await asyncio.gather(
             *(
-                poller.poll(Target("127.0.0.1", port, Credential(community=c), timeout=3, retries=2, name=c))
+                poller.poll(Target("127.0.0.1", port, Credential(community=c), timeout=5, retries=1, name=c))
                 for c in communities
             )
         )
