@@ -163,6 +163,18 @@ def update(
         new_role = role if role is not None else before.role
         new_site = site if site is not None else before.site
         new_disabled = before.disabled if disabled is None else disabled
+        if (
+            before.role == "administrator"
+            and not before.disabled
+            and (new_role != "administrator" or new_disabled)
+        ):
+            others = db.execute(
+                "SELECT count(*) FROM auth_users WHERE role = 'administrator' AND disabled = 0 AND id != ?",
+                (before.id,),
+            ).fetchone()[0]
+            if not others:
+                db.execute("ROLLBACK")
+                raise AccountError(f"{name} is the last enabled administrator; appoint another one first")
         gen = before.session_gen + (1 if new_disabled and not before.disabled else 0)
         db.execute(
             "UPDATE auth_users SET role = ?, site = ?, disabled = ?, session_gen = ?, updated_ts = ?"

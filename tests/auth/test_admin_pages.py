@@ -106,3 +106,15 @@ def test_view_refusal_has_the_gate_shape(tmp_path) -> None:  # type: ignore[no-u
     assert "<h1>403</h1>" in resp.get_data(as_text=True)
     resp = county.get("/api/v1/test-page")
     assert resp.status_code == 403 and resp.json == {"error": "not permitted at site 'chaohu-lujiang'"}
+
+
+def test_last_administrator_cannot_be_removed(db: sqlite_utils.Database) -> None:
+    import pytest
+
+    make_user(db, "only", "administrator", PROVINCE)
+    with pytest.raises(users.AccountError, match="last enabled administrator"):
+        users.update(db, "only", role="viewer", actor="t")
+    with pytest.raises(users.AccountError, match="last enabled administrator"):
+        users.update(db, "only", disabled=True, actor="t")
+    make_user(db, "second", "administrator", PROVINCE)
+    assert users.update(db, "only", role="viewer", actor="t").role == "viewer"

@@ -189,3 +189,25 @@ def start_junk_server() -> tuple[socket.socket, int, object]:
     t = threading.Thread(target=loop, daemon=True)
     t.start()
     return sock, port, stop_event
+
+
+def plain_copy(src: Path, name: str) -> Path:
+    """A decompressed copy of a folder of ``.snmprec.bz2`` walks in a stable temp dir.
+
+    snmpsim re-decompresses a bz2 walk from the start on every lookup, which makes large
+    walks time out; plain files (indexed once, cache kept) answer at normal speed.  Only
+    for BSD-licensed data (snmpsim-data), never for the GPL LibreNMS files.
+    """
+    import bz2
+
+    dst = Path(tempfile.gettempdir()) / f"probes-{name}-{os.getuid()}"
+    for f in src.rglob("*.snmprec*"):
+        rel = f.relative_to(src)
+        out = dst / (rel.as_posix().removesuffix(".bz2"))
+        if out.exists() and out.stat().st_mtime >= f.stat().st_mtime:
+            continue
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".tmp")
+        tmp.write_bytes(bz2.decompress(f.read_bytes()) if f.suffix == ".bz2" else f.read_bytes())
+        os.replace(tmp, out)
+    return dst

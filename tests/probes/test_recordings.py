@@ -18,7 +18,7 @@ import pytest
 
 from probes.poller import Poller
 from probes.snmp import Credential, Target
-from tests.probes.helpers import TESTBED, start_snmpsim, stop
+from tests.probes.helpers import TESTBED, plain_copy, start_snmpsim, stop
 
 LIBRENMS = TESTBED / "librenms"
 SNMPSIM_DATA = TESTBED / "snmpsim-data"
@@ -54,7 +54,7 @@ def snmpsim():
     """One snmpsim for the test bed: LibreNMS walks + the test bed's snmpsim-data walks."""
     if not LIBRENMS.is_dir():
         pytest.skip(f"test bed folder {LIBRENMS} is missing")
-    dirs = [LIBRENMS] + ([SNMPSIM_DATA] if SNMPSIM_DATA.is_dir() else [])
+    dirs = [LIBRENMS] + ([plain_copy(SNMPSIM_DATA, "testbed-snmpsim-data")] if SNMPSIM_DATA.is_dir() else [])
     proc, port, _log = start_snmpsim(dirs, "vrp_5720")
     yield port
     stop(proc)
@@ -65,7 +65,7 @@ def snmpsim_package():
     """The installed snmpsim-data package (116 walks; indexing them cold takes minutes)."""
     if PKG_DATA is None:
         pytest.skip("the snmpsim-data package is not installed")
-    proc, port, _log = start_snmpsim([PKG_DATA], "os/linux/unknown-006")
+    proc, port, _log = start_snmpsim([plain_copy(PKG_DATA, "snmpsim-data-pkg")], "os/linux/unknown-006")
     yield port
     stop(proc)
 
