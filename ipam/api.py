@@ -283,6 +283,13 @@ def notifications() -> Response:
     return jsonify(workflow.notifications(db(), _actor()))
 
 
+@bp.route("/notifications/seen", methods=["POST"])
+@require("ipam.read")
+def notifications_seen() -> Response:
+    """Mark the caller's own notifications read."""
+    return jsonify({"marked": workflow.mark_seen(db(), _actor())})
+
+
 @bp.route("/reconcile", methods=["POST"])
 @require("ipam.read")
 def reconcile_view() -> Response:

@@ -101,6 +101,13 @@ def notifications(db: sqlite_utils.Database, recipient: str, limit: int = 50) ->
     return [dict(zip(("id", "ts", "request_id", "message", "seen"), r, strict=True)) for r in rows]
 
 
+def mark_seen(db: sqlite_utils.Database, recipient: str) -> int:
+    """The recipient has read their notifications; returns how many were new."""
+    with write_tx(db) as conn:
+        cur = conn.execute("UPDATE ipam_notifications SET seen=1 WHERE recipient=? AND seen=0", (recipient,))
+        return cur.rowcount
+
+
 def _size(family: int, plen: object, hosts: object) -> tuple[int, int | None]:
     if plen is None and hosts is None:
         raise BadInput("prefix_length", "give a prefix length or a number of hosts")

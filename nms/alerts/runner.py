@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from pathlib import Path
 
 from nms.alerts.channels import ChannelConfig, load_channels
@@ -107,12 +106,16 @@ def build_engine(settings: Settings) -> Engine:
 
 
 def run_forever(settings: Settings, interval_s: float) -> int:
+    """Until SIGINT/SIGTERM; then both threads finish what they are doing and stop."""
+    import signal
+
     runner = Runner(settings, build_engine(settings), interval_s).start()
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        runner.stop()
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    while not done.wait(3600):
+        pass
+    runner.stop()
     return 0
 
 

@@ -86,6 +86,8 @@ def main() -> None:
             store_batch(mdb, agent, seq, polls)
             if k >= 7:
                 apply_batch(db, agent, seq, polls, inv, cfg)
+    with db.conn:  # the Hefei agent's last batch came in before the cut, long ago
+        db.execute("UPDATE state_applied SET ts = ? WHERE agent = 'hefei'", (now - 1000,))
     rules = load_rules()
     rules = type(rules)(
         tuple(r.__class__(**{**r.__dict__, "grace_s": 0}) for r in rules.rules),
@@ -96,17 +98,17 @@ def main() -> None:
     )
     eng = Engine(rules, inv, None, metrics_every_s=0)
     t = time.perf_counter()
-    s1 = eng.evaluate(db, now + 400)  # first: creates the alerts (agent silent after 300 s)
+    s1 = eng.evaluate(db, time.time())  # first: creates the alerts
     first = time.perf_counter() - t
     eng.metrics_every_s = 10**9
     times = []
     for _ in range(5):
         t = time.perf_counter()
-        eng.evaluate(db, now + 400)
+        eng.evaluate(db, time.time())
         times.append(time.perf_counter() - t)
     eng.metrics_every_s = 0
     t = time.perf_counter()
-    eng.evaluate(db, now + 400, metrics_db=mdb)
+    eng.evaluate(db, time.time(), metrics_db=mdb)
     with_metrics = time.perf_counter() - t
     root = db.execute(
         "SELECT children_count FROM alert_alerts WHERE rule = 'link-down' AND root_id IS NULL"
@@ -116,11 +118,9 @@ def main() -> None:
         f"devices {len(inv.devices)}, links {len(inv.links)}, conditions {s1.conditions}, "
         f"suppressed {s1.suppressed}, root children {root}"
     )
-    print(f"first evaluation (creates alerts, incl. metric rules): {first * 1000:.0f} ms")
+    print(f"first evaluation (creates the alerts, state rules): {first * 1000:.0f} ms")
     print(f"steady evaluation, state rules: median {sorted(times)[2] * 1000:.1f} ms")
-    print(
-        f"evaluation with metric rules (every device + link end): {with_metrics * 1000:.0f} ms"
-    )
+    print(f"evaluation with metric rules (every device + link end): {with_metrics * 1000:.0f} ms")
 
 
 if __name__ == "__main__":

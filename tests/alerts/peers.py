@@ -30,6 +30,7 @@ class HttpReceiver:
     """Records every request; answers ``status`` (settable) with ``reply``."""
 
     status: int = 200
+    gate: threading.Event | None = None  # when set: each request waits for it (a gateway that hangs)
     reply: bytes = b'{"code": 0}'
     requests: list[Received] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
@@ -42,6 +43,8 @@ class HttpReceiver:
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n) if n else b""
                 outer.requests.append(Received(self.path, dict(self.headers.items()), body))
+                if outer.gate is not None:
+                    outer.gate.wait(60)
                 self.send_response(outer.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(outer.reply)))

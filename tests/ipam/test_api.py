@@ -59,6 +59,9 @@ def test_county_requests_centre_approves_and_requester_is_notified(app, tokens):
     assert net.prefixlen == 26 and net.subnet_of(ipaddress.ip_network(pool.cidr))
     notes = c.get(f"{API}/notifications", headers=tokens["county"]).get_json()
     assert any("approved" in n["message"] and got["prefix"] in n["message"] for n in notes)
+    assert not any(n["seen"] for n in notes)
+    assert c.post(f"{API}/notifications/seen", headers=tokens["county"]).get_json()["marked"] == len(notes)
+    assert all(n["seen"] for n in c.get(f"{API}/notifications", headers=tokens["county"]).get_json())
     # the requester sees the range among their prefixes; the audit log has who/before/after/why
     mine = c.get(f"{API}/prefixes?site={COUNTY}&status=allocated", headers=tokens["county"]).get_json()
     assert got["prefix"] in [p["prefix"] for p in mine]
