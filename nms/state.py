@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import sqlite_utils
 
 from nms.inventory_model import Inventory
+from nms.store import run_ddl
 
 STATES = ("up", "down", "degraded", "unreachable", "unknown")
 KINDS = ("device", "interface", "link", "site", "tunnel")
@@ -52,7 +53,8 @@ class StateConfig:
 
 
 def ensure_schema(db: sqlite_utils.Database) -> None:
-    db.executescript(
+    run_ddl(
+        db,
         """
         CREATE TABLE IF NOT EXISTS state_current (
             kind TEXT NOT NULL, subject TEXT NOT NULL,

@@ -139,9 +139,17 @@ def _large_pages(db: sqlite_utils.Database) -> None:
         db.execute("PRAGMA journal_mode=WAL")
 
 
+def run_ddl(db: sqlite_utils.Database, sql: str) -> None:
+    """Run DDL statement by statement (``executescript`` would commit the caller's transaction)."""
+    for stmt in sql.split(";"):
+        if stmt.strip():
+            db.execute(stmt)
+
+
 def ensure_schema(db: sqlite_utils.Database) -> None:
     _large_pages(db)
-    db.executescript(
+    run_ddl(
+        db,
         """
         CREATE TABLE IF NOT EXISTS ts_source (
             id INTEGER PRIMARY KEY, device TEXT NOT NULL, interface TEXT NOT NULL DEFAULT '',

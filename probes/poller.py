@@ -9,6 +9,7 @@ completed SDH 15-minute bucket once.  Device problems never raise: the result ha
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import Iterable
@@ -19,6 +20,8 @@ from probes import profile as profmod
 from probes.snmp import SnmpAuthError, SnmpError, SnmpGarbage, SnmpTimeout, Target, open_client
 from probes.snmp.limiter import AdaptiveLimiter
 from probes.snmp.values import address, index_address, number, text
+
+log = logging.getLogger(__name__)
 
 _MAX32 = 4294967295
 _MAX_SPEED = 10**13  # 10 Tbit/s: anything above is a sentinel, not a speed
@@ -89,6 +92,9 @@ class Poller:
             except (ValueError, TypeError, KeyError, IndexError) as exc:
                 # a device answering with values of the wrong type or shape
                 self._fail(result, f"garbage: {type(exc).__name__}: {exc}")
+            except Exception as exc:  # noqa: BLE001 - one device must never stop the agent
+                log.exception("poll of %s failed unexpectedly", result["device"])
+                self._fail(result, f"error: {type(exc).__name__}: {exc}")
         result["duration_s"] = round(time.monotonic() - t0, 4)
         return result
 
@@ -112,8 +118,8 @@ class Poller:
             got = await client.get(list(ident_oids.values()))
             self.varbinds += len(got)
             raw = {k: got.get(v) for k, v in ident_oids.items()}
-            if all(v is None for v in raw.values()):
-                raise SnmpGarbage("garbage: the device answered without any system-group value")
+            # an agent without a system group (some cameras, bridge-only walks) still answered
+            # properly: poll it with an empty identity and, under auto, the generic profile
             identity = _identity(raw)
             if profile_name == "auto":
                 prof = profmod.choose(identity["sysObjectID"], identity["sysDescr"], profiles)
@@ -125,9 +131,7 @@ class Poller:
             result["interfaces"] = await self._interfaces(client, prof, maxrep)
             result["health"] = await self._health(client, prof.get("health") or {}, maxrep)
             if prof.get("sessions"):
-                result["sessions"] = _count(
-                    await self._first_value(client, prof.get("sessions"), maxrep)
-                )
+                result["sessions"] = _count(await self._first_value(client, prof.get("sessions"), maxrep))
             if prof.get("tunnels"):
                 result["tunnels"] = await self._tunnels(client, prof.get("tunnels"), peers, maxrep)
             if prof.get("sdh"):

@@ -20,7 +20,7 @@ from nms.auth.enforce import client_ip
 from nms.db import connect
 from nms.server import settings_of
 
-bp = Blueprint("alerts", __name__)
+bp = Blueprint("alerts", __name__, template_folder="templates")
 
 MAX_LIMIT = 2000
 SEVERITIES = ("critical", "major", "minor", "warning", "info")
@@ -231,6 +231,21 @@ def silence(alert_id: int):
     return _after(alert_id)
 
 
+@bp.get("/api/v1/alerts/notifications")
+@require("alerts.read")
+def list_notifications():
+    """Every delivery and its attempts (e.g. ``?status=failed`` after a gateway outage)."""
+    status = request.args.get("status") or None
+    if status is not None and status not in ("queued", "retry", "sent", "failed", "rate_limited"):
+        raise BadRequest("status: expected queued, retry, sent, failed or rate_limited")
+    try:
+        limit = min(int(request.args.get("limit", 200)), MAX_LIMIT)
+    except ValueError:
+        raise BadRequest("limit: expected an integer") from None
+    sites = scope_sites(current_principal())
+    return jsonify(notifications=store.notifications(_db(), status=status, sites=sites, limit=max(limit, 1)))
+
+
 @bp.get("/api/v1/alerts/rules")
 @require("alerts.read")
 def rules():
@@ -264,29 +279,7 @@ def _subject_site(kind: str, subject: str) -> str | None:
 @bp.get("/api/v1/maintenance")
 @require("alerts.read")
 def list_maintenance():
-    db = _db()
-    modes = dict(db.execute("SELECT window_id, mode FROM alert_maint_modes").fetchall())
-    now = time.time()
-    out = []
-    for w in maintenance.windows(db):
-        if not _visible_site(_subject_site(w.subject_kind, w.subject_id)):
-            continue
-        out.append(
-            {
-                "id": w.id,
-                "subject_kind": w.subject_kind,
-                "subject_id": w.subject_id,
-                "subtree": w.subtree,
-                "start": w.start,
-                "end": w.end,
-                "rrule": w.rrule,
-                "until": w.until,
-                "reason": w.reason,
-                "mode": modes.get(w.id, "mute"),
-                "active": bool(w.occurrences(now, now + 1)),
-            }
-        )
-    return jsonify(windows=out)
+    return jsonify(windows=_windows_json())
 
 
 def _num(body: dict[str, Any], key: str, required: bool = True) -> float | None:
@@ -298,19 +291,17 @@ def _num(body: dict[str, Any], key: str, required: bool = True) -> float | None:
     return float(v)
 
 
-@bp.post("/api/v1/maintenance")
-@require("alerts.ack")
-def add_maintenance():
-    body = _body()
+def _create_window(body: dict[str, Any]) -> tuple[int, str]:
+    """Validate and create a window (audited by nms.maintenance); BadRequest/PermissionError otherwise."""
     kind, subject = body.get("subject_kind"), body.get("subject_id")
-    if not isinstance(kind, str) or not isinstance(subject, str):
+    if not isinstance(kind, str) or not isinstance(subject, str) or not subject:
         raise BadRequest("subject_kind, subject_id: required text")
     site = _subject_site(kind, subject)
     if site is None:
         raise BadRequest(f"subject_id: {kind} {subject!r} is not in the inventory")
     if not _visible_site(site):
-        return jsonify(error=f"not permitted at site {site!r}"), 403
-    mode = body.get("mode", "mute")
+        raise PermissionError(f"not permitted at site {site!r}")
+    mode = body.get("mode") or "mute"
     if mode not in ("mute", "skip"):
         raise BadRequest("mode: expected mute or skip")
     db = _db()
@@ -323,27 +314,34 @@ def add_maintenance():
             _num(body, "end"),
             actor=current_principal().actor,
             subtree=bool(body.get("subtree", False)),
-            rrule=body.get("rrule"),
+            rrule=body.get("rrule") or None,
             until=_num(body, "until", False),
             reason=_text(body, "reason"),
         )
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
-    with db.conn:
-        db.execute("INSERT OR REPLACE INTO alert_maint_modes (window_id, mode) VALUES (?, ?)", (wid, mode))
+    store.set_window_mode(db, wid, mode)
+    return wid, mode
+
+
+@bp.post("/api/v1/maintenance")
+@require("alerts.ack")
+def add_maintenance():
+    try:
+        wid, mode = _create_window(_body())
+    except PermissionError as exc:
+        return jsonify(error=str(exc)), 403
     return jsonify(id=wid, mode=mode), 201
 
 
-@bp.delete("/api/v1/maintenance/<int:window_id>")
-@require("alerts.ack")
-def end_maintenance(window_id: int):
-    """End a window now (a future one is removed); audited as ``maintenance.end``."""
+def _end_window(window_id: int) -> bool:
+    """End a window now (a future one is removed); audited as ``maintenance.end``. False if not visible."""
     from nms.audit import record
 
     db = _db()
     w = next((w for w in maintenance.windows(db) if w.id == window_id), None)
     if w is None or not _visible_site(_subject_site(w.subject_kind, w.subject_id)):
-        return jsonify(error=f"maintenance window {window_id}: no such window"), 404
+        return False
     now = time.time()
     db.execute("BEGIN IMMEDIATE")
     try:
@@ -371,4 +369,109 @@ def end_maintenance(window_id: int):
         if db.conn.in_transaction:
             db.execute("ROLLBACK")
         raise
+    return True
+
+
+@bp.delete("/api/v1/maintenance/<int:window_id>")
+@require("alerts.ack")
+def end_maintenance(window_id: int):
+    if not _end_window(window_id):
+        return jsonify(error=f"maintenance window {window_id}: no such window"), 404
     return jsonify(id=window_id, ended=True)
+
+
+# ---- maintenance page (form, CSRF) ---------------------------------------------------------------
+
+
+def _nav(label: str, order: int = 50):
+    try:
+        from nms.web import nav
+    except ImportError:
+        return lambda view: view
+    return nav(label, order)
+
+
+def _windows_json() -> list[dict[str, Any]]:
+    db = _db()
+    modes = dict(db.execute("SELECT window_id, mode FROM alert_maint_modes").fetchall())
+    now = time.time()
+    out = []
+    for w in maintenance.windows(db):
+        if not _visible_site(_subject_site(w.subject_kind, w.subject_id)):
+            continue
+        out.append(
+            {
+                "id": w.id,
+                "subject_kind": w.subject_kind,
+                "subject_id": w.subject_id,
+                "subtree": w.subtree,
+                "start": w.start,
+                "end": w.end,
+                "rrule": w.rrule,
+                "until": w.until,
+                "reason": w.reason,
+                "mode": modes.get(w.id, "mute"),
+                "active": bool(w.occurrences(now, now + 1)),
+            }
+        )
+    return out
+
+
+def _local(ts: float | None) -> str:
+    from datetime import datetime
+
+    from nms.availability import LOCAL_TZ
+
+    return datetime.fromtimestamp(ts, LOCAL_TZ).strftime("%Y-%m-%d %H:%M") if ts else ""
+
+
+@bp.get("/alerts/maintenance")
+@require("alerts.read")
+@_nav("维护窗口 Maintenance", order=25)
+def maintenance_page():
+    from nms.auth import authorize
+    from nms.web import render_page
+
+    return render_page(
+        "alerts/maintenance.html",
+        windows=_windows_json(),
+        local=_local,
+        can_edit=authorize(current_principal(), "alerts.ack"),
+        message=request.args.get("msg"),
+        error=request.args.get("error"),
+    )
+
+
+@bp.post("/alerts/maintenance")
+@require("alerts.ack")
+def maintenance_form():
+    from flask import redirect, url_for
+
+    from nms.availability import parse_time
+
+    f = request.form
+    try:
+        body: dict[str, Any] = {
+            k: f.get(k) for k in ("subject_kind", "subject_id", "rrule", "reason", "mode")
+        }
+        body["subtree"] = f.get("subtree") == "on"
+        for k in ("start", "end", "until"):
+            raw = (f.get(k) or "").strip()
+            try:
+                body[k] = parse_time(raw) if raw else None
+            except ValueError as exc:
+                raise BadRequest(f"{k}: {exc}") from None
+        wid, _mode = _create_window(body)
+    except (BadRequest, PermissionError) as exc:
+        return redirect(url_for("alerts.maintenance_page", error=str(exc)))
+    return redirect(url_for("alerts.maintenance_page", msg=f"维护窗口 #{wid} 已创建 window created"))
+
+
+@bp.post("/alerts/maintenance/<int:window_id>/end")
+@require("alerts.ack")
+def maintenance_end_form(window_id: int):
+    from flask import redirect, url_for
+
+    if not _end_window(window_id):
+        return redirect(url_for("alerts.maintenance_page", error=f"window {window_id}: no such window"))
+    return redirect(url_for("alerts.maintenance_page", msg=f"维护窗口 #{window_id} 已结束 window ended"))

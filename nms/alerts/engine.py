@@ -197,13 +197,13 @@ class Engine:
             if key in seen:
                 continue
             rule = self.rules.get(row["rule"])
-            if rule is not None and row["rule"] not in done:
+            if rule is not None and rule.enabled and row["rule"] not in done:
                 continue  # not evaluated this time (metrics throttled, or the rule failed): leave it
             if maint(row["subject_kind"], row["subject_id"]) == "skip":
                 pass  # a skip window drops the alert: resolve below
             elif (
                 rule is not None
-                and rule.flap
+                and rule.flaps
                 and flap.is_flapping(counts, row["subject_kind"], row["subject_id"])
             ):
                 continue  # flapping: stays open until it calms down
@@ -266,9 +266,14 @@ class Engine:
             if row["state"] not in OPEN:
                 self._save(db, row)
                 if row["notified"]:
-                    self._queue(db, row, "resolved", rule.notify if rule else (), now, stats)
+                    groups = list(rule.notify) if rule else []
+                    for step in rule.escalate[: row["escalation_step"]] if rule else ():
+                        groups += [
+                            g for g in step.notify if g not in groups
+                        ]  # whoever was told hears it is over
+                    self._queue(db, row, "resolved", groups, now, stats)
                 continue
-            fl = bool(rule and rule.flap and flap.is_flapping(counts, *subj))
+            fl = bool(rule and rule.flaps and flap.is_flapping(counts, *subj))
             if fl and not row["flapping"]:
                 self._history(db, row["id"], now, "flapping", f"{counts.get(subj)} changes")
                 if row["notified"]:
@@ -362,7 +367,7 @@ class Engine:
 
     def _reopen(self, db, c: Condition, now: float, counts) -> dict[str, Any] | None:
         """A flapping subject's condition is back: reopen its recent alert instead of a new one."""
-        if not c.rule.flap or not flap.is_flapping(counts, c.kind, c.subject):
+        if not c.rule.flaps or not flap.is_flapping(counts, c.kind, c.subject):
             return None
         cols = [d[1] for d in db.execute("PRAGMA table_info(alert_alerts)").fetchall()]
         r = db.execute(

@@ -42,18 +42,44 @@ class Outbox:
         ).fetchone()[0]
         return n >= self.channels.rate_limit
 
-    def run_once(self, db: sqlite_utils.Database, now: float | None = None, limit: int = 200) -> int:
-        """Attempt every due notification once; returns how many were attempted."""
+    def run_once(
+        self,
+        db: sqlite_utils.Database,
+        now: float | None = None,
+        limit: int = 200,
+        channel: str | None = None,
+    ) -> int:
+        """Attempt every due notification (of one channel, if given) once; returns how many were attempted.
+
+        After a channel fails in a pass, its other due rows are not tried in that pass (a dead
+        gateway costs one timeout per pass, not one per queued message); they wait ``backoff_s``.
+        """
         ensure_schema(db)
         now = time.time() if now is None else now
+        where = "status IN ('queued', 'retry') AND next_ts <= ?"
+        args: tuple = (now,)
+        if channel is not None:
+            where += " AND channel = ?"
+            args += (channel,)
         rows = db.execute(
-            "SELECT id, channel, recipient, attempts, payload FROM alert_notifications"
-            " WHERE status IN ('queued', 'retry') AND next_ts <= ? ORDER BY id LIMIT ?",
-            (now, limit),
+            f"SELECT id, channel, recipient, attempts, payload FROM alert_notifications WHERE {where}"
+            " ORDER BY id LIMIT ?",
+            (*args, limit),
         ).fetchall()
-        for nid, channel, recipient, attempts, payload in rows:
-            self.attempt(db, nid, channel, recipient, attempts, json.loads(payload))
-        return len(rows)
+        failing: set[str] = set()
+        tried = 0
+        for nid, ch, recipient, attempts, payload in rows:
+            if ch in failing:
+                with db.conn:
+                    db.execute(
+                        "UPDATE alert_notifications SET next_ts = ? WHERE id = ?",
+                        (now + self.channels.backoff_s, nid),
+                    )
+                continue
+            tried += 1
+            if self.attempt(db, nid, ch, recipient, attempts, json.loads(payload)) == "retry":
+                failing.add(ch)
+        return tried
 
     def attempt(
         self,
@@ -129,26 +155,36 @@ class Outbox:
         return status
 
 
-class Sender(threading.Thread):
-    """Drains the outbox every ``poll_s`` seconds on its own connection until stopped."""
+class Sender:
+    """One thread per channel draining the outbox every ``poll_s`` seconds, each on its own connection,
+    so a hanging SMS gateway delays SMS only, never e-mail, webhooks or Alertmanager."""
 
     def __init__(self, connect_db, channels: ChannelConfig, poll_s: float = 1.0) -> None:
-        super().__init__(name="alert-sender", daemon=True)
         self.connect_db, self.outbox, self.poll_s = connect_db, Outbox(channels), poll_s
         self.stopping = threading.Event()
+        self.threads = [
+            threading.Thread(target=self._run, args=(name,), name=f"alert-sender-{name}", daemon=True)
+            for name in channels.channels
+        ]
 
-    def run(self) -> None:
+    def start(self) -> Sender:
+        for t in self.threads:
+            t.start()
+        return self
+
+    def _run(self, channel: str) -> None:
         db = self.connect_db()
         try:
             while not self.stopping.is_set():
                 try:
-                    self.outbox.run_once(db)
+                    self.outbox.run_once(db, channel=channel)
                 except Exception:
-                    log.exception("alert sender pass failed")
+                    log.exception("alert sender pass for %s failed", channel)
                 self.stopping.wait(self.poll_s)
         finally:
             db.conn.close()
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stopping.set()
-        self.join(timeout)
+        for t in self.threads:
+            t.join(timeout)

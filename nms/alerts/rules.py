@@ -74,6 +74,11 @@ class Rule:
     events: tuple[str, ...] = ("changed",)  # config_event
     resolve_after_s: float = 3600.0
 
+    @property
+    def flaps(self) -> bool:
+        """Flap detection applies to rules on observed state (counted from ``state_events``)."""
+        return self.flap and self.kind == "state"
+
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for k, v in self.__dict__.items():

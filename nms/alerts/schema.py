@@ -1,15 +1,17 @@
-"""The ``alert_*`` tables in centre.db (idempotent)."""
+"""The ``alert_*`` tables in centre.db (idempotent; safe inside a caller's transaction)."""
 
 from __future__ import annotations
 
 import sqlite_utils
 
 from nms import maintenance
+from nms.store import run_ddl
 
 
 def ensure_schema(db: sqlite_utils.Database) -> None:
     maintenance.ensure_schema(db)
-    db.executescript(
+    run_ddl(
+        db,
         """
         CREATE TABLE IF NOT EXISTS alert_alerts (
             id INTEGER PRIMARY KEY,
@@ -51,5 +53,5 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
             id INTEGER PRIMARY KEY, notification_id INTEGER NOT NULL, ts REAL NOT NULL,
             ok INTEGER NOT NULL, detail TEXT);
         CREATE INDEX IF NOT EXISTS alert_notification_log_n ON alert_notification_log (notification_id);
-        """
+        """,
     )

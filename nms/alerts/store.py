@@ -267,3 +267,61 @@ def silence(
         reason=note,
         extra=(sql, args),
     )
+
+
+def set_window_mode(db: sqlite_utils.Database, window_id: int, mode: str) -> None:
+    """``mute`` (alerts recorded, nobody paged) or ``skip`` (no alert) for a maintenance window."""
+    if mode not in ("mute", "skip"):
+        raise ValueError(f"mode: {mode!r}; expected mute or skip")
+    ensure_schema(db)
+    with db.conn:
+        db.execute(
+            "INSERT OR REPLACE INTO alert_maint_modes (window_id, mode) VALUES (?, ?)", (window_id, mode)
+        )
+
+
+def notifications(
+    db: sqlite_utils.Database, *, status: str | None = None, sites: set[str] | None = None, limit: int = 200
+) -> list[dict[str, Any]]:
+    """Recent notifications across alerts (newest first), each with its attempt log."""
+    ensure_schema(db)
+    where, args = ["1=1"], []
+    if status is not None:
+        where.append("n.status = ?")
+        args.append(status)
+    if sites is not None:
+        if not sites:
+            return []
+        where.append(f"a.site IN ({','.join('?' * len(sites))})")
+        args += sorted(sites)
+    rows = db.execute(
+        "SELECT n.id, n.alert_id, a.rule, a.subject_id, n.channel, n.recipient, n.event, n.status,"
+        " n.attempts, n.created_ts, n.last_ts, n.next_ts, n.last_error FROM alert_notifications n"
+        f" JOIN alert_alerts a ON a.id = n.alert_id WHERE {' AND '.join(where)} ORDER BY n.id DESC LIMIT ?",
+        (*args, limit),
+    ).fetchall()
+    keys = (
+        "id",
+        "alert_id",
+        "rule",
+        "subject_id",
+        "channel",
+        "recipient",
+        "event",
+        "status",
+        "attempts",
+        "created_ts",
+        "last_ts",
+        "next_ts",
+        "last_error",
+    )
+    out = [dict(zip(keys, r, strict=True)) for r in rows]
+    for n in out:
+        n["log"] = [
+            {"ts": ts, "ok": bool(ok), "detail": d}
+            for ts, ok, d in db.execute(
+                "SELECT ts, ok, detail FROM alert_notification_log WHERE notification_id = ? ORDER BY id",
+                (n["id"],),
+            )
+        ]
+    return out

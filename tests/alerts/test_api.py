@@ -111,6 +111,9 @@ def test_ack_comment_assign_silence_are_audited_and_shown(app, centre):
         ("ops1", "alert.silence"),
     ]
     assert ops.get("/api/v1/alerts/99999").status_code == 404
+    (note,) = ops.get("/api/v1/alerts/notifications").get_json()["notifications"]
+    assert (note["alert_id"], note["event"], note["status"]) == (aid, "firing", "queued")
+    assert ops.get("/api/v1/alerts/notifications?status=nope").status_code == 400
 
 
 def test_county_scope_sees_and_changes_only_its_own(app, centre):
@@ -169,3 +172,54 @@ def test_maintenance_window_pages_nobody_and_is_excluded_from_availability(app, 
         "/api/v1/maintenance", json={"subject_kind": "device", "subject_id": "nope", "start": 1, "end": 2}
     )
     assert bad.status_code == 400 and "nope" in bad.get_json()["error"]
+
+
+def test_maintenance_page_creates_lists_and_ends_windows(app, centre):
+    ops = role_client(app, "operator", "anhui", name="ops3")
+    page = ops.get("/alerts/maintenance")
+    assert page.status_code == 200 and 'name="subject_id"' in page.get_data(as_text=True)
+    r = ops.post(
+        "/alerts/maintenance",
+        data={
+            "subject_kind": "site",
+            "subject_id": "hefei",
+            "subtree": "on",
+            "start": "2026-12-01T22:00",
+            "end": "2026-12-02T02:00",
+            "rrule": "weekly",
+            "until": "2027-01-31",
+            "mode": "skip",
+            "reason": "割接",
+        },
+    )
+    assert r.status_code == 302 and "msg=" in r.headers["Location"]
+    (w,) = ops.get("/api/v1/maintenance").get_json()["windows"]
+    assert (w["subject_kind"], w["subject_id"], w["subtree"], w["rrule"], w["mode"]) == (
+        "site",
+        "hefei",
+        True,
+        "weekly",
+        "skip",
+    )
+    assert w["end"] - w["start"] == 4 * 3600
+    html = ops.get("/alerts/maintenance").get_data(as_text=True)
+    assert "2026-12-01 22:00" in html and "割接" in html
+    bad = ops.post(
+        "/alerts/maintenance",
+        data={
+            "subject_kind": "device",
+            "subject_id": "ghost",
+            "start": "2026-12-01T22:00",
+            "end": "2026-12-01T23:00",
+        },
+    )
+    assert "error=" in bad.headers["Location"]
+    assert ops.post(f"/alerts/maintenance/{w['id']}/end").status_code == 302
+    assert ops.get("/api/v1/maintenance").get_json()["windows"] == []  # a future window is removed
+    viewer = role_client(app, "viewer", "anhui", name="view3")
+    assert 'name="subject_id"' not in viewer.get("/alerts/maintenance").get_data(as_text=True)
+    assert (
+        viewer.post("/alerts/maintenance", data={"subject_kind": "site", "subject_id": "hefei"}).status_code
+        == 403
+    )
+    assert ops.post("/alerts/maintenance", data={"subject_kind": "site"}, csrf=False).status_code == 400

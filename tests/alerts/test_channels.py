@@ -166,10 +166,29 @@ def test_gateway_down_retries_logs_and_evaluation_carries_on(world, peers):
         "SELECT status, attempts FROM alert_notifications WHERE id = ?", (n[0],)
     ).fetchone()
     assert status == ("failed", 2)
+    from nms.alerts.store import notifications
+
+    (failed,) = notifications(world.db, status="failed")
+    assert failed["id"] == n[0] and [a["ok"] for a in failed["log"]] == [False, False]
     log = world.db.execute(
         "SELECT ok, detail FROM alert_notification_log WHERE notification_id = ?", (n[0],)
     ).fetchall()
     assert [ok for ok, _ in log] == [0, 0] and "gave up after 2 attempts" in log[-1][1]
+
+
+def test_a_failing_gateway_costs_one_attempt_per_pass_not_one_per_message(world, peers):
+    dead = f"http://127.0.0.1:{free_port()}/send"
+    cfg = channels_for(peers, sms_url=dead, backoff_s=30)
+    cfg.groups["noc"] = [("sms", "13800000001"), ("sms", "13800000002"), ("sms", "13800000003"), ("hook", "")]
+    eng = Engine(make_rules(), world.inv, cfg)
+    cut_link(world)
+    eng.evaluate(world.db)
+    assert Outbox(cfg).run_once(world.db) == 2  # one SMS attempt, then the webhook
+    rows = world.db.execute(
+        "SELECT channel, status, attempts FROM alert_notifications ORDER BY id"
+    ).fetchall()
+    assert rows == [("sms", "retry", 1), ("sms", "queued", 0), ("sms", "queued", 0), ("hook", "sent", 1)]
+    assert Outbox(cfg).run_once(world.db) == 0  # all three SMS wait out the back-off
 
 
 def test_gateway_error_status_and_refusal_are_failures(world, peers):

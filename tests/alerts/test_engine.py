@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from nms import maintenance
+from nms.alerts import store
 from nms.alerts.engine import Engine
 from nms.state import StateConfig
 from tests.alerts.conftest import World, make_channels, make_rules
@@ -120,8 +121,7 @@ def test_maintenance_mutes_and_skip_drops(world, engine):
     (a,) = world.alerts("rule = 'device-down'")
     assert a["state"] == "firing" and a["muted"] == "maintenance"
     assert world.pages() == []
-    with world.db.conn:
-        world.db.execute("INSERT INTO alert_maint_modes (window_id, mode) VALUES (?, 'skip')", (wid,))
+    store.set_window_mode(world.db, wid, "skip")
     engine.evaluate(world.db, world.t)
     assert world.alerts("rule = 'device-down' AND state != 'resolved'") == []
     assert world.pages() == []
@@ -145,8 +145,6 @@ def test_unacknowledged_alert_escalates_acknowledged_does_not(world):
         world.round(down=("hefei-fw1", "feidong-rtr1"))
     eng.evaluate(world.db, world.t)
     fw = world.alerts("subject_id = 'hefei-fw1'")[0]
-    from nms.alerts import store
-
     store.acknowledge(world.db, fw["id"], "ops1", "on it")
     eng.evaluate(world.db, world.t + 400)
     esc = world.db.execute(
@@ -172,3 +170,38 @@ def test_no_channels_records_but_says_nobody_was_told(world):
         "SELECT event, detail FROM alert_history WHERE alert_id = ?", (a["id"],)
     ).fetchall()
     assert ("not-notified", "firing: no recipients configured for noc") in hist
+
+
+def test_recurring_window_on_a_site_subtree_skips_everything_below(world, engine):
+    day = 86400
+    # a weekly window on the city and its counties that started two weeks ago and is on now
+    wid = maintenance.add_window(
+        world.db,
+        "site",
+        "hefei",
+        world.t - 14 * day - 60,
+        world.t - 14 * day + 7200,
+        actor="test",
+        subtree=True,
+        rrule="weekly",
+        reason="周二割接",
+    )
+    store.set_window_mode(world.db, wid, "skip")
+    world.round()
+    for _ in range(2):
+        world.round(down=("feidong-rtr1", "hefei-fw1"))
+    engine.evaluate(world.db, world.t)
+    assert world.alerts() == [] and world.pages() == []
+    # three days later the weekly window is not on: the same failures alert
+    engine.evaluate(world.db, world.t + 3 * day)
+    assert sorted(a["subject_id"] for a in world.alerts("root_id IS NULL")) == ["feidong-rtr1", "hefei-fw1"]
+
+
+def test_sms_text_fits_one_message():
+    from nms.alerts.message import SMS_MAX, sms_text
+
+    long = "链路" + "很长的名字" * 30 + "中断"
+    text = sms_text({"severity": "critical", "event": "firing", "summary": long, "started_ts": 1764097200.0})
+    assert len(text) == SMS_MAX and text.startswith("【紧急告警】链路") and text.endswith("…")
+    short = sms_text({"severity": "minor", "event": "resolved", "summary": "sdh-hefei", "resolved_ts": 1.0e9})
+    assert short.startswith("【次要恢复】sdh-hefei") and len(short) < SMS_MAX

@@ -58,3 +58,47 @@ def test_hanging_gateway_does_not_hold_up_evaluation(settings, monkeypatch):
         runner.stop()
         hook.stop()
         db.conn.close()
+
+
+def test_hanging_sms_gateway_does_not_delay_the_webhook(settings, monkeypatch):
+    from nms.alerts.channels import parse_channels
+
+    monkeypatch.setenv("NMS_TEST_HOOK_KEY", "k")
+    gate = threading.Event()
+    sms, hook = HttpReceiver(gate=gate).start(), HttpReceiver().start()
+    cfg = parse_channels(
+        {
+            "channels": {
+                "sms": {"type": "sms", "url": sms.url + "/send"},
+                "hook": {"type": "webhook", "url": hook.url + "/hook", "secret_env": "NMS_TEST_HOOK_KEY"},
+            },
+            "recipients": {"noc": [{"channel": "sms", "to": "13800000001"}, {"channel": "hook"}]},
+        }
+    )
+    db = connect(settings, "centre")
+    world = World(db)
+    runner = Runner(settings, Engine(make_rules(), world.inv, cfg), interval_s=30.0).start()
+    runner.sender.poll_s = 0.05
+    try:
+        world.round()
+        for _ in range(2):
+            world.round(down=("hefei-fw1",))
+        notify_state_updated()
+        assert wait(lambda: len(sms.requests) == 1)
+        assert wait(lambda: len(hook.requests) == 1)  # delivered while the SMS gateway still hangs
+        assert not gate.is_set()
+        status = dict(db.execute("SELECT channel, status FROM alert_notifications").fetchall())
+        assert status["hook"] == "sent" and status["sms"] == "queued"
+        gate.set()
+        assert wait(
+            lambda: (
+                dict(db.execute("SELECT channel, status FROM alert_notifications").fetchall())
+                == {"sms": "sent", "hook": "sent"}
+            )
+        )
+    finally:
+        gate.set()
+        runner.stop()
+        sms.stop()
+        hook.stop()
+        db.conn.close()

@@ -111,3 +111,53 @@ def test_restore_refuses_while_centre_runs(settings, monkeypatch, capsys):
     args = parser.parse_args(["restore", "--force"])
     assert args.func(args) == 0
     assert list(settings.data_dir.glob("replaced-*/centre.db"))
+
+
+def test_cli_backup_then_restore_refused_while_serve_runs(settings, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from nms.config import ROOT
+    from tests.centre.test_crash import start_server
+
+    env = dict(os.environ, NMS_DATA_DIR=str(settings.data_dir), NMS_INVENTORY=str(settings.inventory_path))
+    proc, _url = start_server(env)
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "nms", "backup", "--offsite", str(tmp_path / "dr")],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stderr
+        assert "verified" in out.stdout and "copied to" in out.stdout
+        out = subprocess.run(
+            [sys.executable, "-m", "nms", "restore"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 3
+        assert "running" in out.stderr
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    out = subprocess.run(
+        [sys.executable, "-m", "nms", "restore", "--from", str(tmp_path / "dr")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "restored" in out.stdout

@@ -127,3 +127,29 @@ def test_latest_values_for_the_wall(metrics_db):
     assert got[("r1", "GE0/0/1")]["ts"] == BASE + 59 * 60
     assert got[("r1", "GE0/0/1")]["in_bps"] == 5000.0 + 1000 * 59
     assert store.latest([("r1", "GE0/0/1")], newer_than=BASE + 3600) == {}
+
+
+def test_serve_rollup_loop_compacts_in_background(settings):
+    import threading
+
+    from nms.db import connect
+    from nms.serve import rollup_loop
+
+    db = connect(settings, "metrics")
+    store = SqliteTimeSeriesStore(db, Retention())
+    old = int(__import__("time").time()) // 3600 * 3600 - 2 * H  # two hours ago: a finished hour
+    store.write([Sample("r1", "", old + 60 * k, {"cpu_pct": 5.0}) for k in range(60)])
+    stop = threading.Event()
+    t = threading.Thread(target=rollup_loop, args=(settings, 0.05, stop), daemon=True)
+    t.start()
+    try:
+        for _ in range(200):
+            if db.execute("SELECT count(*) FROM ts_head").fetchone()[0] == 0:
+                break
+            stop.wait(0.05)
+    finally:
+        stop.set()
+        t.join(5)
+    assert db.execute("SELECT count(*) FROM ts_head").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM ts_block WHERE level = 0").fetchone()[0] == 1
+    db.conn.close()

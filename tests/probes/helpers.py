@@ -52,7 +52,9 @@ def wait_snmp(
     raise RuntimeError(f"no SNMP agent answered on 127.0.0.1:{port}")
 
 
-def start_snmpsim(data_dirs: list[Path], probe_community: str) -> tuple[subprocess.Popen, int, Path]:
+def start_snmpsim(
+    data_dirs: list[Path], probe_community: str, startup_s: float = 300.0
+) -> tuple[subprocess.Popen, int, Path]:
     """One snmpsim-command-responder serving every file of ``data_dirs`` (community = file path)."""
     exe = shutil.which("snmpsim-command-responder")
     if not exe:
@@ -68,7 +70,7 @@ def start_snmpsim(data_dirs: list[Path], probe_community: str) -> tuple[subproce
         cmd += ["--process-user=root", "--process-group=root"]
     proc = subprocess.Popen(cmd, stdout=open(log, "w"), stderr=subprocess.STDOUT)
     try:
-        wait_snmp(port, probe_community, proc=proc)
+        wait_snmp(port, probe_community, timeout=startup_s, proc=proc)
     except Exception:
         proc.kill()
         raise

@@ -65,7 +65,9 @@ def snmpsim_package():
     """The installed snmpsim-data package (116 walks; indexing them cold takes minutes)."""
     if PKG_DATA is None:
         pytest.skip("the snmpsim-data package is not installed")
-    proc, port, _log = start_snmpsim([plain_copy(PKG_DATA, "snmpsim-data-pkg")], "os/linux/unknown-006")
+    proc, port, _log = start_snmpsim(
+        [plain_copy(PKG_DATA, "snmpsim-data-pkg")], "os/linux/unknown-006", startup_s=2400
+    )
     yield port
     stop(proc)
 
