@@ -24,14 +24,16 @@ from flask import (
     redirect,
     request,
     send_file,
+    url_for,
 )
 from werkzeug.wrappers import Response as BaseResponse
 from werkzeug.wsgi import ClosingIterator
 
-from dashboards import console, mapdata
+from dashboards import alertpages, console, mapdata
 from dashboards.sse import StreamConfig, StreamLimiter, stream
 from dashboards.walldata import WallFeed, with_server_time
-from nms.auth import PUBLIC, current_principal, require, scope_sites
+from nms.auth import PUBLIC, authorize, current_principal, require, scope_sites
+from nms.auth.enforce import client_ip, request_db
 from nms.auth.policy import require_site
 from nms.auth.scope import site_tree
 from nms.config import ROOT
@@ -138,7 +140,13 @@ def wall() -> Response:
         rotate_s = 30.0
     rotate_s = 0.0 if rotate_s <= 0 else max(5.0, min(rotate_s, 3600.0))
     outline = request.args.get("outline", "on") != "off" and current_app.config.get("NMS_WALL_OUTLINE", True)
-    return render_page("dashboards/wall.html", pages=pages, rotate_s=rotate_s, outline=bool(outline))
+    principal = current_principal()
+    # people who may open the console's alert pages get links from the wall's alert items;
+    # the kiosk wall never does (it may change nothing and has no console)
+    alert_links = principal is not None and principal.kind != "kiosk" and authorize(principal, "alerts.read")
+    return render_page(
+        "dashboards/wall.html", pages=pages, rotate_s=rotate_s, outline=bool(outline), alert_links=alert_links
+    )
 
 
 @bp.route("/api/v1/wall")
@@ -208,7 +216,6 @@ def console_index() -> Response:
 
 @bp.route("/console/problems")
 @require("alerts.read")
-@nav("告警 Problems", order=20)
 def console_problems() -> Response:
     feed = feed_of(current_app)
     import json
@@ -299,3 +306,101 @@ def county() -> Response:
     principal = current_principal()
     info = console.area_info(inv, principal, scope_sites(principal))
     return render_page("dashboards/county.html", info=info, links=console.other_pages(current_app))
+
+
+# ---- alerts (console) --------------------------------------------------------------------------------
+
+
+def _alerts_db():
+    """The request's centre database with the alert tables (read and changed only via nms.alerts.store)."""
+    from nms.alerts.schema import ensure_schema
+
+    db = request_db()
+    ensure_schema(db)
+    return db
+
+
+def _rule_names(db) -> list[str]:
+    from nms.alerts.runner import load_rules_for
+
+    names = {r[0] for r in db.execute("SELECT DISTINCT rule FROM alert_alerts")}
+    try:
+        names |= {r.name for r in load_rules_for(current_app.config["NMS_SETTINGS"]).rules}
+    except Exception:  # noqa: BLE001 - a broken rules file must not hide the alerts that exist
+        pass
+    return sorted(names)
+
+
+def _clock() -> float:
+    return (current_app.config.get("NMS_CLOCK") or time.time)()
+
+
+@bp.route("/console/alerts")
+@require("alerts.read")
+@nav("告警 Alerts", order=20)
+def console_alerts() -> Response:
+    inv = _inventory()
+    db = _alerts_db()
+    rules = _rule_names(db)
+    form, errors = alertpages.parse_filters(request.args, inv, rules)
+    scope = scope_sites(current_principal())
+    now = _clock()
+    return render_page(
+        "dashboards/alerts.html",
+        alerts=alertpages.list_alerts(db, inv, scope, form, now),
+        form=form,
+        errors=errors,
+        rules=rules,
+        options=console.filter_options(inv, scope),
+        state_labels=alertpages.STATE_LABELS,
+        severity_labels=alertpages.SEVERITY_LABELS,
+        links=console.other_pages(current_app),
+        now=now,
+    )
+
+
+def _alert_page(
+    alert_id: int, status: int = 200, form_errors=None, values=None, action: str = ""
+) -> Response:
+    inv = _inventory()
+    db = _alerts_db()
+    try:
+        alert = alertpages.detail(db, inv, scope_sites(current_principal()), alert_id, _clock())
+    except alertpages.NotVisible as exc:
+        abort(404, description=str(exc))
+    return render_page(
+        "dashboards/alert.html",
+        status=status,
+        a=alert,
+        can_act=authorize(current_principal(), "alerts.ack"),
+        action=action,
+        errors=form_errors or {},
+        values=values or {},
+        message=request.args.get("msg"),
+        severity_labels=alertpages.SEVERITY_LABELS,
+        links=console.other_pages(current_app),
+    )
+
+
+@bp.route("/console/alerts/<int:alert_id>")
+@require("alerts.read")
+def console_alert(alert_id: int) -> Response:
+    return _alert_page(alert_id)
+
+
+@bp.route("/console/alerts/<int:alert_id>/<action>", methods=["POST"])
+@require("alerts.ack")
+def console_alert_action(alert_id: int, action: str) -> BaseResponse:
+    """One operator change from the alert page's forms (CSRF checked by nms.auth before this runs)."""
+    if action not in alertpages.ACTIONS:
+        abort(404, description=f"no such action {action!r}")
+    db = _alerts_db()
+    try:
+        alertpages.check_visible(db, scope_sites(current_principal()), alert_id)
+    except alertpages.NotVisible as exc:
+        abort(404, description=str(exc))
+    values, errors = alertpages.validate(action, request.form)
+    if errors:
+        return _alert_page(alert_id, 400, errors, dict(request.form), action)
+    msg = alertpages.apply(db, action, alert_id, current_principal().actor, values, client_ip())
+    return redirect(url_for("dashboards.console_alert", alert_id=alert_id, msg=msg), code=303)

@@ -7,8 +7,9 @@ to ``centre.db`` or ``metrics.db`` since the last build (``PRAGMA data_version``
 read of shared memory, no I/O).  A document carries a ``digest`` of its content, so a
 stream sends a document once per real change, however often the databases move.
 
-Current problems come from the alerts module when it provides ``nms.alerts.active``;
-until then they are derived from the centre's state (devices and links down,
+Current problems come from the alerts engine (``nms.alerts.store.list_alerts``: open
+root alerts, folded consequences counted under their root) once it has written any
+alert; before that they are derived from the centre's state (devices and links down,
 unreachable or degraded), in the same shape.
 """
 
@@ -36,6 +37,7 @@ SDH = "sdh-stm1"
 SEVERITY_RANK = {"critical": 0, "major": 1, "minor": 2, "warning": 3, "info": 4}
 BAD_STATES = ("down", "unreachable", "degraded")
 MAX_PROBLEMS = 200
+ALERTS_FETCH = 2000  # the alerts API's maximum
 AVAILABILITY_TTL_S = 60.0
 STALE_AFTER_S = float(os.environ.get("NMS_WALL_STALE_S", "300"))
 log = logging.getLogger(__name__)
@@ -168,11 +170,15 @@ def problems_from_state(
 
 
 def active_alerts(centre: sqlite_utils.Database, sites: set[str] | None) -> list[dict[str, Any]] | None:
-    """Firing alerts from :mod:`nms.alerts` in the wall's row shape; None = use the state instead.
+    """Open alerts of :mod:`nms.alerts` (``nms.alerts.store.list_alerts``) in the wall's row shape;
+    None = use the state instead.
 
-    The alerts are the source once the alert engine has written any alert at all (so a
-    centre without the engine running still shows what is down).  Any failure to read
-    them falls back to the state, logged: the wall must never go blank because of it.
+    Open = ``firing`` and ``pending`` (docs/alerts.md: a pending alert is shown, nobody is
+    paged yet; ``state`` tells them apart).  Alerts folded under a root cause are not rows
+    of their own: the root carries ``children_count``.  The alerts are the source once the
+    alert engine has written any alert at all (so a centre without the engine running
+    still shows what is down).  Any failure to read them falls back to the state, logged:
+    the wall must never go blank because of it.
     """
     try:
         from nms.alerts import store as alert_store
@@ -183,21 +189,30 @@ def active_alerts(centre: sqlite_utils.Database, sites: set[str] | None) -> list
             return None
         if centre.execute("SELECT 1 FROM alert_alerts LIMIT 1").fetchone() is None:
             return None
-        rows = alert_store.list_alerts(centre, states=("firing",), sites=sites, limit=MAX_PROBLEMS)
+        # the store returns newest first; fetch all open roots so the cut keeps the most severe
+        rows = alert_store.list_alerts(
+            centre, states=("pending", "firing"), sites=sites, suppressed=False, limit=ALERTS_FETCH
+        )
     except Exception:  # noqa: BLE001 - see docstring
         log.exception("wall: cannot read alerts; showing problems from state")
         return None
     return [
         {
             "id": f"alert:{a['id']}",
+            "alert_id": a["id"],
             "severity": a["severity"],
             "kind": a["subject"]["kind"],
             "subject": a["subject"]["id"],
             "site": a["site"],
-            "state": "firing",
+            "state": a["state"],
+            "rule": a["rule"],
             "reason": a.get("summary") or a.get("reason"),
-            "since": a.get("fired_ts") or a.get("started_ts"),
+            "since": a.get("started_ts") or a.get("fired_ts"),
             "acked": bool(a.get("acknowledged")),
+            "assignee": a.get("assignee"),
+            "muted": a.get("muted"),
+            "flapping": bool(a.get("flapping")),
+            "children_count": a.get("children_count") or 0,
         }
         for a in rows
     ]

@@ -277,4 +277,7 @@ def ingest_batch(
         from nms.state import apply_batch
 
         apply_batch(centre_db, agent, body["seq"], body["samples"], inventory, now=now)
+        from nms.alerts.engine import notify_state_updated
+
+        notify_state_updated()  # wakes the evaluator thread; never blocks ingest
     return result

@@ -1,4 +1,8 @@
-"""``nms serve``: the centre's web application under waitress, plus the periodic rollup.
+"""``nms serve``: the centre's web application under waitress, plus its periodic jobs.
+
+Beside the web app run: the time-series rollup and retention, the expiry of IP ranges
+held too long, and the alert evaluator with its notification senders (unless
+``--no-alerts``, e.g. when ``nms alerts run`` runs as its own process).
 
 Writes ``<data_dir>/serve.pid`` while running so ``nms restore`` can refuse to pull
 the databases out from under a running centre.
@@ -36,7 +40,11 @@ def running_pid(settings: Settings) -> int | None:
 
 
 def rollup_loop(settings: Settings, every_s: float, stop: threading.Event) -> None:
-    """Compact finished hours and apply retention, forever (a failure is logged, not fatal)."""
+    """Compact finished hours, apply retention and expire IP holds, forever.
+
+    A failure is logged, not fatal: the next round tries again.
+    """
+    from ipam.workflow import expire_holds
     from nms.db import connect
     from nms.store import SqliteTimeSeriesStore
 
@@ -50,6 +58,15 @@ def rollup_loop(settings: Settings, every_s: float, stop: threading.Event) -> No
                 db.conn.close()
         except Exception:
             log.exception("rollup failed; will retry")
+        try:
+            db = connect(settings, "centre")
+            try:
+                if "ipam_prefixes" in db.table_names() and (released := expire_holds(db)):
+                    log.info("ipam: released %d expired holds: %s", len(released), ", ".join(released))
+            finally:
+                db.conn.close()
+        except Exception:
+            log.exception("ipam hold expiry failed; will retry")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,6 +85,11 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     if args.rollup_every > 0:
         threading.Thread(target=rollup_loop, args=(settings, args.rollup_every, stop), daemon=True).start()
+    alerts = None
+    if not args.no_alerts:
+        from nms.alerts.runner import start_in_server
+
+        alerts = start_in_server(settings)
     shown = f"[{host}]" if ":" in host else host
     print(
         f"nms serve: listening on http://{shown}:{server.effective_port}/ (data {settings.data_dir})",
@@ -79,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
         pass
     finally:
         stop.set()
+        if alerts is not None:
+            alerts.stop()
         time.sleep(0)
         try:
             if pidfile.read_text().strip() == str(os.getpid()):
@@ -95,5 +119,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=8, help="request threads (default 8)")
     p.add_argument(
         "--rollup-every", type=float, default=300.0, help="seconds between rollup/retention runs (0 = never)"
+    )
+    p.add_argument(
+        "--no-alerts", action="store_true", help="do not evaluate alerts here (run `nms alerts run` instead)"
     )
     p.set_defaults(func=run)

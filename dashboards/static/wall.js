@@ -8,7 +8,8 @@
     up: "#22c55e", hi: "#f59e0b", top: "#fb7185", degraded: "#facc15", down: "#ff2d55",
     unreachable: "#b06cff", unknown: "#64748b", accent: "#38bdf8",
   };
-  const STATE_ZH = { up: "正常", down: "中断", degraded: "降级", unreachable: "不可达", unknown: "无数据" };
+  const STATE_ZH = { up: "正常", down: "中断", degraded: "降级", unreachable: "不可达", unknown: "无数据",
+    firing: "告警", pending: "待定" };
   const SEV_ZH = { critical: "严重", major: "重要", minor: "次要", warning: "警告", info: "提示" };
   const wall = {
     data: null, mode: null, renders: 0, skew: 0, lastMessage: 0, source: "none",
@@ -179,12 +180,16 @@
       list.innerHTML = '<li class="none">全网正常 All clear — no current alerts</li>';
     } else {
       const max = 14;
+      // people signed in to the console get a link to the alert's page; the kiosk wall does not
+      const base = document.body.dataset.alertUrl || "";
+      const what = (p) => base && p.alert_id
+        ? `<a href="${esc(base + p.alert_id)}">${esc(describe(p))}</a>` : esc(describe(p));
       list.innerHTML = items.slice(0, max).map((p) => `
         <li class="${esc(p.severity)}" data-id="${esc(p.id)}" data-since="${p.since || ""}">
           <span class="sev">${esc(SEV_ZH[p.severity] || p.severity)}</span>
-          <span class="what">${esc(describe(p))} <b>${esc(STATE_ZH[p.state] || p.state || "")}</b></span>
+          <span class="what">${what(p)} <b>${esc(STATE_ZH[p.state] || p.state || "")}</b></span>
           <span class="dur">${duration(p.since ? nowServer() - p.since : null)}</span>
-          <span class="why">${esc(p.reason || "")} ${p.acked ? "· 已确认 acked" : ""}</span>
+          <span class="why">${esc(p.reason || "")}${p.children_count ? ` · 影响 ${p.children_count} 项 affected` : ""}${p.acked ? " · 已确认 acked" : ""}${p.assignee ? " · " + esc(p.assignee) : ""}</span>
         </li>`).join("") + (items.length > max || d.problems.total > max
         ? `<li class="more">另有 ${d.problems.total - max} 条 · ${d.problems.total - max} more</li>` : "");
     }
