@@ -123,15 +123,55 @@ def list_alerts(
         limit=FETCH_LIMIT,
         site_names=site_names(inv),
     )
+    if scope is not None:
+        rows += _folded_under_outside(db, inv, sites or set(), scope, form)
     if form["q"]:
         rows = [a for a in rows if _matches(a, form["q"])]
     rows = sort_alerts(rows)
     for a in rows:
+        a["children"] = folded_first(a["children"])
         a["duration"] = duration((a["resolved_ts"] or now) - a["started_ts"] if a["started_ts"] else None)
     counts: dict[str, int] = {}
     for a in rows:
         counts[a["severity"]] = counts.get(a["severity"], 0) + 1
     return {"items": rows[:SHOW], "total": len(rows), "counts": counts, "capped": len(rows) >= FETCH_LIMIT}
+
+
+def _folded_under_outside(
+    db: sqlite_utils.Database, inv: Inventory, sites: set[str], scope: set[str], form: dict[str, str]
+) -> list[dict[str, Any]]:
+    """Folded alerts in scope whose root cause lies outside it (a county behind a cut city link).
+
+    A county operator cannot see the city's root alert, so its own consequences are listed
+    on their own, marked ``root_outside``; nobody is paged for them either way.
+    """
+    from nms.alerts import store
+
+    folded = store.list_alerts(
+        db,
+        states=STATE_CHOICES[form["state"]],
+        sites=sites,
+        severity=form["severity"] or None,
+        rule=form["rule"] or None,
+        suppressed=True,
+        limit=FETCH_LIMIT,
+        site_names=site_names(inv),
+    )
+    out = []
+    for a in folded:
+        if a["root_id"] is None:
+            continue
+        try:
+            check_visible(db, scope, a["root_id"])
+        except NotVisible:
+            a["root_outside"] = True
+            out.append(a)
+    return out
+
+
+def folded_first(children: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Alerts folded under a root before the devices merely unreachable behind it (stable otherwise)."""
+    return sorted(children, key=lambda c: c.get("state") != "suppressed")
 
 
 def site_names(inv: Inventory) -> dict[str, str]:
@@ -166,6 +206,7 @@ def detail(
 
     check_visible(db, scope, alert_id)
     a = store.detail(db, alert_id, site_names(inv))
+    a["children"] = folded_first(a["children"])
     a["duration"] = duration((a["resolved_ts"] or now) - a["started_ts"] if a["started_ts"] else None)
     if a["root_id"] is not None:
         try:

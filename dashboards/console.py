@@ -6,6 +6,7 @@ data for the templates; the views only route and check permissions.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from datetime import datetime
@@ -36,7 +37,8 @@ MAX_ROWS = 500
 
 # (prefix of a route of another module, label): linked when that module has the page
 OTHER_PAGES = (
-    ("/alerts", "告警处理 Alerts (ack, assign, silence)"),
+    ("/console/alerts", "告警处理 Alerts (ack, assign, silence)"),
+    ("/alerts", "维护窗口 Maintenance windows"),
     ("/availability", "可用率报表 Availability reports"),
     ("/reports", "报表 Reports"),
     ("/configs/", "配置备份 Config backups"),
@@ -119,7 +121,8 @@ def parse_range(args: Mapping[str, str], now: float | None = None) -> tuple[dict
         errors["range"] = "应为 must be 1h, 1d, 30d or custom"
     if errors:
         form["range"], form["t0"], form["t1"] = "1h", now - 3600, now
-    form["t0"], form["t1"] = int(form["t0"]), int(form["t1"])
+    # whole seconds, widened outwards: truncating "now" would drop a sample taken this very second
+    form["t0"], form["t1"] = math.floor(form["t0"]), math.ceil(form["t1"])
     return form, errors
 
 

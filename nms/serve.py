@@ -1,8 +1,9 @@
 """``nms serve``: the centre's web application under waitress, plus its periodic jobs.
 
 Beside the web app run: the time-series rollup and retention, the expiry of IP ranges
-held too long, and the alert evaluator with its notification senders (unless
-``--no-alerts``, e.g. when ``nms alerts run`` runs as its own process).
+held too long, the aging of devices whose agent went silent (every 15 s), and the alert
+evaluator with its notification senders (unless ``--no-alerts``, e.g. when
+``nms alerts run`` runs as its own process).
 
 Writes ``<data_dir>/serve.pid`` while running so ``nms restore`` can refuse to pull
 the databases out from under a running centre.
@@ -15,8 +16,10 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 
 from nms.config import Settings
+from nms.inventory_model import Inventory
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,32 @@ def rollup_loop(settings: Settings, every_s: float, stop: threading.Event) -> No
             log.exception("ipam hold expiry failed; will retry")
 
 
+def aging_loop(
+    settings: Settings, inventory: Callable[[], Inventory | None], every_s: float, stop: threading.Event
+) -> None:
+    """Age out devices not heard from (:func:`nms.state.age_out`), forever, and wake the alerts.
+
+    Its own short period, apart from the rollup: an agent that went silent sends no batch
+    that could do it.  A failure is logged, not fatal: the next round tries again.
+    """
+    from nms.alerts.engine import notify_state_updated
+    from nms.db import connect
+    from nms.state import age_out
+
+    while not stop.wait(every_s):
+        try:
+            db = connect(settings, "centre")
+            try:
+                changes = age_out(db, inventory())
+            finally:
+                db.conn.close()
+            if changes:
+                log.info("state: %d changes from devices not heard from", changes)
+                notify_state_updated()
+        except Exception:
+            log.exception("state aging failed; will retry")
+
+
 def run(args: argparse.Namespace) -> int:
     from waitress import create_server
 
@@ -85,6 +114,15 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     if args.rollup_every > 0:
         threading.Thread(target=rollup_loop, args=(settings, args.rollup_every, stop), daemon=True).start()
+    if args.age_every > 0:
+        from nms.auth.scope import site_tree
+
+        threading.Thread(
+            target=aging_loop,
+            args=(settings, lambda: site_tree(app), args.age_every, stop),
+            name="state-aging",
+            daemon=True,
+        ).start()
     alerts = None
     if not args.no_alerts:
         from nms.alerts.runner import start_in_server
@@ -119,6 +157,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=8, help="request threads (default 8)")
     p.add_argument(
         "--rollup-every", type=float, default=300.0, help="seconds between rollup/retention runs (0 = never)"
+    )
+    p.add_argument(
+        "--age-every",
+        type=float,
+        default=15.0,
+        help="seconds between marking silent devices unknown/unreachable (0 = never)",
     )
     p.add_argument(
         "--no-alerts", action="store_true", help="do not evaluate alerts here (run `nms alerts run` instead)"

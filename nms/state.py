@@ -5,7 +5,11 @@ Devices, interfaces and tunnels are observed directly (poll results); a change n
 and is dated at the first poll of the run that confirmed it.  Links and sites are
 derived from those.  A device that is down while the only way to it from the
 provincial centre runs through a down link or device is *unreachable (parent)*: the
-root cause shows as down, what lies behind it as unreachable.
+root cause shows as down, what lies behind it as unreachable (the graph is
+:func:`nms.topology.build`, shared with the alerts).  A device not heard from for
+``stale_after`` turns unknown (:func:`age_out`, run periodically by ``nms serve``), and
+a device's interfaces and tunnels do not outlive it: down, unreachable or silent, they
+show unknown / unreachable until its next good poll.
 
 Every change of a subject's state is a row of ``state_events`` (kind, subject, from,
 to, reason, ts); availability (:mod:`nms.availability`) is computed from those rows.
@@ -15,13 +19,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import sqlite_utils
 
+from nms import topology
 from nms.inventory_model import Inventory
 from nms.store import run_ddl
 
@@ -35,10 +39,13 @@ APPLIED_KEEP_S = 30 * 86400
 class StateConfig:
     down_after: int = 2
     up_after: int = 1
+    stale_factor: float = 3.0  # silent for this many poll intervals: the device's state is unknown
+    stale_min_s: float = 180.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> StateConfig:
-        """``NMS_STATE_DOWN_AFTER`` / ``NMS_STATE_UP_AFTER``: consecutive polls needed."""
+        """``NMS_STATE_DOWN_AFTER`` / ``NMS_STATE_UP_AFTER``: consecutive polls needed;
+        ``NMS_STATE_STALE_FACTOR``: poll intervals of silence before a device is unknown."""
         env = os.environ if env is None else env
         try:
             cfg = cls(int(env.get("NMS_STATE_DOWN_AFTER", 2)), int(env.get("NMS_STATE_UP_AFTER", 1)))
@@ -46,7 +53,18 @@ class StateConfig:
             raise ValueError(f"NMS_STATE_DOWN_AFTER/NMS_STATE_UP_AFTER: not an integer ({exc})") from None
         if cfg.down_after < 1 or cfg.up_after < 1:
             raise ValueError("NMS_STATE_DOWN_AFTER and NMS_STATE_UP_AFTER must be at least 1")
-        return cfg
+        raw = env.get("NMS_STATE_STALE_FACTOR", "3")
+        try:
+            factor = float(raw)
+        except ValueError:
+            raise ValueError(f"NMS_STATE_STALE_FACTOR: not a number ({raw!r})") from None
+        if not factor >= 1:
+            raise ValueError(f"NMS_STATE_STALE_FACTOR must be at least 1 (got {raw!r})")
+        return cls(cfg.down_after, cfg.up_after, factor)
+
+    def stale_after(self, interval_s: float) -> float:
+        """Seconds of silence after which a device polled every ``interval_s`` is unknown."""
+        return max(self.stale_min_s, self.stale_factor * interval_s)
 
     def needed(self, state: str) -> int:
         return self.down_after if state == "down" else self.up_after
@@ -75,7 +93,7 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
             device TEXT NOT NULL, interface TEXT NOT NULL, interval_end INTEGER NOT NULL,
             es INTEGER, ses INTEGER, uas INTEGER, valid INTEGER NOT NULL DEFAULT 1,
             PRIMARY KEY (device, interface, interval_end)) WITHOUT ROWID;
-        """
+        """,
     )
 
 
@@ -150,6 +168,8 @@ class Machine:
                 s.reason = reason
                 self.changed.add((s.kind, s.subject))
             return
+        if s.since is not None and ts < s.since:  # e.g. a spooled poll replayed after aging: keep time order
+            ts = s.since
         self.events.append((ts, s.kind, s.subject, s.state, state, reason))
         s.state, s.since, s.reason = state, ts, reason
         self.changed.add((s.kind, s.subject))
@@ -271,42 +291,101 @@ def settle_own(m: Machine) -> None:
 # ---- derived: links, reachability, sites -----------------------------------------------------
 
 
-def _tunnel_between(m: Machine, inventory: Inventory, a: str, b: str) -> Subject | None:
+def _subordinates(m: Machine) -> dict[str, list[Subject]]:
+    """Interfaces and tunnels of each device (one pass over the subjects, not one per link)."""
+    out: dict[str, list[Subject]] = {}
+    for (kind, subj), s in m.subjects.items():
+        if kind == "interface":
+            out.setdefault(subj.split(":", 1)[0], []).append(s)
+        elif kind == "tunnel":
+            out.setdefault(subj.split(">", 1)[0], []).append(s)
+    return out
+
+
+def _tunnel_between(
+    subs: Mapping[str, list[Subject]], inventory: Inventory, a: str, b: str
+) -> Subject | None:
     dev_b = inventory.devices.get(b)
     names = {b, dev_b.address if dev_b else b, inventory.sim_address(b) if dev_b else b}
-    for (kind, subj), s in m.subjects.items():
-        if kind == "tunnel" and subj.startswith(a + ">"):
-            peer = subj[len(a) + 1 :]
+    for s in subs.get(a, ()):
+        if s.kind == "tunnel":
+            peer = s.subject[len(a) + 1 :]
             if peer in names or any(n in peer for n in names if n):
                 return s
     return None
 
 
-def derive(m: Machine, inventory: Inventory | None, ts: float) -> None:
-    """Links from their ends, devices behind down things as unreachable, sites from devices."""
-    devices = {name: s for (k, name), s in m.subjects.items() if k == "device"}
-    if inventory is None:
-        for s in devices.values():
-            if s.changed_at is not None:
-                m.set_state(s, s.own, s.own_reason, s.changed_at)
+def _follow_device(m: Machine, dev: Subject | None, subs: Iterable[Subject], ts: float) -> None:
+    """A device's interfaces and tunnels show their own state only while the device answers.
+
+    Down: ``unknown`` (``device X down``); unreachable: the device's state and reason;
+    not heard from: ``unknown``.  They return with the next good poll.
+    """
+    if dev is None:
         return
+    name = dev.subject
+    if dev.state == "unreachable":
+        st, reason = "unreachable", dev.reason
+    elif dev.own == "down" or dev.state == "down":
+        st, reason = "unknown", f"device {name} down"
+    elif dev.own == "unknown":
+        st, reason = "unknown", f"no data from device {name}"
+    else:
+        for s in subs:
+            at = s.changed_at if s.changed_at is not None else (dev.changed_at or ts)
+            m.set_state(s, s.own, s.own_reason, at)
+        return
+    at = dev.changed_at or ts
+    for s in subs:
+        m.set_state(s, st, reason, at)
+
+
+def _live(dev: Subject | None) -> bool:
+    """Does this device's last word about its interfaces and tunnels still count?"""
+    return dev is not None and dev.own not in ("down", "unknown")
+
+
+def derive(m: Machine, inventory: Inventory | None, ts: float) -> None:
+    """Links from their ends, devices behind down things as unreachable, sites from devices.
+
+    A device's own state ``unknown`` means it was not heard from for too long
+    (:func:`age_out`); behind a down link or device that is *unreachable (parent)* too.
+    """
+    devices = {name: s for (k, name), s in m.subjects.items() if k == "device"}
+    subs = _subordinates(m)
+    if inventory is None:
+        for name, s in devices.items():
+            m.set_state(s, s.own, s.own_reason, s.changed_at or ts)
+            _follow_device(m, s, subs.get(name, ()), ts)
+        return
+    topo = topology.build(inventory)
     when = {name: s.changed_at for name, s in devices.items()}
     stamp = max([w for w in when.values() if w is not None], default=ts)
 
-    # links, from interface ends (and tunnels for IPsec) and end devices' own state
+    # links, from interface ends (and tunnels for IPsec) and end devices' own state; an end
+    # on a device that is down or silent says nothing any more
     link_state: dict[str, tuple[str, str | None]] = {}
     blocked: set[str] = set()  # links down on their own evidence (not just because an end device is)
     for link in inventory.links.values():
         ends = []
+        silent = []
         for end in (link.a, link.b):
+            dev = devices.get(end.device)
             itf = m.subjects.get(("interface", iface_id(end.device, end.interface)))
-            ends.append((end, itf.state if itf else "unknown", itf.reason if itf else None))
+            if itf is None or not _live(dev):
+                ends.append((end, "unknown", None))
+                if dev is not None and dev.own == "unknown":
+                    silent.append(end.device)
+            else:
+                ends.append((end, itf.own, itf.own_reason))
         dev_own = [devices[e.device].own if e.device in devices else "unknown" for e in (link.a, link.b)]
-        tunnel = _tunnel_between(m, inventory, link.a.device, link.b.device) if link.kind == "ipsec" else None
-        if tunnel is None and link.kind == "ipsec":
-            tunnel = _tunnel_between(m, inventory, link.b.device, link.a.device)
+        tunnel = None
+        if link.kind == "ipsec":
+            for a, b in ((link.a.device, link.b.device), (link.b.device, link.a.device)):
+                if _live(devices.get(a)) and (tunnel := _tunnel_between(subs, inventory, a, b)):
+                    break
         downs = [(e, r) for e, st, r in ends if st == "down"]
-        if tunnel is not None and tunnel.state == "down":
+        if tunnel is not None and tunnel.own == "down":
             link_state[link.id] = ("down", "tunnel down")
             blocked.add(link.id)
         elif downs:
@@ -316,89 +395,43 @@ def derive(m: Machine, inventory: Inventory | None, ts: float) -> None:
         elif "down" in dev_own:
             d = (link.a, link.b)[dev_own.index("down")].device
             link_state[link.id] = ("down", f"device {d} down")
-        elif tunnel is not None and tunnel.state == "up":
+        elif tunnel is not None and tunnel.own == "up":
             link_state[link.id] = ("up", None)
         elif all(st == "up" for _, st, _ in ends):
             link_state[link.id] = ("up", None)
+        elif silent:
+            link_state[link.id] = ("unknown", f"no data from {silent[0]}")
         else:
             link_state[link.id] = ("unknown", "no data")
 
-    # reachability from the provincial centre over links and site LANs that are not down
-    adj: dict[str, list[tuple[str, str | None]]] = {}
-    for link in inventory.links.values():
-        adj.setdefault(link.a.device, []).append((link.b.device, link.id))
-        adj.setdefault(link.b.device, []).append((link.a.device, link.id))
-    by_site: dict[str, list[str]] = {}
-    for d in inventory.devices.values():
-        by_site.setdefault(d.site, []).append(d.name)
-    for names in by_site.values():
-        for a in names:
-            adj.setdefault(a, []).extend((b, None) for b in names if b != a)
-    roots = [d for s in inventory.sites.values() if s.kind == "province" for d in by_site.get(s.id, [])]
-
-    def own(d: str) -> str:
-        return devices[d].own if d in devices else "unknown"
-
-    reached: set[str] = set()
-    queue = deque(d for d in roots if own(d) != "down")
-    reached.update(queue)
-    while queue:
-        cur = queue.popleft()
-        for nxt, lid in adj.get(cur, ()):
-            if nxt in reached or own(nxt) == "down":
-                continue
-            if lid in blocked:
-                continue
-            reached.add(nxt)
-            queue.append(nxt)
-    # the tree (ignoring state) says which down thing a lost device sits behind
-    parent: dict[str, tuple[str, str | None]] = {}
-    seen = set(roots)
-    queue = deque(roots)
-    while queue:
-        cur = queue.popleft()
-        for nxt, lid in sorted(adj.get(cur, ()), key=lambda x: x[1] is not None):
-            if nxt not in seen:
-                seen.add(nxt)
-                parent[nxt] = (cur, lid)
-                queue.append(nxt)
-
-    def culprit(d: str) -> str:
-        cur = d
-        while cur in parent:
-            up, lid = parent[cur]
-            if lid in blocked:
-                return f"link {lid}"
-            if own(up) == "down":
-                return f"device {up}"
-            cur = up
-        return "parent"
+    # reachability from the provincial centre over links and site LANs (one network) not down
+    down = {name for name, s in devices.items() if s.own == "down"}
+    lost = topo.behind(down, blocked)
 
     for name, s in devices.items():
         at = when[name] or stamp
-        if s.own == "down" and name not in roots:
-            # root cause if a reached neighbour faces it over a working link; else it is behind one
-            faced = any(n in reached and lid not in blocked for n, lid in adj.get(name, ()))
-            if not faced:
-                m.set_state(s, "unreachable", f"parent down: {culprit(name)}", at)
-                continue
-        m.set_state(s, s.own, s.own_reason, at)
+        if s.own in ("down", "unknown") and name in lost:
+            m.set_state(s, "unreachable", f"parent down: {lost[name]}", at)
+        else:
+            m.set_state(s, s.own, s.own_reason, at)
+        _follow_device(m, s, subs.get(name, ()), stamp)
 
     for link in inventory.links.values():
         st, reason = link_state[link.id]
         ends = [devices.get(link.a.device), devices.get(link.b.device)]
-        lost = any(e is not None and e.state == "unreachable" for e in ends)
-        if st == "down" and link.id not in blocked and lost:
-            st, reason = "unreachable", "parent down"
+        lost_end = next((e for e in ends if e is not None and e.state == "unreachable"), None)
+        if st in ("down", "unknown") and link.id not in blocked and lost_end is not None:
+            st, reason = "unreachable", lost_end.reason
         b_dev = inventory.devices.get(link.b.device)
         s = m.get("link", link.id, b_dev.site if b_dev else None)
         m.set_state(s, st, reason, stamp)
 
-    for site_id, names in by_site.items():
+    for site_id, names in topo.by_site.items():
         states = [devices[n].state if n in devices else "unknown" for n in names]
         known = [x for x in states if x != "unknown"]
         if not known:
-            st, reason = "unknown", None
+            heard = any(n in devices for n in names)
+            st, reason = "unknown", "no data" if heard else None
         elif all(x == "up" for x in known) and len(known) == len(states):
             st, reason = "up", None
         elif all(x == "unreachable" for x in known):
@@ -411,6 +444,67 @@ def derive(m: Machine, inventory: Inventory | None, ts: float) -> None:
             bad = [n for n, x in zip(names, states, strict=True) if x not in ("up", "unknown")]
             st, reason = "degraded", f"{len(bad)} of {len(names)} devices not up"
         m.set_state(m.get("site", site_id, site_id), st, reason, stamp)
+
+
+# ---- aging: a device that stopped sending does not stay "up" --------------------------------------
+
+
+def age_out(
+    db: sqlite_utils.Database,
+    inventory: Inventory | None,
+    now: float | None = None,
+    config: StateConfig | None = None,
+) -> int:
+    """Devices not heard from for longer than ``stale_after``: own state ``unknown``.
+
+    Runs periodically (``nms serve``), since the agent that went silent sends no batch
+    to trigger it.  Links, sites, interfaces and tunnels follow in :func:`derive`, and a
+    silent device behind a down link or device is *unreachable (parent)*.  Returns the
+    number of state changes (events) it made.
+    """
+    ensure_schema(db)
+    now = time.time() if now is None else now
+    cfg = config or StateConfig.from_env()
+
+    def limit_of(name: str) -> float:
+        dev = inventory.devices.get(name) if inventory is not None else None
+        return cfg.stale_after(dev.interval_s if dev is not None else 60)
+
+    heard = db.execute(
+        "SELECT subject, last_ts FROM state_current WHERE kind = 'device' AND last_ts IS NOT NULL"
+    )
+    if all(now - last <= limit_of(name) for name, last in heard):
+        return 0  # the usual case: a cheap read, no write lock
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        m = load(db, cfg)
+        stale = False
+        for (kind, name), s in m.subjects.items():
+            if kind != "device" or s.last_ts is None:
+                continue
+            limit = limit_of(name)
+            quiet = now - s.last_ts
+            if quiet <= limit:
+                continue
+            stale = True
+            reason = f"no data for {int(quiet)} s"
+            if s.own != "unknown":
+                s.own, s.changed_at = "unknown", s.last_ts + limit
+                s.pending, s.pending_n, s.pending_since, s.pending_reason = None, 0, None, None
+            if s.own_reason != reason:
+                s.own_reason = reason
+                m.changed.add((kind, name))
+        if not stale:
+            db.execute("ROLLBACK")
+            return 0
+        derive(m, inventory, now)
+        save(db, m)
+        db.execute("COMMIT")
+    except BaseException:
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return len(m.events)
 
 
 # ---- persistence ------------------------------------------------------------------------------
@@ -497,6 +591,8 @@ def save(db: sqlite_utils.Database, m: Machine) -> None:
 class StateStore(Protocol):
     def apply_batch(self, agent: str, seq: int, polls: list[Mapping[str, Any]]) -> bool: ...
 
+    def age_out(self, now: float | None = None) -> int: ...
+
     def current(self) -> dict[str, dict[str, dict[str, Any]]]: ...
 
     def events(self, **filters: Any) -> list[dict[str, Any]]: ...
@@ -512,6 +608,9 @@ class SqliteStateStore:
 
     def apply_batch(self, agent: str, seq: int, polls: list[Mapping[str, Any]]) -> bool:
         return apply_batch(self.db, agent, seq, polls, self.inventory, self.config)
+
+    def age_out(self, now: float | None = None) -> int:
+        return age_out(self.db, self.inventory, now, self.config)
 
     def current(self) -> dict[str, dict[str, dict[str, Any]]]:
         return current(self.db)

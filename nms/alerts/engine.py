@@ -64,18 +64,14 @@ class Engine:
     inventory: Inventory | None
     channels: ChannelConfig | None = None
     metrics_every_s: float = 60.0
-    _topo: Topology | None = field(default=None, init=False)
-    _topo_of: int | None = field(default=None, init=False)
     _last_metrics: float = field(default=0.0, init=False)
 
     # ---- helpers -------------------------------------------------------------------------
     def topology(self) -> Topology | None:
+        """The graph :mod:`nms.state` uses too (built once per inventory, rebuilt when it is edited)."""
         if self.inventory is None:
             return None
-        if self._topo is None or self._topo_of != id(self.inventory):
-            self._topo, self._topo_of = Topology.build(self.inventory), id(self.inventory)
-        self._topo._behind.clear()  # per evaluation: cheap, and the inventory may have been edited
-        return self._topo
+        return Topology.build(self.inventory)
 
     def subject_name(self, kind: str, subject: str) -> str:
         inv = self.inventory

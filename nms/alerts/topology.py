@@ -6,18 +6,17 @@ devices are reachable *only* through a given link or device (so an alert on anyt
 there is a consequence, listed under the root cause instead of paging), including
 devices the centre no longer hears from at all because their agent sits behind the cut.
 
-The graph: inventory links, plus each site's LAN (devices of one site and one network
-address space are adjacent).  专网 and 外网 are separate networks: a city's external
-uplink does not carry its internal devices.
+The graph is :func:`nms.topology.build`'s, the same the state machine derives
+*unreachable (parent)* from, so the two cannot disagree.
 """
 
 from __future__ import annotations
 
 import re
-from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from nms import topology as core
 from nms.inventory_model import Inventory
 
 ROOT_KINDS = ("link", "device")
@@ -26,61 +25,33 @@ _DEVICE_DOWN = re.compile(r"^device \S+ down")
 
 @dataclass
 class Topology:
-    inventory: Inventory
-    adj: dict[str, list[tuple[str, str | None]]] = field(default_factory=dict)
-    roots: list[str] = field(default_factory=list)
-    depth: dict[str, int] = field(default_factory=dict)
-    _reach_all: set[str] = field(default_factory=set)
-    _behind: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+    """The alert-side questions on :func:`nms.topology.build`'s graph (the one the state machine uses)."""
+
+    graph: core.Topology
 
     @classmethod
     def build(cls, inventory: Inventory) -> Topology:
-        t = cls(inventory)
-        for d in inventory.devices:
-            t.adj[d] = []
-        for link in inventory.links.values():
-            if link.a.device in t.adj and link.b.device in t.adj:
-                t.adj[link.a.device].append((link.b.device, link.id))
-                t.adj[link.b.device].append((link.a.device, link.id))
-        lans: dict[tuple[str, str], list[str]] = {}
-        for d in inventory.devices.values():
-            lans.setdefault((d.site, d.network), []).append(d.name)
-        for names in lans.values():
-            for a in names:
-                t.adj[a].extend((b, None) for b in names if b != a)
-        t.roots = sorted(
-            d.name
-            for d in inventory.devices.values()
-            if inventory.sites.get(d.site) is not None and inventory.sites[d.site].kind == "province"
-        )
-        t.depth = t._bfs()
-        t._reach_all = set(t.depth)
-        return t
+        return cls(core.build(inventory))
 
-    def _bfs(self, skip_link: str | None = None, skip_device: str | None = None) -> dict[str, int]:
-        depth = {r: 0 for r in self.roots if r != skip_device}
-        queue = deque(depth)
-        while queue:
-            cur = queue.popleft()
-            for nxt, lid in self.adj.get(cur, ()):
-                if nxt in depth or nxt == skip_device or (lid is not None and lid == skip_link):
-                    continue
-                depth[nxt] = depth[cur] + 1
-                queue.append(nxt)
-        return depth
+    @property
+    def inventory(self) -> Inventory:
+        return self.graph.inventory
+
+    @property
+    def adj(self) -> dict[str, list[core.Edge]]:
+        return self.graph.adj
+
+    @property
+    def roots(self) -> list[str]:
+        return self.graph.roots
+
+    @property
+    def depth(self) -> dict[str, int]:
+        return self.graph.depth
 
     def behind(self, kind: str, subject: str) -> frozenset[str]:
         """Devices reachable from the centre only through this link or device (not itself)."""
-        key = (kind, subject)
-        if key not in self._behind:
-            if kind == "link" and subject in self.inventory.links:
-                rest = set(self._bfs(skip_link=subject))
-            elif kind == "device" and subject in self.inventory.devices:
-                rest = set(self._bfs(skip_device=subject)) | {subject}
-            else:
-                rest = self._reach_all
-            self._behind[key] = frozenset(self._reach_all - rest)
-        return self._behind[key]
+        return self.graph.only_through(kind, subject)
 
     def devices_of(self, kind: str, subject: str) -> set[str]:
         """Devices an alert subject stands on (to decide whether it lies behind a root)."""

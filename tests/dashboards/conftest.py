@@ -63,16 +63,18 @@ def kiosk_client(app: Flask, site: str | None = None):
 def alert_app(tmp_path: Path, full_inventory: Inventory, monkeypatch: pytest.MonkeyPatch) -> Flask:
     """The real app with real alerts: the engine evaluated over a state history on the shipped inventory.
 
-    sdh-huaibei cut a minute ago (suixi-int-rtr1 behind it down too), mstp-feidong down now:
-    roots ``link-down:sdh-huaibei`` (critical, older, the rest folded under it) and
+    A minute ago sdh-huaibei was cut and the city router bengbu-int-rtr1 died; now mstp-feidong
+    is down too.  Roots: ``link-down:sdh-huaibei`` and ``device-down:bengbu-int-rtr1``
+    (critical, older; bengbu's county links folded under it) and
     ``access-link-down:mstp-feidong`` (major, newer); one failed webhook attempt logged.
     """
     from tests.dashboards import alertworld
 
     monkeypatch.setenv(alertworld.HOOK_KEY_ENV, "dash-test-key")
     app = make_app(tmp_path, inventory=full_inventory)
+    dead = ["bengbu-int-rtr1"]
     fill(app, full_inventory, 1, ago=90)
-    fill(app, full_inventory, 2, ago=60, down_links=["sdh-huaibei"], down_devices=["suixi-int-rtr1"])
-    fill(app, full_inventory, 3, down_links=["sdh-huaibei", "mstp-feidong"], down_devices=["suixi-int-rtr1"])
+    fill(app, full_inventory, 2, ago=60, down_links=["sdh-huaibei"], down_devices=dead)
+    fill(app, full_inventory, 3, down_links=["sdh-huaibei", "mstp-feidong"], down_devices=dead)
     app.config["TEST_ALERTS"] = alertworld.raise_alerts(app, full_inventory)
     return app

@@ -100,7 +100,7 @@ def test_operator_console_pages(site):
     assert page.url.endswith("/console")
     assert "1008" in page.locator("#count").inner_text()
     nav = page.locator("header nav").inner_text()
-    assert "大屏 Wall" in nav and "告警 Problems" in nav and "配置备份" in nav
+    assert "大屏 Wall" in nav and "告警 Alerts" in nav and "配置备份" in nav
     shot(page, "console-devices")
     page.goto(f"{base}/console?state=bogus")
     assert page.locator("#err-state").is_visible()

@@ -72,14 +72,21 @@ def snmpsim_package():
     stop(proc)
 
 
-def _poll_all(port: int, communities: list[str]) -> dict[str, dict]:
-    """Poll every community; snmpsim is one slow single-threaded process, so go gently."""
+def _poll_all(
+    port: int, communities: list[str], in_flight: int = 6, timeout: float = 5, retries: int = 1
+) -> dict[str, dict]:
+    """Poll every community; snmpsim is one slow single-threaded process, so go gently
+    (retries pile up in its queue: a 40 MB walk takes seconds per request)."""
 
     async def run():
-        poller = Poller(max_in_flight=6, budget_s=300)
+        poller = Poller(max_in_flight=in_flight, budget_s=600)
         rs = await asyncio.gather(
             *(
-                poller.poll(Target("127.0.0.1", port, Credential(community=c), timeout=5, retries=1, name=c))
+                poller.poll(
+                    Target(
+                        "127.0.0.1", port, Credential(community=c), timeout=timeout, retries=retries, name=c
+                    )
+                )
                 for c in communities
             )
         )
@@ -138,8 +145,8 @@ def test_ports_agree_with_librenms(snmpsim):
     assert agree / total >= 0.98
 
 
-def _check_all(port: int, communities: list[str]) -> None:
-    results = _poll_all(port, communities)
+def _check_all(port: int, communities: list[str], **kw) -> None:
+    results = _poll_all(port, communities, **kw)
     failed = {c: r["error"] for c, r in results.items() if not r["ok"]}
     generic = sorted(c for c, r in results.items() if r["ok"] and r["profile"] == "generic")
     print(f"{len(results)} recordings polled; failed: {failed}; generic profile: {generic}")
@@ -164,7 +171,7 @@ def test_testbed_recordings_poll_and_get_a_vendor_profile(snmpsim):
 
 @pytest.mark.slow
 def test_package_recordings_poll_and_get_a_vendor_profile(snmpsim_package):
-    _check_all(snmpsim_package, _pkg_walks())
+    _check_all(snmpsim_package, _pkg_walks(), in_flight=1, timeout=60, retries=0)
 
 
 def test_testbed_snmpsim_data_is_the_package_copy():

@@ -1,0 +1,151 @@
+"""The province's link tree as one graph, built once per inventory.
+
+Both the state machine (a device behind a down link or device is *unreachable
+(parent)*) and the alerts engine (consequences folded under their root cause) ask this
+one graph, so the wall display and the alert grouping can never disagree about what
+lies behind what.
+
+The graph: inventory links, plus each site's LAN.  A site's LAN joins only devices of
+the same network: 专网 (internal) and 外网 (external) are separate address spaces, so
+a city's external uplink does not carry its internal devices.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from nms.inventory_model import Inventory
+
+Edge = tuple[str, str | None]  # (neighbour device, link id; None = the site's LAN)
+
+
+@dataclass
+class Topology:
+    inventory: Inventory
+    adj: dict[str, list[Edge]] = field(default_factory=dict)
+    roots: list[str] = field(default_factory=list)  # the provincial centre's devices
+    parent: dict[str, Edge] = field(default_factory=dict)  # BFS tree from the roots, ignoring state
+    depth: dict[str, int] = field(default_factory=dict)
+    by_site: dict[str, list[str]] = field(default_factory=dict)
+    _only: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict, repr=False)
+
+    def reachable(self, down: Collection[str] = (), blocked: Collection[str] = ()) -> set[str]:
+        """Devices the centre reaches without passing a device in ``down`` or a link in ``blocked``."""
+        reached = {r for r in self.roots if r not in down}
+        queue = deque(reached)
+        while queue:
+            cur = queue.popleft()
+            for nxt, lid in self.adj.get(cur, ()):
+                if nxt in reached or nxt in down or (lid is not None and lid in blocked):
+                    continue
+                reached.add(nxt)
+                queue.append(nxt)
+        return reached
+
+    def culprit(self, device: str, down: Collection[str], blocked: Collection[str]) -> str:
+        """The down thing nearest the centre on the device's path: ``link X`` / ``device Y``."""
+        found, cur = "parent", device
+        while cur in self.parent:
+            up, lid = self.parent[cur]
+            if lid is not None and lid in blocked:
+                found = f"link {lid}"
+            elif up in down:
+                found = f"device {up}"
+            cur = up
+        return found
+
+    def behind(
+        self,
+        down: Collection[str] = (),
+        blocked: Collection[str] = (),
+        reached: set[str] | None = None,
+    ) -> dict[str, str]:
+        """{device: culprit} for every device lost behind the given down devices and links.
+
+        A down device that a reached neighbour faces over a working link is a root
+        cause, not lost; the province's own devices are never lost.
+        """
+        if reached is None:
+            reached = self.reachable(down, blocked)
+        out: dict[str, str] = {}
+        for name in self.adj:
+            if name in reached or name in self.roots:
+                continue
+            if name in down and any(n in reached and lid not in blocked for n, lid in self.adj[name]):
+                continue
+            out[name] = self.culprit(name, down, blocked)
+        return out
+
+    def only_through(self, kind: str, subject: str) -> frozenset[str]:
+        """Devices the centre reaches only through this one link or device (not itself)."""
+        key = (kind, subject)
+        if key not in self._only:
+            everything = set(self.depth)
+            if kind == "link" and subject in self.inventory.links:
+                rest = self.reachable(blocked={subject})
+            elif kind == "device" and subject in self.inventory.devices:
+                rest = self.reachable(down={subject}) | {subject}
+            else:
+                rest = everything
+            self._only[key] = frozenset(everything - rest)
+        return self._only[key]
+
+
+def _fingerprint(inventory: Inventory) -> tuple:
+    """Cheap identity of what the graph is made of: an in-place edit of the inventory rebuilds it."""
+    return (
+        tuple(map(id, inventory.devices.values())),
+        tuple(map(id, inventory.links.values())),
+        tuple(map(id, inventory.sites.values())),
+    )
+
+
+_CACHE: dict[int, tuple[Inventory, tuple, Topology]] = {}
+
+
+def build(inventory: Inventory) -> Topology:
+    """The graph of this inventory (cached: built once, not per batch)."""
+    fp = _fingerprint(inventory)
+    hit = _CACHE.get(id(inventory))
+    if hit is not None and hit[0] is inventory and hit[1] == fp:
+        return hit[2]
+    topo = _build(inventory)
+    if len(_CACHE) > 8:
+        _CACHE.clear()
+    _CACHE[id(inventory)] = (inventory, fp, topo)
+    return topo
+
+
+def _build(inventory: Inventory) -> Topology:
+    t = Topology(inventory)
+    for d in inventory.devices:
+        t.adj[d] = []
+    for link in inventory.links.values():
+        if link.a.device in t.adj and link.b.device in t.adj:
+            t.adj[link.a.device].append((link.b.device, link.id))
+            t.adj[link.b.device].append((link.a.device, link.id))
+    lans: dict[tuple[str, str], list[str]] = {}
+    for d in inventory.devices.values():
+        t.by_site.setdefault(d.site, []).append(d.name)
+        lans.setdefault((d.site, d.network), []).append(d.name)
+    for names in lans.values():
+        for a in names:
+            t.adj[a].extend((b, None) for b in names if b != a)
+    t.roots = sorted(
+        d.name
+        for d in inventory.devices.values()
+        if d.site in inventory.sites and inventory.sites[d.site].kind == "province"
+    )
+    # the tree: BFS from the roots, a site's LAN before a link at equal distance
+    t.depth = {r: 0 for r in t.roots}
+    queue = deque(t.roots)
+    while queue:
+        cur = queue.popleft()
+        for nxt, lid in sorted(t.adj[cur], key=lambda e: e[1] is not None):
+            if nxt not in t.depth:
+                t.depth[nxt] = t.depth[cur] + 1
+                t.parent[nxt] = (cur, lid)
+                queue.append(nxt)
+    return t
