@@ -183,7 +183,7 @@ class Poller:
             if skip and _skipped(row, skip):
                 continue
             rows.append(row)
-        return rows
+        return _unique_names(rows)
 
     async def _health(self, client, spec: dict, maxrep: int) -> dict:
         out = {}
@@ -429,3 +429,23 @@ def _index_key(idx: str) -> tuple:
 async def poll_device(target: Target, profile: str = "auto", expected_peers: Iterable[str] = ()) -> dict:
     """One-off convenience wrapper (architecture.md name)."""
     return await Poller(max_in_flight=1).poll(target, profile, expected_peers)
+
+
+def _unique_names(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Give every interface a name of its own, as the poll result promises.
+
+    Some devices name two ports alike (or leave a name empty); the first keeps the name,
+    the others get ``name#ifIndex``, so the centre can key interfaces by name.  What the
+    device itself said stays in ``device_name`` whenever it differs.
+    """
+    seen: set[str] = set()
+    for row in rows:
+        said = row.get("name")
+        name = said or f"ifIndex{row['index']}"
+        if name in seen:
+            name = f"{name}#{row['index']}"
+        seen.add(name)
+        if name != said:
+            row["device_name"] = said
+            row["name"] = name
+    return rows

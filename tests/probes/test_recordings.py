@@ -125,7 +125,7 @@ def test_ports_agree_with_librenms(snmpsim):
             o = ours.get(lp["ifIndex"])
             if (
                 o
-                and o["name"] == lp["ifName"]
+                and o.get("device_name", o["name"]) == lp["ifName"]
                 and o["oper"] == lp["ifOperStatus"]
                 and _speed_agrees(o["speed_bps"], lp["ifSpeed"])
                 and _octets_agree(o["in_octets"], lp["ifInOctets"])
