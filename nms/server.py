@@ -29,20 +29,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["NMS_SETTINGS"] = settings
     app.config["TESTING"] = settings.testing
     for name in BLUEPRINT_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            # Only a module that does not exist yet is skipped; any other import error is a bug.
-            if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
-                continue
-            raise
+        module = importlib.import_module(name)
         app.register_blueprint(module.bp)
-    try:
-        from nms.auth.enforce import install
-    except ModuleNotFoundError:
-        pass
-    else:
-        install(app)
+    from nms.auth.enforce import install
+
+    install(app)
     return app
 
 

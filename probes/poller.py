@@ -27,10 +27,11 @@ _MAX32 = 4294967295
 _MAX_SPEED = 10**13  # 10 Tbit/s: anything above is a sentinel, not a speed
 
 
-def empty_result(target: Target, profile: str | None = None) -> dict:
+def blank_result(device: str, profile: str | None, ts: float) -> dict:
+    """A poll result with nothing in it yet (the contract's shape); failures fill in ``error``."""
     return {
-        "device": target.name or f"{target.host}:{target.port}",
-        "ts": time.time(),
+        "device": device,
+        "ts": ts,
         "ok": False,
         "error": None,
         "duration_s": 0.0,
@@ -42,6 +43,10 @@ def empty_result(target: Target, profile: str | None = None) -> dict:
         "tunnels": [],
         "sdh": [],
     }
+
+
+def empty_result(target: Target, profile: str | None = None) -> dict:
+    return blank_result(target.name or f"{target.host}:{target.port}", profile, time.time())
 
 
 class Poller:

@@ -19,6 +19,7 @@ from typing import Any
 
 from probes.agent.config import DeviceJob
 from probes.agent.logs import log
+from probes.poller import blank_result
 
 PollFn = Callable[[DeviceJob], Awaitable[dict[str, Any]]]
 ResultFn = Callable[[DeviceJob, dict[str, Any]], None]
@@ -26,20 +27,7 @@ ResultFn = Callable[[DeviceJob, dict[str, Any]], None]
 
 def failed_result(job: DeviceJob, error: str, started: float, duration: float) -> dict[str, Any]:
     """A poll result for a poll that could not run or did not finish (contract shape)."""
-    return {
-        "device": job.name,
-        "ts": started,
-        "ok": False,
-        "error": error,
-        "duration_s": round(duration, 4),
-        "profile": job.profile,
-        "identity": {},
-        "interfaces": [],
-        "health": {},
-        "sessions": None,
-        "tunnels": [],
-        "sdh": [],
-    }
+    return blank_result(job.name, job.profile, started) | {"error": error, "duration_s": round(duration, 4)}
 
 
 def backoff_delay(interval: float, failures: int, cap_factor: int = 8, cap_s: float = 900.0) -> float:
