@@ -208,6 +208,16 @@ class Poller:
 
     async def _source_value(self, client, src: dict, maxrep: int) -> float | None:
         scale, offset = float(src.get("scale", 1)), float(src.get("offset", 0))
+        if "total_scalar" in src:
+            # used = total - every "free" scalar (UCD-SNMP: avail, buffers, cached), as a percentage
+            oids = [str(src["total_scalar"]), *(str(o) for o in src.get("free_scalars", []))]
+            got = await client.get(oids)
+            self.varbinds += len(oids)
+            values = [number(got.get(o)) for o in oids]
+            if values[0] is None or values[0] <= 0 or values[1:2] == [None]:
+                return None
+            used = values[0] - sum(v for v in values[1:] if v is not None)
+            return max(0.0, min(100.0, 100.0 * used / values[0]))
         if "scalar" in src:
             got = await client.get([str(src["scalar"])])
             self.varbinds += 1

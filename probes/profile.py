@@ -108,9 +108,11 @@ def _validate(path: Path, data: dict) -> None:
         if not isinstance(sources, list):
             raise ProfileError(f"{path.name}: health.{key}: must be a list of sources")
         for i, src in enumerate(sources):
-            for k in ("column", "scalar", "used", "total", "free", "pct"):
+            for k in ("column", "scalar", "used", "total", "free", "pct", "total_scalar"):
                 if k in src:
                     check_oid(f"health.{key}[{i}].{k}", str(src[k]))
+            for j, oid in enumerate(src.get("free_scalars") or []):
+                check_oid(f"health.{key}[{i}].free_scalars[{j}]", str(oid))
     for i, p in enumerate((data.get("detect") or {}).get("sysObjectID", []) or []):
         check_oid(f"detect.sysObjectID[{i}]", str(p).lstrip("."))
 
