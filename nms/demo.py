@@ -65,6 +65,21 @@ def issue_tokens(settings: Settings, inventory: Inventory) -> tuple[dict[str, st
     return agent_tokens, kiosk, password
 
 
+def load_address_plan(settings: Settings, inventory: Inventory) -> int:
+    """The shipped address plan (专网/外网, IPv4/IPv6), loaded once into an empty IPAM; prefixes made."""
+    from ipam import csvio
+    from ipam.schema import ensure_schema
+
+    db = connect(settings)
+    ensure_schema(db)
+    if db["ipam_prefixes"].count:
+        return 0
+    text = (ROOT / "ipam" / "data" / "address_plan.csv").read_text(encoding="utf-8")
+    result = csvio.import_csv(db, text, actor=DEMO_ACTOR, known_sites=set(inventory.sites),
+                              reason="demo: the shipped address plan")
+    return int(result["created"])
+
+
 def wait_http(url: str, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -110,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update({k: env[k] for k in ("NMS_DATA_DIR", "NMS_INVENTORY", "NMS_SECRETS_FILE")})
     settings = Settings()
     agent_tokens, kiosk, password = issue_tokens(settings, inventory)
+    load_address_plan(settings, inventory)
 
     logs = args.data_dir / "logs"
     logs.mkdir(exist_ok=True)
