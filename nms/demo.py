@@ -3,8 +3,10 @@
 Starts, as child processes: the simulated province (every inventory device answering
 SNMP on 127.34.x.y), the centre with the dashboard on http://127.0.0.1:8080, and one
 probe agent per agent of the inventory (one per city, one for the province and its
-departments). Secrets for the simulation (SNMP community, SNMPv3 keys) are generated
-once into a mode-0600 secrets file in the data directory; agent tokens are issued anew
+departments); each city's agent pushes through the simulator's WAN forwarder, so a cut
+uplink (``link-down sdh-chaohu``) silences that city's agent as in the real network
+(:mod:`probes.sim.wan`). Secrets for the simulation (SNMP community, SNMPv3 keys) are
+generated once into a mode-0600 secrets file in the data directory; agent tokens are issued anew
 at every start and handed to the agents through their environment only.
 """
 
@@ -101,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--snmp-port", type=int, default=1161, help="UDP port of the simulated devices")
     parser.add_argument("--sim-control-port", type=int, default=8161)
     parser.add_argument("--agents", default="all", help="comma-separated agent names, or all")
+    parser.add_argument("--wan-proxy-base-port", type=int, default=8200,
+                        help="city agents push via WAN forwarders on N, N+1, ... (0: straight to the centre)")
     args = parser.parse_args(argv)
 
     try:
@@ -138,19 +142,28 @@ def main(argv: list[str] | None = None) -> int:
                                              stderr=subprocess.STDOUT, start_new_session=True)))
 
     py = sys.executable
-    start("simulator", [py, "-m", "probes.sim", "serve", "--inventory", str(args.inventory),
-                        "--port", str(args.snmp_port), "--control-port", str(args.sim_control_port)])
+    centre_url = f"http://127.0.0.1:{args.port}"
+    sim_cmd = [py, "-m", "probes.sim", "serve", "--inventory", str(args.inventory),
+               "--port", str(args.snmp_port), "--control-port", str(args.sim_control_port)]
+    via: dict[str, str] = {}  # agent -> its WAN forwarder (the province's agent sits at the centre)
+    if args.wan_proxy_base_port:
+        from probes.sim.wan import proxy_ports
+
+        sim_cmd += ["--wan-proxy", centre_url, "--wan-proxy-base-port", str(args.wan_proxy_base_port)]
+        ports = proxy_ports(inventory, args.wan_proxy_base_port)
+        via = {a: f"http://127.0.0.1:{p}" for a, p in ports.items()}
+    start("simulator", sim_cmd)
     start("centre", [py, "-m", "nms", "serve"])
     wanted = set(inventory.agents) if args.agents == "all" else set(args.agents.split(","))
     for i, agent in enumerate(sorted(wanted)):
         start(f"agent-{agent}", [py, "agent.py", "run", "--agent", agent,
-                                 "--centre", f"http://127.0.0.1:{args.port}",
+                                 "--centre", via.get(agent, centre_url),
                                  "--sim-port", str(args.snmp_port),
                                  "--spool-dir", str(args.data_dir / "spool" / agent),
                                  "--metrics-listen", f"127.0.0.1:{9410 + i}"],
               {inventory.agents[agent].token_env: agent_tokens[agent]})
 
-    url = f"http://127.0.0.1:{args.port}"
+    url = centre_url
     if not wait_http(url + "/login", 60):
         print(f"demo: the centre did not come up; see {logs}/centre.log", file=sys.stderr)
     print(f"\n  Provincial NMS demo is running: dashboard on {url}")

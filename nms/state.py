@@ -45,7 +45,8 @@ class StateConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> StateConfig:
         """``NMS_STATE_DOWN_AFTER`` / ``NMS_STATE_UP_AFTER``: consecutive polls needed;
-        ``NMS_STATE_STALE_FACTOR``: poll intervals of silence before a device is unknown."""
+        ``NMS_STATE_STALE_FACTOR``: poll intervals of silence before a device is unknown;
+        ``NMS_STATE_STALE_MIN_S``: never sooner than this (seconds; tests make it short)."""
         env = os.environ if env is None else env
         try:
             cfg = cls(int(env.get("NMS_STATE_DOWN_AFTER", 2)), int(env.get("NMS_STATE_UP_AFTER", 1)))
@@ -60,7 +61,14 @@ class StateConfig:
             raise ValueError(f"NMS_STATE_STALE_FACTOR: not a number ({raw!r})") from None
         if not factor >= 1:
             raise ValueError(f"NMS_STATE_STALE_FACTOR must be at least 1 (got {raw!r})")
-        return cls(cfg.down_after, cfg.up_after, factor)
+        raw = env.get("NMS_STATE_STALE_MIN_S", str(cls.stale_min_s))
+        try:
+            min_s = float(raw)
+        except ValueError:
+            raise ValueError(f"NMS_STATE_STALE_MIN_S: not a number ({raw!r})") from None
+        if not min_s >= 0:
+            raise ValueError(f"NMS_STATE_STALE_MIN_S must be at least 0 (got {raw!r})")
+        return cls(cfg.down_after, cfg.up_after, factor, min_s)
 
     def stale_after(self, interval_s: float) -> float:
         """Seconds of silence after which a device polled every ``interval_s`` is unknown."""

@@ -27,9 +27,19 @@ As a subprocess (end-to-end tests, demos)::
         sim.port, sim.control                                  # UDP port, control URL
         sim.fault("device-down", "hefei-int-rtr1")
 
+WAN forwarders (``wan``): each agent away from the provincial centre pushes through a
+TCP forwarder on 127.0.0.1 that resets new and open connections while its home site
+has no path to the centre (a link end down, SDH LOS, a device down; the graph is
+``nms.topology``'s), so a cut uplink silences that city's agent as in the real network::
+
+    urls = sim.start_wan("http://127.0.0.1:8080", base_port=0)  # {"chaohu": "http://127.0.0.1:N"}
+
 CLI: ``python -m probes.sim serve --inventory inventory.yaml [--port 1161]
-[--control-port N] [--devices GLOB] [--wan-delay-ms auto|0|N]`` prints one JSON line
-``{"ready": true, "port": ..., "control": "http://127.0.0.1:N", ...}``; then
+[--control-port N] [--devices GLOB] [--wan-delay-ms auto|0|N] [--wan-proxy CENTRE_URL
+[--wan-proxy-base-port N]]`` prints one JSON line ``{"ready": true, "port": ...,
+"control": "http://127.0.0.1:N", "wan_proxy": {agent: URL}, ...}`` (forwarder of the
+i-th WAN agent, sorted by name, on N+i; ``GET /wan`` on the control URL says which are
+cut off and why); then
 ``python -m probes.sim fault --control URL ACTION ARGS`` with ACTION one of
 device-down/up DEVICE, if-down/up DEVICE IFNAME, link-down/up LINK_ID, reboot DEVICE,
 sdh-los/sdh-clear DEVICE IFNAME, sdh-errors DEVICE IFNAME --es N --ses N,

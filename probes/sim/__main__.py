@@ -2,6 +2,7 @@
 
     python -m probes.sim serve --inventory inventory.yaml [--port 1161] [--control-port N]
                                [--devices GLOB ...] [--wan-delay-ms auto|0|N]
+                               [--wan-proxy CENTRE_URL [--wan-proxy-base-port N]]
     python -m probes.sim fault --control URL ACTION [ARGS...] [--es N --ses N]
     python -m probes.sim status --control URL
 """
@@ -37,6 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--devices", action="append", default=[], metavar="GLOB", help="only these devices")
     s.add_argument("--wan-delay-ms", default="auto", help="auto (by site kind), 0, or milliseconds")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--wan-proxy", metavar="CENTRE_URL",
+                   help="forward each city agent to the centre over its simulated uplink (probes.sim.wan)")
+    s.add_argument("--wan-proxy-base-port", type=int, default=0, metavar="N",
+                   help="forwarder of the i-th city agent (sorted) on N+i (0: free ports)")
     f = sub.add_parser("fault", help="inject or clear a fault",
                        epilog="actions: " + "; ".join(f"{k} {v}".strip() for k, v in FAULTS.items()))
     f.add_argument("--control", required=True, help="control URL printed by serve, http://127.0.0.1:N")
@@ -68,6 +73,11 @@ async def _serve(args: argparse.Namespace) -> int:
         province = SimulatedProvince(inv, port=args.port, devices=args.devices, wan_delay=delay,
                                      seed=args.seed)
         await province.start_async()
+        wan = {}
+        if args.wan_proxy:
+            from probes.sim.wan import WanProxies
+
+            wan = await WanProxies(province, args.wan_proxy, args.wan_proxy_base_port).start_async()
     except InventoryError as exc:
         print("\n".join(exc.errors), file=sys.stderr)
         return 2
@@ -78,6 +88,8 @@ async def _serve(args: argparse.Namespace) -> int:
     cport = server.sockets[0].getsockname()[1]
     ready = {"ready": True, "devices": len(province.devices), "port": province.port,
              "control": f"http://127.0.0.1:{cport}", "startup_s": round(time.time() - t0, 2)}
+    if args.wan_proxy:
+        ready["wan_proxy"] = wan
     print(json.dumps(ready), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -85,6 +97,8 @@ async def _serve(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     server.close()
+    if province.wan is not None:
+        await province.wan.stop_async()
     await province.stop_async()
     return 0
 

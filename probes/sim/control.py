@@ -1,8 +1,9 @@
 """Control endpoint of a running simulator: HTTP+JSON on 127.0.0.1, and its client.
 
-``GET /status`` and ``POST /fault`` (``{"action": "if-down", "args": [dev, if],
-"es": 0, "ses": 0}``).  Bound to loopback only; anyone who can reach it can break
-the simulated network, which is its purpose.
+``GET /status``, ``GET /wan`` (the WAN forwarders: agent -> URL, cut off or not) and
+``POST /fault`` (``{"action": "if-down", "args": [dev, if], "es": 0, "ses": 0}``).  Bound
+to loopback only; anyone who can reach it can break the simulated network, which is its
+purpose.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ async def serve_control(province: SimulatedProvince, port: int = 0) -> asyncio.b
 def _dispatch(province: SimulatedProvince, method: str, path: str, body: bytes) -> tuple[int, dict]:
     if method == "GET" and path == "/status":
         return 200, province.status()
+    if method == "GET" and path == "/wan":
+        wan = province.wan
+        return 200, wan.status() if wan is not None else {"centre": None, "agents": {}}
     if method == "POST" and path == "/fault":
         try:
             req = json.loads(body or b"{}")
@@ -94,3 +98,7 @@ def send_fault(url: str, action: str, *args: str, es: int = 0, ses: int = 0) -> 
 
 def get_status(url: str) -> dict:
     return _call(url, "/status")
+
+
+def get_wan(url: str) -> dict:
+    return _call(url, "/wan")

@@ -16,7 +16,7 @@ import resource
 import socket
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from nms.inventory_model import Inventory
 from probes.sim import ber
@@ -139,6 +139,9 @@ class SimulatedProvince:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._transports: list[asyncio.DatagramTransport] = []
+        # called on the serving loop after every fault (probes.sim.wan cuts agents off)
+        self.fault_listeners: list[Callable[[], None]] = []
+        self.wan = None  # probes.sim.wan.WanProxies once started
 
     # ----- serving --------------------------------------------------------------
     def answer(self, dev: SimDevice, data: bytes) -> bytes | None:
@@ -241,7 +244,19 @@ class SimulatedProvince:
         self._control = server
         return f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
 
+    def start_wan(self, centre_url: str, base_port: int = 0) -> dict[str, str]:
+        """Start the WAN forwarders (:mod:`probes.sim.wan`) on the running loop; {agent: URL}."""
+        from probes.sim.wan import WanProxies
+
+        if self._loop is None:
+            raise SimError("start() the province before its WAN forwarders")
+        wan = WanProxies(self, centre_url, base_port)
+        return asyncio.run_coroutine_threadsafe(wan.start_async(), self._loop).result(timeout=10)
+
     def stop(self) -> None:
+        if self._loop is not None and self._thread is not None and self.wan is not None:
+            asyncio.run_coroutine_threadsafe(self.wan.stop_async(), self._loop).result(timeout=10)
+            self.wan = None
         if self._loop is not None and getattr(self, "_control", None) is not None:
             self._loop.call_soon_threadsafe(self._control.close)
         if self._loop is not None and self._thread is not None:
@@ -289,7 +304,10 @@ class SimulatedProvince:
     def _fault_now(self, action: str, args: tuple[str, ...], es: int, ses: int) -> dict:
         now = time.time()
         try:
-            return self._fault(action, list(args), now, es, ses)
+            out = self._fault(action, list(args), now, es, ses)
+            for listener in self.fault_listeners:
+                listener()
+            return out
         except SimError:
             raise
         except KeyError as exc:
