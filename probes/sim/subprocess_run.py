@@ -25,6 +25,7 @@ class SimProcess:
     control: str
     devices: int
     startup_s: float
+    ready: dict  # the whole ready line (e.g. "wan_proxy": {agent: url} with --wan-proxy)
 
     def fault(self, action: str, *args: str, es: int = 0, ses: int = 0) -> dict:
         return send_fault(self.control, action, *args, es=es, ses=ses)
@@ -36,12 +37,13 @@ class SimProcess:
 @contextmanager
 def run_subprocess(inventory: str | Path, *, port: int = 0, devices: list[str] | None = None,
                    wan_delay_ms: str = "0", env: dict[str, str] | None = None,
-                   timeout: float = 60.0) -> Iterator[SimProcess]:
+                   timeout: float = 60.0, extra_args: list[str] | None = None) -> Iterator[SimProcess]:
     """Start ``python -m probes.sim serve``; yield once it printed its ready line."""
     cmd = [sys.executable, "-m", "probes.sim", "serve", "--inventory", str(inventory),
            "--port", str(port), "--control-port", "0", "--wan-delay-ms", wan_delay_ms]
     for g in devices or []:
         cmd += ["--devices", g]
+    cmd += extra_args or []
     errlog = tempfile.TemporaryFile(mode="w+")
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
                             stderr=errlog, text=True)
@@ -55,7 +57,7 @@ def run_subprocess(inventory: str | Path, *, port: int = 0, devices: list[str] |
             err = errlog.read()
             raise RuntimeError(f"simulator did not start: {err.strip()[-2000:]}")
         ready = json.loads(line)
-        yield SimProcess(proc, ready["port"], ready["control"], ready["devices"], ready["startup_s"])
+        yield SimProcess(proc, ready["port"], ready["control"], ready["devices"], ready["startup_s"], ready)
     finally:
         proc.terminate()
         try:

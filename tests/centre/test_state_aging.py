@@ -82,6 +82,10 @@ def test_stale_after_follows_the_poll_interval_and_the_env_factor(centre_db):
     assert StateConfig.from_env({}).stale_after(30) == 180
     with pytest.raises(ValueError, match="NMS_STATE_STALE_FACTOR"):
         StateConfig.from_env({"NMS_STATE_STALE_FACTOR": "three"})
+    fast = StateConfig.from_env({"NMS_STATE_STALE_FACTOR": "1", "NMS_STATE_STALE_MIN_S": "5"})
+    assert (fast.stale_after(10), fast.stale_after(2)) == (10, 5)
+    with pytest.raises(ValueError, match="NMS_STATE_STALE_MIN_S"):
+        StateConfig.from_env({"NMS_STATE_STALE_MIN_S": "-1"})
 
 
 def test_silent_city_cut_off_by_its_sdh_link_is_unreachable_not_unknown(centre_db):

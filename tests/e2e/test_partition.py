@@ -10,19 +10,14 @@ the province's agent straight to the centre, Chaohu's through its forwarder.
 from __future__ import annotations
 
 import json
-import os
-import select
-import subprocess
-import sys
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import yaml
 
+from probes.sim import run_subprocess
 from probes.sim.control import send_fault
 from tests.agent.test_store_forward import assert_all_delivered_once_in_order, metric, polls_after
 from tests.support.processes import SNMP_SECRETS, TOKEN_ENV, Agent, Centre, wait_for, write_secrets
@@ -53,38 +48,6 @@ def write_small_inventory(path: Path) -> Path:
     return path
 
 
-class AgingCentre(Centre):
-    """The whole centre (``python -m nms serve``), aging silent devices every second."""
-
-    def start(self) -> None:
-        cmd = [sys.executable, "-m", "nms", "serve", "--port", str(self.port), "--threads", "4",
-               "--rollup-every", "0", "--age-every", "1"]
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
-        wait_for(self._answers, 30, f"the centre on {self.url} (log {self.log})")
-
-
-@contextmanager
-def simulator(inventory: Path, centre_url: str, env: dict[str, str]) -> Iterator[dict]:
-    """``python -m probes.sim serve --wan-proxy``; yields its ready line."""
-    cmd = [sys.executable, "-m", "probes.sim", "serve", "--inventory", str(inventory), "--port", "0",
-           "--control-port", "0", "--wan-delay-ms", "0", "--wan-proxy", centre_url]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline() if select.select([proc.stdout], [], [], 60)[0] else ""
-        assert line, f"simulator did not start (exit {proc.poll()})"
-        yield json.loads(line)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def devices_state(centre: Centre, token: str) -> dict[str, dict]:
     req = urllib.request.Request(centre.url + "/api/v1/state", headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310 - loopback
@@ -101,7 +64,7 @@ def partitioned(tmp_path: Path):
     inventory = load_inventory(inv_path)
     secrets_file = write_secrets(tmp_path / "secrets.env")
     (tmp_path / "centre").mkdir()
-    centre = AgingCentre(tmp_path / "centre", inv_path, full_app=True)
+    centre = Centre(tmp_path / "centre", inv_path, full_app=True, extra_args=["--age-every", "1"])
     centre.env.update(NMS_STATE_STALE_FACTOR="1", NMS_STATE_STALE_MIN_S="1")
     db = connect(centre.settings())
     users.create(db, "watcher", "viewer", "anhui", "watcher-password-1234", actor="test")
@@ -111,7 +74,8 @@ def partitioned(tmp_path: Path):
     sim_env = dict(SNMP_SECRETS, NMS_SECRETS_FILE=str(secrets_file))
     agents: list[Agent] = []
     try:
-        with simulator(inv_path, centre.url, sim_env) as ready:
+        with run_subprocess(inv_path, env=sim_env, extra_args=["--wan-proxy", centre.url]) as sim:
+            ready = sim.ready
             assert list(ready["wan_proxy"]) == [CITY]  # the province's agent sits at the centre
             common = ["--interval-override", POLL_EVERY, "--no-jitter", "--snmp-timeout", "0.5",
                       "--snmp-retries", "0"]

@@ -92,10 +92,18 @@ class Centre:
     """``nms serve`` on a fixed loopback port; stop() and start() again keep the data."""
 
     def __init__(
-        self, data_dir: Path, inventory: Path, port: int | None = None, *, full_app: bool = False
+        self,
+        data_dir: Path,
+        inventory: Path,
+        port: int | None = None,
+        *,
+        full_app: bool = False,
+        extra_args: list[str] | None = None,
     ) -> None:
-        """``full_app`` serves every blueprint (``python -m nms serve``), else auth + ingest only."""
+        """``full_app`` serves every blueprint (``python -m nms serve``), else auth + ingest only;
+        ``extra_args`` go to ``nms serve`` (e.g. ``--age-every 1``)."""
         self.full_app = full_app
+        self.extra_args = list(extra_args or [])
         self.data_dir = data_dir
         self.inventory = inventory
         self.port = port or free_port()
@@ -138,6 +146,7 @@ class Centre:
                     "4",
                     "--rollup-every",
                     "0",
+                    *self.extra_args,
                 ],
                 cwd=ROOT,
                 env=self.env,
