@@ -37,18 +37,7 @@ IF_NUMBERS = (
     "out_bps",
     "speed_bps",
 )
-STORED_IF_METRICS = (
-    "in_octets",
-    "out_octets",
-    "in_ucast_pkts",
-    "out_ucast_pkts",
-    "in_errors",
-    "out_errors",
-    "in_discards",
-    "out_discards",
-    "in_bps",
-    "out_bps",
-)
+STORED_IF_METRICS = tuple(m for m in IF_NUMBERS if m != "speed_bps")  # speed is not a time series
 IF_STATUS = {"up", "down", "testing", "unknown", "dormant", "notPresent", "lowerLayerDown"}
 
 
