@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from nms.config import Settings
+from nms.db import connect
+
 ROOT = Path(__file__).resolve().parent.parent
 TESTBED = ROOT.parent / "shared" / "testbed"
 
@@ -24,3 +27,23 @@ def testbed() -> Path:
     if not TESTBED.is_dir():
         pytest.skip(f"test bed not found at {TESTBED} (../shared/testbed beside the repository)")
     return TESTBED
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """A data directory of the test's own and no inventory (areas needing one override this)."""
+    return Settings(data_dir=tmp_path / "var", inventory_path=tmp_path / "no-inventory.yaml", testing=True)
+
+
+@pytest.fixture
+def centre_db(settings: Settings):
+    db = connect(settings, "centre")
+    yield db
+    db.conn.close()
+
+
+@pytest.fixture
+def metrics_db(settings: Settings):
+    db = connect(settings, "metrics")
+    yield db
+    db.conn.close()

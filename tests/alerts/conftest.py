@@ -10,8 +10,6 @@ import pytest
 from nms.alerts.channels import ChannelConfig, parse_channels
 from nms.alerts.engine import Engine
 from nms.alerts.rules import RuleSet, parse_rules
-from nms.config import Settings
-from nms.db import connect
 from nms.state import StateConfig, apply_batch
 from tests.centre.helpers import poll, small_inventory
 
@@ -105,15 +103,8 @@ class World:
 
 
 @pytest.fixture
-def settings(tmp_path):
-    return Settings(data_dir=tmp_path / "var", inventory_path=tmp_path / "none.yaml", testing=True)
-
-
-@pytest.fixture
-def db(settings):
-    d = connect(settings, "centre")
-    yield d
-    d.conn.close()
+def db(centre_db):
+    return centre_db
 
 
 @pytest.fixture
