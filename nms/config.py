@@ -9,6 +9,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _seconds(var: str, default: float) -> float:
+    """A non-negative number of seconds from the environment; a bad value names the variable."""
+    raw = os.environ.get(var)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{var}: not a number of seconds ({raw!r})") from None
+    if not value >= 0:
+        raise ValueError(f"{var}: must be at least 0 (got {raw!r})")
+    return value
+
+
 @dataclass
 class Settings:
     data_dir: Path = field(default_factory=lambda: Path(os.environ.get("NMS_DATA_DIR", ROOT / "var")))
@@ -22,6 +36,16 @@ class Settings:
     listen_port: int = field(default_factory=lambda: int(os.environ.get("NMS_LISTEN_PORT", "8080")))
     # Cookies are Secure unless explicitly served over plain HTTP on loopback (demo, tests).
     insecure_cookies: bool = field(default_factory=lambda: os.environ.get("NMS_INSECURE_COOKIES") == "1")
+    # Ingest refuses a batch with a sample dated more than this ahead of the centre's clock:
+    # one sample from an agent whose clock jumped would otherwise freeze a device's state.
+    ingest_max_future_skew_s: float = field(
+        default_factory=lambda: _seconds("NMS_INGEST_MAX_FUTURE_SKEW_S", 120.0)
+    )
+    # Four-eyes rule: an address request is approved by someone other than its requester,
+    # unless a one-person centre sets NMS_IPAM_ALLOW_SELF_APPROVAL=1 (audited as such).
+    ipam_allow_self_approval: bool = field(
+        default_factory=lambda: os.environ.get("NMS_IPAM_ALLOW_SELF_APPROVAL") == "1"
+    )
     testing: bool = False
 
     def path(self, name: str) -> Path:

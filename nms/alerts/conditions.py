@@ -151,6 +151,32 @@ def agent_conditions(
     return out
 
 
+def clock_skew_conditions(db: sqlite_utils.Database, rule: Rule, inv: Inventory | None) -> list[Condition]:
+    """Agents whose batches ingest refused for samples dated ahead, not yet in time again."""
+    if not _table_exists(db, "ingest_clock_skew"):
+        return []
+    from nms.clockskew import OPEN_SQL
+
+    out = []
+    for agent, _seq, first, _last, sample_ts, ahead, max_skew, refusals in db.execute(OPEN_SQL):
+        if inv is not None and inv.agents and agent not in inv.agents:
+            continue
+        sites = inv.agents[agent].sites if inv and agent in inv.agents else ()
+        out.append(
+            Condition(
+                rule,
+                "agent",
+                agent,
+                sites[0] if sites else None,
+                first,
+                value=round(ahead),
+                reason=f"{refusals} batch(es) refused: sample ts {sample_ts:.0f} is {ahead:.0f} s ahead"
+                f" of the centre's clock (at most {max_skew:g} s allowed)",
+            )
+        )
+    return out
+
+
 def config_conditions(
     db: sqlite_utils.Database, rule: Rule, inv: Inventory | None, now: float
 ) -> list[Condition]:
@@ -305,6 +331,8 @@ def gather(
                 out += sdh_conditions(db, rule, inv, now)
             elif rule.kind == "agent_silent":
                 out += agent_conditions(db, rule, inv, now)
+            elif rule.kind == "agent_clock_skew":
+                out += clock_skew_conditions(db, rule, inv)
             elif rule.kind == "config_event":
                 out += config_conditions(db, rule, inv, now)
             elif rule.kind == "metric":
