@@ -173,6 +173,36 @@ def revoke(
     return after
 
 
+def revoke_user_tokens_in_tx(
+    db: sqlite_utils.Database, name: str, *, actor: str, reason: str, source_ip: str | None, now: float
+) -> list[int]:
+    """Revoke every active API token of user ``name`` inside the caller's transaction (audited each).
+
+    A password reset calls it: a token made with the old password must not outlive it.
+    """
+    ids = [
+        r[0]
+        for r in db.execute(
+            "SELECT id FROM auth_tokens WHERE kind = 'user' AND subject = ? AND revoked_ts IS NULL", (name,)
+        )
+    ]
+    for token_id in ids:
+        before = get(db, token_id)
+        db.execute(
+            "UPDATE auth_tokens SET revoked_ts = ?, revoked_by = ? WHERE id = ?", (now, actor, token_id)
+        )
+        audit.record(
+            db,
+            actor,
+            "token.revoke",
+            f"token:{token_id}",
+            before=before.public() if before else None,
+            reason=reason,
+            source_ip=source_ip,
+        )
+    return ids
+
+
 def verify(db: sqlite_utils.Database, raw: str, *, now: float | None = None) -> Token | None:
     """The active token with this value, else None (unknown, revoked or expired)."""
     if not raw.startswith(PREFIX):
