@@ -144,6 +144,22 @@ def test_one_viewer_cannot_hold_the_pool_and_the_kiosk_always_streams(wall_app):
     again.close()
 
 
+def test_limiter_keeps_kiosk_slots_and_bounds_the_total():
+    lim = sse.StreamLimiter(1, per_principal=2, kiosk_slots=1)
+    a = lim.acquire("kiosk:kiosk-1", kiosk=True)  # the reserved slot
+    b = lim.acquire("kiosk:kiosk-2", kiosk=True)  # spills into the shared pool
+    assert callable(a) and callable(b)
+    assert isinstance(lim.acquire("kiosk:kiosk-3", kiosk=True), str)  # everything is taken
+    assert isinstance(lim.acquire("user:v1"), str)
+    b()
+    b()  # releasing twice gives back one slot only
+    v1 = lim.acquire("user:v1")
+    assert callable(v1) and isinstance(lim.acquire("user:v2"), str)
+    a()
+    assert isinstance(lim.acquire("user:v2"), str)  # the kiosk slot is not for viewers
+    assert (lim.open, lim.kiosk_open, lim.by_principal) == (1, 0, {"user:v1": 1})
+
+
 def test_outline_is_geojson_of_the_cities(wall_app):
     client, _ = kiosk_client(wall_app)
     fc = client.get("/api/v1/wall/outline").get_json()
