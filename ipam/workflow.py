@@ -120,7 +120,7 @@ def _audit(conn: Any, actor: str, action: str, before: Request | None, after: Re
            reason: str | None, source_ip: str | None) -> None:
     audit.record(conn, actor, action, f"ipam:request:{after.id}",
                  before=before.as_dict() if before else None, after=after.as_dict(), reason=reason,
-                 source_ip=source_ip)
+                 source_ip=source_ip, site=after.site)
 
 
 def create(db: sqlite_utils.Database, sites: set[str] | frozenset[str] | None, *, actor: str,

@@ -77,8 +77,9 @@ def add_window(
     rrule: str | None = None,
     until: float | None = None,
     reason: str | None = None,
+    site: str | None = None,
 ) -> int:
-    """Create a window (audited); raises ValueError naming the bad field."""
+    """Create a window (audited under ``site``, its subject's); raises ValueError naming the bad field."""
     if subject_kind not in SUBJECT_KINDS:
         raise ValueError(f"subject_kind: {subject_kind!r}; expected one of {', '.join(SUBJECT_KINDS)}")
     if not subject_id:
@@ -105,7 +106,7 @@ def add_window(
             "rrule": rrule,
             "until": until,
         }
-        record(db, actor, "maintenance.add", f"maint_window:{wid}", after=after, reason=reason)
+        record(db, actor, "maintenance.add", f"maint_window:{wid}", after=after, reason=reason, site=site)
     return wid
 
 

@@ -317,6 +317,7 @@ def _create_window(body: dict[str, Any]) -> tuple[int, str]:
             rrule=body.get("rrule") or None,
             until=_num(body, "until", False),
             reason=_text(body, "reason"),
+            site=site,
         )
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
@@ -363,6 +364,7 @@ def _end_window(window_id: int) -> bool:
             before={"start": w.start, "end": w.end, "rrule": w.rrule, "until": w.until},
             after=after,
             source_ip=client_ip(),
+            site=_subject_site(w.subject_kind, w.subject_id),
         )
         db.execute("COMMIT")
     except BaseException:

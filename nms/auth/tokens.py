@@ -19,6 +19,8 @@ from nms import audit
 from nms.auth import users
 from nms.auth.roles import TOKEN_KINDS
 from nms.auth.schema import ensure_schema
+from nms.auth.scope import audit_site, scope_of_site, site_tree
+from nms.inventory_model import Inventory
 
 PREFIX = "nms_"
 DAY = 86400.0
@@ -71,6 +73,28 @@ def _token(row: dict[str, Any]) -> Token:
     )
 
 
+def reach(
+    db: sqlite_utils.Database, kind: str, subject: str | None, site: str | None, tree: Inventory | None
+) -> frozenset[str] | None:
+    """Sites a token of this kind and subject acts on (None = the whole province).
+
+    An empty set means its reach is unknown (no such agent or user): province only.
+    """
+    if kind == "kiosk":
+        return scope_of_site(site, tree)
+    if kind == "agent":
+        if tree is None or subject not in tree.agents:
+            return frozenset()
+        return frozenset(tree.agents[subject].sites)
+    user = users.get(db, subject or "")
+    return frozenset() if user is None else scope_of_site(user.site, tree)
+
+
+def _audit_site(db: sqlite_utils.Database, token: Token) -> str | None:
+    """Where the token's audit rows are filed: the narrowest site holding its reach."""
+    return audit_site(reach(db, token.kind, token.subject, token.site, site_tree()), site_tree())
+
+
 def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
@@ -120,6 +144,7 @@ def create(
             after=token.public(),
             reason=reason,
             source_ip=source_ip,
+            site=_audit_site(db, token),
         )
     return token, raw
 
@@ -167,6 +192,7 @@ def revoke(
             before=before.public(),
             reason=reason,
             source_ip=source_ip,
+            site=_audit_site(db, before),
         )
     after = get(db, token_id)
     assert after is not None
