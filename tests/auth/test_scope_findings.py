@@ -158,8 +158,9 @@ def test_city_admin_reads_only_its_scope_of_the_audit_log(world) -> None:
                                     "password": "p" * 14, "reason": "MARK-FAR"})
     root.post("/admin/users", data={"name": "near-user", "role": "viewer", "site": CITY_COUNTY,
                                     "password": "p" * 14, "reason": "MARK-NEAR"})
-    audit.record(db, "ipam", "ipam.prefix.update", "ipam:prefix:1:10.9.0.0/24", after={"x": "MARK-IPAM"},
-                 site=OTHER_COUNTY)
+    ipam = root.post("/api/v1/ipam/prefixes", json={"space": "专网", "prefix": "10.250.0.0/24",
+                                                     "site": OTHER_COUNTY, "reason": "MARK-IPAM"})
+    assert ipam.status_code == 201, ipam.get_json()
     audit.record(db, "someone", "odd.thing", "unplaced", reason="MARK-NOSITE")  # no site: province only
     city = _client(app, "hf-admin")
     page = city.get("/admin/audit").get_data(as_text=True)
