@@ -239,7 +239,7 @@ def release(db: sqlite_utils.Database, sites: set[str] | frozenset[str] | None, 
     with write_tx(db) as conn:
         prefix = store.get(conn, prefix_id)
         if sites is not None and prefix.site not in sites:
-            raise Forbidden(f"prefix {prefix.cidr} belongs to {prefix.site!r}, outside your scope", "id")
+            raise Forbidden(f"prefix {prefix.id} is outside your scope", "id")  # not its range: not yours
         if not any_range and prefix.request_id is None:
             raise Forbidden(f"{prefix.cidr} was not allocated by a request; ask the centre to release it",
                             "id")
@@ -261,7 +261,7 @@ def activate(db: sqlite_utils.Database, sites: set[str] | frozenset[str] | None,
     with write_tx(db):
         prefix = store.get(db, prefix_id)
         if sites is not None and prefix.site not in sites:
-            raise Forbidden(f"prefix {prefix.cidr} belongs to {prefix.site!r}, outside your scope", "id")
+            raise Forbidden(f"prefix {prefix.id} is outside your scope", "id")  # not its range: not yours
         if prefix.status != "reserved":
             raise Conflict(f"{prefix.cidr} is {prefix.status}; only a held (reserved) range is activated",
                            "status")

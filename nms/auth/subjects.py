@@ -49,7 +49,7 @@ def check_grant(principal: Principal | None, role: str, site: str) -> None:
 def check_user(principal: Principal | None, user: users.User) -> None:
     """Raise OutOfScope unless the principal may manage this account."""
     if not covers(principal, user.site):
-        raise OutOfScope(f"user {user.name!r} is bound to {user.site!r}, outside your scope")
+        raise OutOfScope(f"user {user.name!r} is outside your scope")
     if not not_wider(principal, user.role):
         raise OutOfScope(f"user {user.name!r} holds permissions you do not have")
 

@@ -154,12 +154,30 @@ def test_city_admin_accounts_stay_inside_scope_and_role(world) -> None:
 def test_city_admin_reads_only_its_scope_of_the_audit_log(world) -> None:
     app, db = world
     root = _client(app, "admin")
-    root.post("/admin/users", data={"name": "far-user", "role": "viewer", "site": OTHER_COUNTY,
-                                    "password": "p" * 14, "reason": "MARK-FAR"})
-    root.post("/admin/users", data={"name": "near-user", "role": "viewer", "site": CITY_COUNTY,
-                                    "password": "p" * 14, "reason": "MARK-NEAR"})
-    ipam = root.post("/api/v1/ipam/prefixes", json={"space": "专网", "prefix": "10.250.0.0/24",
-                                                     "site": OTHER_COUNTY, "reason": "MARK-IPAM"})
+    root.post(
+        "/admin/users",
+        data={
+            "name": "far-user",
+            "role": "viewer",
+            "site": OTHER_COUNTY,
+            "password": "p" * 14,
+            "reason": "MARK-FAR",
+        },
+    )
+    root.post(
+        "/admin/users",
+        data={
+            "name": "near-user",
+            "role": "viewer",
+            "site": CITY_COUNTY,
+            "password": "p" * 14,
+            "reason": "MARK-NEAR",
+        },
+    )
+    ipam = root.post(
+        "/api/v1/ipam/prefixes",
+        json={"space": "专网", "prefix": "10.250.0.0/24", "site": OTHER_COUNTY, "reason": "MARK-IPAM"},
+    )
     assert ipam.status_code == 201, ipam.get_json()
     audit.record(db, "someone", "odd.thing", "unplaced", reason="MARK-NOSITE")  # no site: province only
     city = _client(app, "hf-admin")
@@ -188,8 +206,10 @@ def test_city_admin_access_report_is_scoped(world) -> None:
     assert {"fd-ops", "hf-admin"} <= names and not names & {"admin", "prov-ops"}
     assert report["hidden"] >= 2  # the province's accounts reach here too, unnamed
     assert city.get("/admin/access.json?user=fd-ops").get_json()["user"]["site"] == CITY_COUNTY
-    assert "admin" in {u["name"] for u in _client(app, "admin").get(
-        f"/admin/access.json?site={CITY_COUNTY}").get_json()["users"]}
+    assert "admin" in {
+        u["name"]
+        for u in _client(app, "admin").get(f"/admin/access.json?site={CITY_COUNTY}").get_json()["users"]
+    }
 
 
 # --- finding 3: config backups of a device without a site --------------------------------------
@@ -199,8 +219,9 @@ def test_unplaced_device_config_is_the_provinces(world) -> None:
     app, db = world
     target = Target("lab-unplaced", "127.0.0.1", 22, "huawei", SshCredential("netops", "x"), site=None)
     text = "sysname lab-unplaced\nsnmp-agent community read cipher %^%#Secret-Community%^%#\n"
-    outcome = store.record(db, target, FetchResult("lab-unplaced", True, content=text, started=time.time()),
-                           "test")
+    outcome = store.record(
+        db, target, FetchResult("lab-unplaced", True, content=text, started=time.time()), "test"
+    )
     vid = outcome.version_id
     for name in ("lj-ops", "fd-ops", "hf-ops", "hf-admin"):
         who = _client(app, name)
