@@ -90,9 +90,10 @@ def reach(
     return frozenset() if user is None else scope_of_site(user.site, tree)
 
 
-def _audit_site(db: sqlite_utils.Database, token: Token) -> str | None:
+def _audit_site(db: sqlite_utils.Database, token: Token, tree: Inventory | None) -> str | None:
     """Where the token's audit rows are filed: the narrowest site holding its reach."""
-    return audit_site(reach(db, token.kind, token.subject, token.site, site_tree()), site_tree())
+    tree = tree if tree is not None else site_tree()  # the app's, when called from a request
+    return audit_site(reach(db, token.kind, token.subject, token.site, tree), tree)
 
 
 def hash_token(raw: str) -> str:
@@ -111,6 +112,7 @@ def create(
     source_ip: str | None = None,
     reason: str | None = None,
     now: float | None = None,
+    tree: Inventory | None = None,
 ) -> tuple[Token, str]:
     """Create a token; returns (record, raw token).  The raw value is never stored or logged."""
     ensure_schema(db)
@@ -144,7 +146,7 @@ def create(
             after=token.public(),
             reason=reason,
             source_ip=source_ip,
-            site=_audit_site(db, token),
+            site=_audit_site(db, token, tree),
         )
     return token, raw
 
@@ -169,6 +171,7 @@ def revoke(
     source_ip: str | None = None,
     reason: str | None = None,
     now: float | None = None,
+    tree: Inventory | None = None,
 ) -> Token:
     ensure_schema(db)
     now = time.time() if now is None else now
@@ -192,7 +195,7 @@ def revoke(
             before=before.public(),
             reason=reason,
             source_ip=source_ip,
-            site=_audit_site(db, before),
+            site=_audit_site(db, before, tree),
         )
     after = get(db, token_id)
     assert after is not None

@@ -20,7 +20,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from nms import audit
-from nms.auth import tokens
+from nms.auth import subjects, tokens, users
+from nms.auth.policy import Principal, covers, covers_all
+from nms.auth.roles import permissions_of_role
+from nms.auth.scope import scope_of_site
 from nms.configs import store
 from nms.configs.credentials import SshCredential
 from nms.configs.fetch import FetchResult, Target
@@ -241,3 +244,49 @@ def test_token_for_unknown_agent_reaches_nothing_but_the_province_sees_it(world)
     assert "ghost" not in _client(app, "hf-admin").get("/admin/tokens").get_data(as_text=True)
     assert "ghost" in _client(app, "admin").get("/admin/tokens").get_data(as_text=True)
     assert app.test_client().get("/api/v1/whoami", headers=bearer(raw)).status_code == 200
+
+
+# --- the rules underneath ---------------------------------------------------------------------
+
+
+def _principal(site: str | None, permissions: frozenset[str]) -> Principal:
+    from tests.auth.helpers import tiny_inventory
+
+    return Principal("user", "p", "administrator", site, permissions, scope_of_site(site, tiny_inventory()))
+
+
+def test_nobody_grants_a_role_wider_than_their_own() -> None:
+    """A principal holding accounts.admin but not every permission (a narrower future role)
+    may not create or manage an operator; inside its scope it may grant what it holds."""
+    narrow = _principal("hefei", permissions_of_role("county_admin") | {"accounts.admin"})
+    subjects.check_grant(narrow, "county_admin", "hefei-feidong")
+    with pytest.raises(subjects.OutOfScope, match="permissions you do not have"):
+        subjects.check_grant(narrow, "operator", "hefei-feidong")
+    with pytest.raises(subjects.OutOfScope, match="outside your scope"):
+        subjects.check_grant(narrow, "viewer", "chaohu")
+    op = users.User(1, "op", "operator", "hefei-feidong", False, 0, 0.0, 0.0)
+    with pytest.raises(subjects.OutOfScope):
+        subjects.check_user(narrow, op)
+
+
+def test_subjects_without_a_site_are_the_provinces() -> None:
+    city = _principal("hefei", permissions_of_role("administrator"))
+    province = _principal("anhui", permissions_of_role("administrator"))
+    assert covers(city, "hefei-feidong") and not covers(city, "chaohu") and not covers(city, None)
+    assert covers(province, None) and covers(province, "chaohu")
+    assert covers_all(city, frozenset({"hefei", "hefei-feidong"}))
+    assert not covers_all(city, None) and not covers_all(city, frozenset())  # province / unknown reach
+    assert covers_all(province, None) and covers_all(province, frozenset())
+
+
+def test_an_old_audit_log_gains_the_site_column_and_its_rows_stay_province_only(tmp_path: Path) -> None:
+    db = sqlite_utils.Database(tmp_path / "old.db")
+    db.execute(
+        "CREATE TABLE audit_log (id INTEGER PRIMARY KEY, ts REAL NOT NULL, actor TEXT NOT NULL,"
+        " source_ip TEXT, action TEXT NOT NULL, target TEXT NOT NULL, before TEXT, after TEXT, reason TEXT)"
+    )
+    db.execute("INSERT INTO audit_log (ts, actor, action, target) VALUES (1, 'old', 'user.create', 'user:x')")
+    audit.record(db, "new", "user.create", "user:y", site="hefei-feidong")
+    assert [r["actor"] for r in audit.query(db, sites={"hefei", "hefei-feidong"})] == ["new"]
+    assert {r["actor"] for r in audit.query(db)} == {"old", "new"}
+    assert audit.query(db, sites=set()) == []
