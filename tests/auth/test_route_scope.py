@@ -101,6 +101,15 @@ def _act(site_from: str, *reqs: dict[str, Any], redirect_error: bool = False) ->
     return Act(site_from, reqs, redirect_error)
 
 
+def _version_act(path: str) -> Act:
+    """A config version of a device of elsewhere, and one of a device without a site."""
+    return _act(
+        "the version's device's site (none: province only)",
+        _r(path.format(vid="{cfg_v2}")),
+        _r(path.format(vid="{cfg_unplaced}"), "province"),
+    )
+
+
 NOW = time.time()
 CSV_FOREIGN = (
     f"space,prefix,status,site,purpose\n专网,10.250.9.0/24,allocated,{FOREIGN_SITE},MARK-FOREIGN-csv\n"
@@ -231,21 +240,9 @@ ROUTES: dict[str, Listing | Act | Skip] = {
         _r(f"/api/v1/configs/devices/{DEVICE}/versions"),
         _r(f"/api/v1/configs/devices/{UNPLACED}/versions", "province"),
     ),
-    "GET configs.api_version": _act(
-        "the version's device's site",
-        _r("/api/v1/configs/versions/{cfg_v2}"),
-        _r("/api/v1/configs/versions/{cfg_unplaced}", "province"),
-    ),
-    "GET configs.api_export": _act(
-        "the version's device's site",
-        _r("/api/v1/configs/versions/{cfg_v2}/export"),
-        _r("/api/v1/configs/versions/{cfg_unplaced}/export", "province"),
-    ),
-    "GET configs.api_export_raw": _act(
-        "the version's device's site",
-        _r("/api/v1/configs/versions/{cfg_v2}/export/raw"),
-        _r("/api/v1/configs/versions/{cfg_unplaced}/export/raw", "province"),
-    ),
+    "GET configs.api_version": _version_act("/api/v1/configs/versions/{vid}"),
+    "GET configs.api_export": _version_act("/api/v1/configs/versions/{vid}/export"),
+    "GET configs.api_export_raw": _version_act("/api/v1/configs/versions/{vid}/export/raw"),
     "GET configs.api_diff": _act(
         "both versions' device's site", _r("/api/v1/configs/diff?a={cfg_v1}&b={cfg_v2}")
     ),
@@ -261,11 +258,7 @@ ROUTES: dict[str, Listing | Act | Skip] = {
         _r(f"/configs/device/{DEVICE}"),
         _r(f"/configs/device/{UNPLACED}", "province"),
     ),
-    "GET configs.page_version": _act(
-        "the version's device's site",
-        _r("/configs/version/{cfg_v2}"),
-        _r("/configs/version/{cfg_unplaced}", "province"),
-    ),
+    "GET configs.page_version": _version_act("/configs/version/{vid}"),
     "GET configs.page_diff": _act("both versions' device's site", _r("/configs/diff?a={cfg_v1}&b={cfg_v2}")),
     "POST configs.page_fetch": _act(
         "the configs file's site of each device named",
