@@ -34,7 +34,7 @@ def add(db: sqlite_utils.Database, sites: frozenset[str] | None, space: int, add
         row = {"id": int(cur.lastrowid), "address": to_text(value, family), "prefix": prefix.cidr,
                "site": prefix.site, "device": device, "dns_name": dns_name, "description": description}
         audit.record(conn, actor, "ipam.address.create", f"ipam:address:{space}:{row['address']}", after=row,
-                     source_ip=source_ip)
+                     source_ip=source_ip, site=prefix.site)
         return row
 
 

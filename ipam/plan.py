@@ -127,5 +127,6 @@ def carve(db: sqlite_utils.Database, root: Prefix, tree: Inventory, template: di
             raise Conflict("; ".join(result.problems), "template")
         if result.carved:
             audit.record(conn, actor, "ipam.plan.carve", f"ipam:prefix:{root.space_id}:{root.cidr}",
-                         after={"template": template, "carved": len(result.carved)}, source_ip=source_ip)
+                         after={"template": template, "carved": len(result.carved)}, source_ip=source_ip,
+                         site=root.site)
     return result

@@ -286,7 +286,7 @@ def _audit(conn: Any, actor: str, action: str, prefix: Prefix, before: Any, afte
            reason: str | None, source_ip: str | None) -> None:
     # audit.record only calls .execute, so the open connection joins this transaction
     audit.record(conn, actor, action, f"ipam:prefix:{prefix.space_id}:{prefix.cidr}",
-                 before=before, after=after, reason=reason, source_ip=source_ip)
+                 before=before, after=after, reason=reason, source_ip=source_ip, site=prefix.site)
 
 
 def add(db: sqlite_utils.Database, space: int, block: Block, *, status: str, actor: str,

@@ -120,7 +120,7 @@ def _audit(conn: Any, actor: str, action: str, before: Request | None, after: Re
            reason: str | None, source_ip: str | None) -> None:
     audit.record(conn, actor, action, f"ipam:request:{after.id}",
                  before=before.as_dict() if before else None, after=after.as_dict(), reason=reason,
-                 source_ip=source_ip)
+                 source_ip=source_ip, site=after.site)
 
 
 def create(db: sqlite_utils.Database, sites: set[str] | frozenset[str] | None, *, actor: str,
@@ -250,7 +250,7 @@ def release(db: sqlite_utils.Database, sites: set[str] | frozenset[str] | None, 
     with write_tx(db) as conn:
         prefix = store.get(conn, prefix_id)
         if sites is not None and prefix.site not in sites:
-            raise Forbidden(f"prefix {prefix.cidr} belongs to {prefix.site!r}, outside your scope", "id")
+            raise Forbidden(f"prefix {prefix.id} is outside your scope", "id")  # not its range: not yours
         if not any_range and prefix.request_id is None:
             raise Forbidden(f"{prefix.cidr} was not allocated by a request; ask the centre to release it",
                             "id")
@@ -272,7 +272,7 @@ def activate(db: sqlite_utils.Database, sites: set[str] | frozenset[str] | None,
     with write_tx(db):
         prefix = store.get(db, prefix_id)
         if sites is not None and prefix.site not in sites:
-            raise Forbidden(f"prefix {prefix.cidr} belongs to {prefix.site!r}, outside your scope", "id")
+            raise Forbidden(f"prefix {prefix.id} is outside your scope", "id")  # not its range: not yours
         if prefix.status != "reserved":
             raise Conflict(f"{prefix.cidr} is {prefix.status}; only a held (reserved) range is activated",
                            "status")

@@ -25,9 +25,13 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
             target TEXT NOT NULL,
             before TEXT,
             after TEXT,
-            reason TEXT
+            reason TEXT,
+            site TEXT
         )"""
     )
+    columns = {row[1] for row in db.execute("PRAGMA table_info(audit_log)").fetchall()}
+    if "site" not in columns:  # a log written before rows carried their site: those stay province-only
+        db.execute("ALTER TABLE audit_log ADD COLUMN site TEXT")
     db.execute("CREATE INDEX IF NOT EXISTS audit_log_ts ON audit_log(ts)")
     db.execute("CREATE INDEX IF NOT EXISTS audit_log_target ON audit_log(target)")
     db.execute(
@@ -55,18 +59,23 @@ def record(
     after: Any = None,
     reason: str | None = None,
     source_ip: str | None = None,
+    site: str | None = None,
 ) -> int:
-    """Append one entry; runs inside the caller's transaction if one is open."""
+    """Append one entry; runs inside the caller's transaction if one is open.
+
+    ``site`` is the site of the entry's subject: administrators see the rows of
+    their scope only, and a row without a site is the province administrators'.
+    """
     ensure_schema(db)
     cur = db.execute(
-        "INSERT INTO audit_log (ts, actor, source_ip, action, target, before, after, reason)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (time.time(), actor, source_ip, action, target, _dump(before), _dump(after), reason),
+        "INSERT INTO audit_log (ts, actor, source_ip, action, target, before, after, reason, site)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (time.time(), actor, source_ip, action, target, _dump(before), _dump(after), reason, site),
     )
     return int(cur.lastrowid)
 
 
-AUDIT_COLUMNS = ("id", "ts", "actor", "source_ip", "action", "target", "before", "after", "reason")
+AUDIT_COLUMNS = ("id", "ts", "actor", "source_ip", "action", "target", "before", "after", "reason", "site")
 
 
 def query(
@@ -77,12 +86,19 @@ def query(
     target: str | None = None,
     since: float | None = None,
     until: float | None = None,
+    sites: set[str] | frozenset[str] | None = None,
     limit: int | None = 1000,
 ) -> list[dict[str, Any]]:
-    """Entries newest first; ``action`` and ``target`` match as prefixes ("user." , "user:bob")."""
+    """Entries newest first; ``action`` and ``target`` match as prefixes ("user." , "user:bob").
+
+    ``sites`` (None = every row) keeps the rows filed under one of those sites only.
+    """
     ensure_schema(db)
     where: list[str] = []
     params: list[Any] = []
+    if sites is not None:
+        where.append(f"site IN ({', '.join('?' * len(sites))})" if sites else "0")
+        params.extend(sorted(sites))
     if actor:
         where.append("actor = ?")
         params.append(actor)

@@ -86,8 +86,9 @@ def add_window(
     rrule: str | None = None,
     until: float | None = None,
     reason: str | None = None,
+    site: str | None = None,
 ) -> int:
-    """Create a window (audited); raises ValueError naming the bad field."""
+    """Create a window (audited under ``site``, its subject's); raises ValueError naming the bad field."""
     if subject_kind not in SUBJECT_KINDS:
         raise ValueError(f"subject_kind: {subject_kind!r}; expected one of {', '.join(SUBJECT_KINDS)}")
     if not subject_id:
@@ -114,7 +115,7 @@ def add_window(
             "rrule": rrule,
             "until": until,
         }
-        record(db, actor, "maintenance.add", f"maint_window:{wid}", after=after, reason=reason)
+        record(db, actor, "maintenance.add", f"maint_window:{wid}", after=after, reason=reason, site=site)
     return wid
 
 
@@ -128,7 +129,13 @@ def windows(db: sqlite_utils.Database) -> list[Window]:
 
 
 def end_window(
-    db: sqlite_utils.Database, w: Window, *, actor: str, now: float, source_ip: str | None = None
+    db: sqlite_utils.Database,
+    w: Window,
+    *,
+    actor: str,
+    now: float,
+    source_ip: str | None = None,
+    site: str | None = None,
 ) -> bool:
     """End ``w`` at ``now`` (audited as ``maintenance.end``); True if it was removed.
 
@@ -152,6 +159,7 @@ def end_window(
             before={"start": w.start, "end": w.end, "rrule": w.rrule, "until": w.until},
             after=after,
             source_ip=source_ip,
+            site=site,
         )
     return removed
 

@@ -15,7 +15,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from nms import maintenance
 from nms.alerts import store
 from nms.alerts.schema import ensure_schema
-from nms.auth import current_principal, require, scope_sites
+from nms.auth import covers, current_principal, require, scope_sites
 from nms.auth.enforce import client_ip
 from nms.db import connect
 from nms.server import settings_of
@@ -67,8 +67,8 @@ def _site_names() -> dict[str, str]:
 
 
 def _visible_site(site: str | None) -> bool:
-    sites = scope_sites(current_principal())
-    return sites is None or (site is not None and site in sites)
+    """The one scope rule (``nms.auth.covers``): an alert or window without a site is the province's."""
+    return covers(current_principal(), site)
 
 
 def _checked(alert_id: int) -> None:
@@ -317,6 +317,7 @@ def _create_window(body: dict[str, Any]) -> tuple[int, str]:
             rrule=body.get("rrule") or None,
             until=_num(body, "until", False),
             reason=_text(body, "reason"),
+            site=site,
         )
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
@@ -344,7 +345,9 @@ def _end_window(window_id: int) -> bool:
         return False
     with transaction(db):
         if maintenance.end_window(
-            db, w, actor=current_principal().actor, now=time.time(), source_ip=client_ip()
+            db, w, actor=current_principal().actor, now=time.time(),
+            source_ip=client_ip(),
+            site=_subject_site(w.subject_kind, w.subject_id),
         ):
             store.forget_window_mode(db, window_id)
     return True

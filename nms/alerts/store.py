@@ -194,6 +194,7 @@ def _change(
             after=sets or {"text": detail},
             reason=reason,
             source_ip=source_ip,
+            site=row["site"],
         )
         db.execute("COMMIT")
     except BaseException:

@@ -10,8 +10,8 @@ from typing import Any
 
 import sqlite_utils
 
-from nms.auth import principals, tokens, users
-from nms.auth.policy import Principal, authorize
+from nms.auth import principals, subjects, tokens, users
+from nms.auth.policy import Principal, authorize, covers
 from nms.auth.roles import PERMISSIONS
 from nms.inventory_model import Inventory
 
@@ -20,11 +20,26 @@ def _perms_at(principal: Principal, site: str) -> list[str]:
     return [p for p in PERMISSIONS if authorize(principal, p, site)]
 
 
-def for_site(db: sqlite_utils.Database, site: str, tree: Inventory | None, *, now: float) -> dict[str, Any]:
-    """Every enabled account and active token with at least one permission at ``site``."""
+def for_site(
+    db: sqlite_utils.Database,
+    site: str,
+    tree: Inventory | None,
+    *,
+    now: float,
+    viewer: Principal | None = None,
+) -> dict[str, Any]:
+    """Every enabled account and active token with at least one permission at ``site``.
+
+    Given a ``viewer``, accounts and tokens outside the viewer's scope (a province
+    administrator, for a city administrator) are counted in ``hidden``, not named.
+    """
     people = []
+    hidden = 0
     for user in users.list_users(db):
         if user.disabled:
+            continue
+        if viewer is not None and not covers(viewer, user.site):
+            hidden += bool(_perms_at(principals.of_user(user, tree), site))
             continue
         perms = _perms_at(principals.of_user(user, tree), site)
         if perms:
@@ -43,17 +58,24 @@ def for_site(db: sqlite_utils.Database, site: str, tree: Inventory | None, *, no
                 continue
             principal = principals.of_user(user, tree, via="bearer", token_id=token.id)
         perms = _perms_at(principal, site)
-        if perms:
+        if perms and viewer is not None and not subjects.may_hold(viewer, db, token, tree):
+            hidden += 1
+        elif perms:
             toks.append({"id": token.id, "kind": token.kind, "subject": token.subject, "permissions": perms})
-    return {"site": site, "users": people, "tokens": toks}
+    return {"site": site, "users": people, "tokens": toks, "hidden": hidden}
 
 
 def for_user(
-    db: sqlite_utils.Database, name: str, tree: Inventory | None, *, now: float
+    db: sqlite_utils.Database,
+    name: str,
+    tree: Inventory | None,
+    *,
+    now: float,
+    viewer: Principal | None = None,
 ) -> dict[str, Any] | None:
-    """What one user may do, and where."""
+    """What one user may do, and where (None when there is no such user in the viewer's scope)."""
     user = users.get(db, name)
-    if user is None:
+    if user is None or (viewer is not None and not covers(viewer, user.site)):
         return None
     principal = principals.of_user(user, tree)
     return {

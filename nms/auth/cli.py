@@ -170,7 +170,14 @@ def _token_create(args: argparse.Namespace) -> int:
                 raise tokens.TokenError("--site applies to kiosk tokens only")
             _check_site(settings, args.site)
         token, raw = tokens.create(
-            db, kind, subject, actor=_actor(), site=args.site, expires_days=args.expires, label=args.label
+            db,
+            kind,
+            subject,
+            actor=_actor(),
+            site=args.site,
+            expires_days=args.expires,
+            label=args.label,
+            tree=_tree(settings),  # files the audit row under the token's reach
         )
     except ValueError as exc:
         return _fail(exc)
@@ -182,9 +189,9 @@ def _token_create(args: argparse.Namespace) -> int:
 
 
 def _token_revoke(args: argparse.Namespace) -> int:
-    _settings, db = _db()
+    settings, db = _db()
     try:
-        tokens.revoke(db, args.id, actor=_actor(), reason=args.reason)
+        tokens.revoke(db, args.id, actor=_actor(), reason=args.reason, tree=_tree(settings))
     except ValueError as exc:
         return _fail(exc)
     print(f"revoked token #{args.id}")

@@ -22,6 +22,8 @@ __all__ = [
     "PUBLIC",
     "Principal",
     "authorize",
+    "covers",
+    "covers_all",
     "current_principal",
     "declaration_of",
     "require",
@@ -95,6 +97,32 @@ def authorize(principal: Principal | None, permission: str, site: str | None = N
     return principal.scope is None or site in principal.scope
 
 
+def covers(principal: Principal | None, site: str | None) -> bool:
+    """Does the principal's scope hold a subject at ``site``?
+
+    A subject with no site (an unplaced device, a province-wide token, an audit row
+    nobody could place) belongs to the province: only a principal whose scope is the
+    whole province covers it.  Deny by default.
+    """
+    if principal is None:
+        return False
+    if principal.scope is None:
+        return True
+    return site is not None and site in principal.scope
+
+
+def covers_all(principal: Principal | None, sites: frozenset[str] | None) -> bool:
+    """Does the principal's scope hold every site of ``sites`` (None = the whole province)?
+
+    An empty set is an unknown reach (an agent missing from the inventory): province only.
+    """
+    if principal is None:
+        return False
+    if principal.scope is None:
+        return True
+    return bool(sites) and sites <= principal.scope  # type: ignore[operator]
+
+
 def scope_sites(principal: Principal | None) -> set[str] | None:
     """Sites a list view should show this principal; None means every site."""
     if principal is None:
@@ -109,12 +137,14 @@ def current_principal() -> Principal | None:
     return getattr(g, "principal", None)
 
 
-def require_site(site: str, permission: str | None = None) -> None:
-    """Abort with 403 unless the current principal may act at ``site``.
+def require_site(site: str | None, permission: str | None = None) -> None:
+    """Abort with 403 unless the current principal may act on a subject at ``site``.
 
-    For sites named in a request body (an IP request naming a county).  The
-    permission defaults to the one the view declared.
+    For subjects a view finds itself (a device, a site named in a request body).
+    ``None`` is a subject without a site: province scope only.  The permission
+    defaults to the one the view declared.
     """
     perm = permission or getattr(g, "auth_permission", None)
-    if perm is None or not authorize(current_principal(), perm, site):
+    principal = current_principal()
+    if perm is None or not authorize(principal, perm, site) or not covers(principal, site):
         abort(403, description=f"not permitted at site {site!r}")

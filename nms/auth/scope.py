@@ -66,3 +66,35 @@ def scope_of_site(site: str | None, tree: Inventory | None) -> frozenset[str] | 
 def known_site(site: str, tree: Inventory | None) -> bool:
     """True when the site exists in the tree (or when no tree is loaded to say otherwise)."""
     return tree is None or site in tree.sites
+
+
+def audit_site(sites: frozenset[str] | None, tree: Inventory | None) -> str | None:
+    """The one site an audit row about a subject reaching ``sites`` is filed under:
+    the narrowest site whose subtree holds them all (None = province only)."""
+    if not sites:
+        return None
+    return common_site(sorted(sites), tree)  # type: ignore[arg-type]
+
+
+def common_site(sites: list[str | None], tree: Inventory | None) -> str | None:
+    """The lowest site of the tree that is or holds every one of ``sites``; None if none is known
+    (or one of them has no site: then the province holds them)."""
+    if not sites or not all(sites):
+        return None
+    if len(set(sites)) == 1:
+        return sites[0]
+    if tree is None or any(s not in tree.sites for s in sites):
+        return None
+    chains = [_ancestors(s, tree) for s in sites]
+    shared = set(chains[0]).intersection(*chains[1:])
+    for site in chains[0]:  # from the site upwards: the first shared one is the lowest
+        if site in shared:
+            return site
+    return None
+
+
+def _ancestors(site: str, tree: Inventory) -> list[str]:
+    chain = [site]
+    while tree.sites[chain[-1]].parent is not None:
+        chain.append(tree.sites[chain[-1]].parent)  # type: ignore[arg-type]
+    return chain

@@ -19,6 +19,8 @@ from nms import audit
 from nms.auth import users
 from nms.auth.roles import TOKEN_KINDS
 from nms.auth.schema import ensure_schema
+from nms.auth.scope import audit_site, scope_of_site, site_tree
+from nms.inventory_model import Inventory
 
 PREFIX = "nms_"
 DAY = 86400.0
@@ -71,6 +73,29 @@ def _token(row: dict[str, Any]) -> Token:
     )
 
 
+def reach(
+    db: sqlite_utils.Database, kind: str, subject: str | None, site: str | None, tree: Inventory | None
+) -> frozenset[str] | None:
+    """Sites a token of this kind and subject acts on (None = the whole province).
+
+    An empty set means its reach is unknown (no such agent or user): province only.
+    """
+    if kind == "kiosk":
+        return scope_of_site(site, tree)
+    if kind == "agent":
+        if tree is None or subject not in tree.agents:
+            return frozenset()
+        return frozenset(tree.agents[subject].sites)
+    user = users.get(db, subject or "")
+    return frozenset() if user is None else scope_of_site(user.site, tree)
+
+
+def _audit_site(db: sqlite_utils.Database, token: Token, tree: Inventory | None) -> str | None:
+    """Where the token's audit rows are filed: the narrowest site holding its reach."""
+    tree = tree if tree is not None else site_tree()  # the app's, when called from a request
+    return audit_site(reach(db, token.kind, token.subject, token.site, tree), tree)
+
+
 def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
@@ -87,6 +112,7 @@ def create(
     source_ip: str | None = None,
     reason: str | None = None,
     now: float | None = None,
+    tree: Inventory | None = None,
 ) -> tuple[Token, str]:
     """Create a token; returns (record, raw token).  The raw value is never stored or logged."""
     ensure_schema(db)
@@ -120,6 +146,7 @@ def create(
             after=token.public(),
             reason=reason,
             source_ip=source_ip,
+            site=_audit_site(db, token, tree),
         )
     return token, raw
 
@@ -144,6 +171,7 @@ def revoke(
     source_ip: str | None = None,
     reason: str | None = None,
     now: float | None = None,
+    tree: Inventory | None = None,
 ) -> Token:
     ensure_schema(db)
     now = time.time() if now is None else now
@@ -156,7 +184,7 @@ def revoke(
         if before.revoked_ts is not None:
             db.execute("ROLLBACK")
             return before
-        _mark_revoked(db, before, actor=actor, reason=reason, source_ip=source_ip, now=now)
+        _mark_revoked(db, before, actor=actor, reason=reason, source_ip=source_ip, now=now, tree=tree)
     after = get(db, token_id)
     assert after is not None
     return after
@@ -170,8 +198,9 @@ def _mark_revoked(
     reason: str | None,
     source_ip: str | None,
     now: float,
+    tree: Inventory | None = None,
 ) -> None:
-    """Revoke and audit one token inside the caller's transaction."""
+    """Revoke and audit one token inside the caller's transaction (audited under its site)."""
     db.execute("UPDATE auth_tokens SET revoked_ts = ?, revoked_by = ? WHERE id = ?", (now, actor, before.id))
     audit.record(
         db,
@@ -181,6 +210,7 @@ def _mark_revoked(
         before=before.public(),
         reason=reason,
         source_ip=source_ip,
+        site=_audit_site(db, before, tree),
     )
 
 

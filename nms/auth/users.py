@@ -14,6 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from nms import audit
 from nms.auth.roles import check_role
 from nms.auth.schema import ensure_schema
+from nms.auth.scope import common_site, site_tree
 
 HASHER = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
 MIN_PASSWORD_LENGTH = 12
@@ -129,7 +130,14 @@ def create(
         user = get_by_id(db, int(cur.lastrowid))
         assert user is not None
         audit.record(
-            db, actor, "user.create", f"user:{name}", after=user.public(), reason=reason, source_ip=source_ip
+            db,
+            actor,
+            "user.create",
+            f"user:{name}",
+            after=user.public(),
+            reason=reason,
+            source_ip=source_ip,
+            site=site,
         )
     return user
 
@@ -196,6 +204,7 @@ def update(
                 after=after.public(),
                 reason=reason,
                 source_ip=source_ip,
+                site=common_site([before.site, after.site], site_tree()),  # seen by whoever covers both
             )
     return after
 
@@ -243,6 +252,7 @@ def set_password(
             after={"sessions_ended": True, "tokens_revoked": revoked},
             reason=reason,
             source_ip=source_ip,
+            site=user.site,
         )
     return revoked
 

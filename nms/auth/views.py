@@ -11,9 +11,9 @@ from flask import Blueprint, Response, jsonify, redirect, request, session
 from werkzeug.wrappers import Response as BaseResponse
 
 from nms import audit
-from nms.auth import access, ratelimit, tokens, users
+from nms.auth import access, ratelimit, subjects, tokens, users
 from nms.auth.enforce import _now, client_ip, request_db, start_user_session
-from nms.auth.policy import AUTHENTICATED, PUBLIC, current_principal, require, require_site, scope_sites
+from nms.auth.policy import AUTHENTICATED, PUBLIC, covers, current_principal, require, scope_sites
 from nms.auth.roles import ROLE_LABELS, ROLES
 from nms.auth.scope import known_site, site_tree
 from nms.web import nav, render_page
@@ -57,13 +57,13 @@ def login() -> BaseResponse:
     now = _now()
     lock = ratelimit.locked(db, name, ip, now=now)
     if lock is not None:
-        actor, target = _attempted(db, name)
-        audit.record(db, actor, "login.failure", target, reason="locked out", source_ip=ip)
+        actor, target, site = _attempted(db, name)
+        audit.record(db, actor, "login.failure", target, reason="locked out", source_ip=ip, site=site)
         return _locked_page(nxt, lock, now)
     user = users.verify_password(db, name, password) if name and password else None
     if user is None:
         ratelimit.record_failure(db, name, ip, now=now)
-        actor, target = _attempted(db, name)
+        actor, target, site = _attempted(db, name)
         audit.record(
             db,
             actor,
@@ -71,6 +71,7 @@ def login() -> BaseResponse:
             target,
             reason="wrong password, unknown name or disabled account",
             source_ip=ip,
+            site=site,
         )
         log.info("failed sign-in for %s from %s", target, ip)
         lock = ratelimit.locked(db, name, ip, now=now)
@@ -85,16 +86,17 @@ def login() -> BaseResponse:
         )
     ratelimit.record_success(db, name)
     start_user_session(user)
-    audit.record(db, user.name, "login.success", f"user:{user.name}", source_ip=ip)
+    audit.record(db, user.name, "login.success", f"user:{user.name}", source_ip=ip, site=user.site)
     return redirect(nxt)
 
 
-def _attempted(db: sqlite_utils.Database, name: str) -> tuple[str, str]:
-    """(actor, target) for a failed sign-in.  A name that is no account is not recorded:
-    it is often a password typed into the wrong field."""
-    if name and users.get(db, name) is not None:
-        return name, f"user:{name}"
-    return "anonymous", "user:?"
+def _attempted(db: sqlite_utils.Database, name: str) -> tuple[str, str, str | None]:
+    """(actor, target, site) for a failed sign-in.  A name that is no account is not recorded:
+    it is often a password typed into the wrong field (and its row is the province's)."""
+    user = users.get(db, name) if name else None
+    if user is not None:
+        return name, f"user:{name}", user.site
+    return "anonymous", "user:?", None
 
 
 def _locked_page(nxt: str, lock: ratelimit.Lock, now: float) -> Response:
@@ -114,7 +116,14 @@ def logout() -> BaseResponse:
     if principal is not None:
         db = request_db()
         users.end_sessions(db, principal.name)
-        audit.record(db, principal.actor, "logout", f"user:{principal.name}", source_ip=client_ip())
+        audit.record(
+            db,
+            principal.actor,
+            "logout",
+            f"user:{principal.name}",
+            source_ip=client_ip(),
+            site=principal.site,
+        )
     session.clear()
     return redirect("/login")
 
@@ -180,8 +189,8 @@ def _users_page(status: int = 200, **ctx: Any) -> Response:
     db = request_db()
     ctx.setdefault("error", None)
     ctx.setdefault("shown", None)
-    scope = scope_sites(current_principal())
-    shown_users = [u for u in users.list_users(db) if scope is None or u.site in scope]
+    principal = current_principal()
+    shown_users = [u for u in users.list_users(db) if covers(principal, u.site)]
     return render_page(
         "auth/users.html",
         status=status,
@@ -195,7 +204,12 @@ def _users_page(status: int = 200, **ctx: Any) -> Response:
 def _check_site(site: str) -> None:
     if not known_site(site, site_tree()):
         raise users.AccountError(f"site {site!r} is not in the inventory")
-    require_site(site)
+
+
+def _check_grant(role: str, site: str) -> None:
+    """The account would lie inside the administrator's scope and hold no more than they do."""
+    _check_site(site)
+    subjects.check_grant(current_principal(), role, site)
 
 
 @bp.route("/admin/users", methods=["GET", "POST"])
@@ -211,18 +225,21 @@ def admin_users() -> Response:
     if generated:
         password = users.random_password()
     site = request.form.get("site", "").strip()
+    role = request.form.get("role", "")
     try:
-        _check_site(site)
+        _check_grant(role, site)
         users.create(
             db,
             name,
-            request.form.get("role", ""),
+            role,
             site,
             password,
             actor=_actor(),
             source_ip=client_ip(),
             reason=request.form.get("reason") or None,
         )
+    except subjects.OutOfScope as exc:
+        return _users_page(status=403, error=str(exc))
     except users.AccountError as exc:
         return _users_page(status=400, error=str(exc))
     shown = (
@@ -240,18 +257,21 @@ def admin_user_change(name: str) -> Response:
     user = users.get(db, name)
     if user is None:
         return _users_page(status=404, error=f"no user {name!r}")
-    require_site(user.site)
+    try:
+        subjects.check_user(current_principal(), user)
+    except subjects.OutOfScope as exc:
+        return _users_page(status=403, error=str(exc))
     op = request.form.get("op", "")
     reason = request.form.get("reason") or None
     try:
         if op == "update":
             site = request.form.get("site", "").strip() or user.site
-            if site != user.site:
-                _check_site(site)
+            role = request.form.get("role") or user.role
+            _check_grant(role, site)
             users.update(
                 db,
                 name,
-                role=request.form.get("role") or user.role,
+                role=role,
                 site=site,
                 actor=_actor(),
                 source_ip=client_ip(),
@@ -278,6 +298,8 @@ def admin_user_change(name: str) -> Response:
             return _users_page(shown={"what": what, "value": password})
         else:
             raise users.AccountError(f"op {op!r}: expected update, disable, enable or reset")
+    except subjects.OutOfScope as exc:
+        return _users_page(status=403, error=str(exc))
     except users.AccountError as exc:
         return _users_page(status=400, error=str(exc))
     return _users_page()
@@ -289,10 +311,11 @@ def admin_user_change(name: str) -> Response:
 def _tokens_page(status: int = 200, **ctx: Any) -> Response:
     ctx.setdefault("error", None)
     ctx.setdefault("shown", None)
+    db, principal, tree = request_db(), current_principal(), site_tree()
     return render_page(
         "auth/tokens.html",
         status=status,
-        tokens=tokens.list_tokens(request_db()),
+        tokens=[t for t in tokens.list_tokens(db) if subjects.may_hold(principal, db, t, tree)],
         now=_now(),
         fmt=_fmt_ts,
         **ctx,
@@ -313,6 +336,7 @@ def admin_tokens() -> Response:
         days = float(expires) if expires else None
         if site is not None:
             _check_site(site)
+        subjects.check_token_grant(current_principal(), request_db(), kind, subject, site, site_tree())
         token, raw = tokens.create(
             request_db(),
             kind,
@@ -324,6 +348,8 @@ def admin_tokens() -> Response:
             source_ip=client_ip(),
             reason=request.form.get("reason") or None,
         )
+    except subjects.OutOfScope as exc:
+        return _tokens_page(status=403, error=str(exc))
     except ValueError as exc:  # TokenError, AccountError, bad float
         return _tokens_page(status=400, error=str(exc))
     shown = {"what": f"令牌 #{token.id} ({token.kind}) Token #{token.id}", "value": raw}
@@ -333,6 +359,10 @@ def admin_tokens() -> Response:
 @bp.route("/admin/tokens/<int:token_id>/revoke", methods=["POST"])
 @require("accounts.admin")
 def admin_token_revoke(token_id: int) -> Response:
+    db = request_db()
+    token = tokens.get(db, token_id)
+    if token is None or not subjects.may_hold(current_principal(), db, token, site_tree()):
+        return _tokens_page(status=404, error=f"no token with id {token_id} in your scope")
     try:
         tokens.revoke(
             request_db(),
@@ -386,7 +416,7 @@ def admin_audit() -> Response:
         return render_page(
             "auth/audit.html", status=400, rows=[], error=str(exc), args=request.args, fmt=_fmt_ts
         )
-    rows = audit.query(request_db(), limit=1000, **filters)
+    rows = audit.query(request_db(), limit=1000, sites=scope_sites(current_principal()), **filters)
     return render_page("auth/audit.html", rows=rows, error=None, args=request.args, fmt=_fmt_ts)
 
 
@@ -397,7 +427,9 @@ def admin_audit_csv() -> Response:
         filters = _audit_filters()
     except ValueError as exc:
         return Response(str(exc) + "\n", status=400, mimetype="text/plain")
-    body = audit.to_csv(audit.query(request_db(), limit=None, **filters))
+    body = audit.to_csv(
+        audit.query(request_db(), limit=None, sites=scope_sites(current_principal()), **filters)
+    )
     return Response(
         body, mimetype="text/csv", headers={"Content-Disposition": "attachment; filename=audit.csv"}
     )
@@ -411,14 +443,14 @@ def _access_report() -> tuple[dict[str, Any] | None, str | None, int]:
     user = request.args.get("user", "").strip()
     if bool(site) == bool(user):
         return None, "give exactly one of ?site=SITE or ?user=NAME", 400
-    db = request_db()
+    db, principal = request_db(), current_principal()
     if site:
-        if not known_site(site, site_tree()):
-            return None, f"site {site!r} is not in the inventory", 404
-        return access.for_site(db, site, site_tree(), now=_now()), None, 200
-    report = access.for_user(db, user, site_tree(), now=_now())
+        if not known_site(site, site_tree()) or not covers(principal, site):
+            return None, f"site {site!r} is not in the inventory or not in your scope", 404
+        return access.for_site(db, site, site_tree(), now=_now(), viewer=principal), None, 200
+    report = access.for_user(db, user, site_tree(), now=_now(), viewer=principal)
     if report is None:
-        return None, f"no user {user!r}", 404
+        return None, f"no user {user!r} in your scope", 404
     return report, None, 200
 
 

@@ -61,7 +61,8 @@ def pins(db: sqlite_utils.Database) -> dict[str, HostKey]:
     return {device: HostKey(key_type, key_b64) for device, key_type, key_b64 in rows}
 
 
-def pin(db: sqlite_utils.Database, device: str, host: str, port: int, key: HostKey, actor: str) -> None:
+def pin(db: sqlite_utils.Database, device: str, host: str, port: int, key: HostKey, actor: str,
+        site: str | None = None) -> None:
     """Pin ``key`` for a device seen for the first time (caller holds the transaction)."""
     ensure_schema(db)
     now = time.time()
@@ -71,7 +72,8 @@ def pin(db: sqlite_utils.Database, device: str, host: str, port: int, key: HostK
         (device, host, port, key.key_type, key.key_b64, key.fingerprint, now, now),
     )
     audit.record(db, actor, "configs.hostkey.pin", f"device:{device}",
-                 after={"key_type": key.key_type, "fingerprint": key.fingerprint, "host": host, "port": port})
+                 after={"key_type": key.key_type, "fingerprint": key.fingerprint, "host": host, "port": port},
+                 site=site)
 
 
 def mark_verified(db: sqlite_utils.Database, device: str) -> None:
@@ -89,8 +91,10 @@ def reset(db: sqlite_utils.Database, device: str, actor: str, reason: str | None
     db.execute("BEGIN IMMEDIATE")
     try:
         db.execute("DELETE FROM config_hostkeys WHERE device = ?", (device,))
+        site = db.execute("SELECT site FROM config_status WHERE device = ?", (device,)).fetchone()
         audit.record(db, actor, "configs.hostkey.reset", f"device:{device}",
-                     before={"key_type": row[0], "fingerprint": row[1]}, reason=reason)
+                     before={"key_type": row[0], "fingerprint": row[1]}, reason=reason,
+                     site=site[0] if site else None)
     except BaseException:
         db.execute("ROLLBACK")
         raise

@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 import sqlite_utils
 
 from nms import audit
+from nms.auth.scope import common_site
 from nms.configs import hostkeys, store
 from nms.configs.fetch import DEFAULT_LIMITS, Limits, Target, fetch_many
+from nms.inventory_model import Inventory
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +47,18 @@ def run(
     retry_s: float = 300.0,
     source_ip: str | None = None,
     on_outcome: Callable[[store.Outcome], None] | None = None,
+    tree: Inventory | None = None,
 ) -> RunReport:
-    """Fetch ``targets`` in parallel and store what changed; ``trigger`` is who or what asked."""
+    """Fetch ``targets`` in parallel and store what changed; ``trigger`` is who or what asked.
+
+    ``tree`` (the site tree) files the trigger's audit row under the sites' common ancestor.
+    """
     store.ensure_schema(db)
     targets = list(targets)
     by_name = {t.device: t for t in targets}
     audit.record(db, trigger, "configs.fetch.trigger", "configs:fetch",
-                 after={"devices": sorted(by_name)}, source_ip=source_ip)
+                 after={"devices": sorted(by_name)}, source_ip=source_ip,
+                 site=common_site([t.site for t in targets], tree))
     report = RunReport(trigger, time.time())
     t0 = time.monotonic()
     for result in fetch_many(by_name.values(), hostkeys.pins(db), limits):

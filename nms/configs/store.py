@@ -139,7 +139,8 @@ def record(db: sqlite_utils.Database, target: Target, result: FetchResult, trigg
         if result.host_key is not None:
             pinned = hostkeys.pins(db).get(target.device)
             if pinned is None:
-                hostkeys.pin(db, target.device, target.host, target.port, result.host_key, trigger)
+                hostkeys.pin(db, target.device, target.host, target.port, result.host_key, trigger,
+                             site=target.site)
             else:
                 hostkeys.mark_verified(db, target.device)
         prev = latest(db, target.device)
@@ -161,7 +162,7 @@ def record(db: sqlite_utils.Database, target: Target, result: FetchResult, trigg
                {"version": version, "sha256": sha, "trigger": trigger})
         audit.record(db, trigger, "configs.version.store", f"device:{target.device}",
                      before={"version": prev["version"], "sha256": prev["sha256"]} if prev else None,
-                     after={"version": version, "sha256": sha, "size": len(result.content)})
+                     after={"version": version, "sha256": sha, "size": len(result.content)}, site=target.site)
         _status(db, target, last_attempt=now, last_success=now, last_result=kind, last_error=None,
                 consecutive_failures=0, next_retry=None, last_version_id=version_id)
     return Outcome(target.device, "new" if prev is None else "changed", version_id, version)

@@ -1,8 +1,8 @@
 """Config backup in the web app: device list, versions, diff, export, fetch trigger (API + pages).
 
 Reads need ``configs.read``; triggering a fetch and the raw (unmasked, restorable)
-export need ``configs.fetch``.  A device whose site is known is checked against the
-principal's scope; lists show only in-scope devices.
+export need ``configs.fetch``.  Every device is checked against the
+principal's scope (one without a site: province scope only); lists show only in-scope devices.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, redirect, re
 from nms import audit
 from nms.auth import current_principal, require
 from nms.auth.policy import require_site, scope_sites
+from nms.auth.scope import site_tree
 from nms.configs import diff as cdiff
 from nms.configs import job, masking, store, vendors
 from nms.configs.targets import TargetsError, load_targets
@@ -49,9 +50,8 @@ def _device_site(db, device: str) -> str | None:
 
 
 def _check_device(db, device: str) -> None:
-    site = _device_site(db, device)
-    if site is not None:
-        require_site(site)
+    """A device without a site is the province's: province scope only (deny by default)."""
+    require_site(_device_site(db, device))
 
 
 def _version_or_404(db, vid: int) -> dict[str, Any]:
@@ -101,12 +101,12 @@ def _start_fetch(devices: list[str] | None) -> tuple[int, dict[str, Any]]:
             return 403, {"error": f"not permitted for devices outside your scope: {', '.join(outside)}"}
     if not targets:
         return 422, {"error": "no devices to fetch", "skipped": problems}
-    actor, source_ip = _actor(), request.remote_addr
+    actor, source_ip, tree = _actor(), request.remote_addr, site_tree()
 
     def background() -> None:
         db = connect(settings, "centre")
         try:
-            job.run(db, targets, actor, source_ip=source_ip)
+            job.run(db, targets, actor, source_ip=source_ip, tree=tree)
         finally:
             db.conn.close()
 
@@ -167,7 +167,8 @@ def api_export_raw(vid: int) -> Response:
     db = _db()
     row = _version_or_404(db, vid)
     audit.record(db, _actor(), "configs.version.export_raw", f"device:{row['device']}",
-                 after={"version": row["version"], "sha256": row["sha256"]}, source_ip=request.remote_addr)
+                 after={"version": row["version"], "sha256": row["sha256"]}, source_ip=request.remote_addr,
+                 site=_device_site(db, row["device"]))
     return _export(row, row["content"], "")
 
 
