@@ -218,7 +218,7 @@ def test_health_agrees_with_librenms(snmpsim):
         mem = [m["mempool_perc"] for m in _lib_section(doc, "mempools") if m["mempool_class"] == "system"]
         if cpu or mem:
             wanted[name] = (cpu, mem)
-    results = _poll_all(snmpsim, sorted(wanted))
+    results = _poll_all(snmpsim, sorted(wanted), in_flight=2, timeout=10)
     lines, bad, checked = [], [], 0
     for name, (cpu, mem) in sorted(wanted.items()):
         r = results[name]
