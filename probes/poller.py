@@ -239,6 +239,8 @@ class Poller:
             vals = [v for v in vals if v is not None]
             if src.get("skip_zero"):
                 vals = [v for v in vals if v]
+            if "max_valid" in src:  # above it: a "not supported" sentinel such as 65535
+                vals = [v for v in vals if v <= float(src["max_valid"])]
             if not vals:
                 return None
             agg = src.get("agg", "avg")

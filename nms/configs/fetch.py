@@ -19,14 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import paramiko
-from netmiko import ConnectHandler
 from netmiko.exceptions import (
     NetmikoAuthenticationException,
     NetmikoTimeoutException,
     ReadTimeout,
 )
 
-from nms.configs import vendors
+from nms.configs import drivers, vendors
 from nms.configs.credentials import SshCredential
 from nms.configs.hostkeys import HostKey, known_hosts_line
 from nms.netguard import TargetNotAllowed, check_target
@@ -154,7 +153,7 @@ def fetch_one(
             known.write_text(known_hosts_line(target.host, target.port, pinned), encoding="ascii")
             params.update(ssh_strict=True, alt_host_keys=True, alt_key_file=str(known))
         try:
-            conn = ConnectHandler(**params)
+            conn = drivers.connect(spec, params)
         except Exception as exc:
             sock.close()
             bad = _bad_host_key(exc)

@@ -134,7 +134,11 @@ def build_targets(
     secrets_path: Path | None = None,
     only: Iterable[str] | None = None,
 ) -> tuple[list[Target], dict[str, str]]:
-    """Targets to fetch, and the devices that cannot be (name -> why), e.g. no credential."""
+    """Targets to fetch, and the devices that cannot be (name -> why), e.g. no credential.
+
+    Devices of a vendor without an SSH CLI (``no_cli`` in vendors.yaml: Sangfor, cipher
+    machines) are left out quietly, and reported only when asked for by name.
+    """
     names: set[str] = set(cfg.devices)
     if inventory is not None:
         names |= set(inventory.devices)
@@ -159,6 +163,10 @@ def build_targets(
                 raise CredentialError(
                     "no SSH credential (set default_credential or devices.<name>.credential)")
             cred = resolve(cfg.credentials[cred_name], secrets_path)
+        except vendors.NoCliError as exc:
+            if wanted is not None:  # asked for by name: say why it is not fetched
+                problems[name] = str(exc)
+            continue  # otherwise a vendor without an SSH CLI is simply not backed up
         except (CredentialError, vendors.VendorError) as exc:
             problems[name] = str(exc)
             continue

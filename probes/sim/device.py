@@ -28,12 +28,24 @@ CIPHER = (1, 3, 6, 1, 4, 1, 99934, 2)
 SECSTAT = (1, 3, 6, 1, 4, 1, 2011, 5, 25, 11, 1, 2, 1)
 PORT_TYPES = {6, 22, 23, 39, 62, 69, 117}
 # CPU-load columns that follow the day curve (rows with a non-zero recorded value):
-# hwEntityCpuUsage, hh3cEntityExtCpuUsage, cipherCpuUsage, UCD ssCpuUser, hrProcessorLoad.
+# hwEntityCpuUsage, hh3cEntityExtCpuUsage, cipherCpuUsage, UCD ssCpuUser, hrProcessorLoad,
+# Topsec CPU, Venustech per-CPU load, Hillstone sysCPU, ZXR10 unit CPU (2 and 5 min),
+# Ruijie CPU (docs/profiles.md "Vendor health sources").
 CPU_COLUMNS = ((1, 3, 6, 1, 4, 1, 2011, 5, 25, 31, 1, 1, 1, 1, 5),
                (1, 3, 6, 1, 4, 1, 25506, 2, 6, 1, 1, 1, 1, 6),
                (1, 3, 6, 1, 4, 1, 99934, 2, 1, 5),
                (1, 3, 6, 1, 4, 1, 2021, 11, 9),
-               (1, 3, 6, 1, 2, 1, 25, 3, 3, 1, 2))
+               (1, 3, 6, 1, 2, 1, 25, 3, 3, 1, 2),
+               (1, 3, 6, 1, 4, 1, 14331, 5, 5, 1, 4, 5),
+               (1, 3, 6, 1, 4, 1, 15227, 200, 2, 1, 1, 2),
+               (1, 3, 6, 1, 4, 1, 28557, 2, 2, 1, 3),
+               (1, 3, 6, 1, 4, 1, 3902, 3, 3, 1, 1, 5),
+               (1, 3, 6, 1, 4, 1, 3902, 3, 3, 1, 1, 12),
+               (1, 3, 6, 1, 4, 1, 4881, 1, 1, 10, 2, 36, 1, 1, 3))
+# Session gauges that follow the day curve like the USG's: Hillstone sysCurSession,
+# Venustech session-table row count.
+SESSION_SCALARS = ((1, 3, 6, 1, 4, 1, 28557, 2, 2, 1, 7, 0),
+                   (1, 3, 6, 1, 4, 1, 15227, 1, 22, 101, 20, 0))
 SDH_INTERVALS = 16  # interval rows served per SDH interface (the MIB allows up to 96)
 STM1_BPS = 155_520_000
 U32 = 2**32
@@ -159,6 +171,10 @@ class SimDevice:
         if v.base.value(SECSTAT + (4, 0)) is not None:
             for col, share in ((4, 1.0), (6, 0.7), (7, 0.28), (8, 0.02), (3, 1 / 60)):
                 v.set(SECSTAT + (col, 0), self._sessions_fn(share))
+        for oid in SESSION_SCALARS:
+            val = v.base.value(oid)
+            if val is not None:
+                v.set(oid, self._sessions_fn(1.0, val[0]))
 
     def _build_interfaces(self, inv: Inventory) -> None:
         v = self.view
@@ -384,10 +400,10 @@ class SimDevice:
         v.set(CIPHER + (1, 3, 0), _g32(len(self.tunnels)))
         v.set(CIPHER + (1, 4, 0), lambda now: _g32(sum(not x.outage.down for x in self.tunnels.values())))
 
-    def _sessions_fn(self, share: float):  # noqa: ANN202 - closure factory
+    def _sessions_fn(self, share: float, tag: int = ber.COUNTER64):  # noqa: ANN202 - closure factory
         def fn(now: float) -> bytes:
             wobble = 1.0 + 0.05 * ((int(now // 60) * 2654435761) % 1000 / 1000.0 - 0.5)
-            return ber.enc_int(int(self.session_peak * traffic.level(now) * wobble * share), ber.COUNTER64)
+            return ber.enc_int(int(self.session_peak * traffic.level(now) * wobble * share), tag)
         return fn
 
     @staticmethod

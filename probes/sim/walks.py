@@ -52,6 +52,9 @@ WALKS: dict[tuple[str, str], str] = {
 # Extra recordings laid over the base walk for some kinds.
 OVERLAY_RECORDINGS: dict[tuple[str, str], str] = {
     ("huawei", "firewall"): "huawei-usg.snmprec",
+    # the vendor MIB's system scalars / unit table, which the stand-in walks lack
+    ("hillstone", "firewall"): "hillstone-stoneos.snmprec",
+    ("zte", "switch"): "zte-zxr10.snmprec",
 }
 # Subtrees (first 9 arcs) bigger than this are dropped: FDB/vendor tables of tens of
 # thousands of rows that no poller reads would cost memory for every kind.

@@ -1,14 +1,18 @@
-"""A small SSH server answering like the Huawei VRP and H3C Comware CLIs, for tests.
+"""A small SSH server answering like the Huawei VRP, H3C Comware, Topsec TOS and
+Venustech USG CLIs, for tests.
 
-No simulator on PyPI covers these CLIs' ``display current-configuration`` well, so
-this one does: prompt ``<name>``, ``screen-length 0 temporary`` /
-``screen-length disable``, ``display current-configuration`` (read from a file at
-every call, so a test can change the "running config" between fetches), ``quit``.
+No simulator on PyPI covers these CLIs, so this one does. Huawei/H3C: prompt
+``<name>``, ``screen-length 0 temporary`` / ``screen-length disable``, ``display
+current-configuration``. Topsec (TOS): prompt ``name#``, ``system config show``.
+Venustech (天清汉马 USG): prompt ``name>``, ``enable`` to ``name#``, ``show
+running-config`` (refused before ``enable``). The configuration is read from a file at
+every call, so a test can change the "running config" between fetches; ``quit`` /
+``exit`` end the session.
 A device with ``hang_s`` prints a few lines of its configuration and then stalls
 that long, like a box whose CLI has wedged.
 
 Run as a process: ``python -m tests.configs.sim.vrp_sim SPEC.json``; SPEC is a list
-of ``{"name", "style": "huawei"|"h3c", "config_file", "host_key_file", "username",
+of ``{"name", "style": "huawei"|"h3c"|"topsec"|"venustech", "config_file", "host_key_file", "username",
 "password", "port" (0 = any), "hang_s"}``.  It prints one JSON line
 ``{"name": port, ...}`` when every device listens, then serves until killed.
 """
@@ -31,10 +35,21 @@ BANNERS = {
     "h3c": "\r\n******************************************************************************\r\n"
     "* Copyright (c) 2004-2017 New H3C Technologies Co., Ltd. All rights reserved.*\r\n"
     "******************************************************************************\r\n",
+    "topsec": "\r\nTopsec Network Security Operating System (TOS)\r\n",
+    "venustech": "\r\nWelcome to Venustech USG-FW\r\n",
 }
 UNKNOWN = {
     "huawei": "\r\nError: Unrecognized command found at '^' position.\r\n",
     "h3c": "\r\n% Unrecognized command found at '^' position.\r\n",
+    "topsec": "\r\nerror: unknown command\r\n",
+    "venustech": "\r\n% Unknown command.\r\n",
+}
+# The command printing the running configuration, per style.
+SHOW_CONFIG = {
+    "huawei": ("display current-configuration", "dis cur"),
+    "h3c": ("display current-configuration", "dis cur"),
+    "topsec": ("system config show",),
+    "venustech": ("show running-config",),
 }
 
 
@@ -85,18 +100,35 @@ class _Auth(paramiko.ServerInterface):
         return True
 
 
-def _answer(dev: Device, line: str, chan: paramiko.Channel) -> bool:
+@dataclass
+class _State:
+    enabled: bool = False
+
+
+def prompt(dev: Device, state: _State) -> str:
+    if dev.style == "topsec":
+        return f"{dev.name}# "
+    if dev.style == "venustech":
+        return f"{dev.name}{'#' if state.enabled else '>'}"
+    return f"<{dev.name}>"
+
+
+def _answer(dev: Device, line: str, chan: paramiko.Channel, state: _State) -> bool:
     """Write the reply to one command line; False when the session ends."""
     cmd = " ".join(line.split())
     if cmd in ("quit", "exit", "logout"):
         return False
     if cmd == "":
         pass
-    elif cmd in ("screen-length 0 temporary", "screen-length disable"):
+    elif cmd in ("screen-length 0 temporary", "screen-length disable") and dev.style in ("huawei", "h3c"):
         if dev.style == "huawei":
             chan.sendall(b"\r\nInfo: The configuration takes effect on the current user terminal"
                          b" interface only.")
-    elif cmd in ("display current-configuration", "dis cur"):
+    elif cmd == "enable" and dev.style == "venustech":
+        state.enabled = True
+    elif cmd in SHOW_CONFIG[dev.style] and dev.style == "venustech" and not state.enabled:
+        chan.sendall(b"\r\n% Permission denied: use enable first.")
+    elif cmd in SHOW_CONFIG[dev.style]:
         text = Path(dev.config_file).read_text(encoding="utf-8")
         lines = text.replace("\r\n", "\n").rstrip("\n").split("\n")
         if dev.hang_s:
@@ -105,7 +137,7 @@ def _answer(dev: Device, line: str, chan: paramiko.Channel) -> bool:
         chan.sendall(("\r\n" + "\r\n".join(lines)).encode())
     else:
         chan.sendall(UNKNOWN[dev.style].rstrip("\r\n").encode())
-    chan.sendall(f"\r\n<{dev.name}>".encode())
+    chan.sendall(("\r\n" + prompt(dev, state)).encode())
     return True
 
 
@@ -118,7 +150,8 @@ def _session(dev: Device, conn: socket.socket, key: paramiko.PKey) -> None:
         chan = transport.accept(20)
         if chan is None or not auth.shell.wait(10):
             return
-        chan.sendall((BANNERS[dev.style] + f"<{dev.name}>").encode())
+        state = _State()
+        chan.sendall((BANNERS[dev.style] + prompt(dev, state)).encode())
         buf = ""
         last = ""
         while True:
@@ -131,7 +164,7 @@ def _session(dev: Device, conn: socket.socket, key: paramiko.PKey) -> None:
                         last = ch
                         continue
                     last = ch
-                    if not _answer(dev, buf, chan):
+                    if not _answer(dev, buf, chan, state):
                         chan.close()
                         return
                     buf = ""
