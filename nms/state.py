@@ -575,9 +575,10 @@ def note_epoch(db: sqlite_utils.Database, agent: str, epoch: str, seq: int, now:
     spool still held are gone: the ``agent_epoch`` alert rule raises that from here.
     Batches without an epoch (agents older than epochs) are not tracked.
     """
-    if not epoch or db.execute(
-        "SELECT 1 FROM agent_epochs WHERE agent = ? AND epoch = ?", (agent, epoch)
-    ).fetchone():
+    if (
+        not epoch
+        or db.execute("SELECT 1 FROM agent_epochs WHERE agent = ? AND epoch = ?", (agent, epoch)).fetchone()
+    ):
         return
     prev = db.execute(
         "SELECT epoch FROM agent_epochs WHERE agent = ? ORDER BY first_seen DESC LIMIT 1", (agent,)
@@ -714,7 +715,8 @@ def splice(
     prev = _state_at(db, kind, subject, a, before=True)[0]
     after, after_reason = _state_at(db, kind, subject, b, before=False)
     db.execute(
-        "DELETE FROM state_events WHERE kind = ? AND subject = ? AND ts >= ? AND ts < ?", (kind, subject, a, b)
+        "DELETE FROM state_events WHERE kind = ? AND subject = ? AND ts >= ? AND ts < ?",
+        (kind, subject, a, b),
     )
     rows = []
     for ts, st, reason in sorted(segments, key=lambda x: x[0]):
@@ -732,7 +734,8 @@ def splice(
     elif prev != after:
         rows.append((b, kind, subject, prev, after, after_reason))
     db.conn.executemany(
-        "INSERT INTO state_events (ts, kind, subject, from_state, to_state, reason) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO state_events (ts, kind, subject, from_state, to_state, reason)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
         rows,
     )
 
@@ -787,9 +790,7 @@ def backfill(db: sqlite_utils.Database, m: Machine) -> int:
 
 
 class StateStore(Protocol):
-    def apply_batch(
-        self, agent: str, seq: int, polls: list[Mapping[str, Any]], epoch: str = ""
-    ) -> bool: ...
+    def apply_batch(self, agent: str, seq: int, polls: list[Mapping[str, Any]], epoch: str = "") -> bool: ...
 
     def age_out(self, now: float | None = None) -> int: ...
 

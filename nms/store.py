@@ -152,6 +152,7 @@ def add_key_column(db: sqlite_utils.Database, table: str, create: str, column: s
     A primary key cannot be altered in place, so the table is rebuilt from ``create``
     (its new definition) in one transaction; a table that has the column is left alone.
     """
+
     def columns() -> list[str]:
         return [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
 
