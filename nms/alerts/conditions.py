@@ -151,6 +151,36 @@ def agent_conditions(
     return out
 
 
+def epoch_conditions(
+    db: sqlite_utils.Database, rule: Rule, inv: Inventory | None, now: float
+) -> list[Condition]:
+    """Agents that started a new spool (epoch) in the last ``resolve_after_s``: data may be lost.
+
+    The epoch changes only when the agent's spool file was lost, wiped or replaced, and
+    whatever that spool still held never reaches the centre (``nms.state.note_epoch``).
+    """
+    if not _table_exists(db, "agent_epochs"):
+        return []
+    rows = db.execute(
+        """SELECT e.agent, e.epoch, e.first_seen, e.first_seq, e.previous, e.previous_last_seq
+           FROM agent_epochs e JOIN (SELECT agent, MAX(first_seen) AS t FROM agent_epochs GROUP BY agent) n
+             ON e.agent = n.agent AND e.first_seen = n.t
+           WHERE e.previous IS NOT NULL AND e.first_seen > ?""",
+        (now - rule.resolve_after_s,),
+    ).fetchall()
+    out = []
+    for agent, epoch, first_seen, first_seq, previous, last_seq in rows:
+        if inv is not None and inv.agents and agent not in inv.agents:
+            continue
+        sites = inv.agents[agent].sites if inv and agent in inv.agents else ()
+        reason = (
+            f"agent restarted with a new spool (epoch {epoch}, from seq {first_seq}; was {previous}"
+            f" up to seq {last_seq}): batches the old spool still held are lost"
+        )
+        out.append(Condition(rule, "agent", agent, sites[0] if sites else None, first_seen, reason=reason))
+    return out
+
+
 def config_conditions(
     db: sqlite_utils.Database, rule: Rule, inv: Inventory | None, now: float
 ) -> list[Condition]:
@@ -305,6 +335,8 @@ def gather(
                 out += sdh_conditions(db, rule, inv, now)
             elif rule.kind == "agent_silent":
                 out += agent_conditions(db, rule, inv, now)
+            elif rule.kind == "agent_epoch":
+                out += epoch_conditions(db, rule, inv, now)
             elif rule.kind == "config_event":
                 out += config_conditions(db, rule, inv, now)
             elif rule.kind == "metric":

@@ -1,6 +1,6 @@
 """A real HTTP server on loopback speaking the ingest contract, for agent tests.
 
-Modes: ``store`` (behave like the centre: store each (agent, seq) once), ``fail``
+Modes: ``store`` (behave like the centre: store each (agent, epoch, seq) once), ``fail``
 (answer ``fail_status``, e.g. 500), ``forward`` (pass requests on to a real centre).
 Used alone for push/spool tests and in front of the real centre as the "answers 500
 for a while, then forwards" server.
@@ -31,7 +31,7 @@ class CentreStub:
         self.poison_device: str | None = None  # store mode: refuse samples of this device (422)
         self.duplicate = False  # forward mode: send every request twice (as if an ack was lost)
         self.answers: list[dict[str, Any]] = []  # forward mode: the centre's answers
-        self.batches: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        self.batches: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
         self.arrivals: list[int] = []  # seq of every request, in arrival order (incl. repeats)
         self.requests = 0
         self.lock = threading.Lock()
@@ -74,7 +74,7 @@ class CentreStub:
             return 401, {"error": "bad token"}
         try:
             batch = json.loads(body)
-            key = (str(batch["agent"]), int(batch["seq"]))
+            key = (str(batch["agent"]), str(batch.get("epoch", "")), int(batch["seq"]))
             samples = list(batch["samples"])
         except (ValueError, KeyError, TypeError) as exc:
             return 400, {"error": f"body: {exc}"}
@@ -82,7 +82,7 @@ class CentreStub:
             if self.poison_device is not None and sample.get("device") == self.poison_device:
                 return 422, {"error": f"samples[{i}].interfaces[0].name: 'GE0/0/1' appears twice"}
         with self.lock:
-            self.arrivals.append(key[1])
+            self.arrivals.append(key[2])
             if key in self.batches:
                 return 200, {"accepted": 0, "duplicate": True}
             self.batches[key] = samples

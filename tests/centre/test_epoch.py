@@ -1,0 +1,114 @@
+"""A lost agent spool: a new epoch, its batches stored (not "duplicate"), and an alert."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from nms.alerts.engine import Engine
+from nms.alerts.rules import load_rules
+from nms.db import connect
+from nms.pipeline import BatchError, validate_batch
+from probes.agent.spool import Spool
+from tests.centre.helpers import poll, small_inventory
+from tests.centre.test_ingest_http import agent_token
+
+DEVICES = ("hefei-rtr1", "feidong-rtr1")
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app(small_inventory())
+
+
+def fill(spool: Spool, t: float, n: int) -> list[bytes]:
+    """``n`` batches of one minute's polls each, as the agent seals them."""
+    out = []
+    for k in range(n):
+        for d in DEVICES:
+            spool.put_result(poll(d, t + 60 * k))
+        out.append(spool.seal().body)
+    return out
+
+
+def send(client, token: str, body: bytes) -> dict:
+    r = client.post(
+        "/api/v1/ingest",
+        data=body,
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert r.status_code == 200, r.get_data(as_text=True)
+    return r.get_json()
+
+
+def test_lost_spool_is_a_new_epoch_stored_and_alerted(app, settings, tmp_path):
+    token = agent_token(settings, "hefei")
+    client = app.test_client()
+    t = time.time() - 3600
+    spool = Spool(tmp_path / "spool" / "hefei.db", "hefei")
+    old_epoch = spool.epoch
+    for body in fill(spool, t, 3):
+        assert send(client, token, body) == {"accepted": 2, "duplicate": False}
+    spool.close()
+    for f in (tmp_path / "spool").iterdir():  # the disk is replaced: the spool is gone
+        f.unlink()
+    spool = Spool(tmp_path / "spool" / "hefei.db", "hefei")
+    assert spool.epoch != old_epoch
+    new = fill(spool, t + 600, 3)  # seq 1, 2, 3 again
+    for body in new:
+        assert send(client, token, body) == {"accepted": 2, "duplicate": False}
+    assert send(client, token, new[0]) == {"accepted": 0, "duplicate": True}  # a real repeat still is one
+    spool.close()
+
+    db = connect(settings, "centre")
+    mdb = connect(settings, "metrics")
+    try:
+        stored = mdb.execute("SELECT epoch, seq FROM ingest_batches WHERE agent = 'hefei'")
+        assert sorted(stored) == sorted(
+            [(old_epoch, s) for s in (1, 2, 3)] + [(spool.epoch, s) for s in (1, 2, 3)]
+        )
+        Engine(load_rules(), small_inventory()).evaluate(db)
+        rows = db.execute(
+            "SELECT subject_kind, subject_id, reason, state FROM alert_alerts WHERE rule = 'agent-new-spool'"
+        ).fetchall()
+        assert len(rows) == 1
+        kind, subject, reason, st = rows[0]
+        assert (kind, subject, st) == ("agent", "hefei", "firing")
+        assert spool.epoch in reason and old_epoch in reason and "up to seq 3" in reason
+    finally:
+        db.conn.close()
+        mdb.conn.close()
+
+
+def test_same_spool_after_restart_keeps_its_epoch_and_raises_nothing(app, settings, tmp_path):
+    token = agent_token(settings, "hefei")
+    client = app.test_client()
+    t = time.time() - 3600
+    spool = Spool(tmp_path / "hefei.db", "hefei")
+    first = fill(spool, t, 2)
+    epoch = spool.epoch
+    spool.close()
+    spool = Spool(tmp_path / "hefei.db", "hefei")  # the agent restarts on its spool
+    assert spool.epoch == epoch
+    for body in first + fill(spool, t + 600, 1):
+        send(client, token, body)
+    spool.close()
+    db = connect(settings, "centre")
+    try:
+        Engine(load_rules(), small_inventory()).evaluate(db)
+        assert (
+            db.execute("SELECT count(*) FROM alert_alerts WHERE rule = 'agent-new-spool'").fetchone()[0] == 0
+        )
+    finally:
+        db.conn.close()
+
+
+def test_batches_without_epoch_are_epoch_empty_and_a_bad_epoch_is_named():
+    now = time.time()
+    body = {"agent": "hefei", "seq": 1, "samples": [poll("hefei-rtr1", now)]}
+    validate_batch(body, "hefei", small_inventory(), now)  # an agent from before epochs
+    with pytest.raises(BatchError) as err:
+        validate_batch(dict(body, epoch="a b"), "hefei", small_inventory(), now)
+    assert err.value.status == 422 and err.value.message.startswith("epoch:")
