@@ -63,8 +63,8 @@ class IngestResult:
 
 
 BATCHES_DDL = """CREATE TABLE IF NOT EXISTS ingest_batches (
-    agent TEXT NOT NULL, seq INTEGER NOT NULL, received REAL NOT NULL, samples INTEGER NOT NULL,
-    epoch TEXT NOT NULL DEFAULT '', PRIMARY KEY (agent, epoch, seq)) WITHOUT ROWID"""
+    agent TEXT NOT NULL, epoch TEXT NOT NULL DEFAULT '', seq INTEGER NOT NULL, received REAL NOT NULL,
+    samples INTEGER NOT NULL, PRIMARY KEY (agent, epoch, seq)) WITHOUT ROWID"""  # key columns in key order
 
 
 def ensure_schema(db: sqlite_utils.Database) -> None:

@@ -112,8 +112,9 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     db.execute(_APPLIED_DDL)
 
 
+# key columns first and in key order (SQLite 3.40's integrity_check misreads NOT NULL otherwise)
 _APPLIED_DDL = """CREATE TABLE IF NOT EXISTS state_applied (
-    agent TEXT NOT NULL, seq INTEGER NOT NULL, ts REAL NOT NULL, epoch TEXT NOT NULL DEFAULT '',
+    agent TEXT NOT NULL, epoch TEXT NOT NULL DEFAULT '', seq INTEGER NOT NULL, ts REAL NOT NULL,
     PRIMARY KEY (agent, epoch, seq)) WITHOUT ROWID"""
 
 

@@ -112,3 +112,26 @@ def test_batches_without_epoch_are_epoch_empty_and_a_bad_epoch_is_named():
     with pytest.raises(BatchError) as err:
         validate_batch(dict(body, epoch="a b"), "hefei", small_inventory(), now)
     assert err.value.status == 422 and err.value.message.startswith("epoch:")
+
+
+def test_a_centre_from_before_epochs_keeps_its_batch_records_as_epoch_empty(metrics_db, centre_db):
+    from nms import pipeline, state
+
+    metrics_db.execute(
+        "CREATE TABLE ingest_batches (agent TEXT NOT NULL, seq INTEGER NOT NULL, received REAL NOT NULL,"
+        " samples INTEGER NOT NULL, PRIMARY KEY (agent, seq)) WITHOUT ROWID"
+    )
+    metrics_db.execute("INSERT INTO ingest_batches VALUES ('hefei', 5, 1.0, 3)")
+    centre_db.execute(
+        "CREATE TABLE state_applied (agent TEXT NOT NULL, seq INTEGER NOT NULL, ts REAL NOT NULL,"
+        " PRIMARY KEY (agent, seq)) WITHOUT ROWID"
+    )
+    centre_db.execute("INSERT INTO state_applied VALUES ('hefei', 5, 1.0)")
+    body = {"agent": "hefei", "seq": 5, "samples": [poll("hefei-rtr1", time.time())]}
+    assert pipeline.ingest_batch(metrics_db, centre_db, "hefei", body).duplicate  # an old agent's repeat
+    assert not pipeline.ingest_batch(metrics_db, centre_db, "hefei", dict(body, epoch="e1")).duplicate
+    assert sorted(metrics_db.execute("SELECT epoch, seq FROM ingest_batches")) == [("", 5), ("e1", 5)]
+    assert sorted(centre_db.execute("SELECT epoch, seq FROM state_applied")) == [("", 5), ("e1", 5)]
+    for db in (metrics_db, centre_db):
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert state.current(centre_db)["device"]["hefei-rtr1"]["state"] == "up"
