@@ -265,12 +265,5 @@ def availability_page():
     def fmt(t: float) -> str:
         return datetime.fromtimestamp(t, availability.LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
 
-    return render_template_string(
-        PAGE,
-        rows=rows,
-        t0=t0,
-        t1=t1,
-        from_text=fmt(t0),
-        to_text=fmt(t1),
-        policy=availability.NO_DATA_POLICY,
-    )
+    texts = {"from_text": fmt(t0), "to_text": fmt(t1), "policy": availability.NO_DATA_POLICY}
+    return render_template_string(PAGE, rows=rows, t0=t0, t1=t1, **texts)
