@@ -105,7 +105,8 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         CREATE TABLE IF NOT EXISTS state_gaps (
             kind TEXT NOT NULL, subject TEXT NOT NULL, start_ts REAL NOT NULL, end_ts REAL NOT NULL,
             step REAL NOT NULL, pending TEXT, pending_n INTEGER NOT NULL DEFAULT 0, pending_since REAL,
-            pending_reason TEXT, PRIMARY KEY (kind, subject, start_ts)) WITHOUT ROWID;
+            pending_reason TEXT, end_state TEXT, end_reason TEXT,
+            PRIMARY KEY (kind, subject, start_ts)) WITHOUT ROWID;
         """,
     )
     add_key_column(db, "state_applied", _APPLIED_DDL, "epoch", "")  # from before epochs
@@ -209,7 +210,7 @@ class Machine:
             return
         if s.last_ts is not None and ts - s.last_ts > GAP_FACTOR * interval:
             run = (s.pending, s.pending_n, s.pending_since, s.pending_reason)
-            self.gaps.append((s.kind, s.subject, s.last_ts, ts, GAP_FACTOR * interval, *run))
+            self.gaps.append((s.kind, s.subject, s.last_ts, ts, GAP_FACTOR * interval, *run, None, None))
         s.last_ts = ts
         self.changed.add((s.kind, s.subject))
         if obs == s.own:
@@ -659,7 +660,7 @@ def _save_gaps(db: sqlite_utils.Database, rows: list[tuple]) -> None:
     if rows:
         db.conn.executemany(
             "INSERT OR REPLACE INTO state_gaps (kind, subject, start_ts, end_ts, step, pending, pending_n,"
-            " pending_since, pending_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " pending_since, pending_reason, end_state, end_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
 
@@ -706,15 +707,21 @@ def _state_at(db: sqlite_utils.Database, kind: str, subject: str, ts: float, bef
 
 
 def splice(
-    db: sqlite_utils.Database, kind: str, subject: str, a: float, b: float, segments: list[tuple]
+    db: sqlite_utils.Database,
+    kind: str,
+    subject: str,
+    a: float,
+    b: float,
+    segments: list[tuple],
+    after: tuple[str, str | None],
 ) -> None:
     """Replace a subject's event history in [a, b) by ``segments`` [(ts, state, reason)].
 
-    What was before ``a`` and from ``b`` on stays; the transition at ``b`` (into the
-    state history had there) follows the last segment.  Applying it twice changes nothing.
+    What was before ``a`` and from ``b`` on stays; ``after``: the (state, reason) known
+    from ``b`` on, which the last segment turns into at ``b`` (an event at ``b`` is kept
+    and its ``from`` follows).  Applying it twice changes nothing.
     """
     prev = _state_at(db, kind, subject, a, before=True)[0]
-    after, after_reason = _state_at(db, kind, subject, b, before=False)
     db.execute(
         "DELETE FROM state_events WHERE kind = ? AND subject = ? AND ts >= ? AND ts < ?",
         (kind, subject, a, b),
@@ -732,8 +739,8 @@ def splice(
         db.execute("DELETE FROM state_events WHERE id = ?", (at_b[0],))
     elif at_b is not None:
         db.execute("UPDATE state_events SET from_state = ? WHERE id = ?", (prev, at_b[0]))
-    elif prev != after:
-        rows.append((b, kind, subject, prev, after, after_reason))
+    elif prev != after[0]:
+        rows.append((b, kind, subject, prev, after[0], after[1]))
     db.conn.executemany(
         "INSERT INTO state_events (ts, kind, subject, from_state, to_state, reason)"
         " VALUES (?, ?, ?, ?, ?, ?)",
@@ -761,27 +768,32 @@ def backfill(db: sqlite_utils.Database, m: Machine) -> int:
     for (kind, subject), polls in by_subject.items():
         polls.sort(key=lambda p: p[0])
         gaps = db.execute(
-            "SELECT start_ts, end_ts, step, pending, pending_n, pending_since, pending_reason FROM state_gaps"
-            " WHERE kind = ? AND subject = ? AND end_ts > ? AND start_ts < ? ORDER BY start_ts",
+            "SELECT start_ts, end_ts, step, pending, pending_n, pending_since, pending_reason, end_state,"
+            " end_reason FROM state_gaps WHERE kind = ? AND subject = ? AND end_ts > ? AND start_ts < ?"
+            " ORDER BY start_ts",
             (kind, subject, polls[0][0], polls[-1][0]),
         ).fetchall()
-        for g0, g1, step, *carried in gaps:
+        for g0, g1, step, *row in gaps:
             inside = [p for p in polls if g0 < p[0] < g1]
             if not inside:
                 continue
+            carried, end = tuple(row[:4]), tuple(row[4:])
+            if end[0] is None:  # first fill: what the live machine had at the gap's end
+                end = _state_at(db, kind, subject, g1, before=False)
             first, last = inside[0][0], inside[-1][0]
             limit = m.config.stale_after(step / GAP_FACTOR)
-            run: Run = tuple(carried) if carried[0] and first - g0 <= limit else (None, 0, None, None)
+            run: Run = carried if carried[0] and first - g0 <= limit else (None, 0, None, None)  # type: ignore[assignment]
             a = run[2] if run[0] else first
             own = _state_at(db, kind, subject, a, before=True)[0]
             segments, left = _late_run(m.config, own, run, inside)
             if last + limit < g1:
                 segments.append((last + limit, "unknown", f"no data for {int(limit)} s"))
-            splice(db, kind, subject, a, g1, segments)
+            splice(db, kind, subject, a, g1, segments, end)
             db.execute(
                 "DELETE FROM state_gaps WHERE kind = ? AND subject = ? AND start_ts = ?", (kind, subject, g0)
             )
-            rest = [(g0, first, *carried), (last, g1, *left)]
+            at_first = [x[1:] for x in segments if x[0] <= first][-1]
+            rest = [(g0, first, *carried, *at_first), (last, g1, *left, *end)]
             _save_gaps(db, [(kind, subject, x, y, step, *r) for x, y, *r in rest if y - x > step])
             filled += 1
     return filled

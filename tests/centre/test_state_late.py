@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
 from nms import state
 from nms.availability import report
 from nms.state import StateConfig, age_out, apply_batch
@@ -70,3 +74,43 @@ def test_a_single_late_failure_does_not_flap_the_history(centre_db):
     h.send(1, ok=False)  # one failed poll: below down_after
     h.send(2)
     assert h.history() == [(0, "up")]
+
+
+def _history_of(oks: list[bool], order: list[list[int]], aged: bool = False) -> list[tuple[float, str, str]]:
+    """Events of the router when its polls (minute k: ``oks[k]``) arrive in batches ``order``."""
+    import sqlite_utils
+
+    db = sqlite_utils.Database(memory=True)
+    db.conn.isolation_level = None
+    inv = small_inventory()
+    for seq, ks in enumerate(order, 1):
+        if aged and seq == 2:  # the centre ages the device before the fresh batch arrives
+            age_out(db, inv, T0 + 60 * (len(oks) - 1) - 1, CFG)
+        apply_batch(db, "hefei", seq, [poll(DEV, T0 + 60 * k, ok=oks[k]) for k in ks], inv, CFG)
+    evs = reversed(state.events(db, kind="device", subject=DEV))
+    out = [(e["ts"] - T0, e["from"], e["to"]) for e in evs]
+    assert all(a[2] == b[1] for a, b in zip(out, out[1:], strict=False))  # from follows to
+    assert [e[0] for e in out] == sorted(e[0] for e in out)
+    assert not out or out[-1][2] == state.current(db)["device"][DEV]["state"]  # history ends in the present
+    return out
+
+
+@given(
+    st.lists(st.booleans(), min_size=3, max_size=14), st.lists(st.integers(1, 4), min_size=14), st.booleans()
+)
+@hsettings(max_examples=150, deadline=None)
+def test_any_delivery_order_gives_the_in_order_history(oks, sizes, aged):
+    """First poll, then the newest (live lane), then the rest oldest first in batches (replay)."""
+    n = len(oks)
+    rest, chunks = list(range(1, n - 1)), []
+    for size in sizes:
+        if rest:
+            chunks.append(rest[:size])
+            rest = rest[size:]
+    late = _history_of(oks, [[0], [n - 1], *chunks], aged)
+    assert _history_of(oks, [[0], [n - 1], *chunks, *chunks], aged) == late  # resent: nothing changes
+    if not aged:
+        # the same history as in time order, up to where the newest poll's hysteresis run starts
+        cut = 60 * (n - CFG.down_after)
+        in_order = _history_of(oks, [[k] for k in range(n)])
+        assert [e for e in late if e[0] < cut] == [e for e in in_order if e[0] < cut]
