@@ -185,3 +185,25 @@ def test_an_agent_outage_is_no_data_never_up(centre_db):
     assert row["unknown_s"] == 3600 - 180 and row["up_s"] == 180
     assert row["availability_pct"] == 5.0  # the silent time is not counted as up
     assert row["measured_availability_pct"] == 100  # ... which only the measured figure ignores
+
+
+@given(
+    st.lists(
+        st.lists(st.tuples(st.integers(1, 9999), st.sampled_from(availability.BUCKETS)), max_size=12),
+        min_size=1,
+        max_size=4,
+    )
+)
+@hsettings(max_examples=150, deadline=None)
+def test_a_site_network_timeline_covers_the_period_and_is_down_only_when_all_core_devices_are(histories):
+    devices = [timeline("unknown", [(float(t), s) for t, s in sorted(h)], 0, 10000) for h in histories]
+    spans = availability.site_timeline(devices, 0, 10000)
+    assert spans[0][0] == 0 and spans[-1][1] == 10000
+    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False))
+    for s, e, st_ in spans:
+        mid = (s + e) / 2
+        at = [next(x for a, b, x in d if a <= mid < b) for d in devices]
+        assert (st_ in ("down", "unreachable")) == (
+            any(x != "unknown" for x in at) and all(x in ("down", "unreachable", "unknown") for x in at)
+        )
+        assert (st_ == "up") == (any(x == "up" for x in at) and all(x in ("up", "unknown") for x in at))
