@@ -31,6 +31,7 @@ from nms.store import add_key_column, run_ddl
 
 STATES = ("up", "down", "degraded", "unreachable", "unknown")
 KINDS = ("device", "interface", "link", "site", "tunnel")
+OBSERVED = ("device", "interface", "tunnel")  # polled directly (links and sites are derived)
 SDH_DEFECTS = ("LOS", "LOF", "AIS", "LOP", "TIM", "PLM")
 APPLIED_KEEP_S = 30 * 86400
 GAP_FACTOR = 1.5  # silent for this many poll intervals: a gap late polls may fill (:func:`backfill`)
@@ -174,6 +175,7 @@ class Machine:
     changed: set[tuple[str, str]] = field(default_factory=set)
     gaps: list[tuple] = field(default_factory=list)  # (kind, subject, start, end, step, *pending run)
     late: list[tuple] = field(default_factory=list)  # (kind, subject, ts, obs, reason): older than last_ts
+    retro: list[tuple] = field(default_factory=list)  # (ts, kind, subject, state, reason): see set_state
 
     def get(self, kind: str, subject: str, site: str | None = None) -> Subject:
         key = (kind, subject)
@@ -187,12 +189,22 @@ class Machine:
         return s
 
     def set_state(self, s: Subject, state: str, reason: str | None, ts: float) -> None:
+        key = (s.kind, s.subject)
+        if s.since is not None and ts < s.since and s.kind in OBSERVED and s.changed_at == ts:
+            # its own poll, newer than any before but older than its last change, which aging or
+            # a parent made without it (a spool replayed in order after aging): from ``ts`` on,
+            # its history is this (:func:`save` rewrites the events)
+            self.events = [e for e in self.events if (e[1], e[2]) != key or e[0] < ts]
+            self.retro.append((ts, s.kind, s.subject, state, reason))
+            s.state, s.since, s.reason = state, ts, reason
+            self.changed.add(key)
+            return
         if s.state == state:
             if s.reason != reason:  # same state, new cause: the display follows, no event
                 s.reason = reason
                 self.changed.add((s.kind, s.subject))
             return
-        if s.since is not None and ts < s.since:  # e.g. a spooled poll replayed after aging: keep time order
+        if s.since is not None and ts < s.since:  # a derived change dated before the last one: keep order
             ts = s.since
         self.events.append((ts, s.kind, s.subject, s.state, state, reason))
         s.state, s.since, s.reason = state, ts, reason
@@ -647,6 +659,11 @@ def save(db: sqlite_utils.Database, m: Machine) -> None:
         db.conn.executemany(
             f"INSERT OR REPLACE INTO state_current ({_COLUMNS}) VALUES ({', '.join('?' * 13)})", rows
         )
+    for ts, kind, subject, st, reason in m.retro:  # history from ts on: what its own poll says
+        prev = _state_at(db, kind, subject, ts, before=True)[0]
+        db.execute("DELETE FROM state_events WHERE kind = ? AND subject = ? AND ts >= ?", (kind, subject, ts))
+        if prev != st:
+            m.events.append((ts, kind, subject, prev, st, reason))
     if m.events:
         db.conn.executemany(
             "INSERT INTO state_events (ts, kind, subject, from_state, to_state, reason)"

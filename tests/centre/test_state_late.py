@@ -100,7 +100,8 @@ def _history_of(oks: list[bool], order: list[list[int]], aged: bool = False) -> 
 )
 @hsettings(max_examples=150, deadline=None)
 def test_any_delivery_order_gives_the_in_order_history(oks, sizes, aged):
-    """First poll, then the newest (live lane), then the rest oldest first in batches (replay)."""
+    """First poll, then the newest (live lane), then the rest oldest first in batches (replay);
+    ``aged``: the centre aged the device meanwhile (the agent was cut off)."""
     n = len(oks)
     rest, chunks = list(range(1, n - 1)), []
     for size in sizes:
@@ -109,8 +110,10 @@ def test_any_delivery_order_gives_the_in_order_history(oks, sizes, aged):
             rest = rest[size:]
     late = _history_of(oks, [[0], [n - 1], *chunks], aged)
     assert _history_of(oks, [[0], [n - 1], *chunks, *chunks], aged) == late  # resent: nothing changes
-    if not aged:
-        # the same history as in time order, up to where the newest poll's hysteresis run starts
-        cut = 60 * (n - CFG.down_after)
-        in_order = _history_of(oks, [[k] for k in range(n)])
-        assert [e for e in late if e[0] < cut] == [e for e in in_order if e[0] < cut]
+    # the same history as in time order, up to where the newest poll's hysteresis run starts
+    cut = 60 * (n - CFG.down_after)
+    in_order = _history_of(oks, [[k] for k in range(n)])
+    assert [e for e in late if e[0] < cut] == [e for e in in_order if e[0] < cut]
+    if aged:  # replayed in time order after aging: the same again
+        replayed = _history_of(oks, [[k] for k in range(n)], aged)
+        assert [e for e in replayed if e[0] < cut] == [e for e in in_order if e[0] < cut]
