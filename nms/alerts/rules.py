@@ -17,7 +17,7 @@ import yaml
 from nms.config import ROOT
 
 DEFAULT_RULES = ROOT / "nms" / "alerts" / "rules.yaml"
-KINDS = ("state", "sdh_errors", "metric", "agent_silent", "agent_epoch", "config_event")
+KINDS = ("state", "sdh_errors", "metric", "agent_silent", "agent_epoch", "agent_clock_skew", "config_event")
 SEVERITIES = ("critical", "major", "minor", "warning", "info")
 STATE_SUBJECTS = ("device", "interface", "link", "tunnel", "site")
 STATES = ("down", "degraded", "unreachable", "unknown", "up")
@@ -32,6 +32,7 @@ _FIELDS = {
     "metric": _COMMON | {"metric", "above", "for_s", "link_kinds"},
     "agent_silent": _COMMON | {"silent_s"},
     "agent_epoch": _COMMON | {"resolve_after_s"},
+    "agent_clock_skew": _COMMON,
     "config_event": _COMMON | {"events", "resolve_after_s"},
 }
 
