@@ -327,7 +327,7 @@ def ingest_batch(
         if centre_db is not None:
             from nms import clockskew
 
-            clockskew.record(centre_db, agent, body["seq"], exc, now)
+            clockskew.record(centre_db, agent, body["seq"], exc, now, body.get("epoch", ""))
             from nms.alerts.engine import notify_state_updated
 
             notify_state_updated()

@@ -626,7 +626,7 @@ def apply_batch(
         save(db, m)
         backfill(db, m)
         _store_uas(db, polls)
-        note_epoch(db, agent, epoch, seq, time.time())
+        note_epoch(db, agent, epoch, seq, time.time() if now is None else now)
         db.execute(
             "INSERT INTO state_applied (agent, epoch, seq, ts) VALUES (?, ?, ?, ?)",
             (agent, epoch, seq, time.time()),

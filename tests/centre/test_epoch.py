@@ -135,3 +135,23 @@ def test_a_centre_from_before_epochs_keeps_its_batch_records_as_epoch_empty(metr
     for db in (metrics_db, centre_db):
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert state.current(centre_db)["device"]["hefei-rtr1"]["state"] == "up"
+
+
+def test_a_new_spool_after_a_clock_skew_refusal_is_in_time_again(metrics_db, centre_db):
+    """seq restarts with a new epoch: the skew record compares seqs within an epoch only."""
+    from nms import clockskew, pipeline
+
+    inv = small_inventory()
+    t = time.time() - 600
+
+    def send(epoch: str, seq: int, ts: float, now: float) -> None:
+        body = {"agent": "hefei", "epoch": epoch, "seq": seq, "samples": [poll("hefei-rtr1", ts)]}
+        pipeline.ingest_batch(metrics_db, centre_db, "hefei", body, inv, now=now)
+
+    for seq in range(1, 6):
+        send("spool-a", seq, t + 60 * seq, t + 60 * seq + 1)
+    with pytest.raises(pipeline.ClockSkew):
+        send("spool-a", 6, t + 86400, t + 361)  # the clock jumped ahead ...
+    assert [r[0] for r in centre_db.execute(clockskew.OPEN_SQL)] == ["hefei"]
+    send("spool-b", 1, t + 420, t + 421)  # ... and the agent came back on a new spool, in time
+    assert centre_db.execute(clockskew.OPEN_SQL).fetchall() == []
