@@ -6,8 +6,8 @@ number lives in this file, so it survives restarts and the centre can drop repea
 A new spool file draws a random *epoch* that every batch carries: the centre keys
 batches on (agent, epoch, seq), so a lost or wiped spool (whose seq restarts at 1)
 is a new epoch, its batches are stored rather than taken for repeats, and the
-change of epoch is raised as an alert (the old spool's unsent batches are gone);
-a batch is deleted only when the centre acknowledges it.  Permanent rejections move to
+change of epoch is raised as an alert (the old spool's unsent batches are gone).
+A batch is deleted only when the centre acknowledges it.  Permanent rejections move to
 ``dead_letter``; when the file outgrows its bound the oldest batches are dropped and
 counted, never silently.
 """
