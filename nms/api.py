@@ -205,7 +205,7 @@ def availability_json():
                 "Content-Disposition": f"attachment; filename=availability-{int(t0)}-{int(t1)}.csv"
             },
         )
-    return jsonify({"from": t0, "to": t1, "rows": rows})
+    return jsonify({"from": t0, "to": t1, "policy": availability.NO_DATA_POLICY, "rows": rows})
 
 
 @bp.get("/api/v1/availability.csv")
@@ -225,14 +225,17 @@ PAGE = """{% extends "base.html" %}
   <button type="submit">查询 Show</button>
   <a href="/api/v1/availability.csv?from={{ t0|int }}&to={{ t1|int }}">CSV</a>
 </form>
-<p class="muted">{{ from_text }} – {{ to_text }} (Asia/Shanghai), {{ rows|length }} subjects.
-Maintenance time is excluded from the percentage and shown separately; unknown = no data.</p>
+<p class="muted">{{ from_text }} – {{ to_text }} (Asia/Shanghai), {{ rows|length }} rows
+(sites: one per network, 专网 internal / 外网 external).
+Maintenance time is excluded from the percentage and shown separately. {{ policy }}</p>
 <table>
-<tr><th>Kind</th><th>Subject</th><th>Availability</th><th>Down</th><th>Unreachable</th><th>Outages</th>
-<th>Maintenance</th><th>Unknown</th><th>G.826 (SDH)</th></tr>
+<tr><th>Kind</th><th>Subject</th><th>Network</th><th>Availability</th><th>Measured</th><th>Degraded</th>
+<th>Down</th><th>Unreachable</th><th>Outages</th><th>Maintenance</th><th>No data</th><th>G.826 (SDH)</th></tr>
 {% for r in rows %}
-<tr><td>{{ r.kind }}</td><td>{{ r.subject }}</td>
+<tr><td>{{ r.kind }}</td><td>{{ r.subject }}</td><td>{{ r.network or "" }}</td>
 <td>{{ "—" if r.availability_pct is none else "%.3f %%"|format(r.availability_pct) }}</td>
+<td>{{ "—" if r.measured_availability_pct is none else "%.3f %%"|format(r.measured_availability_pct) }}</td>
+<td>{{ r.degraded_s|hms }}</td>
 <td>{{ r.down_s|hms }}</td><td>{{ r.unreachable_s|hms }}</td><td>{{ r.outages }}</td>
 <td>{{ r.maintenance_s|hms }}</td><td>{{ r.unknown_s|hms }}</td>
 <td>{% if r.g826_availability_pct is not none %}
@@ -262,4 +265,5 @@ def availability_page():
     def fmt(t: float) -> str:
         return datetime.fromtimestamp(t, availability.LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
 
-    return render_template_string(PAGE, rows=rows, t0=t0, t1=t1, from_text=fmt(t0), to_text=fmt(t1))
+    texts = {"from_text": fmt(t0), "to_text": fmt(t1), "policy": availability.NO_DATA_POLICY}
+    return render_template_string(PAGE, rows=rows, t0=t0, t1=t1, **texts)

@@ -2,9 +2,12 @@
 
 For a period [t0, t1) every second of every subject falls in exactly one bucket:
 ``maintenance`` (any state, inside a maintenance window) or, outside maintenance, the
-state the subject was in: ``up``, ``degraded``, ``down``, ``unreachable``, ``unknown``.
-The buckets add up to the period.  Availability = (up + degraded) / (up + degraded +
-down + unreachable): unknown time (no data) is neither counted for nor against.
+state the subject was in: ``up``, ``degraded``, ``down``, ``unreachable``, ``unknown``
+(no data).  The buckets add up to the period.  The headline never overstates: see
+:data:`NO_DATA_POLICY` (every report states it).  Sites are reported per network
+(专网 internal and 外网 external apart), from their core devices' histories (so late
+data back-filled into a device's events counts for its site too): see
+:func:`site_timeline`.
 
 SDH links also get the ITU-T G.826 view from the 15-minute performance buckets the
 agents report: UAS seconds are unavailable (either end; the larger of the two per
@@ -31,12 +34,20 @@ from nms.inventory_model import Inventory
 
 BUCKETS = ("up", "degraded", "down", "unreachable", "unknown")
 REPORT_KINDS = ("device", "link", "site")
+CORE_ROLES = ("router",)  # a site's network is down when these devices of it are (else: all of them)
+NO_DATA_POLICY = (
+    "availability_pct = up / (period - maintenance): time without data (unknown_s, e.g. an agent"
+    " outage), degraded, down and unreachable all count as not available;"
+    " measured_availability_pct = (up + degraded) / time with data, for comparison only;"
+    " no figure when there was no data at all"
+)
 SDH_BUCKET_S = 900
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 FIELDS = (
     "kind",
     "subject",
+    "network",
     "period_s",
     "up_s",
     "degraded_s",
@@ -46,6 +57,7 @@ FIELDS = (
     "maintenance_s",
     "maintenance_down_s",
     "availability_pct",
+    "measured_availability_pct",
     "outages",
     "g826_uas_s",
     "g826_covered_s",
@@ -118,8 +130,64 @@ def account(spans: list[tuple[float, float, str]], maint: list[tuple[float, floa
     out["outages"] = outages
     good = out["up_s"] + out["degraded_s"]
     counted = good + out["down_s"] + out["unreachable_s"]
-    out["availability_pct"] = round(100.0 * good / counted, 4) if counted > 0 else None
+    out["measured_availability_pct"] = round(100.0 * good / counted, 4) if counted > 0 else None
+    # the headline: every second outside maintenance counts, and only "up" is available
+    base = counted + out["unknown_s"]
+    out["availability_pct"] = round(100.0 * out["up_s"] / base, 4) if counted > 0 and base > 0 else None
     return out
+
+
+def _fold(states: list[str]) -> str:
+    """One network of a site from its core devices: down only when all of them are."""
+    known = [x for x in states if x != "unknown"]
+    if not known:
+        return "unknown"
+    if all(x == "up" for x in known):
+        return "up"
+    if all(x == "unreachable" for x in known):
+        return "unreachable"
+    if all(x in ("down", "unreachable") for x in known):
+        return "down"
+    return "degraded"
+
+
+def site_timeline(device_spans: list[list[tuple[float, float, str]]], t0: float, t1: float):
+    """[(start, end, state)] of one site network from its core devices' timelines.
+
+    Down (or unreachable) when every core device with data is; up when all of them
+    with data are up; unknown when none has data; degraded otherwise.
+    """
+    if not device_spans:
+        return [(t0, t1, "unknown")]
+    cuts = sorted({t0, t1, *(s for spans in device_spans for s, _, _ in spans)})
+    out: list[tuple[float, float, str]] = []
+    idx = [0] * len(device_spans)
+    for a, b in zip(cuts, cuts[1:], strict=False):
+        states = []
+        for i, spans in enumerate(device_spans):
+            while idx[i] + 1 < len(spans) and spans[idx[i]][1] <= a:
+                idx[i] += 1
+            states.append(spans[idx[i]][2])
+        st = _fold(states)
+        if out and out[-1][2] == st:
+            out[-1] = (out[-1][0], b, st)
+        else:
+            out.append((a, b, st))
+    return out
+
+
+def _site_networks(inventory: Inventory | None, site: str) -> dict[str, list[str]]:
+    """{network: core devices} of a site (routers of that network, else all its devices)."""
+    nets: dict[str, list[str]] = {}
+    if inventory is None:
+        return nets
+    for d in inventory.devices.values():
+        if d.site == site:
+            nets.setdefault(d.network, []).append(d.name)
+    for net, names in nets.items():
+        core = [n for n in names if inventory.devices[n].role in CORE_ROLES]
+        nets[net] = sorted(core or names)
+    return nets
 
 
 def _uas(db: sqlite_utils.Database, inventory: Inventory | None, t0: float, t1: float):
@@ -167,24 +235,41 @@ def report(
     kinds: Iterable[str] = REPORT_KINDS,
     subjects: Iterable[tuple[str, str]] | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per subject for [t0, t1); see :data:`FIELDS`."""
+    """One row per subject for [t0, t1), a site one per network it has devices in; see :data:`FIELDS`.
+
+    A site the inventory does not know keeps its own (all-network) events, network None.
+    """
     if t1 <= t0:
         raise ValueError("period: 'to' must be after 'from'")
     state.ensure_schema(db)
     kinds = list(kinds)
     wanted = list(subjects) if subjects is not None else subjects_of(db, inventory, kinds)
     kinds = sorted({k for k, _ in wanted}) or kinds
-    initial = _initial_states(db, kinds, t0)
-    changes = _events_in(db, kinds, t0, t1)
+    site_nets = {
+        subject: nets
+        for kind, subject in wanted
+        if kind == "site" and (nets := _site_networks(inventory, subject))
+    }
+    read = sorted(set(kinds) | ({"device"} if site_nets else set()))  # sites come from their devices
+    initial = _initial_states(db, read, t0)
+    changes = _events_in(db, read, t0, t1)
     wins = maintenance.windows(db)
     uas = _uas(db, inventory, t0, t1)
+
+    def spans_of(kind: str, subject: str) -> list[tuple[float, float, str]]:
+        return timeline(initial.get((kind, subject), "unknown"), changes.get((kind, subject), []), t0, t1)
+
     rows = []
     for kind, subject in wanted:
         maint = maintenance.in_maintenance(wins, kind, subject, t0, t1, inventory)
-        spans = timeline(initial.get((kind, subject), "unknown"), changes.get((kind, subject), []), t0, t1)
-        row: dict[str, Any] = {"kind": kind, "subject": subject, "period_s": t1 - t0}
-        row.update(account(spans, maint))
-        row.update(g826_uas_s=None, g826_covered_s=None, g826_availability_pct=None)
+        if kind == "site" and subject in site_nets:
+            for net, names in sorted(site_nets[subject].items()):
+                spans = site_timeline([spans_of("device", n) for n in names], t0, t1)
+                rows.append(_row(kind, subject, net, t0, t1, spans, maint))
+            continue
+        row = _row(
+            kind, subject, _network_of(inventory, kind, subject), t0, t1, spans_of(kind, subject), maint
+        )
         if kind == "link" and inventory is not None and subject in inventory.links:
             if inventory.links[subject].kind == "sdh-stm1":
                 buckets = {
@@ -201,8 +286,27 @@ def report(
     return rows
 
 
+def _network_of(inventory: Inventory | None, kind: str, subject: str) -> str | None:
+    if inventory is None:
+        return None
+    if kind == "device" and subject in inventory.devices:
+        return inventory.devices[subject].network
+    if kind == "link" and subject in inventory.links:
+        return inventory.links[subject].network
+    return None
+
+
+def _row(kind, subject, network, t0, t1, spans, maint) -> dict[str, Any]:
+    row: dict[str, Any] = {"kind": kind, "subject": subject, "network": network, "period_s": t1 - t0}
+    row.update(account(spans, maint))
+    row.update(g826_uas_s=None, g826_covered_s=None, g826_availability_pct=None)
+    return row
+
+
 def to_csv(rows: list[dict[str, Any]]) -> str:
+    """CSV; its first line is a ``#`` comment stating :data:`NO_DATA_POLICY`."""
     buf = io.StringIO()
+    buf.write(f"# {NO_DATA_POLICY}\n")
     w = csv.DictWriter(buf, fieldnames=FIELDS, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     for r in rows:
@@ -287,14 +391,17 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "csv":
         sys.stdout.write(to_csv(rows))
     elif args.format == "json":
-        json.dump({"from": t0, "to": t1, "rows": rows}, sys.stdout, ensure_ascii=False, indent=1)
+        doc = {"from": t0, "to": t1, "policy": NO_DATA_POLICY, "rows": rows}
+        json.dump(doc, sys.stdout, ensure_ascii=False, indent=1)
         sys.stdout.write("\n")
     else:
+        print(f"# {NO_DATA_POLICY}")
         for r in rows:
             pct = "-" if r["availability_pct"] is None else f"{r['availability_pct']:.3f}%"
             print(
-                f"{r['kind']:7} {r['subject']:30} {pct:>9}  down {r['down_s']:.0f}s"
-                f"  maint {r['maintenance_s']:.0f}s  unknown {r['unknown_s']:.0f}s"
+                f"{r['kind']:7} {r['subject']:30} {r['network'] or '':8} {pct:>9}  down {r['down_s']:.0f}s"
+                f"  degraded {r['degraded_s']:.0f}s  maint {r['maintenance_s']:.0f}s"
+                f"  no data {r['unknown_s']:.0f}s"
             )
     return 0
 

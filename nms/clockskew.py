@@ -3,11 +3,15 @@
 Ingest refuses a batch with a sample dated too far ahead of the centre's clock
 (:class:`nms.pipeline.ClockSkew`) and notes it here, one row per agent (``ingest_*`` tables
 belong to ingest).  The agent is skewed while its latest refused batch is at least as new
-(by ``seq``, which only grows per agent) as the newest batch the centre accepted from it:
-a batch sealed after the refusal and accepted means the agent's samples are in time again.
+(by ``seq``, which only grows within one spool epoch) as the newest batch of that epoch the
+centre accepted from it: a batch sealed after the refusal and accepted means the agent's
+samples are in time again.  So does a new epoch first accepted after the refusal (a new
+spool: every batch of it was sealed after the refused one).
 """
 
 from __future__ import annotations
+
+import sqlite3
 
 import sqlite_utils
 
@@ -18,7 +22,10 @@ from nms.store import run_ddl
 OPEN_SQL = """SELECT k.agent, k.seq, k.first_refused_at, k.refused_at, k.sample_ts, k.ahead_s,
                      k.max_skew_s, k.refusals
               FROM ingest_clock_skew k
-              WHERE k.seq >= COALESCE((SELECT MAX(a.seq) FROM state_applied a WHERE a.agent = k.agent), -1)
+              WHERE k.seq >= COALESCE((SELECT MAX(a.seq) FROM state_applied a
+                                       WHERE a.agent = k.agent AND a.epoch = k.epoch), -1)
+                AND NOT EXISTS (SELECT 1 FROM agent_epochs e WHERE e.agent = k.agent
+                                AND e.epoch != k.epoch AND e.first_seen > k.refused_at)
               ORDER BY k.agent"""
 
 
@@ -31,22 +38,37 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         """CREATE TABLE IF NOT EXISTS ingest_clock_skew (
             agent TEXT PRIMARY KEY, seq INTEGER NOT NULL, first_refused_at REAL NOT NULL,
             refused_at REAL NOT NULL, sample_ts REAL NOT NULL, ahead_s REAL NOT NULL,
-            max_skew_s REAL NOT NULL, refusals INTEGER NOT NULL) WITHOUT ROWID""",
+            max_skew_s REAL NOT NULL, refusals INTEGER NOT NULL, epoch TEXT NOT NULL DEFAULT '')
+            WITHOUT ROWID""",
     )
+    if "epoch" not in [r[1] for r in db.execute("PRAGMA table_info(ingest_clock_skew)")]:
+        try:  # a table from before epochs
+            db.execute("ALTER TABLE ingest_clock_skew ADD COLUMN epoch TEXT NOT NULL DEFAULT ''")
+        except sqlite3.OperationalError as exc:
+            if "duplicate column" not in str(exc):  # another connection added it meanwhile
+                raise
 
 
-def record(db: sqlite_utils.Database, agent: str, seq: int, err: ClockSkew, now: float) -> None:
+def _epoch_of(db: sqlite_utils.Database, agent: str) -> str | None:
+    row = db.execute("SELECT epoch FROM ingest_clock_skew WHERE agent = ?", (agent,)).fetchone()
+    return row[0] if row else None
+
+
+def record(
+    db: sqlite_utils.Database, agent: str, seq: int, err: ClockSkew, now: float, epoch: str = ""
+) -> None:
     """Note a refused batch; a refusal while the agent is still skewed keeps the first time."""
     ensure_schema(db)
     db.execute("BEGIN IMMEDIATE")
     try:
         still = {row[0]: row for row in db.execute(OPEN_SQL)}.get(agent)
         first, count = (still[2], still[7] + 1) if still is not None else (now, 1)
+        same = still is not None and _epoch_of(db, agent) == epoch
         db.execute(
             "INSERT OR REPLACE INTO ingest_clock_skew (agent, seq, first_refused_at, refused_at, sample_ts,"
-            " ahead_s, max_skew_s, refusals) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (agent, max(seq, still[1]) if still else seq, first, now, err.sample_ts,
-             err.sample_ts - err.centre_ts, err.max_skew_s, count),
+            " ahead_s, max_skew_s, refusals, epoch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (agent, max(seq, still[1]) if same else seq, first, now, err.sample_ts,
+             err.sample_ts - err.centre_ts, err.max_skew_s, count, epoch),
         )
         db.execute("COMMIT")
     except BaseException:

@@ -1,16 +1,18 @@
 """One agent batch from JSON to stored samples and state: validate, store once, update state.
 
-Exactly-once: ``metrics.db`` records ``(agent, seq)`` in ``ingest_batches`` in the same
+Exactly-once: ``metrics.db`` records ``(agent, epoch, seq)`` in ``ingest_batches`` in the same
 transaction as the batch's samples, so a crash leaves either the whole batch and its
 seq or neither; a re-sent batch is then either stored or answered ``duplicate``.
 State lives in ``centre.db`` (another file, so another transaction); it keeps its own
 record of applied batches, so a batch whose samples were committed just before a crash
-still reaches the state machine when the agent re-sends it.
+still reaches the state machine when the agent re-sends it.  ``epoch`` names the agent's
+spool (a new spool starts its seq at 1 again); a batch without one is epoch ``""``.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ from typing import Any
 import sqlite_utils
 
 from nms.inventory_model import Inventory
-from nms.store import Sample, SqliteTimeSeriesStore
+from nms.store import Sample, SqliteTimeSeriesStore, add_key_column
 from nms.store import ensure_schema as store_schema
 
 MAX_SAMPLES = 20000
@@ -41,6 +43,7 @@ IF_NUMBERS = (
 )
 STORED_IF_METRICS = tuple(m for m in IF_NUMBERS if m != "speed_bps")  # speed is not a time series
 IF_STATUS = {"up", "down", "testing", "unknown", "dormant", "notPresent", "lowerLayerDown"}
+EPOCH_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class BatchError(ValueError):
@@ -93,13 +96,15 @@ class IngestResult:
         return {"accepted": self.accepted, "duplicate": self.duplicate}
 
 
+BATCHES_DDL = """CREATE TABLE IF NOT EXISTS ingest_batches (
+    agent TEXT NOT NULL, epoch TEXT NOT NULL DEFAULT '', seq INTEGER NOT NULL, received REAL NOT NULL,
+    samples INTEGER NOT NULL, PRIMARY KEY (agent, epoch, seq)) WITHOUT ROWID"""  # key columns in key order
+
+
 def ensure_schema(db: sqlite_utils.Database) -> None:
     store_schema(db)
-    db.execute(
-        """CREATE TABLE IF NOT EXISTS ingest_batches (
-            agent TEXT NOT NULL, seq INTEGER NOT NULL, received REAL NOT NULL, samples INTEGER NOT NULL,
-            PRIMARY KEY (agent, seq)) WITHOUT ROWID"""
-    )
+    add_key_column(db, "ingest_batches", BATCHES_DDL, "epoch", "")  # centre.db from before epochs
+    db.execute(BATCHES_DDL)
 
 
 # ---- validation -------------------------------------------------------------------------
@@ -211,10 +216,13 @@ def validate_batch(
     """Raise :class:`BatchError` naming the first bad field; ``agent`` is the token's agent."""
     now = time.time() if now is None else now
     if not isinstance(body, dict):
-        raise BatchError(400, "body: expected a JSON object {agent, seq, samples}")
+        raise BatchError(400, "body: expected a JSON object {agent, epoch, seq, samples}")
     _str(body.get("agent"), "agent")
     if body["agent"] != agent:
         raise BatchError(403, f"agent: batch says {body['agent']!r} but the token belongs to {agent!r}")
+    epoch = body.get("epoch", "")
+    if not isinstance(epoch, str) or (epoch and not EPOCH_RE.match(epoch)):
+        raise BatchError(422, f"epoch: expected 1-64 letters, digits, '-' or '_', got {epoch!r:.40}")
     seq = body.get("seq")
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
         raise BatchError(422, f"seq: expected a non-negative integer, got {seq!r:.40}")
@@ -271,23 +279,25 @@ def samples_of(poll: Mapping[str, Any]) -> list[Sample]:
 # ---- the batch ----------------------------------------------------------------------------
 
 
-def store_batch(metrics_db: sqlite_utils.Database, agent: str, seq: int, samples: list[dict]) -> IngestResult:
-    """Samples and the (agent, seq) record in one transaction; a seen seq stores nothing."""
+def store_batch(
+    metrics_db: sqlite_utils.Database, agent: str, seq: int, samples: list[dict], epoch: str = ""
+) -> IngestResult:
+    """Samples and the (agent, epoch, seq) record in one transaction; a seen seq stores nothing."""
     ensure_schema(metrics_db)
     store = SqliteTimeSeriesStore(metrics_db)
     rows = [s for p in samples for s in samples_of(p)]
     metrics_db.execute("BEGIN IMMEDIATE")
     try:
         seen = metrics_db.execute(
-            "SELECT 1 FROM ingest_batches WHERE agent = ? AND seq = ?", (agent, seq)
+            "SELECT 1 FROM ingest_batches WHERE agent = ? AND epoch = ? AND seq = ?", (agent, epoch, seq)
         ).fetchone()
         if seen:
             metrics_db.execute("ROLLBACK")
             return IngestResult(0, True)
         store.write(rows)
         metrics_db.execute(
-            "INSERT INTO ingest_batches (agent, seq, received, samples) VALUES (?, ?, ?, ?)",
-            (agent, seq, time.time(), len(samples)),
+            "INSERT INTO ingest_batches (agent, epoch, seq, received, samples) VALUES (?, ?, ?, ?, ?)",
+            (agent, epoch, seq, time.time(), len(samples)),
         )
         metrics_db.execute("COMMIT")
     except BaseException:
@@ -317,16 +327,17 @@ def ingest_batch(
         if centre_db is not None:
             from nms import clockskew
 
-            clockskew.record(centre_db, agent, body["seq"], exc, now)
+            clockskew.record(centre_db, agent, body["seq"], exc, now, body.get("epoch", ""))
             from nms.alerts.engine import notify_state_updated
 
             notify_state_updated()
         raise
-    result = store_batch(metrics_db, agent, body["seq"], body["samples"])
+    epoch = body.get("epoch", "")
+    result = store_batch(metrics_db, agent, body["seq"], body["samples"], epoch)
     if centre_db is not None:
         from nms.state import apply_batch
 
-        apply_batch(centre_db, agent, body["seq"], body["samples"], inventory, now=now)
+        apply_batch(centre_db, agent, body["seq"], body["samples"], inventory, now=now, epoch=epoch)
         from nms.alerts.engine import notify_state_updated
 
         notify_state_updated()  # wakes the evaluator thread; never blocks ingest

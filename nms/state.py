@@ -28,12 +28,14 @@ import sqlite_utils
 from nms import topology
 from nms.config import env_number
 from nms.inventory_model import Inventory
-from nms.store import run_ddl
+from nms.store import add_key_column, run_ddl
 
 STATES = ("up", "down", "degraded", "unreachable", "unknown")
 KINDS = ("device", "interface", "link", "site", "tunnel")
+OBSERVED = ("device", "interface", "tunnel")  # polled directly (links and sites are derived)
 SDH_DEFECTS = ("LOS", "LOF", "AIS", "LOP", "TIM", "PLM")
 APPLIED_KEEP_S = 30 * 86400
+GAP_FACTOR = 1.5  # silent for this many poll intervals: a gap late polls may fill (:func:`backfill`)
 
 
 @dataclass(frozen=True)
@@ -83,15 +85,28 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
             from_state TEXT NOT NULL, to_state TEXT NOT NULL, reason TEXT);
         CREATE INDEX IF NOT EXISTS state_events_subject ON state_events (kind, subject, ts);
         CREATE INDEX IF NOT EXISTS state_events_ts ON state_events (ts);
-        CREATE TABLE IF NOT EXISTS state_applied (
-            agent TEXT NOT NULL, seq INTEGER NOT NULL, ts REAL NOT NULL,
-            PRIMARY KEY (agent, seq)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS agent_epochs (
+            agent TEXT NOT NULL, epoch TEXT NOT NULL, first_seen REAL NOT NULL, first_seq INTEGER,
+            previous TEXT, previous_last_seq INTEGER, PRIMARY KEY (agent, epoch)) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS state_sdh_uas (
             device TEXT NOT NULL, interface TEXT NOT NULL, interval_end INTEGER NOT NULL,
             es INTEGER, ses INTEGER, uas INTEGER, valid INTEGER NOT NULL DEFAULT 1,
             PRIMARY KEY (device, interface, interval_end)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS state_gaps (
+            kind TEXT NOT NULL, subject TEXT NOT NULL, start_ts REAL NOT NULL, end_ts REAL NOT NULL,
+            step REAL NOT NULL, pending TEXT, pending_n INTEGER NOT NULL DEFAULT 0, pending_since REAL,
+            pending_reason TEXT, end_state TEXT, end_reason TEXT,
+            PRIMARY KEY (kind, subject, start_ts)) WITHOUT ROWID;
         """,
     )
+    add_key_column(db, "state_applied", _APPLIED_DDL, "epoch", "")  # from before epochs
+    db.execute(_APPLIED_DDL)
+
+
+# key columns first and in key order (SQLite 3.40's integrity_check misreads NOT NULL otherwise)
+_APPLIED_DDL = """CREATE TABLE IF NOT EXISTS state_applied (
+    agent TEXT NOT NULL, epoch TEXT NOT NULL DEFAULT '', seq INTEGER NOT NULL, ts REAL NOT NULL,
+    PRIMARY KEY (agent, epoch, seq)) WITHOUT ROWID"""
 
 
 @dataclass
@@ -147,6 +162,9 @@ class Machine:
     config: StateConfig
     events: list[tuple] = field(default_factory=list)
     changed: set[tuple[str, str]] = field(default_factory=set)
+    gaps: list[tuple] = field(default_factory=list)  # (kind, subject, start, end, step, *pending run)
+    late: list[tuple] = field(default_factory=list)  # (kind, subject, ts, obs, reason): older than last_ts
+    retro: list[tuple] = field(default_factory=list)  # (ts, kind, subject, state, reason): see set_state
 
     def get(self, kind: str, subject: str, site: str | None = None) -> Subject:
         key = (kind, subject)
@@ -160,21 +178,40 @@ class Machine:
         return s
 
     def set_state(self, s: Subject, state: str, reason: str | None, ts: float) -> None:
+        key = (s.kind, s.subject)
+        if s.since is not None and ts < s.since and s.kind in OBSERVED and s.changed_at == ts:
+            # its own poll, newer than any before but older than its last change, which aging or
+            # a parent made without it (a spool replayed in order after aging): from ``ts`` on,
+            # its history is this (:func:`save` rewrites the events)
+            self.events = [e for e in self.events if (e[1], e[2]) != key or e[0] < ts]
+            self.retro.append((ts, s.kind, s.subject, state, reason))
+            s.state, s.since, s.reason = state, ts, reason
+            self.changed.add(key)
+            return
         if s.state == state:
             if s.reason != reason:  # same state, new cause: the display follows, no event
                 s.reason = reason
                 self.changed.add((s.kind, s.subject))
             return
-        if s.since is not None and ts < s.since:  # e.g. a spooled poll replayed after aging: keep time order
+        if s.since is not None and ts < s.since:  # a derived change dated before the last one: keep order
             ts = s.since
         self.events.append((ts, s.kind, s.subject, s.state, state, reason))
         s.state, s.since, s.reason = state, ts, reason
         self.changed.add((s.kind, s.subject))
 
-    def observe(self, s: Subject, obs: str, reason: str | None, ts: float) -> None:
-        """Hysteresis: ``obs`` becomes the subject's own state after enough polls in a row."""
+    def observe(self, s: Subject, obs: str, reason: str | None, ts: float, interval: float = 60.0) -> None:
+        """Hysteresis: ``obs`` becomes the subject's own state after enough polls in a row.
+
+        A poll older than the last one seen changes nothing now; it is kept for
+        :func:`backfill` (history).  A silence of more than ``GAP_FACTOR`` intervals
+        before this poll is remembered as a gap such late polls may fill.
+        """
         if s.last_ts is not None and ts <= s.last_ts:
-            return  # an older poll arriving late changes nothing
+            self.late.append((s.kind, s.subject, ts, obs, reason))
+            return
+        if s.last_ts is not None and ts - s.last_ts > GAP_FACTOR * interval:
+            run = (s.pending, s.pending_n, s.pending_since, s.pending_reason)
+            self.gaps.append((s.kind, s.subject, s.last_ts, ts, GAP_FACTOR * interval, *run, None, None))
         s.last_ts = ts
         self.changed.add((s.kind, s.subject))
         if obs == s.own:
@@ -259,9 +296,10 @@ def apply_poll(m: Machine, poll: Mapping[str, Any], inventory: Inventory | None)
     dev_name = poll["device"]
     site = inventory.devices[dev_name].site if inventory and dev_name in inventory.devices else None
     ts = float(poll["ts"])
+    step = float(inventory.devices[dev_name].interval_s) if site is not None and inventory else 60.0
     dev = m.get("device", dev_name, site)
     obs, reason = device_observation(poll)
-    m.observe(dev, obs, reason, ts)
+    m.observe(dev, obs, reason, ts, step)
     if not poll.get("ok"):
         return
     wanted = monitored_interfaces(inventory, dev_name)
@@ -271,11 +309,11 @@ def apply_poll(m: Machine, poll: Mapping[str, Any], inventory: Inventory | None)
             continue
         s = m.get("interface", iface_id(dev_name, itf["name"]), site)
         o, r = interface_observation(itf, sdh_by_index.get(itf.get("index")))
-        m.observe(s, o, r, ts)
+        m.observe(s, o, r, ts, step)
     for t in poll.get("tunnels") or []:
         key = t.get("name") or t.get("peer")
         s = m.get("tunnel", f"{dev_name}>{key}", site)
-        m.observe(s, t["state"], "tunnel down" if t["state"] == "down" else None, ts)
+        m.observe(s, t["state"], "tunnel down" if t["state"] == "down" else None, ts, step)
 
 
 def settle_own(m: Machine) -> None:
@@ -533,6 +571,33 @@ def _store_uas(db: sqlite_utils.Database, polls: Iterable[Mapping[str, Any]]) ->
         )
 
 
+def note_epoch(db: sqlite_utils.Database, agent: str, epoch: str, seq: int, now: float) -> None:
+    """Remember each spool (epoch) of an agent; a new one after another is a lost spool.
+
+    The agent draws a new epoch whenever it starts a new spool file, so batches the old
+    spool still held are gone: the ``agent_epoch`` alert rule raises that from here.
+    Batches without an epoch (agents older than epochs) are not tracked.
+    """
+    if (
+        not epoch
+        or db.execute("SELECT 1 FROM agent_epochs WHERE agent = ? AND epoch = ?", (agent, epoch)).fetchone()
+    ):
+        return
+    prev = db.execute(
+        "SELECT epoch FROM agent_epochs WHERE agent = ? ORDER BY first_seen DESC LIMIT 1", (agent,)
+    ).fetchone()
+    last = None
+    if prev is not None:
+        last = db.execute(
+            "SELECT MAX(seq) FROM state_applied WHERE agent = ? AND epoch = ?", (agent, prev[0])
+        ).fetchone()[0]
+    db.execute(
+        "INSERT INTO agent_epochs (agent, epoch, first_seen, first_seq, previous, previous_last_seq)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (agent, epoch, now, seq, prev[0] if prev else None, last),
+    )
+
+
 def apply_batch(
     db: sqlite_utils.Database,
     agent: str,
@@ -541,12 +606,15 @@ def apply_batch(
     inventory: Inventory | None = None,
     config: StateConfig | None = None,
     now: float | None = None,
+    epoch: str = "",
 ) -> bool:
-    """Feed one batch to the state machine once; False if this (agent, seq) was applied before."""
+    """Feed one batch to the state machine once; False if this (agent, epoch, seq) was applied before."""
     ensure_schema(db)
     db.execute("BEGIN IMMEDIATE")
     try:
-        if db.execute("SELECT 1 FROM state_applied WHERE agent = ? AND seq = ?", (agent, seq)).fetchone():
+        if db.execute(
+            "SELECT 1 FROM state_applied WHERE agent = ? AND epoch = ? AND seq = ?", (agent, epoch, seq)
+        ).fetchone():
             db.execute("ROLLBACK")
             return False
         m = load(db, config)
@@ -556,10 +624,16 @@ def apply_batch(
         ts = max((float(p["ts"]) for p in polls), default=time.time() if now is None else now)
         derive(m, inventory, ts)
         save(db, m)
+        backfill(db, m)
         _store_uas(db, polls)
-        db.execute("INSERT INTO state_applied (agent, seq, ts) VALUES (?, ?, ?)", (agent, seq, time.time()))
+        note_epoch(db, agent, epoch, seq, time.time() if now is None else now)
+        db.execute(
+            "INSERT INTO state_applied (agent, epoch, seq, ts) VALUES (?, ?, ?, ?)",
+            (agent, epoch, seq, time.time()),
+        )
         if seq % 256 == 0:  # forget batches older than any agent would re-send (the samples are keyed anyway)
             db.execute("DELETE FROM state_applied WHERE ts < ?", (time.time() - APPLIED_KEEP_S,))
+            db.execute("DELETE FROM state_gaps WHERE end_ts < ?", (time.time() - APPLIED_KEEP_S,))
         db.execute("COMMIT")
     except BaseException:
         if db.conn.in_transaction:
@@ -574,19 +648,168 @@ def save(db: sqlite_utils.Database, m: Machine) -> None:
         db.conn.executemany(
             f"INSERT OR REPLACE INTO state_current ({_COLUMNS}) VALUES ({', '.join('?' * 13)})", rows
         )
+    for ts, kind, subject, st, reason in m.retro:  # history from ts on: what its own poll says
+        prev = _state_at(db, kind, subject, ts, before=True)[0]
+        db.execute("DELETE FROM state_events WHERE kind = ? AND subject = ? AND ts >= ?", (kind, subject, ts))
+        if prev != st:
+            m.events.append((ts, kind, subject, prev, st, reason))
     if m.events:
         db.conn.executemany(
             "INSERT INTO state_events (ts, kind, subject, from_state, to_state, reason)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             sorted(m.events, key=lambda e: e[0]),
         )
+    _save_gaps(db, m.gaps)
+
+
+def _save_gaps(db: sqlite_utils.Database, rows: list[tuple]) -> None:
+    if rows:
+        db.conn.executemany(
+            "INSERT OR REPLACE INTO state_gaps (kind, subject, start_ts, end_ts, step, pending, pending_n,"
+            " pending_since, pending_reason, end_state, end_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+
+# ---- late data: history back-filled, the present left alone ------------------------------------------
+
+
+Run = tuple[str | None, int, float | None, str | None]  # pending state, polls, since, reason
+
+
+def _late_run(
+    config: StateConfig, own: str, run: Run, polls: list[tuple[float, str, str | None]]
+) -> tuple[list[tuple[float, str, str | None]], Run]:
+    """What polls of a gap say through the same hysteresis as :meth:`Machine.observe`.
+
+    ``own``: the state before them; ``run``: the unconfirmed run carried from the poll
+    before.  Returns ([(ts, state, reason)] from the first poll (or the carried run's
+    start), the unconfirmed run after the last poll).
+    """
+    pending, n, since, why = run
+    out: list[tuple[float, str, str | None]] = [(since if pending else polls[0][0], own, None)]
+    for ts, obs, reason in polls:
+        if obs == own:
+            pending, n = None, 0
+            continue
+        if obs == pending:
+            n += 1
+        else:
+            pending, n, since, why = obs, 1, ts, reason
+        if n >= config.needed(obs):
+            own, pending, n = obs, None, 0
+            out.append((since or ts, obs, why))
+    return out, (pending, n, since, why) if pending else (None, 0, None, None)
+
+
+def _state_at(db: sqlite_utils.Database, kind: str, subject: str, ts: float, before: bool) -> tuple:
+    """(state, reason) of the last event before ``ts`` (``before``) or at/before it."""
+    row = db.execute(
+        "SELECT to_state, reason FROM state_events WHERE kind = ? AND subject = ?"
+        f" AND ts {'<' if before else '<='} ? ORDER BY ts DESC, id DESC LIMIT 1",
+        (kind, subject, ts),
+    ).fetchone()
+    return tuple(row) if row else ("unknown", None)
+
+
+def splice(
+    db: sqlite_utils.Database,
+    kind: str,
+    subject: str,
+    a: float,
+    b: float,
+    segments: list[tuple],
+    after: tuple[str, str | None],
+) -> None:
+    """Replace a subject's event history in [a, b) by ``segments`` [(ts, state, reason)].
+
+    What was before ``a`` and from ``b`` on stays; ``after``: the (state, reason) known
+    from ``b`` on, which the last segment turns into at ``b`` (an event at ``b`` is kept
+    and its ``from`` follows).  Applying it twice changes nothing.
+    """
+    prev = _state_at(db, kind, subject, a, before=True)[0]
+    db.execute(
+        "DELETE FROM state_events WHERE kind = ? AND subject = ? AND ts >= ? AND ts < ?",
+        (kind, subject, a, b),
+    )
+    rows = []
+    for ts, st, reason in sorted(segments, key=lambda x: x[0]):
+        if st != prev:
+            rows.append((ts, kind, subject, prev, st, reason))
+            prev = st
+    at_b = db.execute(
+        "SELECT id, to_state FROM state_events WHERE kind = ? AND subject = ? AND ts = ? ORDER BY id LIMIT 1",
+        (kind, subject, b),
+    ).fetchone()
+    if at_b is not None and at_b[1] == prev:
+        db.execute("DELETE FROM state_events WHERE id = ?", (at_b[0],))
+    elif at_b is not None:
+        db.execute("UPDATE state_events SET from_state = ? WHERE id = ?", (prev, at_b[0]))
+    elif prev != after[0]:
+        rows.append((b, kind, subject, prev, after[0], after[1]))
+    db.conn.executemany(
+        "INSERT INTO state_events (ts, kind, subject, from_state, to_state, reason)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+
+
+def backfill(db: sqlite_utils.Database, m: Machine) -> int:
+    """Late polls (older than the subject's last one) into the history of the gap they fall in.
+
+    After a partition the agent sends fresh batches while it replays spooled ones, so
+    an outage can arrive after the poll that ended it.  Polls that fall in a recorded
+    gap (a silence before a newer poll) rewrite that stretch of the subject's events:
+    what they say (same hysteresis) from the first of them, ``unknown`` once they are
+    older than ``stale_after``, and the transition at the gap's end into what was
+    known there.  The current state is not touched.  Late polls outside any gap (a
+    resent or reordered poll between known ones) change nothing.  Only the subject's
+    own observations are written: links, sites and parent reachability of the past
+    are not derived again.  Returns the number of gaps filled.
+    """
+    by_subject: dict[tuple[str, str], list[tuple[float, str, str | None]]] = {}
+    for kind, subject, ts, obs, reason in m.late:
+        by_subject.setdefault((kind, subject), []).append((ts, obs, reason))
+    filled = 0
+    for (kind, subject), polls in by_subject.items():
+        polls.sort(key=lambda p: p[0])
+        gaps = db.execute(
+            "SELECT start_ts, end_ts, step, pending, pending_n, pending_since, pending_reason, end_state,"
+            " end_reason FROM state_gaps WHERE kind = ? AND subject = ? AND end_ts > ? AND start_ts < ?"
+            " ORDER BY start_ts",
+            (kind, subject, polls[0][0], polls[-1][0]),
+        ).fetchall()
+        for g0, g1, step, *row in gaps:
+            inside = [p for p in polls if g0 < p[0] < g1]
+            if not inside:
+                continue
+            carried, end = tuple(row[:4]), tuple(row[4:])
+            if end[0] is None:  # first fill: what the live machine had at the gap's end
+                end = _state_at(db, kind, subject, g1, before=False)
+            first, last = inside[0][0], inside[-1][0]
+            limit = m.config.stale_after(step / GAP_FACTOR)
+            run: Run = carried if carried[0] and first - g0 <= limit else (None, 0, None, None)  # type: ignore[assignment]
+            a = run[2] if run[0] else first
+            own = _state_at(db, kind, subject, a, before=True)[0]
+            segments, left = _late_run(m.config, own, run, inside)
+            if last + limit < g1:
+                segments.append((last + limit, "unknown", f"no data for {int(limit)} s"))
+            splice(db, kind, subject, a, g1, segments, end)
+            db.execute(
+                "DELETE FROM state_gaps WHERE kind = ? AND subject = ? AND start_ts = ?", (kind, subject, g0)
+            )
+            at_first = [x[1:] for x in segments if x[0] <= first][-1]
+            rest = [(g0, first, *carried, *at_first), (last, g1, *left, *end)]
+            _save_gaps(db, [(kind, subject, x, y, step, *r) for x, y, *r in rest if y - x > step])
+            filled += 1
+    return filled
 
 
 # ---- the interface a PostgreSQL implementation would provide (docs/storage.md) ---------------------
 
 
 class StateStore(Protocol):
-    def apply_batch(self, agent: str, seq: int, polls: list[Mapping[str, Any]]) -> bool: ...
+    def apply_batch(self, agent: str, seq: int, polls: list[Mapping[str, Any]], epoch: str = "") -> bool: ...
 
     def age_out(self, now: float | None = None) -> int: ...
 
@@ -603,8 +826,8 @@ class SqliteStateStore:
     inventory: Inventory | None = None
     config: StateConfig | None = None
 
-    def apply_batch(self, agent: str, seq: int, polls: list[Mapping[str, Any]]) -> bool:
-        return apply_batch(self.db, agent, seq, polls, self.inventory, self.config)
+    def apply_batch(self, agent: str, seq: int, polls: list[Mapping[str, Any]], epoch: str = "") -> bool:
+        return apply_batch(self.db, agent, seq, polls, self.inventory, self.config, epoch=epoch)
 
     def age_out(self, now: float | None = None) -> int:
         return age_out(self.db, self.inventory, now, self.config)

@@ -32,6 +32,7 @@ from typing import Any, Protocol
 import numpy as np
 import sqlite_utils
 
+from nms.db import transaction
 from nms.tsdb import codec
 
 RAW, FIVE_MIN, HOUR = 0, 1, 2
@@ -144,6 +145,29 @@ def run_ddl(db: sqlite_utils.Database, sql: str) -> None:
     for stmt in sql.split(";"):
         if stmt.strip():
             db.execute(stmt)
+
+
+def add_key_column(db: sqlite_utils.Database, table: str, create: str, column: str, default: str) -> None:
+    """Give an existing ``table`` a new primary-key ``column`` (``default`` for old rows).
+
+    A primary key cannot be altered in place, so the table is rebuilt from ``create``
+    (its new definition) in one transaction; a table that has the column is left alone.
+    """
+    def columns() -> list[str]:
+        return [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
+
+    cols = columns()
+    if not cols or column in cols:
+        return
+    with transaction(db):
+        cols = columns()
+        if column in cols:  # another process migrated it meanwhile
+            return
+        db.execute(f"ALTER TABLE {table} RENAME TO {table}_old")
+        db.execute(create)
+        names = ", ".join(cols)
+        db.execute(f"INSERT INTO {table} ({names}, {column}) SELECT {names}, ? FROM {table}_old", (default,))
+        db.execute(f"DROP TABLE {table}_old")
 
 
 def ensure_schema(db: sqlite_utils.Database) -> None:

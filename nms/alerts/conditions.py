@@ -157,6 +157,36 @@ def agent_conditions(
     return out
 
 
+def epoch_conditions(
+    db: sqlite_utils.Database, rule: Rule, inv: Inventory | None, now: float
+) -> list[Condition]:
+    """Agents that started a new spool (epoch) in the last ``resolve_after_s``: data may be lost.
+
+    The epoch changes only when the agent's spool file was lost, wiped or replaced, and
+    whatever that spool still held never reaches the centre (``nms.state.note_epoch``).
+    """
+    if not _table_exists(db, "agent_epochs"):
+        return []
+    rows = db.execute(
+        """SELECT e.agent, e.epoch, e.first_seen, e.first_seq, e.previous, e.previous_last_seq
+           FROM agent_epochs e JOIN (SELECT agent, MAX(first_seen) AS t FROM agent_epochs GROUP BY agent) n
+             ON e.agent = n.agent AND e.first_seen = n.t
+           WHERE e.previous IS NOT NULL AND e.first_seen > ?""",
+        (now - rule.resolve_after_s,),
+    ).fetchall()
+    out = []
+    for agent, epoch, first_seen, first_seq, previous, last_seq in rows:
+        known, site = _agent_site(inv, agent)
+        if not known:
+            continue
+        reason = (
+            f"agent restarted with a new spool (epoch {epoch}, from seq {first_seq}; was {previous}"
+            f" up to seq {last_seq}): batches the old spool still held are lost"
+        )
+        out.append(Condition(rule, "agent", agent, site, first_seen, reason=reason))
+    return out
+
+
 def clock_skew_conditions(db: sqlite_utils.Database, rule: Rule, inv: Inventory | None) -> list[Condition]:
     """Agents whose batches ingest refused for samples dated ahead, not yet in time again."""
     if not _table_exists(db, "ingest_clock_skew"):
@@ -337,6 +367,8 @@ def gather(
                 out += sdh_conditions(db, rule, inv, now)
             elif rule.kind == "agent_silent":
                 out += agent_conditions(db, rule, inv, now)
+            elif rule.kind == "agent_epoch":
+                out += epoch_conditions(db, rule, inv, now)
             elif rule.kind == "agent_clock_skew":
                 out += clock_skew_conditions(db, rule, inv)
             elif rule.kind == "config_event":

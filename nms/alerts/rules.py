@@ -17,7 +17,7 @@ import yaml
 from nms.config import ROOT
 
 DEFAULT_RULES = ROOT / "nms" / "alerts" / "rules.yaml"
-KINDS = ("state", "sdh_errors", "metric", "agent_silent", "agent_clock_skew", "config_event")
+KINDS = ("state", "sdh_errors", "metric", "agent_silent", "agent_epoch", "agent_clock_skew", "config_event")
 SEVERITIES = ("critical", "major", "minor", "warning", "info")
 STATE_SUBJECTS = ("device", "interface", "link", "tunnel", "site")
 STATES = ("down", "degraded", "unreachable", "unknown", "up")
@@ -31,6 +31,7 @@ _FIELDS = {
     "sdh_errors": _COMMON | {"es_above", "ses_above"},
     "metric": _COMMON | {"metric", "above", "for_s", "link_kinds"},
     "agent_silent": _COMMON | {"silent_s"},
+    "agent_epoch": _COMMON | {"resolve_after_s"},
     "agent_clock_skew": _COMMON,
     "config_event": _COMMON | {"events", "resolve_after_s"},
 }
@@ -73,7 +74,7 @@ class Rule:
     for_s: float = 0.0
     silent_s: float = 300.0  # agent_silent
     events: tuple[str, ...] = ("changed",)  # config_event
-    resolve_after_s: float = 3600.0
+    resolve_after_s: float = 3600.0  # config_event, agent_epoch
 
     @property
     def flaps(self) -> bool:
@@ -216,6 +217,8 @@ def _rule(raw: Any, i: int, defaults: dict[str, Any], errors: list[str]) -> Rule
         args["for_s"] = _num(raw.get("for_s", 0), f"{w}.for_s", errors)
     elif kind == "agent_silent":
         args["silent_s"] = _num(raw.get("silent_s", 300), f"{w}.silent_s", errors, minimum=1)
+    elif kind == "agent_epoch":
+        args["resolve_after_s"] = _num(raw.get("resolve_after_s", 86400), f"{w}.resolve_after_s", errors, 1)
     elif kind == "config_event":
         if "events" in raw:
             args["events"] = _names(raw["events"], f"{w}.events", errors, CONFIG_EVENTS)

@@ -268,6 +268,7 @@ class Agent:
             spooled_batches=st.batches,
             pending_samples=st.pending_samples,
             next_seq=st.next_seq,
+            epoch=st.epoch,
         )
         self.apply_config()
         background = [

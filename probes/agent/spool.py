@@ -2,8 +2,12 @@
 
 Every finished poll is committed to ``pending`` at once, so a ``kill -9`` loses at most
 the poll in flight.  Pending results are sealed into numbered batches (the sequence
-number lives in this file, so it survives restarts and the centre can drop repeats);
-a batch is deleted only when the centre acknowledges it.  Permanent rejections move to
+number lives in this file, so it survives restarts and the centre can drop repeats).
+A new spool file draws a random *epoch* that every batch carries: the centre keys
+batches on (agent, epoch, seq), so a lost or wiped spool (whose seq restarts at 1)
+is a new epoch, its batches are stored rather than taken for repeats, and the
+change of epoch is raised as an alert (the old spool's unsent batches are gone).
+A batch is deleted only when the centre acknowledges it.  Permanent rejections move to
 ``dead_letter``; when the file outgrows its bound the oldest batches are dropped and
 counted, never silently.
 """
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import secrets
 import sqlite3
 import threading
 import time
@@ -22,6 +27,7 @@ from typing import Any
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS identity (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS pending (id INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL,"
     " bytes INTEGER NOT NULL, body TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS batches (seq INTEGER PRIMARY KEY, created REAL NOT NULL,"
@@ -59,6 +65,7 @@ class SpoolStats:
     dead_samples: int
     dead_letter_rows: int
     next_seq: int
+    epoch: str = ""
 
 
 class Spool:
@@ -95,6 +102,11 @@ class Spool:
                         "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
                         (key, 1 if key == "next_seq" else 0),
                     )
+                # a spool from before epochs gets one too: its seq goes on, so nothing was lost
+                db.execute(
+                    "INSERT OR IGNORE INTO identity (key, value) VALUES ('epoch', ?)", (secrets.token_hex(8),)
+                )
+                self.epoch = str(db.execute("SELECT value FROM identity WHERE key = 'epoch'").fetchone()[0])
         except sqlite3.DatabaseError as exc:
             self._lockfile.close()
             raise SpoolError(f"{self.path}: not a usable spool database ({exc})") from None
@@ -154,7 +166,8 @@ class Spool:
 
     def _body(self, seq: int, samples: list[str]) -> bytes:
         """The request body of a batch: the ingest contract, samples as committed."""
-        return f'{{"agent":{json.dumps(self.agent)},"seq":{seq},"samples":[{",".join(samples)}]}}'.encode()
+        head = f'"agent":{json.dumps(self.agent)},"epoch":{json.dumps(self.epoch)},"seq":{seq}'
+        return f'{{{head},"samples":[{",".join(samples)}]}}'.encode()
 
     def _enforce_bound(self, db: sqlite3.Connection) -> None:
         """Drop the oldest batches until the spool fits its bound; count what was dropped."""
@@ -286,6 +299,7 @@ class Spool:
             dead_samples=int(meta["dead_samples"]),
             dead_letter_rows=int(dead_rows),
             next_seq=int(meta["next_seq"]),
+            epoch=self.epoch,
         )
 
     def close(self) -> None:

@@ -1,6 +1,6 @@
 """A real HTTP server on loopback speaking the ingest contract, for agent tests.
 
-Modes: ``store`` (behave like the centre: store each (agent, seq) once), ``fail``
+Modes: ``store`` (behave like the centre: store each (agent, epoch, seq) once), ``fail``
 (answer ``fail_status``, e.g. 500), ``forward`` (pass requests on to a real centre).
 Used alone for push/spool tests and in front of the real centre as the "answers 500
 for a while, then forwards" server.
@@ -33,7 +33,7 @@ class CentreStub:
         self.max_skew_s: float | None = None  # store mode: refuse samples ahead as the centre does
         self.duplicate = False  # forward mode: send every request twice (as if an ack was lost)
         self.answers: list[dict[str, Any]] = []  # forward mode: the centre's answers
-        self.batches: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        self.batches: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
         self.arrivals: list[int] = []  # seq of every request, in arrival order (incl. repeats)
         self.requests = 0
         self.lock = threading.Lock()
@@ -76,7 +76,7 @@ class CentreStub:
             return 401, {"error": "bad token"}
         try:
             batch = json.loads(body)
-            key = (str(batch["agent"]), int(batch["seq"]))
+            key = (str(batch["agent"]), str(batch.get("epoch", "")), int(batch["seq"]))
             samples = list(batch["samples"])
         except (ValueError, KeyError, TypeError) as exc:
             return 400, {"error": f"body: {exc}"}
@@ -91,7 +91,7 @@ class CentreStub:
             except BatchError as exc:
                 return exc.status, {"error": exc.message, **exc.extra}
         with self.lock:
-            self.arrivals.append(key[1])
+            self.arrivals.append(key[2])
             if key in self.batches:
                 return 200, {"accepted": 0, "duplicate": True}
             self.batches[key] = samples

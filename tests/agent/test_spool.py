@@ -41,6 +41,34 @@ def test_sequence_survives_restart_even_when_everything_was_acked(tmp_path):
     assert sp.seal().seq == 4
 
 
+def test_every_batch_carries_the_spools_epoch_and_a_new_spool_draws_another(tmp_path):
+    sp = Spool(tmp_path / "a.db", "hefei")
+    epoch = sp.epoch
+    sp.put_result(result("r1", 1))
+    assert json.loads(sp.seal().body)["epoch"] == epoch
+    sp.close()
+    sp = Spool(tmp_path / "a.db", "hefei")  # a restart keeps the spool, so the epoch
+    assert sp.epoch == epoch == sp.stats().epoch
+    sp.close()
+    other = Spool(tmp_path / "b.db", "hefei")  # a lost spool: seq starts again, under a new epoch
+    other.put_result(result("r1", 2))
+    body = json.loads(other.seal().body)
+    assert (body["seq"], body["epoch"] != epoch, len(body["epoch"])) == (1, True, 16)
+
+
+def test_a_spool_from_before_epochs_gets_one_and_keeps_its_sequence(tmp_path):
+    sp = Spool(tmp_path / "a.db", "hefei")
+    sp.put_result(result("r1", 1))
+    sp.seal()
+    sp.close()
+    with sqlite3.connect(tmp_path / "a.db") as db:
+        db.execute("DROP TABLE identity")
+    sp = Spool(tmp_path / "a.db", "hefei")
+    sp.put_result(result("r1", 2))
+    body = json.loads(sp.seal().body)
+    assert body["seq"] == 2 and body["epoch"] == sp.epoch
+
+
 def test_ack_and_dead_letter(tmp_path):
     sp = Spool(tmp_path / "a.db", "hefei")
     sp.put_result(result("r1", 1))

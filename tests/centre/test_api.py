@@ -88,18 +88,22 @@ def test_availability_json_csv_html(app, settings):
     c = app.test_client()
     h = user_token(settings, "boss", "viewer", "anhui")
     q = f"from={T0}&to={T0 + 600}"
-    rows = {r["subject"]: r for r in c.get(f"/api/v1/availability?{q}", headers=h).get_json()["rows"]}
+    doc = c.get(f"/api/v1/availability?{q}", headers=h).get_json()
+    assert "no data" in doc["policy"] and "not available" in doc["policy"]
+    rows = {r["subject"]: r for r in doc["rows"]}
     f = rows["feidong-rtr1"]
     assert (f["up_s"], f["down_s"]) == (60, 540)
     r = c.get(f"/api/v1/availability.csv?{q}&kind=device", headers=h)
     assert r.mimetype == "text/csv"
-    got = {x["subject"]: x for x in csv.DictReader(io.StringIO(r.get_data(as_text=True)))}
+    policy, _, table = r.get_data(as_text=True).partition("\n")
+    assert policy.startswith("# availability_pct = up / (period - maintenance)")
+    got = {x["subject"]: x for x in csv.DictReader(io.StringIO(table))}
     assert set(got) == set(ALL)
     assert float(got["feidong-rtr1"]["down_s"]) == 540
     page = c.get(f"/reports/availability?{q}", headers=h)
     assert page.status_code == 200
     text = page.get_data(as_text=True)
-    assert "feidong-rtr1" in text and "10.000 %" in text
+    assert "feidong-rtr1" in text and "10.000 %" in text and "time without data" in text
     assert c.get("/api/v1/availability?from=soon", headers=h).status_code == 400
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+from dataclasses import replace
 
 from hypothesis import given
 from hypothesis import settings as hsettings
@@ -14,6 +15,7 @@ from nms import availability, maintenance, state
 from nms.availability import account, report, timeline
 from nms.state import apply_batch
 from tests.centre.helpers import T0, poll, small_inventory
+from tests.centre.test_state import ALL
 
 P0 = T0  # period start
 DAY = 86400
@@ -42,7 +44,7 @@ def test_known_history_to_the_second(centre_db):
             (P0 + 3600, "down"),
             (P0 + 4200, "up"),  # 600 s down
             (P0 + 7200, "degraded"),
-            (P0 + 7500, "up"),  # 300 s degraded (counts as available)
+            (P0 + 7500, "up"),  # 300 s degraded (available only in the "measured" figure)
             (P0 + 10000, "unreachable"),
             (P0 + 10120, "up"),  # 120 s unreachable
             (P0 + 20500, "down"),
@@ -63,7 +65,9 @@ def test_known_history_to_the_second(centre_db):
     assert row["unknown_s"] == 0
     assert row["up_s"] == DAY - 7000 - 120 - 300 - 1800
     assert row["outages"] == 3
-    assert row["availability_pct"] == round(100 * (77180 + 300) / (77180 + 300 + 7000 + 120), 4)
+    # the headline: only "up" counts, over the period less maintenance
+    assert row["availability_pct"] == round(100 * 77180 / (DAY - 1800), 4)
+    assert row["measured_availability_pct"] == round(100 * (77180 + 300) / (77180 + 300 + 7000 + 120), 4)
     # the same history, a custom range that starts mid-outage
     (row,) = report(centre_db, P0 + 3900, P0 + 4500, subjects=[("device", "hefei-rtr1")])
     assert (row["down_s"], row["up_s"]) == (300, 300)
@@ -141,9 +145,65 @@ def test_cli_csv(settings, centre_db, monkeypatch, capsys):
     availability.register(parser.add_subparsers())
     args = parser.parse_args(["availability", "--from", str(P0), "--to", str(P0 + 3600), "--format", "csv"])
     assert args.func(args) == 0
-    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    out = capsys.readouterr().out
+    policy, _, table = out.partition("\n")
+    assert policy == f"# {availability.NO_DATA_POLICY}"  # the report says how no data counts
+    rows = list(csv.DictReader(io.StringIO(table)))
     (r,) = [x for x in rows if x["subject"] == "hefei-rtr1"]
     assert float(r["down_s"]) == 60 and float(r["up_s"]) == 3540
     bad = parser.parse_args(["availability", "--from", "yesterday", "--to", "today"])
     assert bad.func(bad) == 2
     assert "yesterday" in capsys.readouterr().err
+
+
+def test_dead_internal_network_behind_a_live_external_one_is_not_available(centre_db):
+    """A county whose 专网 router is down while its 外网 router answers: 专网 is down, not 100 %."""
+    inv = small_inventory()
+    ext = replace(inv.devices["feidong-rtr1"], name="feidong-ext-rtr1", network="external")
+    inv.devices[ext.name] = ext
+    every = (*ALL, ext.name)
+    for k in range(12):
+        dead = 1 <= k <= 10  # feidong-rtr1 (专网) fails for ten minutes
+        polls = [poll(d, T0 + 60 * k, ok=not (dead and d == "feidong-rtr1")) for d in every]
+        assert apply_batch(centre_db, "hefei", k + 1, polls, inv)
+    rows = report(centre_db, T0, T0 + 720, inv, kinds=["site"])
+    county = {r["network"]: r for r in rows if r["subject"] == "hefei-feidong"}
+    assert set(county) == {"internal", "external"}
+    assert county["internal"]["down_s"] == 600  # dated at the first failed poll, back up at minute 11
+    assert county["internal"]["availability_pct"] == round(100 * 120 / 720, 4)
+    assert county["internal"]["measured_availability_pct"] < 100
+    assert county["external"]["availability_pct"] == 100
+    # the all-network site state calls this "degraded"; the report does not count it as available
+    assert "degraded" in {e["to"] for e in state.events(centre_db, kind="site", subject="hefei-feidong")}
+
+
+def test_an_agent_outage_is_no_data_never_up(centre_db):
+    inv = small_inventory()
+    apply_batch(centre_db, "hefei", 1, [poll("hefei-rtr1", T0)], inv)
+    state.age_out(centre_db, inv, T0 + 3600, state.StateConfig())  # the agent fell silent
+    (row,) = report(centre_db, T0, T0 + 3600, inv, subjects=[("device", "hefei-rtr1")])
+    assert row["unknown_s"] == 3600 - 180 and row["up_s"] == 180
+    assert row["availability_pct"] == 5.0  # the silent time is not counted as up
+    assert row["measured_availability_pct"] == 100  # ... which only the measured figure ignores
+
+
+@given(
+    st.lists(
+        st.lists(st.tuples(st.integers(1, 9999), st.sampled_from(availability.BUCKETS)), max_size=12),
+        min_size=1,
+        max_size=4,
+    )
+)
+@hsettings(max_examples=150, deadline=None)
+def test_a_site_network_timeline_covers_the_period_and_is_down_only_when_all_core_devices_are(histories):
+    devices = [timeline("unknown", [(float(t), s) for t, s in sorted(h)], 0, 10000) for h in histories]
+    spans = availability.site_timeline(devices, 0, 10000)
+    assert spans[0][0] == 0 and spans[-1][1] == 10000
+    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False))
+    for s, e, st_ in spans:
+        mid = (s + e) / 2
+        at = [next(x for a, b, x in d if a <= mid < b) for d in devices]
+        assert (st_ in ("down", "unreachable")) == (
+            any(x != "unknown" for x in at) and all(x in ("down", "unreachable", "unknown") for x in at)
+        )
+        assert (st_ == "up") == (any(x == "up" for x in at) and all(x in ("up", "unknown") for x in at))

@@ -202,5 +202,18 @@ def test_spooled_polls_replayed_after_aging_keep_the_event_timeline_in_order(cen
         a.send("hefei", T0 + 60 * k, CITY)
     assert a.cur("device", "hefei-rtr1") == ("up", None)
     evs = list(reversed(state.events(centre_db, kind="device", subject="hefei-rtr1")))
-    assert [e["to"] for e in evs] == ["up", "unknown", "up"]
+    # the polls came late but never more than stale_after apart: the aging is undone, no unknown time
+    assert [e["to"] for e in evs] == ["up"]
     assert [e["ts"] for e in evs] == sorted(e["ts"] for e in evs)  # availability reads them in time order
+
+
+def test_a_spooled_outage_replayed_in_order_after_aging_is_down_from_its_first_failed_poll(centre_db):
+    a = Agents(centre_db, config=StateConfig(down_after=2, up_after=1))
+    a.send("hefei", T0, CITY)
+    a.age(T0 + 600)  # aged at T0 + 180 while the agent spooled
+    for k in (1, 2, 3, 4, 5):
+        a.send("hefei", T0 + 60 * k, CITY, **{"hefei-fw1": {"ok": False}})
+    evs = list(reversed(state.events(centre_db, kind="device", subject="hefei-fw1")))
+    assert [(e["ts"] - T0, e["from"], e["to"]) for e in evs] == [(0, "unknown", "up"), (60, "up", "down")]
+    assert a.cur("device", "hefei-fw1")[0] == "down"
+    assert [e["to"] for e in state.events(centre_db, kind="device", subject="hefei-rtr1")] == ["up"]
