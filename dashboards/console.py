@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from dashboards.walldata import LatestRates
-from nms import state
+from nms import sitenet, state
 from nms.auth.enforce import request_db
 from nms.auth.policy import Principal, require_site
 from nms.availability import LOCAL_TZ
@@ -324,7 +324,8 @@ def area_info(inv: Inventory, principal: Principal | None, sites: set[str] | Non
     home = principal.site if principal is not None and principal.site in inv.sites else None
     if home is None:
         home = next((s.id for s in inv.sites.values() if s.parent is None), None)
-    cur = state.current(request_db(), kinds=("device", "site"))
+    cur = state.current(request_db(), kinds=("device", "site", "site_network"))
+    nets = sitenet.per_site(cur["site_network"])
     visible = [s for s in inv.sites.values() if sites is None or s.id in sites]
     if sites is None:  # province scope: the province and its cities, not 140 rows
         visible = [s for s in visible if s.kind in ("province", "city")]
@@ -337,6 +338,7 @@ def area_info(inv: Inventory, principal: Principal | None, sites: set[str] | Non
                 "site": s,
                 "state": cur["site"].get(s.id, {}).get("state", "unknown"),
                 "reason": cur["site"].get(s.id, {}).get("reason"),
+                "networks": [(sitenet.label(n), row) for n, row in sitenet.in_order(nets.get(s.id, {}))],
                 "devices": len(devs),
                 "up": states.count("up"),
                 "bad": [d.name for d, st in zip(devs, states, strict=True) if st in ("down", "unreachable")],

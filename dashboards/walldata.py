@@ -28,7 +28,7 @@ from typing import Any
 import sqlite_utils
 
 from dashboards import mapdata
-from nms import state
+from nms import sitenet, state
 from nms.config import Settings
 from nms.db import connect
 from nms.inventory_model import Inventory
@@ -276,12 +276,12 @@ def _backbone_availability(
 
 
 def current_states(centre: sqlite_utils.Database) -> dict[str, dict[str, dict[str, Any]]]:
-    """Like :func:`nms.state.current` for devices, links and sites only (the primary key skips
-    the interface and tunnel rows, a third of the rebuild time on the full province)."""
-    out: dict[str, dict[str, dict[str, Any]]] = {"device": {}, "link": {}, "site": {}}
+    """Like :func:`nms.state.current` for devices, links, sites and site networks only (the primary
+    key skips the interface and tunnel rows, a third of the rebuild time on the full province)."""
+    out: dict[str, dict[str, dict[str, Any]]] = {"device": {}, "link": {}, "site": {}, "site_network": {}}
     for kind, subject, st, since, reason in centre.conn.execute(
         "SELECT kind, subject, state, since, reason FROM state_current"
-        " WHERE kind IN ('device', 'link', 'site')"
+        " WHERE kind IN ('device', 'link', 'site', 'site_network')"
     ):
         out[kind][subject] = {"state": st, "since": since, "reason": reason}
     return out
@@ -311,32 +311,44 @@ def build(
     def visible(site_id: str) -> bool:
         return sites is None or site_id in sites
 
-    # devices per site
-    counts: dict[str, list[int]] = {}
+    # devices per site and per site network
+    counts: dict[tuple[str, str | None], list[int]] = {}
     dev_summary: dict[str, int] = {}
     for d in inv.devices.values():
         if not visible(d.site):
             continue
         st = cur["device"].get(d.name, {}).get("state", "unknown")
-        c = counts.setdefault(d.site, [0, 0])
-        c[1] += 1
-        c[0] += st == "up"
+        for key in ((d.site, None), (d.site, d.network)):
+            c = counts.setdefault(key, [0, 0])
+            c[1] += 1
+            c[0] += st == "up"
         dev_summary[st] = dev_summary.get(st, 0) + 1
+    site_nets = sitenet.per_site(cur["site_network"])
 
     nodes = []
     for s in mapdata.map_sites(inv):
         if not visible(s["id"]):
             continue
         sc = cur["site"].get(s["id"], {})
-        up, total = counts.get(s["id"], (0, 0))
+        up, total = counts.get((s["id"], None), (0, 0))
         nodes.append(
             {
                 **s,
-                "state": sc.get("state", "unknown"),
+                "state": sc.get("state", "unknown"),  # the worst of its networks
                 "since": sc.get("since"),
                 "reason": sc.get("reason"),
                 "devices_up": up,
                 "devices_total": total,
+                "networks": {
+                    net: {
+                        "state": row["state"],
+                        "since": row["since"],
+                        "reason": row["reason"],
+                        "devices_up": counts.get((s["id"], net), (0, 0))[0],
+                        "devices_total": counts.get((s["id"], net), (0, 0))[1],
+                    }
+                    for net, row in sitenet.in_order(site_nets.get(s["id"], {}))
+                },
             }
         )
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, render_template_string, request
 
-from nms import availability, state
+from nms import availability, sitenet, state
 from nms.auth import current_principal, require
 from nms.auth.policy import require_site, scope_sites
 from nms.db import connect
@@ -81,7 +81,11 @@ def _visible(kind: str, subject: str, sites: set[str] | None, site_of: dict) -> 
 @bp.get("/api/v1/state")
 @require("status.read")
 def current_state():
-    """Everything's state in one cheap read (the wall display polls this)."""
+    """Everything's state in one cheap read (the wall display polls this).
+
+    A site's entry carries ``networks``: {network: {state, since, reason}} (专网 internal,
+    外网 external; :mod:`nms.sitenet`), the same rows as ``site_networks``.
+    """
     db = _db("centre")
     state.ensure_schema(db)
     sites = scope_sites(current_principal())
@@ -91,6 +95,9 @@ def current_state():
     ):
         if sites is None or site in sites:
             out[kind][subject] = {"state": st, "since": since, "reason": reason}
+    for site_id, nets in sitenet.per_site(out["site_network"]).items():  # each site names its networks
+        if site_id in out["site"]:
+            out["site"][site_id]["networks"] = nets
     return jsonify(ts=time.time(), **{f"{k}s": v for k, v in out.items()})
 
 

@@ -5,9 +5,9 @@ For a period [t0, t1) every second of every subject falls in exactly one bucket:
 state the subject was in: ``up``, ``degraded``, ``down``, ``unreachable``, ``unknown``
 (no data).  The buckets add up to the period.  The headline never overstates: see
 :data:`NO_DATA_POLICY` (every report states it).  Sites are reported per network
-(专网 internal and 外网 external apart), from their core devices' histories (so late
-data back-filled into a device's events counts for its site too): see
-:func:`site_timeline`.
+(专网 internal and 外网 external apart), from their devices' histories by the rule the
+live state uses too (:mod:`nms.sitenet`; so late data back-filled into a device's
+events counts for its site too): see :func:`site_timeline`.
 
 SDH links also get the ITU-T G.826 view from the 15-minute performance buckets the
 agents report: UAS seconds are unavailable (either end; the larger of the two per
@@ -29,12 +29,11 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from nms import maintenance, state
+from nms import maintenance, sitenet, state
 from nms.inventory_model import Inventory
 
 BUCKETS = ("up", "degraded", "down", "unreachable", "unknown")
 REPORT_KINDS = ("device", "link", "site")
-CORE_ROLES = ("router",)  # a site's network is down when these devices of it are (else: all of them)
 NO_DATA_POLICY = (
     "availability_pct = up / (period - maintenance): time without data (unknown_s, e.g. an agent"
     " outage), degraded, down and unreachable all count as not available;"
@@ -137,57 +136,38 @@ def account(spans: list[tuple[float, float, str]], maint: list[tuple[float, floa
     return out
 
 
-def _fold(states: list[str]) -> str:
-    """One network of a site from its core devices: down only when all of them are."""
-    known = [x for x in states if x != "unknown"]
-    if not known:
-        return "unknown"
-    if all(x == "up" for x in known):
-        return "up"
-    if all(x == "unreachable" for x in known):
-        return "unreachable"
-    if all(x in ("down", "unreachable") for x in known):
-        return "down"
-    return "degraded"
+def site_timeline(
+    device_spans: list[list[tuple[float, float, str]]],
+    t0: float,
+    t1: float,
+    other_spans: list[list[tuple[float, float, str]]] | None = None,
+):
+    """[(start, end, state)] of one site network from its core (and other) devices' timelines.
 
-
-def site_timeline(device_spans: list[list[tuple[float, float, str]]], t0: float, t1: float):
-    """[(start, end, state)] of one site network from its core devices' timelines.
-
-    Down (or unreachable) when every core device with data is; up when all of them
-    with data are up; unknown when none has data; degraded otherwise.
+    At every moment the rule of :func:`nms.sitenet.fold`, the live state's too: down (or
+    unreachable) when every core device with data is; up when all of them with data
+    are up and no other device is down, unreachable or degraded; unknown when no core
+    device has data; degraded otherwise.
     """
     if not device_spans:
         return [(t0, t1, "unknown")]
-    cuts = sorted({t0, t1, *(s for spans in device_spans for s, _, _ in spans)})
+    every = device_spans + (other_spans or [])
+    cuts = sorted({t0, t1, *(s for spans in every for s, _, _ in spans)})
     out: list[tuple[float, float, str]] = []
-    idx = [0] * len(device_spans)
+    idx = [0] * len(every)
+    n_core = len(device_spans)
     for a, b in zip(cuts, cuts[1:], strict=False):
         states = []
-        for i, spans in enumerate(device_spans):
+        for i, spans in enumerate(every):
             while idx[i] + 1 < len(spans) and spans[idx[i]][1] <= a:
                 idx[i] += 1
             states.append(spans[idx[i]][2])
-        st = _fold(states)
+        st = sitenet.fold(states[:n_core], states[n_core:])
         if out and out[-1][2] == st:
             out[-1] = (out[-1][0], b, st)
         else:
             out.append((a, b, st))
     return out
-
-
-def _site_networks(inventory: Inventory | None, site: str) -> dict[str, list[str]]:
-    """{network: core devices} of a site (routers of that network, else all its devices)."""
-    nets: dict[str, list[str]] = {}
-    if inventory is None:
-        return nets
-    for d in inventory.devices.values():
-        if d.site == site:
-            nets.setdefault(d.network, []).append(d.name)
-    for net, names in nets.items():
-        core = [n for n in names if inventory.devices[n].role in CORE_ROLES]
-        nets[net] = sorted(core or names)
-    return nets
 
 
 def _uas(db: sqlite_utils.Database, inventory: Inventory | None, t0: float, t1: float):
@@ -245,11 +225,8 @@ def report(
     kinds = list(kinds)
     wanted = list(subjects) if subjects is not None else subjects_of(db, inventory, kinds)
     kinds = sorted({k for k, _ in wanted}) or kinds
-    site_nets = {
-        subject: nets
-        for kind, subject in wanted
-        if kind == "site" and (nets := _site_networks(inventory, subject))
-    }
+    by_site = sitenet.networks(inventory) if inventory is not None else {}
+    site_nets = {s: by_site[s] for kind, s in wanted if kind == "site" and s in by_site}
     read = sorted(set(kinds) | ({"device"} if site_nets else set()))  # sites come from their devices
     initial = _initial_states(db, read, t0)
     changes = _events_in(db, read, t0, t1)
@@ -263,8 +240,9 @@ def report(
     for kind, subject in wanted:
         maint = maintenance.in_maintenance(wins, kind, subject, t0, t1, inventory)
         if kind == "site" and subject in site_nets:
-            for net, names in sorted(site_nets[subject].items()):
-                spans = site_timeline([spans_of("device", n) for n in names], t0, t1)
+            for net, sn in sorted(site_nets[subject].items()):
+                core = [spans_of("device", n) for n in sn.core]
+                spans = site_timeline(core, t0, t1, [spans_of("device", n) for n in sn.others])
                 rows.append(_row(kind, subject, net, t0, t1, spans, maint))
             continue
         row = _row(

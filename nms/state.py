@@ -25,13 +25,13 @@ from typing import Any, Protocol
 
 import sqlite_utils
 
-from nms import topology
+from nms import sitenet, topology
 from nms.config import env_number
 from nms.inventory_model import Inventory
 from nms.store import add_key_column, run_ddl
 
 STATES = ("up", "down", "degraded", "unreachable", "unknown")
-KINDS = ("device", "interface", "link", "site", "tunnel")
+KINDS = ("device", "interface", "link", "site", "tunnel", "site_network")
 OBSERVED = ("device", "interface", "tunnel")  # polled directly (links and sites are derived)
 SDH_DEFECTS = ("LOS", "LOF", "AIS", "LOP", "TIM", "PLM")
 APPLIED_KEEP_S = 30 * 86400
@@ -461,24 +461,29 @@ def derive(m: Machine, inventory: Inventory | None, ts: float) -> None:
         s = m.get("link", link.id, b_dev.site if b_dev else None)
         m.set_state(s, st, reason, stamp)
 
-    for site_id, names in topo.by_site.items():
-        states = [devices[n].state if n in devices else "unknown" for n in names]
-        known = [x for x in states if x != "unknown"]
-        if not known:
-            heard = any(n in devices for n in names)
-            st, reason = "unknown", "no data" if heard else None
-        elif all(x == "up" for x in known) and len(known) == len(states):
-            st, reason = "up", None
-        elif all(x == "unreachable" for x in known):
-            st, reason = "unreachable", "parent down"
-        elif all(x in ("down", "unreachable") for x in known):
-            st, reason = "down", "all devices down"
-        elif all(x == "up" for x in known):
-            st, reason = "up", None
+    _derive_sites(m, inventory, devices, stamp)
+
+
+def _derive_sites(m: Machine, inventory: Inventory, devices: Mapping[str, Subject], ts: float) -> None:
+    """Each network of a site, then the site, by the rule of :mod:`nms.sitenet` (the report's)."""
+    for site_id, nets in sitenet.networks(inventory).items():
+        per_net: dict[str, tuple[str, str | None]] = {}
+        for net, sn in nets.items():
+            core = [devices[n].state if n in devices else "unknown" for n in sn.core]
+            others = [devices[n].state if n in devices else "unknown" for n in sn.others]
+            st = sitenet.fold(core, others)
+            reason = sitenet.explain(sn, st, core, others)
+            if st == "unknown" and not any(n in devices for n in (*sn.core, *sn.others)):
+                reason = None  # never heard of
+            per_net[net] = (st, reason)
+            m.set_state(m.get("site_network", sn.subject, site_id), st, reason, ts)
+        st = sitenet.worst({net: v[0] for net, v in per_net.items()})
+        if st == "unknown":
+            heard = any(n in devices for sn in nets.values() for n in (*sn.core, *sn.others))
+            reason = "no data" if heard else None
         else:
-            bad = [n for n, x in zip(names, states, strict=True) if x not in ("up", "unknown")]
-            st, reason = "degraded", f"{len(bad)} of {len(names)} devices not up"
-        m.set_state(m.get("site", site_id, site_id), st, reason, stamp)
+            reason = sitenet.summary(per_net)
+        m.set_state(m.get("site", site_id, site_id), st, reason, ts)
 
 
 # ---- aging: a device that stopped sending does not stay "up" --------------------------------------

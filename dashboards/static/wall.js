@@ -10,6 +10,7 @@
   };
   const STATE_ZH = { up: "正常", down: "中断", degraded: "降级", unreachable: "不可达", unknown: "无数据",
     firing: "告警", pending: "待定" };
+  const NET_ZH = { internal: "专网", external: "外网" };
   const SEV_ZH = { critical: "严重", major: "重要", minor: "次要", warning: "警告", info: "提示" };
   const wall = {
     data: null, mode: null, renders: 0, skew: 0, lastMessage: 0, source: "none",
@@ -48,6 +49,12 @@
     return COLORS.up;
   }
   function nodeColor(n) { return COLORS[n.state] || COLORS.unknown; }
+  /* each network of a site with its state ("专网 中断 · 外网 正常"); the node's colour is the worst */
+  function networkText(n) {
+    const nets = n.networks || {};
+    const order = Object.keys(nets).sort((a, b) => (a === "internal" ? -1 : b === "internal" ? 1 : a < b ? -1 : 1));
+    return order.map((k) => `${NET_ZH[k] || k} ${STATE_ZH[nets[k].state] || nets[k].state}`).join(" · ");
+  }
 
   /* ---------- map ---------- */
   function bbox(nodes) {
@@ -63,8 +70,12 @@
     const nodes = d.nodes.map((n) => {
       const size = n.kind === "province" ? unit * 3.2 : n.kind === "city" ? unit * 2.0 : unit * 1.1;
       const showLabel = n.kind !== "county" || bad(n.state);
+      const nets = networkText(n);
+      const text = (n.kind === "county" ? n.name : `${n.name}\n{en|${n.en}}`)
+        + (bad(n.state) && nets ? `\n{net|${nets}}` : "");
       return {
         name: n.id, value: [n.lon, n.lat], zh: n.name, en: n.en, state: n.state,
+        networks: n.networks || {}, netText: nets, labelText: text,
         symbolSize: bad(n.state) ? size * 1.5 : size,
         symbol: n.kind === "province" ? "diamond" : "circle",
         itemStyle: {
@@ -76,8 +87,8 @@
           fontSize: n.kind === "county" ? fs * 0.75 : fs * 0.95,
           fontWeight: n.kind === "county" ? 400 : 700,
           color: bad(n.state) ? nodeColor(n) : "#dbe7f5",
-          formatter: () => (n.kind === "county" ? n.name : `${n.name}\n{en|${n.en}}`),
-          rich: { en: { fontSize: fs * 0.62, color: "#8ea3bd" } },
+          formatter: () => text,
+          rich: { en: { fontSize: fs * 0.62, color: "#8ea3bd" }, net: { fontSize: fs * 0.62, color: "#e2e8f0" } },
           textBorderColor: "#070d17", textBorderWidth: 3,
         },
       };
@@ -105,6 +116,11 @@
       id: "net", type: "graph", layout: "none", data: nodes, links,
       edgeSymbol: ["none", "none"], animation: false, z: 3,
       emphasis: { disabled: true },
+      tooltip: {
+        formatter: (p) => (p.dataType === "node"
+          ? `${esc(p.data.zh)} ${esc(STATE_ZH[p.data.state] || p.data.state)}<br>${esc(p.data.netText)}`
+          : `${esc((p.data.linkIds || []).join(", "))} ${esc(STATE_ZH[p.data.state] || p.data.state)}`),
+      },
     };
     const alarms = {
       id: "alarms", type: "effectScatter", z: 4, animation: true,
@@ -125,6 +141,7 @@
           itemStyle: { areaColor: "#0f2036", borderColor: "#2f5278", borderWidth: 1.2 },
           label: { show: false },
         },
+        tooltip: { trigger: "item", confine: true },
         series: [graph, alarms],
       };
     }
@@ -144,6 +161,7 @@
       grid: { left: (W - gw) / 2, top: (H - gh) / 2, width: gw, height: gh },
       xAxis: { type: "value", min: x0 - padX, max: x1 + padX, show: false },
       yAxis: { type: "value", min: y0 - padY, max: y1 + padY, show: false },
+      tooltip: { trigger: "item", confine: true },
       series: [graph, alarms],
     };
   }
@@ -364,7 +382,7 @@
     const opt = wall.chart.getOption();
     const series = opt && opt.series.find((s) => s.id === "net");
     const n = series && series.data.find((x) => x.name === siteId);
-    return n ? { color: n.itemStyle.color, state: n.state } : null;
+    return n ? { color: n.itemStyle.color, state: n.state, networks: n.networks, label: n.labelText } : null;
   };
   wall.colors = COLORS;
 

@@ -52,10 +52,15 @@ def test_state_whole_province_and_county_scope(app, settings):
     assert body["devices"]["prov-rtr1"]["state"] == "up"
     assert body["links"]["hefei-feidong"]["state"] == "down"
     assert set(body["sites"]) == {"anhui", "hefei", "hefei-feidong"}
+    # each site names its networks' states (here only 专网 internal), also as rows of their own
+    assert body["sites"]["hefei-feidong"]["networks"]["internal"]["state"] == "down"
+    assert body["site_networks"]["hefei-feidong/internal"]["state"] == "down"
+    assert body["sites"]["hefei"]["networks"] == {"internal": body["site_networks"]["hefei/internal"]}
     r = c.get("/api/v1/state", headers=user_token(settings, "feidong", "viewer", "hefei-feidong"))
     body = r.get_json()
     assert set(body["devices"]) == {"feidong-rtr1"}
     assert set(body["sites"]) == {"hefei-feidong"}
+    assert set(body["site_networks"]) == {"hefei-feidong/internal"}
     assert c.get("/api/v1/state").status_code in (302, 401)
 
 
@@ -67,7 +72,7 @@ def test_events_filter_and_scope(app, settings):
     assert c.get("/api/v1/events?kind=planet", headers=h).status_code == 400
     h2 = user_token(settings, "feidong", "viewer", "hefei-feidong")
     subjects = {e["subject"] for e in c.get("/api/v1/events", headers=h2).get_json()["events"]}
-    assert subjects == {"feidong-rtr1", "feidong-rtr1:GE0/0/1", "hefei-feidong"}
+    assert subjects == {"feidong-rtr1", "feidong-rtr1:GE0/0/1", "hefei-feidong", "hefei-feidong/internal"}
 
 
 def test_series_raw_and_scope(app, settings):

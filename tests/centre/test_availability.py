@@ -173,8 +173,15 @@ def test_dead_internal_network_behind_a_live_external_one_is_not_available(centr
     assert county["internal"]["availability_pct"] == round(100 * 120 / 720, 4)
     assert county["internal"]["measured_availability_pct"] < 100
     assert county["external"]["availability_pct"] == 100
-    # the all-network site state calls this "degraded"; the report does not count it as available
-    assert "degraded" in {e["to"] for e in state.events(centre_db, kind="site", subject="hefei-feidong")}
+    # the live state says the same, network by network (one rule: nms.sitenet), and the site's
+    # own state is the worse of its networks: down, not "degraded"
+    def history(kind, subject):
+        return [(e["ts"], e["to"]) for e in reversed(state.events(centre_db, kind=kind, subject=subject))]
+
+    outage = [(T0, "up"), (T0 + 60, "down"), (T0 + 660, "up")]
+    assert history("site_network", "hefei-feidong/internal") == outage
+    assert history("site_network", "hefei-feidong/external") == [(T0, "up")]
+    assert history("site", "hefei-feidong") == outage
 
 
 def test_an_agent_outage_is_no_data_never_up(centre_db):
