@@ -69,7 +69,15 @@ def test_wall_schematic_without_outline_and_rotation(site, wall_app):
     wait_until(page, RENDERED, what="first render")
     assert page.evaluate("nmsWall.mode") == "schematic"
     assert page.evaluate("nmsWall.edgeStyle('sdh-huaibei')")["state"] == "down"
-    assert page.evaluate("nmsWall.nodeStyle('huaibei-suixi')")["state"] == "degraded"
+    # Suixi's 专网 router is down behind the cut link, its 外网 router answers: the node is
+    # coloured by the worse network (not green, not "degraded") and its label names both
+    node = page.evaluate("nmsWall.nodeStyle('huaibei-suixi')")
+    assert node["state"] in ("down", "unreachable") and node["networks"]["external"]["state"] == "up"
+    assert node["color"] == page.evaluate(f"nmsWall.colors[{node['state']!r}]")
+    assert node["color"] != page.evaluate("nmsWall.colors.up")
+    assert "专网 " in node["label"] and "外网 正常" in node["label"]
+    quiet = page.evaluate("nmsWall.nodeStyle('huaibei-duji')")
+    assert quiet["color"] == page.evaluate("nmsWall.colors.up") and quiet["label"] == "杜集区"
     page.wait_for_timeout(500)
     shot(page, "wall-schematic-1920x1080")
     wait_until(page, "nmsWall.page === 'stats'", timeout=8, what="rotation to the stats page")

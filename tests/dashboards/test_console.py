@@ -82,3 +82,12 @@ def test_problems_page_lists_the_outage_first(wall_app):
 def test_kiosk_cannot_change_anything(wall_app):
     kiosk, _ = kiosk_client(wall_app)
     assert kiosk.post("/api/v1/wall").status_code in (403, 405)
+
+
+def test_county_page_shows_each_network_of_a_site(wall_app):
+    client = role_client(wall_app, "county_admin", "huaibei-suixi")
+    area = client.get("/county").get_data(as_text=True)
+    internal = area.split("专网 internal:", 1)[1].split("</div>", 1)[0]
+    external = area.split("外网 external:", 1)[1].split("</div>", 1)[0]
+    assert "st-up" not in internal and ("st-down" in internal or "st-unreachable" in internal)
+    assert "st-up" in external

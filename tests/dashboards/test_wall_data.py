@@ -166,3 +166,22 @@ def test_outline_is_geojson_of_the_cities(wall_app):
     assert fc["type"] == "FeatureCollection" and len(fc["features"]) == 16
     wall_app.config["NMS_WALL_OUTLINE"] = False
     assert client.get("/api/v1/wall/outline").status_code == 404
+
+
+def test_a_county_whose_internal_network_is_down_is_not_green_and_names_both_networks(wall_app):
+    """suixi-int-rtr1 (专网) is down behind the cut SDH link; suixi-ext-rtr1 (外网) answers."""
+    client, _ = kiosk_client(wall_app)
+    doc = client.get("/api/v1/wall").get_json()
+    suixi = next(n for n in doc["nodes"] if n["id"] == "huaibei-suixi")
+    internal, external = suixi["networks"]["internal"], suixi["networks"]["external"]
+    assert internal["state"] in ("down", "unreachable")  # its router is, whatever its switch says
+    assert external["state"] == "up" and external["reason"] is None
+    assert (internal["devices_total"], external["devices_total"]) == (4, 3)
+    assert internal["devices_up"] + external["devices_up"] == suixi["devices_up"]
+    # the node's own state (what the wall colours) is the worse of the two, never "degraded"/"up"
+    assert suixi["state"] == internal["state"]
+    assert suixi["reason"].startswith(f"专网 internal {internal['state']}") and "外网 external up" in suixi["reason"]
+    # a county with both networks up says so
+    duji = next(n for n in doc["nodes"] if n["id"] == "huaibei-duji")
+    assert {k: v["state"] for k, v in duji["networks"].items()} == {"internal": "up", "external": "up"}
+    assert duji["state"] == "up" and duji["reason"] is None
