@@ -67,8 +67,27 @@ def per_site(rows: Mapping[str, V]) -> dict[str, dict[str, V]]:
     return out
 
 
+_CACHE: dict[int, tuple[Inventory, tuple, dict[str, dict[str, SiteNetwork]]]] = {}
+
+
 def networks(inventory: Inventory) -> dict[str, dict[str, SiteNetwork]]:
-    """{site: {network: SiteNetwork}} for every site with devices (names sorted)."""
+    """{site: {network: SiteNetwork}} for every site with devices (names sorted).
+
+    Cached per inventory (the state derives sites on every batch); an in-place edit of its
+    devices (Device objects are frozen, so any edit replaces one) builds it again.
+    """
+    fp = tuple(map(id, inventory.devices.values()))
+    hit = _CACHE.get(id(inventory))
+    if hit is not None and hit[0] is inventory and hit[1] == fp:
+        return hit[2]
+    if len(_CACHE) > 8:
+        _CACHE.clear()
+    out = _networks(inventory)
+    _CACHE[id(inventory)] = (inventory, fp, out)
+    return out
+
+
+def _networks(inventory: Inventory) -> dict[str, dict[str, SiteNetwork]]:
     names: dict[tuple[str, str], list[str]] = {}
     for d in inventory.devices.values():
         names.setdefault((d.site, d.network), []).append(d.name)
