@@ -97,8 +97,17 @@ def store(db: sqlite_utils.Database, polls: Iterable[Mapping[str, Any]]) -> None
                     c = b.get(layer)
                     if isinstance(c, Mapping):
                         pm.append(
-                            (*key, layer, int(b["interval_end"]), c.get("es"), c.get("ses"), c.get("uas"),
-                             c.get("cv"), c.get("sefs"), 1 if b.get("valid", True) else 0)
+                            (
+                                *key,
+                                layer,
+                                int(b["interval_end"]),
+                                c.get("es"),
+                                c.get("ses"),
+                                c.get("uas"),
+                                c.get("cv"),
+                                c.get("sefs"),
+                                1 if b.get("valid", True) else 0,
+                            )
                         )
     if states:
         db.conn.executemany(
@@ -200,7 +209,9 @@ def port_buckets(
     return None, []
 
 
-def link_report(db: sqlite_utils.Database, inventory: Inventory, t0: float, t1: float) -> list[dict[str, Any]]:
+def link_report(
+    db: sqlite_utils.Database, inventory: Inventory, t0: float, t1: float
+) -> list[dict[str, Any]]:
     """G.826 of every SDH link over [t0, t1): each end measures its receive direction;
     the link's figures are the worse direction's (higher SESR, then ESR, then BBER)."""
     out = []

@@ -48,7 +48,9 @@ class SdhReader:
     clock: Callable[[], float] = time.time
     delivered: dict[tuple[str, int, str], int] = field(default_factory=dict)  # -> newest end reported
 
-    async def read(self, client: Any, spec: dict, key: tuple[str, int], walk: Walk, maxrep: int) -> list[dict]:
+    async def read(
+        self, client: Any, spec: dict, key: tuple[str, int], walk: Walk, maxrep: int
+    ) -> list[dict]:
         """The ``sdh`` list of a poll result (empty when the device has no SONET-MIB)."""
         medium = str(spec["medium_type"])
         types = (await walk(client, [medium], maxrep))[medium]
@@ -69,7 +71,9 @@ class SdhReader:
                 if "status" not in lay:
                     continue
                 row = idx if k != "path" else entry["path_ifIndex_s"]
-                entry[f"{k}_status"] = bitmap(number(data[str(lay["status"])].get(row)), lay.get("bits") or {})
+                entry[f"{k}_status"] = bitmap(
+                    number(data[str(lay["status"])].get(row)), lay.get("bits") or {}
+                )
         pending: dict[tuple[str, int, str], int] = {}
         if "time_elapsed" in spec:
             await self._intervals(client, spec, key, data, out, now, pending)
@@ -98,8 +102,9 @@ class SdhReader:
                 out[lo] = hi
         return out
 
-    async def _intervals(self, client, spec: dict, key: tuple[str, int], data: dict, out: dict,
-                         now: float, pending: dict) -> None:
+    async def _intervals(
+        self, client, spec: dict, key: tuple[str, int], data: dict, out: dict, now: float, pending: dict
+    ) -> None:
         elapsed_col = str(spec["time_elapsed"])
         valid_col = str(spec.get("valid_intervals", ""))
         plan: list[tuple[str, int, int, str, str, str]] = []  # (idx, n, end, layer, field, oid)

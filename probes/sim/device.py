@@ -308,7 +308,8 @@ class SimDevice:
             return lambda now: _i(1 if span(now, n)[0] >= self.boot else 2)
 
         def held(now: float) -> bytes:
-            return _i(max(0, min(SDH_INTERVALS, int((now - now % SDH_INTERVAL_S - self.boot) // SDH_INTERVAL_S))))
+            done = int((now - now % SDH_INTERVAL_S - self.boot) // SDH_INTERVAL_S)
+            return _i(max(0, min(SDH_INTERVALS, done)))
 
         def section_status(now: float) -> bytes:
             return _i(2 if sdh.los_since is not None else 1)

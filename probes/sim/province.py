@@ -156,7 +156,8 @@ class SimulatedProvince:
             usm = self._usm.get(dev.name)
             if usm is None:
                 return None
-            return usm.handle(data, lambda pdu, size: handle_pdu(dev.view, 1, pdu, self.stats, size, self.clock()))
+            now = self.clock()
+            return usm.handle(data, lambda pdu, size: handle_pdu(dev.view, 1, pdu, self.stats, size, now))
         communities = self._communities.get(dev.name)
         if communities is None:
             return None

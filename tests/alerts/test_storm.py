@@ -183,7 +183,9 @@ def test_sdh_cut_pages_once_then_a_county_router_alerts_on_its_own(province, cen
         pages = [json.loads(r.body) for r in hook.requests]
         assert [(p["rule"], p["subject_id"]) for p in pages] == [("link-down", f"sdh-{CITY}")]
         # the one page is the SDH alarm: the link is down because the province end sees LOS
-        (root,) = db.execute("SELECT id, children, reason FROM alert_alerts WHERE rule = 'link-down'").fetchall()
+        (root,) = db.execute(
+            "SELECT id, children, reason FROM alert_alerts WHERE rule = 'link-down'"
+        ).fetchall()
         assert root[2] == f"SDH LOS at {PROVINCE_END}"
         (los,) = db.execute(
             "SELECT subject_id, state, root_id, notified, reason FROM alert_alerts WHERE rule = 'sdh-defect'"

@@ -27,11 +27,19 @@ def backbone_inventory(path: Path) -> tuple[Path, list[dict]]:
     full = yaml.safe_load((ROOT / "inventory.yaml").read_text(encoding="utf-8"))
     links = [ln for ln in full["links"] if ln["kind"] == "sdh-stm1"]
     ends = {e.split(":")[0] for ln in links for e in (ln["a"], ln["b"])}
-    devices = [{k: v for k, v in d.items() if k != "tunnel_peers"} for d in full["devices"] if d["name"] in ends]
+    devices = [
+        {k: v for k, v in d.items() if k != "tunnel_peers"} for d in full["devices"] if d["name"] in ends
+    ]
     keep = {d["site"] for d in devices}
     sites = [s for s in full["sites"] if s["id"] in keep]
-    doc = {"version": 1, "credentials": full["credentials"], "sites": sites, "devices": devices,
-           "links": links, "agents": [{"name": AGENT, "token_env": TOKEN_ENV, "sites": sorted(keep)}]}
+    doc = {
+        "version": 1,
+        "credentials": full["credentials"],
+        "sites": sites,
+        "devices": devices,
+        "links": links,
+        "agents": [{"name": AGENT, "token_env": TOKEN_ENV, "sites": sorted(keep)}],
+    }
     path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path, links
 
@@ -48,9 +56,16 @@ def backbone(tmp_path: Path):
     env = dict(SNMP_SECRETS, NMS_SECRETS_FILE=str(secrets_file))
     try:
         with run_subprocess(inventory, env=env) as sim:
-            agent = Agent(tmp_path, inventory, AGENT, centre.url, token, sim.port,
-                          extra=["--interval-override", "3", "--no-jitter", "--snmp-timeout", "2"],
-                          env={"NMS_SECRETS_FILE": str(secrets_file)})
+            agent = Agent(
+                tmp_path,
+                inventory,
+                AGENT,
+                centre.url,
+                token,
+                sim.port,
+                extra=["--interval-override", "3", "--no-jitter", "--snmp-timeout", "2"],
+                env={"NMS_SECRETS_FILE": str(secrets_file)},
+            )
             agent.start()
             try:
                 yield sim, centre, agent, links
@@ -80,17 +95,48 @@ def test_every_sdh_link_carries_sdh_state_and_buckets_and_a_cut_shows_los(backbo
         return ends & {f"{d}:{i}" for d, i in _rows(centre, "SELECT device, interface FROM state_sdh")}
 
     wait_for(lambda: all_ends() == ends, 120, "SDH state of both ends of all 17 links")
-    buckets = dict(_rows(centre, "SELECT device || ':' || interface, COUNT(*) FROM state_sdh_pm"
-                                 " WHERE layer = 'path' GROUP BY device, interface"))
+    buckets = dict(
+        _rows(
+            centre,
+            "SELECT device || ':' || interface, COUNT(*) FROM state_sdh_pm"
+            " WHERE layer = 'path' GROUP BY device, interface",
+        )
+    )
     assert {e: buckets.get(e) for e in ends} == dict.fromkeys(ends, 96)  # a day of quarter hours each
     assert _rows(centre, "SELECT COUNT(*) FROM state_sdh WHERE section || line || path != ''") == [(0,)]
 
     cut = next(ln for ln in links if ln["id"] == "sdh-huaibei")
     sim.fault("link-down", cut["id"])
-    wait_for(lambda: _rows(centre, "SELECT section, line FROM state_sdh WHERE device || ':' || interface = ?",
-                           (cut["a"],)) == [("LOS", "AIS")], 30, "LOS at the province end")
-    wait_for(lambda: _rows(centre, "SELECT state, reason FROM state_current WHERE kind = 'link' AND subject = ?",
-                           (cut["id"],)) == [("down", f"SDH LOS at {cut['a']}")], 30, "the link down by LOS")
+    wait_for(
+        lambda: (
+            _rows(
+                centre,
+                "SELECT section, line FROM state_sdh WHERE device || ':' || interface = ?",
+                (cut["a"],),
+            )
+            == [("LOS", "AIS")]
+        ),
+        30,
+        "LOS at the province end",
+    )
+    wait_for(
+        lambda: (
+            _rows(
+                centre,
+                "SELECT state, reason FROM state_current WHERE kind = 'link' AND subject = ?",
+                (cut["id"],),
+            )
+            == [("down", f"SDH LOS at {cut['a']}")]
+        ),
+        30,
+        "the link down by LOS",
+    )
     sim.fault("link-up", cut["id"])
-    wait_for(lambda: _rows(centre, "SELECT section FROM state_sdh WHERE device || ':' || interface = ?",
-                           (cut["a"],)) == [("",)], 30, "LOS cleared")
+    wait_for(
+        lambda: (
+            _rows(centre, "SELECT section FROM state_sdh WHERE device || ':' || interface = ?", (cut["a"],))
+            == [("",)]
+        ),
+        30,
+        "LOS cleared",
+    )

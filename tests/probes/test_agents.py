@@ -215,7 +215,8 @@ def test_sdh_los_raised_and_cleared_and_bucket_stored_once(snmpd):
     snmpd.serve(_sonet(section=1, elapsed=20, es=60, ses=60, uas=10))  # cleared; a new quarter hour
     (e3,) = poll(target, "generic", poller=poller)["sdh"]
     assert e3["section_status"] == [] and e3["path_status"] == []
-    assert [(b["interval_end"], b["es"], b["ses"], b["uas"]) for b in e3["buckets"]] == [(T0 + 800, 60, 60, 10)]
+    got = [(b["interval_end"], b["es"], b["ses"], b["uas"]) for b in e3["buckets"]]
+    assert got == [(T0 + 800, 60, 60, 10)]
 
 
 def test_sdh_invalid_interval_is_marked(snmpd):

@@ -57,9 +57,20 @@ def _port(result: dict, ifname: str) -> dict:
 def test_agent_poll_of_the_province_ne40e_reads_its_sdh_ports(sim):
     host, port = sim.address("anhui-int-rtr1")
     out = subprocess.run(
-        [sys.executable, str(ROOT / "agent.py"), "poll", "--target", f"{host}:{port}", "--community", COMMUNITY,
-         "--json"],
-        capture_output=True, text=True, timeout=120, cwd=ROOT,
+        [
+            sys.executable,
+            str(ROOT / "agent.py"),
+            "poll",
+            "--target",
+            f"{host}:{port}",
+            "--community",
+            COMMUNITY,
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
     )
     assert out.returncode == 0, out.stderr
     r = json.loads(out.stdout)
@@ -74,7 +85,12 @@ def test_agent_poll_of_the_province_ne40e_reads_its_sdh_ports(sim):
     assert ends[-1] <= time.time() < ends[-1] + 900
     for b in e["buckets"]:
         assert set(b) >= {"section", "line", "path", "es", "ses", "uas", "valid"} and b["valid"] is True
-        assert set(b["section"]) == {"es", "ses", "sefs", "cv"} and set(b["path"]) == {"es", "ses", "cv", "uas"}
+        assert set(b["section"]) == {"es", "ses", "sefs", "cv"} and set(b["path"]) == {
+            "es",
+            "ses",
+            "cv",
+            "uas",
+        }
         assert b["line"]["es"] == b["path"]["es"] == b["es"] <= 2  # background errors only
 
 
