@@ -9,6 +9,7 @@ down + unreachable): unknown time (no data) is neither counted for nor against.
 SDH links also get the ITU-T G.826 view from the 15-minute performance buckets the
 agents report: UAS seconds are unavailable (either end; the larger of the two per
 bucket), over the seconds the buckets cover; buckets inside maintenance are left out.
+ESR, SESR and BBER (of the worse direction) come from :func:`nms.sdh.link_g826`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from nms import maintenance, state
+from nms import maintenance, sdh, state
 from nms.inventory_model import Inventory
 
 BUCKETS = ("up", "degraded", "down", "unreachable", "unknown")
@@ -50,6 +51,9 @@ FIELDS = (
     "g826_uas_s",
     "g826_covered_s",
     "g826_availability_pct",
+    "g826_esr",
+    "g826_sesr",
+    "g826_bber",
 )
 
 
@@ -185,6 +189,7 @@ def report(
         row: dict[str, Any] = {"kind": kind, "subject": subject, "period_s": t1 - t0}
         row.update(account(spans, maint))
         row.update(g826_uas_s=None, g826_covered_s=None, g826_availability_pct=None)
+        row.update(g826_esr=None, g826_sesr=None, g826_bber=None)
         if kind == "link" and inventory is not None and subject in inventory.links:
             if inventory.links[subject].kind == "sdh-stm1":
                 buckets = {
@@ -197,6 +202,10 @@ def report(
                 row["g826_covered_s"] = covered
                 if covered:
                     row["g826_availability_pct"] = round(100.0 * (1 - row["g826_uas_s"] / covered), 4)
+                kept = set(buckets)  # the bucket ends outside maintenance (reported with UAS)
+                worst = sdh.link_g826(db, inventory.links[subject], t0, t1, kept.__contains__)["worst"]
+                if worst is not None:
+                    row.update(g826_esr=worst["esr"], g826_sesr=worst["sesr"], g826_bber=worst["bber"])
         rows.append(row)
     return rows
 

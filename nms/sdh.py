@@ -32,13 +32,13 @@ G.826 (:func:`g826`) from those buckets, per the recommendation's definitions:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import sqlite_utils
 
-from nms.inventory_model import Inventory
+from nms.inventory_model import Inventory, Link
 from nms.store import run_ddl
 
 BUCKET_S = 900
@@ -209,24 +209,29 @@ def port_buckets(
     return None, []
 
 
+def link_g826(
+    db: sqlite_utils.Database,
+    link: Link,
+    t0: float,
+    t1: float,
+    keep: Callable[[int], bool] | None = None,
+) -> dict[str, Any]:
+    """G.826 of one SDH link over [t0, t1): each end measures its receive direction; the
+    link's figures are the worse direction's (higher SESR, then ESR, then BBER).  ``keep``
+    picks buckets by their end time (availability leaves out maintenance)."""
+    ends = []
+    for e in (link.a, link.b):
+        layer, rows = port_buckets(db, e.device, e.interface, t0, t1)
+        rows = [r for r in rows if keep is None or keep(r["interval_end"])]
+        ends.append({"end": f"{e.device}:{e.interface}", "layer": layer, **g826(rows).as_dict()})
+    measured = [e for e in ends if e["buckets"]]
+    worst = max(measured, key=lambda e: (e["sesr"] or 0, e["esr"] or 0, e["bber"] or 0), default=None)
+    return {"link": link.id, "worst": worst, "ends": ends}
+
+
 def link_report(
     db: sqlite_utils.Database, inventory: Inventory, t0: float, t1: float
 ) -> list[dict[str, Any]]:
-    """G.826 of every SDH link over [t0, t1): each end measures its receive direction;
-    the link's figures are the worse direction's (higher SESR, then ESR, then BBER)."""
-    out = []
-    for link in sorted(inventory.links.values(), key=lambda lk: lk.id):
-        if link.kind != "sdh-stm1":
-            continue
-        ends = []
-        for e in (link.a, link.b):
-            layer, rows = port_buckets(db, e.device, e.interface, t0, t1)
-            ends.append({"end": f"{e.device}:{e.interface}", "layer": layer, **g826(rows).as_dict()})
-        measured = [e for e in ends if e["buckets"]]
-        worst = max(
-            measured,
-            key=lambda e: (e["sesr"] or 0, e["esr"] or 0, e["bber"] or 0),
-            default=None,
-        )
-        out.append({"link": link.id, "worst": worst, "ends": ends})
-    return out
+    """:func:`link_g826` of every SDH link of the inventory."""
+    links = sorted((lk for lk in inventory.links.values() if lk.kind == "sdh-stm1"), key=lambda lk: lk.id)
+    return [link_g826(db, lk, t0, t1) for lk in links]

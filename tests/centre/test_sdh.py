@@ -147,3 +147,20 @@ def test_rdi_alone_degrades_the_port_and_the_link(centre_db):
         cfg,
     )
     assert state.current(centre_db)["link"]["prov-hefei"]["reason"] == f"SDH AIS at {PROV}"
+
+
+def test_availability_report_carries_the_g826_ratios_of_the_worse_direction(centre_db):
+    from nms import maintenance
+    from nms.availability import report, to_csv
+
+    inv = small_inventory()
+    prov = [_bucket(T0 + 900, es=9, ses=3, uas=0, cv=7_300), _bucket(T0 + 1800, es=90, ses=90, uas=300)]
+    city = [_bucket(T0 + 900, es=1, cv=4), _bucket(T0 + 1800)]
+    apply_batch(centre_db, "prov", 1, [_sdh_poll("prov-rtr1", T0 + 1805, buckets=prov)], inv)
+    apply_batch(centre_db, "hefei", 1, [_sdh_poll("hefei-rtr1", T0 + 1805, buckets=city)], inv)
+    maintenance.add_window(centre_db, "link", "prov-hefei", T0 + 900, T0 + 1800, actor="test")  # 2nd bucket
+    (row,) = report(centre_db, T0, T0 + 1800, inv, subjects=[("link", "prov-hefei")])
+    assert row["g826_covered_s"] == 900  # the quarter hour in maintenance is left out
+    assert row["g826_esr"] == pytest.approx(9 / 900) and row["g826_sesr"] == pytest.approx(3 / 900)
+    assert row["g826_bber"] == pytest.approx(100 / ((900 - 3) * 8000))  # 7,300 CV less 3 x 2,400 in SES
+    assert "g826_esr" in to_csv([row]).splitlines()[0]
