@@ -28,6 +28,7 @@ INTERVAL_S = 900
 MAX_INTERVALS = 96
 GET_BATCH = 40  # OIDs per GET: one response stays well under 1,500 bytes per 40 varbinds
 LAYERS = ("section", "line", "path")
+PROBE_REPETITIONS = 8
 SNAP_S = 60  # an interval end this close to a quarter hour is the quarter hour (NE clocks align)
 
 Walk = Callable[[Any, list[str], int], Awaitable[dict[str, dict[str, Any]]]]
@@ -53,7 +54,8 @@ class SdhReader:
     ) -> list[dict]:
         """The ``sdh`` list of a poll result (empty when the device has no SONET-MIB)."""
         medium = str(spec["medium_type"])
-        types = (await walk(client, [medium], maxrep))[medium]
+        # a short first request: on a device without SONET-MIB it is the only one
+        types = (await walk(client, [medium], min(maxrep, PROBE_REPETITIONS)))[medium]
         media = sorted((i for i in types if i.isdigit()), key=int)
         if not media:
             return []
