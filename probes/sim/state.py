@@ -7,6 +7,7 @@ background and a thousand devices cost no CPU while nobody polls them.
 
 from __future__ import annotations
 
+import math
 import zlib
 from dataclasses import dataclass, field
 
@@ -54,6 +55,11 @@ class Outage:
         return max(0.0, traffic.integral(end) - traffic.integral(boot) - self.paused)
 
 
+def _secs(a: float, b: float, start: float, end: float) -> int:
+    """Whole seconds (integer instants) of [a, b) inside [start, end)."""
+    return max(0, math.ceil(min(b, end)) - math.ceil(max(a, start)))
+
+
 @dataclass
 class SdhState:
     """Defects and error seconds of one SDH interface (section/line/path).
@@ -79,17 +85,14 @@ class SdhState:
         return periods
 
     def los_seconds(self, start: float, end: float) -> int:
-        return int(sum(max(0.0, min(b, end) - max(a, start)) for a, b in self._periods(end)))
+        """Whole seconds of LOS in [start, end): adjacent windows add up exactly."""
+        return sum(_secs(a, b, start, end) for a, b in self._periods(end))
 
     def unavailable_seconds(self, start: float, end: float, now: float | None = None) -> int:
         """Seconds of [start, end) inside a LOS run of 10 s or more (a run still open counts
         once it has lasted 10 s)."""
         now = end if now is None else now
-        total = 0.0
-        for a, b in self._periods(now):
-            if b - a >= 10:
-                total += max(0.0, min(b, end) - max(a, start))
-        return int(total)
+        return sum(_secs(a, b, start, end) for a, b in self._periods(now) if b - a >= 10)
 
     def background(self, start: float, end: float) -> tuple[int, int]:
         """(ES, CV) of the background errors in [start, end)."""
