@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, render_template_string, request
 
-from nms import availability, state
+from nms import availability, sdh, state
 from nms.auth import current_principal, require
 from nms.auth.policy import require_site, scope_sites
 from nms.db import connect
@@ -91,7 +91,9 @@ def current_state():
     ):
         if sites is None or site in sites:
             out[kind][subject] = {"state": st, "since": since, "reason": reason}
-    return jsonify(ts=time.time(), **{f"{k}s": v for k, v in out.items()})
+    # SDH defects per port (nms.sdh), seen where the port's interface is seen
+    ports = {k: v for k, v in sdh.current(db).items() if k in out["interface"]}
+    return jsonify(ts=time.time(), sdh=ports, **{f"{k}s": v for k, v in out.items()})
 
 
 @bp.get("/api/v1/events")

@@ -52,9 +52,11 @@ def test_state_whole_province_and_county_scope(app, settings):
     assert body["devices"]["prov-rtr1"]["state"] == "up"
     assert body["links"]["hefei-feidong"]["state"] == "down"
     assert set(body["sites"]) == {"anhui", "hefei", "hefei-feidong"}
+    assert body["sdh"]["prov-rtr1:POS1/0/0"]["defects"] == []  # the SDH port's defect state
+    assert set(body["sdh"]) == {"prov-rtr1:POS1/0/0", "hefei-rtr1:POS1/0/0"}
     r = c.get("/api/v1/state", headers=user_token(settings, "feidong", "viewer", "hefei-feidong"))
     body = r.get_json()
-    assert set(body["devices"]) == {"feidong-rtr1"}
+    assert set(body["devices"]) == {"feidong-rtr1"} and body["sdh"] == {}  # no SDH port in its county
     assert set(body["sites"]) == {"hefei-feidong"}
     assert c.get("/api/v1/state").status_code in (302, 401)
 
