@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from probes.sim import run_subprocess
-from tests.support.processes import SNMP_SECRETS, TOKEN_ENV, Agent, Centre, wait_for, write_secrets
+from tests.support.processes import SNMP_SECRETS, Agent, Centre, save_inventory, wait_for, write_secrets
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENT = "backbone"
@@ -32,16 +32,7 @@ def backbone_inventory(path: Path) -> tuple[Path, list[dict]]:
     ]
     keep = {d["site"] for d in devices}
     sites = [s for s in full["sites"] if s["id"] in keep]
-    doc = {
-        "version": 1,
-        "credentials": full["credentials"],
-        "sites": sites,
-        "devices": devices,
-        "links": links,
-        "agents": [{"name": AGENT, "token_env": TOKEN_ENV, "sites": sorted(keep)}],
-    }
-    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return path, links
+    return save_inventory(path, full, sites, devices, links, AGENT, sorted(keep)), links
 
 
 @pytest.fixture
