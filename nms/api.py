@@ -238,7 +238,9 @@ Maintenance time is excluded from the percentage and shown separately; unknown =
 <td>{{ r.down_s|hms }}</td><td>{{ r.unreachable_s|hms }}</td><td>{{ r.outages }}</td>
 <td>{{ r.maintenance_s|hms }}</td><td>{{ r.unknown_s|hms }}</td>
 <td>{% if r.g826_availability_pct is not none %}
-{{ "%.3f %% (UAS %d s)"|format(r.g826_availability_pct, r.g826_uas_s) }}{% endif %}</td>
+{{ "%.3f %% (UAS %d s)"|format(r.g826_availability_pct, r.g826_uas_s) }}{% endif %}
+{% if r.g826_esr is not none %}<br>ESR {{ "%.2e"|format(r.g826_esr) }} SESR {{ "%.2e"|format(r.g826_sesr) }}
+{% if r.g826_bber is not none %}BBER {{ "%.2e"|format(r.g826_bber) }}{% endif %}{% endif %}</td>
 </tr>
 {% endfor %}
 </table>
