@@ -135,3 +135,18 @@ def test_a_gap_between_polls_loses_no_quarter_hour(sim):
     now[0] += 25 * 3600  # longer than the device keeps: the newest 96 arrive, the rest is said lost
     late = _port(_poll(sim, poller, "hefei-int-rtr1"), "Pos1/0/0")
     assert len(late["buckets"]) == 96 and late["missed_intervals"] == 100 - 96
+
+
+def test_after_a_reboot_the_device_holds_only_the_quarter_hours_since(sim):
+    """Keep this test last in the module: the reboot is dated ahead of the real clock."""
+    now = [float((int(time.time()) // 900 + 2) * 900 + 30)]
+    sim.clock = poller_clock = lambda: now[0]
+    poller = Poller()
+    poller.sdh.clock = poller_clock
+    assert len(_port(_poll(sim, poller, "hefei-int-rtr1"), "Pos1/0/0")["buckets"]) == 96
+    sim.fault("reboot", "hefei-int-rtr1")  # 30 s into a quarter hour: that one is not whole any more
+    now[0] += 3600
+    e = _port(_poll(sim, poller, "hefei-int-rtr1"), "Pos1/0/0")
+    q = now[0] - 30
+    assert [b["interval_end"] for b in e["buckets"]] == [q - 1800, q - 900, q]
+    assert all(b["valid"] for b in e["buckets"]) and e["missed_intervals"] == 1
