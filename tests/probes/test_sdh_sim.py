@@ -150,3 +150,26 @@ def test_after_a_reboot_the_device_holds_only_the_quarter_hours_since(sim):
     q = now[0] - 30
     assert [b["interval_end"] for b in e["buckets"]] == [q - 1800, q - 900, q]
     assert all(b["valid"] for b in e["buckets"]) and e["missed_intervals"] == 1
+
+
+def test_path_rows_on_a_stacked_sonet_path_interface_are_found_through_ifstack():
+    """RFC 3592's own layout: the path table sits on a sonetPath ifIndex stacked on the medium."""
+    from probes.sim import ber
+    from probes.sim.device import SONET
+
+    inv = load_inventory(ROOT / "inventory.yaml")
+    creds = {n: Credentials(community=COMMUNITY) for n in inv.credentials}
+    with SimulatedProvince(inv, port=0, devices=["hefei-int-rtr1"], credentials=creds) as one:
+        dev = one.devices["hefei-int-rtr1"]
+        medium, path = dev.interfaces["Pos1/0/0"].index, 9000
+        view = dev.view
+        for oid in [o for o in view.overlay if o[: len(SONET) + 2] == SONET + (2, 1)]:
+            k = len(SONET) + 5  # SONET.2.1.<table>.1.<column>.<ifIndex>[.<interval>]
+            if oid[k] == medium:  # move every path row from the medium's ifIndex to ours
+                view.set(oid[:k] + (path,) + oid[k + 1 :], view.overlay[oid][1])
+                view.hide(oid)
+        view.set(SONET + (2, 1, 1, 1, 2, path), ber.enc_int(8))  # path RDI
+        view.set((1, 3, 6, 1, 2, 1, 31, 1, 2, 1, 3, path, medium), ber.enc_int(1))  # ifStackStatus active
+        e = _port(_poll(one, Poller(), "hefei-int-rtr1"), "Pos1/0/0")
+    assert e["path_ifIndex"] == path and e["path_status"] == ["RDI"]
+    assert len(e["buckets"]) == 96 and all(set(b["path"]) == {"es", "ses", "cv", "uas"} for b in e["buckets"])
