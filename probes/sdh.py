@@ -132,12 +132,9 @@ class SdhReader:
             pending[(*key, idx)] = end1
         if not plan:
             return
-        oids = [p[-1] for p in plan]
-        got: dict[str, Any] = {}
-        for i in range(0, len(oids), GET_BATCH):
-            got.update(await client.get(oids[i : i + GET_BATCH]))
+        got = await _get(client, [p[-1] for p in plan])
         # the quarter hour may have turned while we read: interval n is then another interval
-        again = await client.get([f"{elapsed_col}.{i}" for i in first])
+        again = await _get(client, [f"{elapsed_col}.{i}" for i in first])
         for idx, end1 in first.items():
             e2 = number(again.get(f"{elapsed_col}.{idx}"))
             if e2 is None or abs(interval_end(self.clock(), e2) - end1) > INTERVAL_S // 2:
@@ -160,6 +157,14 @@ class SdhReader:
             line = layers.get("line") or {}
             b.update(es=line.get("es"), ses=line.get("ses"), uas=line.get("uas"), valid=valid, **layers)
             out[idx]["buckets"].append(b)
+
+
+async def _get(client: Any, oids: list[str]) -> dict[str, Any]:
+    """GET many OIDs, a bounded number per request."""
+    got: dict[str, Any] = {}
+    for i in range(0, len(oids), GET_BATCH):
+        got.update(await client.get(oids[i : i + GET_BATCH]))
+    return got
 
 
 def _entry(idx: str, path_idx: str) -> dict:
