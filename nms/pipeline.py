@@ -197,6 +197,10 @@ def validate_poll(p: Any, where: str, now: float) -> None:
             _num(b.get("interval_end"), f"{w}.buckets[{j}].interval_end", null=False)
             for k in ("es", "ses", "uas"):
                 _num(b.get(k), f"{w}.buckets[{j}].{k}")
+            for layer in ("section", "line", "path"):
+                if b.get(layer) is not None:
+                    for k, v in _dict(b[layer], f"{w}.buckets[{j}].{layer}").items():
+                        _num(v, f"{w}.buckets[{j}].{layer}.{k}")
 
 
 def check_skew(samples: list[dict], now: float, max_skew_s: float) -> None:

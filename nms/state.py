@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import sqlite_utils
 
-from nms import topology
+from nms import sdh, topology
 from nms.config import env_number
 from nms.inventory_model import Inventory
 from nms.store import add_key_column, run_ddl
@@ -33,7 +33,8 @@ from nms.store import add_key_column, run_ddl
 STATES = ("up", "down", "degraded", "unreachable", "unknown")
 KINDS = ("device", "interface", "link", "site", "tunnel")
 OBSERVED = ("device", "interface", "tunnel")  # polled directly (links and sites are derived)
-SDH_DEFECTS = ("LOS", "LOF", "AIS", "LOP", "TIM", "PLM")
+SDH_DEFECTS = ("LOS", "LOF", "AIS", "LOP", "TIM", "PLM", "UNEQ")  # this end receives nothing usable
+SDH_FAR_END = ("RDI",)  # the far end receives nothing usable from us: one direction is broken
 APPLIED_KEEP_S = 30 * 86400
 GAP_FACTOR = 1.5  # silent for this many poll intervals: a gap late polls may fill (:func:`backfill`)
 
@@ -263,6 +264,9 @@ def interface_observation(itf: Mapping[str, Any], sdh: Mapping[str, Any] | None)
         ]
         if defects:
             return "down", f"SDH {defects[0]}"
+        far = [d for k in ("line_status", "path_status") for d in sdh.get(k) or [] if d in SDH_FAR_END]
+        if far and itf.get("oper") == "up":
+            return "degraded", f"SDH {far[0]} (far end defect)"
     if itf.get("admin") == "down":
         return "down", "admin down"
     oper = itf.get("oper")
@@ -427,6 +431,9 @@ def derive(m: Machine, inventory: Inventory | None, ts: float) -> None:
             e, r = downs[0]
             link_state[link.id] = ("down", f"{r or 'down'} at {e.device}:{e.interface}")
             blocked.add(link.id)
+        elif degraded := [(e, r) for e, st, r in ends if st == "degraded"]:
+            e, r = degraded[0]  # e.g. SDH RDI: the far end does not hear this end
+            link_state[link.id] = ("degraded", f"{r} at {e.device}:{e.interface}")
         elif "down" in dev_own:
             d = (link.a, link.b)[dev_own.index("down")].device
             link_state[link.id] = ("down", f"device {d} down")
@@ -626,6 +633,7 @@ def apply_batch(
         save(db, m)
         backfill(db, m)
         _store_uas(db, polls)
+        sdh.store(db, polls)
         note_epoch(db, agent, epoch, seq, time.time() if now is None else now)
         db.execute(
             "INSERT INTO state_applied (agent, epoch, seq, ts) VALUES (?, ?, ?, ?)",

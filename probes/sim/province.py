@@ -101,6 +101,7 @@ class SimulatedProvince:
         self.inventory = inventory
         self.port = port
         self.stats = Stats()
+        self.clock: Callable[[], float] = time.time  # what "now" is for answers and faults (tests move it)
         self.started_at = time.time()
         patterns = list(devices or [])
         names = sorted(inventory.devices)
@@ -155,11 +156,12 @@ class SimulatedProvince:
             usm = self._usm.get(dev.name)
             if usm is None:
                 return None
-            return usm.handle(data, lambda pdu, size: handle_pdu(dev.view, 1, pdu, self.stats, size))
+            now = self.clock()
+            return usm.handle(data, lambda pdu, size: handle_pdu(dev.view, 1, pdu, self.stats, size, now))
         communities = self._communities.get(dev.name)
         if communities is None:
             return None
-        return handle_community(dev.view, communities, data, self.stats)
+        return handle_community(dev.view, communities, data, self.stats, self.clock())
 
     async def start_async(self) -> None:
         raise_nofile(len(self.devices) + 256)
@@ -302,7 +304,7 @@ class SimulatedProvince:
         return self._fault_now(action, args, es, ses)
 
     def _fault_now(self, action: str, args: tuple[str, ...], es: int, ses: int) -> dict:
-        now = time.time()
+        now = self.clock()
         try:
             out = self._fault(action, list(args), now, es, ses)
             for listener in self.fault_listeners:
