@@ -158,6 +158,17 @@ class Machine:
     config: StateConfig
     events: list[tuple] = field(default_factory=list)
     changed: set[tuple[str, str]] = field(default_factory=set)
+    _tunnels: dict[str, set[str]] | None = field(default=None, repr=False)
+
+    def tunnels_of(self, device: str) -> set[str]:
+        """Peers of the device's known tunnel subjects (index built once per batch)."""
+        if self._tunnels is None:
+            self._tunnels = {}
+            for kind, subj in self.subjects:
+                if kind == "tunnel":
+                    dev, _, peer = subj.partition(">")
+                    self._tunnels.setdefault(dev, set()).add(peer)
+        return self._tunnels.setdefault(device, set())
 
     def get(self, kind: str, subject: str, site: str | None = None) -> Subject:
         key = (kind, subject)
@@ -283,10 +294,61 @@ def apply_poll(m: Machine, poll: Mapping[str, Any], inventory: Inventory | None)
         s = m.get("interface", iface_id(dev_name, itf["name"]), site)
         o, r = interface_observation(itf, sdh_by_index.get(itf.get("index")))
         m.observe(s, o, r, ts)
-    for t in poll.get("tunnels") or []:
-        key = t.get("name") or t.get("peer")
-        s = m.get("tunnel", f"{dev_name}>{key}", site)
-        m.observe(s, t["state"], "tunnel down" if t["state"] == "down" else None, ts)
+    apply_tunnels(m, dev_name, poll.get("tunnels") or [], inventory, site, ts)
+
+
+def tunnel_observations(
+    dev_name: str, tunnels: Iterable[Mapping[str, Any]], inventory: Inventory | None
+) -> dict[str, tuple[str, str | None]]:
+    """{peer: (state, reason)} of one poll's tunnel rows, keyed by the peer, never the row.
+
+    The peer is the remote cipher machine's inventory name (or its address when the
+    inventory does not know it), so a tunnel is the same subject whether its SA row is
+    there or not; any live SA to a peer makes it up.
+    """
+    topo = topology.build(inventory) if inventory is not None else None
+    out: dict[str, tuple[str, str | None]] = {}
+    for t in tunnels:
+        peer = t.get("peer") or t.get("name")
+        if not peer:
+            continue
+        key = topo.peer_name(dev_name, str(peer)) if topo is not None else str(peer)
+        st = t.get("state") or "unknown"
+        reason = None if st != "down" else ("no SA" if t.get("sa") is False else "tunnel down")
+        if out.get(key, ("",))[0] != "up":
+            out[key] = (st, reason)
+    return out
+
+
+def apply_tunnels(
+    m: Machine,
+    dev_name: str,
+    tunnels: Iterable[Mapping[str, Any]],
+    inventory: Inventory | None,
+    site: str | None,
+    ts: float,
+) -> None:
+    """Observe a device's tunnels; one seen before but absent now has lost its SA.
+
+    Absent and expected (the inventory's peers at both ends, :func:`nms.topology.expected_peers`):
+    down, "no SA", so its return brings the same subject back up.  Absent and not
+    expected: unknown, never down (nobody promised that tunnel).
+    """
+    seen = tunnel_observations(dev_name, tunnels, inventory)
+    for peer, (st, reason) in seen.items():
+        s = m.get("tunnel", f"{dev_name}>{peer}", site)
+        m.observe(s, st, reason, ts)
+    known = m.tunnels_of(dev_name)
+    known.update(seen)
+    gone = known - seen.keys()
+    if gone:
+        expected = set(topology.build(inventory).peers.get(dev_name, ())) if inventory is not None else set()
+        for peer in gone:
+            s = m.get("tunnel", f"{dev_name}>{peer}", site)
+            if peer in expected:
+                m.observe(s, "down", "no SA", ts)
+            else:
+                m.observe(s, "unknown", "no SA (not an expected peer)", ts)
 
 
 def settle_own(m: Machine) -> None:

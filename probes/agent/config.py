@@ -13,6 +13,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from nms import topology
 from nms.inventory import load_inventory
 from nms.inventory_model import Inventory
 from nms.netguard import TargetNotAllowed, check_target
@@ -66,6 +67,7 @@ def jobs_for(
 ) -> list[DeviceJob]:
     """One job per device of the agent's sites, sorted by name."""
     jobs = []
+    expected = topology.build(inventory).peers  # both ends: a hub expects its spokes too
     for dev in sorted(inventory.devices_of_agent(agent), key=lambda d: d.name):
         if sim_port is not None:
             host, port = inventory.sim_address(dev.name), sim_port
@@ -78,7 +80,7 @@ def jobs_for(
             problem = f"not allowed: {exc}"
         if dev.credential not in inventory.credentials:
             problem = f"credential {dev.credential!r} is not in the inventory"
-        peers = tuple(inventory.devices[p].address for p in dev.tunnel_peers if p in inventory.devices)
+        peers = tuple(inventory.devices[p].address for p in expected.get(dev.name, ()))
         jobs.append(
             DeviceJob(
                 name=dev.name,
