@@ -1,4 +1,4 @@
-"""Up / down / degraded / unreachable / unknown of every device, interface, link and site.
+"""Up / down / degraded / snmp-unreachable / unreachable / unknown of every device, interface, link and site.
 
 Devices, interfaces and tunnels are observed directly (poll results); a change needs
 ``down_after`` consecutive bad polls or ``up_after`` good ones (:class:`StateConfig`),
@@ -29,7 +29,8 @@ from nms import topology
 from nms.inventory_model import Inventory
 from nms.store import run_ddl
 
-STATES = ("up", "down", "degraded", "unreachable", "unknown")
+STATES = ("up", "down", "degraded", "snmp-unreachable", "unreachable", "unknown")
+SNMP_UNREACHABLE = "snmp-unreachable"  # SNMP fails but the device answers ping: not "down"
 KINDS = ("device", "interface", "link", "site", "tunnel")
 SDH_DEFECTS = ("LOS", "LOF", "AIS", "LOP", "TIM", "PLM")
 APPLIED_KEEP_S = 30 * 86400
@@ -233,8 +234,8 @@ def device_observation(poll: Mapping[str, Any]) -> tuple[str, str | None]:
             return "degraded", f"tunnel down: {', '.join(map(str, down))}"
         return "up", None
     err = poll.get("error") or "no answer"
-    if icmp is not None and icmp.get("alive"):
-        return "degraded", f"SNMP down: {err}"
+    if icmp is not None and icmp.get("alive"):  # wrong community, v3 key, ACL: the box is there
+        return SNMP_UNREACHABLE, f"SNMP unreachable, ping ok: {err}"
     if icmp is not None:
         return "down", f"ICMP down, SNMP down: {err}"
     return "down", f"SNMP down: {err}"
@@ -400,6 +401,8 @@ def _follow_device(m: Machine, dev: Subject | None, subs: Iterable[Subject], ts:
         st, reason = "unknown", f"device {name} down"
     elif dev.own == "unknown":
         st, reason = "unknown", f"no data from device {name}"
+    elif dev.own == SNMP_UNREACHABLE:
+        st, reason = "unknown", f"no SNMP data from device {name}"
     else:
         for s in subs:
             at = s.changed_at if s.changed_at is not None else (dev.changed_at or ts)
@@ -412,7 +415,7 @@ def _follow_device(m: Machine, dev: Subject | None, subs: Iterable[Subject], ts:
 
 def _live(dev: Subject | None) -> bool:
     """Does this device's last word about its interfaces and tunnels still count?"""
-    return dev is not None and dev.own not in ("down", "unknown")
+    return dev is not None and dev.own not in ("down", "unknown", SNMP_UNREACHABLE)
 
 
 def derive(m: Machine, inventory: Inventory | None, ts: float) -> None:
