@@ -4,12 +4,15 @@ Each poll pings its device once while SNMP runs, so a device whose SNMP fails (w
 community, v3 key, ACL) but answers ping is told apart from one that is gone.  Ends of
 WAN links (:func:`probes.agent.config.wan_ends`) are also pinged every ``ping_every_s``
 between polls; the poll takes everything since the previous one (:class:`probes.icmp.Window`),
-so RTT and loss over the interval reach the centre as one sample.
+so RTT and loss over the interval reach the centre as one sample.  The echoes run on a
+thread of their own (its own event loop): on the agent's loop, busy decoding SNMP for a
+thousand devices, a reply would wait its turn and the RTT would measure the agent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 
 from nms.netguard import TargetNotAllowed
 from probes import icmp
@@ -25,12 +28,16 @@ class Pinger:
         self._windows: dict[str, icmp.Window] = {}
         self._loops: dict[str, tuple[DeviceJob, asyncio.Task[None]]] = {}
         self._warned = False
+        self._icmp_loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._icmp_loop.run_forever, name="icmp", daemon=True)
+        self._thread.start()
 
     async def echo(self, job: DeviceJob) -> None:
         """One echo to the device, added to its window; a failure to ping is logged once, not raised."""
         async with self._sem:
             try:
-                host = await icmp.async_probe(job.host, self.timeout_s, self.privileged)
+                echo = icmp.async_probe(job.host, self.timeout_s, self.privileged)
+                host = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(echo, self._icmp_loop))
             except (icmp.IcmpUnavailable, TargetNotAllowed, OSError) as exc:
                 if not self._warned:
                     log("warning", "ping failed", device=job.name, error=str(exc))
@@ -71,3 +78,5 @@ class Pinger:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._loops.clear()
+        self._icmp_loop.call_soon_threadsafe(self._icmp_loop.stop)
+        await asyncio.to_thread(self._thread.join, 5)
