@@ -49,6 +49,15 @@ def socket_mode() -> bool:
     )
 
 
+def available() -> bool:
+    """Can this process ping at all (see :func:`socket_mode`)?"""
+    try:
+        socket_mode()
+    except IcmpUnavailable:
+        return False
+    return True
+
+
 @dataclass
 class Window:
     """Echoes sent and answered since the last poll took them (WAN ends are pinged in between)."""

@@ -34,14 +34,6 @@ V3_FIREWALL = "lujiang-int-fw1"  # credential v3-secure: its SNMP still works
 INTERVAL = 2.0
 
 
-def usable() -> bool:
-    try:
-        icmp.socket_mode()
-        return True
-    except icmp.IcmpUnavailable:
-        return False
-
-
 def inventory(path: Path) -> Path:
     full = yaml.safe_load((ROOT / "inventory.yaml").read_text(encoding="utf-8"))
     names = {*V2C_ROUTERS, V3_FIREWALL}
@@ -60,7 +52,7 @@ def inventory(path: Path) -> Path:
     return path
 
 
-@pytest.mark.skipif(not usable(), reason="no ICMP socket for this process (ping_group_range / not root)")
+@pytest.mark.skipif(not icmp.available(), reason="no ICMP socket here (ping_group_range, not root)")
 def test_wrong_community_is_snmp_unreachable_ping_ok_not_device_down(tmp_path):
     inv_path = inventory(tmp_path / "inventory.yaml")
     data = tmp_path / "centre"

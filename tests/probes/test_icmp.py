@@ -10,15 +10,7 @@ from nms.netguard import TargetNotAllowed
 from probes import icmp
 
 
-def usable() -> bool:
-    try:
-        icmp.socket_mode()
-        return True
-    except icmp.IcmpUnavailable:
-        return False
-
-
-@pytest.mark.skipif(not usable(), reason="no ICMP socket for this process (ping_group_range / not root)")
+@pytest.mark.skipif(not icmp.available(), reason="no ICMP socket here (ping_group_range, not root)")
 def test_loopback_answers():
     r = icmp.probe("127.0.0.1", count=3)
     assert r["alive"] is True
@@ -46,7 +38,7 @@ def test_says_why_when_no_socket(monkeypatch, tmp_path):
     assert icmp.socket_mode() is False  # unprivileged sockets preferred when the kernel allows
 
 
-@pytest.mark.skipif(not usable(), reason="no ICMP socket for this process (ping_group_range / not root)")
+@pytest.mark.skipif(not icmp.available(), reason="no ICMP socket here (ping_group_range, not root)")
 def test_window_sums_the_echoes_between_polls():
     """A WAN end pinged between polls: the poll carries RTT and loss over all the echoes."""
     w = icmp.Window()
