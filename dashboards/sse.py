@@ -3,7 +3,8 @@
 Waitress gives each open stream a worker thread, so streams are kept cheap and few:
 no database connection of their own (they ask the shared :class:`WallFeed`, which
 answers from memory unless the databases moved), a check every ``poll_s``, at most
-``max_streams`` at once (the page falls back to polling beyond that), and a bounded
+``max_streams`` at once and ``max_per_principal`` per viewer, with ``kiosk_streams`` kept
+for the wall kiosk (the page falls back to polling beyond that), and a bounded
 life (``max_age_s``) after which the browser's EventSource reconnects by itself —
 which also re-checks the session.  A reconnect that presents the digest it already
 has (``Last-Event-ID``) is not sent the same document again.
@@ -26,36 +27,58 @@ class StreamConfig:
     heartbeat_s: float = 10.0
     max_age_s: float = 300.0
     retry_ms: int = 2000
-    max_streams: int = 4
+    max_streams: int = 4  # the pool shared by everyone
+    max_per_principal: int = 2  # no one viewer (or token) holds the whole pool
+    kiosk_streams: int = 2  # reserved for wall kiosk tokens: the wall always gets its stream
 
 
 class StreamLimiter:
-    """Counts open streams; refuses beyond the limit instead of starving the request threads."""
+    """Counts open streams; refuses beyond the limits instead of starving the request threads.
 
-    def __init__(self, limit: int) -> None:
+    A shared pool of ``limit`` streams, at most ``per_principal`` of them per principal, and
+    ``kiosk_slots`` more that only kiosk tokens may use (they spill into the shared pool once
+    those are taken).  Everything stays bounded: ``limit + kiosk_slots`` streams at most.
+    """
+
+    def __init__(self, limit: int, per_principal: int | None = None, kiosk_slots: int = 0) -> None:
         self.limit = limit
-        self.open = 0
+        self.per_principal = limit if per_principal is None else per_principal
+        self.kiosk_slots = kiosk_slots
+        self.open = 0  # streams in the shared pool
+        self.kiosk_open = 0  # streams in the kiosks' reserve
+        self.by_principal: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def acquire(self) -> bool:
+    def acquire(self, who: str, kiosk: bool = False) -> Callable[[], None] | str:
+        """A callback releasing the slot (once, however often called), or why there is none."""
         with self._lock:
-            if self.open >= self.limit:
-                return False
-            self.open += 1
-            return True
-
-    def release(self) -> None:
-        with self._lock:
-            self.open = max(0, self.open - 1)
-
-    def releaser(self) -> Callable[[], None]:
-        """A callback that releases this slot once, however often it is called."""
+            mine = self.by_principal.get(who, 0)
+            if mine >= self.per_principal:
+                return f"you already have {mine} wall streams open (at most {self.per_principal} each)"
+            reserve = kiosk and self.kiosk_open < self.kiosk_slots
+            if not reserve and self.open >= self.limit:
+                return f"too many wall streams open (all {self.limit} in use)"
+            if reserve:
+                self.kiosk_open += 1
+            else:
+                self.open += 1
+            self.by_principal[who] = mine + 1
         done = threading.Event()
 
         def release_once() -> None:
-            if not done.is_set():
+            with self._lock:
+                if done.is_set():
+                    return
                 done.set()
-                self.release()
+                if reserve:
+                    self.kiosk_open -= 1
+                else:
+                    self.open -= 1
+                left = self.by_principal.get(who, 1) - 1
+                if left > 0:
+                    self.by_principal[who] = left
+                else:
+                    self.by_principal.pop(who, None)
 
         return release_once
 

@@ -73,6 +73,8 @@ def stream_config(app: Flask) -> StreamConfig:
         cfg = StreamConfig(
             poll_s=float(os.environ.get("NMS_WALL_POLL_S", "1")),
             max_streams=int(os.environ.get("NMS_WALL_MAX_STREAMS", "4")),
+            max_per_principal=int(os.environ.get("NMS_WALL_MAX_STREAMS_PER_PRINCIPAL", "2")),
+            kiosk_streams=int(os.environ.get("NMS_WALL_KIOSK_STREAMS", "2")),
         )
     return cfg
 
@@ -81,7 +83,9 @@ def limiter_of(app: Flask) -> StreamLimiter:
     with _FEED_LOCK:
         lim = app.extensions.get("nms_wall_streams")
         if lim is None:
-            lim = app.extensions["nms_wall_streams"] = StreamLimiter(stream_config(app).max_streams)
+            cfg = stream_config(app)
+            lim = StreamLimiter(cfg.max_streams, cfg.max_per_principal, cfg.kiosk_streams)
+            app.extensions["nms_wall_streams"] = lim
         return lim
 
 
@@ -161,13 +165,14 @@ def wall_data() -> Response:
 @require("status.read")
 def wall_stream() -> Response:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    limiter = limiter_of(app)
-    if not limiter.acquire():
-        resp = jsonify(error="too many wall streams open; poll /api/v1/wall instead")
+    principal = current_principal()
+    who = f"{principal.kind}:{principal.name}" if principal is not None else ""
+    release = limiter_of(app).acquire(who, kiosk=principal is not None and principal.kind == "kiosk")
+    if isinstance(release, str):
+        resp = jsonify(error=f"{release}; poll /api/v1/wall instead")
         resp.status_code = 503
         resp.headers["Retry-After"] = "30"
         return resp
-    release = limiter.releaser()
     feed, cfg, scope = feed_of(app), stream_config(app), _scope()
     gen = stream(feed, scope, cfg, last_id=request.headers.get("Last-Event-ID"), clock=feed.clock)
     body = ClosingIterator((chunk.encode() for chunk in gen), [gen.close, release])

@@ -17,7 +17,7 @@ from ipam.allocate import allocate, free_blocks
 from ipam.errors import BadInput, IpamError, NotFound
 from ipam.openapi import document
 from ipam.scope import allowed_sites, check_site
-from ipam.webdb import db
+from ipam.webdb import allow_self_approval, db
 from nms.auth import current_principal, require
 from nms.auth.policy import authorize
 
@@ -255,7 +255,8 @@ def get_request(request_id: int) -> Response:
 def approve_request(request_id: int) -> Response:
     body = request.get_json(silent=True) or {}
     req = workflow.approve(db(), allowed_sites(), request_id, actor=_actor(), plen=body.get("prefix_length"),
-                           hold_days=body.get("hold_days"), reason=body.get("reason"), source_ip=_ip())
+                           hold_days=body.get("hold_days"), reason=body.get("reason"), source_ip=_ip(),
+                           allow_self=allow_self_approval())
     return jsonify(req.as_dict(store.space_names(db())))
 
 

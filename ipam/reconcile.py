@@ -28,8 +28,21 @@ def _owner(conn: Any, prefix: store.Prefix) -> str | None:
     return None
 
 
+def _named(prefix: store.Prefix | None, owner: str | None,
+           sites: frozenset[str] | None) -> tuple[str | None, str | None]:
+    """(cidr, owner) when the caller may learn them, else (None, None); unowned rows need province scope."""
+    if prefix is None or not (sites is None or (owner is not None and owner in sites)):
+        return None, None
+    return prefix.cidr, owner
+
+
 def reconcile(db: sqlite_utils.Database, space: int, observations: object,
               sites: frozenset[str] | None) -> dict[str, Any]:
+    """Findings for observations at sites in ``sites`` (None = province).
+
+    A range owned outside the caller's scope is never named: its prefix and owner
+    come back as null, so an observation cannot be used to learn who owns an address.
+    """
     if not isinstance(observations, list):
         raise BadInput("observations", "expected a list of {device, site, address}")
     parsed = []
@@ -53,13 +66,14 @@ def reconcile(db: sqlite_utils.Database, space: int, observations: object,
         hit = store.deepest_containing(conn, space, Block(family, addr, BITS[family]))
         row = {"device": device, "site": site, "address": text}
         if hit is None or hit.status == "container":
-            pool_site = _owner(conn, hit) if hit is not None else None
-            unplanned.append({**row, "pool": hit.cidr if hit else None, "pool_site": pool_site})
+            pool, pool_site = _named(hit, _owner(conn, hit) if hit is not None else None, sites)
+            unplanned.append({**row, "pool": pool, "pool_site": pool_site})
             continue
         seen.add(hit.id)
         owner = _owner(conn, hit)
         if owner != site:
-            wrong.append({**row, "prefix": hit.cidr, "planned_site": owner})
+            prefix, planned_site = _named(hit, owner, sites)
+            wrong.append({**row, "prefix": prefix, "planned_site": planned_site})
         else:
             matched += 1
     observed_sites = {site for _d, site, *_ in parsed}

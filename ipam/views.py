@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from ipam import store, utilisation, workflow
 from ipam.errors import IpamError
 from ipam.scope import allowed_sites, check_site
-from ipam.webdb import db
+from ipam.webdb import allow_self_approval, db
 from nms.auth import current_principal, require
 from nms.auth.policy import authorize
 from nms.web import nav, render_page
@@ -98,7 +98,8 @@ def decide(request_id: int) -> Response | BaseResponse:
             hold = (f.get("hold_days") or "").strip()
             hold_days: Any = float(hold) if hold.replace(".", "", 1).isdigit() else (hold or None)
             req = workflow.approve(d, sites, request_id, actor=_actor(), plen=_num("prefix_length"),
-                                   hold_days=hold_days, reason=reason, source_ip=ip)
+                                   hold_days=hold_days, reason=reason, source_ip=ip,
+                                   allow_self=allow_self_approval())
             msg = f"request #{request_id} approved: {req.prefix}"
         elif action == "amend":
             workflow.amend(d, sites, request_id, actor=_actor(), reason=reason, plen=_num("prefix_length"),

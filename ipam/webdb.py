@@ -23,3 +23,8 @@ def db() -> sqlite_utils.Database:
         ensure_schema(database)
         current_app.extensions["ipam_schema"] = True
     return database
+
+
+def allow_self_approval() -> bool:
+    """Whether this centre relaxes the four-eyes rule (``NMS_IPAM_ALLOW_SELF_APPROVAL=1``)."""
+    return bool(current_app.config["NMS_SETTINGS"].ipam_allow_self_approval)

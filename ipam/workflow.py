@@ -171,13 +171,21 @@ def _decide(conn: Any, req: Request, status: str, actor: str, reason: str | None
 
 def approve(db: sqlite_utils.Database, sites: set[str] | frozenset[str] | None, request_id: int, *,
             actor: str, plen: object = None, hold_days: object = None, reason: str | None = None,
-            source_ip: str | None = None) -> Request:
-    """Approve and allocate in one transaction; ``plen`` amends the size on the way."""
+            source_ip: str | None = None, allow_self: bool = False) -> Request:
+    """Approve and allocate in one transaction; ``plen`` amends the size on the way.
+
+    Four eyes: the approver is not the requester unless ``allow_self`` (a one-person
+    centre, ``NMS_IPAM_ALLOW_SELF_APPROVAL=1``); the audit entry names both either way.
+    """
     if hold_days is not None and (not isinstance(hold_days, int | float) or isinstance(hold_days, bool)
                                   or hold_days <= 0):
         raise BadInput("hold_days", f"expected a positive number of days, got {hold_days!r}")
     with write_tx(db) as conn:
         req = _pending(conn, request_id, sites)
+        if req.requester == actor and not allow_self:
+            raise Forbidden(f"request {request_id} was made by {actor}: another approver must decide it "
+                            "(four-eyes rule; NMS_IPAM_ALLOW_SELF_APPROVAL=1 relaxes it for a one-person "
+                            "centre)", "requester")
         n = parse_plen(plen, req.family) if plen is not None else req.plen
         pools = store.pools_of_site(conn, req.site, req.space_id, req.family)
         hold_until = time.time() + float(hold_days) * DAY if hold_days else None
@@ -197,7 +205,10 @@ def approve(db: sqlite_utils.Database, sites: set[str] | frozenset[str] | None, 
                            "the pool", "prefix_length")
         after = _decide(conn, req, "approved", actor, reason, plen=n, prefix_id=prefix.id,
                         prefix=prefix.cidr, hold_days=float(hold_days) if hold_days else None)
-        _audit(conn, actor, "ipam.request.approve", req, after, reason, source_ip)
+        if req.requester == actor:  # allowed by the setting: say so where the auditor looks
+            note = f"self-approved by requester {actor} (NMS_IPAM_ALLOW_SELF_APPROVAL=1)"
+            reason = f"{reason}; {note}" if reason else note
+        _audit(conn, actor, "ipam.request.approve", req, after, reason, source_ip)  # with requester, approver
         held = f", held until {time.strftime('%Y-%m-%d', time.gmtime(hold_until))}" if hold_until else ""
         notify(conn, req.requester, req.id, f"request #{req.id} approved: {prefix.cidr}{held}")
         return after

@@ -64,10 +64,17 @@ def ingest():
     metrics_db = connect(settings, "metrics")
     centre_db = connect(settings, "centre")
     try:
-        result = ingest_batch(metrics_db, centre_db, principal.name, body, inventory_of_app())
+        result = ingest_batch(
+            metrics_db,
+            centre_db,
+            principal.name,
+            body,
+            inventory_of_app(),
+            max_skew_s=settings.ingest_max_future_skew_s,
+        )
     except BatchError as exc:
         log.warning("ingest from %s refused: %s", principal.name, exc.message)
-        return jsonify(error=exc.message), exc.status
+        return jsonify(error=exc.message, **exc.extra), exc.status
     finally:
         metrics_db.conn.close()
         centre_db.conn.close()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from nms.audit import record
+from nms.db import transaction
 from nms.inventory_model import Inventory
 
 SUBJECT_KINDS = ("device", "interface", "link", "site")
@@ -35,9 +36,14 @@ class Window:
     rrule: str | None
     until: float | None
     reason: str | None
+    ended: float | None = None
 
     def occurrences(self, t0: float, t1: float) -> list[Interval]:
-        """Spans of this window that overlap [t0, t1), clipped to it."""
+        """Spans of this window that overlap [t0, t1), clipped to it (and cut where it was ended)."""
+        if self.ended is not None:
+            t1 = min(t1, self.ended)
+            if t1 <= t0:
+                return []
         if self.rrule is None:
             spans = [(self.start, self.end)]
         else:
@@ -60,9 +66,12 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
             id INTEGER PRIMARY KEY,
             subject_kind TEXT NOT NULL, subject_id TEXT NOT NULL, subtree INTEGER NOT NULL DEFAULT 0,
             start REAL NOT NULL, "end" REAL NOT NULL, rrule TEXT, until REAL,
-            reason TEXT, created_by TEXT, created_ts REAL,
+            reason TEXT, created_by TEXT, created_ts REAL, ended REAL,
             CHECK ("end" > start))"""
     )
+    # Databases made before windows could be ended early lack the column.
+    if "ended" not in {r[1] for r in db.execute("PRAGMA table_info(maint_windows)").fetchall()}:
+        db.execute("ALTER TABLE maint_windows ADD COLUMN ended REAL")
 
 
 def add_window(
@@ -90,7 +99,7 @@ def add_window(
     if subtree and subject_kind != "site":
         raise ValueError("subtree: only a site has a subtree")
     ensure_schema(db)
-    with db.conn:
+    with transaction(db):
         cur = db.execute(
             'INSERT INTO maint_windows (subject_kind, subject_id, subtree, start, "end", rrule, until,'
             " reason, created_by, created_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -112,9 +121,39 @@ def add_window(
 def windows(db: sqlite_utils.Database) -> list[Window]:
     ensure_schema(db)
     rows = db.execute(
-        'SELECT id, subject_kind, subject_id, subtree, start, "end", rrule, until, reason FROM maint_windows'
+        'SELECT id, subject_kind, subject_id, subtree, start, "end", rrule, until, reason, ended'
+        " FROM maint_windows"
     ).fetchall()
-    return [Window(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6], r[7], r[8]) for r in rows]
+    return [Window(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6], r[7], r[8], r[9]) for r in rows]
+
+
+def end_window(
+    db: sqlite_utils.Database, w: Window, *, actor: str, now: float, source_ip: str | None = None
+) -> bool:
+    """End ``w`` at ``now`` (audited as ``maintenance.end``); True if it was removed.
+
+    A window that has not started yet is removed: nothing of it ever happened.  A window
+    that has started, one-off or recurring, stops at ``now`` and keeps its past: the
+    availability of the time it covered stays excluded, and no later occurrence begins.
+    """
+    removed = w.start >= now
+    with transaction(db):
+        if removed:
+            db.execute("DELETE FROM maint_windows WHERE id = ?", (w.id,))
+            after = None
+        else:
+            db.execute("UPDATE maint_windows SET ended = ? WHERE id = ?", (now, w.id))
+            after = {"ended": now}
+        record(
+            db,
+            actor,
+            "maintenance.end",
+            f"maint_window:{w.id}",
+            before={"start": w.start, "end": w.end, "rrule": w.rrule, "until": w.until},
+            after=after,
+            source_ip=source_ip,
+        )
+    return removed
 
 
 def _devices_of(kind: str, subject: str, inventory: Inventory | None) -> set[str]:

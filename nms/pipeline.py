@@ -23,6 +23,8 @@ from nms.store import Sample, SqliteTimeSeriesStore
 from nms.store import ensure_schema as store_schema
 
 MAX_SAMPLES = 20000
+MAX_FUTURE_SKEW_S = 120.0  # default of Settings.ingest_max_future_skew_s
+LAST_PLAUSIBLE_TS = 4102444800  # 2100-01-01: later is not a clock running ahead but a unit error
 DEVICE_METRICS = {"cpu_pct", "mem_pct", "temperature_c"}
 IF_NUMBERS = (
     "in_octets",
@@ -42,12 +44,44 @@ IF_STATUS = {"up", "down", "testing", "unknown", "dormant", "notPresent", "lower
 
 
 class BatchError(ValueError):
-    """A batch refused whole; ``status`` is the HTTP status to answer with."""
+    """A batch refused whole; ``status`` is the HTTP status to answer with, ``extra`` more JSON."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, extra: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.extra = extra or {}
+
+
+class ClockSkew(BatchError):
+    """Samples dated too far ahead of the centre's clock: the agent's clock is wrong.
+
+    ``extra["clock_skew"]["samples"]`` lists every such sample, so an agent can set them
+    all aside in one go instead of one round trip per sample.
+    """
+
+    def __init__(self, ahead: list[int], samples: list[dict], now: float, max_skew_s: float) -> None:
+        first = ahead[0]
+        ts = samples[first]["ts"]
+        super().__init__(
+            422,
+            f"samples[{first}].ts: {ts} is {ts - now:.0f} s ahead of the centre's clock ({now:.0f});"
+            f" at most {max_skew_s:g} s ahead is accepted (NMS_INGEST_MAX_FUTURE_SKEW_S)."
+            f" Agent clock skew: {len(ahead)} of {len(samples)} samples are ahead, the batch is refused"
+            " whole; fix the agent's clock (NTP)",
+            {
+                "clock_skew": {
+                    "sample_ts": ts,
+                    "centre_ts": now,
+                    "ahead_s": ts - now,
+                    "max_skew_s": max_skew_s,
+                    "samples": ahead,
+                }
+            },
+        )
+        self.sample_ts = ts
+        self.centre_ts = now
+        self.max_skew_s = max_skew_s
 
 
 @dataclass(frozen=True)
@@ -106,7 +140,7 @@ def validate_poll(p: Any, where: str, now: float) -> None:
     p = _dict(p, where)
     _str(p.get("device"), f"{where}.device")
     _num(p.get("ts"), f"{where}.ts", null=False)
-    if not (946684800 <= p["ts"] <= now + 86400):
+    if not (946684800 <= p["ts"] <= LAST_PLAUSIBLE_TS):
         raise BatchError(422, f"{where}.ts: {p['ts']} is not a plausible Unix time")
     if not isinstance(p.get("ok"), bool):
         raise BatchError(422, f"{where}.ok: expected true or false")
@@ -163,8 +197,19 @@ def validate_poll(p: Any, where: str, now: float) -> None:
                 _num(b.get(k), f"{w}.buckets[{j}].{k}")
 
 
+def check_skew(samples: list[dict], now: float, max_skew_s: float) -> None:
+    """Raise :class:`ClockSkew` when a sample is dated more than ``max_skew_s`` after ``now``."""
+    ahead = [i for i, p in enumerate(samples) if p["ts"] > now + max_skew_s]
+    if ahead:
+        raise ClockSkew(ahead, samples, now, max_skew_s)
+
+
 def validate_batch(
-    body: Any, agent: str, inventory: Inventory | None = None, now: float | None = None
+    body: Any,
+    agent: str,
+    inventory: Inventory | None = None,
+    now: float | None = None,
+    max_skew_s: float = MAX_FUTURE_SKEW_S,
 ) -> None:
     """Raise :class:`BatchError` naming the first bad field; ``agent`` is the token's agent."""
     now = time.time() if now is None else now
@@ -183,6 +228,7 @@ def validate_batch(
         raise BatchError(413, f"samples: {len(samples)} poll results; at most {MAX_SAMPLES} per batch")
     for i, p in enumerate(samples):
         validate_poll(p, f"samples[{i}]", now)
+    check_skew(samples, now, max_skew_s)
     if inventory is not None:
         mine = {d.name for d in inventory.devices_of_agent(agent)} if agent in inventory.agents else set()
         for i, p in enumerate(samples):
@@ -262,9 +308,24 @@ def ingest_batch(
     body: Any,
     inventory: Inventory | None = None,
     now: float | None = None,
+    max_skew_s: float = MAX_FUTURE_SKEW_S,
 ) -> IngestResult:
-    """Validate, store exactly once, then feed the state machine (if ``centre_db`` is given)."""
-    validate_batch(body, agent, inventory, now)
+    """Validate, store exactly once, then feed the state machine (if ``centre_db`` is given).
+
+    A batch refused for clock skew is recorded (``centre_db``) for the agent-clock-skew alert.
+    """
+    now = time.time() if now is None else now
+    try:
+        validate_batch(body, agent, inventory, now, max_skew_s)
+    except ClockSkew as exc:
+        if centre_db is not None:
+            from nms import clockskew
+
+            clockskew.record(centre_db, agent, body["seq"], exc, now)
+            from nms.alerts.engine import notify_state_updated
+
+            notify_state_updated()
+        raise
     result = store_batch(metrics_db, agent, body["seq"], body["samples"])
     if centre_db is not None:
         from nms.state import apply_batch

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import sqlite_utils
 
 from nms import topology
+from nms.config import env_number
 from nms.inventory_model import Inventory
 from nms.store import run_ddl
 
@@ -55,20 +56,8 @@ class StateConfig:
             raise ValueError(f"NMS_STATE_DOWN_AFTER/NMS_STATE_UP_AFTER: not an integer ({exc})") from None
         if cfg.down_after < 1 or cfg.up_after < 1:
             raise ValueError("NMS_STATE_DOWN_AFTER and NMS_STATE_UP_AFTER must be at least 1")
-        raw = env.get("NMS_STATE_STALE_FACTOR", "3")
-        try:
-            factor = float(raw)
-        except ValueError:
-            raise ValueError(f"NMS_STATE_STALE_FACTOR: not a number ({raw!r})") from None
-        if not factor >= 1:
-            raise ValueError(f"NMS_STATE_STALE_FACTOR must be at least 1 (got {raw!r})")
-        raw = env.get("NMS_STATE_STALE_MIN_S", str(cls.stale_min_s))
-        try:
-            min_s = float(raw)
-        except ValueError:
-            raise ValueError(f"NMS_STATE_STALE_MIN_S: not a number ({raw!r})") from None
-        if not min_s >= 0:
-            raise ValueError(f"NMS_STATE_STALE_MIN_S must be at least 0 (got {raw!r})")
+        factor = env_number("NMS_STATE_STALE_FACTOR", cls.stale_factor, env, minimum=1)
+        min_s = env_number("NMS_STATE_STALE_MIN_S", cls.stale_min_s, env)
         return cls(cfg.down_after, cfg.up_after, factor, min_s)
 
     def stale_after(self, interval_s: float) -> float:

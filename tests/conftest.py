@@ -9,6 +9,7 @@ import pytest
 
 from nms.config import Settings
 from nms.db import connect
+from tests.support.ci_skips import pytest_runtest_makereport, pytest_terminal_summary  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTBED = ROOT.parent / "shared" / "testbed"

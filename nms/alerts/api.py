@@ -335,40 +335,18 @@ def add_maintenance():
 
 
 def _end_window(window_id: int) -> bool:
-    """End a window now (a future one is removed); audited as ``maintenance.end``. False if not visible."""
-    from nms.audit import record
+    """End a window now (a future one is removed, with its alert mode). False if not visible."""
+    from nms.db import transaction
 
     db = _db()
     w = next((w for w in maintenance.windows(db) if w.id == window_id), None)
     if w is None or not _visible_site(_subject_site(w.subject_kind, w.subject_id)):
         return False
-    now = time.time()
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        if w.start >= now:
-            db.execute("DELETE FROM maint_windows WHERE id = ?", (window_id,))
-            db.execute("DELETE FROM alert_maint_modes WHERE window_id = ?", (window_id,))
-            after = None
-        else:
-            db.execute(
-                'UPDATE maint_windows SET "end" = ?, until = ? WHERE id = ?',
-                (max(now, w.start + 1) if w.rrule is None else w.end, now, window_id),
-            )
-            after = {"ended": now}
-        record(
-            db,
-            current_principal().actor,
-            "maintenance.end",
-            f"maint_window:{window_id}",
-            before={"start": w.start, "end": w.end, "rrule": w.rrule, "until": w.until},
-            after=after,
-            source_ip=client_ip(),
-        )
-        db.execute("COMMIT")
-    except BaseException:
-        if db.conn.in_transaction:
-            db.execute("ROLLBACK")
-        raise
+    with transaction(db):
+        if maintenance.end_window(
+            db, w, actor=current_principal().actor, now=time.time(), source_ip=client_ip()
+        ):
+            store.forget_window_mode(db, window_id)
     return True
 
 
@@ -409,6 +387,7 @@ def _windows_json() -> list[dict[str, Any]]:
                 "end": w.end,
                 "rrule": w.rrule,
                 "until": w.until,
+                "ended": w.ended,
                 "reason": w.reason,
                 "mode": modes.get(w.id, "mute"),
                 "active": bool(w.occurrences(now, now + 1)),

@@ -127,27 +127,59 @@ def sdh_conditions(
     return out
 
 
+def _agent_site(inv: Inventory | None, agent: str) -> tuple[bool, str | None]:
+    """(is the agent one of the inventory's, or there is no inventory to ask; its first site)."""
+    if inv is not None and inv.agents and agent not in inv.agents:
+        return False, None
+    sites = inv.agents[agent].sites if inv and agent in inv.agents else ()
+    return True, sites[0] if sites else None
+
+
 def agent_conditions(
     db: sqlite_utils.Database, rule: Rule, inv: Inventory | None, now: float
 ) -> list[Condition]:
     """Agents heard from before but not for ``silent_s`` (never-heard agents are not paged)."""
     out = []
     for agent, last in db.execute("SELECT agent, MAX(ts) FROM state_applied GROUP BY agent"):
-        if inv is not None and inv.agents and agent not in inv.agents:
-            continue
-        if last is not None and now - last > rule.silent_s:
-            sites = inv.agents[agent].sites if inv and agent in inv.agents else ()
+        known, site = _agent_site(inv, agent)
+        if known and last is not None and now - last > rule.silent_s:
             out.append(
                 Condition(
                     rule,
                     "agent",
                     agent,
-                    sites[0] if sites else None,
+                    site,
                     last + rule.silent_s,
                     value=round(now - last),
                     reason=f"no batch for {round(now - last)} s",
                 )
             )
+    return out
+
+
+def clock_skew_conditions(db: sqlite_utils.Database, rule: Rule, inv: Inventory | None) -> list[Condition]:
+    """Agents whose batches ingest refused for samples dated ahead, not yet in time again."""
+    if not _table_exists(db, "ingest_clock_skew"):
+        return []
+    from nms.clockskew import OPEN_SQL
+
+    out = []
+    for agent, _seq, first, _last, sample_ts, ahead, max_skew, refusals in db.execute(OPEN_SQL):
+        known, site = _agent_site(inv, agent)
+        if not known:
+            continue
+        out.append(
+            Condition(
+                rule,
+                "agent",
+                agent,
+                site,
+                first,
+                value=round(ahead),
+                reason=f"{refusals} batch(es) refused: sample ts {sample_ts:.0f} is {ahead:.0f} s ahead"
+                f" of the centre's clock (at most {max_skew:g} s allowed)",
+            )
+        )
     return out
 
 
@@ -305,6 +337,8 @@ def gather(
                 out += sdh_conditions(db, rule, inv, now)
             elif rule.kind == "agent_silent":
                 out += agent_conditions(db, rule, inv, now)
+            elif rule.kind == "agent_clock_skew":
+                out += clock_skew_conditions(db, rule, inv)
             elif rule.kind == "config_event":
                 out += config_conditions(db, rule, inv, now)
             elif rule.kind == "metric":

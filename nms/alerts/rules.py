@@ -17,7 +17,7 @@ import yaml
 from nms.config import ROOT
 
 DEFAULT_RULES = ROOT / "nms" / "alerts" / "rules.yaml"
-KINDS = ("state", "sdh_errors", "metric", "agent_silent", "config_event")
+KINDS = ("state", "sdh_errors", "metric", "agent_silent", "agent_clock_skew", "config_event")
 SEVERITIES = ("critical", "major", "minor", "warning", "info")
 STATE_SUBJECTS = ("device", "interface", "link", "tunnel", "site")
 STATES = ("down", "degraded", "snmp-unreachable", "unreachable", "unknown", "up")
@@ -31,6 +31,7 @@ _FIELDS = {
     "sdh_errors": _COMMON | {"es_above", "ses_above"},
     "metric": _COMMON | {"metric", "above", "for_s", "link_kinds"},
     "agent_silent": _COMMON | {"silent_s"},
+    "agent_clock_skew": _COMMON,
     "config_event": _COMMON | {"events", "resolve_after_s"},
 }
 

@@ -280,6 +280,12 @@ def set_window_mode(db: sqlite_utils.Database, window_id: int, mode: str) -> Non
         )
 
 
+def forget_window_mode(db: sqlite_utils.Database, window_id: int) -> None:
+    """Drop the mode of a window that was removed (runs in the caller's transaction)."""
+    ensure_schema(db)
+    db.execute("DELETE FROM alert_maint_modes WHERE window_id = ?", (window_id,))
+
+
 def notifications(
     db: sqlite_utils.Database, *, status: str | None = None, sites: set[str] | None = None, limit: int = 200
 ) -> list[dict[str, Any]]:

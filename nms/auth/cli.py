@@ -148,12 +148,12 @@ def _user_password(args: argparse.Namespace) -> int:
     _settings, db = _db()
     try:
         password, generated = _password_from(args.password_env)
-        users.set_password(
+        revoked = users.set_password(
             db, args.name, password, actor=_actor(), reason=args.reason or "reset from the CLI"
         )
     except ValueError as exc:
         return _fail(exc)
-    print(f"password of {args.name} replaced; their sessions are ended")
+    print(f"password of {args.name} replaced; their sessions are ended, {len(revoked)} API token(s) revoked")
     if generated:
         print(f"password (shown once): {password}")
     return 0

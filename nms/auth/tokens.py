@@ -156,21 +156,50 @@ def revoke(
         if before.revoked_ts is not None:
             db.execute("ROLLBACK")
             return before
-        db.execute(
-            "UPDATE auth_tokens SET revoked_ts = ?, revoked_by = ? WHERE id = ?", (now, actor, token_id)
-        )
-        audit.record(
-            db,
-            actor,
-            "token.revoke",
-            f"token:{token_id}",
-            before=before.public(),
-            reason=reason,
-            source_ip=source_ip,
-        )
+        _mark_revoked(db, before, actor=actor, reason=reason, source_ip=source_ip, now=now)
     after = get(db, token_id)
     assert after is not None
     return after
+
+
+def _mark_revoked(
+    db: sqlite_utils.Database,
+    before: Token,
+    *,
+    actor: str,
+    reason: str | None,
+    source_ip: str | None,
+    now: float,
+) -> None:
+    """Revoke and audit one token inside the caller's transaction."""
+    db.execute("UPDATE auth_tokens SET revoked_ts = ?, revoked_by = ? WHERE id = ?", (now, actor, before.id))
+    audit.record(
+        db,
+        actor,
+        "token.revoke",
+        f"token:{before.id}",
+        before=before.public(),
+        reason=reason,
+        source_ip=source_ip,
+    )
+
+
+def revoke_user_tokens_in_tx(
+    db: sqlite_utils.Database, name: str, *, actor: str, reason: str, source_ip: str | None, now: float
+) -> list[int]:
+    """Revoke every active API token of user ``name`` inside the caller's transaction (audited each).
+
+    A password reset calls it: a token made with the old password must not outlive it.
+    """
+    active = [
+        _token(r)
+        for r in db.query(
+            "SELECT * FROM auth_tokens WHERE kind = 'user' AND subject = ? AND revoked_ts IS NULL", [name]
+        )
+    ]
+    for token in active:
+        _mark_revoked(db, token, actor=actor, reason=reason, source_ip=source_ip, now=now)
+    return [t.id for t in active]
 
 
 def verify(db: sqlite_utils.Database, raw: str, *, now: float | None = None) -> Token | None:

@@ -209,8 +209,14 @@ def set_password(
     source_ip: str | None = None,
     reason: str | None = None,
     hasher: PasswordHasher | None = None,
-) -> None:
-    """Replace a password (reset by an administrator or changed by the user); ends old sessions."""
+) -> list[int]:
+    """Replace a password (reset by an administrator or changed by the user).
+
+    Ends the old sessions and revokes the user's API tokens in the same transaction (a
+    token taken with a stolen password must not survive the reset); returns their ids.
+    """
+    from nms.auth import tokens
+
     ensure_schema(db)
     check_password(password)
     pw_hash = hash_password(password, hasher)
@@ -220,12 +226,25 @@ def set_password(
         if user is None:
             db.execute("ROLLBACK")
             raise AccountError(f"no user {name!r}")
+        now = time.time()
         db.execute(
             "UPDATE auth_users SET password_hash = ?, session_gen = session_gen + 1, updated_ts = ?"
             " WHERE id = ?",
-            (pw_hash, time.time(), user.id),
+            (pw_hash, now, user.id),
         )
-        audit.record(db, actor, "user.password", f"user:{name}", reason=reason, source_ip=source_ip)
+        revoked = tokens.revoke_user_tokens_in_tx(
+            db, name, actor=actor, reason=f"password of {name} replaced", source_ip=source_ip, now=now
+        )
+        audit.record(
+            db,
+            actor,
+            "user.password",
+            f"user:{name}",
+            after={"sessions_ended": True, "tokens_revoked": revoked},
+            reason=reason,
+            source_ip=source_ip,
+        )
+    return revoked
 
 
 def end_sessions(db: sqlite_utils.Database, name: str) -> None:

@@ -266,7 +266,7 @@ def admin_user_change(name: str) -> Response:
             )
         elif op == "reset":
             password = users.random_password()
-            users.set_password(
+            revoked = users.set_password(
                 db,
                 name,
                 password,
@@ -274,9 +274,8 @@ def admin_user_change(name: str) -> Response:
                 source_ip=client_ip(),
                 reason=reason or "reset by an administrator",
             )
-            return _users_page(
-                shown={"what": f"用户 {name} 的新密码 New password of {name}", "value": password}
-            )
+            what = f"用户 {name} 的新密码 New password of {name} ({len(revoked)} API token(s) revoked)"
+            return _users_page(shown={"what": what, "value": password})
         else:
             raise users.AccountError(f"op {op!r}: expected update, disable, enable or reset")
     except users.AccountError as exc:

@@ -35,22 +35,26 @@ def content_hash(text: str) -> str:
 
 
 def mask_secrets(text: str, secrets: Iterable[re.Pattern[str]]) -> str:
-    """Replace every ``secret`` group of every pattern by :data:`MASK`, line by line."""
+    """Replace every ``secret`` group of every pattern by :data:`MASK`, line by line.
+
+    Every pattern is matched against the original line (not one already masked by
+    another), so one pattern eating a keyword cannot hide the key from the next.
+    """
     secrets = tuple(secrets)
-    out = []
-    for line in _lines(text):
-        for rx in secrets:
-            line = _mask_line(line, rx)
-        out.append(line)
-    return "\n".join(out)
+    return "\n".join(_mask_line(line, secrets) for line in _lines(text))
 
 
-def _mask_line(line: str, rx: re.Pattern[str]) -> str:
+def _mask_line(line: str, secrets: tuple[re.Pattern[str], ...]) -> str:
+    spans = sorted(
+        m.span("secret") for rx in secrets for m in rx.finditer(line) if m.start("secret") >= 0
+    )
     pieces: list[str] = []
     pos = 0
-    for m in rx.finditer(line):
-        start, end = m.span("secret")
-        if start < 0 or start < pos:
+    for start, end in spans:
+        if end <= pos:
+            continue  # inside a span already masked
+        if start < pos:  # overlaps the previous span: extend that mask
+            pos = end
             continue
         pieces.append(line[pos:start])
         pieces.append(MASK)

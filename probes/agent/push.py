@@ -40,6 +40,7 @@ class Outcome:
     detail: str
     duplicate: bool = False
     message: str = ""  # the centre's "error" field, naming the bad field
+    samples: tuple[int, ...] = ()  # samples the centre refused for clock skew (all of them at once)
 
 
 def bad_sample(message: str) -> int | None:
@@ -94,10 +95,12 @@ class Sender:
         if status >= 500 or status in RETRYABLE_4XX or status < 400:
             return Outcome("retry", status, detail)
         try:
-            message = str(json.loads(text).get("error") or "")
-        except (ValueError, AttributeError):
-            message = ""
-        return Outcome("reject", status, detail, message=message)
+            answer = json.loads(text)
+            message = str(answer.get("error") or "")
+            ahead = tuple((answer.get("clock_skew") or {}).get("samples") or ())
+        except (ValueError, AttributeError, TypeError):
+            message, ahead = "", ()
+        return Outcome("reject", status, detail, message=message, samples=ahead)
 
 
 @dataclass
@@ -155,14 +158,18 @@ class Forwarder:
                 self.stats.healthy = True
                 self._wake.set()
             elif outcome.kind == "reject":
-                index = bad_sample(outcome.message)
+                index = outcome.samples or bad_sample(outcome.message)
                 devices = self.spool.dead_letter(batch.seq, outcome.status, outcome.detail, index)
                 self.stats.rejected += 1
+                n_bad = len(outcome.samples) if outcome.samples else 1 if index is not None else batch.samples
                 log(
                     "error",
-                    "rejected by the centre, moved to dead letter",
+                    "rejected by the centre (clock skew: fix this host's clock, then run with"
+                    " --requeue-dead-letters), moved to dead letter"
+                    if outcome.samples
+                    else "rejected by the centre, moved to dead letter",
                     seq=batch.seq,
-                    what="one sample" if index is not None and batch.samples > 1 else "whole batch",
+                    what="whole batch" if n_bad >= batch.samples else f"{n_bad} sample(s)",
                     devices=devices,
                     status=outcome.status,
                     detail=outcome.detail,

@@ -15,6 +15,7 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -181,21 +182,26 @@ class Spool:
                 "UPDATE batches SET attempts = attempts + 1, last_error = ? WHERE seq = ?", (error[:500], seq)
             )
 
-    def dead_letter(self, seq: int, status: int | None, reason: str, sample: int | None = None) -> list[str]:
+    def dead_letter(
+        self, seq: int, status: int | None, reason: str, sample: int | Sequence[int] | None = None
+    ) -> list[str]:
         """Move a permanently rejected batch aside (kept for inspection, never retried).
 
-        With ``sample`` (the centre named ``samples[i]`` as the bad field) only that poll
-        result moves; the rest of the batch stays queued under the same ``seq``, which
-        is safe because a refused batch is stored by the centre not at all.  Returns the
-        devices whose results were moved.
+        With ``sample`` (the centre named ``samples[i]`` as the bad field, or listed the
+        samples dated ahead of its clock) only those poll results move; the rest of the
+        batch stays queued under the same ``seq``, which is safe because a refused batch
+        is stored by the centre not at all.  Returns the devices whose results were moved.
         """
         with self._tx() as db:
             row = db.execute("SELECT created, body FROM batches WHERE seq = ?", (seq,)).fetchone()
             if row is None:
                 return []
             samples = json.loads(bytes(row[1]))["samples"]
-            if sample is not None and 0 <= sample < len(samples) and len(samples) > 1:
-                bad = [samples.pop(sample)]
+            picked = {sample} if isinstance(sample, int) else set(sample or ())
+            picked = {i for i in picked if 0 <= i < len(samples)}
+            if picked and len(picked) < len(samples):
+                bad = [x for i, x in enumerate(samples) if i in picked]
+                samples = [x for i, x in enumerate(samples) if i not in picked]
                 body = self._body(
                     seq, [json.dumps(x, ensure_ascii=False, separators=(",", ":")) for x in samples]
                 )

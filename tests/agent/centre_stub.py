@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +30,7 @@ class CentreStub:
         self.fail_status = fail_status
         self.forward_to = forward_to
         self.poison_device: str | None = None  # store mode: refuse samples of this device (422)
+        self.max_skew_s: float | None = None  # store mode: refuse samples ahead as the centre does
         self.duplicate = False  # forward mode: send every request twice (as if an ack was lost)
         self.answers: list[dict[str, Any]] = []  # forward mode: the centre's answers
         self.batches: dict[tuple[str, int], list[dict[str, Any]]] = {}
@@ -81,6 +83,13 @@ class CentreStub:
         for i, sample in enumerate(samples):
             if self.poison_device is not None and sample.get("device") == self.poison_device:
                 return 422, {"error": f"samples[{i}].interfaces[0].name: 'GE0/0/1' appears twice"}
+        if self.max_skew_s is not None:
+            from nms.pipeline import BatchError, check_skew
+
+            try:
+                check_skew(samples, time.time(), self.max_skew_s)
+            except BatchError as exc:
+                return exc.status, {"error": exc.message, **exc.extra}
         with self.lock:
             self.arrivals.append(key[1])
             if key in self.batches:

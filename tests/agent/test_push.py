@@ -135,3 +135,35 @@ def test_a_poisoned_sample_is_dead_lettered_alone(tmp_path, stub):
     assert [(s["device"], s["ts"]) for s in stub.samples()] == [("r1", 0.0), ("r2", 2.0)]
     assert list(stub.batches) == [("hefei", 1)]  # the rest went under the same seq
     assert (st.dead_batches, st.dead_samples, st.dead_letter_rows) == (1, 1, 1)
+
+
+def test_samples_ahead_of_the_centre_clock_set_aside_in_one_round_trip(tmp_path, stub):
+    """A clock-skew refusal lists every sample ahead: they go to dead letter at once, no spinning."""
+    import time
+
+    stub.max_skew_s = 120
+
+    async def scenario():
+        spool = Spool(tmp_path / "a.db", "hefei")
+        fwd = Forwarder(spool, Sender(stub.url, "nms_test"), backoff_min=0.05, backoff_max=0.2)
+        now = time.time()
+        for dev, dt in (("r1", -5), ("r2", 86400), ("r3", 86401), ("r4", -1)):
+            spool.put_result({"device": dev, "ts": now + dt, "ok": True})
+        fwd.submit(spool.seal())
+        await _drive(fwd, lambda: spool.stats().batches == 0)
+        first = stub.requests
+        for dev in ("r5", "r6"):  # the clock is still ahead: the whole batch is set aside
+            spool.put_result({"device": dev, "ts": time.time() + 3600, "ok": True})
+        fwd.submit(spool.seal())
+        await _drive(fwd, lambda: spool.stats().batches == 0)
+        await asyncio.sleep(0.3)  # nothing is retried afterwards
+        return spool, first, fwd.stats
+
+    spool, first, stats = asyncio.run(scenario())
+    assert [s["device"] for s in stub.samples()] == ["r1", "r4"]
+    assert first == 2 and stub.requests == 3  # refused + the in-time rest; then one refusal
+    st = spool.stats()
+    assert (st.dead_batches, st.dead_samples, st.dead_letter_rows) == (2, 4, 2)
+    assert stats.rejected == 2
+    reason = spool._db.execute("SELECT reason FROM dead_letter ORDER BY id").fetchone()[0]
+    assert "ahead of the centre's clock" in reason

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 import pytest
 
-from nms import availability
+from nms import availability, maintenance
 from nms.alerts.engine import Engine
 from tests.alerts.conftest import World, make_channels, make_rules
 from tests.auth.helpers import app_db, make_app, role_client
@@ -174,20 +175,84 @@ def test_maintenance_window_pages_nobody_and_is_excluded_from_availability(app, 
     assert bad.status_code == 400 and "nope" in bad.get_json()["error"]
 
 
+def test_ending_a_running_series_stops_it_now_and_keeps_its_past(app, centre):
+    """A weekly window whose second occurrence is running: ending it cuts that occurrence at
+    now, starts no later one, and last week's occurrence stays excluded from availability."""
+    ops = role_client(app, "operator", "anhui", name="ops4")
+    now = time.time()
+    first = now - 7 * 86400 - 3600  # last week's occurrence; this week's began an hour ago
+    r = ops.post(
+        "/api/v1/maintenance",
+        json={
+            "subject_kind": "device",
+            "subject_id": "feidong-rtr1",
+            "start": first,
+            "end": first + 7200,
+            "rrule": "weekly",
+            "until": now + 60 * 86400,
+        },
+    )
+    assert r.status_code == 201
+    wid = r.get_json()["id"]
+    (w,) = ops.get("/api/v1/maintenance").get_json()["windows"]
+    assert w["active"] and w["ended"] is None
+    world = World(centre)
+    world.t = first + 60
+    world.round()
+    for _ in range(6):
+        world.round(down=("feidong-rtr1",))
+    world.round()
+    world.round()
+
+    def past_week() -> dict:
+        (row,) = availability.report(
+            centre, first, first + 7200, world.inv, subjects=[("device", "feidong-rtr1")]
+        )
+        return row
+
+    before = past_week()
+    assert before["down_s"] == 0 and before["maintenance_down_s"] > 0
+    assert ops.delete(f"/api/v1/maintenance/{wid}").status_code == 200
+    t_end = time.time()
+    (w,) = ops.get("/api/v1/maintenance").get_json()["windows"]  # kept: it has a past
+    assert not w["active"] and now <= w["ended"] <= t_end
+    assert past_week() == before  # the past occurrence stays excluded
+    (kept,) = maintenance.windows(centre)
+    this_week = first + 7 * 86400
+    assert kept.occurrences(this_week, this_week + 7200) == [(this_week, w["ended"])]  # cut at now
+    assert kept.occurrences(t_end, t_end + 30 * 86400) == []  # no later occurrence begins
+    (audit,) = centre.execute(
+        "SELECT after FROM audit_log WHERE action = 'maintenance.end' AND target = ?",
+        (f"maint_window:{wid}",),
+    ).fetchall()
+    assert "ended" in audit[0]
+
+
+def _local_minute(ts: float) -> str:
+    """``YYYY-MM-DDTHH:MM`` in the centre's zone, as the form's datetime-local field sends it."""
+    return datetime.fromtimestamp(ts, availability.LOCAL_TZ).strftime("%Y-%m-%dT%H:%M")
+
+
 def test_maintenance_page_creates_lists_and_ends_windows(app, centre):
     ops = role_client(app, "operator", "anhui", name="ops3")
     page = ops.get("/alerts/maintenance")
     assert page.status_code == 200 and 'name="subject_id"' in page.get_data(as_text=True)
+    tomorrow = time.time() + 86400
+    start, end, until = (
+        _local_minute(tomorrow),
+        _local_minute(tomorrow + 4 * 3600),
+        _local_minute(tomorrow + 60 * 86400),
+    )
     r = ops.post(
         "/alerts/maintenance",
         data={
             "subject_kind": "site",
             "subject_id": "hefei",
             "subtree": "on",
-            "start": "2026-12-01T22:00",
-            "end": "2026-12-02T02:00",
+            "start": start,
+            "end": end,
             "rrule": "weekly",
-            "until": "2027-01-31",
+            "until": until,
             "mode": "skip",
             "reason": "割接",
         },
@@ -201,21 +266,17 @@ def test_maintenance_page_creates_lists_and_ends_windows(app, centre):
         "weekly",
         "skip",
     )
-    assert w["end"] - w["start"] == 4 * 3600
+    assert w["end"] - w["start"] == 4 * 3600 and not w["active"]
     html = ops.get("/alerts/maintenance").get_data(as_text=True)
-    assert "2026-12-01 22:00" in html and "割接" in html
+    assert start.replace("T", " ") in html and "割接" in html
     bad = ops.post(
         "/alerts/maintenance",
-        data={
-            "subject_kind": "device",
-            "subject_id": "ghost",
-            "start": "2026-12-01T22:00",
-            "end": "2026-12-01T23:00",
-        },
+        data={"subject_kind": "device", "subject_id": "ghost", "start": start, "end": end},
     )
     assert "error=" in bad.headers["Location"]
     assert ops.post(f"/alerts/maintenance/{w['id']}/end").status_code == 302
     assert ops.get("/api/v1/maintenance").get_json()["windows"] == []  # a future window is removed
+    assert centre.execute("SELECT COUNT(*) FROM alert_maint_modes").fetchone()[0] == 0
     viewer = role_client(app, "viewer", "anhui", name="view3")
     assert 'name="subject_id"' not in viewer.get("/alerts/maintenance").get_data(as_text=True)
     assert (

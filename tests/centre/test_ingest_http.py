@@ -104,3 +104,29 @@ def test_gzip_body_accepted(app, settings):
     r = app.test_client().post("/api/v1/ingest", data=b"not gzip", headers=headers)
     assert r.status_code == 400 and "gzip" in r.get_json()["error"]
     assert head_rows(settings) == 3
+
+
+def test_sample_ahead_of_the_centre_clock_refused_whole(app, settings):
+    import time
+
+    settings.ingest_max_future_skew_s = 30
+    raw = agent_token(settings, "hefei")
+    now = time.time()
+    ahead = round(now + 3600)
+    body = batch("hefei", 5, [poll("hefei-rtr1", now - 10), poll("feidong-rtr1", ahead)])
+    r = post(app.test_client(), raw, body)
+    assert r.status_code == 422, r.get_data(as_text=True)
+    answer = r.get_json()
+    assert answer["error"].startswith(f"samples[1].ts: {ahead} is ")
+    assert "at most 30 s ahead" in answer["error"] and "centre's clock" in answer["error"]
+    skew = answer["clock_skew"]
+    assert skew["samples"] == [1] and skew["max_skew_s"] == 30 and skew["sample_ts"] == ahead
+    assert abs(skew["centre_ts"] - now) < 60 and 3500 < skew["ahead_s"] < 3601
+    assert head_rows(settings) == 0  # the good sample of the batch is not stored either
+    db = connect(settings, "centre")
+    try:
+        (agent, seq, refusals), = db.execute("SELECT agent, seq, refusals FROM ingest_clock_skew").fetchall()
+        applied = db.execute("SELECT count(*) FROM state_applied").fetchone()[0]
+    finally:
+        db.conn.close()
+    assert (agent, seq, refusals, applied) == ("hefei", 5, 1, 0)

@@ -129,3 +129,38 @@ def test_ping_rtt_and_loss_are_stored_as_series():
     p = poll("hefei-rtr1", T0, ok=False, icmp={"alive": True, "rtt_ms": 12.5, "loss_pct": 25.0, "sent": 4})
     (dev,) = [s for s in samples_of(p) if s.interface == ""]
     assert dev.values["rtt_ms"] == 12.5 and dev.values["loss_pct"] == 25.0 and dev.values["ok"] == 0
+
+
+def test_sample_dated_ahead_is_refused_and_cannot_freeze_the_state(metrics_db, centre_db):
+    """One ``up`` sample 23 h ahead (agent clock jumped) must not keep a failing device up."""
+    from nms.pipeline import ClockSkew
+    from nms.state import StateConfig, load
+
+    inv = small_inventory()
+    ingest_batch(metrics_db, centre_db, "hefei", batch("hefei", 1, [poll("feidong-rtr1", T0)]), inv, now=T0)
+    before = counts(metrics_db, centre_db)
+    ahead = batch("hefei", 2, [poll("hefei-rtr1", T0 + 20), poll("feidong-rtr1", T0 + 23 * 3600)])
+    with pytest.raises(ClockSkew) as err:
+        ingest_batch(metrics_db, centre_db, "hefei", ahead, inv, now=T0 + 30, max_skew_s=120)
+    assert err.value.status == 422
+    msg = err.value.message
+    assert msg.startswith("samples[1].ts: ") and str(T0 + 23 * 3600) in msg and str(T0 + 30) in msg
+    assert "at most 120 s ahead" in msg and "clock skew" in msg
+    assert err.value.extra["clock_skew"]["samples"] == [1]
+    assert counts(metrics_db, centre_db) == before  # nothing of the batch stored, not even the good sample
+    for k, t in ((3, T0 + 60), (4, T0 + 120)):  # the device really fails now
+        ingest_batch(metrics_db, centre_db, "hefei", batch("hefei", k, [poll("feidong-rtr1", t, ok=False)]),
+                     inv, now=t + 1)
+    assert load(centre_db, StateConfig(2, 1)).subjects[("device", "feidong-rtr1")].state == "down"
+
+
+def test_skew_allowance_is_a_setting(metrics_db, monkeypatch):
+    from nms.config import Settings
+
+    monkeypatch.setenv("NMS_INGEST_MAX_FUTURE_SKEW_S", "600")
+    assert Settings().ingest_max_future_skew_s == 600
+    body = batch("hefei", 1, [poll("hefei-rtr1", T0 + 300)])
+    assert ingest_batch(metrics_db, None, "hefei", body, None, now=T0, max_skew_s=600).accepted == 1
+    monkeypatch.setenv("NMS_INGEST_MAX_FUTURE_SKEW_S", "soon")
+    with pytest.raises(ValueError, match="NMS_INGEST_MAX_FUTURE_SKEW_S"):
+        Settings()

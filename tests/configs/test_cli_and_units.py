@@ -129,3 +129,44 @@ def test_credentials_never_in_repr(monkeypatch) -> None:
     assert cred.password == "hunter2-very-secret"
     text = repr(Target("d", "127.0.0.1", 22, "huawei", cred)) + str(cred)
     assert "very-secret" not in text and "netops" in text
+
+
+PLAIN_KEYS = {
+    "huawei": [
+        "snmp-agent usm-user v3 nms-v3 nmsgroup authentication-mode sha Auth-K3y"
+        " privacy-mode aes128 Priv-K3y",
+        "snmp-agent usm-user v3 ops authentication-mode sha2-256 cipher %^%#AuthCipher%^%#",
+        "ntp-service authentication-keyid 1 authentication-mode md5 NtpPlainKey",
+        " ospf authentication-mode md5 1 plain OspfPlain",
+        " ospf authentication-mode md5 1 cipher %^%#OspfCipher%^%#",
+        " isis authentication-mode simple plain IsisPlain",
+        " authentication-mode simple cipher %^%#AreaCipher%^%#",
+        "radius-server shared-key RadiusPlain",
+        "hwtacacs-server shared-key cipher %^%#TacacsCipher%^%#",
+    ],
+    "hp_comware": [
+        "snmp-agent usm-user v3 nms-v3 nmsgroup simple authentication-mode sha Auth-K3y"
+        " privacy-mode aes128 Priv-K3y",
+        "snmp-agent usm-user v3 ops opsgroup cipher authentication-mode sha $c$3$AuthCipher"
+        " privacy-mode aes128 $c$3$PrivCipher",
+        "ntp-service authentication-keyid 1 authentication-mode md5 simple NtpPlainKey",
+        " ospf authentication-mode md5 1 plain OspfPlain",
+        " ospf authentication-mode simple plain SimplePlain",
+        " key authentication simple RadiusPlain",
+        " key accounting cipher $c$3$AcctCipher",
+    ],
+}
+
+
+@pytest.mark.parametrize("device_type", sorted(PLAIN_KEYS))
+def test_plain_text_keys_are_masked(device_type: str) -> None:
+    """SNMPv3, NTP, OSPF/IS-IS and AAA keys written without ``cipher`` are masked too."""
+    spec = vendors.spec_for(device_type)
+    for line in PLAIN_KEYS[device_type]:
+        shown = masking.mask_secrets(line, spec.secrets)
+        words = line.split()
+        secrets = [w for w in words if any(k in w for k in ("K3y", "Plain", "Cipher"))]
+        assert secrets and not any(s in shown for s in secrets), (line, shown)
+        kept = [w for w in words if w not in secrets]
+        assert shown.split() == [masking.MASK if w in secrets else w for w in words], (line, shown)
+        assert all(w in shown for w in kept)

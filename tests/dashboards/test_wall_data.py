@@ -101,18 +101,63 @@ def test_stream_resumes_without_resending_what_the_client_has(wall_app):
 
 
 def test_stream_endpoint_refuses_beyond_the_limit(wall_app):
-    wall_app.config["NMS_WALL_STREAM"] = sse.StreamConfig(max_streams=1, poll_s=0.01, max_age_s=0.05)
-    client, _ = kiosk_client(wall_app)
-    first = client.get("/api/v1/wall/stream", buffered=False)
+    wall_app.config["NMS_WALL_STREAM"] = sse.StreamConfig(
+        max_streams=1, kiosk_streams=1, poll_s=0.01, max_age_s=0.05
+    )
+    viewer = role_client(wall_app, "viewer", "anhui", name="v1")
+    first = viewer.get("/api/v1/wall/stream", buffered=False)
     assert first.status_code == 200 and first.mimetype == "text/event-stream"
-    second = client.get("/api/v1/wall/stream")
-    assert second.status_code == 503
+    second = role_client(wall_app, "viewer", "anhui", name="v2").get("/api/v1/wall/stream")
+    assert second.status_code == 503 and "all 1 in use" in second.get_json()["error"]
     body = b"".join(first.response)
     first.close()
     assert b"event: wall" in body and b"event: bye" in body
-    third = client.get("/api/v1/wall/stream")
+    third = role_client(wall_app, "viewer", "anhui", name="v2").get("/api/v1/wall/stream", buffered=False)
     assert third.status_code == 200  # the slot was given back when the first stream closed
     third.close()
+
+
+def test_one_viewer_cannot_hold_the_pool_and_the_kiosk_always_streams(wall_app):
+    wall_app.config["NMS_WALL_STREAM"] = sse.StreamConfig(
+        max_streams=4, max_per_principal=2, kiosk_streams=1, poll_s=0.01, max_age_s=60
+    )
+    held = []
+    v1 = role_client(wall_app, "viewer", "anhui", name="v1")
+    for _ in range(2):
+        held.append(v1.get("/api/v1/wall/stream", buffered=False))
+    refused = v1.get("/api/v1/wall/stream")  # the same person again, even with the pool half free
+    assert refused.status_code == 503 and "at most 2 each" in refused.get_json()["error"]
+    v2 = role_client(wall_app, "viewer", "anhui", name="v2")
+    for _ in range(2):
+        held.append(v2.get("/api/v1/wall/stream", buffered=False))
+    assert [r.status_code for r in held] == [200] * 4  # the shared pool is full now
+    v3 = role_client(wall_app, "viewer", "anhui", name="v3").get("/api/v1/wall/stream")
+    assert v3.status_code == 503 and "all 4 in use" in v3.get_json()["error"]
+    kiosk, _ = kiosk_client(wall_app)
+    wall = kiosk.get("/api/v1/wall/stream", buffered=False)
+    assert wall.status_code == 200 and wall.mimetype == "text/event-stream"
+    assert next(iter(wall.response)).startswith(b"retry:")
+    for r in [*held, wall]:
+        r.close()
+    again = v1.get("/api/v1/wall/stream", buffered=False)
+    assert again.status_code == 200  # all slots given back
+    again.close()
+
+
+def test_limiter_keeps_kiosk_slots_and_bounds_the_total():
+    lim = sse.StreamLimiter(1, per_principal=2, kiosk_slots=1)
+    a = lim.acquire("kiosk:kiosk-1", kiosk=True)  # the reserved slot
+    b = lim.acquire("kiosk:kiosk-2", kiosk=True)  # spills into the shared pool
+    assert callable(a) and callable(b)
+    assert isinstance(lim.acquire("kiosk:kiosk-3", kiosk=True), str)  # everything is taken
+    assert isinstance(lim.acquire("user:v1"), str)
+    b()
+    b()  # releasing twice gives back one slot only
+    v1 = lim.acquire("user:v1")
+    assert callable(v1) and isinstance(lim.acquire("user:v2"), str)
+    a()
+    assert isinstance(lim.acquire("user:v2"), str)  # the kiosk slot is not for viewers
+    assert (lim.open, lim.kiosk_open, lim.by_principal) == (1, 0, {"user:v1": 1})
 
 
 def test_outline_is_geojson_of_the_cities(wall_app):

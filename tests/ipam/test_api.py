@@ -95,6 +95,45 @@ def test_session_login_request_amend_reject(app):
     assert op.post(f"{API}/requests/{rid}/approve", json={}).status_code == 409  # no longer pending
 
 
+def test_approval_needs_a_second_person_unless_the_centre_relaxes_it(app, tokens):
+    import json
+
+    c = app.test_client()
+    rid = _request(c, tokens["admin"]).get_json()["id"]
+    before = counts(app)
+    r = c.post(f"{API}/requests/{rid}/approve", json={}, headers=tokens["admin"])
+    assert r.status_code == 403 and r.get_json()["field"] == "requester"
+    assert "four-eyes" in r.get_json()["error"] and "NMS_IPAM_ALLOW_SELF_APPROVAL" in r.get_json()["error"]
+    assert counts(app) == before  # nothing allocated, nothing audited
+    r = c.post(f"{API}/requests/{rid}/approve", json={"reason": "fine"}, headers=tokens["op"])
+    assert r.status_code == 200 and r.get_json()["decided_by"] == "op1"
+    db = app_db(app)
+    actor, after, reason = db.execute(
+        "SELECT actor, after, reason FROM audit_log WHERE action='ipam.request.approve'").fetchone()
+    assert (actor, json.loads(after)["requester"], json.loads(after)["decided_by"], reason) == (
+        "op1", "admin1", "op1", "fine")
+    # a one-person centre relaxes the rule; the audit entry says the requester approved it
+    app.config["NMS_SETTINGS"].ipam_allow_self_approval = True
+    rid2 = _request(c, tokens["admin"]).get_json()["id"]
+    r = c.post(f"{API}/requests/{rid2}/approve", json={}, headers=tokens["admin"])
+    assert r.status_code == 200 and r.get_json()["decided_by"] == "admin1"
+    actor, after, reason = db.execute(
+        "SELECT actor, after, reason FROM audit_log WHERE action='ipam.request.approve' AND target=?",
+        (f"ipam:request:{rid2}",)).fetchone()
+    assert actor == "admin1" and json.loads(after)["requester"] == "admin1"
+    assert reason == "self-approved by requester admin1 (NMS_IPAM_ALLOW_SELF_APPROVAL=1)"
+    db.conn.close()
+
+
+def test_self_approval_setting_from_the_environment(monkeypatch):
+    from nms.config import Settings
+
+    monkeypatch.delenv("NMS_IPAM_ALLOW_SELF_APPROVAL", raising=False)
+    assert Settings().ipam_allow_self_approval is False
+    monkeypatch.setenv("NMS_IPAM_ALLOW_SELF_APPROVAL", "1")
+    assert Settings().ipam_allow_self_approval is True
+
+
 def test_county_admin_cannot_cross_into_another_county(app, tokens):
     c = app.test_client()
     other_pool = pool_of(app, OTHER_COUNTY)

@@ -79,3 +79,16 @@ def test_subnet_map_api_hides_other_sites_labels(app):
     city = c.get(f"/api/v1/ipam/pools/{pool_of(app, 'hefei').id}/map", headers=viewer).get_json()
     labelled = {cell["child"].split()[2] for cell in city["cells"] if cell["child"]}
     assert labelled and labelled <= inventory().subtree("hefei")
+
+
+def test_decision_form_refuses_approving_ones_own_request(app):
+    admin = role_client(app, "administrator", "anhui")
+    form = {"site": COUNTY, "space": "专网", "family": "4", "prefix_length": "27", "purpose": "cameras",
+            "justification": "county square"}
+    assert admin.post("/ipam/requests", data=form).status_code == 302
+    queue = admin.get("/ipam/queue").get_data(as_text=True)
+    rid = int(re.search(r"/ipam/requests/(\d+)/decide", queue).group(1))
+    r = admin.post(f"/ipam/requests/{rid}/decide", data={"action": "approve"})
+    assert r.status_code == 403 and "four-eyes" in r.get_data(as_text=True)
+    op = role_client(app, "operator", "anhui")
+    assert op.post(f"/ipam/requests/{rid}/decide", data={"action": "approve"}).status_code == 302

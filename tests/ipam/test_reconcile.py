@@ -49,6 +49,26 @@ def test_reconcile_finds_unplanned_wrong_site_and_unseen():
     assert [u["prefix"] for u in out["unseen"]] == ["10.1.2.0/24"]
 
 
+def test_reconcile_names_no_owner_outside_the_callers_scope():
+    db, sp = _plan()
+    obs = [
+        {"device": "a-sw1", "site": "a", "address": "10.2.1.7"},  # b's range, seen at a
+        {"device": "a-sw1", "site": "a", "address": "10.2.9.9"},  # b's pool, not allocated
+        {"device": "a-sw1", "site": "a", "address": "10.9.9.9"},  # the province's pool (p)
+        {"device": "a-sw1", "site": "a", "address": "10.1.9.9"},  # a's own pool
+    ]
+    out = reconcile(db, sp, obs, frozenset({"a"}))
+    assert [(w["address"], w["prefix"], w["planned_site"]) for w in out["wrong_site"]] == [
+        ("10.2.1.7", None, None)]
+    assert [(u["address"], u["pool"], u["pool_site"]) for u in out["unplanned"]] == [
+        ("10.2.9.9", None, None), ("10.9.9.9", None, None), ("10.1.9.9", "10.1.0.0/16", "a")]
+    text = repr(out)
+    assert not any(x in text for x in ("'b'", "'p'", "10.2.1.0/24", "10.2.0.0/16", "10.0.0.0/8"))
+    full = reconcile(db, sp, obs, None)  # the province sees every owner
+    assert [u["pool_site"] for u in full["unplanned"]] == ["b", "p", "a"]
+    assert full["wrong_site"][0]["planned_site"] == "b"
+
+
 def test_reconcile_rejects_bad_observations_and_other_sites():
     db, sp = _plan()
     with pytest.raises(BadInput) as info:
@@ -71,6 +91,15 @@ def test_reconcile_endpoint_is_scoped(tmp_path, tmp_path_factory):
                      "observations": [{"device": "fd-rtr", "site": COUNTY, "address": inside}]})
     assert r.status_code == 200, r.get_json()
     assert r.get_json()["unplanned"][0]["pool_site"] == COUNTY
+    other = pool_of(app, OTHER_COUNTY)
+    theirs = other.cidr.split("/")[0].rsplit(".", 1)[0] + ".9"  # another county's pool, seen here
+    r = c.post("/api/v1/ipam/reconcile", headers=county,
+               json={"observations": [{"device": "fd-rtr", "site": COUNTY, "address": theirs}]})
+    assert r.status_code == 200, r.get_json()
+    (finding,) = r.get_json()["unplanned"] + r.get_json()["wrong_site"]
+    assert finding.get("pool_site") is None and finding.get("planned_site") is None
+    assert finding.get("pool") is None and finding.get("prefix") is None
+    assert OTHER_COUNTY not in r.get_data(as_text=True) and other.cidr not in r.get_data(as_text=True)
     r = c.post("/api/v1/ipam/reconcile", headers=county,
                json={"observations": [{"device": "x", "site": OTHER_COUNTY, "address": "10.0.0.1"}]})
     assert r.status_code == 403
