@@ -288,7 +288,7 @@ def apply_poll(m: Machine, poll: Mapping[str, Any], inventory: Inventory | None)
 
 
 def tunnel_observations(
-    dev_name: str, tunnels: Iterable[Mapping[str, Any]], inventory: Inventory | None
+    dev_name: str, tunnels: Iterable[Mapping[str, Any]], topo: topology.Topology | None
 ) -> dict[str, tuple[str, str | None]]:
     """{peer: (state, reason)} of one poll's tunnel rows, keyed by the peer, never the row.
 
@@ -296,7 +296,6 @@ def tunnel_observations(
     inventory does not know it), so a tunnel is the same subject whether its SA row is
     there or not; any live SA to a peer makes it up.
     """
-    topo = topology.build(inventory) if inventory is not None else None
     out: dict[str, tuple[str, str | None]] = {}
     for t in tunnels:
         peer = t.get("peer") or t.get("name")
@@ -324,15 +323,19 @@ def apply_tunnels(
     down, "no SA", so its return brings the same subject back up.  Absent and not
     expected: unknown, never down (nobody promised that tunnel).
     """
-    seen = tunnel_observations(dev_name, tunnels, inventory)
+    known = m.tunnels_of(dev_name)
+    tunnels = list(tunnels)
+    if not tunnels and not known:
+        return  # most devices: no tunnel table, nothing to look up
+    topo = topology.build(inventory) if inventory is not None else None
+    seen = tunnel_observations(dev_name, tunnels, topo)
     for peer, (st, reason) in seen.items():
         s = m.get("tunnel", f"{dev_name}>{peer}", site)
         m.observe(s, st, reason, ts)
-    known = m.tunnels_of(dev_name)
     known.update(seen)
     gone = known - seen.keys()
     if gone:
-        expected = set(topology.build(inventory).peers.get(dev_name, ())) if inventory is not None else set()
+        expected = set(topo.peers.get(dev_name, ())) if topo is not None else set()
         for peer in gone:
             s = m.get("tunnel", f"{dev_name}>{peer}", site)
             if peer in expected:
