@@ -161,6 +161,9 @@ def validate_poll(p: Any, where: str, now: float) -> None:
         if not isinstance(icmp.get("alive"), bool):
             raise BatchError(422, f"{where}.icmp.alive: expected true or false")
         _num(icmp.get("rtt_ms"), f"{where}.icmp.rtt_ms")
+        _num(icmp.get("loss_pct"), f"{where}.icmp.loss_pct")
+        if icmp.get("loss_pct") is not None and not 0 <= icmp["loss_pct"] <= 100:
+            raise BatchError(422, f"{where}.icmp.loss_pct: {icmp['loss_pct']} is not between 0 and 100")
     if p.get("identity") is not None:
         ident = _dict(p["identity"], f"{where}.identity")
         _num(ident.get("uptime_s"), f"{where}.identity.uptime_s")
@@ -266,8 +269,9 @@ def samples_of(poll: Mapping[str, Any]) -> list[Sample]:
     icmp = poll.get("icmp")
     if icmp is not None:
         values["icmp_alive"] = 1 if icmp["alive"] else 0
-        if icmp.get("rtt_ms") is not None:
-            values["rtt_ms"] = icmp["rtt_ms"]
+        for k in ("rtt_ms", "loss_pct"):
+            if icmp.get(k) is not None:
+                values[k] = icmp[k]
     uptime = (poll.get("identity") or {}).get("uptime_s")
     if uptime is not None:
         values["uptime_s"] = uptime

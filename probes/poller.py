@@ -285,11 +285,16 @@ class Poller:
                 live[peer] = {"peer": peer, "name": name, "state": state}
         if not peers:
             return sorted(live.values(), key=lambda t: t["peer"])
+        # every expected peer, its SA row gone or not ("down", no SA), then rows nobody expected
         out = []
         for p in peers:
             key = address(p) or p
-            t = live.get(key)
-            out.append({"peer": key, "name": t["name"] if t else None, "state": t["state"] if t else "down"})
+            t = live.pop(key, None)
+            if t is None:
+                out.append({"peer": key, "name": None, "state": "down", "expected": True, "sa": False})
+            else:
+                out.append(t | {"expected": True, "sa": True})
+        out += [t | {"expected": False, "sa": True} for t in sorted(live.values(), key=lambda t: t["peer"])]
         return out
 
 

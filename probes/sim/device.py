@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 import random
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from nms import topology
 from nms.inventory_model import Device, Inventory, Link
 from probes.sim import ber, traffic
 from probes.sim.state import SDH_INTERVAL_S, SdhState, SimInterface, SimTunnel
@@ -102,14 +104,16 @@ def link_ends_of(inv: Inventory) -> dict[str, dict[str, tuple[Link, bool]]]:
 
 
 def tunnel_peers_of(inv: Inventory) -> dict[str, tuple[str, ...]]:
-    """Tunnels at both ends: a device's own ``tunnel_peers``, then (sorted) the devices
-    that list it as their peer, since an IPsec tunnel exists on both gateways."""
-    reverse: dict[str, set[str]] = {}
-    for d in inv.devices.values():
-        for peer in d.tunnel_peers:
-            reverse.setdefault(peer, set()).add(d.name)
-    return {d.name: tuple(dict.fromkeys([*d.tunnel_peers, *sorted(reverse.get(d.name, ()))]))
-            for d in inv.devices.values() if d.tunnel_peers or d.name in reverse}
+    """Tunnels at both ends (:func:`nms.topology.expected_peers`: what the centre expects)."""
+    return topology.build(inv).peers
+
+
+def _while_up(tun: SimTunnel, value: bytes | Callable[[float], bytes]) -> Callable[[float], bytes | None]:
+    """A tunnel-table cell that exists only while the tunnel is up: a dropped SA's row is
+    removed from the table, as real cipher machines do, not left with a "down" state."""
+    if isinstance(value, bytes):
+        return lambda now: None if tun.outage.down else value
+    return lambda now: None if tun.outage.down else value(now)
 
 
 @dataclass
@@ -390,18 +394,19 @@ class SimDevice:
             tun = SimTunnel(index=n, peer=peer, peer_address=addr,
                             peak=self.rng.uniform(60_000, 600_000), established=self.boot)
             self.tunnels[peer] = tun
-            v.set(t + (1, n), _i(n))
-            v.set(t + (2, n), ber.tlv(ber.IP_ADDRESS, raw if len(raw) == 4 else b"\0\0\0\0"))
-            v.set(t + (3, n), _str(peer))
-            v.set(t + (4, n), lambda now, tun=tun: _i(2 if tun.outage.down else 1))
-            v.set(t + (5, n), lambda now, tun=tun: ber.enc_int(
-                int(tun.peak * tun.outage.active_integral(self.boot, now)), ber.COUNTER64))
-            v.set(t + (6, n), lambda now, tun=tun: ber.enc_int(
-                int(tun.peak * 0.8 * tun.outage.active_integral(self.boot, now)), ber.COUNTER64))
-            v.set(t + (7, n), lambda now, tun=tun: ber.enc_int(
-                0 if tun.outage.down else int((now - max(tun.established, self.boot)) * 100) % U32,
-                ber.TIMETICKS))
-            v.set(t + (8, n), algo)
+            ip = ber.tlv(ber.IP_ADDRESS, raw if len(raw) == 4 else b"\0\0\0\0")
+            row = {
+                1: _i(n), 2: ip, 3: _str(peer), 4: _i(1),
+                5: lambda now, tun=tun: ber.enc_int(
+                    int(tun.peak * tun.outage.active_integral(self.boot, now)), ber.COUNTER64),
+                6: lambda now, tun=tun: ber.enc_int(
+                    int(tun.peak * 0.8 * tun.outage.active_integral(self.boot, now)), ber.COUNTER64),
+                7: lambda now, tun=tun: ber.enc_int(
+                    int((now - max(tun.established, self.boot)) * 100) % U32, ber.TIMETICKS),
+                8: algo,
+            }
+            for col, value in row.items():
+                v.set(t + (col, n), _while_up(tun, value))
         v.set(CIPHER + (1, 3, 0), _g32(len(self.tunnels)))
         v.set(CIPHER + (1, 4, 0), lambda now: _g32(sum(not x.outage.down for x in self.tunnels.values())))
 

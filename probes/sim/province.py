@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
+from nms import topology
 from nms.inventory_model import Inventory
 from probes.sim import ber
 from probes.sim.agent import Stats, handle_community, handle_pdu
@@ -307,6 +308,7 @@ class SimulatedProvince:
         now = self.clock()
         try:
             out = self._fault(action, list(args), now, es, ses)
+            self._route_tunnels(now)
             for listener in self.fault_listeners:
                 listener()
             return out
@@ -424,6 +426,30 @@ class SimulatedProvince:
         other = self.devices.get(peer)
         if other is not None and device in other.tunnels:
             other.tunnels[device].set("fault", down, now)
+
+    def _route_tunnels(self, now: float) -> None:
+        """A tunnel whose two cipher machines no longer have a path between them drops.
+
+        The path is the province's graph (:mod:`nms.topology`) without cut links (an end
+        interface down: link fault, SDH LOS, admin down) and down devices; the tunnel's
+        rows vanish at both ends and come back when a path does.
+        """
+        topo = topology.build(self.inventory)
+        cut = {
+            link.id
+            for link in self.inventory.links.values()
+            for end in (link.a, link.b)
+            if end.device in self.devices
+            and (itf := self.devices[end.device].interfaces.get(end.interface)) is not None
+            and itf.outage.down
+        }
+        down = {name for name, d in self.devices.items() if d.down}
+        island = topo.components(down, cut) if cut or down else {}
+        for name, dev in self.devices.items():
+            for peer, tun in dev.tunnels.items():
+                # a down end is the peer-down fault's business, not the path's
+                cut_off = name in island and peer in island and island[name] != island[peer]
+                tun.set("path", cut_off, now)
 
     def status(self) -> dict:
         now = time.time()

@@ -19,7 +19,7 @@ from dataclasses import replace
 
 import pytest
 
-from nms import sdh
+from nms import sdh, topology
 from nms.alerts.engine import Engine
 from nms.alerts.outbox import Outbox
 from nms.config import ROOT, Settings
@@ -106,6 +106,7 @@ class Agents:
         self.inv, self.sim, self.url, self.tokens = inv, sim, url, tokens
         self.creds = {n: resolve(c) for n, c in inv.credentials.items()}
         self.poller = Poller(max_in_flight=64)
+        self.expected = topology.build(inv).peers  # as the agent's jobs: both ends
         self.seq = {a: 0 for a in inv.agents}
         self.held: list[tuple[str, bytes]] = []
 
@@ -122,7 +123,7 @@ class Agents:
                 retries=0,
                 name=name,
             )
-            peers = tuple(self.inv.devices[p].address for p in d.tunnel_peers if p in self.inv.devices)
+            peers = tuple(self.inv.devices[p].address for p in self.expected.get(name, ()))
             r = await self.poller.poll(target, profile=d.profile or "auto", expected_peers=peers)
             r["device"] = name
             return r

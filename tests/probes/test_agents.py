@@ -145,9 +145,15 @@ def test_cipher_tunnels_expected_peers_up_and_down(snmpd):
         {
             f"{CIPHER}.2.1.5.0": ("gauge", "17"),
             f"{CIPHER}.2.1.6.0": ("gauge", "41"),
-            **{f"{CIPHER}.2.2.1.2.{i}": ("ipaddress", ip) for i, ip in ((1, "10.0.0.1"), (2, "10.0.0.2"))},
-            **{f"{CIPHER}.2.2.1.3.{i}": ("string", n) for i, n in ((1, "to-hefei"), (2, "to-chaohu"))},
-            **{f"{CIPHER}.2.2.1.4.{i}": ("integer", s) for i, s in ((1, "1"), (2, "2"))},
+            **{
+                f"{CIPHER}.2.2.1.2.{i}": ("ipaddress", ip)
+                for i, ip in ((1, "10.0.0.1"), (2, "10.0.0.2"), (3, "10.0.0.9"))
+            },
+            **{
+                f"{CIPHER}.2.2.1.3.{i}": ("string", n)
+                for i, n in ((1, "to-hefei"), (2, "to-chaohu"), (3, "to-lab"))
+            },
+            **{f"{CIPHER}.2.2.1.4.{i}": ("integer", s) for i, s in ((1, "1"), (2, "2"), (3, "1"))},
         }
     )
     r = poll(
@@ -157,10 +163,12 @@ def test_cipher_tunnels_expected_peers_up_and_down(snmpd):
     )
     assert r["ok"], r["error"]
     assert r["health"] == {"cpu_pct": 17.0, "mem_pct": 41.0}
+    # every expected peer, with or without an SA row; then a row nobody expected
     assert r["tunnels"] == [
-        {"peer": "10.0.0.1", "name": "to-hefei", "state": "up"},
-        {"peer": "10.0.0.2", "name": "to-chaohu", "state": "down"},
-        {"peer": "10.0.0.3", "name": None, "state": "down"},
+        {"peer": "10.0.0.1", "name": "to-hefei", "state": "up", "expected": True, "sa": True},
+        {"peer": "10.0.0.2", "name": "to-chaohu", "state": "down", "expected": True, "sa": True},
+        {"peer": "10.0.0.3", "name": None, "state": "down", "expected": True, "sa": False},
+        {"peer": "10.0.0.9", "name": "to-lab", "state": "up", "expected": False, "sa": True},
     ]
 
 
