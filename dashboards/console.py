@@ -23,7 +23,7 @@ from nms.db import connect
 from nms.inventory_model import Device, Inventory, Link
 from nms.store import SqliteTimeSeriesStore
 
-STATES = ("up", "down", "degraded", "unreachable", "unknown")
+STATES = state.STATES
 RANGES = {"1h": 3600, "1d": 86400, "30d": 30 * 86400}
 RANGE_LABELS = {
     "1h": "最近1小时 Last hour",
@@ -32,7 +32,7 @@ RANGE_LABELS = {
     "custom": "自定义 Custom",
 }
 IF_METRICS = ("in_bps", "out_bps", "in_errors", "out_errors")
-DEVICE_METRICS = ("cpu_pct", "mem_pct", "temperature_c", "rtt_ms")
+DEVICE_METRICS = ("cpu_pct", "mem_pct", "temperature_c", "rtt_ms", "loss_pct")
 MAX_ROWS = 500
 
 # (prefix of a route of another module, label): linked when that module has the page

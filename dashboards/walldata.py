@@ -35,7 +35,7 @@ from nms.inventory_model import Inventory
 
 SDH = "sdh-stm1"
 SEVERITY_RANK = {"critical": 0, "major": 1, "minor": 2, "warning": 3, "info": 4}
-BAD_STATES = ("down", "unreachable", "degraded")
+BAD_STATES = ("down", "unreachable", "degraded", "snmp-unreachable")
 MAX_PROBLEMS = 200
 ALERTS_FETCH = 2000  # the alerts API's maximum
 AVAILABILITY_TTL_S = 60.0

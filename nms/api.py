@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, render_template_string, request
 
-from nms import availability, sitenet, state
+from nms import availability, sdh, sitenet, state
 from nms.auth import current_principal, require
 from nms.auth.policy import require_site, scope_sites
 from nms.db import connect
@@ -98,7 +98,9 @@ def current_state():
     for site_id, nets in sitenet.per_site(out["site_network"]).items():  # each site names its networks
         if site_id in out["site"]:
             out["site"][site_id]["networks"] = nets
-    return jsonify(ts=time.time(), **{f"{k}s": v for k, v in out.items()})
+    # SDH defects per port (nms.sdh), seen where the port's interface is seen
+    ports = {k: v for k, v in sdh.current(db).items() if k in out["interface"]}
+    return jsonify(ts=time.time(), sdh=ports, **{f"{k}s": v for k, v in out.items()})
 
 
 @bp.get("/api/v1/events")
@@ -246,7 +248,9 @@ Maintenance time is excluded from the percentage and shown separately. {{ policy
 <td>{{ r.down_s|hms }}</td><td>{{ r.unreachable_s|hms }}</td><td>{{ r.outages }}</td>
 <td>{{ r.maintenance_s|hms }}</td><td>{{ r.unknown_s|hms }}</td>
 <td>{% if r.g826_availability_pct is not none %}
-{{ "%.3f %% (UAS %d s)"|format(r.g826_availability_pct, r.g826_uas_s) }}{% endif %}</td>
+{{ "%.3f %% (UAS %d s)"|format(r.g826_availability_pct, r.g826_uas_s) }}{% endif %}
+{% if r.g826_esr is not none %}<br>ESR {{ "%.2e"|format(r.g826_esr) }} SESR {{ "%.2e"|format(r.g826_sesr) }}
+{% if r.g826_bber is not none %}BBER {{ "%.2e"|format(r.g826_bber) }}{% endif %}{% endif %}</td>
 </tr>
 {% endfor %}
 </table>

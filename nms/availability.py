@@ -12,6 +12,7 @@ events counts for its site too): see :func:`site_timeline`.
 SDH links also get the ITU-T G.826 view from the 15-minute performance buckets the
 agents report: UAS seconds are unavailable (either end; the larger of the two per
 bucket), over the seconds the buckets cover; buckets inside maintenance are left out.
+ESR, SESR and BBER (of the worse direction) come from :func:`nms.sdh.link_g826`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from nms import maintenance, sitenet, state
+from nms import maintenance, sdh, sitenet, state
 from nms.inventory_model import Inventory
 
 BUCKETS = ("up", "degraded", "down", "unreachable", "unknown")
@@ -61,6 +62,9 @@ FIELDS = (
     "g826_uas_s",
     "g826_covered_s",
     "g826_availability_pct",
+    "g826_esr",
+    "g826_sesr",
+    "g826_bber",
 )
 
 
@@ -260,6 +264,10 @@ def report(
                 row["g826_covered_s"] = covered
                 if covered:
                     row["g826_availability_pct"] = round(100.0 * (1 - row["g826_uas_s"] / covered), 4)
+                kept = set(buckets)  # the bucket ends outside maintenance (reported with UAS)
+                worst = sdh.link_g826(db, inventory.links[subject], t0, t1, kept.__contains__)["worst"]
+                if worst is not None:
+                    row.update(g826_esr=worst["esr"], g826_sesr=worst["sesr"], g826_bber=worst["bber"])
         rows.append(row)
     return rows
 
@@ -278,6 +286,7 @@ def _row(kind, subject, network, t0, t1, spans, maint) -> dict[str, Any]:
     row: dict[str, Any] = {"kind": kind, "subject": subject, "network": network, "period_s": t1 - t0}
     row.update(account(spans, maint))
     row.update(g826_uas_s=None, g826_covered_s=None, g826_availability_pct=None)
+    row.update(g826_esr=None, g826_sesr=None, g826_bber=None)
     return row
 
 

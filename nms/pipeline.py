@@ -161,6 +161,9 @@ def validate_poll(p: Any, where: str, now: float) -> None:
         if not isinstance(icmp.get("alive"), bool):
             raise BatchError(422, f"{where}.icmp.alive: expected true or false")
         _num(icmp.get("rtt_ms"), f"{where}.icmp.rtt_ms")
+        _num(icmp.get("loss_pct"), f"{where}.icmp.loss_pct")
+        if icmp.get("loss_pct") is not None and not 0 <= icmp["loss_pct"] <= 100:
+            raise BatchError(422, f"{where}.icmp.loss_pct: {icmp['loss_pct']} is not between 0 and 100")
     if p.get("identity") is not None:
         ident = _dict(p["identity"], f"{where}.identity")
         _num(ident.get("uptime_s"), f"{where}.identity.uptime_s")
@@ -197,6 +200,10 @@ def validate_poll(p: Any, where: str, now: float) -> None:
             _num(b.get("interval_end"), f"{w}.buckets[{j}].interval_end", null=False)
             for k in ("es", "ses", "uas"):
                 _num(b.get(k), f"{w}.buckets[{j}].{k}")
+            for layer in ("section", "line", "path"):
+                if b.get(layer) is not None:
+                    for k, v in _dict(b[layer], f"{w}.buckets[{j}].{layer}").items():
+                        _num(v, f"{w}.buckets[{j}].{layer}.{k}")
 
 
 def check_skew(samples: list[dict], now: float, max_skew_s: float) -> None:
@@ -262,8 +269,9 @@ def samples_of(poll: Mapping[str, Any]) -> list[Sample]:
     icmp = poll.get("icmp")
     if icmp is not None:
         values["icmp_alive"] = 1 if icmp["alive"] else 0
-        if icmp.get("rtt_ms") is not None:
-            values["rtt_ms"] = icmp["rtt_ms"]
+        for k in ("rtt_ms", "loss_pct"):
+            if icmp.get(k) is not None:
+                values[k] = icmp[k]
     uptime = (poll.get("identity") or {}).get("uptime_s")
     if uptime is not None:
         values["uptime_s"] = uptime

@@ -9,10 +9,9 @@ devices of that network when it has no router) and its *other* devices:
 * ``unknown``: no core device has data;
 * ``unreachable``: every core device with data is unreachable (behind a down parent);
 * ``down``: every core device with data is down or unreachable;
-* ``up``: every core device with data is up and no other device is down, unreachable
-  or degraded;
+* ``up``: every core device with data is up and every other device with data is up;
 * ``degraded``: anything else (some but not all core devices down, a core device
-  degraded, or an other device not up).
+  degraded or snmp-unreachable, or an other device not up).
 
 Devices without data (``unknown``) are left out.  The site's own state is the worst of
 its networks with data (down, unreachable, degraded, up), unknown when none has data;
@@ -34,7 +33,6 @@ from nms.inventory_model import Inventory
 CORE_ROLES = ("router",)
 NETWORK_ZH = {"internal": "专网", "external": "外网"}
 WORST_FIRST = ("down", "unreachable", "degraded", "up")
-NOT_UP = ("down", "unreachable", "degraded")
 V = TypeVar("V")
 
 
@@ -110,7 +108,7 @@ def fold(core: Sequence[str], others: Sequence[str] = ()) -> str:
         return "unreachable"
     if all(x in ("down", "unreachable") for x in known):
         return "down"
-    if all(x == "up" for x in known) and not any(x in NOT_UP for x in others):
+    if all(x == "up" for x in known) and all(x in ("up", "unknown") for x in others):
         return "up"
     return "degraded"
 
@@ -124,14 +122,18 @@ def explain(net: SiteNetwork, st: str, core: Sequence[str], others: Sequence[str
         return "no data"
     if st == "unreachable":
         return "parent down"
-    bad = sum(x in NOT_UP for x in core)
+    bad = sum(_not_up(x) for x in core)
     if st == "down":
         return f"all {what} down" if bad == len(core) else f"{what} with data down"
     parts = [f"{bad} of {len(core)} {what} not up"] if bad else []
-    worse = sum(x in NOT_UP for x in others)
+    worse = sum(_not_up(x) for x in others)
     if worse:
         parts.append(f"{worse} of {len(others)} other devices not up")
     return ", ".join(parts) or None
+
+
+def _not_up(st: str) -> bool:
+    return st not in ("up", "unknown")
 
 
 def worst(states: Mapping[str, str]) -> str:

@@ -1,4 +1,4 @@
-"""Up / down / degraded / unreachable / unknown of every device, interface, link and site.
+"""Up / down / degraded / snmp-unreachable / unreachable / unknown of every device, interface, link and site.
 
 Devices, interfaces and tunnels are observed directly (poll results); a change needs
 ``down_after`` consecutive bad polls or ``up_after`` good ones (:class:`StateConfig`),
@@ -25,15 +25,17 @@ from typing import Any, Protocol
 
 import sqlite_utils
 
-from nms import sitenet, topology
+from nms import sdh, sitenet, topology
 from nms.config import env_number
 from nms.inventory_model import Inventory
 from nms.store import add_key_column, run_ddl
 
-STATES = ("up", "down", "degraded", "unreachable", "unknown")
+STATES = ("up", "down", "degraded", "snmp-unreachable", "unreachable", "unknown")
+SNMP_UNREACHABLE = "snmp-unreachable"  # SNMP fails but the device answers ping: not "down"
 KINDS = ("device", "interface", "link", "site", "tunnel", "site_network")
 OBSERVED = ("device", "interface", "tunnel")  # polled directly (links and sites are derived)
-SDH_DEFECTS = ("LOS", "LOF", "AIS", "LOP", "TIM", "PLM")
+SDH_DEFECTS = ("LOS", "LOF", "AIS", "LOP", "TIM", "PLM", "UNEQ")  # this end receives nothing usable
+SDH_FAR_END = ("RDI",)  # the far end receives nothing usable from us: one direction is broken
 APPLIED_KEEP_S = 30 * 86400
 GAP_FACTOR = 1.5  # silent for this many poll intervals: a gap late polls may fill (:func:`backfill`)
 
@@ -165,6 +167,17 @@ class Machine:
     gaps: list[tuple] = field(default_factory=list)  # (kind, subject, start, end, step, *pending run)
     late: list[tuple] = field(default_factory=list)  # (kind, subject, ts, obs, reason): older than last_ts
     retro: list[tuple] = field(default_factory=list)  # (ts, kind, subject, state, reason): see set_state
+    _tunnels: dict[str, set[str]] | None = field(default=None, repr=False)
+
+    def tunnels_of(self, device: str) -> set[str]:
+        """Peers of the device's known tunnel subjects (index built once per batch)."""
+        if self._tunnels is None:
+            self._tunnels = {}
+            for kind, subj in self.subjects:
+                if kind == "tunnel":
+                    dev, _, peer = subj.partition(">")
+                    self._tunnels.setdefault(dev, set()).add(peer)
+        return self._tunnels.setdefault(device, set())
 
     def get(self, kind: str, subject: str, site: str | None = None) -> Subject:
         key = (kind, subject)
@@ -248,8 +261,8 @@ def device_observation(poll: Mapping[str, Any]) -> tuple[str, str | None]:
             return "degraded", f"tunnel down: {', '.join(map(str, down))}"
         return "up", None
     err = poll.get("error") or "no answer"
-    if icmp is not None and icmp.get("alive"):
-        return "degraded", f"SNMP down: {err}"
+    if icmp is not None and icmp.get("alive"):  # wrong community, v3 key, ACL: the box is there
+        return SNMP_UNREACHABLE, f"SNMP unreachable, ping ok: {err}"
     if icmp is not None:
         return "down", f"ICMP down, SNMP down: {err}"
     return "down", f"SNMP down: {err}"
@@ -263,6 +276,9 @@ def interface_observation(itf: Mapping[str, Any], sdh: Mapping[str, Any] | None)
         ]
         if defects:
             return "down", f"SDH {defects[0]}"
+        far = [d for k in ("line_status", "path_status") for d in sdh.get(k) or [] if d in SDH_FAR_END]
+        if far and itf.get("oper") == "up":
+            return "degraded", f"SDH {far[0]} (far end defect)"
     if itf.get("admin") == "down":
         return "down", "admin down"
     oper = itf.get("oper")
@@ -310,10 +326,65 @@ def apply_poll(m: Machine, poll: Mapping[str, Any], inventory: Inventory | None)
         s = m.get("interface", iface_id(dev_name, itf["name"]), site)
         o, r = interface_observation(itf, sdh_by_index.get(itf.get("index")))
         m.observe(s, o, r, ts, step)
-    for t in poll.get("tunnels") or []:
-        key = t.get("name") or t.get("peer")
-        s = m.get("tunnel", f"{dev_name}>{key}", site)
-        m.observe(s, t["state"], "tunnel down" if t["state"] == "down" else None, ts, step)
+    apply_tunnels(m, dev_name, poll.get("tunnels") or [], inventory, site, ts, step)
+
+
+def tunnel_observations(
+    dev_name: str, tunnels: Iterable[Mapping[str, Any]], topo: topology.Topology | None
+) -> dict[str, tuple[str, str | None]]:
+    """{peer: (state, reason)} of one poll's tunnel rows, keyed by the peer, never the row.
+
+    The peer is the remote cipher machine's inventory name (or its address when the
+    inventory does not know it), so a tunnel is the same subject whether its SA row is
+    there or not; any live SA to a peer makes it up.
+    """
+    out: dict[str, tuple[str, str | None]] = {}
+    for t in tunnels:
+        peer = t.get("peer") or t.get("name")
+        if not peer:
+            continue
+        key = topo.peer_name(dev_name, str(peer)) if topo is not None else str(peer)
+        st = t.get("state") or "unknown"
+        reason = None if st != "down" else ("no SA" if t.get("sa") is False else "tunnel down")
+        if out.get(key, ("",))[0] != "up":
+            out[key] = (st, reason)
+    return out
+
+
+def apply_tunnels(
+    m: Machine,
+    dev_name: str,
+    tunnels: Iterable[Mapping[str, Any]],
+    inventory: Inventory | None,
+    site: str | None,
+    ts: float,
+    step: float = 60.0,
+) -> None:
+    """Observe a device's tunnels; one seen before but absent now has lost its SA.
+
+    Absent and expected (the inventory's peers at both ends, :func:`nms.topology.expected_peers`):
+    down, "no SA", so its return brings the same subject back up.  Absent and not
+    expected: unknown, never down (nobody promised that tunnel).
+    """
+    known = m.tunnels_of(dev_name)
+    tunnels = list(tunnels)
+    if not tunnels and not known:
+        return  # most devices: no tunnel table, nothing to look up
+    topo = topology.build(inventory) if inventory is not None else None
+    seen = tunnel_observations(dev_name, tunnels, topo)
+    for peer, (st, reason) in seen.items():
+        s = m.get("tunnel", f"{dev_name}>{peer}", site)
+        m.observe(s, st, reason, ts, step)
+    known.update(seen)
+    gone = known - seen.keys()
+    if gone:
+        expected = set(topo.peers.get(dev_name, ())) if topo is not None else set()
+        for peer in gone:
+            s = m.get("tunnel", f"{dev_name}>{peer}", site)
+            if peer in expected:
+                m.observe(s, "down", "no SA", ts, step)
+            else:
+                m.observe(s, "unknown", "no SA (not an expected peer)", ts, step)
 
 
 def settle_own(m: Machine) -> None:
@@ -365,6 +436,8 @@ def _follow_device(m: Machine, dev: Subject | None, subs: Iterable[Subject], ts:
         st, reason = "unknown", f"device {name} down"
     elif dev.own == "unknown":
         st, reason = "unknown", f"no data from device {name}"
+    elif dev.own == SNMP_UNREACHABLE:
+        st, reason = "unknown", f"no SNMP data from device {name}"
     else:
         for s in subs:
             at = s.changed_at if s.changed_at is not None else (dev.changed_at or ts)
@@ -377,7 +450,7 @@ def _follow_device(m: Machine, dev: Subject | None, subs: Iterable[Subject], ts:
 
 def _live(dev: Subject | None) -> bool:
     """Does this device's last word about its interfaces and tunnels still count?"""
-    return dev is not None and dev.own not in ("down", "unknown")
+    return dev is not None and dev.own not in ("down", "unknown", SNMP_UNREACHABLE)
 
 
 def derive(m: Machine, inventory: Inventory | None, ts: float) -> None:
@@ -427,6 +500,9 @@ def derive(m: Machine, inventory: Inventory | None, ts: float) -> None:
             e, r = downs[0]
             link_state[link.id] = ("down", f"{r or 'down'} at {e.device}:{e.interface}")
             blocked.add(link.id)
+        elif degraded := [(e, r) for e, st, r in ends if st == "degraded"]:
+            e, r = degraded[0]  # e.g. SDH RDI: the far end does not hear this end
+            link_state[link.id] = ("degraded", f"{r} at {e.device}:{e.interface}")
         elif "down" in dev_own:
             d = (link.a, link.b)[dev_own.index("down")].device
             link_state[link.id] = ("down", f"device {d} down")
@@ -631,6 +707,7 @@ def apply_batch(
         save(db, m)
         backfill(db, m)
         _store_uas(db, polls)
+        sdh.store(db, polls)
         note_epoch(db, agent, epoch, seq, time.time() if now is None else now)
         db.execute(
             "INSERT INTO state_applied (agent, epoch, seq, ts) VALUES (?, ?, ?, ?)",

@@ -29,6 +29,8 @@ class Topology:
     parent: dict[str, Edge] = field(default_factory=dict)  # BFS tree from the roots, ignoring state
     depth: dict[str, int] = field(default_factory=dict)
     by_site: dict[str, list[str]] = field(default_factory=dict)
+    peers: dict[str, tuple[str, ...]] = field(default_factory=dict)  # expected tunnel peers (both ends)
+    by_address: dict[str, list[str]] = field(default_factory=dict)  # management or simulated address
     _only: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict, repr=False)
 
     def reachable(self, down: Collection[str] = (), blocked: Collection[str] = ()) -> set[str]:
@@ -78,6 +80,38 @@ class Topology:
             out[name] = self.culprit(name, down, blocked)
         return out
 
+    def peer_name(self, device: str, peer: str) -> str:
+        """The inventory name of the tunnel peer ``device`` reports as ``peer`` (an address).
+
+        A device's expected peers are looked up first (addresses are unique only within
+        one network); an address no device has stays as it is.
+        """
+        inv = self.inventory
+        if peer in inv.devices:
+            return peer
+        found = self.by_address.get(peer, [])
+        expected = [n for n in found if n in self.peers.get(device, ())]
+        own = inv.devices.get(device)
+        same = [n for n in found if own is not None and inv.devices[n].network == own.network]
+        return (expected or same or found or [peer])[0]
+
+    def components(self, down: Collection[str] = (), blocked: Collection[str] = ()) -> dict[str, int]:
+        """{device: island number}: devices with the same number still reach each other
+        without passing a ``down`` device or a ``blocked`` link (down devices are left out)."""
+        comp: dict[str, int] = {}
+        for start in self.adj:
+            if start in comp or start in down:
+                continue
+            n = comp[start] = len(comp)
+            queue = deque([start])
+            while queue:
+                cur = queue.popleft()
+                for nxt, lid in self.adj[cur]:
+                    if nxt not in comp and nxt not in down and (lid is None or lid not in blocked):
+                        comp[nxt] = n
+                        queue.append(nxt)
+        return comp
+
     def only_through(self, kind: str, subject: str) -> frozenset[str]:
         """Devices the centre reaches only through this one link or device (not itself)."""
         key = (kind, subject)
@@ -118,8 +152,26 @@ def build(inventory: Inventory) -> Topology:
     return topo
 
 
+def expected_peers(inventory: Inventory) -> dict[str, tuple[str, ...]]:
+    """Tunnels each cipher machine must have, at both ends.
+
+    A device's own ``tunnel_peers`` first, then (sorted) the devices that list it: an
+    IPsec tunnel exists on both gateways, so the provincial hub expects every city
+    cipher machine and a city expects the province and its counties' machines.
+    """
+    reverse: dict[str, set[str]] = {}
+    for d in inventory.devices.values():
+        for peer in d.tunnel_peers:
+            reverse.setdefault(peer, set()).add(d.name)
+    return {
+        d.name: tuple(dict.fromkeys([*d.tunnel_peers, *sorted(reverse.get(d.name, ()))]))
+        for d in inventory.devices.values()
+        if d.tunnel_peers or d.name in reverse
+    }
+
+
 def _build(inventory: Inventory) -> Topology:
-    t = Topology(inventory)
+    t = Topology(inventory, peers=expected_peers(inventory))
     for d in inventory.devices:
         t.adj[d] = []
     for link in inventory.links.values():
@@ -129,6 +181,8 @@ def _build(inventory: Inventory) -> Topology:
     lans: dict[tuple[str, str], list[str]] = {}
     for d in inventory.devices.values():
         t.by_site.setdefault(d.site, []).append(d.name)
+        for addr in dict.fromkeys((d.address, inventory.sim_address(d.name))):
+            t.by_address.setdefault(addr, []).append(d.name)
         lans.setdefault((d.site, d.network), []).append(d.name)
     for names in lans.values():
         for a in names:

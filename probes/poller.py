@@ -17,6 +17,7 @@ from typing import Any
 
 from nms.netguard import TargetNotAllowed
 from probes import profile as profmod
+from probes.sdh import SdhReader, bitmap
 from probes.snmp import SnmpAuthError, SnmpError, SnmpGarbage, SnmpTimeout, Target, open_client
 from probes.snmp.limiter import AdaptiveLimiter
 from probes.snmp.values import address, index_address, number, text
@@ -67,7 +68,7 @@ class Poller:
         self.impl = impl
         self.budget_s = budget_s
         self._profile_dir = profile_dir or str(profmod.PROFILE_DIR)
-        self._sdh_seen: dict[tuple[str, int, str], tuple[float, float]] = {}
+        self.sdh = SdhReader()  # remembers which 15-minute SDH intervals were delivered
         self.varbinds = 0  # total values received, for benchmarks
 
     async def poll(self, target: Target, profile: str = "auto", expected_peers: Iterable[str] = ()) -> dict:
@@ -140,7 +141,8 @@ class Poller:
             if prof.get("tunnels"):
                 result["tunnels"] = await self._tunnels(client, prof.get("tunnels"), peers, maxrep)
             if prof.get("sdh"):
-                result["sdh"] = await self._sdh(client, prof.get("sdh"), target, maxrep)
+                result["sdh"] = await self.sdh.read(client, prof.get("sdh"), (target.host, target.port),
+                                                    self._walk, maxrep)
         finally:
             await client.close()
 
@@ -283,80 +285,22 @@ class Poller:
                 live[peer] = {"peer": peer, "name": name, "state": state}
         if not peers:
             return sorted(live.values(), key=lambda t: t["peer"])
+        # every expected peer, its SA row gone or not ("down", no SA), then rows nobody expected
         out = []
         for p in peers:
             key = address(p) or p
-            t = live.get(key)
-            out.append({"peer": key, "name": t["name"] if t else None, "state": t["state"] if t else "down"})
+            t = live.pop(key, None)
+            if t is None:
+                out.append({"peer": key, "name": None, "state": "down", "expected": True, "sa": False})
+            else:
+                out.append(t | {"expected": True, "sa": True})
+        out += [t | {"expected": False, "sa": True} for t in sorted(live.values(), key=lambda t: t["peer"])]
         return out
-
-    async def _sdh(self, client, spec: dict, target: Target, maxrep: int) -> list[dict]:
-        kinds = ("section", "line", "path")
-        cols = [str(spec[f"{k}_status"]) for k in kinds if f"{k}_status" in spec]
-        elapsed_col = str(spec["time_elapsed"]) if "time_elapsed" in spec else None
-        data = await self._walk(client, cols + ([elapsed_col] if elapsed_col else []), maxrep)
-        now = time.time()
-        by_if: dict[str, dict] = {}
-        for k in kinds:
-            col = spec.get(f"{k}_status")
-            if not col:
-                continue
-            bits = {int(b): n for b, n in (spec.get(f"{k}_bits") or {}).items()}
-            for idx, raw in data[str(col)].items():
-                entry = by_if.setdefault(idx, _sdh_entry(idx))
-                entry[f"{k}_status"] = _bitmap(number(raw), bits)
-        interval = spec.get("interval") or {}
-        if elapsed_col and interval:
-            for idx, raw_elapsed in data[elapsed_col].items():
-                elapsed = number(raw_elapsed)
-                if elapsed is None:
-                    continue
-                end = round(now - elapsed)
-                key = (target.host, target.port, idx)
-                last = self._sdh_seen.get(key)
-                if last is not None and abs(end - last[0]) < 450 and elapsed >= last[1]:
-                    self._sdh_seen[key] = (last[0], elapsed)
-                    continue  # same interval as last poll: its completed bucket was already reported
-                oids = {k: f"{interval[k]}.{idx}.1" for k in ("es", "ses", "uas", "valid") if k in interval}
-                got = await client.get(list(oids.values()))
-                self.varbinds += len(got)
-                vals = {k: number(got.get(o)) for k, o in oids.items()}
-                if all(v is None for v in vals.values()):
-                    continue  # no completed interval yet
-                self._sdh_seen[key] = (end, elapsed)
-                entry = by_if.setdefault(idx, _sdh_entry(idx))
-                entry["buckets"].append(
-                    {
-                        "interval_end": end,
-                        "es": vals.get("es"),
-                        "ses": vals.get("ses"),
-                        "uas": vals.get("uas"),
-                        "valid": vals.get("valid", 1) in (1, None),
-                    }
-                )
-        return [by_if[i] for i in sorted(by_if, key=_index_key)]
 
 
 def _count(v: float | None) -> int | float | None:
     """Session counts are integers; keep a fraction only if the device really sent one."""
     return int(v) if v is not None and float(v).is_integer() else v
-
-
-def _sdh_entry(idx: str) -> dict:
-    return {
-        "ifIndex": int(idx) if idx.isdigit() else idx,
-        "section_status": [],
-        "line_status": [],
-        "path_status": [],
-        "buckets": [],
-    }
-
-
-def _bitmap(v: Any, bits: dict[int, str]) -> list[str]:
-    if v is None:
-        return []
-    v = int(v)
-    return [name for bit, name in sorted(bits.items()) if v & bit]
 
 
 def _identity(raw: dict) -> dict:
@@ -400,7 +344,7 @@ def _convert(v: Any, col: dict) -> Any:
             return None
         return (col.get("enum") or {}).get(int(n), str(int(n)))
     if kind == "bitmap":
-        return _bitmap(number(v), {int(b): n for b, n in (col.get("bits") or {}).items()})
+        return bitmap(number(v), col.get("bits") or {})
     n = number(v)
     if n is None:
         return None

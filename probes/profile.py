@@ -113,6 +113,18 @@ def _validate(path: Path, data: dict) -> None:
                     check_oid(f"health.{key}[{i}].{k}", str(src[k]))
             for j, oid in enumerate(src.get("free_scalars") or []):
                 check_oid(f"health.{key}[{i}].free_scalars[{j}]", str(oid))
+    sdh = data.get("sdh") or {}
+    if sdh:
+        if "medium_type" not in sdh:
+            raise ProfileError(f"{path.name}: sdh.medium_type: required (the column that says a port is SDH)")
+        for key in ("medium_type", "time_elapsed", "valid_intervals", "stack"):
+            if key in sdh:
+                check_oid(f"sdh.{key}", str(sdh[key]))
+        for layer, lay in (sdh.get("layers") or {}).items():
+            if "status" in lay:
+                check_oid(f"sdh.layers.{layer}.status", str(lay["status"]))
+            for fld, oid in (lay.get("interval") or {}).items():
+                check_oid(f"sdh.layers.{layer}.interval.{fld}", str(oid))
     for i, p in enumerate((data.get("detect") or {}).get("sysObjectID", []) or []):
         check_oid(f"detect.sysObjectID[{i}]", str(p).lstrip("."))
 

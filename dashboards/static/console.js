@@ -9,7 +9,7 @@
   if (typeof echarts === "undefined") return;
   const NAMES = {
     in_bps: "入 In", out_bps: "出 Out", cpu_pct: "CPU %", mem_pct: "内存 Mem %",
-    temperature_c: "温度 Temp °C", rtt_ms: "时延 RTT ms", in_errors: "入错包 In errors", out_errors: "出错包 Out errors",
+    temperature_c: "温度 Temp °C", rtt_ms: "时延 RTT ms", loss_pct: "丢包 Loss %", in_errors: "入错包 In errors", out_errors: "出错包 Out errors",
   };
   async function draw(el) {
     const q = new URLSearchParams({ device: el.dataset.device, interface: el.dataset.interface,
@@ -25,7 +25,8 @@
       return;
     }
     const traffic = el.dataset.kind === "traffic";
-    const wanted = traffic ? ["in_bps", "out_bps"] : ["cpu_pct", "mem_pct", "temperature_c", "rtt_ms"];
+    const wanted = { traffic: ["in_bps", "out_bps"], icmp: ["rtt_ms", "loss_pct"] }[el.dataset.kind]
+      || ["cpu_pct", "mem_pct", "temperature_c"];
     const series = [];
     for (const m of wanted) {
       const col = data.columns[m] || data.columns[`${m}.avg`];

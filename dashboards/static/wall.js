@@ -6,9 +6,10 @@
   const body = document.body;
   const COLORS = {
     up: "#22c55e", hi: "#f59e0b", top: "#fb7185", degraded: "#facc15", down: "#ff2d55",
-    unreachable: "#b06cff", unknown: "#64748b", accent: "#38bdf8",
+    unreachable: "#b06cff", unknown: "#64748b", accent: "#38bdf8", "snmp-unreachable": "#facc15",
   };
   const STATE_ZH = { up: "正常", down: "中断", degraded: "降级", unreachable: "不可达", unknown: "无数据",
+    "snmp-unreachable": "SNMP不可达(可ping通)",
     firing: "告警", pending: "待定" };
   const NET_ZH = { internal: "专网", external: "外网" };
   const SEV_ZH = { critical: "严重", major: "重要", minor: "次要", warning: "警告", info: "提示" };

@@ -21,6 +21,7 @@ from nms.inventory_model import Inventory
 
 ROOT_KINDS = ("link", "device")
 _DEVICE_DOWN = re.compile(r"^device \S+ down")
+_PINGABLE = re.compile(r"^SNMP unreachable, ping ok")  # answers ping: nothing behind it is lost
 
 
 @dataclass
@@ -133,7 +134,8 @@ def assign_roots(
     Subjects are taken nearest the centre first; one that is not covered by an earlier
     root becomes a root itself when it is a link or a device.  A link the state machine
     calls down only because an end device is down (reason ``device X down``) is never a
-    root: the device is.
+    root: the device is.  Nor is a device whose SNMP fails while it answers ping: a
+    device down behind it is a cause of its own.
     """
     reasons = reasons or {}
 
@@ -141,6 +143,8 @@ def assign_roots(
         d, rank, name = topo.sort_key(*s)
         if s[0] == "link" and _DEVICE_DOWN.match(reasons.get(s) or ""):
             return (d + 1, 3, name)
+        if _PINGABLE.match(reasons.get(s) or ""):
+            return (d, 3, name)
         return (d, rank, name)
 
     roots: list[tuple[str, str]] = []

@@ -13,6 +13,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from nms import topology
 from nms.inventory import load_inventory
 from nms.inventory_model import Inventory
 from nms.netguard import TargetNotAllowed, check_target
@@ -32,6 +33,7 @@ class DeviceJob:
     profile: str
     credential: str  # name of the inventory credential reference
     expected_peers: tuple[str, ...] = ()  # tunnel peer addresses as the device reports them
+    ping_every_s: float | None = None  # WAN link ends: pinged this often between polls too
     problem: str | None = None  # why this device is not polled (None: it is)
 
 
@@ -61,11 +63,29 @@ def load(inventory_path: Path, agent: str) -> Inventory:
     return inventory
 
 
+WAN_LINK_KINDS = ("sdh-stm1", "mstp")
+
+
+def wan_ends(inventory: Inventory) -> set[str]:
+    """Devices at an end of a carrier circuit (SDH, MSTP, a leased metro line): pinged more often."""
+    out: set[str] = set()
+    for link in inventory.links.values():
+        if link.kind in WAN_LINK_KINDS or link.circuit_id not in ("", "-"):
+            out.update((link.a.device, link.b.device))
+    return out
+
+
 def jobs_for(
-    inventory: Inventory, agent: str, timing: Timing, sim_port: int | None = None
+    inventory: Inventory,
+    agent: str,
+    timing: Timing,
+    sim_port: int | None = None,
+    wan_ping_s: float | None = 15.0,
 ) -> list[DeviceJob]:
-    """One job per device of the agent's sites, sorted by name."""
+    """One job per device of the agent's sites, sorted by name; ``wan_ping_s``: WAN ends' ping interval."""
     jobs = []
+    expected = topology.build(inventory).peers  # both ends: a hub expects its spokes too
+    wan = wan_ends(inventory) if wan_ping_s else set()
     for dev in sorted(inventory.devices_of_agent(agent), key=lambda d: d.name):
         if sim_port is not None:
             host, port = inventory.sim_address(dev.name), sim_port
@@ -78,7 +98,7 @@ def jobs_for(
             problem = f"not allowed: {exc}"
         if dev.credential not in inventory.credentials:
             problem = f"credential {dev.credential!r} is not in the inventory"
-        peers = tuple(inventory.devices[p].address for p in dev.tunnel_peers if p in inventory.devices)
+        peers = tuple(inventory.devices[p].address for p in expected.get(dev.name, ()))
         jobs.append(
             DeviceJob(
                 name=dev.name,
@@ -89,6 +109,11 @@ def jobs_for(
                 profile=dev.profile or "auto",
                 credential=dev.credential,
                 expected_peers=peers,
+                ping_every_s=(
+                    min(timing.interval(dev.interval_s), max(0.05, wan_ping_s * timing.scale))
+                    if wan_ping_s and dev.name in wan
+                    else None
+                ),
                 problem=problem,
             )
         )

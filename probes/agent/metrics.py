@@ -100,6 +100,19 @@ class DeviceCollector(Collector):
             "nms_device_temperature_celsius", "Highest temperature sensor.", labels=dev_labels
         )
         sessions = GaugeMetricFamily("nms_device_sessions", "Sessions open on a firewall.", labels=dev_labels)
+        ping = {
+            "alive": GaugeMetricFamily(
+                "nms_device_ping_up", "1 if the latest echo was answered.", labels=dev_labels
+            ),
+            "rtt_ms": GaugeMetricFamily(
+                "nms_device_ping_rtt_seconds",
+                "Mean echo round trip since the previous poll.",
+                labels=dev_labels,
+            ),
+            "loss_pct": GaugeMetricFamily(
+                "nms_device_ping_loss_ratio", "Echoes lost since the previous poll, 0..1.", labels=dev_labels
+            ),
+        }
         counters = {
             key: CounterMetricFamily(f"nms_interface_{suffix}", helptext, labels=if_labels)
             for suffix, key, helptext in INTERFACE_COUNTERS
@@ -125,6 +138,12 @@ class DeviceCollector(Collector):
             up.add_metric(d, 1.0 if ok else 0.0)
             if _num(res.get("ts")) is not None:
                 last.add_metric(d, float(res["ts"]))
+            echo = res.get("icmp") or {}  # SNMP or not: a device that answers ping says so
+            if isinstance(echo.get("alive"), bool):
+                ping["alive"].add_metric(d, 1.0 if echo["alive"] else 0.0)
+            for key, scale in (("rtt_ms", 0.001), ("loss_pct", 0.01)):
+                if (v := _num(echo.get(key))) is not None:
+                    ping[key].add_metric(d, v * scale)
             if not ok:
                 continue
             if (v := _num((res.get("identity") or {}).get("uptime_s"))) is not None:
@@ -171,6 +190,7 @@ class DeviceCollector(Collector):
             mem,
             temp,
             sessions,
+            *ping.values(),
             *counters.values(),
             oper,
             admin,

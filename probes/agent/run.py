@@ -23,9 +23,11 @@ from probes.agent import config as cfg
 from probes.agent.config import ConfigError, DeviceJob, Timing
 from probes.agent.logs import log, setup
 from probes.agent.metrics import LatestResults, build_registry, serve
+from probes.agent.pinger import Pinger
 from probes.agent.push import Forwarder, Sender
 from probes.agent.scheduler import Scheduler
 from probes.agent.spool import Spool, SpoolError
+from probes.icmp import IcmpUnavailable
 
 
 def register(subparsers: Any) -> None:
@@ -74,6 +76,20 @@ def register(subparsers: Any) -> None:
     p.add_argument("--push-timeout", type=float, default=10.0, help="HTTP timeout of one POST")
     p.add_argument(
         "--backoff-max", type=float, default=60.0, help="longest wait between retries to the centre"
+    )
+    p.add_argument(
+        "--icmp",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="ping every device at each poll (auto: on, except with --sim-port, where loopback "
+        "answers every ping so a simulated dead device would look alive)",
+    )
+    p.add_argument("--icmp-timeout", type=float, default=1.0, help="seconds to wait for an echo reply")
+    p.add_argument(
+        "--icmp-wan-interval",
+        type=float,
+        default=15.0,
+        help="ends of WAN links (SDH, MSTP, carrier circuits) are also pinged this often (s)",
     )
     p.add_argument("--snmp-timeout", type=float, default=2.0, help="SNMP request timeout (s)")
     p.add_argument("--snmp-retries", type=int, default=1, help="SNMP retries per request")
@@ -127,6 +143,7 @@ class Agent:
         self.sender = Sender(args.centre, token, timeout=args.push_timeout, ca_file=args.ca_file)
         self.creds: dict[str, Any] = {}
         self.results = LatestResults()
+        self.pinger: Pinger | None = None
 
     # -- polling ------------------------------------------------------------------
     async def poll(self, job: DeviceJob) -> dict[str, Any]:
@@ -140,7 +157,12 @@ class Agent:
             retries=self.args.snmp_retries,
             name=job.name,
         )
-        result = await self.poller.poll(target, profile=job.profile, expected_peers=job.expected_peers)
+        snmp = self.poller.poll(target, profile=job.profile, expected_peers=job.expected_peers)
+        if self.pinger is None:
+            result = await snmp
+        else:  # ping while SNMP runs: "SNMP unreachable, ping ok" is not "device down"
+            result, echo = await asyncio.gather(snmp, self.pinger.at_poll(job))
+            result["icmp"] = echo
         result["device"] = job.name
         return self.rates.apply(result)
 
@@ -157,6 +179,7 @@ class Agent:
             error=result.get("error"),
             duration_s=result.get("duration_s"),
             interfaces=len(result.get("interfaces") or []),
+            icmp=result.get("icmp"),
         )
 
     def _jobs(self) -> list[DeviceJob]:
@@ -164,7 +187,8 @@ class Agent:
         from nms.secrets import SecretError, resolve
 
         jobs, creds = [], {}
-        for job in cfg.jobs_for(self.inventory, self.name, self.timing, self.args.sim_port):
+        wan_ping_s = self.args.icmp_wan_interval if self.pinger is not None else None
+        for job in cfg.jobs_for(self.inventory, self.name, self.timing, self.args.sim_port, wan_ping_s):
             if job.problem is None and job.credential not in creds:
                 try:
                     creds[job.credential] = resolve(
@@ -186,6 +210,8 @@ class Agent:
                 log("error", "device not polled", device=job.name, site=job.site, problem=job.problem)
         self.results.set_jobs(jobs)
         changes = self.scheduler.apply(jobs)
+        if self.pinger is not None:
+            self.pinger.apply(jobs)
         for name in changes["removed"]:
             self.rates.forget(name)
         log(
@@ -239,6 +265,14 @@ class Agent:
             max_concurrent=self.args.max_concurrent,
             deadline_s=lambda job: max(self.poller.budget_s + 5, 10.0),
         )
+        if self.args.icmp == "on" or (self.args.icmp == "auto" and self.args.sim_port is None):
+            try:
+                self.pinger = Pinger(self.args.icmp_timeout, self.args.max_concurrent)
+            except IcmpUnavailable as exc:
+                if self.args.icmp == "on":
+                    log("error", "cannot start", error=f"--icmp on: {exc}")
+                    return 2
+                log("warning", "polling without ICMP", error=str(exc))
         if self.args.requeue_dead_letters:
             log("info", "dead letters requeued", samples=self.spool.requeue_dead())
         server = None
@@ -283,6 +317,8 @@ class Agent:
         log("info", "stopping: finishing polls in flight")
         t0 = time.monotonic()
         await self.scheduler.stop(self.args.shutdown_grace)
+        if self.pinger is not None:
+            await self.pinger.stop()
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)

@@ -44,6 +44,12 @@ cut off and why); then
 device-down/up DEVICE, if-down/up DEVICE IFNAME, link-down/up LINK_ID, reboot DEVICE,
 sdh-los/sdh-clear DEVICE IFNAME, sdh-errors DEVICE IFNAME --es N --ses N,
 tunnel-down/up DEVICE PEER, slow DEVICE SECONDS, clear-all; and ``status``.
+
+Cipher tunnels exist at both ends (``nms.topology.expected_peers``).  A tunnel that is
+down has no row in the tunnel table (a dropped SA is removed, as on the real
+machines); it drops on ``tunnel-down``, when its peer is down, and when no path is
+left between the two machines (a link end down, SDH LOS, a device on the way down).
+Loopback answers ICMP for every 127.34.x.y, so ``device-down`` silences SNMP only.
 """
 
 from __future__ import annotations

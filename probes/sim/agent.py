@@ -46,8 +46,8 @@ def parse_varbind_oids(buf: bytes, start: int, end: int) -> list[tuple[tuple[int
 
 
 def handle_pdu(view: DeviceView, version: int, pdu: bytes, stats: Stats,
-               max_size: int = MAX_RESPONSE) -> bytes:
-    """Answer one PDU (GET, GETNEXT, GETBULK, SET) with a Response PDU TLV."""
+               max_size: int = MAX_RESPONSE, now: float | None = None) -> bytes:
+    """Answer one PDU (GET, GETNEXT, GETBULK, SET) with a Response PDU TLV (values as of ``now``)."""
     tag, ps, pe = ber.read_tlv(pdu, 0)
     _, rs, re_ = ber.read_tlv(pdu, ps)
     reqid = pdu[ps:re_]
@@ -59,7 +59,7 @@ def handle_pdu(view: DeviceView, version: int, pdu: bytes, stats: Stats,
     if vtag != ber.SEQUENCE:
         raise ber.BerError("varbind list is not a SEQUENCE")
     reqs = parse_varbind_oids(pdu, vs, ve)
-    now = time.time()
+    now = time.time() if now is None else now
     err = idx = 0
     out: list[bytes] = []
     v1 = version == 0
@@ -133,7 +133,8 @@ def _is_counter64(vb: bytes) -> bool:
     return vb[oe] == ber.COUNTER64
 
 
-def handle_community(view: DeviceView, communities: set[bytes], data: bytes, stats: Stats) -> bytes | None:
+def handle_community(view: DeviceView, communities: set[bytes], data: bytes, stats: Stats,
+                     now: float | None = None) -> bytes | None:
     """Answer a v1/v2c message; None (no reply) for a wrong community or garbage."""
     tag, ms, me = ber.read_tlv(data, 0)
     if tag != ber.SEQUENCE:
@@ -145,5 +146,5 @@ def handle_community(view: DeviceView, communities: set[bytes], data: bytes, sta
         stats.dropped += 1
         return None
     pdu = data[ce:me]
-    resp = handle_pdu(view, version, pdu, stats)
+    resp = handle_pdu(view, version, pdu, stats, now=now)
     return ber.tlv(ber.SEQUENCE, data[ms:ce] + resp)

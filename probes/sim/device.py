@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 import random
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from nms import topology
 from nms.inventory_model import Device, Inventory, Link
 from probes.sim import ber, traffic
 from probes.sim.state import SDH_INTERVAL_S, SdhState, SimInterface, SimTunnel
@@ -46,7 +48,7 @@ CPU_COLUMNS = ((1, 3, 6, 1, 4, 1, 2011, 5, 25, 31, 1, 1, 1, 1, 5),
 # Venustech session-table row count.
 SESSION_SCALARS = ((1, 3, 6, 1, 4, 1, 28557, 2, 2, 1, 7, 0),
                    (1, 3, 6, 1, 4, 1, 15227, 1, 22, 101, 20, 0))
-SDH_INTERVALS = 16  # interval rows served per SDH interface (the MIB allows up to 96)
+SDH_INTERVALS = 96  # interval rows served per SDH interface: a day, as RFC 3592 allows
 STM1_BPS = 155_520_000
 U32 = 2**32
 U64 = 2**64
@@ -102,14 +104,16 @@ def link_ends_of(inv: Inventory) -> dict[str, dict[str, tuple[Link, bool]]]:
 
 
 def tunnel_peers_of(inv: Inventory) -> dict[str, tuple[str, ...]]:
-    """Tunnels at both ends: a device's own ``tunnel_peers``, then (sorted) the devices
-    that list it as their peer, since an IPsec tunnel exists on both gateways."""
-    reverse: dict[str, set[str]] = {}
-    for d in inv.devices.values():
-        for peer in d.tunnel_peers:
-            reverse.setdefault(peer, set()).add(d.name)
-    return {d.name: tuple(dict.fromkeys([*d.tunnel_peers, *sorted(reverse.get(d.name, ()))]))
-            for d in inv.devices.values() if d.tunnel_peers or d.name in reverse}
+    """Tunnels at both ends (:func:`nms.topology.expected_peers`: what the centre expects)."""
+    return topology.build(inv).peers
+
+
+def _while_up(tun: SimTunnel, value: bytes | Callable[[float], bytes]) -> Callable[[float], bytes | None]:
+    """A tunnel-table cell that exists only while the tunnel is up: a dropped SA's row is
+    removed from the table, as real cipher machines do, not left with a "down" state."""
+    if isinstance(value, bytes):
+        return lambda now: None if tun.outage.down else value
+    return lambda now: None if tun.outage.down else value(now)
 
 
 @dataclass
@@ -296,23 +300,36 @@ class SimDevice:
         v.set(IFX + (19, i), ber.enc_int(0, ber.TIMETICKS))
 
     def _overlay_sdh(self, itf: SimInterface) -> None:
+        """SONET-MIB rows of one STM-1 port: medium, section/line/path current and intervals.
+
+        All layers come from the same :meth:`SdhState.counts`, so they agree: a LOS shows
+        at the section, AIS downstream at line and path, RDI at the far end; SES turn into
+        UAS after 10 s.  The section layer has no UAS in the MIB, so it keeps counting.
+        """
         v, i, sdh = self.view, itf.index, itf.sdh
         assert sdh is not None
 
-        def windows(now: float, n: int) -> tuple[float, float]:
+        def span(now: float, n: int) -> tuple[float, float]:
             cur = now - now % SDH_INTERVAL_S
-            return cur - n * SDH_INTERVAL_S, cur - (n - 1) * SDH_INTERVAL_S if n else now
+            return (cur - n * SDH_INTERVAL_S, cur - (n - 1) * SDH_INTERVAL_S) if n else (cur, now)
 
-        def current(now: float) -> tuple[int, int, int]:
-            return sdh.window(now - now % SDH_INTERVAL_S, now)
+        def layer(k: int, mult: int = 1, section: bool = False, n: int = 0):  # noqa: ANN202 - closure
+            def fn(now: float) -> bytes:
+                es, ses, uas, cv = sdh.counts(*span(now, n))
+                if section:  # no UAS at the section layer: its seconds stay errored
+                    es, ses = es + uas, ses + uas
+                return _g32((es, ses, uas, cv * mult)[k])
+            return fn
 
-        def interval(now: float, n: int) -> tuple[int, int, int]:
-            start, end = windows(now, n)
-            return sdh.window(start, end)
+        def sefs(n: int = 0):  # noqa: ANN202 - closure
+            return lambda now: _g32(sdh.los_seconds(*span(now, n)))
 
-        def valid(now: float, n: int) -> bytes:
-            start, _ = windows(now, n)
-            return _i(1 if start >= self.boot else 2)
+        def valid(n: int):  # noqa: ANN202 - closure
+            return lambda now: _i(1 if span(now, n)[0] >= self.boot else 2)
+
+        def held(now: float) -> bytes:
+            done = int((now - now % SDH_INTERVAL_S - self.boot) // SDH_INTERVAL_S)
+            return _i(max(0, min(SDH_INTERVALS, done)))
 
         def section_status(now: float) -> bytes:
             return _i(2 if sdh.los_since is not None else 1)
@@ -330,8 +347,7 @@ class SimDevice:
         m = SONET + (1, 1, 1, 1)
         v.set(m + (1, i), _i(2))
         v.set(m + (2, i), lambda now: _i(int(now % SDH_INTERVAL_S)))
-        v.set(m + (3, i), lambda now: _i(max(0, min(SDH_INTERVALS,
-                                                    int((now - self.boot) // SDH_INTERVAL_S)))))
+        v.set(m + (3, i), held)
         v.set(m + (4, i), _i(4))
         v.set(m + (5, i), _i(2))
         v.set(m + (6, i), _str(sdh.circuit))
@@ -341,33 +357,26 @@ class SimDevice:
         v.set(lc + (1, i), line_status)
         v.set(pc + (1, i), _i(2))
         v.set(pc + (2, i), path_status)
-        g = _g32
-        v.set(sc + (2, i), lambda now: g(current(now)[0]))
-        v.set(sc + (3, i), lambda now: g(current(now)[1]))
-        v.set(sc + (4, i), lambda now: g(sdh.los_seconds(now - now % SDH_INTERVAL_S, now)))
-        v.set(sc + (5, i), lambda now: g(current(now)[0] * 17))
-        v.set(lc + (2, i), lambda now: g(current(now)[0]))
-        v.set(lc + (3, i), lambda now: g(current(now)[1]))
-        v.set(lc + (4, i), lambda now: g(current(now)[0] * 13))
-        v.set(lc + (5, i), lambda now: g(current(now)[2]))
-        v.set(pc + (3, i), lambda now: g(current(now)[0]))
-        v.set(pc + (4, i), lambda now: g(current(now)[1]))
-        v.set(pc + (5, i), lambda now: g(current(now)[0] * 11))
-        v.set(pc + (6, i), lambda now: g(current(now)[2]))
-        si, li = SONET + (1, 2, 2, 1), SONET + (1, 3, 2, 1)
+        ES, SES, UAS, CV = range(4)
+        v.set(sc + (2, i), layer(ES, section=True))
+        v.set(sc + (3, i), layer(SES, section=True))
+        v.set(sc + (4, i), sefs())
+        v.set(sc + (5, i), layer(CV, 3))
+        for col, k, mult in ((2, ES, 1), (3, SES, 1), (4, CV, 2), (5, UAS, 1)):
+            v.set(lc + (col, i), layer(k, mult))
+            v.set(pc + (col + 1, i), layer(k))
+        si, li, pi = SONET + (1, 2, 2, 1), SONET + (1, 3, 2, 1), SONET + (2, 1, 2, 1)
         for n in range(1, SDH_INTERVALS + 1):
-            def col(k: int, mult: int = 1, n: int = n) -> object:
-                return lambda now: g(interval(now, n)[k] * mult)
-            v.set(si + (2, i, n), col(0))
-            v.set(si + (3, i, n), col(1))
-            v.set(si + (4, i, n), lambda now, n=n: g(sdh.los_seconds(*windows(now, n))))
-            v.set(si + (5, i, n), col(0, 17))
-            v.set(si + (6, i, n), lambda now, n=n: valid(now, n))
-            v.set(li + (2, i, n), col(0))
-            v.set(li + (3, i, n), col(1))
-            v.set(li + (4, i, n), col(0, 13))
-            v.set(li + (5, i, n), col(2))
-            v.set(li + (6, i, n), lambda now, n=n: valid(now, n))
+            v.set(si + (2, i, n), layer(ES, section=True, n=n))
+            v.set(si + (3, i, n), layer(SES, section=True, n=n))
+            v.set(si + (4, i, n), sefs(n))
+            v.set(si + (5, i, n), layer(CV, 3, n=n))
+            v.set(si + (6, i, n), valid(n))
+            for col, k, mult in ((2, ES, 1), (3, SES, 1), (4, CV, 2), (5, UAS, 1)):
+                v.set(li + (col, i, n), layer(k, mult, n=n))
+                v.set(pi + (col, i, n), layer(k, n=n))
+            v.set(li + (6, i, n), valid(n))
+            v.set(pi + (6, i, n), valid(n))
 
     def _build_tunnels(self, inv: Inventory) -> None:
         v = self.view
@@ -385,18 +394,19 @@ class SimDevice:
             tun = SimTunnel(index=n, peer=peer, peer_address=addr,
                             peak=self.rng.uniform(60_000, 600_000), established=self.boot)
             self.tunnels[peer] = tun
-            v.set(t + (1, n), _i(n))
-            v.set(t + (2, n), ber.tlv(ber.IP_ADDRESS, raw if len(raw) == 4 else b"\0\0\0\0"))
-            v.set(t + (3, n), _str(peer))
-            v.set(t + (4, n), lambda now, tun=tun: _i(2 if tun.outage.down else 1))
-            v.set(t + (5, n), lambda now, tun=tun: ber.enc_int(
-                int(tun.peak * tun.outage.active_integral(self.boot, now)), ber.COUNTER64))
-            v.set(t + (6, n), lambda now, tun=tun: ber.enc_int(
-                int(tun.peak * 0.8 * tun.outage.active_integral(self.boot, now)), ber.COUNTER64))
-            v.set(t + (7, n), lambda now, tun=tun: ber.enc_int(
-                0 if tun.outage.down else int((now - max(tun.established, self.boot)) * 100) % U32,
-                ber.TIMETICKS))
-            v.set(t + (8, n), algo)
+            ip = ber.tlv(ber.IP_ADDRESS, raw if len(raw) == 4 else b"\0\0\0\0")
+            row = {
+                1: _i(n), 2: ip, 3: _str(peer), 4: _i(1),
+                5: lambda now, tun=tun: ber.enc_int(
+                    int(tun.peak * tun.outage.active_integral(self.boot, now)), ber.COUNTER64),
+                6: lambda now, tun=tun: ber.enc_int(
+                    int(tun.peak * 0.8 * tun.outage.active_integral(self.boot, now)), ber.COUNTER64),
+                7: lambda now, tun=tun: ber.enc_int(
+                    int((now - max(tun.established, self.boot)) * 100) % U32, ber.TIMETICKS),
+                8: algo,
+            }
+            for col, value in row.items():
+                v.set(t + (col, n), _while_up(tun, value))
         v.set(CIPHER + (1, 3, 0), _g32(len(self.tunnels)))
         v.set(CIPHER + (1, 4, 0), lambda now: _g32(sum(not x.outage.down for x in self.tunnels.values())))
 

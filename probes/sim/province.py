@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
+from nms import topology
 from nms.inventory_model import Inventory
 from probes.sim import ber
 from probes.sim.agent import Stats, handle_community, handle_pdu
@@ -101,6 +102,7 @@ class SimulatedProvince:
         self.inventory = inventory
         self.port = port
         self.stats = Stats()
+        self.clock: Callable[[], float] = time.time  # what "now" is for answers and faults (tests move it)
         self.started_at = time.time()
         patterns = list(devices or [])
         names = sorted(inventory.devices)
@@ -155,11 +157,12 @@ class SimulatedProvince:
             usm = self._usm.get(dev.name)
             if usm is None:
                 return None
-            return usm.handle(data, lambda pdu, size: handle_pdu(dev.view, 1, pdu, self.stats, size))
+            now = self.clock()
+            return usm.handle(data, lambda pdu, size: handle_pdu(dev.view, 1, pdu, self.stats, size, now))
         communities = self._communities.get(dev.name)
         if communities is None:
             return None
-        return handle_community(dev.view, communities, data, self.stats)
+        return handle_community(dev.view, communities, data, self.stats, self.clock())
 
     async def start_async(self) -> None:
         raise_nofile(len(self.devices) + 256)
@@ -302,9 +305,10 @@ class SimulatedProvince:
         return self._fault_now(action, args, es, ses)
 
     def _fault_now(self, action: str, args: tuple[str, ...], es: int, ses: int) -> dict:
-        now = time.time()
+        now = self.clock()
         try:
             out = self._fault(action, list(args), now, es, ses)
+            self._route_tunnels(now)
             for listener in self.fault_listeners:
                 listener()
             return out
@@ -422,6 +426,30 @@ class SimulatedProvince:
         other = self.devices.get(peer)
         if other is not None and device in other.tunnels:
             other.tunnels[device].set("fault", down, now)
+
+    def _route_tunnels(self, now: float) -> None:
+        """A tunnel whose two cipher machines no longer have a path between them drops.
+
+        The path is the province's graph (:mod:`nms.topology`) without cut links (an end
+        interface down: link fault, SDH LOS, admin down) and down devices; the tunnel's
+        rows vanish at both ends and come back when a path does.
+        """
+        topo = topology.build(self.inventory)
+        cut = {
+            link.id
+            for link in self.inventory.links.values()
+            for end in (link.a, link.b)
+            if end.device in self.devices
+            and (itf := self.devices[end.device].interfaces.get(end.interface)) is not None
+            and itf.outage.down
+        }
+        down = {name for name, d in self.devices.items() if d.down}
+        island = topo.components(down, cut) if cut or down else {}
+        for name, dev in self.devices.items():
+            for peer, tun in dev.tunnels.items():
+                # a down end is the peer-down fault's business, not the path's
+                cut_off = name in island and peer in island and island[name] != island[peer]
+                tun.set("path", cut_off, now)
 
     def status(self) -> dict:
         now = time.time()

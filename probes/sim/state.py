@@ -7,6 +7,8 @@ background and a thousand devices cost no CPU while nobody polls them.
 
 from __future__ import annotations
 
+import math
+import zlib
 from dataclasses import dataclass, field
 
 from probes.sim import traffic
@@ -53,9 +55,22 @@ class Outage:
         return max(0.0, traffic.integral(end) - traffic.integral(boot) - self.paused)
 
 
+def _secs(a: float, b: float, start: float, end: float) -> int:
+    """Whole seconds (integer instants) of [a, b) inside [start, end)."""
+    return max(0, math.ceil(min(b, end)) - math.ceil(max(a, start)))
+
+
 @dataclass
 class SdhState:
-    """Defects and error seconds of one SDH interface (section/line/path)."""
+    """Defects and error seconds of one SDH interface (section/line/path).
+
+    Counted as G.826 / SONET PM do: a LOS second is severely errored; a run of 10 or
+    more such seconds is unavailable time (entered at the run's first second, left when
+    the signal is back, the 10 clean seconds after it counting as available), and ES,
+    SES and CV are not counted while unavailable.  Every quarter hour also carries a few
+    background errored seconds (a stable pseudo-random number from the circuit and the
+    quarter hour), as real STM-1 links do.
+    """
 
     circuit: str = "-"
     los_since: float | None = None
@@ -63,25 +78,53 @@ class SdhState:
     far_los: bool = False  # the far end has LOS: we see line/path RDI
     errors: list[tuple[float, int, int]] = field(default_factory=list)  # (t, es, ses)
 
-    def los_seconds(self, start: float, end: float) -> int:
-        total = 0.0
+    def _periods(self, end: float) -> list[tuple[float, float]]:
         periods = list(self.los_periods)
         if self.los_since is not None:
-            periods.append((self.los_since, end))
-        for a, b in periods:
-            total += max(0.0, min(b, end) - max(a, start))
-        return int(total)
+            periods.append((self.los_since, max(end, self.los_since)))
+        return periods
+
+    def los_seconds(self, start: float, end: float) -> int:
+        """Whole seconds of LOS in [start, end): adjacent windows add up exactly."""
+        return sum(_secs(a, b, start, end) for a, b in self._periods(end))
+
+    def unavailable_seconds(self, start: float, end: float, now: float | None = None) -> int:
+        """Seconds of [start, end) inside a LOS run of 10 s or more (a run still open counts
+        once it has lasted 10 s)."""
+        now = end if now is None else now
+        return sum(_secs(a, b, start, end) for a, b in self._periods(now) if b - a >= 10)
+
+    def background(self, start: float, end: float) -> tuple[int, int]:
+        """(ES, CV) of the background errors in [start, end)."""
+        es = cv = 0
+        q0 = int(start // SDH_INTERVAL_S) * SDH_INTERVAL_S
+        for q in range(q0, int(end) + 1, SDH_INTERVAL_S):
+            h = zlib.crc32(f"{self.circuit}:{q}".encode())
+            for k in range(h % 3):  # 0..2 errored seconds a quarter hour
+                t = q + (h >> (4 + 8 * k)) % SDH_INTERVAL_S
+                if start <= t < end and self.los_seconds(t, t + 1) == 0:
+                    es += 1
+                    cv += 1 + (h >> (20 + k)) % 4
+        return es, cv
 
     def window(self, start: float, end: float) -> tuple[int, int, int]:
         """(ES, SES, UAS) in [start, end)."""
+        es, ses, uas, _cv = self.counts(start, end)
+        return es, ses, uas
+
+    def counts(self, start: float, end: float) -> tuple[int, int, int, int]:
+        """(ES, SES, UAS, CV) in [start, end); ES/SES/CV exclude unavailable seconds."""
         los = self.los_seconds(start, end)
-        es = ses = los
+        uas = self.unavailable_seconds(start, end)
+        bg_es, bg_cv = self.background(start, end)
+        es, ses, cv = los - uas + bg_es, los - uas, bg_cv
         for t, e, s in self.errors:
             if start <= t < end:
                 es += e
                 ses += s
-        uas = los if los >= 10 else 0
-        return min(es, 900), min(ses, 900), min(uas, 900)
+                cv += 50 * e + 2400 * s  # an SES has >= 30 % of its 8,000 blocks errored
+        span = max(0, int(end - start))
+        return min(es, span), min(ses, span), min(uas, span), cv
 
     def prune(self, now: float, keep_s: float) -> None:
         cutoff = now - keep_s

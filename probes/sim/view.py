@@ -14,7 +14,7 @@ from collections.abc import Callable
 from probes.sim import ber
 from probes.sim.snmprec import Walk
 
-Dynamic = Callable[[float], bytes]  # now -> value TLV
+Dynamic = Callable[[float], bytes | None]  # now -> value TLV; None: the row is gone for now
 Value = bytes | Dynamic
 
 
@@ -79,7 +79,9 @@ class DeviceView:
         hit = self.overlay.get(oid)
         if hit is not None:
             oid_tlv, val = hit
-            return ber.tlv(ber.SEQUENCE, oid_tlv + (val if type(val) is bytes else val(now)))
+            if type(val) is not bytes and (val := val(now)) is None:
+                return None
+            return ber.tlv(ber.SEQUENCE, oid_tlv + val)
         if oid in self.hidden:
             return None
         base = self.base
@@ -108,8 +110,12 @@ class DeviceView:
                 if hit is None:
                     return b, base.vbs[i]
                 cand = b
+                i += 1
             else:
                 cand = e
                 hit = self.overlay[e]
+                j += 1
             oid_tlv, val = hit
-            return cand, ber.tlv(ber.SEQUENCE, oid_tlv + (val if type(val) is bytes else val(now)))
+            if type(val) is not bytes and (val := val(now)) is None:
+                continue  # a row that is gone for now (a dropped tunnel's SA)
+            return cand, ber.tlv(ber.SEQUENCE, oid_tlv + val)

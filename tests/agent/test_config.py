@@ -77,3 +77,18 @@ def test_start_errors_exit_2_with_a_clear_message(inv_path, tmp_path):
     )
     assert code == 2 and "--centre" in logs[-1]["error"] and "refusing" in logs[-1]["error"]
     assert all("nms_secret_value" not in json.dumps(e) for e in logs)
+
+
+def test_city_cipher_expects_its_counties_and_wan_ends_are_pinged_faster():
+    inv = load_inventory(ROOT / "inventory.yaml")
+    jobs = {j.name: j for j in cfg.jobs_for(inv, "chaohu", Timing(), sim_port=16100)}
+    city = jobs["chaohu-int-cipher1"]
+    counties = {d.name for d in inv.devices.values() if d.tunnel_peers == ("chaohu-int-cipher1",)}
+    assert counties and "lujiang-int-cipher1" in counties
+    want = {inv.devices[n].address for n in ("anhui-int-cipher1", "anhui-int-cipher2", *counties)}
+    assert set(city.expected_peers) == want  # the inventory lists only the province on the city
+    assert jobs["lujiang-int-cipher1"].expected_peers == (inv.devices["chaohu-int-cipher1"].address,)
+    # ends of SDH/MSTP circuits every 15 s between polls; a LAN switch only at its polls
+    assert jobs["chaohu-int-rtr1"].ping_every_s == 15.0 and jobs["lujiang-int-rtr1"].ping_every_s == 15.0
+    assert jobs["chaohu-int-sw1"].ping_every_s is None
+    assert all(j.ping_every_s is None for j in cfg.jobs_for(inv, "chaohu", Timing(), 16100, wan_ping_s=None))

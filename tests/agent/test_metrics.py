@@ -96,6 +96,7 @@ def exposition(tmp_path):
             "error": "timeout",
             "duration_s": 2.0,
             "interfaces": [],
+            "icmp": {"alive": True, "rtt_ms": 25.0, "loss_pct": 50.0, "sent": 2},
         },
     )
     results.record(jobs[2], good("gone"))
@@ -127,6 +128,12 @@ def test_device_and_interface_series(exposition):
     assert s[("nms_interface_speed_bytes", ge)] == 1e9 / 8
     assert s[("nms_tunnel_up", (("device", "hefei-rtr1"), ("peer", "10.0.0.1"), ("site", "hefei")))] == 1.0
     assert ("nms_device_temperature_celsius", lab) not in s  # absent value, absent series
+    # SNMP timed out but the device answers ping: its echo series are there all the same
+    rtr2 = (("device", "hefei-rtr2"), ("site", "hefei"))
+    assert s[("nms_device_ping_up", rtr2)] == 1.0
+    assert s[("nms_device_ping_rtt_seconds", rtr2)] == pytest.approx(0.025)
+    assert s[("nms_device_ping_loss_ratio", rtr2)] == pytest.approx(0.5)
+    assert ("nms_device_ping_up", lab) not in s  # not pinged: no series
     assert (
         s[
             (

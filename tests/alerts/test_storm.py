@@ -19,6 +19,7 @@ from dataclasses import replace
 
 import pytest
 
+from nms import sdh, topology
 from nms.alerts.engine import Engine
 from nms.alerts.outbox import Outbox
 from nms.config import ROOT, Settings
@@ -31,6 +32,7 @@ from tests.auth.helpers import app_db, make_token
 
 CITY = "chaohu"
 COUNTY_ROUTER = "lujiang-int-rtr1"
+PROVINCE_END = "anhui-int-rtr1:Pos1/0/6"  # the province's end of sdh-chaohu
 RULES = [
     {"name": "device-down", "kind": "state", "subject": "device", "severity": "critical"},
     {"name": "link-down", "kind": "state", "subject": "link", "severity": "critical"},
@@ -104,6 +106,7 @@ class Agents:
         self.inv, self.sim, self.url, self.tokens = inv, sim, url, tokens
         self.creds = {n: resolve(c) for n, c in inv.credentials.items()}
         self.poller = Poller(max_in_flight=64)
+        self.expected = topology.build(inv).peers  # as the agent's jobs: both ends
         self.seq = {a: 0 for a in inv.agents}
         self.held: list[tuple[str, bytes]] = []
 
@@ -120,7 +123,7 @@ class Agents:
                 retries=0,
                 name=name,
             )
-            peers = tuple(self.inv.devices[p].address for p in d.tunnel_peers if p in self.inv.devices)
+            peers = tuple(self.inv.devices[p].address for p in self.expected.get(name, ()))
             r = await self.poller.poll(target, profile=d.profile or "auto", expected_peers=peers)
             r["device"] = name
             return r
@@ -180,7 +183,16 @@ def test_sdh_cut_pages_once_then_a_county_router_alerts_on_its_own(province, cen
 
         pages = [json.loads(r.body) for r in hook.requests]
         assert [(p["rule"], p["subject_id"]) for p in pages] == [("link-down", f"sdh-{CITY}")]
-        (root,) = db.execute("SELECT id, children FROM alert_alerts WHERE rule = 'link-down'").fetchall()
+        # the one page is the SDH alarm: the link is down because the province end sees LOS
+        (root,) = db.execute(
+            "SELECT id, children, reason FROM alert_alerts WHERE rule = 'link-down'"
+        ).fetchall()
+        assert root[2] == f"SDH LOS at {PROVINCE_END}"
+        (los,) = db.execute(
+            "SELECT subject_id, state, root_id, notified, reason FROM alert_alerts WHERE rule = 'sdh-defect'"
+        ).fetchall()
+        assert los[:4] == (PROVINCE_END, "firing", root[0], 0) and los[4].startswith("SDH LOS")
+        assert sdh.current(db)[PROVINCE_END]["section"] == ["LOS"]
         children = json.loads(root[1])
         lost = {c["id"] for c in children if c["state"] == "unreachable (parent)"}
         city_internal = {
@@ -216,6 +228,10 @@ def test_sdh_cut_pages_once_then_a_county_router_alerts_on_its_own(province, cen
         ).fetchall()
         own = [r for r in still if r[2] is None]
         assert own == [("device-down", COUNTY_ROUTER, None)]
+        assert "sdh-defect" not in {r[0] for r in still} and sdh.current(db)[PROVINCE_END]["defects"] == []
+        # the cut is in the quarter-hour buckets too, once that quarter hour has been delivered
+        assert db.execute("SELECT COUNT(*) FROM state_sdh_pm WHERE device || ':' || interface = ?",
+                          (PROVINCE_END,)).fetchone()[0] >= 3 * 96  # a day of buckets, three layers
         db.conn.close()
     finally:
         hook.stop()

@@ -85,3 +85,16 @@ def test_cut_sdh_link_state_and_alert_grouping_agree(province, city):
     roots = assign_roots(topo, [("link", link.id)] + [("device", n) for n in unreachable])
     assert set(roots) == {("device", n) for n in unreachable}
     assert set(roots.values()) == {("link", link.id)}
+
+
+def test_a_router_that_answers_ping_is_no_root_for_a_device_down_behind_it(province):
+    """SNMP failing on the county router (wrong community) while its firewall dies: two causes."""
+    topo = Topology.build(province)
+    router, firewall = "lujiang-int-rtr1", "lujiang-int-fw1"
+    assert firewall in topo.behind("device", router)
+    subjects = [("device", router), ("device", firewall)]
+    reasons = {("device", router): "SNMP unreachable, ping ok: timeout", ("device", firewall): "SNMP down"}
+    assert assign_roots(topo, subjects, reasons) == {}
+    assert assign_roots(topo, subjects, {("device", router): "SNMP down: timeout"}) == {
+        ("device", firewall): ("device", router)
+    }

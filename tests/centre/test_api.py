@@ -56,9 +56,11 @@ def test_state_whole_province_and_county_scope(app, settings):
     assert body["sites"]["hefei-feidong"]["networks"]["internal"]["state"] == "down"
     assert body["site_networks"]["hefei-feidong/internal"]["state"] == "down"
     assert body["sites"]["hefei"]["networks"] == {"internal": body["site_networks"]["hefei/internal"]}
+    assert body["sdh"]["prov-rtr1:POS1/0/0"]["defects"] == []  # the SDH port's defect state
+    assert set(body["sdh"]) == {"prov-rtr1:POS1/0/0", "hefei-rtr1:POS1/0/0"}
     r = c.get("/api/v1/state", headers=user_token(settings, "feidong", "viewer", "hefei-feidong"))
     body = r.get_json()
-    assert set(body["devices"]) == {"feidong-rtr1"}
+    assert set(body["devices"]) == {"feidong-rtr1"} and body["sdh"] == {}  # no SDH port in its county
     assert set(body["sites"]) == {"hefei-feidong"}
     assert set(body["site_networks"]) == {"hefei-feidong/internal"}
     assert c.get("/api/v1/state").status_code in (302, 401)
@@ -119,3 +121,23 @@ def test_kiosk_cannot_read_reports(app, settings):
     h = {"Authorization": f"Bearer {raw}"}
     assert app.test_client().get("/api/v1/state", headers=h).status_code == 200
     assert app.test_client().get("/api/v1/availability", headers=h).status_code == 403
+
+
+def test_availability_page_shows_the_g826_ratios_of_an_sdh_link(make_app, settings):
+    from nms.state import apply_batch
+
+    inv = small_inventory()
+    p = poll("prov-rtr1", T0 + 905)
+    layer = {"es": 9, "ses": 3, "uas": 0, "cv": 7_300}
+    bucket = {"interval_end": T0 + 900, **layer, "valid": True, "path": layer, "line": layer}
+    p["sdh"][0]["buckets"] = [bucket]
+    db = connect(settings, "centre")
+    apply_batch(db, "prov", 1, [p], inv)
+    db.conn.close()
+    c = make_app(inv).test_client()
+    h = user_token(settings, "boss", "viewer", "anhui")
+    rows = c.get(f"/api/v1/availability?from={T0}&to={T0 + 900}&kind=link", headers=h).get_json()["rows"]
+    (row,) = [r for r in rows if r["subject"] == "prov-hefei"]
+    assert row["g826_esr"] == 9 / 900 and row["g826_sesr"] == 3 / 900
+    text = c.get(f"/reports/availability?from={T0}&to={T0 + 900}", headers=h).get_data(as_text=True)
+    assert "ESR 1.00e-02 SESR 3.33e-03 BBER 1.39e-05" in " ".join(text.split())

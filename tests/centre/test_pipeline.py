@@ -80,6 +80,11 @@ BAD = [
         "samples[1].interfaces[0].out_bps",
     ),
     (lambda b: b["samples"][1].update(icmp={"alive": 1}), 422, "samples[1].icmp.alive"),
+    (
+        lambda b: b["samples"][1].update(icmp={"alive": True, "rtt_ms": 2.0, "loss_pct": 150}),
+        422,
+        "samples[1].icmp.loss_pct",
+    ),
     (lambda b: b["samples"][1]["health"].update(cpu_pct=float("nan")), 422, "samples[1].health.cpu_pct"),
     (lambda b: b["samples"][0].update(device="nowhere-rtr9"), 422, "samples[0].device"),
     (lambda b: b["samples"][0].update(device="prov-rtr1"), 403, "samples[0].device"),
@@ -116,6 +121,14 @@ def test_body_not_an_object():
     with pytest.raises(BatchError) as err:
         ingest_batch(None, None, "hefei", [1, 2], None)  # type: ignore[arg-type]
     assert err.value.status == 400
+
+
+def test_ping_rtt_and_loss_are_stored_as_series():
+    from nms.pipeline import samples_of
+
+    p = poll("hefei-rtr1", T0, ok=False, icmp={"alive": True, "rtt_ms": 12.5, "loss_pct": 25.0, "sent": 4})
+    (dev,) = [s for s in samples_of(p) if s.interface == ""]
+    assert dev.values["rtt_ms"] == 12.5 and dev.values["loss_pct"] == 25.0 and dev.values["ok"] == 0
 
 
 def test_sample_dated_ahead_is_refused_and_cannot_freeze_the_state(metrics_db, centre_db):

@@ -56,15 +56,31 @@ def test_single_failures_never_flap(centre_db):
     assert [e["to"] for e in state.events(centre_db, subject="hefei-fw1")] == ["up"]
 
 
-def test_icmp_alive_but_snmp_dead_is_degraded(centre_db):
+def test_snmp_dead_but_ping_ok_is_its_own_state_not_down(centre_db):
     f = Feeder(centre_db, StateConfig(down_after=1, up_after=1))
     f.minute(0)
-    f.minute(1, hefei_fw1={"ok": False, "icmp": {"alive": True, "rtt_ms": 3.0}})
-    cur = state.current(centre_db)["device"]["hefei-fw1"]
-    assert (cur["state"], cur["reason"]) == ("degraded", "SNMP down: timeout")
+    ping_ok = {"alive": True, "rtt_ms": 3.0, "loss_pct": 0.0, "sent": 1}
+    f.minute(1, hefei_rtr1={"ok": False, "icmp": ping_ok})
+    cur = state.current(centre_db)
+    assert (cur["device"]["hefei-rtr1"]["state"], cur["device"]["hefei-rtr1"]["reason"]) == (
+        "snmp-unreachable",
+        "SNMP unreachable, ping ok: timeout",
+    )
     assert f.now("site", "hefei") == "degraded"
-    f.minute(2, hefei_fw1={"ok": False, "icmp": {"alive": False, "rtt_ms": None}})
-    assert state.current(centre_db)["device"]["hefei-fw1"]["reason"].startswith("ICMP down")
+    # the box answers ping: what lies behind it is reachable, its interfaces are just not known
+    assert f.now("device", "feidong-rtr1") == "up"
+    assert cur["interface"]["hefei-rtr1:GE0/0/2"] == {
+        "state": "unknown",
+        "since": T0 + 60,
+        "reason": "no SNMP data from device hefei-rtr1",
+    }
+    # neither SNMP nor ping: down, as before
+    f.minute(2, hefei_rtr1={"ok": False, "icmp": {"alive": False, "rtt_ms": None, "loss_pct": 100.0}})
+    cur = state.current(centre_db)["device"]["hefei-rtr1"]
+    assert cur["state"] == "down" and cur["reason"].startswith("ICMP down")
+    f.minute(3)
+    assert f.now("device", "hefei-rtr1") == "up"
+    assert f.now("interface", "hefei-rtr1:GE0/0/2") == "up"
 
 
 def test_sdh_los_takes_link_down_with_reason(centre_db):

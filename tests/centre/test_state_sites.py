@@ -12,7 +12,7 @@ from nms import availability, sitenet, state
 from nms.state import StateConfig, apply_batch
 from tests.centre.helpers import T0, poll, small_inventory
 
-STATES = ("up", "down", "degraded", "unreachable", "unknown")
+STATES = state.STATES  # with snmp-unreachable (SNMP fails, ping answers)
 
 
 def county_inventory():
@@ -92,6 +92,8 @@ def test_the_rule():
     assert sitenet.fold(["unknown"], ["up"]) == "unknown"  # no data from the routers
     assert sitenet.fold(["up", "unknown"], ["unknown"]) == "up"  # silence is not an outage
     assert sitenet.fold(["up"], ["degraded"]) == "degraded"
+    assert sitenet.fold(["snmp-unreachable"]) == "degraded"  # it answers ping: not down
+    assert sitenet.fold(["up"], ["snmp-unreachable"]) == "degraded"
     assert sitenet.fold(["down"], ["up"]) == "down"
     assert sitenet.worst({"internal": "down", "external": "up"}) == "down"
     assert sitenet.worst({"internal": "unknown", "external": "up"}) == "up"

@@ -101,6 +101,7 @@ def polls(
                 "identity": {"sysName": name, "uptime_s": 1000.0},
                 "interfaces": itfs,
                 "health": {"cpu_pct": 10.0, "mem_pct": 40.0, "temperature_c": 40.0},
+                "icmp": {"alive": True, "rtt_ms": 4.0, "loss_pct": 0.0, "sent": 1},
                 "sessions": None,
                 "tunnels": [],
                 "sdh": [],

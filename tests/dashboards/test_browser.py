@@ -113,8 +113,9 @@ def test_operator_console_pages(site):
     page.goto(f"{base}/console?state=bogus")
     assert page.locator("#err-state").is_visible()
     page.goto(f"{base}/console/device/huaibei-int-rtr1")
-    wait_until(page, "document.querySelectorAll('.chart[data-points]').length >= 2", what="device charts")
+    wait_until(page, "document.querySelectorAll('.chart[data-points]').length >= 3", what="device charts")
     assert int(page.locator(".chart[data-kind=traffic]").first.get_attribute("data-points")) == 2
+    assert int(page.locator(".chart[data-kind=icmp]").get_attribute("data-points")) == 2  # RTT and loss
     shot(page, "console-device")
     page.goto(f"{base}/console/link/sdh-huaibei")
     wait_until(page, "document.querySelector('.chart[data-points]')", what="link chart")

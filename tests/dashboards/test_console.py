@@ -70,6 +70,11 @@ def test_device_and_link_pages(wall_app):
         "/api/v1/console/series?device=huaibei-int-rtr1&interface=Pos1/0/0&range=1h"
     ).get_json()
     assert series["level"] == "raw" and len(series["ts"]) == 2 and series["columns"]["in_bps"][-1] == 0.0
+    # ping RTT and loss: their own chart on the device page, from the device's series
+    page = client.get("/console/device/huaibei-int-rtr1").get_data(as_text=True)
+    assert 'data-kind="icmp"' in page and "丢包 loss" in page
+    health = client.get("/api/v1/console/series?device=huaibei-int-rtr1&interface=&range=1h").get_json()
+    assert health["columns"]["rtt_ms"][-1] == 4.0 and health["columns"]["loss_pct"][-1] == 0.0
     bad = client.get("/api/v1/console/series?device=huaibei-int-rtr1&interface=nope")
     assert bad.status_code == 400 and bad.get_json()["field"] == "interface"
 

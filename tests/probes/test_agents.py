@@ -145,9 +145,15 @@ def test_cipher_tunnels_expected_peers_up_and_down(snmpd):
         {
             f"{CIPHER}.2.1.5.0": ("gauge", "17"),
             f"{CIPHER}.2.1.6.0": ("gauge", "41"),
-            **{f"{CIPHER}.2.2.1.2.{i}": ("ipaddress", ip) for i, ip in ((1, "10.0.0.1"), (2, "10.0.0.2"))},
-            **{f"{CIPHER}.2.2.1.3.{i}": ("string", n) for i, n in ((1, "to-hefei"), (2, "to-chaohu"))},
-            **{f"{CIPHER}.2.2.1.4.{i}": ("integer", s) for i, s in ((1, "1"), (2, "2"))},
+            **{
+                f"{CIPHER}.2.2.1.2.{i}": ("ipaddress", ip)
+                for i, ip in ((1, "10.0.0.1"), (2, "10.0.0.2"), (3, "10.0.0.9"))
+            },
+            **{
+                f"{CIPHER}.2.2.1.3.{i}": ("string", n)
+                for i, n in ((1, "to-hefei"), (2, "to-chaohu"), (3, "to-lab"))
+            },
+            **{f"{CIPHER}.2.2.1.4.{i}": ("integer", s) for i, s in ((1, "1"), (2, "2"), (3, "1"))},
         }
     )
     r = poll(
@@ -157,52 +163,81 @@ def test_cipher_tunnels_expected_peers_up_and_down(snmpd):
     )
     assert r["ok"], r["error"]
     assert r["health"] == {"cpu_pct": 17.0, "mem_pct": 41.0}
+    # every expected peer, with or without an SA row; then a row nobody expected
     assert r["tunnels"] == [
-        {"peer": "10.0.0.1", "name": "to-hefei", "state": "up"},
-        {"peer": "10.0.0.2", "name": "to-chaohu", "state": "down"},
-        {"peer": "10.0.0.3", "name": None, "state": "down"},
+        {"peer": "10.0.0.1", "name": "to-hefei", "state": "up", "expected": True, "sa": True},
+        {"peer": "10.0.0.2", "name": "to-chaohu", "state": "down", "expected": True, "sa": True},
+        {"peer": "10.0.0.3", "name": None, "state": "down", "expected": True, "sa": False},
+        {"peer": "10.0.0.9", "name": "to-lab", "state": "up", "expected": False, "sa": True},
     ]
 
 
-def _sonet(section=1, line=1, path=1, elapsed=100, es=3, ses=2, uas=0, valid=1, if_index=2):
+def _sonet(section=1, line=1, path=1, elapsed=100, es=3, ses=2, uas=0, valid=1, if_index=2, held=1):
+    """One STM-1 port: medium, the three status bitmaps, interval 1 of the line and path tables."""
     s = f"{SONET}.1"
     return {
+        f"{s}.1.1.1.1.{if_index}": ("integer", "2"),  # sonetMediumType: sdh
         f"{s}.1.1.1.2.{if_index}": ("integer", str(elapsed)),
+        f"{s}.1.1.1.3.{if_index}": ("integer", str(held)),
         f"{s}.2.1.1.1.{if_index}": ("integer", str(section)),
         f"{s}.3.1.1.1.{if_index}": ("integer", str(line)),
-        f"{s}.3.2.1.2.{if_index}.1": ("integer", str(es)),
-        f"{s}.3.2.1.3.{if_index}.1": ("integer", str(ses)),
-        f"{s}.3.2.1.5.{if_index}.1": ("integer", str(uas)),
+        f"{s}.3.2.1.2.{if_index}.1": ("gauge", str(es)),
+        f"{s}.3.2.1.3.{if_index}.1": ("gauge", str(ses)),
+        f"{s}.3.2.1.4.{if_index}.1": ("gauge", str(es * 10)),
+        f"{s}.3.2.1.5.{if_index}.1": ("gauge", str(uas)),
         f"{s}.3.2.1.6.{if_index}.1": ("integer", str(valid)),
         f"{SONET}.2.1.1.1.2.{if_index}": ("integer", str(path)),
+        f"{SONET}.2.1.2.1.2.{if_index}.1": ("gauge", str(es)),
+        f"{SONET}.2.1.2.1.3.{if_index}.1": ("gauge", str(ses)),
+        f"{SONET}.2.1.2.1.4.{if_index}.1": ("gauge", str(es * 7)),
+        f"{SONET}.2.1.2.1.5.{if_index}.1": ("gauge", str(uas)),
+        f"{SONET}.2.1.2.1.6.{if_index}.1": ("integer", str(valid)),
     }
+
+
+T0 = 1_700_000_000.0  # the poller's clock in these tests (the fake agent's timeElapsed moves with it)
 
 
 def test_sdh_los_raised_and_cleared_and_bucket_stored_once(snmpd):
     poller = Poller(impl=IMPL["name"])
+    now = [T0]
+    poller.sdh.clock = lambda: now[0]
     target = Target("127.0.0.1", snmpd.port, Credential(community="public"), timeout=1)
     snmpd.serve(_sonet(elapsed=100, ses=2))
-    r1 = poll(target, "sdh", poller=poller)
+    r1 = poll(target, "generic", poller=poller)  # any profile: the device answers sonetMediumType
     assert r1["ok"], r1["error"]
     (e1,) = r1["sdh"]
     assert e1["ifIndex"] == 2 and e1["section_status"] == [] and e1["line_status"] == []
-    assert [(b["es"], b["ses"], b["uas"], b["valid"]) for b in e1["buckets"]] == [(3, 2, 0, True)]
+    (b1,) = e1["buckets"]
+    assert (b1["es"], b1["ses"], b1["uas"], b1["valid"]) == (3, 2, 0, True)
+    assert b1["interval_end"] == T0 - 100 and b1["line"]["cv"] == 30 and b1["path"] == {
+        "es": 3, "ses": 2, "cv": 21, "uas": 0}
 
+    now[0] = T0 + 60
     snmpd.serve(_sonet(section=2, line=4, path=8, elapsed=160, ses=2))  # LOS, far end RDI; same interval
-    (e2,) = poll(target, "sdh", poller=poller)["sdh"]
+    (e2,) = poll(target, "generic", poller=poller)["sdh"]
     assert e2["section_status"] == ["LOS"] and e2["line_status"] == ["RDI"] and e2["path_status"] == ["RDI"]
     assert e2["buckets"] == []  # the completed bucket was already reported
 
+    now[0] = T0 + 820
     snmpd.serve(_sonet(section=1, elapsed=20, es=60, ses=60, uas=10))  # cleared; a new quarter hour
-    (e3,) = poll(target, "sdh", poller=poller)["sdh"]
+    (e3,) = poll(target, "generic", poller=poller)["sdh"]
     assert e3["section_status"] == [] and e3["path_status"] == []
-    assert [(b["es"], b["ses"], b["uas"]) for b in e3["buckets"]] == [(60, 60, 10)]
+    got = [(b["interval_end"], b["es"], b["ses"], b["uas"]) for b in e3["buckets"]]
+    assert got == [(T0 + 800, 60, 60, 10)]
 
 
 def test_sdh_invalid_interval_is_marked(snmpd):
     snmpd.serve(_sonet(valid=2))
     (e,) = poll(Target("127.0.0.1", snmpd.port, Credential(community="public"), timeout=1), "sdh")["sdh"]
     assert e["buckets"][0]["valid"] is False
+
+
+def test_a_device_without_sonet_mib_has_no_sdh_rows(snmpd):
+    snmpd.serve({f"{CIPHER}.2.1.5.0": ("integer", "17")})  # nothing under SONET-MIB
+    r = poll(Target("127.0.0.1", snmpd.port, Credential(community="public"), timeout=1), "huawei-vrp")
+    assert r["ok"], r["error"]
+    assert r["sdh"] == []
 
 
 def _cli(*args, env=None):

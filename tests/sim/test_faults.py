@@ -10,7 +10,7 @@ import time
 import pytest
 
 from probes.sim import SimError
-from tests.sim.conftest import get_values, snmp
+from tests.sim.conftest import get_values, snmp, walk
 
 SYSNAME, UPTIME = "1.3.6.1.2.1.1.5.0", "1.3.6.1.2.1.1.3.0"
 IF_OPER, IF_HCIN = "1.3.6.1.2.1.2.2.1.8", "1.3.6.1.2.1.31.1.1.1.6"
@@ -80,17 +80,48 @@ def test_sdh_los_and_errors(sim):
         sim.fault("sdh-los", "anhui-rtr1", "GigabitEthernet0/0/1")
 
 
-def test_tunnel_down_on_both_ends(sim):
+def tunnel_rows(sim, device: str, v3: dict) -> dict[str, str]:
+    """{row index: peer name} of a cipher machine's tunnel table, as a walk sees it."""
+    return {k.rsplit(".", 1)[1]: v for k, v in walk(sim, device, TUNNEL_NAME, v3=v3).items()
+            if k.lstrip(".").startswith(TUNNEL_NAME + ".")}
+
+
+def test_tunnel_down_removes_its_row_on_both_ends(sim):
     v3 = {}
     assert get_values(sim, "anhui-cipher1", f"{TUNNEL_NAME}.1", f"{TUNNEL_STATE}.1", v3=v3) == [
         "hefei-cipher1", "1"]
     sim.fault("tunnel-down", "anhui-cipher1", "hefei-cipher1")
-    assert get_values(sim, "anhui-cipher1", f"{TUNNEL_STATE}.1", v3=v3) == ["2"]
-    assert get_values(sim, "hefei-cipher1", f"{TUNNEL_STATE}.1", v3=v3) == ["2"]
+    # a dropped SA is not a row saying "down": the row is gone, as on a real cipher machine
+    assert tunnel_rows(sim, "anhui-cipher1", v3) == {}
+    assert tunnel_rows(sim, "hefei-cipher1", v3) == {}
+    res = snmp("snmpget", sim, "anhui-cipher1", f"{TUNNEL_STATE}.1", v3=v3, extra=("-Oqv",))
+    assert "No Such Instance" in res.stdout
     sim.fault("tunnel-up", "anhui-cipher1", "hefei-cipher1")
+    assert tunnel_rows(sim, "hefei-cipher1", v3) == {"1": "anhui-cipher1"}
     assert get_values(sim, "hefei-cipher1", f"{TUNNEL_STATE}.1", v3=v3) == ["1"]
     sim.fault("device-down", "hefei-cipher1")  # the peer vanishing takes the tunnel down too
-    assert get_values(sim, "anhui-cipher1", f"{TUNNEL_STATE}.1", v3=v3) == ["2"]
+    assert tunnel_rows(sim, "anhui-cipher1", v3) == {}
+
+
+@pytest.mark.parametrize("cut", [("link-down", "l-sdh"), ("sdh-los", "hefei-rtr1", "Pos2/0/0"),
+                                 ("device-down", "hefei-rtr1")])
+def test_cutting_the_path_between_cipher_machines_drops_their_tunnel(sim, cut):
+    v3 = {}
+    assert tunnel_rows(sim, "anhui-cipher1", v3) == {"1": "hefei-cipher1"}
+    sim.fault(*cut)  # the SDH link (or the router) the tunnel crosses
+    assert tunnel_rows(sim, "anhui-cipher1", v3) == {}
+    assert tunnel_rows(sim, "hefei-cipher1", v3) == {}
+    assert "hefei-cipher1" in next(d["tunnels_down"] for d in sim.status()["faulty"]
+                                   if d["name"] == "anhui-cipher1")
+    undo = {"link-down": "link-up", "sdh-los": "sdh-clear", "device-down": "device-up"}[cut[0]]
+    sim.fault(undo, *cut[1:])
+    assert tunnel_rows(sim, "anhui-cipher1", v3) == {"1": "hefei-cipher1"}
+    assert tunnel_rows(sim, "hefei-cipher1", v3) == {"1": "anhui-cipher1"}
+
+
+def test_a_cut_elsewhere_leaves_the_tunnel_up(sim):
+    sim.fault("link-down", "l-eth")  # province router to firewall: not on the tunnel's path
+    assert tunnel_rows(sim, "anhui-cipher1", {}) == {"1": "hefei-cipher1"}
 
 
 def test_slow_device_replies_late(sim):

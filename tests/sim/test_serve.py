@@ -139,7 +139,9 @@ def test_sdh_interface_looks_like_stm1(sim):
     assert medium[f".1.3.6.1.2.1.10.39.1.1.1.1.1.{i}"] == "2"  # sdh
     assert medium[f".1.3.6.1.2.1.10.39.1.1.1.1.6.{i}"] == "AH-SDH-0001"
     intervals = walk(sim, "anhui-rtr1", f"1.3.6.1.2.1.10.39.1.2.2.1.6.{i}")
-    assert len(intervals) == 16 and set(intervals.values()) <= {"1", "2"}
+    assert len(intervals) == 96 and set(intervals.values()) <= {"1", "2"}  # a day of quarter hours
+    paths = walk(sim, "anhui-rtr1", f"1.3.6.1.2.1.10.39.2.1.2.1.5.{i}")  # path UAS per interval
+    assert len(paths) == 96 and set(paths.values()) == {"0"}
 
 
 def test_32bit_only_walk_keeps_32bit_counters(sim):

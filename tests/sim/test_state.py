@@ -52,8 +52,24 @@ def test_outage_reasons_stack():
 
 def test_sdh_window_counts_los_and_injected_errors():
     s = SdhState()
-    s.los_periods.append((T0 + 100, T0 + 130))
+    s.los_periods.append((T0 + 100, T0 + 130))  # 30 s of LOS: unavailable (10 SES or more in a row)
+    s.los_periods.append((T0 + 300, T0 + 305))  # 5 s: severely errored, still available
     s.errors.append((T0 + 200, 5, 2))
+    bg_es, _ = s.background(T0, T0 + 900)
     es, ses, uas = s.window(T0, T0 + 900)
-    assert (es, ses, uas) == (35, 32, 30)
-    assert s.window(T0 + 900, T0 + 1800) == (0, 0, 0)
+    assert (es, ses, uas) == (5 + 5 + bg_es, 5 + 2, 30)  # ES/SES are not counted while unavailable
+    assert s.window(T0 + 900, T0 + 1800) == (s.background(T0 + 900, T0 + 1800)[0], 0, 0)
+
+
+def test_sdh_unavailable_time_starts_with_the_tenth_ses_and_covers_the_run():
+    s = SdhState(los_since=T0 + 100)
+    assert s.counts(T0, T0 + 105)[1:3] == (5, 0)  # 5 SES, not yet unavailable
+    es, ses, uas, _cv = s.counts(T0, T0 + 160)
+    assert (ses, uas) == (0, 60) and es == s.background(T0, T0 + 160)[0]  # the first 10 s turned UAS too
+
+
+def test_sdh_background_errors_are_stable_and_few():
+    s = SdhState(circuit="AH-SDH-0001")
+    seen = [s.background(T0 + k * 900, T0 + (k + 1) * 900) for k in range(96)]
+    assert seen == [s.background(T0 + k * 900, T0 + (k + 1) * 900) for k in range(96)]  # re-read: same
+    assert all(es <= 2 for es, _ in seen) and any(es for es, _ in seen) and any(not es for es, _ in seen)

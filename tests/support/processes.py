@@ -69,13 +69,20 @@ def write_inventory(
         for ln in full.get("links", [])
         if ln["a"].split(":")[0] in names and ln["b"].split(":")[0] in names
     ]
+    return save_inventory(path, full, sites, devices, links, agent, [site])
+
+
+def save_inventory(
+    path: Path, full: dict, sites: list, devices: list, links: list, agent: str, agent_sites: list[str]
+) -> Path:
+    """Write a part of the shipped inventory (``full``) with one agent polling ``agent_sites``."""
     doc = {
         "version": 1,
         "credentials": full["credentials"],
         "sites": sites,
         "devices": devices,
         "links": links,
-        "agents": [{"name": agent, "token_env": TOKEN_ENV, "sites": [site]}],
+        "agents": [{"name": agent, "token_env": TOKEN_ENV, "sites": agent_sites}],
     }
     path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
