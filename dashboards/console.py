@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from dashboards.walldata import LatestRates
-from nms import sitenet, state
+from nms import sdh, sitenet, state
 from nms.auth.enforce import request_db
 from nms.auth.policy import Principal, require_site
 from nms.availability import LOCAL_TZ
@@ -273,22 +273,8 @@ def link_info(inv: Inventory, link: Link) -> dict[str, Any]:
     if link.kind == "sdh-stm1":
         since = int(time.time()) - 86400
         for end in (link.a, link.b):
-            for row in db.execute(
-                "SELECT interval_end, es, ses, uas, valid FROM state_sdh_uas"
-                " WHERE device = ? AND interface = ? AND interval_end >= ?"
-                " ORDER BY interval_end DESC LIMIT 96",
-                (end.device, end.interface, since),
-            ):
-                sdh_rows.append(
-                    {
-                        "device": end.device,
-                        "interval_end": row[0],
-                        "es": row[1],
-                        "ses": row[2],
-                        "uas": row[3],
-                        "valid": bool(row[4]),
-                    }
-                )
+            for row in sdh.recent_line_buckets(db, end.device, end.interface, since):
+                sdh_rows.append({"device": end.device, **row})
         sdh_rows.sort(key=lambda r: (-r["interval_end"], r["device"]))
     load = None
     peak = max([v for v in (a.get("in_bps"), a.get("out_bps")) if v is not None], default=None)

@@ -186,11 +186,9 @@ def _uas(db: sqlite_utils.Database, inventory: Inventory | None, t0: float, t1: 
     out: dict[str, dict[int, int]] = defaultdict(dict)
     if not ends:
         return out
-    for dev, itf, end, uas in db.execute(
-        "SELECT device, interface, interval_end, uas FROM state_sdh_uas"
-        " WHERE interval_end > ? AND interval_end <= ? AND valid = 1 AND uas IS NOT NULL",
-        (t0 + SDH_BUCKET_S - 1, t1),
-    ):
+    for dev, itf, end, _es, _ses, uas, valid in sdh.line_buckets(db, t0 + SDH_BUCKET_S - 1, t1):
+        if not valid or uas is None:
+            continue
         for lid in ends.get((dev, itf), ()):
             out[lid][end] = max(out[lid].get(end, 0), min(int(uas), SDH_BUCKET_S))
     return out

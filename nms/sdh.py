@@ -93,8 +93,10 @@ def store(db: sqlite_utils.Database, polls: Iterable[Mapping[str, Any]]) -> None
                 known[key] = (ts, since, defects)
                 states[key] = (*key, *defects, since, ts)
             for b in s.get("buckets") or []:
+                # A bucket without layers (an agent older than the layers): its counts are the line's.
+                layered = any(isinstance(b.get(k), Mapping) for k in LAYERS)
                 for layer in LAYERS:
-                    c = b.get(layer)
+                    c = b.get(layer) if layered else (b if layer == "line" else None)
                     if isinstance(c, Mapping):
                         pm.append(
                             (
@@ -190,6 +192,45 @@ def g826(buckets: Iterable[Mapping[str, Any]]) -> G826:
         sesr=ses / avail if avail else None,
         bber=bbe / blocks if blocks else None,
     )
+
+
+def line_buckets(db: sqlite_utils.Database, t0: float, t1: float) -> list[tuple]:
+    """(device, interface, interval_end, es, ses, uas, valid) of every port's line layer,
+    for the buckets ending in (t0, t1], oldest first: what UAS availability reads."""
+    ensure_schema(db)
+    return db.execute(
+        "SELECT device, interface, interval_end, es, ses, uas, valid FROM state_sdh_pm"
+        " WHERE layer = 'line' AND interval_end > ? AND interval_end <= ? ORDER BY interval_end",
+        (t0, t1),
+    ).fetchall()
+
+
+def latest_line_buckets(db: sqlite_utils.Database, since: float) -> list[tuple]:
+    """(device, interface, interval_end, es, ses) of each port's newest valid line bucket
+    ending at or after ``since``: what the errored-seconds rule reads."""
+    ensure_schema(db)
+    return db.execute(
+        """SELECT u.device, u.interface, u.interval_end, u.es, u.ses FROM state_sdh_pm u
+           JOIN (SELECT device, interface, MAX(interval_end) AS e FROM state_sdh_pm
+                 WHERE layer = 'line' AND valid = 1 AND interval_end >= ? GROUP BY device, interface) m
+             ON u.device = m.device AND u.interface = m.interface AND u.interval_end = m.e
+           WHERE u.layer = 'line'""",
+        (since,),
+    ).fetchall()
+
+
+def recent_line_buckets(
+    db: sqlite_utils.Database, device: str, interface: str, since: float, limit: int = 96
+) -> list[dict[str, Any]]:
+    """One port's line buckets ending at or after ``since``, newest first (the link page)."""
+    ensure_schema(db)
+    rows = db.execute(
+        "SELECT interval_end, es, ses, uas, valid FROM state_sdh_pm WHERE layer = 'line'"
+        " AND device = ? AND interface = ? AND interval_end >= ? ORDER BY interval_end DESC LIMIT ?",
+        (device, interface, since, limit),
+    ).fetchall()
+    cols = ("interval_end", "es", "ses", "uas")
+    return [{**dict(zip(cols, r[:4], strict=True)), "valid": bool(r[4])} for r in rows]
 
 
 def port_buckets(

@@ -90,10 +90,6 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         CREATE TABLE IF NOT EXISTS agent_epochs (
             agent TEXT NOT NULL, epoch TEXT NOT NULL, first_seen REAL NOT NULL, first_seq INTEGER,
             previous TEXT, previous_last_seq INTEGER, PRIMARY KEY (agent, epoch)) WITHOUT ROWID;
-        CREATE TABLE IF NOT EXISTS state_sdh_uas (
-            device TEXT NOT NULL, interface TEXT NOT NULL, interval_end INTEGER NOT NULL,
-            es INTEGER, ses INTEGER, uas INTEGER, valid INTEGER NOT NULL DEFAULT 1,
-            PRIMARY KEY (device, interface, interval_end)) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS state_gaps (
             kind TEXT NOT NULL, subject TEXT NOT NULL, start_ts REAL NOT NULL, end_ts REAL NOT NULL,
             step REAL NOT NULL, pending TEXT, pending_n INTEGER NOT NULL DEFAULT 0, pending_since REAL,
@@ -626,32 +622,6 @@ def age_out(
 # ---- persistence ------------------------------------------------------------------------------
 
 
-def _store_uas(db: sqlite_utils.Database, polls: Iterable[Mapping[str, Any]]) -> None:
-    rows = []
-    for p in polls:
-        names = {i.get("index"): i.get("name") for i in p.get("interfaces") or []}
-        for s in p.get("sdh") or []:
-            name = names.get(s["ifIndex"]) or str(s["ifIndex"])
-            for b in s.get("buckets") or []:
-                rows.append(
-                    (
-                        p["device"],
-                        name,
-                        int(b["interval_end"]),
-                        b.get("es"),
-                        b.get("ses"),
-                        b.get("uas"),
-                        1 if b.get("valid", True) else 0,
-                    )
-                )
-    if rows:
-        db.conn.executemany(
-            "INSERT OR REPLACE INTO state_sdh_uas (device, interface, interval_end, es, ses, uas, valid)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
-
-
 def note_epoch(db: sqlite_utils.Database, agent: str, epoch: str, seq: int, now: float) -> None:
     """Remember each spool (epoch) of an agent; a new one after another is a lost spool.
 
@@ -706,7 +676,6 @@ def apply_batch(
         derive(m, inventory, ts)
         save(db, m)
         backfill(db, m)
-        _store_uas(db, polls)
         sdh.store(db, polls)
         note_epoch(db, agent, epoch, seq, time.time() if now is None else now)
         db.execute(

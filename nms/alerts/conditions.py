@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlite_utils
 
+from nms import sdh
 from nms.alerts.rules import Rule, RuleSet
 from nms.inventory_model import Inventory
 
@@ -98,14 +99,7 @@ def sdh_conditions(
     db: sqlite_utils.Database, rule: Rule, inv: Inventory | None, now: float
 ) -> list[Condition]:
     """The latest complete 15-minute bucket of each SDH interface over the ES/SES threshold."""
-    rows = db.execute(
-        """SELECT u.device, u.interface, u.interval_end, u.es, u.ses FROM state_sdh_uas u
-           JOIN (SELECT device, interface, MAX(interval_end) AS e FROM state_sdh_uas
-                 WHERE interval_end >= ? GROUP BY device, interface) m
-             ON u.device = m.device AND u.interface = m.interface AND u.interval_end = m.e
-           WHERE u.valid = 1""",
-        (now - 1800,),
-    ).fetchall()
+    rows = sdh.latest_line_buckets(db, now - 1800)
     out = []
     for dev, itf, end, es, ses in rows:
         over_es = rule.es_above is not None and es is not None and es > rule.es_above

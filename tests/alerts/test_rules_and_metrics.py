@@ -133,13 +133,16 @@ def test_link_utilisation_from_stored_rates(world, settings):
 def test_sdh_errored_seconds_per_bucket_and_config_change(world):
     now = time.time()
     end = int(now // 900 * 900)
+    from nms import sdh
     from nms.state import ensure_schema
 
     ensure_schema(world.db)
+    sdh.ensure_schema(world.db)
     with world.db.conn:
         world.db.execute(
-            "INSERT INTO state_sdh_uas (device, interface, interval_end, es, ses, uas, valid) VALUES"
-            " ('prov-rtr1', 'POS1/0/0', ?, 200, 3, 0, 1), ('hefei-rtr1', 'POS1/0/0', ?, 5, 0, 0, 1)",
+            "INSERT INTO state_sdh_pm (device, interface, layer, interval_end, es, ses, uas, valid) VALUES"
+            " ('prov-rtr1', 'POS1/0/0', 'line', ?, 200, 3, 0, 1),"
+            " ('hefei-rtr1', 'POS1/0/0', 'line', ?, 5, 0, 0, 1)",
             (end, end),
         )
         world.db.execute(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nms import state
+from nms import sdh, state
 from nms.state import StateConfig, apply_batch
 from tests.centre.helpers import T0, poll, small_inventory
 
@@ -143,7 +143,5 @@ def test_uas_buckets_recorded_once(centre_db):
     b = [(T0 - 900, 30), (T0, 0)]
     apply_batch(centre_db, "prov", 1, [poll("prov-rtr1", T0, uas=b)], inv)
     apply_batch(centre_db, "prov", 2, [poll("prov-rtr1", T0 + 60, uas=b)], inv)
-    rows = centre_db.execute(
-        "SELECT interface, interval_end, uas FROM state_sdh_uas ORDER BY interval_end"
-    ).fetchall()
+    rows = [(itf, end, uas) for _d, itf, end, _es, _ses, uas, _v in sdh.line_buckets(centre_db, 0, T0 + 900)]
     assert rows == [("POS1/0/0", T0 - 900, 30), ("POS1/0/0", T0, 0)]
