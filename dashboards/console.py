@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from dashboards.walldata import LatestRates
+from dashboards.walldata import latest_rates
 from nms import sdh, sitenet, state
 from nms.auth.enforce import request_db
 from nms.auth.policy import Principal, require_site
@@ -202,7 +202,7 @@ def _links_of(inv: Inventory, device: str) -> dict[str, Link]:
 def _latest(keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
     db = connect(current_app.config["NMS_SETTINGS"], "metrics")
     try:
-        return LatestRates().read(db, keys, 0)
+        return latest_rates(SqliteTimeSeriesStore(db), keys, 0)
     finally:
         db.conn.close()
 

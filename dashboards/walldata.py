@@ -32,6 +32,7 @@ from nms import sitenet, state
 from nms.config import Settings
 from nms.db import connect
 from nms.inventory_model import Inventory
+from nms.store import SqliteTimeSeriesStore
 
 SDH = "sdh-stm1"
 SEVERITY_RANK = {"critical": 0, "major": 1, "minor": 2, "warning": 3, "info": 4}
@@ -52,44 +53,16 @@ def _now() -> float:
 # ---- latest rates (metrics.db) -------------------------------------------------------------
 
 
-class LatestRates:
-    """Newest sample (``in_bps``, ``out_bps``, health ...) of sources from the store's head table.
-
-    Reads one row per interface through the (source_id, ts) primary key.
-    TODO(centre): belongs in :mod:`nms.store` as ``latest(keys, metrics)``.
-    """
-
-    def __init__(self) -> None:
-        self.ids: dict[tuple[str, str], int] = {}
-
-    def _refresh_ids(self, db: sqlite_utils.Database) -> None:
-        try:
-            rows = db.execute("SELECT id, device, interface FROM ts_source").fetchall()
-        except Exception:  # the store has not written anything yet
-            return
-        self.ids = {(d, i): sid for sid, d, i in rows}
-
-    def read(
-        self, db: sqlite_utils.Database, keys: Iterable[tuple[str, str]], newer_than: float
-    ) -> dict[tuple[str, str], dict[str, Any]]:
-        keys = list(keys)
-        if any(k not in self.ids for k in keys):
-            self._refresh_ids(db)
-        out: dict[tuple[str, str], dict[str, Any]] = {}
-        for key in keys:
-            sid = self.ids.get(key)
-            if sid is None:
-                continue
-            row = db.conn.execute(
-                "SELECT ts, vals FROM ts_head WHERE source_id = ? ORDER BY ts DESC LIMIT 1", (sid,)
-            ).fetchone()
-            if row is None or row[0] < newer_than:
-                continue
-            vals = json.loads(row[1])
-            vals.setdefault("in_bps", None)
-            vals.setdefault("out_bps", None)
-            out[key] = {**vals, "ts": row[0]}
-        return out
+def latest_rates(
+    series: SqliteTimeSeriesStore, keys: Iterable[tuple[str, str]], newer_than: float
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Newest sample (``in_bps``, ``out_bps``, health ...) of sources (:meth:`SqliteTimeSeriesStore.latest`),
+    ``in_bps`` / ``out_bps`` always present (None when the source has no traffic columns)."""
+    out = series.latest(keys, newer_than)
+    for vals in out.values():
+        vals.setdefault("in_bps", None)
+        vals.setdefault("out_bps", None)
+    return out
 
 
 def _rate_of(link: Any, rates: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any] | None:
@@ -275,16 +248,7 @@ def _backbone_availability(
 # ---- the document ------------------------------------------------------------------------------
 
 
-def current_states(centre: sqlite_utils.Database) -> dict[str, dict[str, dict[str, Any]]]:
-    """Like :func:`nms.state.current` for devices, links, sites and site networks only (the primary
-    key skips the interface and tunnel rows, a third of the rebuild time on the full province)."""
-    out: dict[str, dict[str, dict[str, Any]]] = {"device": {}, "link": {}, "site": {}, "site_network": {}}
-    for kind, subject, st, since, reason in centre.conn.execute(
-        "SELECT kind, subject, state, since, reason FROM state_current"
-        " WHERE kind IN ('device', 'link', 'site', 'site_network')"
-    ):
-        out[kind][subject] = {"state": st, "since": since, "reason": reason}
-    return out
+WALL_KINDS = ("device", "link", "site", "site_network")  # not interfaces and tunnels: a third of the rebuild
 
 
 def _worst(states: list[str]) -> str:
@@ -296,16 +260,15 @@ def _worst(states: list[str]) -> str:
 
 def build(
     centre: sqlite_utils.Database,
-    metrics: sqlite_utils.Database | None,
+    series: SqliteTimeSeriesStore | None,
     inv: Inventory,
     scope: Scope,
     now: float,
-    rates_reader: LatestRates | None = None,
     availability_doc: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The wall document for one scope (None = the whole province)."""
     sites = None if scope is None else set(scope)
-    cur = current_states(centre)
+    cur = state.current(centre, WALL_KINDS)
     province = inv.sites.get(mapdata.province_of(inv) or "")
 
     def visible(site_id: str) -> bool:
@@ -361,15 +324,15 @@ def build(
     ]
     wanted_links = {lid for e in edges_def for lid in e["links"]} | {lk.id for lk in sdh_links}
     rates: dict[tuple[str, str], dict[str, Any]] = {}
-    if metrics is not None and rates_reader is not None:
+    if series is not None:
         a_ends = [(inv.links[lid].a.device, inv.links[lid].a.interface) for lid in wanted_links]
-        rates = rates_reader.read(metrics, a_ends, now - STALE_AFTER_S)
+        rates = latest_rates(series, a_ends, now - STALE_AFTER_S)
         missing = [
             (inv.links[lid].b.device, inv.links[lid].b.interface)
             for lid in wanted_links
             if (inv.links[lid].a.device, inv.links[lid].a.interface) not in rates
         ]
-        rates.update(rates_reader.read(metrics, missing, now - STALE_AFTER_S))
+        rates.update(latest_rates(series, missing, now - STALE_AFTER_S))
 
     link_summary: dict[str, int] = {}
     for lk in inv.links.values():
@@ -455,20 +418,8 @@ def build(
 def _as_of(centre: sqlite_utils.Database, inv: Inventory, sites: set[str] | None) -> float | None:
     """Time of the newest poll the state has seen (for the wall's "data as of" and staleness)."""
     if sites is None:
-        row = centre.execute("SELECT max(last_ts) FROM state_current WHERE kind = 'device'").fetchone()
-        return row[0] if row else None
-    names = [d.name for d in inv.devices.values() if d.site in sites]
-    best = None
-    for i in range(0, len(names), 500):
-        chunk = names[i : i + 500]
-        row = centre.execute(
-            f"SELECT max(last_ts) FROM state_current WHERE kind = 'device' AND subject IN"
-            f" ({','.join('?' * len(chunk))})",
-            chunk,
-        ).fetchone()
-        if row and row[0] is not None:
-            best = row[0] if best is None else max(best, row[0])
-    return best
+        return state.newest_poll(centre)
+    return state.newest_poll(centre, [d.name for d in inv.devices.values() if d.site in sites])
 
 
 class WallFeed:
@@ -485,7 +436,7 @@ class WallFeed:
         self._seen: tuple[int, int, int] | None = None
         self._docs: dict[Scope, tuple[str, str]] = {}  # scope -> (digest, json without server_time)
         self._avail: dict[Scope, tuple[float, dict[str, Any]]] = {}
-        self._rates = LatestRates()
+        self._series: SqliteTimeSeriesStore | None = None
 
     def _conn(self, name: str) -> sqlite_utils.Database:
         db = self._db.get(name)
@@ -534,7 +485,9 @@ class WallFeed:
                 sites = None if scope is None else set(scope)
                 avail = (now, _backbone_availability(centre, inv, sites, now))
                 self._avail[scope] = avail
-            doc = build(centre, self._conn("metrics"), inv, scope, now, self._rates, avail[1])
+            if self._series is None:
+                self._series = SqliteTimeSeriesStore(self._conn("metrics"))
+            doc = build(centre, self._series, inv, scope, now, avail[1])
         body = json.dumps(doc, separators=(",", ":"), ensure_ascii=False, default=str)
         digest = hashlib.sha256(body.encode()).hexdigest()[:16]
         head = json.dumps({"digest": digest, "generated_at": now}, separators=(",", ":"))
@@ -545,6 +498,7 @@ class WallFeed:
             for db in self._db.values():
                 db.conn.close()
             self._db.clear()
+            self._series = None
 
 
 def with_server_time(doc_json: str, now: float) -> str:

@@ -68,7 +68,7 @@ def _time_arg(name: str, default: float | None = None) -> float | None:
 
 
 def _site_map(db) -> dict[tuple[str, str], str | None]:
-    return {(k, s): site for k, s, site in db.execute("SELECT kind, subject, site FROM state_current")}
+    return {(row.kind, row.subject): row.site for row in state.current_rows(db)}
 
 
 def _visible(kind: str, subject: str, sites: set[str] | None, site_of: dict) -> bool:
@@ -90,9 +90,7 @@ def current_state():
     state.ensure_schema(db)
     sites = scope_sites(current_principal())
     out: dict[str, dict[str, Any]] = {k: {} for k in state.KINDS}
-    for kind, subject, st, since, reason, site in db.execute(
-        "SELECT kind, subject, state, since, reason, site FROM state_current"
-    ):
+    for kind, subject, st, since, reason, site in state.current_rows(db):
         if sites is None or site in sites:
             out[kind][subject] = {"state": st, "since": since, "reason": reason}
     for site_id, nets in sitenet.per_site(out["site_network"]).items():  # each site names its networks

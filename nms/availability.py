@@ -68,33 +68,6 @@ FIELDS = (
 )
 
 
-def _initial_states(db: sqlite_utils.Database, kinds: Iterable[str], t0: float) -> dict[tuple[str, str], str]:
-    kinds = list(kinds)
-    marks = ",".join("?" * len(kinds))
-    rows = db.execute(
-        f"""SELECT kind, subject, to_state FROM (
-               SELECT kind, subject, to_state,
-                      row_number() OVER (PARTITION BY kind, subject ORDER BY ts DESC, id DESC) AS rn
-               FROM state_events WHERE ts <= ? AND kind IN ({marks}))
-            WHERE rn = 1""",
-        (t0, *kinds),
-    )
-    return {(k, s): st for k, s, st in rows}
-
-
-def _events_in(db: sqlite_utils.Database, kinds: Iterable[str], t0: float, t1: float):
-    kinds = list(kinds)
-    marks = ",".join("?" * len(kinds))
-    out: dict[tuple[str, str], list[tuple[float, str]]] = defaultdict(list)
-    for k, s, ts, st in db.execute(
-        f"SELECT kind, subject, ts, to_state FROM state_events WHERE ts > ? AND ts < ? AND kind IN ({marks})"
-        " ORDER BY ts, id",
-        (t0, t1, *kinds),
-    ):
-        out[(k, s)].append((ts, st))
-    return out
-
-
 def timeline(
     initial: str, changes: list[tuple[float, str]], t0: float, t1: float
 ) -> list[tuple[float, float, str]]:
@@ -203,9 +176,7 @@ def subjects_of(
         for k in kinds:
             names = {"device": inventory.devices, "link": inventory.links, "site": inventory.sites}.get(k, {})
             known.update((k, n) for n in names)
-    marks = ",".join("?" * len(kinds))
-    for table in ("state_current", "state_events"):
-        known.update(db.execute(f"SELECT DISTINCT kind, subject FROM {table} WHERE kind IN ({marks})", kinds))
+    known |= state.known_subjects(db, kinds)
     return sorted(known)
 
 
@@ -230,8 +201,8 @@ def report(
     by_site = sitenet.networks(inventory) if inventory is not None else {}
     site_nets = {s: by_site[s] for kind, s in wanted if kind == "site" and s in by_site}
     read = sorted(set(kinds) | ({"device"} if site_nets else set()))  # sites come from their devices
-    initial = _initial_states(db, read, t0)
-    changes = _events_in(db, read, t0, t1)
+    initial = state.initial_states(db, read, t0)
+    changes = state.events_between(db, read, t0, t1)
     wins = maintenance.windows(db)
     uas = _uas(db, inventory, t0, t1)
 

@@ -12,27 +12,48 @@ spool: every batch of it was sealed after the refused one).
 from __future__ import annotations
 
 import sqlite3
+from typing import NamedTuple
 
 import sqlite_utils
 
+from nms import state
 from nms.pipeline import ClockSkew
 from nms.store import run_ddl
 
-# The open refusals: the agent has not had a newer batch accepted since (state_applied is nms.state's).
-OPEN_SQL = """SELECT k.agent, k.seq, k.first_refused_at, k.refused_at, k.sample_ts, k.ahead_s,
-                     k.max_skew_s, k.refusals
-              FROM ingest_clock_skew k
-              WHERE k.seq >= COALESCE((SELECT MAX(a.seq) FROM state_applied a
-                                       WHERE a.agent = k.agent AND a.epoch = k.epoch), -1)
-                AND NOT EXISTS (SELECT 1 FROM agent_epochs e WHERE e.agent = k.agent
-                                AND e.epoch != k.epoch AND e.first_seen > k.refused_at)
-              ORDER BY k.agent"""
+
+class Refusal(NamedTuple):
+    """An agent's latest refused batch (one row of ``ingest_clock_skew``)."""
+
+    agent: str
+    seq: int
+    first_refused_at: float
+    refused_at: float
+    sample_ts: float
+    ahead_s: float
+    max_skew_s: float
+    refusals: int
+
+
+def open_refusals(db: sqlite_utils.Database) -> list[Refusal]:
+    """The agents still skewed: none of their batches accepted since (what was accepted is nms.state's)."""
+    if not db["ingest_clock_skew"].exists():
+        return []
+    out = []
+    for *row, epoch in db.execute(
+        "SELECT agent, seq, first_refused_at, refused_at, sample_ts, ahead_s, max_skew_s, refusals, epoch"
+        " FROM ingest_clock_skew ORDER BY agent"
+    ).fetchall():
+        k = Refusal(*row)
+        accepted = state.last_applied_seq(db, k.agent, epoch)
+        if k.seq >= (-1 if accepted is None else accepted) and not state.epoch_started_after(
+            db, k.agent, epoch, k.refused_at
+        ):
+            out.append(k)
+    return out
 
 
 def ensure_schema(db: sqlite_utils.Database) -> None:
-    from nms.state import ensure_schema as state_schema
-
-    state_schema(db)
+    state.ensure_schema(db)
     run_ddl(
         db,
         """CREATE TABLE IF NOT EXISTS ingest_clock_skew (
@@ -61,7 +82,7 @@ def record(
     ensure_schema(db)
     db.execute("BEGIN IMMEDIATE")
     try:
-        still = {row[0]: row for row in db.execute(OPEN_SQL)}.get(agent)
+        still = {row.agent: row for row in open_refusals(db)}.get(agent)
         first, count = (still[2], still[7] + 1) if still is not None else (now, 1)
         same = still is not None and _epoch_of(db, agent) == epoch
         db.execute(

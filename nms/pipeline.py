@@ -20,6 +20,7 @@ from typing import Any
 
 import sqlite_utils
 
+from nms.db import transaction
 from nms.inventory_model import Inventory
 from nms.store import Sample, SqliteTimeSeriesStore, add_key_column
 from nms.store import ensure_schema as store_schema
@@ -105,6 +106,19 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     store_schema(db)
     add_key_column(db, "ingest_batches", BATCHES_DDL, "epoch", "")  # centre.db from before epochs
     db.execute(BATCHES_DDL)
+
+
+def expire_batches(db: sqlite_utils.Database, before: float) -> int:
+    """Forget the batch records received before ``before``; returns how many.
+
+    They only guard against re-sends, and samples are keyed (source, ts), so an older
+    re-send would overwrite identical values: the rollup job keeps them as long as the
+    store's raw level (``nms serve``'s rollup loop calls this after the store's rollup).
+    """
+    if not db["ingest_batches"].exists():
+        return 0
+    with transaction(db):
+        return db.execute("DELETE FROM ingest_batches WHERE received < ?", (before,)).rowcount
 
 
 # ---- validation -------------------------------------------------------------------------

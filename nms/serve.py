@@ -49,14 +49,17 @@ def rollup_loop(settings: Settings, every_s: float, stop: threading.Event) -> No
     """
     from ipam.workflow import expire_holds
     from nms.db import connect
+    from nms.pipeline import expire_batches
     from nms.store import SqliteTimeSeriesStore
 
     while not stop.wait(every_s):
         try:
             db = connect(settings, "metrics")
             try:
-                stats = SqliteTimeSeriesStore(db).rollup()
-                log.info("rollup: %s", stats)
+                store, now = SqliteTimeSeriesStore(db), time.time()
+                stats = store.rollup(now)
+                batches = expire_batches(db, now - store.retention.raw_s)  # records as long as raw samples
+                log.info("rollup: %s, %d batch records expired", stats, batches)
             finally:
                 db.conn.close()
         except Exception:

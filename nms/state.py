@@ -21,7 +21,7 @@ import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple
 
 import sqlite_utils
 
@@ -637,11 +637,7 @@ def note_epoch(db: sqlite_utils.Database, agent: str, epoch: str, seq: int, now:
     prev = db.execute(
         "SELECT epoch FROM agent_epochs WHERE agent = ? ORDER BY first_seen DESC LIMIT 1", (agent,)
     ).fetchone()
-    last = None
-    if prev is not None:
-        last = db.execute(
-            "SELECT MAX(seq) FROM state_applied WHERE agent = ? AND epoch = ?", (agent, prev[0])
-        ).fetchone()[0]
+    last = last_applied_seq(db, agent, prev[0]) if prev is not None else None
     db.execute(
         "INSERT INTO agent_epochs (agent, epoch, first_seen, first_seq, previous, previous_last_seq)"
         " VALUES (?, ?, ?, ?, ?, ?)",
@@ -856,53 +852,172 @@ def backfill(db: sqlite_utils.Database, m: Machine) -> int:
     return filled
 
 
-# ---- the interface a PostgreSQL implementation would provide (docs/storage.md) ---------------------
-
-
-class StateStore(Protocol):
-    def apply_batch(self, agent: str, seq: int, polls: list[Mapping[str, Any]], epoch: str = "") -> bool: ...
-
-    def age_out(self, now: float | None = None) -> int: ...
-
-    def current(self) -> dict[str, dict[str, dict[str, Any]]]: ...
-
-    def events(self, **filters: Any) -> list[dict[str, Any]]: ...
-
-
-@dataclass
-class SqliteStateStore:
-    """:class:`StateStore` on centre.db (the functions of this module, bound to one db)."""
-
-    db: sqlite_utils.Database
-    inventory: Inventory | None = None
-    config: StateConfig | None = None
-
-    def apply_batch(self, agent: str, seq: int, polls: list[Mapping[str, Any]], epoch: str = "") -> bool:
-        return apply_batch(self.db, agent, seq, polls, self.inventory, self.config, epoch=epoch)
-
-    def age_out(self, now: float | None = None) -> int:
-        return age_out(self.db, self.inventory, now, self.config)
-
-    def current(self) -> dict[str, dict[str, dict[str, Any]]]:
-        return current(self.db)
-
-    def events(self, **filters: Any) -> list[dict[str, Any]]:
-        return events(self.db, **filters)
-
-
 # ---- reading ------------------------------------------------------------------------------------
+
+
+class CurrentRow(NamedTuple):
+    """One subject's row of the current state."""
+
+    kind: str
+    subject: str
+    state: str
+    since: float | None
+    reason: str | None
+    site: str | None
+
+
+def _marks(values: list[Any]) -> str:
+    return ",".join("?" * len(values))
+
+
+def current_rows(
+    db: sqlite_utils.Database, kinds: Iterable[str] | None = None, states: Iterable[str] | None = None
+) -> list[CurrentRow]:
+    """Current state of every subject of ``kinds`` (None = all) in ``states`` (None = any).
+
+    The wall, the API and the alert rules read the present through this; asking only for
+    the kinds needed skips the many interface and tunnel rows on the primary key.
+    """
+    where, args = [], []
+    for column, values in (("kind", kinds), ("state", states)):
+        if values is not None:
+            values = list(values)
+            where.append(f"{column} IN ({_marks(values)})")
+            args += values
+    sql = "SELECT kind, subject, state, since, reason, site FROM state_current"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return list(map(CurrentRow._make, db.conn.execute(sql, args)))
+
+
+def newest_poll(db: sqlite_utils.Database, devices: Iterable[str] | None = None) -> float | None:
+    """Time of the newest poll seen of ``devices`` (None = of any device): the data's "as of"."""
+    if devices is None:
+        row = db.execute("SELECT max(last_ts) FROM state_current WHERE kind = 'device'").fetchone()
+        return row[0] if row else None
+    names, best = list(devices), None
+    for i in range(0, len(names), 500):
+        chunk = names[i : i + 500]
+        row = db.execute(
+            f"SELECT max(last_ts) FROM state_current WHERE kind = 'device' AND subject IN ({_marks(chunk)})",
+            chunk,
+        ).fetchone()
+        if row and row[0] is not None:
+            best = row[0] if best is None else max(best, row[0])
+    return best
 
 
 def current(db: sqlite_utils.Database, kinds: Iterable[str] = KINDS) -> dict[str, dict[str, dict[str, Any]]]:
     """{kind: {subject: {state, since, reason}}}: what the wall display shows."""
     ensure_schema(db)
     out: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in kinds}
-    for kind, subject, state, since, reason in db.execute(
-        "SELECT kind, subject, state, since, reason FROM state_current"
-    ):
-        if kind in out:
-            out[kind][subject] = {"state": state, "since": since, "reason": reason}
+    for kind, subject, state, since, reason, _site in current_rows(db, kinds=list(out)):
+        out[kind][subject] = {"state": state, "since": since, "reason": reason}
     return out
+
+
+def known_subjects(db: sqlite_utils.Database, kinds: Iterable[str]) -> set[tuple[str, str]]:
+    """(kind, subject) of every subject of ``kinds`` with a current state or any past event."""
+    kinds = list(kinds)
+    known: set[tuple[str, str]] = set()
+    for table in ("state_current", "state_events"):
+        known.update(
+            db.execute(f"SELECT DISTINCT kind, subject FROM {table} WHERE kind IN ({_marks(kinds)})", kinds)
+        )
+    return known
+
+
+def initial_states(db: sqlite_utils.Database, kinds: Iterable[str], t0: float) -> dict[tuple[str, str], str]:
+    """{(kind, subject): state} each subject of ``kinds`` was in at ``t0`` (its last event at or before)."""
+    kinds = list(kinds)
+    rows = db.execute(
+        f"""SELECT kind, subject, to_state FROM (
+               SELECT kind, subject, to_state,
+                      row_number() OVER (PARTITION BY kind, subject ORDER BY ts DESC, id DESC) AS rn
+               FROM state_events WHERE ts <= ? AND kind IN ({_marks(kinds)}))
+            WHERE rn = 1""",
+        (t0, *kinds),
+    )
+    return {(k, s): st for k, s, st in rows}
+
+
+def events_between(
+    db: sqlite_utils.Database, kinds: Iterable[str], t0: float, t1: float
+) -> dict[tuple[str, str], list[tuple[float, str]]]:
+    """{(kind, subject): [(ts, new state)]} of the changes strictly between ``t0`` and ``t1``, in order."""
+    kinds = list(kinds)
+    out: dict[tuple[str, str], list[tuple[float, str]]] = {}
+    for k, s, ts, st in db.execute(
+        "SELECT kind, subject, ts, to_state FROM state_events WHERE ts > ? AND ts < ?"
+        f" AND kind IN ({_marks(kinds)}) ORDER BY ts, id",
+        (t0, t1, *kinds),
+    ):
+        out.setdefault((k, s), []).append((ts, st))
+    return out
+
+
+def change_counts(
+    db: sqlite_utils.Database, kinds: Iterable[str], t0: float, t1: float, at_least: int
+) -> dict[tuple[str, str], int]:
+    """{(kind, subject): changes in (t0, t1]} of the subjects of ``kinds`` with ``at_least`` of them."""
+    kinds = list(kinds)
+    rows = db.execute(
+        "SELECT kind, subject, COUNT(*) FROM state_events WHERE ts > ? AND ts <= ?"
+        f" AND kind IN ({_marks(kinds)}) GROUP BY kind, subject HAVING COUNT(*) >= ?",
+        (t0, t1, *kinds, at_least),
+    )
+    return {(k, s): n for k, s, n in rows}
+
+
+# ---- agents (batches applied, spool epochs) ---------------------------------------------------------
+
+
+class NewEpoch(NamedTuple):
+    """An agent's newest spool, started after another (the batches the old one held are lost)."""
+
+    agent: str
+    epoch: str
+    first_seen: float
+    first_seq: int | None
+    previous: str
+    previous_last_seq: int | None
+
+
+def last_batch_by_agent(db: sqlite_utils.Database) -> dict[str, float]:
+    """{agent: when its newest applied batch was applied} (agents that were never heard are absent)."""
+    return dict(db.execute("SELECT agent, MAX(ts) FROM state_applied GROUP BY agent"))
+
+
+def last_applied_seq(db: sqlite_utils.Database, agent: str, epoch: str) -> int | None:
+    """Highest ``seq`` applied from the agent's spool ``epoch`` (None: none yet)."""
+    return db.execute(
+        "SELECT MAX(seq) FROM state_applied WHERE agent = ? AND epoch = ?", (agent, epoch)
+    ).fetchone()[0]
+
+
+def epoch_started_after(db: sqlite_utils.Database, agent: str, epoch: str, ts: float) -> bool:
+    """Did the agent start a spool other than ``epoch`` after ``ts``?"""
+    return (
+        db.execute(
+            "SELECT 1 FROM agent_epochs WHERE agent = ? AND epoch != ? AND first_seen > ? LIMIT 1",
+            (agent, epoch, ts),
+        ).fetchone()
+        is not None
+    )
+
+
+def new_epochs(db: sqlite_utils.Database, since: float) -> list[NewEpoch]:
+    """Each agent's newest spool if it replaced another after ``since`` (see :func:`note_epoch`)."""
+    if not db["agent_epochs"].exists():
+        return []
+    rows = db.execute(
+        """SELECT e.agent, e.epoch, e.first_seen, e.first_seq, e.previous, e.previous_last_seq
+           FROM agent_epochs e JOIN (SELECT agent, MAX(first_seen) AS t FROM agent_epochs GROUP BY agent) n
+             ON e.agent = n.agent AND e.first_seen = n.t
+           WHERE e.previous IS NOT NULL AND e.first_seen > ?""",
+        (since,),
+    )
+    return list(map(NewEpoch._make, rows))
 
 
 def events(

@@ -313,31 +313,35 @@ class SqliteTimeSeriesStore:
             )
         ]
 
+    def _known_sources(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """The cached ids, reloaded in one read when a key is missing (another process may have added it)."""
+        ids = self.ids
+        if any(k not in ids.sources for k in keys):
+            rows = self.db.conn.execute("SELECT id, device, interface FROM ts_source").fetchall()
+            with ids.lock:
+                ids.sources.update(((d, i), sid) for sid, d, i in rows)
+        return ids.sources
+
     def latest(
         self, keys: Iterable[tuple[str, str]], newer_than: float = 0
     ) -> dict[tuple[str, str], dict[str, Any]]:
         """Newest polled values of each (device, interface), with ``ts``: the wall display's read.
 
-        Only the head is looked at (a source silent for more than an hour has no current value).
+        Only the head is looked at (a source silent for more than an hour has no current value);
+        one seek per source on the head's (source_id, ts) key.
         """
         wanted = list(keys)
-        ids = {}
-        for k in wanted:
-            sid = self.source_id(*k)
-            if sid is not None:
-                ids[sid] = k
+        known = self._known_sources(wanted)
         out: dict[tuple[str, str], dict[str, Any]] = {}
-        sids = list(ids)
-        for i in range(0, len(sids), 500):
-            chunk = sids[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self.db.execute(
-                f"SELECT source_id, max(ts), vals FROM ts_head WHERE source_id IN ({marks})"
-                " AND ts >= ? GROUP BY source_id",
-                (*chunk, newer_than),
-            )
-            for sid, ts, vals in rows:
-                out[ids[sid]] = {**json.loads(vals), "ts": ts}
+        for key in wanted:
+            sid = known.get(key)
+            if sid is None:
+                continue
+            row = self.db.conn.execute(
+                "SELECT ts, vals FROM ts_head WHERE source_id = ? ORDER BY ts DESC LIMIT 1", (sid,)
+            ).fetchone()
+            if row is not None and row[0] >= newer_than:
+                out[key] = {**json.loads(row[1]), "ts": row[0]}
         return out
 
     def pick_level(self, t0: int, t1: int, now: float | None = None) -> str:
@@ -487,11 +491,6 @@ class SqliteTimeSeriesStore:
                 )
                 deleted += cur.rowcount
             self.db.execute("DELETE FROM ts_head WHERE ts < ?", (int(now - self.retention.raw_s),))
-            # batch records only guard against re-sends; samples are keyed (source, ts), so an older
-            # re-send would overwrite identical values: keep the records as long as the raw level
-            if self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'ingest_batches'").fetchone():
-                cutoff = now - self.retention.raw_s
-                self.db.execute("DELETE FROM ingest_batches WHERE received < ?", (cutoff,))
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")

@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlite_utils
 
-from nms import sdh
+from nms import clockskew, sdh, state
 from nms.alerts.rules import Rule, RuleSet
 from nms.inventory_model import Inventory
 
@@ -75,15 +75,10 @@ def device_of(kind: str, subject: str) -> str | None:
 
 
 def state_conditions(db: sqlite_utils.Database, rule: Rule, inv: Inventory | None) -> list[Condition]:
-    marks = ",".join("?" * len(rule.states))
-    rows = db.execute(
-        f"SELECT subject, state, since, reason, site FROM state_current"
-        f" WHERE kind = ? AND state IN ({marks})",
-        (rule.subject, *rule.states),
-    ).fetchall()
+    rows = state.current_rows(db, kinds=(rule.subject,), states=rule.states)
     pattern = re.compile(rule.reason_match) if rule.reason_match else None
     out = []
-    for subject, _st, since, reason, site in rows:
+    for _kind, subject, _st, since, reason, site in rows:
         if pattern is not None and not pattern.search(reason or ""):
             continue
         dev = device_of(rule.subject or "", subject)
@@ -134,7 +129,7 @@ def agent_conditions(
 ) -> list[Condition]:
     """Agents heard from before but not for ``silent_s`` (never-heard agents are not paged)."""
     out = []
-    for agent, last in db.execute("SELECT agent, MAX(ts) FROM state_applied GROUP BY agent"):
+    for agent, last in state.last_batch_by_agent(db).items():
         known, site = _agent_site(inv, agent)
         if known and last is not None and now - last > rule.silent_s:
             out.append(
@@ -159,17 +154,10 @@ def epoch_conditions(
     The epoch changes only when the agent's spool file was lost, wiped or replaced, and
     whatever that spool still held never reaches the centre (``nms.state.note_epoch``).
     """
-    if not _table_exists(db, "agent_epochs"):
-        return []
-    rows = db.execute(
-        """SELECT e.agent, e.epoch, e.first_seen, e.first_seq, e.previous, e.previous_last_seq
-           FROM agent_epochs e JOIN (SELECT agent, MAX(first_seen) AS t FROM agent_epochs GROUP BY agent) n
-             ON e.agent = n.agent AND e.first_seen = n.t
-           WHERE e.previous IS NOT NULL AND e.first_seen > ?""",
-        (now - rule.resolve_after_s,),
-    ).fetchall()
     out = []
-    for agent, epoch, first_seen, first_seq, previous, last_seq in rows:
+    for agent, epoch, first_seen, first_seq, previous, last_seq in state.new_epochs(
+        db, now - rule.resolve_after_s
+    ):
         known, site = _agent_site(inv, agent)
         if not known:
             continue
@@ -183,12 +171,8 @@ def epoch_conditions(
 
 def clock_skew_conditions(db: sqlite_utils.Database, rule: Rule, inv: Inventory | None) -> list[Condition]:
     """Agents whose batches ingest refused for samples dated ahead, not yet in time again."""
-    if not _table_exists(db, "ingest_clock_skew"):
-        return []
-    from nms.clockskew import OPEN_SQL
-
     out = []
-    for agent, _seq, first, _last, sample_ts, ahead, max_skew, refusals in db.execute(OPEN_SQL):
+    for agent, _seq, first, _last, sample_ts, ahead, max_skew, refusals in clockskew.open_refusals(db):
         known, site = _agent_site(inv, agent)
         if not known:
             continue

@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlite_utils
 
-from nms import maintenance
+from nms import maintenance, state
 from nms.alerts import flap
 from nms.alerts.channels import ChannelConfig
 from nms.alerts.conditions import Condition, gather
@@ -105,9 +105,7 @@ class Engine:
         t_start = time.perf_counter()
         now = time.time() if now is None else now
         ensure_schema(db)
-        from nms.state import ensure_schema as state_schema
-
-        state_schema(db)
+        state.ensure_schema(db)
         with_metrics = metrics_db is not None and now - self._last_metrics >= self.metrics_every_s
         conds, done = gather(db, self.rules, self.inventory, now, metrics_db, with_metrics)
         if with_metrics:
@@ -293,9 +291,7 @@ class Engine:
         names = topo.behind(kind, subject)
         if not names:
             return []
-        observed = {
-            s: st for s, st in db.execute("SELECT subject, state FROM state_current WHERE kind = 'device'")
-        }
+        observed = {row.subject: row.state for row in state.current_rows(db, kinds=("device",))}
         inv = topo.inventory
         return [
             {

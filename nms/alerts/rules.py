@@ -78,7 +78,7 @@ class Rule:
 
     @property
     def flaps(self) -> bool:
-        """Flap detection applies to rules on observed state (counted from ``state_events``)."""
+        """Flap detection applies to rules on observed state (counted from the state store's transitions)."""
         return self.flap and self.kind == "state"
 
     def as_dict(self) -> dict[str, Any]:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import copy
+import time
 
 import pytest
 
-from nms.pipeline import BatchError, ingest_batch
+from nms.pipeline import BatchError, expire_batches, ingest_batch
 from nms.store import SqliteTimeSeriesStore
 from tests.centre.helpers import T0, batch, poll, small_inventory
 
@@ -35,6 +36,19 @@ def test_batch_stored_once_and_duplicate_answered(metrics_db, centre_db):
     # same seq from another agent is another batch
     other = batch("prov", 1, [poll("prov-rtr1", T0)])
     assert ingest_batch(metrics_db, centre_db, "prov", other, inv, now=T0).accepted == 1
+
+
+def test_old_batch_records_expire_and_a_resend_after_that_is_stored_again(metrics_db):
+    assert expire_batches(metrics_db, time.time()) == 0  # no table yet: nothing to do
+    inv = small_inventory()
+    ingest_batch(metrics_db, None, "hefei", batch("hefei", 1, [poll("hefei-rtr1", T0)]), inv, now=T0)
+    between = time.time()
+    time.sleep(0.01)
+    ingest_batch(metrics_db, None, "hefei", batch("hefei", 2, [poll("hefei-rtr1", T0 + 60)]), inv, now=T0)
+    assert expire_batches(metrics_db, between) == 1
+    assert [s for (s,) in metrics_db.execute("SELECT seq FROM ingest_batches ORDER BY seq")] == [2]
+    again = batch("hefei", 1, [poll("hefei-rtr1", T0)])
+    assert ingest_batch(metrics_db, None, "hefei", again, inv, now=T0).duplicate is False
 
 
 def test_counters_kept_exactly_and_rates_as_given(metrics_db):
