@@ -152,6 +152,6 @@ def test_a_new_spool_after_a_clock_skew_refusal_is_in_time_again(metrics_db, cen
         send("spool-a", seq, t + 60 * seq, t + 60 * seq + 1)
     with pytest.raises(pipeline.ClockSkew):
         send("spool-a", 6, t + 86400, t + 361)  # the clock jumped ahead ...
-    assert [r[0] for r in centre_db.execute(clockskew.OPEN_SQL)] == ["hefei"]
+    assert [r.agent for r in clockskew.open_refusals(centre_db)] == ["hefei"]
     send("spool-b", 1, t + 420, t + 421)  # ... and the agent came back on a new spool, in time
-    assert centre_db.execute(clockskew.OPEN_SQL).fetchall() == []
+    assert clockskew.open_refusals(centre_db) == []
