@@ -18,6 +18,7 @@ to, reason, ts); availability (:mod:`nms.availability`) is computed from those r
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -878,6 +879,13 @@ def current_rows(
     The wall, the API and the alert rules read the present through this; asking only for
     the kinds needed skips the many interface and tunnel rows on the primary key.
     """
+    return list(map(CurrentRow._make, _current_cursor(db, kinds, states)))
+
+
+def _current_cursor(
+    db: sqlite_utils.Database, kinds: Iterable[str] | None, states: Iterable[str] | None = None
+) -> sqlite3.Cursor:
+    """The rows of :func:`current_rows` as plain tuples (the wall's rebuild reads thousands)."""
     where, args = [], []
     for column, values in (("kind", kinds), ("state", states)):
         if values is not None:
@@ -887,7 +895,7 @@ def current_rows(
     sql = "SELECT kind, subject, state, since, reason, site FROM state_current"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    return list(map(CurrentRow._make, db.conn.execute(sql, args)))
+    return db.conn.execute(sql, args)
 
 
 def newest_poll(db: sqlite_utils.Database, devices: Iterable[str] | None = None) -> float | None:
@@ -911,7 +919,7 @@ def current(db: sqlite_utils.Database, kinds: Iterable[str] = KINDS) -> dict[str
     """{kind: {subject: {state, since, reason}}}: what the wall display shows."""
     ensure_schema(db)
     out: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in kinds}
-    for kind, subject, state, since, reason, _site in current_rows(db, kinds=list(out)):
+    for kind, subject, state, since, reason, _site in _current_cursor(db, list(out)):
         out[kind][subject] = {"state": state, "since": since, "reason": reason}
     return out
 
