@@ -119,7 +119,7 @@ class Agents:
                 host=self.inv.sim_address(name),
                 port=self.sim.port,
                 credential=self.creds[d.credential],
-                timeout=1.0,
+                timeout=2.5,  # the simulator shares this process: time to answer on a busy machine
                 retries=0,
                 name=name,
             )
