@@ -105,10 +105,7 @@ def run(args: argparse.Namespace) -> int:
         poller = Poller(
             max_in_flight=1, impl=args.impl, budget_s=max(5.0, args.timeout * (args.retries + 1) * 8)
         )
-        try:
-            return await poller.poll(target, args.profile, args.peer)
-        finally:
-            await poller.close()
+        return await poller.poll(target, args.profile, args.peer)
 
     result = asyncio.run(go())
     if args.json:

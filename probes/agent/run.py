@@ -324,7 +324,6 @@ class Agent:
         await asyncio.gather(*background, return_exceptions=True)
         self.seal_all()
         left = await self.forwarder.flush(self.args.flush_timeout)
-        await self.poller.close()
         log("info", "stopped", spooled_batches=left, seconds=round(time.monotonic() - t0, 2))
         self.spool.close()
         if server is not None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from probes.agent.config import DeviceJob
 from probes.agent.logs import log
-from probes.poller import blank_result
+from probes.result import PollResult
 
 PollFn = Callable[[DeviceJob], Awaitable[dict[str, Any]]]
 ResultFn = Callable[[DeviceJob, dict[str, Any]], None]
@@ -27,7 +27,7 @@ ResultFn = Callable[[DeviceJob, dict[str, Any]], None]
 
 def failed_result(job: DeviceJob, error: str, started: float, duration: float) -> dict[str, Any]:
     """A poll result for a poll that could not run or did not finish (contract shape)."""
-    return blank_result(job.name, job.profile, started) | {"error": error, "duration_s": round(duration, 4)}
+    return PollResult(job.name, started, job.profile, error=error, duration_s=round(duration, 4)).to_dict()
 
 
 def backoff_delay(interval: float, failures: int, cap_factor: int = 8, cap_s: float = 900.0) -> float:
