@@ -31,7 +31,7 @@ from nms.inventory_model import (
     LinkEnd,
     Site,
 )
-from probes.snmp.credential import VERSIONS, CredentialError, auth_protocol, priv_protocol
+from probes.snmp.credential import VERSIONS, CredentialFieldError, auth_protocol, priv_protocol
 
 __all__ = ["InventoryError", "load_inventory"]
 
@@ -241,7 +241,7 @@ class _Validator:
         """An SNMPv3 protocol name from the one table of names (:mod:`probes.snmp.credential`)."""
         try:
             auth_protocol(value) if key == "auth_proto" else priv_protocol(value)
-        except CredentialError as exc:
+        except CredentialFieldError as exc:
             self.err(self.line_of(e, key), f"{e.label}.{key}", exc.problem)
 
     # ------------------------------------------------------------------ sections

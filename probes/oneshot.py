@@ -13,7 +13,7 @@ import os
 import sys
 
 from probes.snmp import Target
-from probes.snmp.credential import Credential, CredentialError, accepted_names
+from probes.snmp.credential import Credential, CredentialFieldError, accepted_names
 
 
 def register(subparsers) -> None:
@@ -81,7 +81,7 @@ def build_credential(args: argparse.Namespace) -> Credential:
                 priv_key=secret(args.priv_key_env, "priv"),
                 key_extension=args.key_extension,
             )
-        except CredentialError as exc:
+        except CredentialFieldError as exc:
             raise UsageError(f"--{_FLAGS.get(exc.field, exc.field)}: {exc.problem}") from None
     if not args.community:
         raise UsageError("give --community or --v3-user")

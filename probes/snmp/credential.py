@@ -20,7 +20,7 @@ __all__ = [
     "VERSIONS",
     "AuthProtocol",
     "Credential",
-    "CredentialError",
+    "CredentialFieldError",
     "PrivProtocol",
     "accepted_names",
     "auth_protocol",
@@ -98,7 +98,7 @@ def accepted_names(kind: str) -> str:
     return ", ".join(_names(n, a) for n, a in items)
 
 
-class CredentialError(ValueError):
+class CredentialFieldError(ValueError):
     """A credential field is wrong; ``field`` and ``problem`` let callers add a file and line."""
 
     def __init__(self, field: str, problem: str) -> None:
@@ -106,10 +106,10 @@ class CredentialError(ValueError):
         self.field, self.problem = field, problem
 
 
-def _unknown(kind: str, value: object) -> CredentialError:
+def _unknown(kind: str, value: object) -> CredentialFieldError:
     what = {"version": "SNMP version", "key_extension": "key extension"}.get(kind, "protocol")
     note = "; case, '-' and '_' do not matter" if kind.endswith("_proto") else ""
-    return CredentialError(kind, f"unknown {what} {value!r} (accepted: {accepted_names(kind)}{note})")
+    return CredentialFieldError(kind, f"unknown {what} {value!r} (accepted: {accepted_names(kind)}{note})")
 
 
 _AUTH_BY_KEY = {_key(n): p for p in AUTH_PROTOCOLS for n in (p.name, *p.aliases)}
@@ -174,7 +174,7 @@ class Credential:
         ext = self.key_extension
         ext = _canonical(KEY_EXTENSIONS, "key_extension", ext) if ext is not None else None
         if reeder and ext == "blumenthal":
-            raise CredentialError(
+            raise CredentialFieldError(
                 "key_extension", f"'blumenthal' contradicts priv_proto {self.priv_proto!r} (Reeder)"
             )
         set_ = object.__setattr__
@@ -187,21 +187,13 @@ class Credential:
                 set_(self, "community", "public")
             return
         if not self.user:
-            raise CredentialError("user", "required for SNMPv3")
+            raise CredentialFieldError("user", "required for SNMPv3")
         if priv and not auth:
-            raise CredentialError("priv_proto", "privacy needs an auth protocol (set auth_proto too)")
+            raise CredentialFieldError("priv_proto", "privacy needs an auth protocol (set auth_proto too)")
         if auth and not self.auth_key:
-            raise CredentialError("auth_key", "required when auth_proto is set")
+            raise CredentialFieldError("auth_key", "required when auth_proto is set")
         if priv and not self.priv_key:
-            raise CredentialError("priv_key", "required when priv_proto is set")
-
-    @property
-    def auth(self) -> AuthProtocol | None:
-        return auth_protocol(self.auth_proto)
-
-    @property
-    def priv(self) -> PrivProtocol | None:
-        return priv_protocol(self.priv_proto)[0]
+            raise CredentialFieldError("priv_key", "required when priv_proto is set")
 
     def __repr__(self) -> str:
         parts = [f"name={self.name!r}"] if self.name else []
@@ -240,6 +232,7 @@ def library_map(kind: str, entries: dict[str, T], complete: bool = True) -> dict
     return entries
 
 
-def unsupported(who: str, kind: str, name: str, supported: dict[str, object]) -> CredentialError:
+def unsupported(who: str, kind: str, name: str, supported: dict[str, object]) -> CredentialFieldError:
     """The error for a protocol the table knows but ``who`` cannot do."""
-    return CredentialError(kind, f"{who} does not support {name!r} (it supports: {', '.join(supported)})")
+    names = ", ".join(supported)
+    return CredentialFieldError(kind, f"{who} does not support {name!r} (it supports: {names})")

@@ -11,7 +11,7 @@ from probes.snmp import Credential, gufo_client, pysnmp_client
 from probes.snmp.credential import (
     AUTH_PROTOCOLS,
     PRIV_PROTOCOLS,
-    CredentialError,
+    CredentialFieldError,
     auth_protocol,
     library_map,
     priv_protocol,
@@ -64,7 +64,7 @@ def test_priv_spellings_and_the_reeder_aliases() -> None:
     ],
 )
 def test_bad_credentials_name_the_field(kw: dict, message: str) -> None:
-    with pytest.raises(CredentialError) as info:
+    with pytest.raises(CredentialFieldError) as info:
         Credential(**kw)
     assert str(info.value) == message
     assert info.value.field == message.split(":")[0]

@@ -54,8 +54,8 @@ def small_inventory() -> Inventory:
 CREDS = {"v2c": Credential(community=COMMUNITY),
          "v3": Credential("v3", user=V3["user"], auth_proto="SHA256", auth_key=V3["auth"], priv_proto="AES",
                           priv_key=V3["priv"]),
-         "v3sha1": Credential("v3", user="legacy", auth_proto="SHA", auth_key="sha1-auth-key", priv_proto="AES",
-                              priv_key="sha1-priv-key")}
+         "v3sha1": Credential("v3", user="legacy", auth_proto="SHA", auth_key="sha1-auth-key",
+                              priv_proto="AES", priv_key="sha1-priv-key")}
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import pytest
 
 from nms.inventory_model import CredentialRef, Device, Inventory, Link, LinkEnd, Site
 from probes.sim.device import SimDevice
-from probes.snmp import Credential
 from probes.sim.walks import WALKS, resolve_path
+from probes.snmp import Credential
 
 KINDS = [("huawei", "router"), ("huawei", "firewall"), ("h3c", "router"), ("ruijie", "switch"),
          ("zte", "switch"), ("topsec", "firewall"), ("venustech", "firewall"), ("sangfor", "firewall"),
