@@ -27,14 +27,13 @@ import gufo.snmp as g  # noqa: E402
 from gufo.snmp.aio.client import SnmpSession  # noqa: E402
 
 from nms.inventory import load_inventory  # noqa: E402
+from nms.secrets import resolve  # noqa: E402
 from probes.sim import run_subprocess  # noqa: E402
+from probes.snmp.gufo_client import make_user  # noqa: E402
 
 WALKS = ("1.3.6.1.2.1.1", "1.3.6.1.2.1.2.2", "1.3.6.1.2.1.31.1.1")
 ENV = {"NMS_SNMP_COMMUNITY": "bench-community", "NMS_SNMP_V3_AUTH": "bench-auth-key",
        "NMS_SNMP_V3_PRIV": "bench-priv-key"}
-AUTH = {"SHA": g.Sha1Key, "SHA1": g.Sha1Key, "SHA256": g.Sha256Key, "SHA224": g.Sha224Key,
-        "SHA384": g.Sha384Key, "SHA512": g.Sha512Key, "MD5": g.Md5Key}
-PRIV = {"AES": g.Aes128Key, "AES128": g.Aes128Key, "AES192": g.Aes192Key, "AES256": g.Aes256Key}
 
 
 def proc_cpu(pid: int) -> float:
@@ -50,15 +49,11 @@ def proc_rss_mb(pid: int) -> float:
 
 
 def session_for(inv, name: str, port: int) -> SnmpSession:  # noqa: ANN001
-    dev = inv.devices[name]
-    cred = inv.credentials[dev.credential]
+    cred = resolve(inv.credentials[inv.devices[name].credential])
     kw = dict(addr=inv.sim_address(name), port=port, timeout=5.0, max_repetitions=40, recv_buffer=1 << 20)
     if cred.version == "v3":
-        auth = AUTH[cred.auth_proto.upper()](os.environ[cred.auth_key_env].encode())
-        priv = PRIV[cred.priv_proto.upper()](os.environ[cred.priv_key_env].encode())
-        user = g.User(cred.user, auth_key=auth, priv_key=priv)
-        return SnmpSession(user=user, **kw)
-    return SnmpSession(community=os.environ[cred.community_env], **kw)
+        return SnmpSession(user=make_user(cred), **kw)
+    return SnmpSession(community=cred.community, **kw)
 
 
 async def poll_round(sessions: dict[str, SnmpSession], concurrency: int) -> tuple[int, int]:

@@ -31,6 +31,7 @@ from nms.inventory_model import (
     LinkEnd,
     Site,
 )
+from probes.snmp.credential import VERSIONS, CredentialFieldError, auth_protocol, priv_protocol
 
 __all__ = ["InventoryError", "load_inventory"]
 
@@ -43,9 +44,7 @@ SUPPORTED_VERSION = 1
 LAT_RANGE = (18.0, 54.0)
 LON_RANGE = (73.0, 136.0)
 INTERVAL_RANGE = (10, 3600)
-SNMP_VERSIONS = ("v1", "v2c", "v3")
-AUTH_PROTOS = ("MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512")
-PRIV_PROTOS = ("DES", "AES", "AES192", "AES256", "AES192C", "AES256C")
+SNMP_VERSIONS = tuple(VERSIONS)
 # Field names that would carry a secret value; the inventory must only name env vars.
 SECRET_FIELDS = ("community", "auth_key", "priv_key", "password", "secret", "token", "key")
 
@@ -238,6 +237,13 @@ class _Validator:
             return False
         return True
 
+    def protocol(self, e: _Entry, key: str, value: str) -> None:
+        """An SNMPv3 protocol name from the one table of names (:mod:`probes.snmp.credential`)."""
+        try:
+            auth_protocol(value) if key == "auth_proto" else priv_protocol(value)
+        except CredentialFieldError as exc:
+            self.err(self.line_of(e, key), f"{e.label}.{key}", exc.problem)
+
     # ------------------------------------------------------------------ sections
 
     def run(self, root_node: Node | None) -> Inventory:
@@ -301,11 +307,11 @@ class _Validator:
                 if "user" not in e.fields:
                     self.err(e.line, f"{e.label}.user", "required for SNMPv3")
                 if vals["auth_proto"] is not None:
-                    self.choice(e, "auth_proto", vals["auth_proto"], AUTH_PROTOS)
+                    self.protocol(e, "auth_proto", vals["auth_proto"])
                     if not {"auth_key_env", "auth_key"} & e.fields.keys():
                         self.err(e.line, f"{e.label}.auth_key_env", "required when auth_proto is set")
                 if vals["priv_proto"] is not None:
-                    self.choice(e, "priv_proto", vals["priv_proto"], PRIV_PROTOS)
+                    self.protocol(e, "priv_proto", vals["priv_proto"])
                     if vals["auth_proto"] is None:
                         self.err(
                             self.line_of(e, "priv_proto"),

@@ -3,8 +3,8 @@
 The inventory only names variables (``community_env``, ``auth_key_env``, ...). Values
 come from the process environment first, then from a secrets file (``NMS_SECRETS_FILE``
 or the ``secrets_file`` argument) that must not be readable by group or others. The
-resulting :class:`SnmpSecret` masks its values in ``repr``/``str`` so it can't leak
-into logs by accident.
+result is the one SNMP credential type, :class:`probes.snmp.credential.Credential`,
+which masks its values in ``repr``/``str`` so they can't leak into logs by accident.
 """
 
 from __future__ import annotations
@@ -12,16 +12,15 @@ from __future__ import annotations
 import os
 import re
 import stat
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from nms.inventory_model import CredentialRef
+from probes.snmp.credential import Credential
 
-__all__ = ["SecretError", "SnmpSecret", "SnmpCredential", "resolve", "read_secrets_file"]
+__all__ = ["SecretError", "resolve", "read_secrets_file"]
 
-_MASK = "***"
 _KV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$")
 
 
@@ -29,41 +28,7 @@ class SecretError(Exception):
     """A secret is missing or its source is unsafe; the message names the variable or file."""
 
 
-@dataclass(frozen=True)
-class SnmpSecret:
-    """SNMP credential with its secret values; never printed in clear."""
-
-    name: str
-    version: str  # v1, v2c, v3
-    community: str | None = field(default=None, repr=False)
-    user: str | None = None
-    auth_proto: str | None = None
-    auth_key: str | None = field(default=None, repr=False)
-    priv_proto: str | None = None
-    priv_key: str | None = field(default=None, repr=False)
-    # how AES-192/256 keys are stretched (probes.snmp reads this): net-snmp's AES192C/AES256C
-    # are the Cisco ("reeder") variant, plain AES192/AES256 the Blumenthal draft
-    key_extension: str = "blumenthal"
-
-    def __repr__(self) -> str:
-        parts = [f"name={self.name!r}", f"version={self.version!r}"]
-        if self.community is not None:
-            parts.append(f"community={_MASK}")
-        if self.user is not None:
-            parts.append(f"user={self.user!r}")
-        if self.auth_proto is not None:
-            parts.append(f"auth_proto={self.auth_proto!r}, auth_key={_MASK}")
-        if self.priv_proto is not None:
-            parts.append(f"priv_proto={self.priv_proto!r}, priv_key={_MASK}")
-        return f"SnmpSecret({', '.join(parts)})"
-
-    __str__ = __repr__
-
-
-SnmpCredential = SnmpSecret  # the name docs/architecture.md uses
-
-
-def resolve(cred: CredentialRef, secrets_file: Path | str | None = None) -> SnmpSecret:
+def resolve(cred: CredentialRef, secrets_file: Path | str | None = None) -> Credential:
     """Look up every secret `cred` names; raise SecretError naming the first missing one.
 
     Without `secrets_file`, ``NMS_SECRETS_FILE`` is used when set. Environment variables
@@ -95,21 +60,23 @@ def resolve(cred: CredentialRef, secrets_file: Path | str | None = None) -> Snmp
     if cred.version in ("v1", "v2c"):
         if cred.community_env is None:
             raise SecretError(f"credential {cred.name!r}: {cred.version} needs community_env")
-        return SnmpSecret(cred.name, cred.version, community=lookup(cred.community_env, "community"))
-    if cred.version == "v3":
+        values = dict(community=lookup(cred.community_env, "community"))
+    elif cred.version == "v3":
         if cred.user is None:
             raise SecretError(f"credential {cred.name!r}: SNMPv3 needs a user")
-        return SnmpSecret(
-            cred.name,
-            "v3",
+        values = dict(
             user=cred.user,
             auth_proto=cred.auth_proto,
             auth_key=lookup(cred.auth_key_env, "auth key") if cred.auth_proto else None,
             priv_proto=cred.priv_proto,
             priv_key=lookup(cred.priv_key_env, "priv key") if cred.priv_proto else None,
-            key_extension="reeder" if (cred.priv_proto or "").upper().endswith("C") else "blumenthal",
         )
-    raise SecretError(f"credential {cred.name!r}: unknown SNMP version {cred.version!r}")
+    else:
+        raise SecretError(f"credential {cred.name!r}: unknown SNMP version {cred.version!r}")
+    try:
+        return Credential(version=cred.version, name=cred.name, **values)
+    except ValueError as exc:  # names a field, never a value
+        raise SecretError(f"credential {cred.name!r}: {exc}") from None
 
 
 def read_secrets_file(path: Path) -> dict[str, str]:

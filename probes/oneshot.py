@@ -12,8 +12,8 @@ import json
 import os
 import sys
 
-from probes.snmp import Credential, Target
-from probes.snmp.keys import auth_name, priv_name
+from probes.snmp import Target
+from probes.snmp.credential import Credential, CredentialFieldError, accepted_names
 
 
 def register(subparsers) -> None:
@@ -22,15 +22,15 @@ def register(subparsers) -> None:
     p.add_argument("--community", help="SNMPv1/v2c community")
     p.add_argument("--snmp-version", choices=["1", "2c"], default="2c")
     p.add_argument("--v3-user", help="SNMPv3 user name")
-    p.add_argument("--auth-proto", help="MD5, SHA, SHA-224, SHA-256, SHA-384, SHA-512")
+    p.add_argument("--auth-proto", help=accepted_names("auth_proto"))
     p.add_argument("--auth-key-env", help="environment variable holding the auth passphrase")
-    p.add_argument("--priv-proto", help="DES, AES, AES-192, AES-256")
+    p.add_argument("--priv-proto", help=accepted_names("priv_proto"))
     p.add_argument("--priv-key-env", help="environment variable holding the privacy passphrase")
     p.add_argument(
         "--key-extension",
-        choices=["blumenthal", "cisco"],
-        default="blumenthal",
-        help="AES-192/256 key extension (cisco = Reeder, used by Cisco and many vendors)",
+        choices=["blumenthal", "reeder", "cisco"],
+        help="AES-192/256 key extension (default blumenthal, or reeder if --priv-proto says so; "
+        "cisco = reeder, used by Cisco and many vendors)",
     )
     p.add_argument("--profile", default="auto", help="profile name or auto")
     p.add_argument("--peer", action="append", default=[], help="expected tunnel peer (repeatable)")
@@ -43,6 +43,11 @@ def register(subparsers) -> None:
 
 class UsageError(ValueError):
     pass
+
+
+# the option that sets each credential field
+_FLAGS = {"auth_proto": "auth-proto", "priv_proto": "priv-proto", "auth_key": "auth-key-env",
+          "priv_key": "priv-key-env", "user": "v3-user", "key_extension": "key-extension"}
 
 
 def parse_target(text: str) -> tuple[str, int]:
@@ -66,23 +71,18 @@ def build_credential(args: argparse.Namespace) -> Credential:
                 raise UsageError(f"--{what}-key-env: environment variable {env} is not set")
             return os.environ[env]
 
-        auth, priv = auth_name(args.auth_proto), priv_name(args.priv_proto)
-        if priv and not auth:
-            raise UsageError("--priv-proto needs --auth-proto (authPriv)")
-        cred = Credential(
-            version="3",
-            user=args.v3_user,
-            auth_proto=auth,
-            priv_proto=priv,
-            auth_key=secret(args.auth_key_env, "auth"),
-            priv_key=secret(args.priv_key_env, "priv"),
-            key_extension=args.key_extension,
-        )
-        if auth and not cred.auth_key:
-            raise UsageError("--auth-proto needs --auth-key-env")
-        if priv and not cred.priv_key:
-            raise UsageError("--priv-proto needs --priv-key-env")
-        return cred
+        try:
+            return Credential(
+                version="v3",
+                user=args.v3_user,
+                auth_proto=args.auth_proto,
+                priv_proto=args.priv_proto,
+                auth_key=secret(args.auth_key_env, "auth"),
+                priv_key=secret(args.priv_key_env, "priv"),
+                key_extension=args.key_extension,
+            )
+        except CredentialFieldError as exc:
+            raise UsageError(f"--{_FLAGS.get(exc.field, exc.field)}: {exc.problem}") from None
     if not args.community:
         raise UsageError("give --community or --v3-user")
     return Credential(version=args.snmp_version, community=args.community)

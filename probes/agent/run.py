@@ -28,6 +28,7 @@ from probes.agent.push import Forwarder, Sender
 from probes.agent.scheduler import Scheduler
 from probes.agent.spool import Spool, SpoolError
 from probes.icmp import IcmpUnavailable
+from probes.snmp.credential import Credential
 
 
 def register(subparsers: Any) -> None:
@@ -141,7 +142,7 @@ class Agent:
         spool_dir = Path(args.spool_dir or settings.data_dir / "agent")
         self.spool = Spool(spool_dir / f"{self.name}.db", self.name, int(args.spool_max_mb * (1 << 20)))
         self.sender = Sender(args.centre, token, timeout=args.push_timeout, ca_file=args.ca_file)
-        self.creds: dict[str, Any] = {}
+        self.creds: dict[str, Credential] = {}
         self.results = LatestResults()
         self.pinger: Pinger | None = None
 

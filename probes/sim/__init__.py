@@ -17,7 +17,7 @@ Use from Python (in-process, e.g. tests)::
         sim.fault("clear-all")
 
 Secrets come from ``nms.secrets.resolve`` (env vars / ``NMS_SECRETS_FILE``), or pass
-``credentials={"v2c-default": Credentials(community="x"), ...}``.
+``credentials={"v2c-default": Credential(community="x"), ...}`` (``probes.snmp.Credential``).
 ``wan_delay="auto"`` adds per-site WAN round-trip times (tests use the default 0).
 
 As a subprocess (end-to-end tests, demos)::
@@ -54,8 +54,7 @@ Loopback answers ICMP for every 127.34.x.y, so ``device-down`` silences SNMP onl
 
 from __future__ import annotations
 
-from probes.sim.device import Credentials
 from probes.sim.province import SimError, SimulatedProvince
 from probes.sim.subprocess_run import SimProcess, run_subprocess
 
-__all__ = ["Credentials", "SimError", "SimulatedProvince", "SimProcess", "run_subprocess"]
+__all__ = ["SimError", "SimulatedProvince", "SimProcess", "run_subprocess"]

@@ -12,7 +12,6 @@ import hashlib
 import random
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from nms import topology
 from nms.inventory_model import Device, Inventory, Link
@@ -20,6 +19,7 @@ from probes.sim import ber, traffic
 from probes.sim.state import SDH_INTERVAL_S, SdhState, SimInterface, SimTunnel
 from probes.sim.view import DeviceView, KindView
 from probes.sim.walks import SHARED, WalkCache, overlay_for, walk_for
+from probes.snmp.credential import Credential
 
 SYS = (1, 3, 6, 1, 2, 1, 1)
 IF_NUMBER = (1, 3, 6, 1, 2, 1, 2, 1, 0)
@@ -116,18 +116,8 @@ def _while_up(tun: SimTunnel, value: bytes | Callable[[float], bytes]) -> Callab
     return lambda now: None if tun.outage.down else value(now)
 
 
-@dataclass
-class Credentials:
-    community: str | None = None
-    user: str | None = None
-    auth_proto: str | None = None
-    auth_key: str | None = None
-    priv_proto: str | None = None
-    priv_key: str | None = None
-
-
 class SimDevice:
-    def __init__(self, inv: Inventory, dev: Device, address: str, creds: Credentials,
+    def __init__(self, inv: Inventory, dev: Device, address: str, creds: Credential,
                  start: float, seed: int = 0, wan_delay: float = 0.0,
                  link_ends: dict[str, tuple[Link, bool]] | None = None,
                  tunnel_peers: tuple[str, ...] | None = None) -> None:

@@ -22,8 +22,9 @@ from nms import topology
 from nms.inventory_model import Inventory
 from probes.sim import ber
 from probes.sim.agent import Stats, handle_community, handle_pdu
-from probes.sim.device import Credentials, SimDevice, link_ends_of, tunnel_peers_of, wan_delay_s
+from probes.sim.device import SimDevice, link_ends_of, tunnel_peers_of, wan_delay_s
 from probes.sim.usm import UsmEngine, UsmUser, engine_time
+from probes.snmp.credential import Credential
 
 log = logging.getLogger("probes.sim")
 
@@ -40,17 +41,14 @@ def raise_nofile(need: int) -> None:
 
 
 def resolve_credentials(inv: Inventory,
-                        overrides: dict[str, Credentials] | None = None) -> dict[str, Credentials]:
+                        overrides: dict[str, Credential] | None = None) -> dict[str, Credential]:
     """Secrets for each credential name, via nms.secrets (env or 0600 file)."""
     from nms.secrets import resolve
 
     out = dict(overrides or {})
     for name, ref in inv.credentials.items():
-        if name in out:
-            continue
-        s = resolve(ref)
-        out[name] = Credentials(community=s.community, user=s.user, auth_proto=s.auth_proto,
-                                auth_key=s.auth_key, priv_proto=s.priv_proto, priv_key=s.priv_key)
+        if name not in out:
+            out[name] = resolve(ref)
     return out
 
 
@@ -97,7 +95,7 @@ class SimulatedProvince:
     """
 
     def __init__(self, inventory: Inventory, port: int = 1161, *, devices: Iterable[str] | None = None,
-                 wan_delay: str | float = "0", credentials: dict[str, Credentials] | None = None,
+                 wan_delay: str | float = "0", credentials: dict[str, Credential] | None = None,
                  seed: int = 0) -> None:
         self.inventory = inventory
         self.port = port
@@ -130,9 +128,8 @@ class SimulatedProvince:
                             tunnel_peers=peers.get(name, ()))
             self.devices[name] = dev
             c = creds[d.credential]
-            if c.user:
-                user = UsmUser.create(c.user, dev.engine_id, c.auth_proto, c.auth_key,
-                                      c.priv_proto, c.priv_key)
+            if c.version == "v3":
+                user = UsmUser.create(c, dev.engine_id)
                 self._usm[name] = UsmEngine(dev.engine_id, lambda dev=dev: dev.engine_boots,
                                             lambda dev=dev: engine_time(dev.boot), [user])
             else:

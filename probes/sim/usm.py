@@ -23,17 +23,11 @@ except ImportError:  # pragma: no cover - older cryptography
     from cryptography.hazmat.primitives.ciphers.modes import CFB
 
 from probes.sim import ber
+from probes.snmp.credential import AUTH_PROTOCOLS, PRIV_PROTOCOLS, Credential, library_map, unsupported
 
-AUTH = {  # name -> (hashlib name, digest length on the wire)
-    "MD5": ("md5", 12),
-    "SHA": ("sha1", 12),
-    "SHA1": ("sha1", 12),
-    "SHA224": ("sha224", 16),
-    "SHA256": ("sha256", 24),
-    "SHA384": ("sha384", 32),
-    "SHA512": ("sha512", 48),
-}
-PRIV = {"AES": 16, "AES128": 16, "AES192": 24, "AES256": 32}
+# every auth protocol of the one table; privacy: AES only (no DES)
+AUTH = library_map("auth_proto", {p.name: p for p in AUTH_PROTOCOLS})
+PRIV = library_map("priv_proto", {p.name: p for p in PRIV_PROTOCOLS if p.cipher == "aes"}, complete=False)
 FLAG_AUTH, FLAG_PRIV, FLAG_REPORTABLE = 1, 2, 4
 TIME_WINDOW_S = 150
 
@@ -47,9 +41,9 @@ class UsmConfigError(ValueError):
 
 
 @lru_cache(maxsize=64)
-def password_to_key(hash_name: str, password: str) -> bytes:
+def password_to_key(hash_name: str, password: str | bytes) -> bytes:
     """RFC 3414 A.2: hash of the password repeated to 1 MiB."""
-    pw = password.encode()
+    pw = password.encode() if isinstance(password, str) else password
     if not pw:
         raise UsmConfigError("empty SNMPv3 password")
     h = hashlib.new(hash_name)
@@ -67,10 +61,14 @@ def localize(hash_name: str, master: bytes, engine_id: bytes) -> bytes:
     return hashlib.new(hash_name, master + engine_id + master).digest()
 
 
-def extend_key(hash_name: str, key: bytes, length: int) -> bytes:
-    """Blumenthal key extension (draft-blumenthal-aes-usm) for AES-192/256."""
+def extend_key(hash_name: str, key: bytes, length: int, engine_id: bytes, how: str) -> bytes:
+    """Stretch a localized key for AES-192/256: draft-blumenthal-aes-usm hashes the key,
+    draft-reeder-snmpv3-usm-3desede localizes the key used as a password (Cisco's way)."""
     while len(key) < length:
-        key += hashlib.new(hash_name, key).digest()
+        if how == "reeder":
+            key += localize(hash_name, password_to_key(hash_name, key), engine_id)
+        else:
+            key += hashlib.new(hash_name, key).digest()
     return key[:length]
 
 
@@ -83,25 +81,19 @@ class UsmUser:
     priv_key: bytes = field(default=b"", repr=False)  # localized, cut to the cipher's key size
 
     @classmethod
-    def create(cls, name: str, engine_id: bytes, auth_proto: str | None, auth_pass: str | None,
-               priv_proto: str | None, priv_pass: str | None) -> UsmUser:
-        ap = (auth_proto or "").upper() or None
-        pp = (priv_proto or "").upper() or None
-        if ap is not None and ap not in AUTH:
-            raise UsmConfigError(f"user {name}: auth protocol {auth_proto!r} not supported "
-                                 f"(supported: {', '.join(AUTH)})")
+    def create(cls, cred: Credential, engine_id: bytes) -> UsmUser:
+        """The user ``cred`` describes, keys localized to ``engine_id``."""
+        ap, pp = cred.auth_proto, cred.priv_proto
         if pp is not None and pp not in PRIV:
-            raise UsmConfigError(f"user {name}: privacy protocol {priv_proto!r} not supported "
-                                 f"(supported: {', '.join(PRIV)})")
-        if pp and not ap:
-            raise UsmConfigError(f"user {name}: privacy needs an auth protocol")
+            raise UsmConfigError(f"user {cred.user}: {unsupported('the simulator', 'priv_proto', pp, PRIV)}")
         akey = pkey = b""
         if ap:
-            hn = AUTH[ap][0]
-            akey = localize(hn, password_to_key(hn, auth_pass or ""), engine_id)
+            hn = AUTH[ap].hash
+            akey = localize(hn, password_to_key(hn, cred.auth_key or ""), engine_id)
             if pp:
-                pkey = extend_key(hn, localize(hn, password_to_key(hn, priv_pass or ""), engine_id), PRIV[pp])
-        return cls(name.encode(), ap, akey, pp, pkey)
+                local = localize(hn, password_to_key(hn, cred.priv_key or ""), engine_id)
+                pkey = extend_key(hn, local, PRIV[pp].key_len, engine_id, cred.key_extension or "")
+        return cls(cred.user.encode(), ap, akey, pp, pkey)
 
     @property
     def level(self) -> int:
@@ -109,11 +101,11 @@ class UsmUser:
 
     def sign(self, msg: bytes) -> bytes:
         assert self.auth_proto is not None
-        hn, n = AUTH[self.auth_proto]
-        return hmac.new(self.auth_key, msg, hn).digest()[:n]
+        proto = AUTH[self.auth_proto]
+        return hmac.new(self.auth_key, msg, proto.hash).digest()[:proto.mac_len]
 
     def auth_len(self) -> int:
-        return AUTH[self.auth_proto][1] if self.auth_proto else 0
+        return AUTH[self.auth_proto].mac_len if self.auth_proto else 0
 
 
 def _aes(key: bytes, iv: bytes, data: bytes, encrypt: bool) -> bytes:

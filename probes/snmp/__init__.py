@@ -1,15 +1,18 @@
 """SNMP client behind a small interface: ``get``, ``walk`` of several columns, ``close``.
 
 Two implementations share it: gufo-snmp (fast, Rust) and pysnmp 7 (fallback for
-anything gufo cannot express).  Callers only see :class:`Target`, :class:`SnmpClient`
-and the errors below, so the poller never depends on either library.
+anything gufo cannot express).  Callers only see :class:`Target`, :class:`SnmpClient`,
+:class:`~probes.snmp.credential.Credential` and the errors below, so the poller never
+depends on either library.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
+
+from probes.snmp.credential import Credential
 
 #: Value as returned by a client: int, bytes (OCTET STRING), str (OID), or None for
 #: noSuchObject / noSuchInstance / endOfMibView.
@@ -35,37 +38,12 @@ class SnmpGarbage(SnmpError):
 
 
 @dataclass
-class Credential:
-    """SNMP credential; any object with these attributes (e.g. ``nms.secrets``) works too.
-
-    ``key_extension`` picks how AES-192/256 keys are stretched from short SHA-1/MD5 keys:
-    ``blumenthal`` (RFC draft, net-snmp) or ``reeder`` / ``cisco`` (Cisco and many others).
-    """
-
-    version: str = "2c"  # "1", "2c", "3"
-    community: str = "public"
-    user: str = ""
-    auth_proto: str | None = None  # MD5 SHA SHA-224 SHA-256 SHA-384 SHA-512
-    auth_key: str | None = field(default=None, repr=False)
-    priv_proto: str | None = None  # DES AES AES-192 AES-256
-    priv_key: str | None = field(default=None, repr=False)
-    key_extension: str = "blumenthal"
-    context: str = ""
-
-    def __repr__(self) -> str:
-        return (
-            f"Credential(version={self.version!r}, user={self.user!r}, "
-            f"auth={self.auth_proto!r}, priv={self.priv_proto!r})"
-        )
-
-
-@dataclass
 class Target:
     """One device to poll: where, with which credential, how patiently."""
 
     host: str
     port: int = 161
-    credential: Any = field(default_factory=Credential)
+    credential: Credential = field(default_factory=Credential)
     timeout: float = 2.0
     retries: int = 1
     name: str = ""
@@ -84,13 +62,6 @@ class SnmpClient(Protocol):
     async def close(self) -> None: ...
 
 
-def cred_attr(cred: Any, name: str, default: Any = None) -> Any:
-    """Read a credential attribute tolerantly (dataclass, dict or SnmpSecret-like)."""
-    if isinstance(cred, dict):
-        return cred.get(name, default)
-    return getattr(cred, name, default)
-
-
 async def open_client(target: Target, impl: str = "auto", recv_buffer: int = 4 << 20) -> SnmpClient:
     """Open a client for ``target`` after :func:`nms.netguard.check_target`."""
     from nms.netguard import check_target
@@ -107,6 +78,6 @@ async def open_client(target: Target, impl: str = "auto", recv_buffer: int = 4 <
     return await PysnmpClient.open(target)
 
 
-def _gufo_can(cred: Any) -> bool:
+def _gufo_can(cred: Credential) -> bool:
     """gufo 0.13 covers v1/v2c/v3 with MD5/SHA*/DES/AES* and both key extensions; not contexts."""
-    return not cred_attr(cred, "context", "")
+    return not cred.context

@@ -10,29 +10,30 @@ import gufo.snmp as g
 from gufo.snmp._fast import GetIter
 from gufo.snmp.aio.client import SnmpSession
 
-from probes.snmp import SnmpAuthError, SnmpError, SnmpGarbage, SnmpTimeout, Target, Value, cred_attr
-from probes.snmp.keys import auth_name, priv_name
+from probes.snmp import Credential, SnmpAuthError, SnmpError, SnmpGarbage, SnmpTimeout, Target, Value
+from probes.snmp.credential import library_map
 
-_AUTH = {
+_AUTH = library_map("auth_proto", {
     "MD5": g.Md5Key,
     "SHA": g.Sha1Key,
     "SHA-224": g.Sha224Key,
     "SHA-256": g.Sha256Key,
     "SHA-384": g.Sha384Key,
     "SHA-512": g.Sha512Key,
-}
-_PRIV = {"DES": g.DesKey, "AES": g.Aes128Key, "AES-192": g.Aes192Key, "AES-256": g.Aes256Key}
+})
+_PRIV = library_map("priv_proto", {
+    "DES": g.DesKey, "AES": g.Aes128Key, "AES-192": g.Aes192Key, "AES-256": g.Aes256Key,
+})
+_EXPANSION = {"blumenthal": g.KeyExpansion.Blumenthal, "reeder": g.KeyExpansion.Cisco}
 
 
-def make_user(cred: Any) -> g.User:
-    """Build a gufo User; protocol names are normalised by :mod:`probes.snmp.keys`."""
-    a, p = auth_name(cred_attr(cred, "auth_proto")), priv_name(cred_attr(cred, "priv_proto"))
-    auth_key = _AUTH[a](cred_attr(cred, "auth_key").encode()) if a else None
-    priv_key = _PRIV[p](cred_attr(cred, "priv_key").encode()) if p else None
-    ext = str(cred_attr(cred, "key_extension", "blumenthal") or "blumenthal").lower()
-    expansion = g.KeyExpansion.Cisco if ext in ("cisco", "reeder") else g.KeyExpansion.Blumenthal
+def make_user(cred: Credential) -> g.User:
+    """Build a gufo User from a credential (its names are canonical already)."""
+    a, p = cred.auth_proto, cred.priv_proto
+    auth_key = _AUTH[a](cred.auth_key.encode()) if a and cred.auth_key else None
+    priv_key = _PRIV[p](cred.priv_key.encode()) if p and cred.priv_key else None
     return g.User(
-        cred_attr(cred, "user") or "", auth_key=auth_key, priv_key=priv_key, key_expansion=expansion
+        cred.user, auth_key=auth_key, priv_key=priv_key, key_expansion=_EXPANSION[cred.key_extension]
     )
 
 
@@ -98,7 +99,6 @@ class GufoClient:
     @classmethod
     async def open(cls, target: Target, recv_buffer: int = 4 << 20) -> GufoClient:
         cred = target.credential
-        version = str(cred_attr(cred, "version", "2c")).lower().lstrip("v")
         kw: dict[str, Any] = dict(
             addr=target.host,
             port=target.port,
@@ -106,23 +106,23 @@ class GufoClient:
             recv_buffer=recv_buffer,
             max_repetitions=target.max_repetitions or 25,
         )
-        if version == "3":
+        if cred.version == "v3":
             kw.update(user=make_user(cred), version=g.SnmpVersion.v3)
         else:
             kw.update(
-                community=cred_attr(cred, "community") or "public",
-                version=g.SnmpVersion.v1 if version == "1" else g.SnmpVersion.v2c,
+                community=cred.community,
+                version=g.SnmpVersion.v1 if cred.version == "v1" else g.SnmpVersion.v2c,
             )
         try:
             session = SnmpSession(**kw)
         except (ValueError, OSError) as exc:
             raise SnmpError(f"cannot open session: {exc}") from None
         client = cls(session, target)
-        if version == "3":
+        if cred.version == "v3":
             try:
                 await client._retry(session.refresh)
             except SnmpTimeout:
-                if session._deferred_user is None and priv_name(cred_attr(cred, "priv_proto")):
+                if session._deferred_user is None and cred.priv_proto:
                     # engine discovery answered, the encrypted exchange did not
                     raise SnmpAuthError(
                         "authentication failed: the device answered engine discovery "

@@ -1,7 +1,7 @@
 """pysnmp 7 implementation of :class:`probes.snmp.SnmpClient`.
 
 The second implementation: used for what gufo-snmp 0.13 cannot express (SNMPv3
-context names, 3DES) and to cross-check gufo in the tests.  Slower, pure Python, but
+context names) and to cross-check gufo in the tests.  Slower, pure Python, but
 it sends one GETBULK for several columns at once.
 """
 
@@ -25,26 +25,31 @@ from pysnmp.hlapi.v3arch.asyncio import (
 from pysnmp.hlapi.v3arch.asyncio import auth as A
 from pysnmp.proto import rfc1902, rfc1905
 
-from probes.snmp import SnmpAuthError, SnmpError, SnmpGarbage, SnmpTimeout, Target, Value, cred_attr
-from probes.snmp.keys import auth_name, priv_name
+from probes.snmp import SnmpAuthError, SnmpError, SnmpGarbage, SnmpTimeout, Target, Value
+from probes.snmp.credential import library_map
 
-_AUTH = {
+_AUTH = library_map("auth_proto", {
     "MD5": A.USM_AUTH_HMAC96_MD5,
     "SHA": A.USM_AUTH_HMAC96_SHA,
     "SHA-224": A.USM_AUTH_HMAC128_SHA224,
     "SHA-256": A.USM_AUTH_HMAC192_SHA256,
     "SHA-384": A.USM_AUTH_HMAC256_SHA384,
     "SHA-512": A.USM_AUTH_HMAC384_SHA512,
-}
-# pysnmp's plain AES-192/256 use the Reeder ("Cisco") key extension
+})
+# by key extension; pysnmp's plain AES-192/256 are Reeder's, DES and AES-128 need none
 _PRIV = {
-    ("DES", "blumenthal"): A.USM_PRIV_CBC56_DES,
-    ("3DES", "blumenthal"): A.USM_PRIV_CBC168_3DES,
-    ("AES", "blumenthal"): A.USM_PRIV_CFB128_AES,
-    ("AES-192", "blumenthal"): A.USM_PRIV_CFB192_AES_BLUMENTHAL,
-    ("AES-256", "blumenthal"): A.USM_PRIV_CFB256_AES_BLUMENTHAL,
-    ("AES-192", "cisco"): A.USM_PRIV_CFB192_AES,
-    ("AES-256", "cisco"): A.USM_PRIV_CFB256_AES,
+    "blumenthal": library_map("priv_proto", {
+        "DES": A.USM_PRIV_CBC56_DES,
+        "AES": A.USM_PRIV_CFB128_AES,
+        "AES-192": A.USM_PRIV_CFB192_AES_BLUMENTHAL,
+        "AES-256": A.USM_PRIV_CFB256_AES_BLUMENTHAL,
+    }),
+    "reeder": library_map("priv_proto", {
+        "DES": A.USM_PRIV_CBC56_DES,
+        "AES": A.USM_PRIV_CFB128_AES,
+        "AES-192": A.USM_PRIV_CFB192_AES,
+        "AES-256": A.USM_PRIV_CFB256_AES,
+    }),
 }
 _AUTH_ERRORS = (
     "wrongDigest",
@@ -83,30 +88,22 @@ class PysnmpClient:
     @classmethod
     async def open(cls, target: Target) -> PysnmpClient:
         cred = target.credential
-        version = str(cred_attr(cred, "version", "2c")).lower().lstrip("v")
-        if version == "3":
-            a, p = auth_name(cred_attr(cred, "auth_proto")), priv_name(cred_attr(cred, "priv_proto"))
-            ext = (
-                "cisco"
-                if str(cred_attr(cred, "key_extension", "") or "").lower() in ("cisco", "reeder")
-                else "blumenthal"
-            )
-            if p in ("DES", "AES"):
-                ext = "blumenthal"
+        if cred.version == "v3":
+            a, p = cred.auth_proto, cred.priv_proto
             auth = UsmUserData(
-                cred_attr(cred, "user") or "",
-                authKey=cred_attr(cred, "auth_key") if a else None,
-                privKey=cred_attr(cred, "priv_key") if p else None,
+                cred.user,
+                authKey=cred.auth_key if a else None,
+                privKey=cred.priv_key if p else None,
                 authProtocol=_AUTH[a] if a else A.USM_AUTH_NONE,
-                privProtocol=_PRIV[(p, ext)] if p else A.USM_PRIV_NONE,
+                privProtocol=_PRIV[cred.key_extension][p] if p else A.USM_PRIV_NONE,
             )
         else:
-            auth = CommunityData(cred_attr(cred, "community") or "public", mpModel=0 if version == "1" else 1)
+            auth = CommunityData(cred.community, mpModel=0 if cred.version == "v1" else 1)
         transport = await UdpTransportTarget.create(
             (target.host, target.port), timeout=target.timeout, retries=target.retries
         )
-        context = ContextData(contextName=cred_attr(cred, "context", "") or "")
-        return cls(SnmpEngine(), auth, transport, context, bulk=version != "1")
+        context = ContextData(contextName=cred.context)
+        return cls(SnmpEngine(), auth, transport, context, bulk=cred.version != "v1")
 
     @staticmethod
     def _check(err_ind, err_status, err_index) -> None:

@@ -188,6 +188,15 @@ CASES: dict[str, tuple[str, str, list[str]]] = {
             "or the secrets file: name the variable in auth_key_env"
         ],
     ),
+    "unknown-priv-proto": (
+        "NMS_SNMP_COMMUNITY}\n",
+        "NMS_SNMP_COMMUNITY}\n  - {name: v3, version: v3, user: u, auth_proto: SHA256, auth_key_env: A, "
+        "priv_proto: AES512, priv_key_env: P}\n",
+        [
+            "{f}:4: credentials[v3].priv_proto: unknown protocol 'AES512' (accepted: DES, AES (AES128), "
+            "AES-192 (AES192C), AES-256 (AES256C); case, '-' and '_' do not matter)"
+        ],
+    ),
     "agent-unknown-site": (
         "sites: [anhui, hefei]",
         "sites: [anhui, hefei, wuhu]",

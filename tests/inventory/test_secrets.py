@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from nms.inventory_model import CredentialRef
-from nms.secrets import SecretError, SnmpSecret, read_secrets_file, resolve
+from nms.secrets import SecretError, read_secrets_file, resolve
+from probes.snmp import Credential
 
 V2 = CredentialRef(name="v2c-default", version="v2c", community_env="NMS_TEST_COMMUNITY")
 V3 = CredentialRef(
@@ -38,15 +39,16 @@ def secrets_file(tmp_path: Path, text: str, mode: int = 0o600) -> Path:
 def test_v2c_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NMS_TEST_COMMUNITY", "s3cr3t-community")
     secret = resolve(V2)
-    assert secret == SnmpSecret("v2c-default", "v2c", community="s3cr3t-community")
+    assert secret == Credential("v2c", community="s3cr3t-community", name="v2c-default")
 
 
 def test_v3_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NMS_TEST_AUTH", "authpass123")
     monkeypatch.setenv("NMS_TEST_PRIV", "privpass456")
     s = resolve(V3)
-    assert (s.user, s.auth_proto, s.auth_key, s.priv_proto, s.priv_key) == (
-        "nmsmon", "SHA256", "authpass123", "AES", "privpass456",
+    # the inventory's SHA256 comes back under its canonical name (probes.snmp.credential)
+    assert (s.version, s.user, s.auth_proto, s.auth_key, s.priv_proto, s.priv_key) == (
+        "v3", "nmsmon", "SHA-256", "authpass123", "AES", "privpass456",
     )  # fmt: skip
 
 
@@ -123,4 +125,15 @@ def test_cisco_aes_variant_sets_key_extension(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("NMS_TEST_PRIV", "privpass456")
     assert resolve(V3).key_extension == "blumenthal"
     cisco = CredentialRef(**{**V3.__dict__, "priv_proto": "AES256C"})
-    assert resolve(cisco).key_extension == "reeder"
+    assert resolve(cisco).key_extension == "reeder" and resolve(cisco).priv_proto == "AES-256"
+
+
+def test_bad_protocol_names_the_credential_and_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NMS_TEST_AUTH", "authpass123")
+    monkeypatch.setenv("NMS_TEST_PRIV", "privpass456")
+    bad = CredentialRef(**{**V3.__dict__, "auth_proto": "ROT13"})
+    with pytest.raises(SecretError) as info:
+        resolve(bad)
+    text = str(info.value)
+    assert text.startswith("credential 'v3-secure': auth_proto: unknown protocol 'ROT13' (accepted: MD5, SHA")
+    assert "authpass123" not in text and "privpass456" not in text

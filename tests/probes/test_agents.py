@@ -4,6 +4,7 @@ SONET and cipher-tunnel rows via pass_persist), a junk-answering UDP server, not
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -87,8 +88,7 @@ def test_v3_wrong_priv_key_says_authentication_failed(snmpd):
 
 
 def test_v3_wrong_key_extension_fails_cleanly(snmpd):
-    cred = v3("usha1aes256c")
-    cred.key_extension = "blumenthal"  # the agent uses Reeder/Cisco for this user
+    cred = dataclasses.replace(v3("usha1aes256c"), key_extension="blumenthal")  # the agent uses Reeder
     r = poll(Target("127.0.0.1", snmpd.port, cred, timeout=1, retries=0))
     assert not r["ok"] and "authentication failed" in r["error"]
 

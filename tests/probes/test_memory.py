@@ -6,7 +6,7 @@ import asyncio
 
 from nms.inventory import load_inventory
 from probes.poller import Poller
-from probes.sim import Credentials, SimulatedProvince
+from probes.sim import SimulatedProvince
 from probes.snmp import Credential, Target
 from tests.conftest import ROOT
 
@@ -20,16 +20,12 @@ def test_a_linux_based_firewall_reports_memory_without_its_page_cache():
     inv = load_inventory(ROOT / "inventory.yaml")
     device = min((d for d in inv.devices.values() if d.vendor == "sangfor"), key=lambda d: d.name)
     keys = {"auth_key": "mem-test-auth-1", "priv_key": "mem-test-priv-1"}
-    creds = {name: Credentials(community="mem-test", user=c.user, auth_proto=c.auth_proto,
-                               priv_proto=c.priv_proto, **keys)
+    creds = {name: Credential(version=c.version, community="mem-test", user=c.user or "",
+                              auth_proto=c.auth_proto, priv_proto=c.priv_proto, **keys)
              for name, c in inv.credentials.items()}
     with SimulatedProvince(inv, port=0, devices=[device.name], credentials=creds) as sim:
         host, port = sim.address(device.name)
-        ref = inv.credentials[device.credential]
-        cred = (Credential(version="2c", community="mem-test") if ref.version == "v2c" else
-                Credential(version="3", user=ref.user, auth_proto=ref.auth_proto,
-                           priv_proto=ref.priv_proto, **keys))
-        target = Target(host, port, cred, timeout=2.0, retries=1, name=device.name)
+        target = Target(host, port, creds[device.credential], timeout=2.0, retries=1, name=device.name)
         result = asyncio.run(Poller().poll(target))
     assert result["ok"], result["error"]
     assert abs(result["health"]["mem_pct"] - EXPECTED) < 0.1, result["health"]

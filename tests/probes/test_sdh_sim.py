@@ -19,7 +19,7 @@ from nms import sdh
 from nms.config import ROOT
 from nms.inventory import load_inventory
 from probes.poller import Poller
-from probes.sim import Credentials, SimulatedProvince
+from probes.sim import SimulatedProvince
 from probes.snmp import Credential, Target
 
 COMMUNITY = "sdh-sim-community"
@@ -28,7 +28,7 @@ COMMUNITY = "sdh-sim-community"
 @pytest.fixture(scope="module")
 def sim():
     inv = load_inventory(ROOT / "inventory.yaml")
-    creds = {n: Credentials(community=COMMUNITY) for n in inv.credentials}
+    creds = {n: Credential(community=COMMUNITY) for n in inv.credentials}
     province = SimulatedProvince(inv, port=0, devices=["anhui-int-rtr1", "hefei-int-rtr1"], credentials=creds)
     province.start()
     yield province
@@ -158,7 +158,7 @@ def test_path_rows_on_a_stacked_sonet_path_interface_are_found_through_ifstack()
     from probes.sim.device import SONET
 
     inv = load_inventory(ROOT / "inventory.yaml")
-    creds = {n: Credentials(community=COMMUNITY) for n in inv.credentials}
+    creds = {n: Credential(community=COMMUNITY) for n in inv.credentials}
     with SimulatedProvince(inv, port=0, devices=["hefei-int-rtr1"], credentials=creds) as one:
         dev = one.devices["hefei-int-rtr1"]
         medium, path = dev.interfaces["Pos1/0/0"].index, 9000

@@ -8,7 +8,8 @@ import subprocess
 import pytest
 
 from nms.inventory_model import AgentDef, CredentialRef, Device, Inventory, Link, LinkEnd, Site
-from probes.sim import Credentials, SimulatedProvince
+from probes.sim import SimulatedProvince
+from probes.snmp import Credential
 
 COMMUNITY = "sim-test-community"
 V3 = {"user": "nmsmon", "auth": "auth-secret-123", "priv": "priv-secret-456"}
@@ -50,11 +51,11 @@ def small_inventory() -> Inventory:
     return inv
 
 
-CREDS = {"v2c": Credentials(community=COMMUNITY),
-         "v3": Credentials(user=V3["user"], auth_proto="SHA256", auth_key=V3["auth"], priv_proto="AES",
-                           priv_key=V3["priv"]),
-         "v3sha1": Credentials(user="legacy", auth_proto="SHA", auth_key="sha1-auth-key", priv_proto="AES",
-                               priv_key="sha1-priv-key")}
+CREDS = {"v2c": Credential(community=COMMUNITY),
+         "v3": Credential("v3", user=V3["user"], auth_proto="SHA256", auth_key=V3["auth"], priv_proto="AES",
+                          priv_key=V3["priv"]),
+         "v3sha1": Credential("v3", user="legacy", auth_proto="SHA", auth_key="sha1-auth-key",
+                              priv_proto="AES", priv_key="sha1-priv-key")}
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from nms.inventory import load_inventory
-from probes.sim import Credentials, SimulatedProvince
+from probes.sim import SimulatedProvince
+from probes.snmp import Credential
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "profiles.md"
@@ -55,9 +56,9 @@ def province():
     first: dict[tuple[str, str], str] = {}
     for name, dev in sorted(inv.devices.items()):
         first.setdefault((dev.vendor, dev.model), name)
-    creds = {"v2c-default": Credentials(community=ENV["VH_COMMUNITY"]),
-             "v3-secure": Credentials(user="nmsmon", auth_proto="SHA256", auth_key=ENV["VH_AUTH"],
-                                      priv_proto="AES", priv_key=ENV["VH_PRIV"])}
+    creds = {"v2c-default": Credential(community=ENV["VH_COMMUNITY"]),
+             "v3-secure": Credential("v3", user="nmsmon", auth_proto="SHA256", auth_key=ENV["VH_AUTH"],
+                                     priv_proto="AES", priv_key=ENV["VH_PRIV"])}
     sim = SimulatedProvince(inv, port=0, devices=sorted(first.values()), credentials=creds).start()
     yield inv, first, sim
     sim.stop()

@@ -7,8 +7,9 @@ import time
 import pytest
 
 from nms.inventory_model import CredentialRef, Device, Inventory, Link, LinkEnd, Site
-from probes.sim.device import Credentials, SimDevice
+from probes.sim.device import SimDevice
 from probes.sim.walks import WALKS, resolve_path
+from probes.snmp import Credential
 
 KINDS = [("huawei", "router"), ("huawei", "firewall"), ("h3c", "router"), ("ruijie", "switch"),
          ("zte", "switch"), ("topsec", "firewall"), ("venustech", "firewall"), ("sangfor", "firewall"),
@@ -34,7 +35,7 @@ def test_view_walk_is_strictly_increasing(vendor, role):
                                interfaces=("Port0",))
     inv.links["l"] = Link("l", LinkEnd("d1", "Port0"), LinkEnd("d2", "Port0"), "sdh-stm1", 155_520_000, "C1",
                           "internal")
-    dev = SimDevice(inv, inv.devices["d1"], "127.34.0.1", Credentials(community="x"), time.time())
+    dev = SimDevice(inv, inv.devices["d1"], "127.34.0.1", Credential(community="x"), time.time())
     now = time.time()
     oid, count = (0, 0), 0
     seen_names = set()
@@ -57,7 +58,7 @@ def test_tunnels_exist_at_both_ends_when_one_side_lists_them():
         addr = f"10.0.0.{len(inv.devices) + 1}"
         inv.devices[name] = Device(name, "anhui", "cipher", "cipher", "m", "auto", addr, "c",
                                    interfaces=("eth0",), tunnel_peers=peers)
-    centre = SimDevice(inv, inv.devices["centre"], "127.34.0.1", Credentials(community="x"), time.time())
+    centre = SimDevice(inv, inv.devices["centre"], "127.34.0.1", Credential(community="x"), time.time())
     assert list(centre.tunnels) == ["city-a", "city-b"]
     now = time.time()
     # cipherTunnelPeerAddr of row 2 is city-b's inventory address, cipherTunnelCount is 2
