@@ -20,6 +20,7 @@ from typing import Any
 
 import sqlite_utils
 
+from nms.db import transaction
 from nms.inventory_model import Inventory
 from nms.store import Sample, SqliteTimeSeriesStore, add_key_column
 from nms.store import ensure_schema as store_schema
@@ -294,24 +295,17 @@ def store_batch(
     ensure_schema(metrics_db)
     store = SqliteTimeSeriesStore(metrics_db)
     rows = [s for p in samples for s in samples_of(p)]
-    metrics_db.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(metrics_db):
         seen = metrics_db.execute(
             "SELECT 1 FROM ingest_batches WHERE agent = ? AND epoch = ? AND seq = ?", (agent, epoch, seq)
         ).fetchone()
         if seen:
-            metrics_db.execute("ROLLBACK")
             return IngestResult(0, True)
         store.write(rows)
         metrics_db.execute(
             "INSERT INTO ingest_batches (agent, epoch, seq, received, samples) VALUES (?, ?, ?, ?, ?)",
             (agent, epoch, seq, time.time(), len(samples)),
         )
-        metrics_db.execute("COMMIT")
-    except BaseException:
-        if metrics_db.conn.in_transaction:
-            metrics_db.execute("ROLLBACK")
-        raise
     return IngestResult(len(samples), False)
 
 

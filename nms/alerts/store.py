@@ -10,6 +10,7 @@ import sqlite_utils
 
 from nms.alerts.schema import ensure_schema
 from nms.audit import record
+from nms.db import transaction
 
 STATES = ("pending", "firing", "resolved")
 
@@ -170,8 +171,7 @@ def _change(
 ) -> None:
     """One audited change: the row, a history line and the audit entry in one transaction."""
     now = time.time()
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(db):
         row = _row(db, alert_id)
         before = {k: row[k] for k in sets}
         if sets:
@@ -196,11 +196,6 @@ def _change(
             source_ip=source_ip,
             site=row["site"],
         )
-        db.execute("COMMIT")
-    except BaseException:
-        if db.conn.in_transaction:
-            db.execute("ROLLBACK")
-        raise
 
 
 def acknowledge(
@@ -275,7 +270,7 @@ def set_window_mode(db: sqlite_utils.Database, window_id: int, mode: str) -> Non
     if mode not in ("mute", "skip"):
         raise ValueError(f"mode: {mode!r}; expected mute or skip")
     ensure_schema(db)
-    with db.conn:
+    with transaction(db):
         db.execute(
             "INSERT OR REPLACE INTO alert_maint_modes (window_id, mode) VALUES (?, ?)", (window_id, mode)
         )

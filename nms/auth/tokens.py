@@ -20,6 +20,7 @@ from nms.auth import users
 from nms.auth.roles import TOKEN_KINDS
 from nms.auth.schema import ensure_schema
 from nms.auth.scope import audit_site, scope_of_site, site_tree
+from nms.db import transaction
 from nms.inventory_model import Inventory
 
 PREFIX = "nms_"
@@ -129,8 +130,7 @@ def create(
     now = time.time() if now is None else now
     expires = None if expires_days is None else now + expires_days * DAY
     raw = PREFIX + secrets.token_urlsafe(32)
-    with db.conn:
-        db.execute("BEGIN IMMEDIATE")
+    with transaction(db):
         cur = db.execute(
             "INSERT INTO auth_tokens (kind, subject, site, token_hash, label, created_ts, created_by,"
             " expires_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -175,14 +175,11 @@ def revoke(
 ) -> Token:
     ensure_schema(db)
     now = time.time() if now is None else now
-    with db.conn:
-        db.execute("BEGIN IMMEDIATE")
+    with transaction(db):
         before = get(db, token_id)
         if before is None:
-            db.execute("ROLLBACK")
             raise TokenError(f"no token with id {token_id}")
         if before.revoked_ts is not None:
-            db.execute("ROLLBACK")
             return before
         _mark_revoked(db, before, actor=actor, reason=reason, source_ip=source_ip, now=now, tree=tree)
     after = get(db, token_id)

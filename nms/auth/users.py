@@ -15,6 +15,7 @@ from nms import audit
 from nms.auth.roles import check_role
 from nms.auth.schema import ensure_schema
 from nms.auth.scope import common_site, site_tree
+from nms.db import transaction
 
 HASHER = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
 MIN_PASSWORD_LENGTH = 12
@@ -117,10 +118,8 @@ def create(
     check_password(password)
     pw_hash = hash_password(password, hasher)
     now = time.time()
-    with db.conn:
-        db.execute("BEGIN IMMEDIATE")
+    with transaction(db):
         if get(db, name) is not None:
-            db.execute("ROLLBACK")
             raise AccountError(f"user {name!r} already exists")
         cur = db.execute(
             "INSERT INTO auth_users (name, password_hash, role, site, created_ts, updated_ts)"
@@ -162,11 +161,9 @@ def update(
             raise AccountError(str(exc)) from None
     if site is not None and not site:
         raise AccountError("site: may not be empty")
-    with db.conn:
-        db.execute("BEGIN IMMEDIATE")
+    with transaction(db):
         before = get(db, name)
         if before is None:
-            db.execute("ROLLBACK")
             raise AccountError(f"no user {name!r}")
         new_role = role if role is not None else before.role
         new_site = site if site is not None else before.site
@@ -181,7 +178,6 @@ def update(
                 (before.id,),
             ).fetchone()[0]
             if not others:
-                db.execute("ROLLBACK")
                 raise AccountError(f"{name} is the last enabled administrator; appoint another one first")
         gen = before.session_gen + (1 if new_disabled and not before.disabled else 0)
         db.execute(
@@ -229,11 +225,9 @@ def set_password(
     ensure_schema(db)
     check_password(password)
     pw_hash = hash_password(password, hasher)
-    with db.conn:
-        db.execute("BEGIN IMMEDIATE")
+    with transaction(db):
         user = get(db, name)
         if user is None:
-            db.execute("ROLLBACK")
             raise AccountError(f"no user {name!r}")
         now = time.time()
         db.execute(

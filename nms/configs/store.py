@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +24,7 @@ import sqlite_utils
 from nms import audit
 from nms.configs import hostkeys, masking, vendors
 from nms.configs.fetch import FetchResult, Target
+from nms.db import transaction
 
 
 def ensure_schema(db: sqlite_utils.Database) -> None:
@@ -76,17 +75,6 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS config_events_ts ON config_events(ts)")
 
 
-@contextmanager
-def _tx(db: sqlite_utils.Database) -> Iterator[None]:
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
-
-
 @dataclass(frozen=True)
 class Outcome:
     device: str
@@ -135,7 +123,7 @@ def record(db: sqlite_utils.Database, target: Target, result: FetchResult, trigg
     assert result.content is not None
     spec = vendors.spec_for(target.device_type)
     normalised_hash = masking.content_hash(masking.normalise(result.content, spec.volatile))
-    with _tx(db):
+    with transaction(db):
         if result.host_key is not None:
             pinned = hostkeys.pins(db).get(target.device)
             if pinned is None:
@@ -170,7 +158,7 @@ def record(db: sqlite_utils.Database, target: Target, result: FetchResult, trigg
 
 def _record_failure(db: sqlite_utils.Database, target: Target, result: FetchResult, trigger: str,
                     retry_s: float, now: float) -> Outcome:
-    with _tx(db):
+    with transaction(db):
         row = db.execute(
             "SELECT consecutive_failures FROM config_status WHERE device = ?", (target.device,)
         ).fetchone()
