@@ -28,7 +28,7 @@ from typing import Any
 import sqlite_utils
 
 from dashboards import mapdata
-from nms import sitenet, state
+from nms import sitenet
 from nms.config import Settings
 from nms.db import connect
 from nms.inventory_model import Inventory
@@ -491,8 +491,6 @@ class WallFeed:
         db = self._db.get(name)
         if db is None:
             db = self._db[name] = connect(self.settings, name, check_same_thread=False)
-            if name == "centre":
-                state.ensure_schema(db)
         return db
 
     def _data_version(self, inv: Inventory | None) -> tuple[int, int, int]:

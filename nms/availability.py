@@ -351,7 +351,7 @@ def _load_inventory(settings) -> Inventory | None:
 
 def run(args: argparse.Namespace) -> int:
     from nms.config import Settings
-    from nms.db import connect
+    from nms.schema import open_migrated
 
     try:
         if args.month:
@@ -365,7 +365,7 @@ def run(args: argparse.Namespace) -> int:
             return 2
         settings = Settings()
         inventory = _load_inventory(settings)
-        db = connect(settings, "centre")
+        db = open_migrated(settings)
         try:
             rows = report(db, t0, t1, inventory, kinds=args.kind or REPORT_KINDS)
         finally:
