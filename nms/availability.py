@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from nms import maintenance, sdh, sitenet, state
+from nms import maintenance, sdh, sitenet
 from nms.inventory_model import Inventory
 
 BUCKETS = ("up", "degraded", "down", "unreachable", "unknown")
@@ -223,7 +223,6 @@ def report(
     """
     if t1 <= t0:
         raise ValueError("period: 'to' must be after 'from'")
-    state.ensure_schema(db)
     kinds = list(kinds)
     wanted = list(subjects) if subjects is not None else subjects_of(db, inventory, kinds)
     kinds = sorted({k for k, _ in wanted}) or kinds

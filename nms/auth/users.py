@@ -13,7 +13,6 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from nms import audit
 from nms.auth.roles import check_role
-from nms.auth.schema import ensure_schema
 from nms.auth.scope import common_site, site_tree
 from nms.db import transaction
 
@@ -78,19 +77,16 @@ def hash_password(password: str, hasher: PasswordHasher | None = None) -> str:
 
 
 def get(db: sqlite_utils.Database, name: str) -> User | None:
-    ensure_schema(db)
     rows = list(db.query("SELECT * FROM auth_users WHERE name = ?", [name]))
     return _user(rows[0]) if rows else None
 
 
 def get_by_id(db: sqlite_utils.Database, user_id: int) -> User | None:
-    ensure_schema(db)
     rows = list(db.query("SELECT * FROM auth_users WHERE id = ?", [user_id]))
     return _user(rows[0]) if rows else None
 
 
 def list_users(db: sqlite_utils.Database) -> list[User]:
-    ensure_schema(db)
     return [_user(r) for r in db.query("SELECT * FROM auth_users ORDER BY name")]
 
 
@@ -107,7 +103,6 @@ def create(
     hasher: PasswordHasher | None = None,
 ) -> User:
     """Create an account and audit it, in one transaction."""
-    ensure_schema(db)
     check_name(name)
     try:
         check_role(role)
@@ -153,7 +148,6 @@ def update(
     reason: str | None = None,
 ) -> User:
     """Change role, scope or disabled flag; disabling ends the user's sessions."""
-    ensure_schema(db)
     if role is not None:
         try:
             check_role(role)
@@ -222,7 +216,6 @@ def set_password(
     """
     from nms.auth import tokens
 
-    ensure_schema(db)
     check_password(password)
     pw_hash = hash_password(password, hasher)
     with transaction(db):
@@ -253,13 +246,11 @@ def set_password(
 
 def end_sessions(db: sqlite_utils.Database, name: str) -> None:
     """Invalidate every session cookie of the user (sign-out is server-side, not just cookie removal)."""
-    ensure_schema(db)
     db.execute("UPDATE auth_users SET session_gen = session_gen + 1 WHERE name = ?", (name,))
 
 
 def verify_password(db: sqlite_utils.Database, name: str, password: str) -> User | None:
     """The enabled user whose password this is, else None (same work either way)."""
-    ensure_schema(db)
     rows = list(db.query("SELECT * FROM auth_users WHERE name = ?", [name]))
     stored = rows[0]["password_hash"] if rows else _DUMMY_HASH
     try:

@@ -180,7 +180,6 @@ def _record_failure(db: sqlite_utils.Database, target: Target, result: FetchResu
 
 
 def status(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    ensure_schema(db)
     return list(db.query(
         "SELECT s.*, v.version AS last_version, v.ts AS last_version_ts,"
         " (SELECT COUNT(*) FROM config_versions c WHERE c.device = s.device) AS versions"
@@ -188,19 +187,16 @@ def status(db: sqlite_utils.Database) -> list[dict[str, Any]]:
 
 
 def versions(db: sqlite_utils.Database, device: str) -> list[dict[str, Any]]:
-    ensure_schema(db)
     return list(db.query(
         "SELECT id, device, version, ts, device_type, sha256, size, trigger FROM config_versions"
         " WHERE device = ? ORDER BY version DESC", [device]))
 
 
 def get_version(db: sqlite_utils.Database, version_id: int) -> dict[str, Any] | None:
-    ensure_schema(db)
     rows = list(db.query("SELECT * FROM config_versions WHERE id = ?", [version_id]))
     return rows[0] if rows else None
 
 
 def events(db: sqlite_utils.Database, since_id: int = 0, limit: int = 500) -> list[dict[str, Any]]:
-    ensure_schema(db)
     return list(db.query(
         "SELECT * FROM config_events WHERE id > ? ORDER BY id LIMIT ?", [since_id, limit]))
