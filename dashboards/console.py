@@ -12,14 +12,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 
 from dashboards.walldata import latest_rates
 from nms import sdh, sitenet, state
-from nms.auth.enforce import request_db
 from nms.auth.policy import Principal, require_site
 from nms.availability import LOCAL_TZ
-from nms.db import connect
+from nms.db import request_db
 from nms.inventory_model import Device, Inventory, Link
 from nms.store import SqliteTimeSeriesStore
 
@@ -200,11 +199,7 @@ def _links_of(inv: Inventory, device: str) -> dict[str, Link]:
 
 
 def _latest(keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
-    db = connect(current_app.config["NMS_SETTINGS"], "metrics")
-    try:
-        return latest_rates(SqliteTimeSeriesStore(db), keys, 0)
-    finally:
-        db.conn.close()
+    return latest_rates(SqliteTimeSeriesStore(request_db("metrics")), keys, 0)
 
 
 def device_info(inv: Inventory, dev: Device) -> dict[str, Any]:
@@ -292,14 +287,10 @@ def link_info(inv: Inventory, link: Link) -> dict[str, Any]:
 
 
 def read_series(device: str, interface: str, t0: int, t1: int) -> dict[str, Any]:
-    db = connect(current_app.config["NMS_SETTINGS"], "metrics")
-    try:
-        store = SqliteTimeSeriesStore(db)
-        metrics = IF_METRICS if interface else DEVICE_METRICS
-        series = store.read_range(device, interface, metrics, t0, t1)
-        return {"device": device, "interface": interface, "t0": t0, "t1": t1, **series.as_dict()}
-    finally:
-        db.conn.close()
+    store = SqliteTimeSeriesStore(request_db("metrics"))
+    metrics = IF_METRICS if interface else DEVICE_METRICS
+    series = store.read_range(device, interface, metrics, t0, t1)
+    return {"device": device, "interface": interface, "t0": t0, "t1": t1, **series.as_dict()}
 
 
 # ---- the county administrator's area ------------------------------------------------------------------

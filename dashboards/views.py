@@ -33,10 +33,11 @@ from dashboards import alertpages, console, mapdata
 from dashboards.sse import StreamConfig, StreamLimiter, stream
 from dashboards.walldata import WallFeed, with_server_time
 from nms.auth import PUBLIC, authorize, current_principal, require, scope_sites
-from nms.auth.enforce import client_ip, request_db
+from nms.auth.enforce import client_ip
 from nms.auth.policy import require_site
 from nms.auth.scope import site_tree
 from nms.config import ROOT
+from nms.db import request_db
 from nms.web import nav, render_page
 
 bp = Blueprint(
@@ -316,15 +317,6 @@ def county() -> Response:
 # ---- alerts (console) --------------------------------------------------------------------------------
 
 
-def _alerts_db():
-    """The request's centre database with the alert tables (read and changed only via nms.alerts.store)."""
-    from nms.alerts.schema import ensure_schema
-
-    db = request_db()
-    ensure_schema(db)
-    return db
-
-
 def _rule_names(db) -> list[str]:
     from nms.alerts.runner import load_rules_for
 
@@ -345,7 +337,7 @@ def _clock() -> float:
 @nav("告警 Alerts", order=20)
 def console_alerts() -> Response:
     inv = _inventory()
-    db = _alerts_db()
+    db = request_db()
     rules = _rule_names(db)
     form, errors = alertpages.parse_filters(request.args, inv, rules)
     scope = scope_sites(current_principal())
@@ -368,7 +360,7 @@ def _alert_page(
     alert_id: int, status: int = 200, form_errors=None, values=None, action: str = ""
 ) -> Response:
     inv = _inventory()
-    db = _alerts_db()
+    db = request_db()
     try:
         alert = alertpages.detail(db, inv, scope_sites(current_principal()), alert_id, _clock())
     except alertpages.NotVisible as exc:
@@ -399,7 +391,7 @@ def console_alert_action(alert_id: int, action: str) -> BaseResponse:
     """One operator change from the alert page's forms (CSRF checked by nms.auth before this runs)."""
     if action not in alertpages.ACTIONS:
         abort(404, description=f"no such action {action!r}")
-    db = _alerts_db()
+    db = request_db()
     try:
         alertpages.check_visible(db, scope_sites(current_principal()), alert_id)
     except alertpages.NotVisible as exc:

@@ -442,8 +442,6 @@ class WallFeed:
         db = self._db.get(name)
         if db is None:
             db = self._db[name] = connect(self.settings, name, check_same_thread=False)
-            if name == "centre":
-                state.ensure_schema(db)
         return db
 
     def _data_version(self, inv: Inventory | None) -> tuple[int, int, int]:

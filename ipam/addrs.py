@@ -10,15 +10,16 @@ import sqlite_utils
 from ipam import store
 from ipam.addresses import BITS, Block, decode, encode, parse_address, to_text
 from ipam.errors import BadInput, Conflict, NotFound
-from ipam.store import write_tx
 from nms import audit
+from nms.db import transaction
 
 
 def add(db: sqlite_utils.Database, sites: frozenset[str] | None, space: int, address: object, *, actor: str,
         device: str | None = None, dns_name: str | None = None, description: str = "",
         source_ip: str | None = None) -> dict[str, Any]:
     family, value = parse_address(address)
-    with write_tx(db) as conn:
+    conn = db.conn
+    with transaction(db):
         prefix = store.deepest_containing(conn, space, Block(family, value, BITS[family]))
         if prefix is None or prefix.status == "container":
             raise BadInput("address", f"{address} lies in no allocated range; allocate one first")

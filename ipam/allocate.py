@@ -19,7 +19,8 @@ import sqlite_utils
 from ipam import store
 from ipam.addresses import BITS, Block, align_up, encode, parse_plen, plen_for_hosts, split_range
 from ipam.errors import BadInput, Conflict, IpamError
-from ipam.store import Prefix, write_tx
+from ipam.store import Prefix
+from nms.db import transaction
 
 
 def _children(conn: Any, pool: Prefix, start: int, descending: bool = False) -> Iterator[tuple[int, int]]:
@@ -142,7 +143,8 @@ def allocate(db: sqlite_utils.Database, pool_id: int, *, actor: str, plen: objec
     store.check_status(status)
     if policy is not None:
         store.check_policy(policy)
-    with write_tx(db) as conn:
+    conn = db.conn
+    with transaction(db):
         pool = store.get(conn, pool_id)
         if pool.status != "container":
             raise Conflict(f"{pool.cidr} is {pool.status}, not a container; allocate from a pool", "pool")

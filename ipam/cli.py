@@ -11,17 +11,14 @@ from ipam import csvio, plan, store, workflow
 from ipam.addresses import parse_prefix
 from ipam.allocate import allocate
 from ipam.errors import IpamError
-from ipam.schema import ensure_schema
 from nms.config import Settings
-from nms.db import connect
+from nms.schema import open_migrated
 
 ACTOR = "cli"
 
 
 def _db():
-    db = connect(Settings(), "centre")
-    ensure_schema(db)
-    return db
+    return open_migrated(Settings())
 
 
 def _import(args: argparse.Namespace) -> int:

@@ -20,7 +20,7 @@ from ipam import store
 from ipam.addresses import Block, parse_prefix
 from ipam.errors import BadInput, IpamError
 from ipam.schema import POLICIES, STATUSES
-from ipam.store import write_tx
+from nms.db import transaction
 
 COLUMNS = ("space", "prefix", "status", "site", "purpose", "pool", "policy")
 
@@ -96,7 +96,7 @@ def import_csv(db: sqlite_utils.Database, text: str, *, actor: str, known_sites:
     rows = parse_csv(db, text, known_sites)
     rows.sort(key=lambda r: (r.space_id, r.block.family, r.block.network, r.block.plen))
     created = skipped = 0
-    with write_tx(db):
+    with transaction(db):
         for r in rows:
             existing = store.find(db, r.space_id, r.block)
             if existing is not None:

@@ -18,8 +18,9 @@ from ipam import store
 from ipam.addresses import BITS, parse_plen
 from ipam.allocate import allocate
 from ipam.errors import BadInput, Conflict, IpamError
-from ipam.store import Prefix, write_tx
+from ipam.store import Prefix
 from nms import audit
+from nms.db import transaction
 from nms.inventory_model import Inventory
 
 
@@ -121,7 +122,8 @@ def carve(db: sqlite_utils.Database, root: Prefix, tree: Inventory, template: di
     if not checked.ok:
         return checked
     result = PlanResult(True)
-    with write_tx(db) as conn:
+    conn = db.conn
+    with transaction(db):
         _carve(db, root, tree, template, actor, result)
         if result.problems:  # the plan changed between check and carve: keep nothing
             raise Conflict("; ".join(result.problems), "template")

@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -25,6 +23,7 @@ from ipam.addresses import BITS, Block, decode, encode, to_text
 from ipam.errors import BadInput, Conflict, NotFound
 from ipam.schema import POLICIES, STATUSES
 from nms import audit
+from nms.db import transaction
 
 COLUMNS = (
     "id, space_id, family, network, last, plen, parent_id, status, is_pool, policy, site, purpose,"
@@ -87,26 +86,6 @@ def from_row(row: tuple) -> Prefix:
                   site, purpose, request_id, hold_until, created_at, created_by, int(used), int(alloc),
                   n_children, decode(free_hint) if free_hint is not None else None,
                   {int(k): int(v) for k, v in json.loads(fit_hints).items()} if fit_hints else {})
-
-
-@contextmanager
-def write_tx(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
-    """One short ``BEGIN IMMEDIATE`` transaction (joins the caller's if one is open).
-
-    IMMEDIATE takes the write lock before reading, so two allocators can never both
-    read the same free space: the second waits (busy_timeout) and then sees the first.
-    """
-    conn = db.conn
-    if conn.in_transaction:
-        yield conn
-        return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 # -- spaces -------------------------------------------------------------------------
@@ -301,7 +280,8 @@ def add(db: sqlite_utils.Database, space: int, block: Block, *, status: str, act
         if inside.space_id != space or not inside.block.contains(block) or inside.block == block:
             raise BadInput("prefix", f"{block} is outside the pool {inside.cidr}")
     check_policy(fields.get("policy", "first"))
-    with write_tx(db) as conn:
+    conn = db.conn
+    with transaction(db):
         parent = deepest_containing(conn, space, block)
         if parent is not None and parent.block == block:
             raise Conflict(f"{block} already exists in this space (id {parent.id})", "prefix")
@@ -322,7 +302,8 @@ def add(db: sqlite_utils.Database, space: int, block: Block, *, status: str, act
 def delete(db: sqlite_utils.Database, prefix_id: int, *, actor: str, reason: str | None = None,
            source_ip: str | None = None, action: str = "ipam.prefix.release") -> Prefix:
     """Give a prefix back to its parent's free space (refused while anything lies inside it)."""
-    with write_tx(db) as conn:
+    conn = db.conn
+    with transaction(db):
         prefix = get(conn, prefix_id)
         if prefix.n_children:
             raise Conflict(f"{prefix.cidr} still holds {prefix.n_children} prefixes; release them first",
@@ -352,7 +333,8 @@ def update(db: sqlite_utils.Database, prefix_id: int, changes: dict[str, Any], *
         check_status(changes["status"])
     if "policy" in changes:
         check_policy(changes["policy"])
-    with write_tx(db) as conn:
+    conn = db.conn
+    with transaction(db):
         before = get(conn, prefix_id)
         new_status = changes.get("status", before.status)
         if before.n_children and new_status != "container":

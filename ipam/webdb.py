@@ -1,28 +1,16 @@
-"""The centre database for an IPAM request, with the ipam_* schema ensured once per app."""
+"""What an IPAM request needs from the app: the request's centre database and the four-eyes setting."""
 
 from __future__ import annotations
 
 import sqlite_utils
-from flask import current_app, g
+from flask import current_app
 
-from ipam.schema import ensure_schema
-from nms.db import connect
+from nms.db import request_db
 
 
 def db() -> sqlite_utils.Database:
-    """Per-request connection (shared with nms.auth when it opened one), closed at teardown."""
-    try:
-        from nms.auth.enforce import request_db
-    except ModuleNotFoundError:  # pragma: no cover - auth always present in the app
-        database = g.get("_ipam_db")
-        if database is None:
-            database = g._ipam_db = connect(current_app.config["NMS_SETTINGS"], "centre")
-    else:
-        database = request_db()
-    if not current_app.extensions.get("ipam_schema"):
-        ensure_schema(database)
-        current_app.extensions["ipam_schema"] = True
-    return database
+    """The request's centre database (:func:`nms.db.request_db`; tables made at app start)."""
+    return request_db()
 
 
 def allow_self_approval() -> bool:

@@ -17,8 +17,8 @@ from ipam import store
 from ipam.addresses import parse_plen, plen_for_hosts
 from ipam.allocate import allocate
 from ipam.errors import BadInput, Conflict, Forbidden, NotFound
-from ipam.store import write_tx
 from nms import audit
+from nms.db import transaction
 
 DAY = 86400.0
 REQ_COLUMNS = ("id, site, space_id, family, plen, hosts, purpose, justification, status, requester,"
@@ -103,7 +103,8 @@ def notifications(db: sqlite_utils.Database, recipient: str, limit: int = 50) ->
 
 def mark_seen(db: sqlite_utils.Database, recipient: str) -> int:
     """The recipient has read their notifications; returns how many were new."""
-    with write_tx(db) as conn:
+    conn = db.conn
+    with transaction(db):
         cur = conn.execute("UPDATE ipam_notifications SET seen=1 WHERE recipient=? AND seen=0", (recipient,))
         return cur.rowcount
 
@@ -135,7 +136,8 @@ def create(db: sqlite_utils.Database, sites: set[str] | frozenset[str] | None, *
     n, n_hosts = _size(fam, plen, hosts)
     purpose_s = _text(purpose, "purpose", limit=200)
     justification_s = _text(justification, "justification")
-    with write_tx(db) as conn:
+    conn = db.conn
+    with transaction(db):
         pools = store.pools_of_site(conn, site, space_id, fam)
         if not pools:
             raise BadInput("site", f"site {site!r} has no IPv{fam} pool in {space}; "
@@ -180,7 +182,8 @@ def approve(db: sqlite_utils.Database, sites: set[str] | frozenset[str] | None, 
     if hold_days is not None and (not isinstance(hold_days, int | float) or isinstance(hold_days, bool)
                                   or hold_days <= 0):
         raise BadInput("hold_days", f"expected a positive number of days, got {hold_days!r}")
-    with write_tx(db) as conn:
+    conn = db.conn
+    with transaction(db):
         req = _pending(conn, request_id, sites)
         if req.requester == actor and not allow_self:
             raise Forbidden(f"request {request_id} was made by {actor}: another approver must decide it "
@@ -218,7 +221,8 @@ def amend(db: sqlite_utils.Database, sites: set[str] | frozenset[str] | None, re
           actor: str, reason: object, plen: object = None, hosts: object = None,
           source_ip: str | None = None) -> Request:
     reason_s = _text(reason, "reason")
-    with write_tx(db) as conn:
+    conn = db.conn
+    with transaction(db):
         req = _pending(conn, request_id, sites)
         n, n_hosts = _size(req.family, plen, hosts)
         conn.execute("UPDATE ipam_requests SET plen=?, hosts=? WHERE id=?", (n, n_hosts, req.id))
@@ -231,7 +235,8 @@ def amend(db: sqlite_utils.Database, sites: set[str] | frozenset[str] | None, re
 def reject(db: sqlite_utils.Database, sites: set[str] | frozenset[str] | None, request_id: int, *,
            actor: str, reason: object, source_ip: str | None = None) -> Request:
     reason_s = _text(reason, "reason")
-    with write_tx(db) as conn:
+    conn = db.conn
+    with transaction(db):
         req = _pending(conn, request_id, sites)
         after = _decide(conn, req, "rejected", actor, reason_s)
         _audit(conn, actor, "ipam.request.reject", req, after, reason_s, source_ip)
@@ -247,7 +252,8 @@ def release(db: sqlite_utils.Database, sites: set[str] | frozenset[str] | None, 
     ``any_range`` False (a county administrator): only ranges that came from a request.
     """
     reason_s = _text(reason, "reason")
-    with write_tx(db) as conn:
+    conn = db.conn
+    with transaction(db):
         prefix = store.get(conn, prefix_id)
         if sites is not None and prefix.site not in sites:
             raise Forbidden(f"prefix {prefix.id} is outside your scope", "id")  # not its range: not yours
@@ -269,7 +275,7 @@ def release(db: sqlite_utils.Database, sites: set[str] | frozenset[str] | None, 
 def activate(db: sqlite_utils.Database, sites: set[str] | frozenset[str] | None, prefix_id: int, *,
              actor: str, source_ip: str | None = None) -> store.Prefix:
     """A held (reserved) range is put to use: it no longer expires."""
-    with write_tx(db):
+    with transaction(db):
         prefix = store.get(db, prefix_id)
         if sites is not None and prefix.site not in sites:
             raise Forbidden(f"prefix {prefix.id} is outside your scope", "id")  # not its range: not yours
@@ -288,7 +294,8 @@ def expire_holds(db: sqlite_utils.Database, *, now: float | None = None,
                                     (now,))]
     out = []
     for pid in ids:
-        with write_tx(db) as conn:
+        conn = db.conn
+        with transaction(db):
             prefix = store.get(conn, pid)
             store.delete(db, pid, actor=actor, reason="hold expired unused", action="ipam.prefix.expire")
             if prefix.request_id:

@@ -10,36 +10,18 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, render_template_string, request
+from flask import Blueprint, Response, current_app, jsonify, render_template_string, request
 
 from nms import availability, sdh, sitenet, state
 from nms.auth import current_principal, require
 from nms.auth.policy import require_site, scope_sites
-from nms.db import connect
-from nms.server import settings_of
+from nms.db import request_db
 from nms.store import SqliteTimeSeriesStore
 from nms.web import nav
 
 bp = Blueprint("centre_api", __name__)
 
 MAX_EVENTS = 10000
-
-
-def _db(name: str):
-    key = f"_centre_{name}_db"
-    db = g.get(key)
-    if db is None:
-        db = connect(settings_of(current_app), name)
-        setattr(g, key, db)
-    return db
-
-
-@bp.teardown_app_request
-def _close(_exc: BaseException | None) -> None:
-    for name in ("centre", "metrics"):
-        db = g.pop(f"_centre_{name}_db", None)
-        if db is not None:
-            db.conn.close()
 
 
 def _inventory():
@@ -86,8 +68,7 @@ def current_state():
     A site's entry carries ``networks``: {network: {state, since, reason}} (专网 internal,
     外网 external; :mod:`nms.sitenet`), the same rows as ``site_networks``.
     """
-    db = _db("centre")
-    state.ensure_schema(db)
+    db = request_db("centre")
     sites = scope_sites(current_principal())
     out: dict[str, dict[str, Any]] = {k: {} for k in state.KINDS}
     for kind, subject, st, since, reason, site in state.current_rows(db):
@@ -104,7 +85,7 @@ def current_state():
 @bp.get("/api/v1/events")
 @require("status.read")
 def list_events():
-    db = _db("centre")
+    db = request_db("centre")
     try:
         limit = min(int(request.args.get("limit", 500)), MAX_EVENTS)
     except ValueError:
@@ -149,7 +130,7 @@ def series():
     if t1 <= t0:
         raise BadRequest("to: must be after from")
     try:
-        s = SqliteTimeSeriesStore(_db("metrics")).read_range(
+        s = SqliteTimeSeriesStore(request_db("metrics")).read_range(
             device,
             request.args.get("interface", ""),
             metrics,
@@ -190,7 +171,7 @@ def _kinds() -> list[str]:
 
 
 def _rows(t0: float, t1: float, kinds: Iterable[str]) -> list[dict[str, Any]]:
-    db = _db("centre")
+    db = request_db("centre")
     rows = availability.report(db, t0, t1, _inventory(), kinds=kinds)
     sites = scope_sites(current_principal())
     if sites is not None:

@@ -93,7 +93,6 @@ def query(
 
     ``sites`` (None = every row) keeps the rows filed under one of those sites only.
     """
-    ensure_schema(db)
     where: list[str] = []
     params: list[Any] = []
     if sites is not None:

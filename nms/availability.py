@@ -194,7 +194,6 @@ def report(
     """
     if t1 <= t0:
         raise ValueError("period: 'to' must be after 'from'")
-    state.ensure_schema(db)
     kinds = list(kinds)
     wanted = list(subjects) if subjects is not None else subjects_of(db, inventory, kinds)
     kinds = sorted({k for k, _ in wanted}) or kinds
@@ -322,7 +321,7 @@ def _load_inventory(settings) -> Inventory | None:
 
 def run(args: argparse.Namespace) -> int:
     from nms.config import Settings
-    from nms.db import connect
+    from nms.schema import open_migrated
 
     try:
         if args.month:
@@ -336,7 +335,7 @@ def run(args: argparse.Namespace) -> int:
             return 2
         settings = Settings()
         inventory = _load_inventory(settings)
-        db = connect(settings, "centre")
+        db = open_migrated(settings)
         try:
             rows = report(db, t0, t1, inventory, kinds=args.kind or REPORT_KINDS)
         finally:

@@ -17,6 +17,7 @@ from typing import NamedTuple
 import sqlite_utils
 
 from nms import state
+from nms.db import transaction
 from nms.pipeline import ClockSkew
 from nms.store import run_ddl
 
@@ -80,8 +81,7 @@ def record(
 ) -> None:
     """Note a refused batch; a refusal while the agent is still skewed keeps the first time."""
     ensure_schema(db)
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(db):
         still = {row.agent: row for row in open_refusals(db)}.get(agent)
         first, count = (still[2], still[7] + 1) if still is not None else (now, 1)
         same = still is not None and _epoch_of(db, agent) == epoch
@@ -91,9 +91,4 @@ def record(
             (agent, max(seq, still[1]) if same else seq, first, now, err.sample_ts,
              err.sample_ts - err.centre_ts, err.max_skew_s, count, epoch),
         )
-        db.execute("COMMIT")
-    except BaseException:
-        if db.conn.in_transaction:
-            db.execute("ROLLBACK")
-        raise
 

@@ -1,4 +1,9 @@
-"""Opening the centre's SQLite databases, always with the same pragmas."""
+"""Opening the centre's SQLite databases: the same pragmas, one transaction helper, one handle per request.
+
+Web code gets its database from :func:`request_db` (opened on first use in a request,
+closed at teardown by :func:`init_app`); nothing on a request path makes tables, that is
+done once by :func:`nms.schema.migrate` when the app or a command starts.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import sqlite_utils
+from flask import Flask, current_app, g
 
 from nms.config import Settings
 
@@ -55,3 +61,22 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
             db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+def request_db(name: str = "centre") -> sqlite_utils.Database:
+    """Database ``name`` for the current request: one connection per request, shared by every blueprint."""
+    handles: dict[str, sqlite_utils.Database] = g.setdefault("_nms_dbs", {})
+    db = handles.get(name)
+    if db is None:
+        db = handles[name] = connect(current_app.config["NMS_SETTINGS"], name)
+    return db
+
+
+def close_request_dbs(_exc: BaseException | None = None) -> None:
+    """Close this request's connections (teardown; a transaction left open is rolled back by close)."""
+    for db in g.pop("_nms_dbs", {}).values():
+        db.conn.close()
+
+
+def init_app(app: Flask) -> None:
+    app.teardown_appcontext(close_request_dbs)

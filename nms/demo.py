@@ -24,9 +24,9 @@ from pathlib import Path
 
 from nms.auth import tokens, users
 from nms.config import ROOT, Settings
-from nms.db import connect
 from nms.inventory import InventoryError, load_inventory
 from nms.inventory_model import Inventory
+from nms.schema import open_migrated
 
 DEMO_ACTOR = "demo"
 
@@ -47,7 +47,7 @@ def write_sim_secrets(path: Path, inventory: Inventory) -> None:
 
 def issue_tokens(settings: Settings, inventory: Inventory) -> tuple[dict[str, str], str, str | None]:
     """Fresh agent tokens and a kiosk token; the previous demo tokens are revoked."""
-    db = connect(settings)
+    db = open_migrated(settings)
     for old in tokens.list_tokens(db, include_revoked=False):
         if old.created_by == DEMO_ACTOR:
             tokens.revoke(db, old.id, actor=DEMO_ACTOR, reason="demo restarted")
@@ -70,10 +70,7 @@ def issue_tokens(settings: Settings, inventory: Inventory) -> tuple[dict[str, st
 def load_address_plan(settings: Settings, inventory: Inventory) -> int:
     """The shipped address plan (专网/外网, IPv4/IPv6), loaded once into an empty IPAM; prefixes made."""
     from ipam import csvio
-    from ipam.schema import ensure_schema
-
-    db = connect(settings)
-    ensure_schema(db)
+    db = open_migrated(settings)
     if db["ipam_prefixes"].count:
         return 0
     text = (ROOT / "ipam" / "data" / "address_plan.csv").read_text(encoding="utf-8")

@@ -13,7 +13,7 @@ import zlib
 from flask import Blueprint, current_app, jsonify, request
 
 from nms.auth import current_principal, require
-from nms.db import connect
+from nms.db import request_db
 from nms.pipeline import BatchError, ingest_batch
 from nms.server import settings_of
 
@@ -61,12 +61,10 @@ def ingest():
     except ValueError as exc:
         return jsonify(error=str(exc)), 400
     settings = settings_of(current_app)
-    metrics_db = connect(settings, "metrics")
-    centre_db = connect(settings, "centre")
     try:
         result = ingest_batch(
-            metrics_db,
-            centre_db,
+            request_db("metrics"),
+            request_db("centre"),
             principal.name,
             body,
             inventory_of_app(),
@@ -75,7 +73,4 @@ def ingest():
     except BatchError as exc:
         log.warning("ingest from %s refused: %s", principal.name, exc.message)
         return jsonify(error=exc.message, **exc.extra), exc.status
-    finally:
-        metrics_db.conn.close()
-        centre_db.conn.close()
     return jsonify(result.as_dict())

@@ -308,24 +308,17 @@ def store_batch(
     ensure_schema(metrics_db)
     store = SqliteTimeSeriesStore(metrics_db)
     rows = [s for p in samples for s in samples_of(p)]
-    metrics_db.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(metrics_db):
         seen = metrics_db.execute(
             "SELECT 1 FROM ingest_batches WHERE agent = ? AND epoch = ? AND seq = ?", (agent, epoch, seq)
         ).fetchone()
         if seen:
-            metrics_db.execute("ROLLBACK")
             return IngestResult(0, True)
         store.write(rows)
         metrics_db.execute(
             "INSERT INTO ingest_batches (agent, epoch, seq, received, samples) VALUES (?, ?, ?, ?, ?)",
             (agent, epoch, seq, time.time(), len(samples)),
         )
-        metrics_db.execute("COMMIT")
-    except BaseException:
-        if metrics_db.conn.in_transaction:
-            metrics_db.execute("ROLLBACK")
-        raise
     return IngestResult(len(samples), False)
 
 

@@ -9,6 +9,7 @@ import importlib
 
 from flask import Flask
 
+from nms import db, schema
 from nms.config import Settings
 
 BLUEPRINT_MODULES = (
@@ -25,12 +26,14 @@ BLUEPRINT_MODULES = (
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings()
+    schema.migrate(settings)
     app = Flask("nms", template_folder=None)
     app.config["NMS_SETTINGS"] = settings
     app.config["TESTING"] = settings.testing
     for name in BLUEPRINT_MODULES:
         module = importlib.import_module(name)
         app.register_blueprint(module.bp)
+    db.init_app(app)
     from nms.auth.enforce import install
 
     install(app)

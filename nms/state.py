@@ -28,6 +28,7 @@ import sqlite_utils
 
 from nms import sdh, sitenet, topology
 from nms.config import env_number
+from nms.db import transaction
 from nms.inventory_model import Inventory
 from nms.store import add_key_column, run_ddl
 
@@ -588,8 +589,7 @@ def age_out(
     )
     if all(now - last <= limit_of(name) for name, last in heard):
         return 0  # the usual case: a cheap read, no write lock
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(db):
         m = load(db, cfg)
         stale = False
         for (kind, name), s in m.subjects.items():
@@ -608,15 +608,9 @@ def age_out(
                 s.own_reason = reason
                 m.changed.add((kind, name))
         if not stale:
-            db.execute("ROLLBACK")
             return 0
         derive(m, inventory, now)
         save(db, m)
-        db.execute("COMMIT")
-    except BaseException:
-        if db.conn.in_transaction:
-            db.execute("ROLLBACK")
-        raise
     return len(m.events)
 
 
@@ -658,12 +652,10 @@ def apply_batch(
 ) -> bool:
     """Feed one batch to the state machine once; False if this (agent, epoch, seq) was applied before."""
     ensure_schema(db)
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(db):
         if db.execute(
             "SELECT 1 FROM state_applied WHERE agent = ? AND epoch = ? AND seq = ?", (agent, epoch, seq)
         ).fetchone():
-            db.execute("ROLLBACK")
             return False
         m = load(db, config)
         for poll in sorted(polls, key=lambda p: p["ts"]):
@@ -682,11 +674,6 @@ def apply_batch(
         if seq % 256 == 0:  # forget batches older than any agent would re-send (the samples are keyed anyway)
             db.execute("DELETE FROM state_applied WHERE ts < ?", (time.time() - APPLIED_KEEP_S,))
             db.execute("DELETE FROM state_gaps WHERE end_ts < ?", (time.time() - APPLIED_KEEP_S,))
-        db.execute("COMMIT")
-    except BaseException:
-        if db.conn.in_transaction:
-            db.execute("ROLLBACK")
-        raise
     return True
 
 

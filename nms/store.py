@@ -414,16 +414,11 @@ class SqliteTimeSeriesStore:
             by_source[sid].append(h)
         sources = sorted(by_source)
         for i in range(0, len(sources), 100):  # short transactions: ingest keeps flowing meanwhile
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(self.db):
                 for sid in sources[i : i + 100]:
                     for h in sorted(by_source[sid]):
                         stats.head_rows += self._compact_hour(sid, h)
                         stats.hours_compacted += 1
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
         stats.blocks_deleted = self.expire(now)
         return stats
 
@@ -482,8 +477,7 @@ class SqliteTimeSeriesStore:
     def expire(self, now: float) -> int:
         """Delete whole blocks older than their level's retention; returns blocks deleted."""
         deleted = 0
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self.db):
             for lv, span in BLOCK_SPAN.items():
                 cur = self.db.execute(
                     "DELETE FROM ts_block WHERE level = ? AND t0 + ? <= ?",
@@ -491,10 +485,6 @@ class SqliteTimeSeriesStore:
                 )
                 deleted += cur.rowcount
             self.db.execute("DELETE FROM ts_head WHERE ts < ?", (int(now - self.retention.raw_s),))
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
         return deleted
 
 

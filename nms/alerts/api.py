@@ -10,14 +10,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
 from nms import maintenance
 from nms.alerts import store
-from nms.alerts.schema import ensure_schema
 from nms.auth import covers, current_principal, require, scope_sites
 from nms.auth.enforce import client_ip
-from nms.db import connect
+from nms.db import request_db, transaction
 from nms.server import settings_of
 
 bp = Blueprint("alerts", __name__, template_folder="templates")
@@ -40,21 +39,6 @@ def _missing(exc: store.NotFound):
     return jsonify(error=str(exc)), 404
 
 
-def _db():
-    db = g.get("_alerts_db")
-    if db is None:
-        db = g._alerts_db = connect(settings_of(current_app), "centre")
-        ensure_schema(db)
-    return db
-
-
-@bp.teardown_app_request
-def _close(_exc: BaseException | None) -> None:
-    db = g.pop("_alerts_db", None)
-    if db is not None:
-        db.conn.close()
-
-
 def _inventory():
     from nms.auth.scope import site_tree
 
@@ -73,7 +57,7 @@ def _visible_site(site: str | None) -> bool:
 
 def _checked(alert_id: int) -> None:
     """404 unless the alert exists and lies in the principal's scope."""
-    if not _visible_site(store.site_of(_db(), alert_id)):
+    if not _visible_site(store.site_of(request_db(), alert_id)):
         raise store.NotFound(f"alert {alert_id}: no such alert")
 
 
@@ -143,7 +127,7 @@ def list_alerts():
         wanted = inv.subtree(site)
         sites = wanted if sites is None else sites & wanted
     rows = store.list_alerts(
-        _db(),
+        request_db(),
         states=tuple(dict.fromkeys(states)),
         sites=sites,
         severity=severity,
@@ -163,11 +147,11 @@ def list_alerts():
 @require("alerts.read")
 def get_alert(alert_id: int):
     _checked(alert_id)
-    return jsonify(store.detail(_db(), alert_id, _site_names()))
+    return jsonify(store.detail(request_db(), alert_id, _site_names()))
 
 
 def _after(alert_id: int):
-    return jsonify(store.detail(_db(), alert_id, _site_names()))
+    return jsonify(store.detail(request_db(), alert_id, _site_names()))
 
 
 @bp.post("/api/v1/alerts/<int:alert_id>/ack")
@@ -176,7 +160,7 @@ def ack(alert_id: int):
     _checked(alert_id)
     body = _body()
     store.acknowledge(
-        _db(),
+        request_db(),
         alert_id,
         current_principal().actor,
         _text(body, "note"),
@@ -190,7 +174,8 @@ def ack(alert_id: int):
 @require("alerts.ack")
 def unack(alert_id: int):
     _checked(alert_id)
-    store.unacknowledge(_db(), alert_id, current_principal().actor, _text(_body(), "note"), client_ip())
+    note = _text(_body(), "note")
+    store.unacknowledge(request_db(), alert_id, current_principal().actor, note, client_ip())
     return _after(alert_id)
 
 
@@ -199,7 +184,7 @@ def unack(alert_id: int):
 def comment(alert_id: int):
     _checked(alert_id)
     store.comment(
-        _db(), alert_id, current_principal().actor, _text(_body(), "text", required=True), client_ip()
+        request_db(), alert_id, current_principal().actor, _text(_body(), "text", required=True), client_ip()
     )
     return _after(alert_id)
 
@@ -212,7 +197,7 @@ def assign(alert_id: int):
     if "assignee" not in body:
         raise BadRequest("assignee: required (a user name, or null to unassign)")
     store.assign(
-        _db(), alert_id, current_principal().actor, _text(body, "assignee", max_len=100), client_ip()
+        request_db(), alert_id, current_principal().actor, _text(body, "assignee", max_len=100), client_ip()
     )
     return _after(alert_id)
 
@@ -226,7 +211,7 @@ def silence(alert_id: int):
     if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not 0 < minutes <= 30 * 24 * 60:
         raise BadRequest("minutes: expected a number of minutes between 1 and 43200")
     store.silence(
-        _db(), alert_id, current_principal().actor, float(minutes), _text(body, "note"), client_ip()
+        request_db(), alert_id, current_principal().actor, float(minutes), _text(body, "note"), client_ip()
     )
     return _after(alert_id)
 
@@ -243,7 +228,8 @@ def list_notifications():
     except ValueError:
         raise BadRequest("limit: expected an integer") from None
     sites = scope_sites(current_principal())
-    return jsonify(notifications=store.notifications(_db(), status=status, sites=sites, limit=max(limit, 1)))
+    rows = store.notifications(request_db(), status=status, sites=sites, limit=max(limit, 1))
+    return jsonify(notifications=rows)
 
 
 @bp.get("/api/v1/alerts/rules")
@@ -304,24 +290,25 @@ def _create_window(body: dict[str, Any]) -> tuple[int, str]:
     mode = body.get("mode") or "mute"
     if mode not in ("mute", "skip"):
         raise BadRequest("mode: expected mute or skip")
-    db = _db()
+    db = request_db()
     try:
-        wid = maintenance.add_window(
-            db,
-            kind,
-            subject,
-            _num(body, "start"),
-            _num(body, "end"),
-            actor=current_principal().actor,
-            subtree=bool(body.get("subtree", False)),
-            rrule=body.get("rrule") or None,
-            until=_num(body, "until", False),
-            reason=_text(body, "reason"),
-            site=site,
-        )
+        with transaction(db):  # the window and its alert mode together, or neither
+            wid = maintenance.add_window(
+                db,
+                kind,
+                subject,
+                _num(body, "start"),
+                _num(body, "end"),
+                actor=current_principal().actor,
+                subtree=bool(body.get("subtree", False)),
+                rrule=body.get("rrule") or None,
+                until=_num(body, "until", False),
+                reason=_text(body, "reason"),
+                site=site,
+            )
+            store.set_window_mode(db, wid, mode)
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
-    store.set_window_mode(db, wid, mode)
     return wid, mode
 
 
@@ -337,9 +324,7 @@ def add_maintenance():
 
 def _end_window(window_id: int) -> bool:
     """End a window now (a future one is removed, with its alert mode). False if not visible."""
-    from nms.db import transaction
-
-    db = _db()
+    db = request_db()
     w = next((w for w in maintenance.windows(db) if w.id == window_id), None)
     if w is None or not _visible_site(_subject_site(w.subject_kind, w.subject_id)):
         return False
@@ -373,7 +358,7 @@ def _nav(label: str, order: int = 50):
 
 
 def _windows_json() -> list[dict[str, Any]]:
-    db = _db()
+    db = request_db()
     modes = dict(db.execute("SELECT window_id, mode FROM alert_maint_modes").fetchall())
     now = time.time()
     out = []

@@ -40,10 +40,11 @@ def _check(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from nms.alerts.runner import build_engine
     from nms.db import connect
+    from nms.schema import open_migrated
 
     settings = Settings()
     engine = build_engine(settings)
-    db, mdb = connect(settings, "centre"), connect(settings, "metrics")
+    db, mdb = open_migrated(settings), connect(settings, "metrics")
     try:
         stats = engine.evaluate(db, metrics_db=mdb)
         if args.send and engine.channels is not None:
@@ -59,9 +60,9 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     from nms.alerts.store import list_alerts
-    from nms.db import connect
+    from nms.schema import open_migrated
 
-    db = connect(Settings(), "centre")
+    db = open_migrated(Settings())
     try:
         states = ("pending", "firing", "resolved") if args.all else ("pending", "firing")
         for a in list_alerts(db, states=states, suppressed=True, limit=args.limit):

@@ -27,6 +27,7 @@ from nms.alerts.message import _Safe
 from nms.alerts.rules import RuleSet
 from nms.alerts.schema import ensure_schema
 from nms.alerts.topology import Topology, assign_roots
+from nms.db import transaction
 from nms.inventory_model import Inventory
 
 log = logging.getLogger(__name__)
@@ -136,14 +137,8 @@ class Engine:
             hit = [modes.get(w.id, "mute") for w in active if maintenance.covers(w, mk, ms, self.inventory)]
             return ("skip" if "skip" in hit else "mute") if hit else None
 
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(db):
             self._apply(db, now, conds, done, counts, roots, maint, silences, stats)
-            db.execute("COMMIT")
-        except BaseException:
-            if db.conn.in_transaction:
-                db.execute("ROLLBACK")
-            raise
         stats.duration_s = time.perf_counter() - t_start
         return stats
 

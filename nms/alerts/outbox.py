@@ -17,6 +17,7 @@ import sqlite_utils
 
 from nms.alerts.channels import ChannelConfig, ChannelError
 from nms.alerts.schema import ensure_schema
+from nms.db import transaction
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class Outbox:
         tried = 0
         for nid, ch, recipient, attempts, payload in rows:
             if ch in failing:
-                with db.conn:
+                with transaction(db):
                     db.execute(
                         "UPDATE alert_notifications SET next_ts = ? WHERE id = ?",
                         (now + self.channels.backoff_s, nid),
@@ -119,7 +120,7 @@ class Outbox:
                 db, nid, now, attempts, "failed", f"{error} (gave up after {attempts} attempts)"
             )
         nxt = now + self.backoff(attempts)
-        with db.conn:
+        with transaction(db):
             db.execute(
                 "UPDATE alert_notifications SET status = 'retry', attempts = ?, last_ts = ?, next_ts = ?,"
                 " last_error = ? WHERE id = ?",
@@ -139,19 +140,13 @@ class Outbox:
         detail: str,
         ok: bool = False,
     ) -> str:
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(db):
             db.execute(
                 "UPDATE alert_notifications SET status = ?, attempts = ?, last_ts = ?, next_ts = NULL,"
                 " last_error = ? WHERE id = ?",
                 (status, attempts, now, None if ok else detail, nid),
             )
             self._log(db, nid, now, ok, detail)
-            db.execute("COMMIT")
-        except BaseException:
-            if db.conn.in_transaction:
-                db.execute("ROLLBACK")
-            raise
         return status
 
 

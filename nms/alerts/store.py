@@ -8,8 +8,8 @@ from typing import Any
 
 import sqlite_utils
 
-from nms.alerts.schema import ensure_schema
 from nms.audit import record
+from nms.db import transaction
 
 STATES = ("pending", "firing", "resolved")
 
@@ -75,7 +75,6 @@ def list_alerts(
     site_names: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Alerts, newest first; ``sites`` (None = all) is the scope filter already intersected."""
-    ensure_schema(db)
     where, args = [f"state IN ({','.join('?' * len(states))})"], list(states)
     for clause, value in (("severity = ?", severity), ("rule = ?", rule), ("started_ts >= ?", since)):
         if value is not None:
@@ -106,7 +105,6 @@ def list_alerts(
 def detail(
     db: sqlite_utils.Database, alert_id: int, site_names: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    ensure_schema(db)
     out = as_json(_row(db, alert_id), site_names)
     out["comments"] = [
         {"ts": ts, "actor": a, "text": t}
@@ -170,8 +168,7 @@ def _change(
 ) -> None:
     """One audited change: the row, a history line and the audit entry in one transaction."""
     now = time.time()
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(db):
         row = _row(db, alert_id)
         before = {k: row[k] for k in sets}
         if sets:
@@ -196,11 +193,6 @@ def _change(
             source_ip=source_ip,
             site=row["site"],
         )
-        db.execute("COMMIT")
-    except BaseException:
-        if db.conn.in_transaction:
-            db.execute("ROLLBACK")
-        raise
 
 
 def acknowledge(
@@ -274,8 +266,7 @@ def set_window_mode(db: sqlite_utils.Database, window_id: int, mode: str) -> Non
     """``mute`` (alerts recorded, nobody paged) or ``skip`` (no alert) for a maintenance window."""
     if mode not in ("mute", "skip"):
         raise ValueError(f"mode: {mode!r}; expected mute or skip")
-    ensure_schema(db)
-    with db.conn:
+    with transaction(db):
         db.execute(
             "INSERT OR REPLACE INTO alert_maint_modes (window_id, mode) VALUES (?, ?)", (window_id, mode)
         )
@@ -283,7 +274,6 @@ def set_window_mode(db: sqlite_utils.Database, window_id: int, mode: str) -> Non
 
 def forget_window_mode(db: sqlite_utils.Database, window_id: int) -> None:
     """Drop the mode of a window that was removed (runs in the caller's transaction)."""
-    ensure_schema(db)
     db.execute("DELETE FROM alert_maint_modes WHERE window_id = ?", (window_id,))
 
 
@@ -291,7 +281,6 @@ def notifications(
     db: sqlite_utils.Database, *, status: str | None = None, sites: set[str] | None = None, limit: int = 200
 ) -> list[dict[str, Any]]:
     """Recent notifications across alerts (newest first), each with its attempt log."""
-    ensure_schema(db)
     where, args = ["1=1"], []
     if status is not None:
         where.append("n.status = ?")

@@ -16,10 +16,9 @@ import sqlite_utils
 
 from nms.auth import tokens, users
 from nms.auth.roles import ROLES
-from nms.auth.schema import ensure_schema
 from nms.config import Settings
-from nms.db import connect
 from nms.inventory_model import Inventory
+from nms.schema import open_migrated
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -78,9 +77,7 @@ def _actor() -> str:
 
 def _db() -> tuple[Settings, sqlite_utils.Database]:
     settings = Settings()
-    db = connect(settings, "centre")
-    ensure_schema(db)
-    return settings, db
+    return settings, open_migrated(settings)
 
 
 def _tree(settings: Settings) -> Inventory | None:

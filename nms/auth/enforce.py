@@ -20,16 +20,14 @@ import time
 from datetime import timedelta
 from urllib.parse import urlencode
 
-import sqlite_utils
 from flask import Flask, Response, current_app, g, jsonify, redirect, request, session, url_for
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from nms.auth import csrf, principals, secret, tokens, users
 from nms.auth.policy import PUBLIC, Principal, authorize, declaration_of
-from nms.auth.schema import ensure_schema
 from nms.auth.scope import site_tree
-from nms.db import connect
+from nms.db import request_db
 
 log = logging.getLogger(__name__)
 
@@ -63,33 +61,12 @@ def install(app: Flask) -> None:
             "NMS_INSECURE_COOKIES=1 while listening on %s: session cookies go over plain HTTP",
             settings.listen_host,
         )
-    db = connect(settings, "centre")
-    try:
-        ensure_schema(db)
-    finally:
-        db.conn.close()
     from nms import web
 
     web.init_app(app)
     app.register_error_handler(403, _forbidden)
     app.before_request(_gate)
     app.after_request(_headers)
-    app.teardown_appcontext(_close_db)
-
-
-def request_db() -> sqlite_utils.Database:
-    """The centre database for this request (opened once, closed at teardown)."""
-    db = g.get("_auth_db")
-    if db is None:
-        db = connect(current_app.config["NMS_SETTINGS"], "centre")
-        g._auth_db = db
-    return db
-
-
-def _close_db(_exc: BaseException | None) -> None:
-    db = g.pop("_auth_db", None)
-    if db is not None:
-        db.conn.close()
 
 
 def client_ip() -> str | None:

@@ -11,8 +11,6 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
-from nms.auth.schema import ensure_schema
-
 WINDOW_S = 15 * 60.0  # failures older than this are forgotten
 LOCK_S = 15 * 60.0  # how long a lock lasts after the last counted failure
 MAX_FAILURES_USER = 5
@@ -38,7 +36,6 @@ def _keys(user: str, ip: str | None) -> list[tuple[str, int]]:
 
 def locked(db: sqlite_utils.Database, user: str, ip: str | None, *, now: float | None = None) -> Lock | None:
     """The lock in force for this user name or address, if any."""
-    ensure_schema(db)
     now = time.time() if now is None else now
     for key, limit in _keys(user, ip):
         rows = [
@@ -56,7 +53,6 @@ def locked(db: sqlite_utils.Database, user: str, ip: str | None, *, now: float |
 
 
 def record_failure(db: sqlite_utils.Database, user: str, ip: str | None, *, now: float | None = None) -> None:
-    ensure_schema(db)
     now = time.time() if now is None else now
     for key, _limit in _keys(user, ip):
         db.execute("INSERT INTO auth_login_failures (key, ts) VALUES (?, ?)", (key, now))
@@ -64,5 +60,4 @@ def record_failure(db: sqlite_utils.Database, user: str, ip: str | None, *, now:
 
 
 def record_success(db: sqlite_utils.Database, user: str) -> None:
-    ensure_schema(db)
     db.execute("DELETE FROM auth_login_failures WHERE key = ?", (f"user:{user.lower()}",))

@@ -18,8 +18,8 @@ import sqlite_utils
 from nms import audit
 from nms.auth import users
 from nms.auth.roles import TOKEN_KINDS
-from nms.auth.schema import ensure_schema
 from nms.auth.scope import audit_site, scope_of_site, site_tree
+from nms.db import transaction
 from nms.inventory_model import Inventory
 
 PREFIX = "nms_"
@@ -115,7 +115,6 @@ def create(
     tree: Inventory | None = None,
 ) -> tuple[Token, str]:
     """Create a token; returns (record, raw token).  The raw value is never stored or logged."""
-    ensure_schema(db)
     if kind not in TOKEN_KINDS:
         raise TokenError(f"token kind {kind!r}: expected one of {', '.join(TOKEN_KINDS)}")
     if kind in ("agent", "user") and not subject:
@@ -129,8 +128,7 @@ def create(
     now = time.time() if now is None else now
     expires = None if expires_days is None else now + expires_days * DAY
     raw = PREFIX + secrets.token_urlsafe(32)
-    with db.conn:
-        db.execute("BEGIN IMMEDIATE")
+    with transaction(db):
         cur = db.execute(
             "INSERT INTO auth_tokens (kind, subject, site, token_hash, label, created_ts, created_by,"
             " expires_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -152,13 +150,11 @@ def create(
 
 
 def get(db: sqlite_utils.Database, token_id: int) -> Token | None:
-    ensure_schema(db)
     rows = list(db.query("SELECT * FROM auth_tokens WHERE id = ?", [token_id]))
     return _token(rows[0]) if rows else None
 
 
 def list_tokens(db: sqlite_utils.Database, *, include_revoked: bool = True) -> list[Token]:
-    ensure_schema(db)
     where = "" if include_revoked else " WHERE revoked_ts IS NULL"
     return [_token(r) for r in db.query(f"SELECT * FROM auth_tokens{where} ORDER BY id")]
 
@@ -173,16 +169,12 @@ def revoke(
     now: float | None = None,
     tree: Inventory | None = None,
 ) -> Token:
-    ensure_schema(db)
     now = time.time() if now is None else now
-    with db.conn:
-        db.execute("BEGIN IMMEDIATE")
+    with transaction(db):
         before = get(db, token_id)
         if before is None:
-            db.execute("ROLLBACK")
             raise TokenError(f"no token with id {token_id}")
         if before.revoked_ts is not None:
-            db.execute("ROLLBACK")
             return before
         _mark_revoked(db, before, actor=actor, reason=reason, source_ip=source_ip, now=now, tree=tree)
     after = get(db, token_id)
@@ -236,7 +228,6 @@ def verify(db: sqlite_utils.Database, raw: str, *, now: float | None = None) -> 
     """The active token with this value, else None (unknown, revoked or expired)."""
     if not raw.startswith(PREFIX):
         return None
-    ensure_schema(db)
     rows = list(db.query("SELECT * FROM auth_tokens WHERE token_hash = ?", [hash_token(raw)]))
     if not rows:
         return None

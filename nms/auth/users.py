@@ -13,8 +13,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from nms import audit
 from nms.auth.roles import check_role
-from nms.auth.schema import ensure_schema
 from nms.auth.scope import common_site, site_tree
+from nms.db import transaction
 
 HASHER = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
 MIN_PASSWORD_LENGTH = 12
@@ -77,19 +77,16 @@ def hash_password(password: str, hasher: PasswordHasher | None = None) -> str:
 
 
 def get(db: sqlite_utils.Database, name: str) -> User | None:
-    ensure_schema(db)
     rows = list(db.query("SELECT * FROM auth_users WHERE name = ?", [name]))
     return _user(rows[0]) if rows else None
 
 
 def get_by_id(db: sqlite_utils.Database, user_id: int) -> User | None:
-    ensure_schema(db)
     rows = list(db.query("SELECT * FROM auth_users WHERE id = ?", [user_id]))
     return _user(rows[0]) if rows else None
 
 
 def list_users(db: sqlite_utils.Database) -> list[User]:
-    ensure_schema(db)
     return [_user(r) for r in db.query("SELECT * FROM auth_users ORDER BY name")]
 
 
@@ -106,7 +103,6 @@ def create(
     hasher: PasswordHasher | None = None,
 ) -> User:
     """Create an account and audit it, in one transaction."""
-    ensure_schema(db)
     check_name(name)
     try:
         check_role(role)
@@ -117,10 +113,8 @@ def create(
     check_password(password)
     pw_hash = hash_password(password, hasher)
     now = time.time()
-    with db.conn:
-        db.execute("BEGIN IMMEDIATE")
+    with transaction(db):
         if get(db, name) is not None:
-            db.execute("ROLLBACK")
             raise AccountError(f"user {name!r} already exists")
         cur = db.execute(
             "INSERT INTO auth_users (name, password_hash, role, site, created_ts, updated_ts)"
@@ -154,7 +148,6 @@ def update(
     reason: str | None = None,
 ) -> User:
     """Change role, scope or disabled flag; disabling ends the user's sessions."""
-    ensure_schema(db)
     if role is not None:
         try:
             check_role(role)
@@ -162,11 +155,9 @@ def update(
             raise AccountError(str(exc)) from None
     if site is not None and not site:
         raise AccountError("site: may not be empty")
-    with db.conn:
-        db.execute("BEGIN IMMEDIATE")
+    with transaction(db):
         before = get(db, name)
         if before is None:
-            db.execute("ROLLBACK")
             raise AccountError(f"no user {name!r}")
         new_role = role if role is not None else before.role
         new_site = site if site is not None else before.site
@@ -181,7 +172,6 @@ def update(
                 (before.id,),
             ).fetchone()[0]
             if not others:
-                db.execute("ROLLBACK")
                 raise AccountError(f"{name} is the last enabled administrator; appoint another one first")
         gen = before.session_gen + (1 if new_disabled and not before.disabled else 0)
         db.execute(
@@ -226,14 +216,11 @@ def set_password(
     """
     from nms.auth import tokens
 
-    ensure_schema(db)
     check_password(password)
     pw_hash = hash_password(password, hasher)
-    with db.conn:
-        db.execute("BEGIN IMMEDIATE")
+    with transaction(db):
         user = get(db, name)
         if user is None:
-            db.execute("ROLLBACK")
             raise AccountError(f"no user {name!r}")
         now = time.time()
         db.execute(
@@ -259,13 +246,11 @@ def set_password(
 
 def end_sessions(db: sqlite_utils.Database, name: str) -> None:
     """Invalidate every session cookie of the user (sign-out is server-side, not just cookie removal)."""
-    ensure_schema(db)
     db.execute("UPDATE auth_users SET session_gen = session_gen + 1 WHERE name = ?", (name,))
 
 
 def verify_password(db: sqlite_utils.Database, name: str, password: str) -> User | None:
     """The enabled user whose password this is, else None (same work either way)."""
-    ensure_schema(db)
     rows = list(db.query("SELECT * FROM auth_users WHERE name = ?", [name]))
     stored = rows[0]["password_hash"] if rows else _DUMMY_HASH
     try:

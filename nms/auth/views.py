@@ -12,10 +12,11 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from nms import audit
 from nms.auth import access, ratelimit, subjects, tokens, users
-from nms.auth.enforce import _now, client_ip, request_db, start_user_session
+from nms.auth.enforce import _now, client_ip, start_user_session
 from nms.auth.policy import AUTHENTICATED, PUBLIC, covers, current_principal, require, scope_sites
 from nms.auth.roles import ROLE_LABELS, ROLES
 from nms.auth.scope import known_site, site_tree
+from nms.db import request_db
 from nms.web import nav, render_page
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from nms.config import Settings
 from nms.configs import hostkeys, job, store
 from nms.configs.fetch import Limits
 from nms.configs.targets import TargetsError, load_targets
-from nms.db import connect
+from nms.schema import open_migrated
 
 
 def _actor() -> str:
@@ -36,7 +36,7 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
     if not targets:
         print("no devices to fetch", file=sys.stderr)
         return 2 if problems else 0
-    db = connect(settings, "centre")
+    db = open_migrated(settings)
     def show(o: store.Outcome) -> None:
         version = f" v{o.version}" if o.version else ""
         print(f"{o.device}: {o.status}{version}" + (f" ({o.error})" if o.error else ""), flush=True)
@@ -49,7 +49,7 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    db = connect(Settings(), "centre")
+    db = open_migrated(Settings())
     for row in store.status(db):
         print(f"{row['device']:<24} {row['last_result'] or '-':<10} v{row['last_version'] or '-':<4} "
               f"failures={row['consecutive_failures']} {row['last_error'] or ''}")
@@ -58,7 +58,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 def _cmd_schedule(args: argparse.Namespace) -> int:
     settings = Settings()
-    db = connect(settings, "centre")
+    db = open_migrated(settings)
     stop = threading.Event()
     try:
         job.schedule(db, lambda: load_targets(settings, None)[0], args.interval, stop, _limits(args),
@@ -69,7 +69,7 @@ def _cmd_schedule(args: argparse.Namespace) -> int:
 
 
 def _cmd_hostkey_reset(args: argparse.Namespace) -> int:
-    db = connect(Settings(), "centre")
+    db = open_migrated(Settings())
     if not hostkeys.reset(db, args.device, _actor(), args.reason):
         print(f"{args.device}: no pinned host key", file=sys.stderr)
         return 1

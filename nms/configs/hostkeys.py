@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from nms import audit
+from nms.db import transaction
 
 
 @dataclass(frozen=True)
@@ -88,15 +89,10 @@ def reset(db: sqlite_utils.Database, device: str, actor: str, reason: str | None
     ).fetchone()
     if row is None:
         return False
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(db):
         db.execute("DELETE FROM config_hostkeys WHERE device = ?", (device,))
         site = db.execute("SELECT site FROM config_status WHERE device = ?", (device,)).fetchone()
         audit.record(db, actor, "configs.hostkey.reset", f"device:{device}",
                      before={"key_type": row[0], "fingerprint": row[1]}, reason=reason,
                      site=site[0] if site else None)
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
     return True

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +24,7 @@ import sqlite_utils
 from nms import audit
 from nms.configs import hostkeys, masking, vendors
 from nms.configs.fetch import FetchResult, Target
+from nms.db import transaction
 
 
 def ensure_schema(db: sqlite_utils.Database) -> None:
@@ -76,17 +75,6 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS config_events_ts ON config_events(ts)")
 
 
-@contextmanager
-def _tx(db: sqlite_utils.Database) -> Iterator[None]:
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
-
-
 @dataclass(frozen=True)
 class Outcome:
     device: str
@@ -135,7 +123,7 @@ def record(db: sqlite_utils.Database, target: Target, result: FetchResult, trigg
     assert result.content is not None
     spec = vendors.spec_for(target.device_type)
     normalised_hash = masking.content_hash(masking.normalise(result.content, spec.volatile))
-    with _tx(db):
+    with transaction(db):
         if result.host_key is not None:
             pinned = hostkeys.pins(db).get(target.device)
             if pinned is None:
@@ -170,7 +158,7 @@ def record(db: sqlite_utils.Database, target: Target, result: FetchResult, trigg
 
 def _record_failure(db: sqlite_utils.Database, target: Target, result: FetchResult, trigger: str,
                     retry_s: float, now: float) -> Outcome:
-    with _tx(db):
+    with transaction(db):
         row = db.execute(
             "SELECT consecutive_failures FROM config_status WHERE device = ?", (target.device,)
         ).fetchone()
@@ -192,7 +180,6 @@ def _record_failure(db: sqlite_utils.Database, target: Target, result: FetchResu
 
 
 def status(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    ensure_schema(db)
     return list(db.query(
         "SELECT s.*, v.version AS last_version, v.ts AS last_version_ts,"
         " (SELECT COUNT(*) FROM config_versions c WHERE c.device = s.device) AS versions"
@@ -200,19 +187,16 @@ def status(db: sqlite_utils.Database) -> list[dict[str, Any]]:
 
 
 def versions(db: sqlite_utils.Database, device: str) -> list[dict[str, Any]]:
-    ensure_schema(db)
     return list(db.query(
         "SELECT id, device, version, ts, device_type, sha256, size, trigger FROM config_versions"
         " WHERE device = ? ORDER BY version DESC", [device]))
 
 
 def get_version(db: sqlite_utils.Database, version_id: int) -> dict[str, Any] | None:
-    ensure_schema(db)
     rows = list(db.query("SELECT * FROM config_versions WHERE id = ?", [version_id]))
     return rows[0] if rows else None
 
 
 def events(db: sqlite_utils.Database, since_id: int = 0, limit: int = 500) -> list[dict[str, Any]]:
-    ensure_schema(db)
     return list(db.query(
         "SELECT * FROM config_events WHERE id > ? ORDER BY id LIMIT ?", [since_id, limit]))

@@ -19,19 +19,11 @@ from nms.auth.scope import site_tree
 from nms.configs import diff as cdiff
 from nms.configs import job, masking, store, vendors
 from nms.configs.targets import TargetsError, load_targets
-from nms.db import connect
+from nms.db import connect, request_db
 from nms.server import settings_of
 
 bp = Blueprint("configs", __name__, template_folder="templates")
 API = "/api/v1/configs"
-
-
-def _db():
-    from nms.auth.enforce import request_db
-
-    db = request_db()
-    store.ensure_schema(db)
-    return db
 
 
 def _actor() -> str:
@@ -119,13 +111,13 @@ def _start_fetch(devices: list[str] | None) -> tuple[int, dict[str, Any]]:
 @bp.get(f"{API}/devices")
 @require("configs.read")
 def api_devices() -> Response:
-    return jsonify(_visible_status(_db()))
+    return jsonify(_visible_status(request_db()))
 
 
 @bp.get(f"{API}/devices/<device>/versions")
 @require("configs.read")
 def api_versions(device: str) -> Response:
-    db = _db()
+    db = request_db()
     _check_device(db, device)
     return jsonify(store.versions(db, device))
 
@@ -133,14 +125,14 @@ def api_versions(device: str) -> Response:
 @bp.get(f"{API}/versions/<int:vid>")
 @require("configs.read")
 def api_version(vid: int) -> Response:
-    return jsonify(_version_json(_version_or_404(_db(), vid), with_content=True))
+    return jsonify(_version_json(_version_or_404(request_db(), vid), with_content=True))
 
 
 @bp.get(f"{API}/diff")
 @require("configs.read")
 def api_diff() -> Response:
     a, b, ignore = _diff_args()
-    d = _diff(_db(), a, b, ignore)
+    d = _diff(request_db(), a, b, ignore)
     return jsonify({"a": d.a, "b": d.b, "changed": d.changed, "ignore_volatile": d.ignore_volatile,
                     "diff": "\n".join(d.lines)})
 
@@ -155,7 +147,7 @@ def _export(row: dict[str, Any], text: str, suffix: str) -> Response:
 @bp.get(f"{API}/versions/<int:vid>/export")
 @require("configs.read")
 def api_export(vid: int) -> Response:
-    row = _version_or_404(_db(), vid)
+    row = _version_or_404(request_db(), vid)
     return _export(row, masking.mask_secrets(row["content"], vendors.spec_for(row["device_type"]).secrets),
                    "-masked")
 
@@ -164,7 +156,7 @@ def api_export(vid: int) -> Response:
 @require("configs.fetch")
 def api_export_raw(vid: int) -> Response:
     """The stored text exactly, secrets included, for restoring a device: audited."""
-    db = _db()
+    db = request_db()
     row = _version_or_404(db, vid)
     audit.record(db, _actor(), "configs.version.export_raw", f"device:{row['device']}",
                  after={"version": row["version"], "sha256": row["sha256"]}, source_ip=request.remote_addr,
@@ -179,7 +171,7 @@ def api_events() -> Response:
     if not since.isdigit():
         abort(400, description="since: expected an event id (integer)")
     sites = scope_sites(current_principal())
-    db = _db()
+    db = request_db()
     visible = None if sites is None else {r["device"] for r in _visible_status(db)}
     rows = [e for e in store.events(db, int(since)) if visible is None or e["device"] in visible]
     return jsonify(rows)
@@ -215,13 +207,14 @@ except ImportError:  # pages still work without the shared nav
 @require("configs.read")
 @_nav("配置备份 Configs", order=60)
 def page_index() -> Response:
-    return _render("configs/index.html", devices=_visible_status(_db()), fetched=request.args.get("fetched"))
+    devices = _visible_status(request_db())
+    return _render("configs/index.html", devices=devices, fetched=request.args.get("fetched"))
 
 
 @bp.get("/configs/device/<device>")
 @require("configs.read")
 def page_device(device: str) -> Response:
-    db = _db()
+    db = request_db()
     _check_device(db, device)
     return _render("configs/device.html", device=device, versions=store.versions(db, device))
 
@@ -229,7 +222,7 @@ def page_device(device: str) -> Response:
 @bp.get("/configs/version/<int:vid>")
 @require("configs.read")
 def page_version(vid: int) -> Response:
-    row = _version_or_404(_db(), vid)
+    row = _version_or_404(request_db(), vid)
     return _render("configs/version.html", v=_version_json(row, with_content=True))
 
 
@@ -237,7 +230,7 @@ def page_version(vid: int) -> Response:
 @require("configs.read")
 def page_diff() -> Response:
     a, b, ignore = _diff_args()
-    return _render("configs/diff.html", d=_diff(_db(), a, b, ignore))
+    return _render("configs/diff.html", d=_diff(request_db(), a, b, ignore))
 
 
 @bp.post("/configs/fetch")

@@ -10,6 +10,7 @@ import pytest
 from nms.alerts.channels import ChannelConfig, parse_channels
 from nms.alerts.engine import Engine
 from nms.alerts.rules import RuleSet, parse_rules
+from nms.schema import create_schema
 from nms.state import StateConfig, apply_batch
 from tests.centre.helpers import poll, small_inventory
 
@@ -47,6 +48,7 @@ class World:
     """prov-rtr1 -(SDH prov-hefei)- hefei-rtr1 -(MSTP hefei-feidong)- feidong-rtr1, + hefei-fw1."""
 
     def __init__(self, db, state_config: StateConfig | None = None) -> None:
+        create_schema(db)  # what the centre does at start; stores make no tables per call
         self.db = db
         self.inv = small_inventory()
         self.seq = 0

@@ -5,7 +5,7 @@ Usage (every helper goes through the real code: users.create, tokens.create, POS
     from tests.auth.helpers import app_db, bearer, login, make_app, make_token, make_user, role_client
 
     app = make_app(tmp_path)                 # real create_app; data in tmp_path; real inventory.yaml
-    db = app_db(app)                         # centre.db with the auth tables
+    db = app_db(app)                         # centre.db, tables made by create_app
     make_user(db, "ops", "operator", "anhui")            # password TEST_PASSWORD
     client = login(app.test_client(), "ops")              # real /login; then CSRF is sent for you
     client.post("/api/v1/alerts/1/ack")                  # X-CSRF-Token header added automatically
@@ -24,7 +24,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from nms.auth import tokens, users
-from nms.auth.schema import ensure_schema
 from nms.config import ROOT, Settings
 from nms.db import connect
 from nms.inventory_model import AgentDef, Inventory, Site
@@ -99,9 +98,8 @@ def make_app(tmp_path: Path, inventory: Inventory | None = None, **settings: Any
 
 
 def app_db(app: Flask) -> sqlite_utils.Database:
-    db = connect(app.config["NMS_SETTINGS"], "centre")
-    ensure_schema(db)
-    return db
+    """A connection to the app's centre.db (its tables were made by ``create_app``)."""
+    return connect(app.config["NMS_SETTINGS"], "centre")
 
 
 def make_user(

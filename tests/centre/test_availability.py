@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from nms import availability, maintenance, state
 from nms.availability import account, report, timeline
+from nms.schema import create_schema
 from nms.state import apply_batch
 from tests.centre.helpers import T0, poll, small_inventory
 from tests.centre.test_state import ALL
@@ -74,6 +75,7 @@ def test_known_history_to_the_second(centre_db):
 
 
 def test_never_seen_is_unknown_not_down(centre_db):
+    create_schema(centre_db)  # a centre that started (tables made) but never heard of "ghost"
     (row,) = report(centre_db, P0, P0 + 3600, subjects=[("device", "ghost")])
     assert row["unknown_s"] == 3600
     assert row["availability_pct"] is None

@@ -18,6 +18,7 @@ import pytest
 
 from nms.config import ROOT
 from nms.db import connect
+from nms.schema import open_migrated
 from tests.centre.helpers import T0, batch, poll
 
 tokens = pytest.importorskip("nms.auth.tokens")
@@ -67,7 +68,7 @@ def send(url: str, token: str, body: dict) -> dict:
 
 
 def test_kill_9_during_ingest_leaves_whole_batches(settings):
-    db = connect(settings, "centre")
+    db = open_migrated(settings)
     _, token = tokens.create(db, "agent", "hefei", actor="test")
     db.conn.close()
     env = dict(

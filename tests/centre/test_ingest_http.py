@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nms.db import connect
+from nms.schema import open_migrated
 from nms.store import ensure_schema
 from tests.centre.helpers import T0, batch, poll, small_inventory
 
@@ -17,7 +18,7 @@ def app(make_app):
 
 
 def agent_token(settings, name: str, kind: str = "agent") -> str:
-    db = connect(settings, "centre")
+    db = open_migrated(settings)
     try:
         _, raw = tokens.create(db, kind, name if kind == "agent" else None, actor="test")
     finally:

@@ -12,6 +12,7 @@ import pytest
 
 from nms.config import Settings
 from nms.db import connect
+from nms.schema import create_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,7 +24,9 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def db(settings: Settings):
+    """centre.db with its tables made, as the centre does at start."""
     d = connect(settings, "centre")
+    create_schema(d)
     yield d
     d.conn.close()
 

@@ -47,29 +47,7 @@ def app_env(tmp_path: Path, settings, db, vrp_sim, monkeypatch):
                                    "port": ports["hefei-rtr1"], "site": "hefei"}},
     }), encoding="utf-8")
     settings.testing = True
-    return _app(settings).test_client(), tmp_path / "hefei-rtr1.cfg"
-
-
-def _app(settings):
-    """The real app; while another area's blueprint package is still missing, the same assembly
-    with the auth and configs blueprints only (create_app skips a missing module but not a
-    missing parent package)."""
-    try:
-        return create_app(settings)
-    except ModuleNotFoundError:
-        from flask import Flask
-
-        from nms.auth.enforce import install
-        from nms.auth.views import bp as auth_bp
-        from nms.configs.views import bp as configs_bp
-
-        app = Flask("nms", template_folder=None)
-        app.config["NMS_SETTINGS"] = settings
-        app.config["TESTING"] = True
-        app.register_blueprint(auth_bp)
-        app.register_blueprint(configs_bp)
-        install(app)
-        return app
+    return create_app(settings).test_client(), tmp_path / "hefei-rtr1.cfg"
 
 
 def test_fetch_list_diff_export_and_scope(app_env, db) -> None:

@@ -57,8 +57,8 @@ def devices_state(centre: Centre, token: str) -> dict[str, dict]:
 @pytest.fixture
 def partitioned(tmp_path: Path):
     from nms.auth import tokens, users
-    from nms.db import connect
     from nms.inventory import load_inventory
+    from nms.schema import open_migrated
 
     inv_path = write_small_inventory(tmp_path / "inventory.yaml")
     inventory = load_inventory(inv_path)
@@ -66,7 +66,7 @@ def partitioned(tmp_path: Path):
     (tmp_path / "centre").mkdir()
     centre = Centre(tmp_path / "centre", inv_path, full_app=True, extra_args=["--age-every", "1"])
     centre.env.update(NMS_STATE_STALE_FACTOR="1", NMS_STATE_STALE_MIN_S="1")
-    db = connect(centre.settings())
+    db = open_migrated(centre.settings())
     users.create(db, "watcher", "viewer", "anhui", "watcher-password-1234", actor="test")
     viewer = tokens.create(db, "user", "watcher", actor="test")[1]
     db.conn.close()

@@ -49,14 +49,14 @@ def small_inventory(path: Path) -> Path:
 def province(tmp_path: Path):
     from nms.auth import tokens, users
     from nms.config import Settings
-    from nms.db import connect
+    from nms.schema import open_migrated
 
     inventory = small_inventory(tmp_path / "inventory.yaml")
     secrets_file = write_secrets(tmp_path / "secrets.env")
     data = tmp_path / "centre"
     data.mkdir()
     settings = Settings(data_dir=data, inventory_path=inventory)
-    db = connect(settings)
+    db = open_migrated(settings)
     agent_token = tokens.create(db, "agent", CITY, actor="test")[1]
     users.create(db, "watcher", "viewer", "anhui", "watcher-password-1234", actor="test")
     viewer_token = tokens.create(db, "user", "watcher", actor="test")[1]

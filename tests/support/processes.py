@@ -132,9 +132,9 @@ class Centre:
 
     def agent_token(self, agent: str) -> str:
         from nms.auth import tokens
-        from nms.db import connect
+        from nms.schema import open_migrated
 
-        db = connect(self.settings())
+        db = open_migrated(self.settings())
         try:
             return tokens.create(db, "agent", agent, actor="test")[1]
         finally:

@@ -1,0 +1,59 @@
+"""Every store's tables, made once: at app creation, ``nms serve`` start and the CLI entry points.
+
+Request paths never create tables.  Each store keeps its own idempotent ``ensure_schema``
+(with the ``ALTER TABLE`` upgrades of older databases); this module is the one place that
+runs them all, so a new store is added here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+from ipam import schema as ipam_schema
+from nms import audit, clockskew, maintenance, pipeline, sdh, state
+from nms.alerts import schema as alerts_schema
+from nms.auth import schema as auth_schema
+from nms.config import Settings
+from nms.configs import store as configs_store
+from nms.db import connect
+
+Ensure = Callable[[sqlite_utils.Database], None]
+
+# centre.db: accounts and audit, state and events, alerts and maintenance, configs, IPAM.
+CENTRE: tuple[Ensure, ...] = (
+    audit.ensure_schema,
+    auth_schema.ensure_schema,
+    state.ensure_schema,
+    sdh.ensure_schema,
+    clockskew.ensure_schema,
+    maintenance.ensure_schema,
+    alerts_schema.ensure_schema,
+    configs_store.ensure_schema,
+    ipam_schema.ensure_schema,
+)
+# metrics.db: the time series and the ingest journal.
+METRICS: tuple[Ensure, ...] = (pipeline.ensure_schema,)
+
+
+def create_schema(db: sqlite_utils.Database, name: str = "centre") -> None:
+    """Make (or upgrade) every table of database ``name`` on ``db``; idempotent."""
+    for ensure in CENTRE if name == "centre" else METRICS:
+        ensure(db)
+
+
+def migrate(settings: Settings) -> None:
+    """Make or upgrade both databases under ``settings.data_dir`` (cheap when they are current)."""
+    for name in ("centre", "metrics"):
+        db = connect(settings, name)
+        try:
+            create_schema(db, name)
+        finally:
+            db.conn.close()
+
+
+def open_migrated(settings: Settings, name: str = "centre") -> sqlite_utils.Database:
+    """For a command line entry point: make or upgrade the databases, then open ``name``."""
+    migrate(settings)
+    return connect(settings, name)
