@@ -16,7 +16,7 @@ from probes.agent.config import DeviceJob
 from probes.agent.scheduler import failed_result
 from probes.plugins import PLUGINS, Plugin, PollContext
 from probes.poller import Poller
-from probes.sim import Credentials, SimulatedProvince
+from probes.sim import SimulatedProvince
 from probes.snmp import Credential, Target
 
 COMMUNITY = "plugins-sim-community"
@@ -30,7 +30,7 @@ WIRE_KEYS = [
 @pytest.fixture(scope="module")
 def sim():
     inv = load_inventory(ROOT / "inventory.yaml")
-    creds = {n: Credentials(community=COMMUNITY) for n in inv.credentials}
+    creds = {n: Credential(community=COMMUNITY) for n in inv.credentials}
     province = SimulatedProvince(inv, port=0, devices=[ROUTER, FIREWALL], credentials=creds)
     province.start()
     yield province
