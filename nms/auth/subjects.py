@@ -22,15 +22,11 @@ class OutOfScope(ValueError):
     """The subject lies outside the principal's scope; the message says which and why."""
 
 
-def sites_of(db: sqlite_utils.Database, token: Token, tree: Inventory | None) -> frozenset[str] | None:
-    return tokens.reach(db, token.kind, token.subject, token.site, tree)
-
-
 def may_hold(
     principal: Principal | None, db: sqlite_utils.Database, token: Token, tree: Inventory | None
 ) -> bool:
     """May the principal see, list or revoke this token?"""
-    return covers_all(principal, sites_of(db, token, tree))
+    return covers_all(principal, tokens.reach(db, token.kind, token.subject, token.site, tree))
 
 
 def not_wider(principal: Principal | None, role: str) -> bool:
