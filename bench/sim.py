@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 import gufo.snmp as g  # noqa: E402
 from gufo.snmp.aio.client import SnmpSession  # noqa: E402
 
-from nms.inventory import load_inventory  # noqa: E402
-from nms.secrets import resolve  # noqa: E402
+from probes.common.inventory import load_inventory  # noqa: E402
+from probes.common.secrets import resolve  # noqa: E402
 from probes.sim import run_subprocess  # noqa: E402
 from probes.snmp.gufo_client import make_user  # noqa: E402
 

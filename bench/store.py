@@ -41,9 +41,9 @@ sys.path.insert(0, str(ROOT))
 from nms import availability, state  # noqa: E402
 from nms.config import Settings  # noqa: E402
 from nms.db import connect  # noqa: E402
-from nms.inventory import load_inventory  # noqa: E402
 from nms.pipeline import ingest_batch  # noqa: E402
 from nms.store import FIVE_MIN, HOUR, RAW, Retention, SqliteTimeSeriesStore  # noqa: E402
+from probes.common.inventory import load_inventory  # noqa: E402
 
 DAY = 86400
 MIN = 60

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import tests.dashboards.conftest  # noqa: E402,F401  (leaves out blueprints whose package is missing)
-from nms.inventory import load_inventory  # noqa: E402
+from probes.common.inventory import load_inventory  # noqa: E402
 from tests.auth.helpers import app_db, bearer, make_app, make_token  # noqa: E402
 from tests.dashboards import synth  # noqa: E402
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlite_utils
 
-from nms.inventory_model import Inventory
+from probes.common.inventory_model import Inventory
 
 SEVERITIES = ("critical", "major", "minor", "warning", "info")
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}

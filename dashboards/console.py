@@ -19,8 +19,8 @@ from nms import sdh, sitenet, state
 from nms.auth.policy import Principal, require_site
 from nms.availability import LOCAL_TZ
 from nms.db import request_db
-from nms.inventory_model import Device, Inventory, Link
 from nms.store import SqliteTimeSeriesStore
+from probes.common.inventory_model import Device, Inventory, Link
 
 STATES = state.STATES
 RANGES = {"1h": 3600, "1d": 86400, "30d": 30 * 86400}

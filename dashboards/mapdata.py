@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from nms.inventory_model import Inventory
+from probes.common.inventory_model import Inventory
 
 POLYGON, MULTI_POLYGON = 5, 6
 _SCALE = 2e-6

@@ -31,8 +31,8 @@ from dashboards import mapdata
 from nms import sitenet, state
 from nms.config import Settings
 from nms.db import connect
-from nms.inventory_model import Inventory
 from nms.store import SqliteTimeSeriesStore
+from probes.common.inventory_model import Inventory
 
 SDH = "sdh-stm1"
 SEVERITY_RANK = {"critical": 0, "major": 1, "minor": 2, "warning": 3, "info": 4}

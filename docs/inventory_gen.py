@@ -673,7 +673,7 @@ def _val(v) -> str:
 
 HEADER = """\
 # inventory.yaml -- the Anhui provincial e-government WAN (2006) as data.
-# Source of truth for the NMS; loaded by nms.inventory.load_inventory (docs/inventory.md).
+# Source of truth for the NMS; loaded by probes.common.inventory.load_inventory (docs/inventory.md).
 # Generated once by docs/inventory_gen.py; edit by hand or regenerate.
 #
 # NEVER put secrets here: credentials name environment variables (*_env) whose values

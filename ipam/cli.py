@@ -22,7 +22,7 @@ def _db():
 
 
 def _import(args: argparse.Namespace) -> int:
-    from nms.inventory import load_inventory
+    from probes.common.inventory import load_inventory
 
     settings = Settings()
     known = set(load_inventory(settings.inventory_path).sites) if settings.inventory_path.exists() else None
@@ -53,7 +53,7 @@ def _allocate(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from nms.inventory import load_inventory
+    from probes.common.inventory import load_inventory
 
     db = _db()
     root = store.find(db, store.space_id(db, args.space), parse_prefix(args.root, "root"))

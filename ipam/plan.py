@@ -21,7 +21,7 @@ from ipam.errors import BadInput, Conflict, IpamError
 from ipam.store import Prefix
 from nms import audit
 from nms.db import transaction
-from nms.inventory_model import Inventory
+from probes.common.inventory_model import Inventory
 
 
 @dataclass

@@ -22,8 +22,8 @@ from ipam import csvio, plan, store
 from ipam.addresses import parse_prefix
 from ipam.schema import ensure_schema
 from nms.config import ROOT
-from nms.inventory import load_inventory
-from nms.inventory_model import Inventory
+from probes.common.inventory import load_inventory
+from probes.common.inventory_model import Inventory
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "data" / "address_plan.csv"
 NETWORK_SPACE = {"internal": "专网", "external": "外网"}

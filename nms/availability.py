@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from nms import maintenance, sdh, sitenet, state
-from nms.inventory_model import Inventory
+from probes.common.inventory_model import Inventory
 
 BUCKETS = ("up", "degraded", "down", "unreachable", "unknown")
 REPORT_KINDS = ("device", "link", "site")
@@ -311,7 +311,7 @@ def day_range(day: str, tz: ZoneInfo = LOCAL_TZ) -> tuple[float, float]:
 
 def _load_inventory(settings) -> Inventory | None:
     try:
-        from nms.inventory import load_inventory
+        from probes.common.inventory import load_inventory
     except ModuleNotFoundError:
         return None
     if not settings.inventory_path.exists():

@@ -24,9 +24,9 @@ from pathlib import Path
 
 from nms.auth import tokens, users
 from nms.config import ROOT, Settings
-from nms.inventory import InventoryError, load_inventory
-from nms.inventory_model import Inventory
 from nms.schema import open_migrated
+from probes.common.inventory import InventoryError, load_inventory
+from probes.common.inventory_model import Inventory
 
 DEMO_ACTOR = "demo"
 

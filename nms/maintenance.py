@@ -17,7 +17,7 @@ import sqlite_utils
 
 from nms.audit import record
 from nms.db import transaction
-from nms.inventory_model import Inventory
+from probes.common.inventory_model import Inventory
 
 SUBJECT_KINDS = ("device", "interface", "link", "site")
 RRULES = {"daily": 86400, "weekly": 7 * 86400}

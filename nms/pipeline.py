@@ -21,9 +21,9 @@ from typing import Any
 import sqlite_utils
 
 from nms.db import transaction
-from nms.inventory_model import Inventory
 from nms.store import Sample, SqliteTimeSeriesStore, add_key_column
 from nms.store import ensure_schema as store_schema
+from probes.common.inventory_model import Inventory
 
 MAX_SAMPLES = 20000
 MAX_FUTURE_SKEW_S = 120.0  # default of Settings.ingest_max_future_skew_s

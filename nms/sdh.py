@@ -38,8 +38,8 @@ from typing import Any
 
 import sqlite_utils
 
-from nms.inventory_model import Inventory, Link
 from nms.store import run_ddl
+from probes.common.inventory_model import Inventory, Link
 
 BUCKET_S = 900
 BLOCKS_PER_S = 8000

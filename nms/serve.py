@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 
 from nms.config import Settings
-from nms.inventory_model import Inventory
+from probes.common.inventory_model import Inventory
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from nms.inventory_model import Inventory
+from probes.common.inventory_model import Inventory
 
 CORE_ROLES = ("router",)
 NETWORK_ZH = {"internal": "专网", "external": "外网"}

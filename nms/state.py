@@ -6,7 +6,7 @@ and is dated at the first poll of the run that confirmed it.  Links and sites ar
 derived from those.  A device that is down while the only way to it from the
 provincial centre runs through a down link or device is *unreachable (parent)*: the
 root cause shows as down, what lies behind it as unreachable (the graph is
-:func:`nms.topology.build`, shared with the alerts).  A device not heard from for
+:func:`probes.common.topology.build`, shared with the alerts).  A device not heard from for
 ``stale_after`` turns unknown (:func:`age_out`, run periodically by ``nms serve``), and
 a device's interfaces and tunnels do not outlive it: down, unreachable or silent, they
 show unknown / unreachable until its next good poll.
@@ -26,11 +26,12 @@ from typing import Any, NamedTuple
 
 import sqlite_utils
 
-from nms import sdh, sitenet, topology
+from nms import sdh, sitenet
 from nms.config import env_number
 from nms.db import transaction
-from nms.inventory_model import Inventory
 from nms.store import add_key_column, run_ddl
+from probes.common import topology
+from probes.common.inventory_model import Inventory
 
 STATES = ("up", "down", "degraded", "snmp-unreachable", "unreachable", "unknown")
 SNMP_UNREACHABLE = "snmp-unreachable"  # SNMP fails but the device answers ping: not "down"
@@ -360,7 +361,7 @@ def apply_tunnels(
 ) -> None:
     """Observe a device's tunnels; one seen before but absent now has lost its SA.
 
-    Absent and expected (the inventory's peers at both ends, :func:`nms.topology.expected_peers`):
+    Absent and expected (the inventory's peers at both ends, :func:`probes.common.topology.expected_peers`):
     down, "no SA", so its return brings the same subject back up.  Absent and not
     expected: unknown, never down (nobody promised that tunnel).
     """

@@ -5,7 +5,7 @@ The poll result's ``"icmp"`` field is ``{"alive": bool, "rtt_ms": float | None,
 or null when not probed.  Unprivileged ICMP sockets are used where the kernel allows
 them (``net.ipv4.ping_group_range`` covers our group); otherwise raw sockets if we have
 the privilege; otherwise :class:`IcmpUnavailable` says exactly why, once, instead of
-every device silently looking dead.  Every target passes :func:`nms.netguard.check_target`.
+every device silently looking dead.  Every target passes :func:`probes.common.netguard.check_target`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 import icmplib
 
-from nms.netguard import check_target
+from probes.common.netguard import check_target
 
 PING_GROUP_RANGE = Path("/proc/sys/net/ipv4/ping_group_range")
 

@@ -15,8 +15,8 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 
-from nms.netguard import TargetNotAllowed
 from probes import profile as profmod
+from probes.common.netguard import TargetNotAllowed
 from probes.plugins import PLUGINS, Identity, Plugin, PollContext
 from probes.result import PollResult
 from probes.sdh import SdhReader

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from nms.netguard import TargetNotAllowed, check_target
+from probes.common.netguard import TargetNotAllowed, check_target
 
 ROOT = Path(__file__).resolve().parent.parent
 # Libraries that send packets to devices; a module using one must pass its targets through
-# nms.netguard (directly, or through the module of its package that does).
+# probes.common.netguard (directly, or through the module of its package that does).
 DEVICE_CLIENTS = ("gufo.snmp", "pysnmp.hlapi", "netmiko", "icmplib", "gufo.ping")
 
 

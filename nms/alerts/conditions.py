@@ -15,7 +15,7 @@ import sqlite_utils
 
 from nms import clockskew, sdh, state
 from nms.alerts.rules import Rule, RuleSet
-from nms.inventory_model import Inventory
+from probes.common.inventory_model import Inventory
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from nms.alerts.rules import RuleSet
 from nms.alerts.schema import ensure_schema
 from nms.alerts.topology import Topology, assign_roots
 from nms.db import transaction
-from nms.inventory_model import Inventory
+from probes.common.inventory_model import Inventory
 
 log = logging.getLogger(__name__)
 

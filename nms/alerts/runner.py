@@ -18,7 +18,7 @@ from nms.alerts.outbox import Sender
 from nms.alerts.rules import RuleSet, load_rules
 from nms.config import Settings
 from nms.db import connect
-from nms.inventory_model import Inventory
+from probes.common.inventory_model import Inventory
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def load_channels_for(settings: Settings) -> ChannelConfig | None:
 
 
 def load_inventory_for(settings: Settings) -> Inventory | None:
-    from nms.inventory import load_inventory
+    from probes.common.inventory import load_inventory
 
     try:
         return load_inventory(settings.inventory_path)

@@ -6,7 +6,7 @@ devices are reachable *only* through a given link or device (so an alert on anyt
 there is a consequence, listed under the root cause instead of paging), including
 devices the centre no longer hears from at all because their agent sits behind the cut.
 
-The graph is :func:`nms.topology.build`'s, the same the state machine derives
+The graph is :func:`probes.common.topology.build`'s, the same the state machine derives
 *unreachable (parent)* from, so the two cannot disagree.
 """
 
@@ -16,8 +16,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from nms import topology as core
-from nms.inventory_model import Inventory
+from probes.common import topology as core
+from probes.common.inventory_model import Inventory
 
 ROOT_KINDS = ("link", "device")
 _DEVICE_DOWN = re.compile(r"^device \S+ down")
@@ -26,7 +26,7 @@ _PINGABLE = re.compile(r"^SNMP unreachable, ping ok")  # answers ping: nothing b
 
 @dataclass
 class Topology:
-    """The alert-side questions on :func:`nms.topology.build`'s graph (the one the state machine uses)."""
+    """The alert-side questions on :func:`probes.common.topology.build`'s graph (shared with state)."""
 
     graph: core.Topology
 

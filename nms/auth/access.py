@@ -13,7 +13,7 @@ import sqlite_utils
 from nms.auth import principals, subjects, tokens, users
 from nms.auth.policy import Principal, authorize, covers
 from nms.auth.roles import PERMISSIONS
-from nms.inventory_model import Inventory
+from probes.common.inventory_model import Inventory
 
 
 def _perms_at(principal: Principal, site: str) -> list[str]:

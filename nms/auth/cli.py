@@ -17,8 +17,8 @@ import sqlite_utils
 from nms.auth import tokens, users
 from nms.auth.roles import ROLES
 from nms.config import Settings
-from nms.inventory_model import Inventory
 from nms.schema import open_migrated
+from probes.common.inventory_model import Inventory
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -84,7 +84,7 @@ def _tree(settings: Settings) -> Inventory | None:
     if not settings.inventory_path.exists():
         print(f"warning: {settings.inventory_path} missing; site ids are not checked", file=sys.stderr)
         return None
-    from nms.inventory import load_inventory
+    from probes.common.inventory import load_inventory
 
     return load_inventory(settings.inventory_path)
 

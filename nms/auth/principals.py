@@ -7,7 +7,7 @@ from nms.auth.roles import AGENT_PERMISSIONS, KIOSK_PERMISSIONS, permissions_of_
 from nms.auth.scope import scope_of_site
 from nms.auth.tokens import Token
 from nms.auth.users import User
-from nms.inventory_model import Inventory
+from probes.common.inventory_model import Inventory
 
 
 def of_user(

@@ -1,7 +1,7 @@
 """Where a principal may act: the subtree of the site its account is bound to.
 
 The site tree comes from the inventory.  Tests (or a caller that already loaded it)
-put an :class:`~nms.inventory_model.Inventory` in ``app.config["NMS_INVENTORY"]``;
+put an :class:`~probes.common.inventory_model.Inventory` in ``app.config["NMS_INVENTORY"]``;
 otherwise it is loaded from ``Settings.inventory_path`` and reloaded when the file
 changes.  Without a tree, scope shrinks to the bound site itself (fail closed).
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Flask, current_app, has_app_context
 
-from nms.inventory_model import Inventory
+from probes.common.inventory_model import Inventory
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def site_tree(app: Flask | None = None) -> Inventory | None:
     if cache.get("mtime") == mtime:
         return cache.get("tree")
     try:
-        from nms.inventory import load_inventory
+        from probes.common.inventory import load_inventory
 
         tree = load_inventory(path)
     except Exception as exc:  # an unreadable inventory must not open access; log and fail closed

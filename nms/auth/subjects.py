@@ -15,7 +15,7 @@ from nms.auth import tokens, users
 from nms.auth.policy import Principal, covers, covers_all
 from nms.auth.roles import permissions_of_role
 from nms.auth.tokens import Token
-from nms.inventory_model import Inventory
+from probes.common.inventory_model import Inventory
 
 
 class OutOfScope(ValueError):

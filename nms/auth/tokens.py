@@ -20,7 +20,7 @@ from nms.auth import users
 from nms.auth.roles import TOKEN_KINDS
 from nms.auth.scope import audit_site, scope_of_site, site_tree
 from nms.db import transaction
-from nms.inventory_model import Inventory
+from probes.common.inventory_model import Inventory
 
 PREFIX = "nms_"
 DAY = 86400.0

@@ -45,12 +45,12 @@ class SshCredential:
 
 
 def _secrets_file_value(path: Path | None, key: str) -> str | None:
-    """Look a key up in the 0600 secrets file (format and checks are nms.secrets')."""
+    """Look a key up in the 0600 secrets file (format and checks are probes.common.secrets')."""
     if path is None and os.environ.get("NMS_SECRETS_FILE"):
         path = Path(os.environ["NMS_SECRETS_FILE"])
     if path is None:
         return None
-    from nms.secrets import SecretError, read_secrets_file
+    from probes.common.secrets import SecretError, read_secrets_file
 
     try:
         return read_secrets_file(Path(path)).get(key) or None

@@ -28,7 +28,7 @@ from netmiko.exceptions import (
 from nms.configs import drivers, vendors
 from nms.configs.credentials import SshCredential
 from nms.configs.hostkeys import HostKey, known_hosts_line
-from nms.netguard import TargetNotAllowed, check_target
+from probes.common.netguard import TargetNotAllowed, check_target
 
 # First words of a CLI error instead of a configuration: never stored as a version.
 _CLI_ERRORS = ("Error:", "% Invalid", "% Unrecognized", "% Unknown", "Unknown command",

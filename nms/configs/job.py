@@ -19,7 +19,7 @@ from nms import audit
 from nms.auth.scope import common_site
 from nms.configs import hostkeys, store
 from nms.configs.fetch import DEFAULT_LIMITS, Limits, Target, fetch_many
-from nms.inventory_model import Inventory
+from probes.common.inventory_model import Inventory
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from nms import topology
-from nms.inventory import load_inventory
-from nms.inventory_model import Inventory
-from nms.netguard import TargetNotAllowed, check_target
+from probes.common import topology
+from probes.common.inventory import load_inventory
+from probes.common.inventory_model import Inventory
+from probes.common.netguard import TargetNotAllowed, check_target
 
 
 class ConfigError(Exception):
@@ -51,7 +51,7 @@ class Timing:
 
 def load(inventory_path: Path, agent: str) -> Inventory:
     """Load the inventory and check the agent is in it; raises :class:`ConfigError`."""
-    from nms.inventory import InventoryError
+    from probes.common.inventory import InventoryError
 
     try:
         inventory = load_inventory(inventory_path)

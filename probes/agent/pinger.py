@@ -14,10 +14,10 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from nms.netguard import TargetNotAllowed
 from probes import icmp
 from probes.agent.config import DeviceJob
 from probes.agent.logs import log
+from probes.common.netguard import TargetNotAllowed
 
 
 class Pinger:

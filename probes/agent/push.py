@@ -21,9 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from nms.netguard import is_loopback
 from probes.agent.logs import log
 from probes.agent.spool import Batch, Spool
+from probes.common.netguard import is_loopback
 
 INGEST_PATH = "/api/v1/ingest"
 # 408/429: try later.  401: the centre does not accept the agent's *token* (revoked,

@@ -18,7 +18,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from nms.config import Settings
-from nms.netguard import TargetNotAllowed, check_target
 from probes.agent import config as cfg
 from probes.agent.config import ConfigError, DeviceJob, Timing
 from probes.agent.logs import log, setup
@@ -27,6 +26,7 @@ from probes.agent.pinger import Pinger
 from probes.agent.push import Forwarder, Sender
 from probes.agent.scheduler import Scheduler
 from probes.agent.spool import Spool, SpoolError
+from probes.common.netguard import TargetNotAllowed, check_target
 from probes.icmp import IcmpUnavailable
 from probes.snmp.credential import Credential
 
@@ -185,7 +185,7 @@ class Agent:
 
     def _jobs(self) -> list[DeviceJob]:
         """Jobs of the inventory with credentials resolved; a missing secret is a per-device problem."""
-        from nms.secrets import SecretError, resolve
+        from probes.common.secrets import SecretError, resolve
 
         jobs, creds = [], {}
         wan_ping_s = self.args.icmp_wan_interval if self.pinger is not None else None

@@ -16,7 +16,7 @@ Use from Python (in-process, e.g. tests)::
         sim.fault("if-down", "hefei-int-rtr1", "Pos1/0/0")
         sim.fault("clear-all")
 
-Secrets come from ``nms.secrets.resolve`` (env vars / ``NMS_SECRETS_FILE``), or pass
+Secrets come from ``probes.common.secrets.resolve`` (env vars / ``NMS_SECRETS_FILE``), or pass
 ``credentials={"v2c-default": Credential(community="x"), ...}`` (``probes.snmp.Credential``).
 ``wan_delay="auto"`` adds per-site WAN round-trip times (tests use the default 0).
 
@@ -30,7 +30,7 @@ As a subprocess (end-to-end tests, demos)::
 WAN forwarders (``wan``): each agent away from the provincial centre pushes through a
 TCP forwarder on 127.0.0.1 that resets new and open connections while its home site
 has no path to the centre (a link end down, SDH LOS, a device down; the graph is
-``nms.topology``'s), so a cut uplink silences that city's agent as in the real network::
+``probes.common.topology``'s), so a cut uplink silences that city's agent as in the real network::
 
     urls = sim.start_wan("http://127.0.0.1:8080", base_port=0)  # {"chaohu": "http://127.0.0.1:N"}
 
@@ -45,7 +45,7 @@ device-down/up DEVICE, if-down/up DEVICE IFNAME, link-down/up LINK_ID, reboot DE
 sdh-los/sdh-clear DEVICE IFNAME, sdh-errors DEVICE IFNAME --es N --ses N,
 tunnel-down/up DEVICE PEER, slow DEVICE SECONDS, clear-all; and ``status``.
 
-Cipher tunnels exist at both ends (``nms.topology.expected_peers``).  A tunnel that is
+Cipher tunnels exist at both ends (``probes.common.topology.expected_peers``).  A tunnel that is
 down has no row in the tunnel table (a dropped SA is removed, as on the real
 machines); it drops on ``tunnel-down``, when its peer is down, and when no path is
 left between the two machines (a link end down, SDH LOS, a device on the way down).

@@ -55,8 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    from nms.inventory import InventoryError, load_inventory
-    from nms.secrets import SecretError
+    from probes.common.inventory import InventoryError, load_inventory
+    from probes.common.secrets import SecretError
     from probes.sim.control import serve_control
     from probes.sim.province import SimError, SimulatedProvince
 

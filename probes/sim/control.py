@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
 
-from nms.netguard import TargetNotAllowed, check_target
+from probes.common.netguard import TargetNotAllowed, check_target
 from probes.sim.province import SimError, SimulatedProvince
 
 

@@ -13,8 +13,8 @@ import random
 import zlib
 from collections.abc import Callable
 
-from nms import topology
-from nms.inventory_model import Device, Inventory, Link
+from probes.common import topology
+from probes.common.inventory_model import Device, Inventory, Link
 from probes.sim import ber, traffic
 from probes.sim.state import SDH_INTERVAL_S, SdhState, SimInterface, SimTunnel
 from probes.sim.view import DeviceView, KindView
@@ -104,7 +104,7 @@ def link_ends_of(inv: Inventory) -> dict[str, dict[str, tuple[Link, bool]]]:
 
 
 def tunnel_peers_of(inv: Inventory) -> dict[str, tuple[str, ...]]:
-    """Tunnels at both ends (:func:`nms.topology.expected_peers`: what the centre expects)."""
+    """Tunnels at both ends (:func:`probes.common.topology.expected_peers`: what the centre expects)."""
     return topology.build(inv).peers
 
 

@@ -18,8 +18,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-from nms import topology
-from nms.inventory_model import Inventory
+from probes.common import topology
+from probes.common.inventory_model import Inventory
 from probes.sim import ber
 from probes.sim.agent import Stats, handle_community, handle_pdu
 from probes.sim.device import SimDevice, link_ends_of, tunnel_peers_of, wan_delay_s
@@ -42,8 +42,8 @@ def raise_nofile(need: int) -> None:
 
 def resolve_credentials(inv: Inventory,
                         overrides: dict[str, Credential] | None = None) -> dict[str, Credential]:
-    """Secrets for each credential name, via nms.secrets (env or 0600 file)."""
-    from nms.secrets import resolve
+    """Secrets for each credential name, via probes.common.secrets (env or 0600 file)."""
+    from probes.common.secrets import resolve
 
     out = dict(overrides or {})
     for name, ref in inv.credentials.items():
@@ -427,7 +427,7 @@ class SimulatedProvince:
     def _route_tunnels(self, now: float) -> None:
         """A tunnel whose two cipher machines no longer have a path between them drops.
 
-        The path is the province's graph (:mod:`nms.topology`) without cut links (an end
+        The path is the province's graph (:mod:`probes.common.topology`) without cut links (an end
         interface down: link fault, SDH LOS, admin down) and down devices; the tunnel's
         rows vanish at both ends and come back when a path does.
         """

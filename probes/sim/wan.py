@@ -4,7 +4,7 @@ Each agent of the inventory that does not sit at the provincial centre gets a TC
 forwarder on ``127.0.0.1:<port>`` that relays its pushes to the centre.  The agent hangs
 off its home site's internal (专网) network; while that device has no path to the
 provincial centre over the simulated links (a link end down, an SDH LOS, a device down:
-:func:`nms.topology.build`'s graph, the one the centre's state machine uses), new
+:func:`probes.common.topology.build`'s graph, the one the centre's state machine uses), new
 connections are reset at once and open ones (keep-alive included) are closed.  So a cut
 ``sdh-chaohu`` really silences the Chaohu agent: it spools, and replays when the link
 comes back.
@@ -19,9 +19,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from nms import topology
-from nms.inventory_model import Inventory
-from nms.netguard import TargetNotAllowed, check_target
+from probes.common import topology
+from probes.common.inventory_model import Inventory
+from probes.common.netguard import TargetNotAllowed, check_target
 from probes.sim.province import SimError, SimulatedProvince
 
 CHUNK = 65536

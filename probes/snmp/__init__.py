@@ -63,8 +63,8 @@ class SnmpClient(Protocol):
 
 
 async def open_client(target: Target, impl: str = "auto", recv_buffer: int = 4 << 20) -> SnmpClient:
-    """Open a client for ``target`` after :func:`nms.netguard.check_target`."""
-    from nms.netguard import check_target
+    """Open a client for ``target`` after :func:`probes.common.netguard.check_target`."""
+    from probes.common.netguard import check_target
 
     check_target(target.host)
     if impl == "auto":

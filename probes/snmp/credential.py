@@ -1,6 +1,6 @@
 """The one SNMP credential type and the one table of SNMPv3 protocol names.
 
-Inventory validation, ``nms.secrets``, the agent's CLI, both SNMP clients and the
+Inventory validation, ``probes.common.secrets``, the agent's CLI, both SNMP clients and the
 simulator's USM all use these, so a protocol spelled ``SHA256`` in the inventory,
 ``sha-256`` on the command line or ``SHA-256`` in a test means the same thing
 everywhere.  Each client keeps only its mapping from the canonical names below to its

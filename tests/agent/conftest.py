@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nms.inventory import load_inventory
+from probes.common.inventory import load_inventory
 from probes.sim.province import SimulatedProvince
 from tests.support.processes import SNMP_SECRETS, Centre, write_inventory
 

@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from nms.inventory import load_inventory
 from probes.agent import config as cfg
 from probes.agent.config import ConfigError, Timing
+from probes.common.inventory import load_inventory
 from tests.support.processes import ROOT, TOKEN_ENV, write_inventory
 
 

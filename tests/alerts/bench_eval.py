@@ -18,9 +18,9 @@ from nms.alerts.engine import Engine
 from nms.alerts.rules import load_rules
 from nms.config import ROOT, Settings
 from nms.db import connect
-from nms.inventory import load_inventory
 from nms.pipeline import store_batch
 from nms.state import StateConfig, apply_batch
+from probes.common.inventory import load_inventory
 
 
 def poll(dev, ts: float, los: set[str] = frozenset()) -> dict:

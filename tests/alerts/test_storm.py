@@ -19,13 +19,14 @@ from dataclasses import replace
 
 import pytest
 
-from nms import sdh, topology
+from nms import sdh
 from nms.alerts.engine import Engine
 from nms.alerts.outbox import Outbox
 from nms.config import ROOT, Settings
 from nms.db import connect
-from nms.inventory import load_inventory
-from nms.inventory_model import Inventory
+from probes.common import topology
+from probes.common.inventory import load_inventory
+from probes.common.inventory_model import Inventory
 from tests.alerts.conftest import make_channels, make_rules
 from tests.alerts.peers import HttpReceiver
 from tests.auth.helpers import app_db, make_token
@@ -100,7 +101,7 @@ class Agents:
     """Both agents: poll their devices on the simulator, push one batch each per round."""
 
     def __init__(self, inv: Inventory, sim, url: str, tokens: dict[str, str]) -> None:
-        from nms.secrets import resolve
+        from probes.common.secrets import resolve
         from probes.poller import Poller
 
         self.inv, self.sim, self.url, self.tokens = inv, sim, url, tokens

@@ -20,7 +20,7 @@ import yaml
 from nms.alerts.engine import Engine
 from nms.alerts.outbox import Outbox
 from nms.config import ROOT, Settings
-from nms.inventory import load_inventory
+from probes.common.inventory import load_inventory
 from tests.alerts.conftest import make_channels, make_rules
 from tests.alerts.peers import HttpReceiver
 from tests.alerts.proxy import CuttableProxy

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from nms import state
-from nms import topology as core
 from nms.alerts.topology import Topology, assign_roots
 from nms.config import ROOT
-from nms.inventory import load_inventory
-from nms.inventory_model import Inventory
 from nms.state import Machine, StateConfig
+from probes.common import topology as core
+from probes.common.inventory import load_inventory
+from probes.common.inventory_model import Inventory
 from tests.centre.helpers import T0, poll
 
 FAST = StateConfig(down_after=1, up_after=1)

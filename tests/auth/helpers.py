@@ -26,7 +26,7 @@ from flask.testing import FlaskClient
 from nms.auth import tokens, users
 from nms.config import ROOT, Settings
 from nms.db import connect
-from nms.inventory_model import AgentDef, Inventory, Site
+from probes.common.inventory_model import AgentDef, Inventory, Site
 
 TEST_PASSWORD = "correct-horse-battery-staple"
 # Hashes made cheap for tests; the first real sign-in upgrades them to production strength.

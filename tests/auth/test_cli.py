@@ -94,7 +94,7 @@ def test_site_checked_against_inventory(
     monkeypatch.setenv("NMS_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("NMS_INVENTORY", str(ROOT / "inventory.yaml"))
     monkeypatch.delenv("NMS_ADMIN_PASSWORD", raising=False)
-    pytest.importorskip("nms.inventory")
+    pytest.importorskip("probes.common.inventory")
     assert main(["user", "add", "w", "--role", "viewer", "--site", "atlantis"]) == 2
     assert "'atlantis' is not in" in capsys.readouterr().err
     assert main(["bootstrap"]) == 0  # root found in the tree

@@ -26,7 +26,7 @@ SHOWN = re.compile(r'id="shown-secret">([^<]+)<')
 def _snmp_secret_env(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Give every SNMP secret variable the real inventory names a distinctive value."""
     try:
-        from nms.inventory import load_inventory
+        from probes.common.inventory import load_inventory
 
         inv = load_inventory(ROOT / "inventory.yaml")
     except Exception:  # inventory module or file not there yet: use one made-up variable

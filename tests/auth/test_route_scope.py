@@ -43,7 +43,7 @@ from nms.configs import store as config_store
 from nms.configs.credentials import SshCredential
 from nms.configs.fetch import FetchResult
 from nms.configs.fetch import Target as ConfigTarget
-from nms.inventory import load_inventory
+from probes.common.inventory import load_inventory
 from tests.auth.helpers import app_db, make_app, make_user
 from tests.dashboards import alertworld, synth
 

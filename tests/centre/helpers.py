@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nms.inventory_model import AgentDef, Device, Inventory, Link, LinkEnd, Site
+from probes.common.inventory_model import AgentDef, Device, Inventory, Link, LinkEnd, Site
 
 T0 = 1_764_000_000  # a fixed, minute-aligned clock for tests (2025-11-24)
 

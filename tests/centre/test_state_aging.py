@@ -9,8 +9,8 @@ from dataclasses import replace
 import pytest
 
 from nms import state
-from nms.inventory_model import Device, Link, LinkEnd
 from nms.state import StateConfig, age_out, apply_batch
+from probes.common.inventory_model import Device, Link, LinkEnd
 from tests.centre.helpers import T0, poll, small_inventory
 
 FAST = StateConfig(down_after=1, up_after=1)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import time
 
-from nms import state, topology
+from nms import state
 from nms.alerts.engine import Engine
-from nms.inventory_model import Device
 from nms.state import StateConfig, apply_batch
+from probes.common import topology
+from probes.common.inventory_model import Device
 from tests.alerts.conftest import make_channels, make_rules
 from tests.centre.helpers import poll, small_inventory
 
@@ -80,7 +81,7 @@ def test_expected_peers_at_both_ends():
 
 def test_shipped_hub_and_city_expect_their_spokes():
     from nms.config import ROOT
-    from nms.inventory import load_inventory
+    from probes.common.inventory import load_inventory
 
     inv = load_inventory(ROOT / "inventory.yaml")
     peers = topology.build(inv).peers

@@ -90,7 +90,7 @@ def test_province_inventory_targets_never_contacted(settings, db, monkeypatch) -
     """The shipped inventory maps to netmiko types; its real-looking addresses are refused, not dialled."""
     from nms.configs import job
     from nms.configs.fetch import Limits
-    from nms.inventory import load_inventory
+    from probes.common.inventory import load_inventory
     from tests.configs.conftest import ROOT
 
     monkeypatch.setenv("NMS_TEST_SSH_PW", "x")
@@ -113,7 +113,7 @@ def test_province_inventory_targets_never_contacted(settings, db, monkeypatch) -
 
 
 def test_profile_naming_a_netmiko_type_wins() -> None:
-    from nms.inventory_model import Device, Inventory
+    from probes.common.inventory_model import Device, Inventory
 
     inv = Inventory()
     inv.devices["a"] = Device("a", "hefei", "router", "huawei", "AR2220", "hp_comware", "127.0.0.1", "c")

@@ -83,7 +83,7 @@ def test_cli_error_is_a_failed_fetch_not_a_version(tmp_path: Path, db, vrp_sim) 
 
 
 def test_vendors_without_cli_are_left_out_and_explained(monkeypatch) -> None:
-    from nms.inventory import load_inventory
+    from probes.common.inventory import load_inventory
     from tests.configs.conftest import ROOT
 
     monkeypatch.setenv("NMS_TEST_SSH_PW", "x")

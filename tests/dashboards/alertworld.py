@@ -19,7 +19,7 @@ from nms.alerts.engine import Engine
 from nms.alerts.outbox import Outbox
 from nms.alerts.rules import parse_rules
 from nms.db import connect
-from nms.inventory_model import Inventory
+from probes.common.inventory_model import Inventory
 
 HOOK_KEY_ENV = "NMS_TEST_DASH_HOOK_KEY"
 RULES = [

@@ -20,8 +20,8 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 from flask import Flask  # noqa: E402
 
-from nms.inventory import load_inventory  # noqa: E402
-from nms.inventory_model import Inventory  # noqa: E402
+from probes.common.inventory import load_inventory  # noqa: E402
+from probes.common.inventory_model import Inventory  # noqa: E402
 from tests.auth.helpers import app_db, make_app, make_token  # noqa: E402
 from tests.dashboards import synth  # noqa: E402
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from nms.config import Settings
 from nms.db import connect
-from nms.inventory_model import Inventory
 from nms.pipeline import store_batch
 from nms.state import StateConfig, apply_batch
+from probes.common.inventory_model import Inventory
 
 STATE_CONFIG = StateConfig(down_after=1, up_after=1)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from nms.inventory import load_inventory
+from probes.common.inventory import load_inventory
 from probes.sim.control import send_fault
 from tests.auth.helpers import app_db, make_app, make_token
 from tests.dashboards.browser import ROOT, chromium, need_browser, serve, shot, wait_for, wait_until

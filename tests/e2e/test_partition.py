@@ -57,8 +57,8 @@ def devices_state(centre: Centre, token: str) -> dict[str, dict]:
 @pytest.fixture
 def partitioned(tmp_path: Path):
     from nms.auth import tokens, users
-    from nms.inventory import load_inventory
     from nms.schema import open_migrated
+    from probes.common.inventory import load_inventory
 
     inv_path = write_small_inventory(tmp_path / "inventory.yaml")
     inventory = load_inventory(inv_path)

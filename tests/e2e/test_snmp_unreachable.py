@@ -21,8 +21,8 @@ from nms import state
 from nms.alerts.engine import Engine
 from nms.alerts.rules import load_rules
 from nms.db import connect
-from nms.inventory import load_inventory
 from probes import icmp
+from probes.common.inventory import load_inventory
 from probes.sim import run_subprocess
 from tests.alerts.conftest import make_channels
 from tests.support.processes import SNMP_SECRETS, TOKEN_ENV, Agent, Centre, wait_for, write_secrets

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nms.inventory import InventoryError, load_inventory
+from probes.common.inventory import InventoryError, load_inventory
 
 BASE = """\
 version: 1

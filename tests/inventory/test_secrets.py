@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from nms.inventory_model import CredentialRef
-from nms.secrets import SecretError, read_secrets_file, resolve
+from probes.common.inventory_model import CredentialRef
+from probes.common.secrets import SecretError, read_secrets_file, resolve
 from probes.snmp import Credential
 
 V2 = CredentialRef(name="v2c-default", version="v2c", community_env="NMS_TEST_COMMUNITY")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from nms.inventory import load_inventory
-from nms.inventory_model import Inventory
+from probes.common.inventory import load_inventory
+from probes.common.inventory_model import Inventory
 
 INVENTORY = Path(__file__).resolve().parents[2] / "inventory.yaml"
 CITY_CODES = {
@@ -163,7 +163,7 @@ def test_docs_example_loads(tmp_path: Path) -> None:
 
 
 def test_sim_address_follows_device_set_changes() -> None:
-    from nms.inventory_model import Device
+    from probes.common.inventory_model import Device
 
     def dev(name: str) -> Device:
         return Device(name, "s", "router", "huawei", "AR2220", "auto", "10.34.0.1", "v2c-default")

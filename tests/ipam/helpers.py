@@ -12,8 +12,8 @@ from ipam import csvio, store
 from ipam.addresses import parse_prefix
 from ipam.schema import ensure_schema
 from nms.config import ROOT
-from nms.inventory import load_inventory
-from nms.inventory_model import Inventory
+from probes.common.inventory import load_inventory
+from probes.common.inventory_model import Inventory
 from tests.auth.helpers import app_db, make_app, make_token, make_user
 
 PLAN = ROOT / "ipam" / "data" / "address_plan.csv"

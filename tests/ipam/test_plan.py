@@ -9,7 +9,7 @@ import pytest
 from ipam import csvio, plan, plan_gen, store
 from ipam.addresses import parse_prefix
 from ipam.errors import BadInput
-from nms.inventory_model import Inventory, Site
+from probes.common.inventory_model import Inventory, Site
 
 from .conftest import memory_db
 from .helpers import PLAN, inventory

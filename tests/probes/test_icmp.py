@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from nms.netguard import TargetNotAllowed
 from probes import icmp
+from probes.common.netguard import TargetNotAllowed
 
 
 @pytest.mark.skipif(not icmp.available(), reason="no ICMP socket here (ping_group_range, not root)")

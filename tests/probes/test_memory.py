@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from nms.inventory import load_inventory
+from probes.common.inventory import load_inventory
 from probes.poller import Poller
 from probes.sim import SimulatedProvince
 from probes.snmp import Credential, Target

@@ -9,11 +9,11 @@ import time
 import pytest
 
 from nms.config import ROOT
-from nms.inventory import load_inventory
 from nms.pipeline import validate_poll
 from probes import profile as profmod
 from probes.agent.config import DeviceJob
 from probes.agent.scheduler import failed_result
+from probes.common.inventory import load_inventory
 from probes.plugins import PLUGINS, Plugin, PollContext
 from probes.poller import Poller
 from probes.sim import SimulatedProvince

@@ -17,7 +17,7 @@ import pytest
 
 from nms import sdh
 from nms.config import ROOT
-from nms.inventory import load_inventory
+from probes.common.inventory import load_inventory
 from probes.poller import Poller
 from probes.sim import SimulatedProvince
 from probes.snmp import Credential, Target

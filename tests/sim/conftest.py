@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from nms.inventory_model import AgentDef, CredentialRef, Device, Inventory, Link, LinkEnd, Site
+from probes.common.inventory_model import AgentDef, CredentialRef, Device, Inventory, Link, LinkEnd, Site
 from probes.sim import SimulatedProvince
 from probes.snmp import Credential
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nms.inventory import load_inventory
+from probes.common.inventory import load_inventory
 from probes.sim import run_subprocess
 
 INVENTORY = Path(__file__).resolve().parents[2] / "inventory.yaml"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from nms.inventory import load_inventory
+from probes.common.inventory import load_inventory
 from probes.sim import SimulatedProvince
 from probes.snmp import Credential
 

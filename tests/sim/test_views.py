@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from nms.inventory_model import CredentialRef, Device, Inventory, Link, LinkEnd, Site
+from probes.common.inventory_model import CredentialRef, Device, Inventory, Link, LinkEnd, Site
 from probes.sim.device import SimDevice
 from probes.sim.walks import WALKS, resolve_path
 from probes.snmp import Credential

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from nms.inventory_model import AgentDef
+from probes.common.inventory_model import AgentDef
 from probes.sim import SimError, SimulatedProvince
 from probes.sim.control import get_wan
 from probes.sim.wan import proxied_agents

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from nms.netguard import check_target
+from probes.common.netguard import check_target
 
 TYPES = ("sms", "email", "webhook", "alertmanager")
 _SECRETISH = re.compile(r"^(password|secret|key|token|api_key)$|_(password|secret|key|token)$")
@@ -45,7 +45,7 @@ def secret(env_name: str | None, what: str) -> str:
         raise ChannelError(f"{what}: no *_env variable named in channels.yaml")
     value = os.environ.get(env_name)
     if not value and os.environ.get("NMS_SECRETS_FILE"):
-        from nms.secrets import read_secrets_file
+        from probes.common.secrets import read_secrets_file
 
         value = read_secrets_file(Path(os.environ["NMS_SECRETS_FILE"])).get(env_name)
     if not value:

@@ -8,7 +8,7 @@ from typing import Any
 
 from nms.alerts.channels import ChannelError, secret
 from nms.alerts.message import email_body, email_subject
-from nms.netguard import check_target
+from probes.common.netguard import check_target
 
 
 class EmailChannel:

@@ -1,4 +1,4 @@
-"""Load and validate ``inventory.yaml`` into :class:`nms.inventory_model.Inventory`.
+"""Load and validate ``inventory.yaml`` into :class:`probes.common.inventory_model.Inventory`.
 
 Loading is pure and all-or-nothing: it reads the file, collects *every* problem as
 ``file:line: field: problem`` and either returns a brand-new ``Inventory`` or raises
@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from nms.inventory_model import (
+from probes.common.inventory_model import (
     DEVICE_ROLES,
     LINK_KINDS,
     NETWORKS,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from nms.inventory_model import CredentialRef
+from probes.common.inventory_model import CredentialRef
 from probes.snmp.credential import Credential
 
 __all__ = ["SecretError", "resolve", "read_secrets_file"]

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from nms.inventory_model import Inventory
+from probes.common.inventory_model import Inventory
 
 Edge = tuple[str, str | None]  # (neighbour device, link id; None = the site's LAN)
 

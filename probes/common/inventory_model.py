@@ -1,6 +1,6 @@
 """The province's network as data: the dataclasses that ``inventory.yaml`` loads into.
 
-Loading and validation live in :mod:`nms.inventory`; this module only says what a
+Loading and validation live in :mod:`probes.common.inventory`; this module only says what a
 site, device, link, credential reference and agent are, so every other part
 (simulator, agent, centre, alerts, IPAM, dashboards) shares one vocabulary.
 """
