@@ -198,6 +198,23 @@ class GufoClient:
                 return rows
             if not batch:
                 return rows
+            first, last = batch[0], batch[-1]
+            if (
+                first is not None
+                and last is not None
+                and first[0].startswith(prefix)
+                and last[0].startswith(prefix)
+                and None not in batch
+            ):
+                # Fast path (nearly every response): first and last varbind inside the column,
+                # so all are (the agent answers in OID order); one dict update instead of a
+                # check per varbind.  A looping agent repeats an index: fewer new rows than
+                # varbinds, and the walk ends as on the slow path.
+                before = len(rows)
+                rows.update([(oid[plen:], value) for oid, value in batch])
+                if len(rows) - before < len(batch):
+                    return rows
+                continue
             for item in batch:
                 if item is None:
                     return rows
