@@ -98,7 +98,7 @@ def _poll_all(
     # fails again; one that answers garbage never timed out in the first place.
     queued_out = [c for c, r in results.items() if not r["ok"] and r.get("error") == "timeout"]
     if queued_out:
-        results.update(asyncio.run(run(queued_out, 1, max(timeout, 20.0))))
+        results.update(asyncio.run(run(queued_out, 1, max(timeout, 60.0))))
     return results
 
 
