@@ -21,6 +21,7 @@ from nms.availability import LOCAL_TZ
 from nms.db import request_db
 from nms.store import SqliteTimeSeriesStore
 from probes.common.inventory_model import Device, Inventory, Link
+from probes.common.subject import Subject, interface
 
 STATES = state.STATES
 RANGES = {"1h": 3600, "1d": 86400, "30d": 30 * 86400}
@@ -210,7 +211,7 @@ def device_info(inv: Inventory, dev: Device) -> dict[str, Any]:
     latest = _latest([(dev.name, "")] + [(dev.name, n) for n in names])
     ifaces = []
     for n in names:
-        st = cur["interface"].get(state.iface_id(dev.name, n), {})
+        st = cur["interface"].get(interface(dev.name, n), {})
         rate = latest.get((dev.name, n), {})
         link = links.get(n)
         ifaces.append(
@@ -225,8 +226,11 @@ def device_info(inv: Inventory, dev: Device) -> dict[str, Any]:
                 "link_kind": link.kind if link else None,
             }
         )
-    mine = dev.name + ">"
-    tunnels = [{"name": k.split(">", 1)[1], **v} for k, v in cur["tunnel"].items() if k.startswith(mine)]
+    tunnels = [
+        {"name": t.part, **v}
+        for t, v in ((Subject.parse("tunnel", k), v) for k, v in cur["tunnel"].items())
+        if t.name == dev.name
+    ]
     return {
         "state": cur["device"].get(dev.name, {"state": "unknown", "since": None, "reason": None}),
         "site": inv.sites[dev.site],
@@ -252,7 +256,7 @@ def link_info(inv: Inventory, link: Link) -> dict[str, Any]:
     ends = []
     for end in (link.a, link.b):
         dev = inv.devices.get(end.device)
-        st = cur["interface"].get(state.iface_id(end.device, end.interface), {})
+        st = cur["interface"].get(interface(end.device, end.interface), {})
         ends.append(
             {
                 "device": end.device,

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 import sqlite_utils
 
 from nms.audit import record
 from nms.db import transaction
+from probes.common import topology
 from probes.common.inventory_model import Inventory
+from probes.common.subject import Subject
 
 SUBJECT_KINDS = ("device", "interface", "link", "site")
 RRULES = {"daily": 86400, "weekly": 7 * 86400}
@@ -99,6 +101,10 @@ def add_window(
         raise ValueError(f"rrule: {rrule!r}; expected daily, weekly or none")
     if subtree and subject_kind != "site":
         raise ValueError("subtree: only a site has a subtree")
+    try:
+        subject = Subject.parse(subject_kind, subject_id)
+    except ValueError as exc:
+        raise ValueError(f"subject_id: {exc}") from None
     ensure_schema(db)
     with transaction(db):
         cur = db.execute(
@@ -108,7 +114,7 @@ def add_window(
         )
         wid = int(cur.lastrowid)
         after = {
-            "subject": f"{subject_kind}:{subject_id}",
+            "subject": subject.ref,
             "subtree": subtree,
             "start": start,
             "end": end,
@@ -164,41 +170,40 @@ def end_window(
     return removed
 
 
-def _devices_of(kind: str, subject: str, inventory: Inventory | None) -> set[str]:
-    """Devices a subject stands on (for matching device/site windows)."""
-    if kind == "device":
-        return {subject}
-    if kind == "interface":
-        return {subject.split(":", 1)[0]}
-    if kind == "link" and inventory is not None and subject in inventory.links:
-        link = inventory.links[subject]
-        return {link.a.device, link.b.device}
-    return set()
-
-
 def covers(w: Window, kind: str, subject: str, inventory: Inventory | None) -> bool:
-    """Does window ``w`` apply to this subject?"""
+    """Does window ``w`` apply to this subject?
+
+    A window covers its own subject and what is out while it is
+    (:func:`probes.common.topology.taken_down_by`, the rule the alerts' root cause uses):
+    a link window the link's two interfaces; a device or site window the interfaces of its
+    devices, links and tunnels with an end there, and a site, site network or agent all of
+    whose devices are there.  Unlike a root cause it does not reach the devices behind.
+    """
     if w.subject_kind == kind and w.subject_id == subject:
         return True
-    if w.subject_kind == "device":
-        return kind in ("interface", "link") and w.subject_id in _devices_of(kind, subject, inventory)
-    if w.subject_kind == "site" and inventory is not None:
+    links: Collection[str] = ()
+    if w.subject_kind == "link":
+        held: Collection[str] = ()
+        links = (w.subject_id,)
+    elif w.subject_kind == "device":
+        held = (w.subject_id,)
+    elif w.subject_kind == "site" and inventory is not None:
         sites = (
             inventory.subtree(w.subject_id)
             if w.subtree and w.subject_id in inventory.sites
             else {w.subject_id}
         )
-        if kind == "site":
-            return subject in sites
-        if kind == "link" and subject in inventory.links:
-            return inventory.devices.get(inventory.links[subject].b.device) is not None and (
-                inventory.devices[inventory.links[subject].b.device].site in sites
-            )
-        return any(
-            d in inventory.devices and inventory.devices[d].site in sites
-            for d in _devices_of(kind, subject, inventory)
-        )
-    return False
+        if kind == "site" and subject in sites:
+            return True
+        by_site = topology.build(inventory).by_site
+        held = {d for site in sites for d in by_site.get(site, ())}
+    else:
+        return False
+    try:
+        s = Subject.parse(kind, subject)
+    except ValueError:
+        return False
+    return topology.taken_down_by(s, held, inventory, links)
 
 
 def merge(spans: Iterable[Interval]) -> list[Interval]:

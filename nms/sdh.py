@@ -40,6 +40,7 @@ import sqlite_utils
 
 from nms.store import run_ddl
 from probes.common.inventory_model import Inventory, Link
+from probes.common.subject import interface
 
 BUCKET_S = 900
 BLOCKS_PER_S = 8000
@@ -134,7 +135,7 @@ def current(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
         "SELECT device, interface, section, line, path, since, last_ts FROM state_sdh"
     ):
         layers = {k: [x for x in v.split(",") if x] for k, v in zip(LAYERS, (sec, line, path), strict=True)}
-        out[f"{dev}:{itf}"] = {
+        out[interface(dev, itf)] = {
             **layers,
             "defects": sorted({d for v in layers.values() for d in v}),
             "since": since,
@@ -264,7 +265,7 @@ def link_g826(
     for e in (link.a, link.b):
         layer, rows = port_buckets(db, e.device, e.interface, t0, t1)
         rows = [r for r in rows if keep is None or keep(r["interval_end"])]
-        ends.append({"end": f"{e.device}:{e.interface}", "layer": layer, **g826(rows).as_dict()})
+        ends.append({"end": interface(e.device, e.interface), "layer": layer, **g826(rows).as_dict()})
     measured = [e for e in ends if e["buckets"]]
     worst = max(measured, key=lambda e: (e["sesr"] or 0, e["esr"] or 0, e["bber"] or 0), default=None)
     return {"link": link.id, "worst": worst, "ends": ends}

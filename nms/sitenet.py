@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from probes.common import subject as subjects
 from probes.common.inventory_model import Inventory
 
 CORE_ROLES = ("router",)
@@ -53,15 +54,15 @@ class SiteNetwork:
 
 def subject(site: str, network: str) -> str:
     """State subject of a site network (kind ``site_network``)."""
-    return f"{site}/{network}"
+    return subjects.site_network(site, network)
 
 
 def per_site(rows: Mapping[str, V]) -> dict[str, dict[str, V]]:
     """{site: {network: row}} from rows keyed by site-network subject (``<site>/<network>``)."""
     out: dict[str, dict[str, V]] = {}
     for subj, row in rows.items():
-        site, _, net = subj.rpartition("/")
-        out.setdefault(site, {})[net] = row
+        s = subjects.Subject.parse("site_network", subj)
+        out.setdefault(s.name, {})[s.part or ""] = row
     return out
 
 

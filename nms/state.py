@@ -30,6 +30,7 @@ from nms import sdh, sitenet
 from nms.config import env_number
 from nms.db import transaction
 from nms.store import add_key_column, run_ddl
+from probes.common import subject as subjects
 from probes.common import topology
 from probes.common.inventory_model import Inventory
 
@@ -151,10 +152,6 @@ _COLUMNS = (
 )
 
 
-def iface_id(device: str, interface: str) -> str:
-    return f"{device}:{interface}"
-
-
 @dataclass
 class Machine:
     """All subjects in memory for one batch; records transitions as it goes."""
@@ -174,8 +171,8 @@ class Machine:
             self._tunnels = {}
             for kind, subj in self.subjects:
                 if kind == "tunnel":
-                    dev, _, peer = subj.partition(">")
-                    self._tunnels.setdefault(dev, set()).add(peer)
+                    t = subjects.Subject.parse(kind, subj)
+                    self._tunnels.setdefault(t.name, set()).add(t.part or "")
         return self._tunnels.setdefault(device, set())
 
     def get(self, kind: str, subject: str, site: str | None = None) -> Subject:
@@ -322,7 +319,7 @@ def apply_poll(m: Machine, poll: Mapping[str, Any], inventory: Inventory | None)
     for itf in poll.get("interfaces") or []:
         if wanted is not None and itf["name"] not in wanted:
             continue
-        s = m.get("interface", iface_id(dev_name, itf["name"]), site)
+        s = m.get("interface", subjects.interface(dev_name, itf["name"]), site)
         o, r = interface_observation(itf, sdh_by_index.get(itf.get("index")))
         m.observe(s, o, r, ts, step)
     apply_tunnels(m, dev_name, poll.get("tunnels") or [], inventory, site, ts, step)
@@ -372,14 +369,14 @@ def apply_tunnels(
     topo = topology.build(inventory) if inventory is not None else None
     seen = tunnel_observations(dev_name, tunnels, topo)
     for peer, (st, reason) in seen.items():
-        s = m.get("tunnel", f"{dev_name}>{peer}", site)
+        s = m.get("tunnel", subjects.tunnel(dev_name, peer), site)
         m.observe(s, st, reason, ts, step)
     known.update(seen)
     gone = known - seen.keys()
     if gone:
         expected = set(topo.peers.get(dev_name, ())) if topo is not None else set()
         for peer in gone:
-            s = m.get("tunnel", f"{dev_name}>{peer}", site)
+            s = m.get("tunnel", subjects.tunnel(dev_name, peer), site)
             if peer in expected:
                 m.observe(s, "down", "no SA", ts, step)
             else:
@@ -400,10 +397,8 @@ def _subordinates(m: Machine) -> dict[str, list[Subject]]:
     """Interfaces and tunnels of each device (one pass over the subjects, not one per link)."""
     out: dict[str, list[Subject]] = {}
     for (kind, subj), s in m.subjects.items():
-        if kind == "interface":
-            out.setdefault(subj.split(":", 1)[0], []).append(s)
-        elif kind == "tunnel":
-            out.setdefault(subj.split(">", 1)[0], []).append(s)
+        if kind in ("interface", "tunnel"):
+            out.setdefault(subjects.device_of(kind, subj) or subj, []).append(s)
     return out
 
 
@@ -414,7 +409,7 @@ def _tunnel_between(
     names = {b, dev_b.address if dev_b else b, inventory.sim_address(b) if dev_b else b}
     for s in subs.get(a, ()):
         if s.kind == "tunnel":
-            peer = s.subject[len(a) + 1 :]
+            peer = subjects.Subject.parse("tunnel", s.subject).part or ""
             if peer in names or any(n in peer for n in names if n):
                 return s
     return None
@@ -478,7 +473,7 @@ def derive(m: Machine, inventory: Inventory | None, ts: float) -> None:
         silent = []
         for end in (link.a, link.b):
             dev = devices.get(end.device)
-            itf = m.subjects.get(("interface", iface_id(end.device, end.interface)))
+            itf = m.subjects.get(("interface", subjects.interface(end.device, end.interface)))
             if itf is None or not _live(dev):
                 ends.append((end, "unknown", None))
                 if dev is not None and dev.own == "unknown":

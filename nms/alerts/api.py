@@ -18,6 +18,7 @@ from nms.auth import covers, current_principal, require, scope_sites
 from nms.auth.enforce import client_ip
 from nms.db import request_db, transaction
 from nms.server import settings_of
+from probes.common.subject import Subject
 
 bp = Blueprint("alerts", __name__, template_folder="templates")
 
@@ -114,10 +115,10 @@ def list_alerts():
         raise BadRequest("limit/since: expected numbers") from None
     subject = None
     if request.args.get("subject"):
-        kind, sep, sid = request.args["subject"].partition(":")
-        if not sep or not sid:
-            raise BadRequest("subject: expected kind:id, e.g. device:hefei-int-rtr1")
-        subject = (kind, sid)
+        try:
+            subject = Subject.parse_ref(request.args["subject"]).key
+        except ValueError as exc:
+            raise BadRequest(f"subject: {exc}") from None
     sites = scope_sites(current_principal())
     site = request.args.get("site")
     if site:
@@ -250,16 +251,22 @@ def rules():
 
 
 def _subject_site(kind: str, subject: str) -> str | None:
+    """The site a window's subject is scoped to (a link: its far end's, the site it serves)."""
     inv = _inventory()
     if inv is None:
         return None
+    if kind not in maintenance.SUBJECT_KINDS:
+        raise BadRequest(f"subject_kind: {kind!r}; expected one of {', '.join(maintenance.SUBJECT_KINDS)}")
+    try:
+        s = Subject.parse(kind, subject)
+    except ValueError as exc:
+        raise BadRequest(f"subject_id: {exc}") from None
     if kind == "site":
         return subject if subject in inv.sites else None
     if kind == "link":
         link = inv.links.get(subject)
         return inv.devices[link.b.device].site if link and link.b.device in inv.devices else None
-    dev = subject.split(":", 1)[0]
-    return inv.devices[dev].site if dev in inv.devices else None
+    return inv.devices[s.name].site if s.name in inv.devices else None
 
 
 @bp.get("/api/v1/maintenance")

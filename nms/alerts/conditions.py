@@ -15,7 +15,9 @@ import sqlite_utils
 
 from nms import clockskew, sdh, state
 from nms.alerts.rules import Rule, RuleSet
+from probes.common import topology
 from probes.common.inventory_model import Inventory
+from probes.common.subject import Subject, interface
 
 log = logging.getLogger(__name__)
 
@@ -49,29 +51,26 @@ def _role_ok(rule: Rule, inv: Inventory | None, device: str) -> bool:
     return dev is not None and dev.role in rule.roles
 
 
-def _link_kind_of(inv: Inventory | None, kind: str, subject: str) -> str | None:
+def _link_kind_of(inv: Inventory | None, s: Subject) -> str | None:
     if inv is None:
         return None
-    if kind == "link":
-        link = inv.links.get(subject)
+    if s.kind == "link":
+        link = inv.links.get(s.name)
         return link.kind if link else None
-    if kind == "interface":
-        dev, _, itf = subject.partition(":")
+    if s.kind == "interface":
         for link in inv.links.values():
             for e in (link.a, link.b):
-                if e.device == dev and e.interface == itf:
+                if e.device == s.name and e.interface == s.part:
                     return link.kind
     return None
 
 
-def device_of(kind: str, subject: str) -> str | None:
-    if kind == "device":
-        return subject
-    if kind == "interface":
-        return subject.split(":", 1)[0]
-    if kind == "tunnel":
-        return subject.split(">", 1)[0]
-    return None
+def _roles_ok(rule: Rule, inv: Inventory | None, s: Subject) -> bool:
+    """A rule with ``roles`` matches a subject standing on a device of one of them (a link
+    or tunnel: either end; a site: any of its devices)."""
+    if not rule.roles:
+        return True
+    return inv is not None and any(_role_ok(rule, inv, d) for d in topology.stands_on(s, inv))
 
 
 def state_conditions(db: sqlite_utils.Database, rule: Rule, inv: Inventory | None) -> list[Condition]:
@@ -81,10 +80,10 @@ def state_conditions(db: sqlite_utils.Database, rule: Rule, inv: Inventory | Non
     for _kind, subject, _st, since, reason, site in rows:
         if pattern is not None and not pattern.search(reason or ""):
             continue
-        dev = device_of(rule.subject or "", subject)
-        if rule.roles and (dev is None or not _role_ok(rule, inv, dev)):
+        s = Subject.parse(rule.subject or "", subject)
+        if not _roles_ok(rule, inv, s):
             continue
-        if rule.link_kinds and _link_kind_of(inv, rule.subject or "", subject) not in rule.link_kinds:
+        if rule.link_kinds and _link_kind_of(inv, s) not in rule.link_kinds:
             continue
         out.append(Condition(rule, rule.subject or "", subject, site, since, reason=reason))
     return out
@@ -106,7 +105,7 @@ def sdh_conditions(
             Condition(
                 rule,
                 "interface",
-                f"{dev}:{itf}",
+                interface(dev, itf),
                 site,
                 float(end) - 900,
                 value=float(ses if over_ses else es),
@@ -284,7 +283,7 @@ def metric_conditions(reader: MetricReader, rule: Rule, inv: Inventory | None, n
                     Condition(
                         rule,
                         "interface",
-                        f"{end.device}:{end.interface}",
+                        interface(end.device, end.interface),
                         dev.site,
                         float(s.ts[0]),
                         value=round(value, 2),

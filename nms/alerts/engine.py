@@ -26,9 +26,10 @@ from nms.alerts.conditions import Condition, gather
 from nms.alerts.message import _Safe
 from nms.alerts.rules import RuleSet
 from nms.alerts.schema import ensure_schema
-from nms.alerts.topology import Topology, assign_roots
+from nms.alerts.topology import RootCause, assign_roots
 from nms.db import transaction
 from probes.common.inventory_model import Inventory
+from probes.common.subject import interface
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +69,11 @@ class Engine:
     _last_metrics: float = field(default=0.0, init=False)
 
     # ---- helpers -------------------------------------------------------------------------
-    def topology(self) -> Topology | None:
+    def topology(self) -> RootCause | None:
         """The graph :mod:`nms.state` uses too (built once per inventory, rebuilt when it is edited)."""
         if self.inventory is None:
             return None
-        return Topology.build(self.inventory)
+        return RootCause.build(self.inventory)
 
     def subject_name(self, kind: str, subject: str) -> str:
         inv = self.inventory
@@ -81,20 +82,13 @@ class Engine:
                 return inv.sites[subject].name_zh
             if kind == "link" and subject in inv.links:
                 link = inv.links[subject]
-                return f"{subject} ({link.a.device}:{link.a.interface} - {link.b.device}:{link.b.interface})"
+                ends = (interface(e.device, e.interface) for e in (link.a, link.b))
+                return f"{subject} ({' - '.join(ends)})"
         return subject
 
     def site_name(self, site: str | None) -> str:
         inv = self.inventory
         return inv.sites[site].name_zh if inv is not None and site in inv.sites else (site or "")
-
-    def _maint_subject(self, kind: str, subject: str) -> tuple[str, str]:
-        if kind == "tunnel":
-            return "device", subject.split(">", 1)[0]
-        if kind == "agent" and self.inventory is not None and subject in self.inventory.agents:
-            sites = self.inventory.agents[subject].sites
-            return "site", sites[0] if sites else subject
-        return kind, subject
 
     # ---- evaluation ------------------------------------------------------------------------
     def evaluate(
@@ -133,8 +127,8 @@ class Engine:
         }
 
         def maint(kind: str, subject: str) -> str | None:
-            mk, ms = self._maint_subject(kind, subject)
-            hit = [modes.get(w.id, "mute") for w in active if maintenance.covers(w, mk, ms, self.inventory)]
+            inv = self.inventory
+            hit = [modes.get(w.id, "mute") for w in active if maintenance.covers(w, kind, subject, inv)]
             return ("skip" if "skip" in hit else "mute") if hit else None
 
         with transaction(db):
@@ -282,7 +276,7 @@ class Engine:
                         self._queue(db, row, "escalation", step.notify, now, stats)
             self._save(db, row)
 
-    def _behind(self, db, topo: Topology, kind: str, subject: str) -> list[dict[str, Any]]:
+    def _behind(self, db, topo: RootCause, kind: str, subject: str) -> list[dict[str, Any]]:
         names = topo.behind(kind, subject)
         if not names:
             return []

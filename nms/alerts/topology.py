@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from probes.common import topology as core
 from probes.common.inventory_model import Inventory
+from probes.common.subject import Subject
 
 ROOT_KINDS = ("link", "device")
 _DEVICE_DOWN = re.compile(r"^device \S+ down")
@@ -25,26 +26,19 @@ _PINGABLE = re.compile(r"^SNMP unreachable, ping ok")  # answers ping: nothing b
 
 
 @dataclass
-class Topology:
-    """The alert-side questions on :func:`probes.common.topology.build`'s graph (shared with state)."""
+class RootCause:
+    """The alert-side questions on :func:`probes.common.topology.build`'s graph (shared with state):
+    what lies behind a down link or device, and which alerts are its consequences."""
 
     graph: core.Topology
 
     @classmethod
-    def build(cls, inventory: Inventory) -> Topology:
+    def build(cls, inventory: Inventory) -> RootCause:
         return cls(core.build(inventory))
 
     @property
     def inventory(self) -> Inventory:
         return self.graph.inventory
-
-    @property
-    def adj(self) -> dict[str, list[core.Edge]]:
-        return self.graph.adj
-
-    @property
-    def roots(self) -> list[str]:
-        return self.graph.roots
 
     @property
     def depth(self) -> dict[str, int]:
@@ -54,36 +48,12 @@ class Topology:
         """Devices reachable from the centre only through this link or device (not itself)."""
         return self.graph.only_through(kind, subject)
 
-    def devices_of(self, kind: str, subject: str) -> set[str]:
-        """Devices an alert subject stands on (to decide whether it lies behind a root)."""
-        inv = self.inventory
-        if kind == "device":
-            return {subject}
-        if kind == "interface":
-            return {subject.split(":", 1)[0]}
-        if kind == "link":
-            link = inv.links.get(subject)
-            return {link.b.device} if link else set()
-        if kind == "tunnel":
-            dev, _, peer = subject.partition(">")
-            return {dev} | self._peer_devices(peer)
-        if kind == "site":
-            return {d.name for d in inv.devices.values() if d.site == subject}
-        if kind == "agent" and subject in inv.agents:
-            # the agent reports from its first site over the internal network (专网)
-            home = inv.agents[subject].sites[0] if inv.agents[subject].sites else None
-            devs = {d.name for d in inv.devices.values() if d.site == home and d.network == "internal"}
-            return devs or {d.name for d in inv.devices_of_agent(subject)}
-        return set()
-
-    def _peer_devices(self, peer: str) -> set[str]:
-        inv = self.inventory
-        if peer in inv.devices:
-            return {peer}
-        for d in inv.devices.values():
-            if peer in (d.address, inv.sim_address(d.name)):
-                return {d.name}
-        return set()
+    def devices_of(self, kind: str, subject: str) -> frozenset[str]:
+        """Devices an alert subject stands on (:meth:`probes.common.topology.Topology.stands_on`)."""
+        try:
+            return self.graph.stands_on(Subject.parse(kind, subject))
+        except ValueError:
+            return frozenset()
 
     def sort_key(self, kind: str, subject: str) -> tuple[int, int, str]:
         """Nearer the centre first; at equal depth a link before a device before the rest."""
@@ -95,37 +65,28 @@ class Topology:
         return (d, rank, subject)
 
     def covered_by(self, kind: str, subject: str, root_kind: str, root: str) -> bool:
-        """Is this subject a consequence of ``root`` being down?"""
-        if (kind, subject) == (root_kind, root):
+        """Is this subject a consequence of ``root`` being down?
+
+        When it is out with the root and what lies only behind it
+        (:func:`probes.common.topology.taken_down_by`, the rule maintenance windows use
+        too): a link root takes its two interfaces; a device root what stands on it (its
+        interfaces, tunnels and links at either end; a site, site network or agent only
+        when all of their devices are lost with it).
+        """
+        if (kind, subject) == (root_kind, root) or root_kind not in ROOT_KINDS:
             return False
-        inv = self.inventory
+        try:
+            s = Subject.parse(kind, subject)
+        except ValueError:
+            return False
+        lost = self.behind(root_kind, root)
         if root_kind == "link":
-            link = inv.links.get(root)
-            if link is None:
-                return False
-            if kind == "interface" and subject in (f"{e.device}:{e.interface}" for e in (link.a, link.b)):
-                return True
-        elif root_kind == "device":
-            if (
-                kind in ("interface", "tunnel")
-                and subject.split(":" if kind == "interface" else ">", 1)[0] == root
-            ):
-                return True
-            if (
-                kind == "link"
-                and subject in inv.links
-                and root in (inv.links[subject].a.device, inv.links[subject].b.device)
-            ):
-                return True
-            if kind == "tunnel" and root in self._peer_devices(subject.partition(">")[2]):
-                return True
-        else:
-            return False
-        return bool(self.devices_of(kind, subject) & self.behind(root_kind, root))
+            return root in self.inventory.links and core.taken_down_by(s, lost, self.inventory, (root,))
+        return core.taken_down_by(s, lost | {root}, self.inventory)
 
 
 def assign_roots(
-    topo: Topology,
+    topo: RootCause,
     subjects: Iterable[tuple[str, str]],
     reasons: dict[tuple[str, str], str | None] | None = None,
 ) -> dict[tuple[str, str], tuple[str, str]]:

@@ -17,6 +17,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from probes.common.inventory_model import Inventory
+from probes.common.subject import Subject
 
 Edge = tuple[str, str | None]  # (neighbour device, link id; None = the site's LAN)
 
@@ -32,6 +33,7 @@ class Topology:
     peers: dict[str, tuple[str, ...]] = field(default_factory=dict)  # expected tunnel peers (both ends)
     by_address: dict[str, list[str]] = field(default_factory=dict)  # management or simulated address
     _only: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict, repr=False)
+    _on: dict[Subject, frozenset[str]] = field(default_factory=dict, repr=False)
 
     def reachable(self, down: Collection[str] = (), blocked: Collection[str] = ()) -> set[str]:
         """Devices the centre reaches without passing a device in ``down`` or a link in ``blocked``."""
@@ -112,6 +114,41 @@ class Topology:
                         queue.append(nxt)
         return comp
 
+    def stands_on(self, subject: Subject) -> frozenset[str]:
+        """The devices a subject stands on: the one answer maintenance and alerts share.
+
+        A device, or an interface, stands on its device; a link on both ends' devices; a
+        tunnel on its device and the peer's (when the peer is an inventory device); a site
+        on its devices; a site network on that network's devices of the site; an agent on
+        its home site's internal (专网) devices, the way its reports leave, else on the
+        devices it polls.  An unknown link, site or agent stands on nothing.
+        """
+        hit = self._on.get(subject)
+        if hit is None:
+            hit = self._on[subject] = frozenset(self._stands_on(subject))
+        return hit
+
+    def _stands_on(self, s: Subject) -> set[str] | list[str]:
+        inv = self.inventory
+        if s.kind in ("device", "interface"):
+            return {s.name}
+        if s.kind == "tunnel":
+            peer = self.peer_name(s.name, s.part or "")
+            return {s.name, peer} if peer in inv.devices else {s.name}
+        if s.kind == "link":
+            link = inv.links.get(s.name)
+            return {link.a.device, link.b.device} if link else set()
+        if s.kind == "site":
+            return self.by_site.get(s.name, [])
+        if s.kind == "site_network":
+            return [d for d in self.by_site.get(s.name, []) if inv.devices[d].network == s.part]
+        if s.kind == "agent" and s.name in inv.agents:
+            sites = inv.agents[s.name].sites
+            home = self.by_site.get(sites[0], []) if sites else []
+            internal = [d for d in home if inv.devices[d].network == "internal"]
+            return internal or [d.name for d in inv.devices_of_agent(s.name)]
+        return set()
+
     def only_through(self, kind: str, subject: str) -> frozenset[str]:
         """Devices the centre reaches only through this one link or device (not itself)."""
         key = (kind, subject)
@@ -125,6 +162,38 @@ class Topology:
                 rest = everything
             self._only[key] = frozenset(everything - rest)
         return self._only[key]
+
+
+# Kinds that fail only when every device they stand on does (a site keeps working while
+# one of its routers is away); the others fail when any one of theirs does.
+NEEDS_ALL = frozenset({"site", "site_network", "agent"})
+
+
+def stands_on(subject: Subject, inventory: Inventory | None) -> frozenset[str]:
+    """:meth:`Topology.stands_on` of this inventory; without one, only a subject's own device."""
+    if inventory is not None:
+        return build(inventory).stands_on(subject)
+    return frozenset({subject.device}) if subject.device else frozenset()
+
+
+def taken_down_by(
+    subject: Subject, devices: Collection[str], inventory: Inventory | None, links: Collection[str] = ()
+) -> bool:
+    """Is ``subject`` out while ``devices`` and ``links`` are (in maintenance, or lost)?
+
+    Any device it stands on is enough, except for :data:`NEEDS_ALL` kinds, which need all
+    of theirs (and stand on at least one); an interface is also out with a link it ends.
+    Maintenance windows and the alerts' root cause both ask this.
+    """
+    if subject.kind == "interface" and links and inventory is not None:
+        end = (subject.name, subject.part)
+        for link in filter(None, map(inventory.links.get, links)):
+            if end in ((link.a.device, link.a.interface), (link.b.device, link.b.interface)):
+                return True
+    on = stands_on(subject, inventory)
+    if subject.kind in NEEDS_ALL:
+        return bool(on) and on <= set(devices)
+    return not on.isdisjoint(devices)
 
 
 def _fingerprint(inventory: Inventory) -> tuple:

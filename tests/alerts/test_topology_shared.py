@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from nms import state
-from nms.alerts.topology import Topology, assign_roots
+from nms.alerts.topology import RootCause, assign_roots
 from nms.config import ROOT
 from nms.state import Machine, StateConfig
 from probes.common import topology as core
@@ -54,9 +54,9 @@ def run(inv: Inventory, polls: list[dict], m: Machine | None = None) -> Machine:
 
 
 def test_alerts_use_the_state_machines_graph_built_once(province):
-    topo = Topology.build(province)
+    topo = RootCause.build(province)
     assert topo.graph is core.build(province)  # cached per inventory, not rebuilt per batch
-    assert Topology.build(province).graph is topo.graph
+    assert RootCause.build(province).graph is topo.graph
 
 
 def test_lan_joins_one_network_only(province):
@@ -71,7 +71,7 @@ def test_lan_joins_one_network_only(province):
 @pytest.mark.parametrize("city", ["hefei", "chaohu", "huangshan"])
 def test_cut_sdh_link_state_and_alert_grouping_agree(province, city):
     link = province.links[f"sdh-{city}"]
-    topo = Topology.build(province)
+    topo = RootCause.build(province)
     behind = topo.behind("link", link.id)
     assert behind and link.b.device in behind
     m = run(province, province_polls(province, T0, set(), None))
@@ -89,7 +89,7 @@ def test_cut_sdh_link_state_and_alert_grouping_agree(province, city):
 
 def test_a_router_that_answers_ping_is_no_root_for_a_device_down_behind_it(province):
     """SNMP failing on the county router (wrong community) while its firewall dies: two causes."""
-    topo = Topology.build(province)
+    topo = RootCause.build(province)
     router, firewall = "lujiang-int-rtr1", "lujiang-int-fw1"
     assert firewall in topo.behind("device", router)
     subjects = [("device", router), ("device", firewall)]

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
+import time
+from pathlib import Path
 
-import nms.server
+import pytest
+from flask import Flask
 
-# nms.server skips a blueprint module that is not written yet only when the module itself is
-# missing, not its package (nms.alerts); until nms/alerts exists, leave it out here.
-if importlib.util.find_spec("nms.alerts") is None:
-    nms.server.BLUEPRINT_MODULES = tuple(
-        m for m in nms.server.BLUEPRINT_MODULES if not m.startswith("nms.alerts")
-    )
-
-
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import pytest  # noqa: E402
-from flask import Flask  # noqa: E402
-
-from probes.common.inventory import load_inventory  # noqa: E402
-from probes.common.inventory_model import Inventory  # noqa: E402
-from tests.auth.helpers import app_db, make_app, make_token  # noqa: E402
-from tests.dashboards import synth  # noqa: E402
+from probes.common.inventory import load_inventory
+from probes.common.inventory_model import Inventory
+from tests.auth.helpers import app_db, make_app, make_token
+from tests.dashboards import synth
 
 ROOT = Path(__file__).resolve().parents[2]
 

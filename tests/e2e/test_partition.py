@@ -64,7 +64,7 @@ def partitioned(tmp_path: Path):
     inventory = load_inventory(inv_path)
     secrets_file = write_secrets(tmp_path / "secrets.env")
     (tmp_path / "centre").mkdir()
-    centre = Centre(tmp_path / "centre", inv_path, full_app=True, extra_args=["--age-every", "1"])
+    centre = Centre(tmp_path / "centre", inv_path, extra_args=["--age-every", "1"])
     centre.env.update(NMS_STATE_STALE_FACTOR="1", NMS_STATE_STALE_MIN_S="1")
     db = open_migrated(centre.settings())
     users.create(db, "watcher", "viewer", "anhui", "watcher-password-1234", actor="test")

@@ -62,7 +62,7 @@ def province(tmp_path: Path):
     viewer_token = tokens.create(db, "user", "watcher", actor="test")[1]
     db.conn.close()
 
-    centre = Centre(data, inventory, full_app=True)
+    centre = Centre(data, inventory)
     centre.start()
     env = dict(SNMP_SECRETS, NMS_SECRETS_FILE=str(secrets_file))
     try:

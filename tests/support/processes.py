@@ -32,14 +32,6 @@ SNMP_SECRETS = {
     "NMS_SNMP_V3_PRIV": "agent-test-priv-key-1",
 }
 TOKEN_ENV = "NMS_AGENT_TOKEN_TEST"
-# ``nms serve`` itself, with the blueprints the agent talks to (auth + ingest): the agent's
-# tests must not fail because a dashboard module elsewhere in the tree is mid-change.
-SERVE = (
-    "import argparse, sys; from nms import serve, server;"
-    " server.BLUEPRINT_MODULES = ('nms.auth.views', 'nms.ingest');"
-    " p = argparse.ArgumentParser(prog='nms'); serve.register(p.add_subparsers());"
-    " a = p.parse_args(); sys.exit(a.func(a))"
-)
 
 
 def wait_for(cond: Callable[[], Any], timeout: float, what: str, every: float = 0.2) -> Any:
@@ -104,12 +96,9 @@ class Centre:
         inventory: Path,
         port: int | None = None,
         *,
-        full_app: bool = False,
         extra_args: list[str] | None = None,
     ) -> None:
-        """``full_app`` serves every blueprint (``python -m nms serve``), else auth + ingest only;
-        ``extra_args`` go to ``nms serve`` (e.g. ``--age-every 1``)."""
-        self.full_app = full_app
+        """``extra_args`` go to ``nms serve`` (e.g. ``--age-every 1``)."""
         self.extra_args = list(extra_args or [])
         self.data_dir = data_dir
         self.inventory = inventory
@@ -145,7 +134,8 @@ class Centre:
             self.proc = subprocess.Popen(
                 [
                     sys.executable,
-                    *(("-m", "nms") if self.full_app else ("-c", SERVE)),
+                    "-m",
+                    "nms",
                     "serve",
                     "--port",
                     str(self.port),
