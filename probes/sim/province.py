@@ -20,10 +20,10 @@ from collections.abc import Callable, Iterable
 
 from probes.common import topology
 from probes.common.inventory_model import Inventory
-from probes.sim import ber
+from probes.snmp import ber
 from probes.sim.agent import Stats, handle_community, handle_pdu
 from probes.sim.device import SimDevice, link_ends_of, tunnel_peers_of, wan_delay_s
-from probes.sim.usm import UsmEngine, UsmUser, engine_time
+from probes.snmp.usm import UsmEngine, UsmUser, engine_time
 from probes.snmp.credential import Credential
 
 log = logging.getLogger("probes.sim")

@@ -11,7 +11,7 @@ import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 
-from probes.sim import ber
+from probes.snmp import ber
 from probes.sim.snmprec import Walk
 
 Dynamic = Callable[[float], bytes | None]  # now -> value TLV; None: the row is gone for now

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from probes.sim import ber
+from probes.snmp import ber
 from probes.sim.snmprec import SnmprecError, parse_text
 
 
