@@ -66,6 +66,7 @@ class TrapReceiver:
     users: Iterable[Credential] = ()
     engine_id: bytes = DEFAULT_ENGINE_ID
     stats: Counter = field(default_factory=Counter)
+    admit: Callable[[str], bool] = lambda _source: True  # flood control hook, before decoding
 
     def __post_init__(self) -> None:
         self._communities = {c.encode() for c in self.communities}
@@ -82,6 +83,9 @@ class TrapReceiver:
     def receive(self, data: bytes, source: str) -> bytes | None:
         """Process one datagram; the reply to send back (inform Response, Report) or None."""
         self.stats["packets"] += 1
+        if not self.admit(source):
+            self.stats["held"] += 1
+            return None
         try:
             version = message_version(data)
             if version == 3:
