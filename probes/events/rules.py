@@ -86,8 +86,8 @@ class Blocks(BaseModel):
     """The two blocks of one profile file (everything else in it is the poller's)."""
 
     model_config = ConfigDict(extra="ignore")
-    traps: dict[Oid, TrapRule | list[TrapRule]] = {}
-    syslog: dict[str, SyslogRule] = {}
+    traps: dict[Oid, TrapRule | list[TrapRule] | None] = {}  # None deletes an inherited entry
+    syslog: dict[str, SyslogRule | None] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +130,7 @@ def validate_file(path: Path) -> Blocks:
         raise RulesError("\n".join(dict.fromkeys(msgs))) from None
 
 
-_UNION_TAGS = {"TrapRule", "list[TrapRule]"}
+_UNION_TAGS = {"TrapRule", "list[TrapRule]", "SyslogRule"}
 
 
 class Compiled:
@@ -138,9 +138,9 @@ class Compiled:
 
     def __init__(self, blocks: Blocks) -> None:
         self.traps: dict[str, list[TrapRule]] = {
-            oid: r if isinstance(r, list) else [r] for oid, r in blocks.traps.items()
+            oid: r if isinstance(r, list) else [r] for oid, r in blocks.traps.items() if r is not None
         }
-        self.syslog = [(r, re.compile(r.match), _literal(r.match)) for r in blocks.syslog.values()]
+        self.syslog = [(r, re.compile(r.match), _literal(r.match)) for r in blocks.syslog.values() if r]
 
     def trap(self, note: Notification) -> Meaning | None:
         for rule in self.traps.get(note.trap_oid, ()):
