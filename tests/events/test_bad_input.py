@@ -42,7 +42,8 @@ def v2c(community: bytes = b"s3cret-trap", tag: int = TRAP_V2) -> bytes:
 
 def v1() -> bytes:
     pdu = ber.tlv(TRAP_V1, ber.enc_oid((1, 3, 6, 1, 4, 1, 2011))
-                  + ber.tlv(ber.IP_ADDRESS, bytes([127, 0, 0, 1])) + ber.enc_int(2) + ber.enc_int(0) + ber.enc_int(55, ber.TIMETICKS)
+                  + ber.tlv(ber.IP_ADDRESS, bytes([127, 0, 0, 1])) + ber.enc_int(2)
+                  + ber.enc_int(0) + ber.enc_int(55, ber.TIMETICKS)
                   + ber.tlv(S, _vb("1.3.6.1.2.1.2.2.1.1.5", ber.enc_int(5))))
     return ber.tlv(S, ber.enc_int(0) + ber.tlv(ber.OCTET_STRING, b"s3cret-trap") + pdu)
 
