@@ -50,13 +50,27 @@ def oid_text(arcs: tuple[int, ...]) -> str:
     return ".".join(map(str, arcs))
 
 
+_OIDS: dict[bytes, str] = {}
+_OIDS_MAX = 8192  # a storm repeats the same few varbind names; the cache starts afresh when full
+
+
+def oid_of(body: bytes) -> str:
+    """Dotted text of an encoded OID body, cached."""
+    text = _OIDS.get(body)
+    if text is None:
+        if len(_OIDS) >= _OIDS_MAX:
+            _OIDS.clear()
+        text = _OIDS[body] = oid_text(ber.dec_oid_body(body))
+    return text
+
+
 def _value(tag: int, buf: bytes, s: int, e: int) -> Value:
     if tag == ber.INTEGER:
         return ber.dec_int(buf, s, e)
     if tag == ber.OCTET_STRING or tag == ber.OPAQUE:
         return buf[s:e]
     if tag == ber.OID:
-        return oid_text(ber.dec_oid_body(buf[s:e]))
+        return oid_of(buf[s:e])
     if tag == ber.IP_ADDRESS:
         if e - s != 4:
             raise ber.BerError("IpAddress is not 4 octets")
@@ -74,16 +88,23 @@ def varbinds(buf: bytes, start: int, end: int) -> list[tuple[str, Value]]:
         raise ber.BerError("varbind list is not a SEQUENCE")
     out: list[tuple[str, Value]] = []
     while pos < stop:
-        vtag, vs, ve = ber.read_tlv(buf, pos)
-        if vtag != ber.SEQUENCE or ve > stop:
-            raise ber.BerError("varbind is not a SEQUENCE")
-        otag, os_, oe = ber.read_tlv(buf, vs)
-        if otag != ber.OID:
-            raise ber.BerError("varbind name is not an OID")
+        if buf[pos] == 0x30 and buf[pos + 1] < 0x80 and buf[pos + 2] == 0x06 and buf[pos + 3] < 0x80:
+            # the common case, short lengths: sliced here instead of three read_tlv calls
+            ve, os_ = pos + 2 + buf[pos + 1], pos + 4
+            oe = os_ + buf[pos + 3]
+            if ve > stop or oe > ve:
+                raise ber.BerError("varbind runs past its list")
+        else:
+            vtag, vs, ve = ber.read_tlv(buf, pos)
+            if vtag != ber.SEQUENCE or ve > stop:
+                raise ber.BerError("varbind is not a SEQUENCE")
+            otag, os_, oe = ber.read_tlv(buf, vs)
+            if otag != ber.OID:
+                raise ber.BerError("varbind name is not an OID")
         ttag, ts, te = ber.read_tlv(buf, oe)
         if te > ve:
             raise ber.BerError("varbind value runs past its varbind")
-        out.append((oid_text(ber.dec_oid_body(buf[os_:oe])), _value(ttag, buf, ts, te)))
+        out.append((oid_of(buf[os_:oe]), _value(ttag, buf, ts, te)))
         pos = ve
     return out
 
@@ -109,7 +130,7 @@ def _v1(pdu: bytes, s: int, e: int) -> Notification:
     tag, a, b = ber.read_tlv(pdu, s)
     if tag != ber.OID:
         raise ber.BerError("v1 trap enterprise is not an OID")
-    enterprise = oid_text(ber.dec_oid_body(pdu[a:b]))
+    enterprise = oid_of(pdu[a:b])
     tag, a, p = ber.read_tlv(pdu, b)
     agent = _value(tag, pdu, a, p)
     _, a, b = ber.read_tlv(pdu, p)

@@ -225,10 +225,13 @@ def _fits(found: tuple[str, Any] | None, want: list[int | str]) -> bool:
     return val in want or str(val) in {str(w) for w in want}
 
 
+_BINARY = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def _show(val: Any) -> str:
     """A varbind value as text: strings decoded (UTF-8 or GBK), binary ones (MACs) in hex."""
     if isinstance(val, bytes):
-        if any(b < 32 and b not in (9, 10, 13) for b in val):
+        if _BINARY.search(val):
             return val.hex(":")
         return decode_text(val)[0]
     return str(val)

@@ -15,6 +15,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from probes.events.udp import UdpListener
+
 log = logging.getLogger(__name__)
 MAX_MESSAGE = 1 << 20  # 1 MiB: longer lines are counted and dropped, never buffered
 _BOM = "\ufeff"
@@ -137,6 +139,7 @@ class SyslogReceiver:
     admit: Callable[[str], bool] = lambda _source: True  # flood control hook, before parsing
 
     def receive(self, raw: bytes, source: str) -> None:
+        """Count, admit, parse and hand over one message (returns None: syslog has no replies)."""
         self.stats["messages"] += 1
         if len(raw) > MAX_MESSAGE:
             self.stats["oversize"] += 1
@@ -153,14 +156,6 @@ class SyslogReceiver:
         if msg.charset != "utf-8":
             self.stats["invalid_charset" if msg.charset == "invalid" else msg.charset] += 1
         self.handler(msg, source)
-
-
-class _Udp(asyncio.DatagramProtocol):
-    def __init__(self, receiver: SyslogReceiver) -> None:
-        self.receiver = receiver
-
-    def datagram_received(self, data: bytes, addr: tuple) -> None:
-        self.receiver.receive(data, addr[0])
 
 
 class Framer:
@@ -267,10 +262,8 @@ class _Tcp(asyncio.Protocol):
             self.framer.close()
 
 
-async def serve_syslog(receiver: SyslogReceiver, host: str, port: int) -> tuple[asyncio.DatagramTransport,
-                                                                                  asyncio.Server]:
+async def serve_syslog(receiver: SyslogReceiver, host: str, port: int) -> tuple[UdpListener, asyncio.Server]:
     """Listen on ``host:port`` over UDP and TCP; close both returned objects to stop."""
-    loop = asyncio.get_running_loop()
-    udp, _ = await loop.create_datagram_endpoint(lambda: _Udp(receiver), local_addr=(host, port))
-    tcp = await loop.create_server(lambda: _Tcp(receiver), host, port)
+    udp = UdpListener(receiver.receive, host, port)
+    tcp = await asyncio.get_running_loop().create_server(lambda: _Tcp(receiver), host, port)
     return udp, tcp

@@ -9,7 +9,6 @@ first sight (cached) and the sender's clock is learnt to refuse replays.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import time
@@ -24,6 +23,7 @@ from probes.events.notification import (
     response_pdu,
     split_community,
 )
+from probes.events.udp import UdpListener
 from probes.snmp import ber
 from probes.snmp.credential import Credential
 from probes.snmp.usm import (
@@ -204,25 +204,9 @@ _REPORT_NAMES = {1: "unsupported_level", 2: "not_in_time_window", 3: "unknown_us
                  4: "discovery", 5: "wrong_digest", 6: "decryption_error"}
 
 
-class _Protocol(asyncio.DatagramProtocol):
-    def __init__(self, receiver: TrapReceiver) -> None:
-        self.receiver = receiver
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def datagram_received(self, data: bytes, addr: tuple) -> None:
-        reply = self.receiver.receive(data, addr[0])
-        if reply is not None and self.transport is not None:
-            self.transport.sendto(reply, addr)
-
-
-async def serve_traps(receiver: TrapReceiver, host: str, port: int) -> asyncio.DatagramTransport:
-    """Listen on ``host:port`` (UDP); close the returned transport to stop."""
-    loop = asyncio.get_running_loop()
-    transport, _ = await loop.create_datagram_endpoint(lambda: _Protocol(receiver), local_addr=(host, port))
-    return transport
+async def serve_traps(receiver: TrapReceiver, host: str, port: int) -> UdpListener:
+    """Listen on ``host:port`` (UDP); ``close()`` the result to stop."""
+    return UdpListener(receiver.receive, host, port)
 
 
 def random_engine_id() -> bytes:
