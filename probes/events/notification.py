@@ -101,10 +101,20 @@ def varbinds(buf: bytes, start: int, end: int) -> list[tuple[str, Value]]:
             otag, os_, oe = ber.read_tlv(buf, vs)
             if otag != ber.OID:
                 raise ber.BerError("varbind name is not an OID")
-        ttag, ts, te = ber.read_tlv(buf, oe)
+        ttag, tl = buf[oe], buf[oe + 1]
+        if tl < 0x80:
+            ts, te = oe + 2, oe + 2 + tl
+        else:
+            ttag, ts, te = ber.read_tlv(buf, oe)
         if te > ve:
             raise ber.BerError("varbind value runs past its varbind")
-        out.append((oid_of(buf[os_:oe]), _value(ttag, buf, ts, te)))
+        if ttag == 0x02:  # INTEGER and OCTET STRING inline: most varbinds are one of them
+            val: Value = int.from_bytes(buf[ts:te], "big", signed=True)
+        elif ttag == 0x04:
+            val = buf[ts:te]
+        else:
+            val = _value(ttag, buf, ts, te)
+        out.append((oid_of(buf[os_:oe]), val))
         pos = ve
     return out
 

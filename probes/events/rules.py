@@ -144,7 +144,7 @@ class Compiled:
 
     def trap(self, note: Notification) -> Meaning | None:
         for rule in self.traps.get(note.trap_oid, ()):
-            if all(_fits(note.value(oid), want) for oid, want in rule.when.items()):
+            if not rule.when or all(_fits(note.value(oid), want) for oid, want in rule.when.items()):
                 return Meaning(rule.kind, _subject(rule, note), rule.severity,
                                _trap_text(rule, note), rule.clears)
         return None
@@ -230,6 +230,8 @@ _BINARY = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 def _show(val: Any) -> str:
     """A varbind value as text: strings decoded (UTF-8 or GBK), binary ones (MACs) in hex."""
+    if val.__class__ is int or val.__class__ is str:
+        return str(val)
     if isinstance(val, bytes):
         if _BINARY.search(val):
             return val.hex(":")
