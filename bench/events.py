@@ -5,7 +5,7 @@ Each receiver is a separate process on a loopback port; the same pre-built datag
 (SNMPv2c linkDown traps with ifIndex/ifAdminStatus/ifOperStatus/ifName; RFC 3164 Huawei
 IF_STATE lines) are sent to each at a paced rate, and its CPU time (user + system, all
 threads, from /proc) is read before and after.  Ours decodes, maps the source to an
-inventory device, gives the profile's meaning and writes one JSON line per event.
+inventory device, gives the profile's meaning and writes one tab-separated line per event.
 
     python bench/events.py [--count 20000] [--rate 20000]
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import shutil
 import socket
@@ -51,7 +50,7 @@ def trap(i: int) -> bytes:
 
 
 def serve(kind: str, port: int, out: str) -> None:
-    """Child process: our receiver, writing one JSON line per event to ``out``."""
+    """Child process: our receiver, writing one line per event to ``out``."""
     from probes.events.flood import FloodGate
     from probes.events.pipeline import EventPipeline
     from probes.events.rules import load_rules
@@ -65,10 +64,11 @@ def serve(kind: str, port: int, out: str) -> None:
                                     profile="huawei-vrp", address="127.0.0.1", credential="c")
     fh = open(out, "w", encoding="utf-8")  # noqa: SIM115 - open for the process's life
 
-    def emit(ev) -> None:  # noqa: ANN001
-        fh.write(json.dumps({"t": ev.time, "src": ev.source, "dev": ev.device, "kind": ev.kind,
-                             "subject": ev.subject, "sev": ev.severity, "text": ev.text},
-                            ensure_ascii=False) + "\n")
+    clean = str.maketrans("\t\n", "  ")
+
+    def emit(ev) -> None:  # noqa: ANN001 - one tab-separated line, as snmptrapd writes one line
+        fh.write(f"{ev.time:.3f}\t{ev.source}\t{ev.device}\t{ev.kind}\t{ev.subject}\t{ev.severity}\t"
+                 f"{ev.text.translate(clean)}\n")
 
     unlimited = FloodGate(rate=1e12, burst=1e12)  # one sender here; flood control measured elsewhere
     pipe = EventPipeline(SourceMap(inv, load_rules()), emit, known=unlimited)
@@ -153,7 +153,7 @@ def main() -> None:
         d = Path(tmp)
         env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
         for kind, packets in (("traps", traps), ("syslog", lines)):
-            port, out = free_udp(), d / f"ours-{kind}.jsonl"
+            port, out = free_udp(), d / f"ours-{kind}.tsv"
             proc = start([sys.executable, __file__, "--serve", kind, str(port), str(out)], "ready", env=env)
             try:
                 results.append((kind, *measure(f"ours ({kind})", proc, port, packets, args.rate,

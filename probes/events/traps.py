@@ -87,8 +87,7 @@ class TrapReceiver:
             self.stats["held"] += 1
             return None
         try:
-            version = message_version(data)
-            if version == 3:
+            if message_version(data) == 3:
                 return self._v3(data, source)
             return self._community(data, source)
         except (ber.BerError, IndexError, ValueError, OverflowError) as exc:
