@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -107,30 +108,6 @@ def count_lines(path: Path, prefix: bytes = b"") -> int:
         return 0
 
 
-def measure(name: str, proc: subprocess.Popen, port: int, packets: list[bytes], rate: float,
-            counted) -> tuple[str, int, float]:  # noqa: ANN001
-    """Send ``packets`` paced at ``rate``/s, wait until ``counted()`` stops growing."""
-    time.sleep(0.5)
-    before = cpu_s(proc.pid)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
-        start = time.perf_counter()
-        for i, p in enumerate(packets):
-            s.sendto(p, ("127.0.0.1", port))
-            if i % 200 == 199:
-                ahead = start + (i + 1) / rate - time.perf_counter()
-                if ahead > 0:
-                    time.sleep(ahead)
-    last, stable = -1, 0
-    while stable < 4:
-        time.sleep(0.25)
-        n = counted()
-        stable = stable + 1 if n == last else 0
-        last = n
-    used = cpu_s(proc.pid) - before
-    return name, last, used
-
-
 def start(cmd: list[str], ready: str | None = None, **kw) -> subprocess.Popen:  # noqa: ANN003
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
     if ready:
@@ -141,10 +118,39 @@ def start(cmd: list[str], ready: str | None = None, **kw) -> subprocess.Popen:  
     return proc
 
 
+def measure(name: str, cmd: list[str], port: int, packets: list[bytes], rate: float,
+            counted: Callable[[], int], ready: str | None = None, **kw) -> tuple[str, int, float]:  # noqa: ANN003
+    """Start ``cmd``, send ``packets`` paced at ``rate``/s, wait until ``counted()`` stops
+    growing; (name, messages written, CPU seconds the receiver used meanwhile)."""
+    proc = start(cmd, ready, **kw)
+    try:
+        time.sleep(0.5)
+        before = cpu_s(proc.pid)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+            t0 = time.perf_counter()
+            for i, p in enumerate(packets):
+                s.sendto(p, ("127.0.0.1", port))
+                if i % 200 == 199:
+                    ahead = t0 + (i + 1) / rate - time.perf_counter()
+                    if ahead > 0:
+                        time.sleep(ahead)
+        last, stable = -1, 0
+        while stable < 4:
+            time.sleep(0.25)
+            n = counted()
+            stable = stable + 1 if n == last else 0
+            last = n
+        return name, last, cpu_s(proc.pid) - before
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--count", type=int, default=20000)
-    ap.add_argument("--rate", type=float, default=20000, help="datagrams per second sent")
+    ap.add_argument("--rate", type=float, default=5000, help="datagrams per second sent")
     args = ap.parse_args()
     traps = [trap(i) for i in range(args.count)]
     lines = [LINE % (1 + i % 48) for i in range(args.count)]
@@ -154,26 +160,18 @@ def main() -> None:
         env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
         for kind, packets in (("traps", traps), ("syslog", lines)):
             port, out = free_udp(), d / f"ours-{kind}.tsv"
-            proc = start([sys.executable, __file__, "--serve", kind, str(port), str(out)], "ready", env=env)
-            try:
-                results.append((kind, *measure(f"ours ({kind})", proc, port, packets, args.rate,
-                                               lambda out=out: count_lines(out))))
-            finally:
-                proc.kill()
-                proc.wait()
+            cmd = [sys.executable, __file__, "--serve", kind, str(port), str(out)]
+            results.append(measure(f"ours ({kind})", cmd, port, packets, args.rate,
+                                   lambda out=out: count_lines(out), "ready", env=env))
         snmptrapd = shutil.which("snmptrapd") or "/usr/sbin/snmptrapd"
         if Path(snmptrapd).exists():
             port, out = free_udp(), d / "snmptrapd.log"
             conf = d / "snmptrapd.conf"
             conf.write_text(f"authCommunity log {COMMUNITY.decode()}\ndoNotRetainNotificationLogs yes\n")
-            proc = start([snmptrapd, "-f", "-C", "-c", str(conf), "-n", "-Lf", str(out),
-                          "-F", "TRAP %a %N %v\n", f"udp:127.0.0.1:{port}"])
-            try:
-                results.append(("traps", *measure("net-snmp snmptrapd", proc, port, traps, args.rate,
-                                                  lambda: count_lines(out, b"TRAP "))))
-            finally:
-                proc.terminate()
-                proc.wait()
+            cmd = [snmptrapd, "-f", "-C", "-c", str(conf), "-n", "-Lf", str(out), "-F", "TRAP %a %N %v\n",
+                   f"udp:127.0.0.1:{port}"]
+            results.append(measure("net-snmp snmptrapd", cmd, port, traps, args.rate,
+                                   lambda out=out: count_lines(out, b"TRAP ")))
         rsyslogd = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
         if Path(rsyslogd).exists():
             port, out = free_udp(), d / "rsyslog.log"
@@ -183,17 +181,13 @@ def main() -> None:
                 f'input(type="imudp" address="127.0.0.1" port="{port}")\n'
                 'template(name="line" type="string" string="%fromhost-ip% %rawmsg%\\n")\n'
                 f'*.* action(type="omfile" file="{out}" template="line")\n')
-            proc = start([rsyslogd, "-n", "-f", str(conf), "-i", str(d / "rsyslog.pid")])
-            try:
-                results.append(("syslog", *measure("rsyslog imudp", proc, port, lines, args.rate,
-                                                   lambda: count_lines(out))))
-            finally:
-                proc.terminate()
-                proc.wait()
+            cmd = [rsyslogd, "-n", "-f", str(conf), "-i", str(d / "rsyslog.pid")]
+            results.append(measure("rsyslog imudp", cmd, port, lines, args.rate,
+                                   lambda out=out: count_lines(out)))
     print(f"{args.count} datagrams each, sent at {args.rate:.0f}/s from 127.0.0.1")
     print(f"{'receiver':<22}{'received':>10}{'CPU s':>9}{'per CPU-s':>12}")
     per = {}
-    for _kind, name, n, cpu in results:
+    for name, n, cpu in results:
         rate = n / cpu if cpu else float("inf")
         per[name] = rate
         print(f"{name:<22}{n:>10}{cpu:>9.2f}{rate:>12.0f}")
