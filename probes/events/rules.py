@@ -90,7 +90,7 @@ class Blocks(BaseModel):
     syslog: dict[str, SyslogRule | None] = {}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen __init__ costs a microsecond per trap
 class Meaning:
     kind: str
     subject: str
@@ -244,6 +244,8 @@ def _subject(rule: TrapRule, note: Notification) -> str:
         found = note.value(part.varbind)
         if found is not None:
             index, val = found
+            if part.format == "{value}":
+                return _show(val)
             return part.format.format(value=_show(val), index=index)
     return ""
 
