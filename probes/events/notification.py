@@ -126,9 +126,12 @@ def decode_pdu(pdu: bytes, version: str) -> Notification:
         return _v1(pdu, s, e)
     if tag not in (TRAP_V2, INFORM):
         raise ber.BerError(f"PDU 0x{tag:02x} is not a notification")
-    _, _, p = ber.read_tlv(pdu, s)  # request-id
-    _, _, p = ber.read_tlv(pdu, p)  # error-status
-    _, _, p = ber.read_tlv(pdu, p)  # error-index
+    if pdu[s + 1] < 0x80 and pdu[s + 3 + pdu[s + 1]] == 1 and pdu[s + 6 + pdu[s + 1]] == 1:
+        p = s + 8 + pdu[s + 1]  # short request-id, one-octet error-status and error-index
+    else:
+        _, _, p = ber.read_tlv(pdu, s)  # request-id
+        _, _, p = ber.read_tlv(pdu, p)  # error-status
+        _, _, p = ber.read_tlv(pdu, p)  # error-index
     vbs = varbinds(pdu, p, e)
     if len(vbs) < 2 or vbs[1][0] != SNMP_TRAP_OID_0 or not isinstance(vbs[1][1], str):
         raise ber.BerError("notification lacks sysUpTime.0, snmpTrapOID.0")
@@ -170,32 +173,23 @@ class CommunityMessage:
     pdu: bytes
 
 
-def split_community(data: bytes) -> CommunityMessage:
-    """The parts of a v1/v2c message; BerError when it is not one."""
+def split_message(data: bytes) -> CommunityMessage | None:
+    """The parts of a v1/v2c message, None for a v3 one; BerError for anything else."""
     tag, s, e = ber.read_tlv(data, 0)
-    if tag != ber.SEQUENCE:
-        raise ber.BerError("message is not a SEQUENCE")
-    tag, a, b = ber.read_tlv(data, s)
-    if tag != ber.INTEGER:
-        raise ber.BerError("version is not an INTEGER")
-    version = {0: "v1", 1: "v2c"}.get(ber.dec_int(data, a, b))
-    if version is None:
-        raise ber.BerError("not a v1/v2c message")
-    tag, a, p = ber.read_tlv(data, b)
-    if tag != ber.OCTET_STRING:
-        raise ber.BerError("community is not an OCTET STRING")
-    return CommunityMessage(version, data[a:p], p, data[p:e])
-
-
-def message_version(data: bytes) -> int:
-    """The msgVersion field (0 = v1, 1 = v2c, 3 = v3); BerError on garbage."""
-    tag, s, _ = ber.read_tlv(data, 0)
     if tag != ber.SEQUENCE:
         raise ber.BerError("message is not a SEQUENCE")
     tag, a, b = ber.read_tlv(data, s)
     if tag != ber.INTEGER or b - a > 4:
         raise ber.BerError("version is not a small INTEGER")
-    return ber.dec_int(data, a, b)
+    version = ber.dec_int(data, a, b)
+    if version == 3:
+        return None
+    if version not in (0, 1):
+        raise ber.BerError(f"SNMP version {version} is not v1, v2c or v3")
+    tag, a, p = ber.read_tlv(data, b)
+    if tag != ber.OCTET_STRING:
+        raise ber.BerError("community is not an OCTET STRING")
+    return CommunityMessage("v1" if version == 0 else "v2c", data[a:p], p, data[p:e])
 
 
 def response_pdu(inform_pdu: bytes) -> bytes:

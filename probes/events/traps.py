@@ -17,11 +17,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from probes.events.notification import (
+    CommunityMessage,
     Notification,
     decode_pdu,
-    message_version,
     response_pdu,
-    split_community,
+    split_message,
 )
 from probes.events.udp import UdpListener
 from probes.snmp import ber
@@ -87,9 +87,10 @@ class TrapReceiver:
             self.stats["held"] += 1
             return None
         try:
-            if message_version(data) == 3:
+            msg = split_message(data)
+            if msg is None:
                 return self._v3(data, source)
-            return self._community(data, source)
+            return self._community(msg, data, source)
         except (ber.BerError, IndexError, ValueError, OverflowError) as exc:
             self.stats["bad_ber"] += 1
             log.debug("trap from %s: undecodable: %s", source, exc)
@@ -99,8 +100,7 @@ class TrapReceiver:
         self.stats["notifications"] += 1
         self.handler(note, source, raw)
 
-    def _community(self, data: bytes, source: str) -> bytes | None:
-        msg = split_community(data)
+    def _community(self, msg: CommunityMessage, data: bytes, source: str) -> bytes | None:
         if msg.community not in self._communities:
             self.stats["bad_community"] += 1
             return None
