@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,10 @@ from probes.events.sources import SourceMap
 from probes.events.syslog import SyslogReceiver, serve_syslog
 from probes.events.traps import DEFAULT_ENGINE_ID, TrapReceiver, serve_traps
 from probes.snmp.credential import Credential
+
+log = logging.getLogger(__name__)
+#: counters that are not refusals (syslog decoded as GB18030 is fine, not an error)
+_NOT_REFUSALS = {"packets", "notifications", "messages", "gb18030", "discovery"}
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -45,6 +50,7 @@ class EventService:
     profile_dir: Path = PROFILE_DIR
     engine_id: bytes = DEFAULT_ENGINE_ID
     _closers: list = field(default_factory=list)
+    _logged: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         sources = SourceMap(self.inventory, load_rules(self.profile_dir), self.sim)
@@ -69,12 +75,26 @@ class EventService:
         while True:
             await asyncio.sleep(seconds)
             self.pipeline.flush()
+            self.log_refusals()
+
+    def log_refusals(self) -> None:
+        """One log line per receiver naming what it refused since the last call (bad BER,
+        wrong community, wrong digest, unknown user, oversize, invalid, held back, ...)."""
+        for name, stats in self.stats().items():
+            seen = self._logged.setdefault(name, {})
+            new = {k: v - seen.get(k, 0) for k, v in stats.items()
+                   if k not in _NOT_REFUSALS and v != seen.get(k, 0)}
+            if new:
+                log.warning("%s receiver refused or held back: %s", name,
+                            ", ".join(f"{k} {v}" for k, v in sorted(new.items())))
+            seen.update(stats)
 
     async def stop(self) -> None:
         self._flusher.cancel()
         for c in self._closers:
             c.close()
         self.pipeline.flush()
+        self.log_refusals()
 
     def stats(self) -> dict[str, dict[str, int]]:
         return {"traps": dict(self.traps.stats), "syslog": dict(self.syslog.stats)}

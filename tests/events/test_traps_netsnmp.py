@@ -67,7 +67,8 @@ def test_v1_v2c_trap_v2c_inform_and_v3_inform_arrive_once_with_meaning(service: 
     assert stats["notifications"] == 5 and stats["discovery"] >= 1
 
 
-def test_wrong_community_wrong_key_unknown_user_are_counted_not_delivered(service: Running) -> None:
+def test_wrong_community_wrong_key_unknown_user_are_counted_not_delivered(
+        service: Running, caplog: pytest.LogCaptureFixture) -> None:
     p = service.trap_port
     r = run("snmptrap", ["-v2c", "-c", "wrong", "--", "", LINK_DOWN, *IF_INDEX_5], p)
     assert r.returncode == 0
@@ -85,6 +86,9 @@ def test_wrong_community_wrong_key_unknown_user_are_counted_not_delivered(servic
     assert stats["wrong_digest"] >= 2  # the inform (answered with a Report) and the trap
     assert stats["unknown_user"] >= 1
     assert stats["notifications"] == 0 and service.events == []
+    service.svc.log_refusals()
+    logged = " ".join(r.getMessage() for r in caplog.records if "refused" in r.getMessage())
+    assert "bad_community" in logged and "wrong_digest" in logged and "unknown_user" in logged
 
 
 def test_unknown_source_is_kept_and_rate_limited(service: Running) -> None:
