@@ -19,6 +19,11 @@ from tests.conftest import free_port
 V3 = Credential(version="v3", user="trapper", auth_proto="SHA-256", auth_key="trap-auth-key-1",
                 priv_proto="AES", priv_key="trap-priv-key-1", name="v3-trap")
 V2 = Credential(version="v2c", community="s3cret-trap", name="v2")
+#: more v3 users: (user, auth, priv) with keys "<user>-auth-key" / "<user>-priv-key"
+V3_MORE = [("sha1aes", "SHA", "AES"), ("sha512aes256", "SHA-512", "AES-256"),
+           ("sha224aes192", "SHA-224", "AES-192")]
+V3_EXTRA = [Credential(version="v3", user=u, auth_proto=a, auth_key=f"{u}-auth-key", priv_proto=p,
+                       priv_key=f"{u}-priv-key", name=u) for u, a, p in V3_MORE]
 #: net-snmp's options for the v3 credential above
 V3_ARGS = ["-v3", "-l", "authPriv", "-u", "trapper", "-a", "SHA-256", "-A", "trap-auth-key-1",
            "-x", "AES", "-X", "trap-priv-key-1"]
@@ -62,7 +67,7 @@ class Running:
         self._lock = threading.Lock()
         self.trap_port, self.syslog_port = free_port(kind=socket.SOCK_DGRAM), udp_tcp_port()
         self.loop = asyncio.new_event_loop()
-        self.svc = EventService(inventory(), self._emit, [V2, V3], sim=sim)
+        self.svc = EventService(inventory(), self._emit, [V2, V3, *V3_EXTRA], sim=sim)
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         asyncio.run_coroutine_threadsafe(

@@ -8,7 +8,9 @@ import subprocess
 
 import pytest
 
-from tests.events.conftest import UNKNOWN, V3_ARGS, Running
+from probes.common.inventory_model import CredentialRef
+from probes.events.service import credentials, parse_listen
+from tests.events.conftest import UNKNOWN, V3_ARGS, V3_MORE, Running, inventory
 
 pytestmark = pytest.mark.skipif(not shutil.which("snmptrap") or not shutil.which("snmpinform"),
                                 reason="net-snmp's snmptrap/snmpinform not installed (Debian: snmp)")
@@ -104,3 +106,28 @@ def test_unknown_source_is_kept_and_rate_limited(service: Running) -> None:
     assert len(singles) == 5  # the burst allowance, then counted
     assert all(e.device is None and e.source == UNKNOWN for e in singles)
     assert sum(e.count for e in summary) == 3
+
+
+@pytest.mark.parametrize(("user", "auth", "priv"), V3_MORE)
+def test_v3_inform_and_trap_with_other_protocols(service: Running, user: str, auth: str, priv: str) -> None:
+    args = ["-v3", "-l", "authPriv", "-u", user, "-a", auth, "-A", f"{user}-auth-key", "-x", priv,
+            "-X", f"{user}-priv-key"]
+    r = run("snmpinform", [*args, "--", "", LINK_UP, *IF_NAME_5], service.trap_port, src="127.0.0.2")
+    assert r.returncode == 0, r.stderr
+    r = run("snmptrap", [*args, "-e", "0x80001f880401020304", "--", "", LINK_DOWN, *IF_NAME_5],
+            service.trap_port, src="127.0.0.2")
+    assert r.returncode == 0, r.stderr
+    evs = service.wait(lambda e: len(e) >= 2)
+    assert sorted((e.device, e.kind, e.subject) for e in service.settle()) == [
+        ("hf-sw1", "link-down", "GigabitEthernet0/0/5"), ("hf-sw1", "link-up", "GigabitEthernet0/0/5")], evs
+
+
+def test_credentials_and_listen_addresses_from_the_inventory(monkeypatch: pytest.MonkeyPatch) -> None:
+    inv = inventory()
+    inv.credentials["v2"] = CredentialRef(name="v2", version="v2c", community_env="EV_COMMUNITY")
+    monkeypatch.setenv("EV_COMMUNITY", "from-env")
+    assert [c.community for c in credentials(inv)] == ["from-env"]
+    assert parse_listen("127.0.0.1:10162") == ("127.0.0.1", 10162)
+    assert parse_listen("[::1]:10514") == ("::1", 10514)
+    with pytest.raises(ValueError, match="expected host:port"):
+        parse_listen("127.0.0.1")
