@@ -147,6 +147,32 @@ def measure(name: str, cmd: list[str], port: int, packets: list[bytes], rate: fl
         proc.wait()
 
 
+def decode_only(traps: list[bytes]) -> list[tuple[str, float]]:
+    """In-process decode alone (no socket, no meaning): ours and pysnmp 7's, per CPU-second."""
+    from probes.events.notification import decode_pdu, split_message
+
+    out = []
+    t0 = time.process_time()
+    for d in traps:
+        m = split_message(d)
+        assert m is not None
+        decode_pdu(m.pdu, "v2c")
+    out.append(("ours, decode only", len(traps) / (time.process_time() - t0)))
+    try:
+        from pyasn1.codec.ber import decoder
+        from pysnmp.proto import api
+    except ImportError:
+        return out
+    proto = api.PROTOCOL_MODULES[api.SNMP_VERSION_2C]
+    some = traps[:2000]
+    t0 = time.process_time()
+    for d in some:
+        msg, _ = decoder.decode(d, asn1Spec=proto.Message())
+        [(str(o), v.prettyPrint()) for o, v in proto.apiTrapPDU.get_varbinds(proto.apiMessage.get_pdu(msg))]
+    out.append(("pysnmp 7, decode only", len(some) / (time.process_time() - t0)))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--count", type=int, default=20000)
@@ -191,6 +217,8 @@ def main() -> None:
         rate = n / cpu if cpu else float("inf")
         per[name] = rate
         print(f"{name:<22}{n:>10}{cpu:>9.2f}{rate:>12.0f}")
+    for name, rate in decode_only(traps):
+        print(f"{name:<22}{'':>10}{'':>9}{rate:>12.0f}")
     for ours, theirs in (("ours (traps)", "net-snmp snmptrapd"), ("ours (syslog)", "rsyslog imudp")):
         if ours in per and theirs in per:
             print(f"{ours} / {theirs}: {per[ours] / per[theirs]:.2f}x")
