@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from probes.events.flood import FloodGate
-from probes.events.model import FLOOD, SYSLOG_OTHER, UNKNOWN_SOURCE, UNKNOWN_TRAP, Event, Severity
+from probes.events.model import FLOOD, SYSLOG_OTHER, UNKNOWN_SOURCE, UNKNOWN_TRAP, Event, Origin, Severity
 from probes.events.notification import Notification
 from probes.events.sources import SourceMap
 from probes.events.syslog import SyslogMessage
@@ -39,9 +39,9 @@ class EventPipeline:
         gate = self.known if self.sources.lookup(source) is not None else self.unknown
         return gate.admit(source)
 
-    def _unknown(self, source: str, text: str, raw: bytes, origin: str) -> None:
+    def _unknown(self, source: str, text: str, raw: bytes, origin: Origin) -> None:
         self.emit(Event(self.clock(), source, None, UNKNOWN_SOURCE, "", "warning",
-                        f"from a source not in the inventory: {text}", raw, origin))  # type: ignore[arg-type]
+                        f"from a source not in the inventory: {text}", raw, origin))
 
     def on_trap(self, note: Notification, source: str, raw: bytes) -> None:
         src = self.sources.lookup(source)

@@ -10,7 +10,6 @@ first sight (cached) and the sender's clock is learnt to refuse replays.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -207,7 +206,3 @@ async def serve_traps(receiver: TrapReceiver, host: str, port: int) -> UdpListen
     """Listen on ``host:port`` (UDP); ``close()`` the result to stop."""
     return UdpListener(receiver.receive, host, port)
 
-
-def random_engine_id() -> bytes:
-    """A fresh RFC 3411 engine ID (octets format) for a receiver without a configured one."""
-    return bytes.fromhex("80001f8805") + os.urandom(8)

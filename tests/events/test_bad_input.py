@@ -159,3 +159,26 @@ def test_udp_flood_through_sockets_leaves_other_devices_intact(service: Running)
     assert delivered <= 1000 + 200 * 10 and held == stats["held"] > 0
     assert delivered + held + 1 == stats["messages"]  # every datagram that arrived is accounted for
 
+
+
+_MSG = st.binary(min_size=1, max_size=200).map(lambda b: b"<13>" + b.replace(b"\n", b" ").strip(b"\r\x00 ")
+                                                + b"x")
+
+
+@settings(max_examples=200, deadline=None)
+@given(msgs=st.lists(st.tuples(_MSG, st.booleans()), min_size=1, max_size=20),
+       cuts=st.lists(st.integers(1, 50), max_size=30))
+def test_tcp_framing_is_independent_of_segment_boundaries(msgs: list, cuts: list) -> None:
+    """Octet-counted and newline-framed messages, mixed, split anywhere: each comes out once."""
+    stream = b"".join(b"%d %s" % (len(m), m) if counted else m + b"\n" for m, counted in msgs)
+    got: list[bytes] = []
+    rx = SyslogReceiver(lambda m, s: got.append(m.raw))
+    f = Framer(rx, "127.0.0.1")
+    pos = 0
+    for c in cuts:
+        f.feed(stream[pos:pos + c])
+        pos += c
+    f.feed(stream[pos:])
+    f.close()
+    assert got == [m for m, _ in msgs]
+    assert rx.stats["bad_frame"] == 0
