@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 
-from probes.snmp import ber
 from probes.sim.view import DeviceView
+from probes.snmp import ber
 
 MAX_RESPONSE = 60_000  # bytes; GETBULK stops adding repetitions before this
 MAX_VARBINDS = 2_000
