@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 #: RFC 3411 engine ID, enterprise 8072 (net-snmp's arc) in text format: "nms-events"
 DEFAULT_ENGINE_ID = bytes.fromhex("80001f8804") + b"nms-events"
 MAX_ENGINES = 10_000  # sender engines whose clock is remembered
+INFORM_MEMORY_S = 120.0  # informs remembered this long to drop retransmissions
+MAX_INFORMS = 20_000
 
 Handler = Callable[[Notification, str, bytes], None]
 
@@ -75,6 +77,7 @@ class TrapReceiver:
                                  [UsmUser.create(c, self.engine_id) for c in self._creds.values()])
         self._keys: dict[tuple[bytes, bytes], UsmUser] = {}
         self._clocks: dict[bytes, _Clock] = {}
+        self._informs: dict[tuple[str, bytes, bytes], float] = {}
 
     def _uptime(self) -> int:
         return int(time.monotonic() - self._start)
@@ -107,10 +110,29 @@ class TrapReceiver:
         note.community = msg.community
         if note.version == "v1" and msg.version != "v1":
             raise ber.BerError("v1 Trap-PDU in a v2c message")
-        self._deliver(note, source, data)
         if note.inform:
+            if not self._repeated(source, msg.community, msg.pdu):
+                self._deliver(note, source, data)
             return data[:msg.pdu_at] + response_pdu(msg.pdu)
+        self._deliver(note, source, data)
         return None
+
+    def _repeated(self, source: str, who: bytes, pdu: bytes) -> bool:
+        """Whether this inform (same sender, request-id and varbinds) was already delivered:
+        a sender whose Response got lost sends it again, and it must count once."""
+        now = time.monotonic()
+        seen = self._informs
+        while seen:
+            oldest = next(iter(seen))
+            if seen[oldest] > now - INFORM_MEMORY_S and len(seen) < MAX_INFORMS:
+                break
+            del seen[oldest]
+        key = (source, who, pdu)
+        if key in seen:
+            self.stats["inform_repeat"] += 1
+            return True
+        seen[key] = now
+        return False
 
     def _v3(self, data: bytes, source: str) -> bytes | None:
         m = parse_v3(data)
@@ -150,22 +172,23 @@ class TrapReceiver:
 
     def _v3_ours(self, data: bytes, source: str) -> bytes | None:
         """Discovery and informs (and traps sent to our engine ID): the USM engine answers."""
+        m = parse_v3(data)
+        user_name = b"v3:" + (m.user_name if m else b"")
         before = dict(self._engine.stats)
         delivered: list[Notification] = []
 
         def on_pdu(pdu: bytes, _max: int) -> bytes | None:
             note = decode_pdu(pdu, "v3")
-            delivered.append(note)
+            if not note.inform or not self._repeated(source, user_name, pdu):
+                delivered.append(note)
             return response_pdu(pdu) if note.inform else None
 
         reply = self._engine.handle(data, on_pdu)
         for which, n in self._engine.stats.items():
             if n != before.get(which):
-                name = _REPORT_NAMES[which]
-                self.stats[name] += 1
-        m = parse_v3(data)
+                self.stats[_REPORT_NAMES[which]] += 1
         for note in delivered:
-            note.user = m.user_name if m else b""
+            note.user = user_name[3:]
             self._deliver(note, source, data)
         return reply
 

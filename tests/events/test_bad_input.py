@@ -72,6 +72,18 @@ def test_valid_packets_decode_and_informs_are_answered() -> None:
     assert [n.version for n in got] == ["v2c", "v1", "v2c", "v3"] and got[3].inform
 
 
+def test_a_retransmitted_inform_is_answered_again_but_delivered_once() -> None:
+    got: list = []
+    r = _receiver(got)
+    for _ in range(3):  # the sender did not get our Response and sends the same inform again
+        assert r.receive(v2c(tag=INFORM), "127.0.0.1") == v2c(tag=ber.RESPONSE)
+    msg = v3(r)
+    assert r.receive(msg, "127.0.0.1") is not None and r.receive(msg, "127.0.0.1") is not None
+    assert len(got) == 2 and r.stats["inform_repeat"] == 3
+    assert r.receive(v2c(tag=INFORM), "127.0.0.2") is not None  # another sender: its own inform
+    assert len(got) == 3
+
+
 _GOT: list = []
 _FUZZ = _receiver(_GOT)
 _SEEDS = [v2c(), v1(), v2c(tag=INFORM), v3(_FUZZ), v3(_FUZZ, TRAP_V2)]
