@@ -16,7 +16,7 @@ from probes.events.pipeline import Emit, EventPipeline
 from probes.events.rules import PROFILE_DIR, load_rules
 from probes.events.sources import SourceMap
 from probes.events.syslog import SyslogReceiver, serve_syslog
-from probes.events.traps import DEFAULT_ENGINE_ID, TrapReceiver, serve_traps
+from probes.events.traps import DEFAULT_ENGINE_ID, TrapReceiver, next_boots, serve_traps
 from probes.snmp.credential import Credential
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ class EventService:
     sim: bool = False
     profile_dir: Path = PROFILE_DIR
     engine_id: bytes = DEFAULT_ENGINE_ID
+    state_dir: Path | None = None  # keeps the engine boots counter; None: boots stays 1
     _closers: list = field(default_factory=list)
     _logged: dict[str, dict[str, int]] = field(default_factory=dict)
 
@@ -59,7 +60,8 @@ class EventService:
                                   communities=sorted({c.community for c in self.creds
                                                       if c.version != "v3" and c.community}),
                                   users=[c for c in self.creds if c.version == "v3"],
-                                  engine_id=self.engine_id, admit=self.pipeline.admit)
+                                  engine_id=self.engine_id, admit=self.pipeline.admit,
+                                  boots=next_boots(self.state_dir / "engine-boots") if self.state_dir else 1)
         self.syslog = SyslogReceiver(self.pipeline.on_syslog, admit=self.pipeline.admit)
 
     async def start(self, trap_listen: str | None, syslog_listen: str | None,

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from probes.events.notification import (
     CommunityMessage,
@@ -68,12 +69,13 @@ class TrapReceiver:
     engine_id: bytes = DEFAULT_ENGINE_ID
     stats: Counter = field(default_factory=Counter)
     admit: Callable[[str], bool] = lambda _source: True  # flood control hook, before decoding
+    boots: int = 1  # snmpEngineBoots: must grow with every start (see next_boots)
 
     def __post_init__(self) -> None:
         self._communities = {c.encode() for c in self.communities}
         self._creds = {c.user.encode(): c for c in self.users if c.version == "v3"}
         self._start = time.monotonic()
-        self._engine = UsmEngine(self.engine_id, lambda: 1, self._uptime,
+        self._engine = UsmEngine(self.engine_id, lambda: self.boots, self._uptime,
                                  [UsmUser.create(c, self.engine_id) for c in self._creds.values()])
         self._keys: dict[tuple[bytes, bytes], UsmUser] = {}
         self._clocks: dict[bytes, _Clock] = {}
@@ -223,6 +225,22 @@ class TrapReceiver:
 
 _REPORT_NAMES = {1: "unsupported_level", 2: "not_in_time_window", 3: "unknown_user",
                  4: "discovery", 5: "wrong_digest", 6: "decryption_error"}
+
+
+def next_boots(path: Path) -> int:
+    """Read, increment and store snmpEngineBoots (RFC 3414 2.2.2): a sender that cached our
+    clock must see a new boot after a restart, not a clock that went backwards."""
+    try:
+        boots = int(path.read_text(encoding="ascii").strip() or 0) + 1
+    except FileNotFoundError:
+        boots = 1
+    except ValueError as exc:
+        raise ValueError(f"{path}: not an engine boots counter: {exc}") from None
+    boots = min(boots, 2**31 - 1)  # RFC 3414: stays at the maximum
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(f"{boots}\n", encoding="ascii")
+    tmp.replace(path)
+    return boots
 
 
 async def serve_traps(receiver: TrapReceiver, host: str, port: int) -> UdpListener:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import time
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -14,9 +15,10 @@ from probes.events.model import Event
 from probes.events.notification import INFORM, TRAP_V1, TRAP_V2
 from probes.events.pipeline import EventPipeline
 from probes.events.rules import load_rules
+from probes.events.service import EventService
 from probes.events.sources import SourceMap
 from probes.events.syslog import Framer, SyslogReceiver, parse
-from probes.events.traps import TrapReceiver
+from probes.events.traps import TrapReceiver, next_boots
 from probes.snmp import ber
 from probes.snmp.usm import FLAG_AUTH, FLAG_PRIV, UsmEngine, UsmUser
 from tests.events.conftest import V3, Running, inventory
@@ -50,7 +52,8 @@ def v1() -> bytes:
 
 def v3(receiver: TrapReceiver, tag: int = INFORM) -> bytes:
     """An authPriv message to the receiver's own engine, as a sender that discovered it would."""
-    eng = UsmEngine(receiver.engine_id, lambda: 1, receiver._uptime, [UsmUser.create(V3, receiver.engine_id)])
+    eng = UsmEngine(receiver.engine_id, lambda: receiver.boots, receiver._uptime,
+                    [UsmUser.create(V3, receiver.engine_id)])
     user = eng.users[b"trapper"]
     return eng._wrap(99, user, FLAG_AUTH | FLAG_PRIV | 4, b"trapper", (receiver.engine_id, b""), _v2_pdu(tag))
 
@@ -82,6 +85,18 @@ def test_a_retransmitted_inform_is_answered_again_but_delivered_once() -> None:
     assert len(got) == 2 and r.stats["inform_repeat"] == 3
     assert r.receive(v2c(tag=INFORM), "127.0.0.2") is not None  # another sender: its own inform
     assert len(got) == 3
+
+
+def test_engine_boots_grow_across_starts(tmp_path) -> None:  # noqa: ANN001
+    svc = [EventService(inventory(), lambda e: None, [V3], state_dir=tmp_path) for _ in range(3)]
+    assert [s.traps.boots for s in svc] == [1, 2, 3]
+    assert (tmp_path / "engine-boots").read_text() == "3\n"
+    got: list = []
+    r = TrapReceiver(lambda n, s, raw: got.append(n), users=[V3], boots=7)
+    assert r.receive(v3(r), "127.0.0.1") is not None and len(got) == 1
+    (tmp_path / "engine-boots").write_text("garbage")
+    with pytest.raises(ValueError, match="engine-boots: not an engine boots counter"):
+        next_boots(tmp_path / "engine-boots")
 
 
 _GOT: list = []
