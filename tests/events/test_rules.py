@@ -68,6 +68,9 @@ def test_standard_and_vendor_traps() -> None:
     g = RULES["generic"]
     m = g.trap(_note("1.3.6.1.6.3.1.1.5.3", ("1.3.6.1.2.1.2.2.1.1.7", 7), ("1.3.6.1.2.1.2.2.1.2.7", b"eth7")))
     assert (m.kind, m.subject, m.severity) == ("link-down", "eth7", "major")
+    gbk = g.trap(_note("1.3.6.1.6.3.1.1.5.3", ("1.3.6.1.2.1.2.2.1.2.8", "上联口".encode("gbk")),
+                       ("1.3.6.1.2.1.2.2.1.6.8", bytes.fromhex("00e0fc123456"))))
+    assert gbk.subject == "上联口" and "00:e0:fc:12:34:56" in gbk.text  # GBK decoded, a MAC in hex
     full = _note("1.3.6.1.2.1.14.16.2.2", ("1.3.6.1.2.1.14.10.1.3.10.0.0.2.0", "2.2.2.2"),
                  ("1.3.6.1.2.1.14.10.1.6.10.0.0.2.0", 8))
     down = _note("1.3.6.1.2.1.14.16.2.2", ("1.3.6.1.2.1.14.10.1.3.10.0.0.2.0", "2.2.2.2"),
