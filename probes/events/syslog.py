@@ -137,6 +137,8 @@ class SyslogReceiver:
     handler: Handler
     stats: Counter = field(default_factory=Counter)
     admit: Callable[[str], bool] = lambda _source: True  # flood control hook, before parsing
+    max_connections: int = 512  # TCP senders at once
+    connections: int = 0
 
     def receive(self, raw: bytes, source: str) -> None:
         """Count, admit, parse and hand over one message (returns None: syslog has no replies)."""
@@ -245,21 +247,32 @@ class Framer:
 
 
 class _Tcp(asyncio.Protocol):
+    """One TCP sender; beyond ``max_connections`` at once a connection is closed at once
+    (each may hold up to 1 MiB of an unfinished line)."""
+
     def __init__(self, receiver: SyslogReceiver) -> None:
         self.receiver = receiver
         self.framer: Framer | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        rx = self.receiver
+        if rx.connections >= rx.max_connections:
+            rx.stats["tcp_refused"] += 1
+            transport.close()
+            return
+        rx.connections += 1
         peer = transport.get_extra_info("peername") or ("?",)
-        self.framer = Framer(self.receiver, peer[0])
+        self.framer = Framer(rx, peer[0])
 
     def data_received(self, data: bytes) -> None:
-        assert self.framer is not None
-        self.framer.feed(data)
+        if self.framer is not None:
+            self.framer.feed(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.framer is not None:
             self.framer.close()
+            self.framer = None
+            self.receiver.connections -= 1
 
 
 async def serve_syslog(receiver: SyslogReceiver, host: str, port: int) -> tuple[UdpListener, asyncio.Server]:

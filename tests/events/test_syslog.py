@@ -104,3 +104,20 @@ def test_sim_addresses_map_to_devices() -> None:
 def test_parse_forms(raw: bytes, fmt: str, host: str, app: str, text: str) -> None:
     m = parse(raw)
     assert (m.format, m.hostname, m.app, m.text) == (fmt, host, app, text)
+
+
+def test_tcp_connections_beyond_the_limit_are_refused_and_counted(service: Running) -> None:
+    service.svc.syslog.max_connections = 2
+    held = [socket.create_connection(("127.0.0.1", service.syslog_port)) for _ in range(2)]
+    try:
+        service.wait(lambda e: service.svc.syslog.connections == 2, timeout=5)
+        with socket.create_connection(("127.0.0.1", service.syslog_port)) as extra:
+            extra.settimeout(5)
+            assert extra.recv(1) == b""  # closed by the receiver
+        assert service.svc.syslog.stats["tcp_refused"] == 1
+    finally:
+        for s in held:
+            s.close()
+    service.wait(lambda e: service.svc.syslog.connections == 0, timeout=5)
+    _send_tcp(service.syslog_port, b"<13>" + HW_DOWN.encode() + b"\n", "127.0.0.1")
+    assert [e.kind for e in service.wait(lambda e: len(e) >= 1)] == ["link-down"]
