@@ -36,6 +36,7 @@ from probes.events.notification import Notification
 from probes.events.syslog import decode_text
 
 PROFILE_DIR = Path(__file__).resolve().parent.parent / "profiles"
+MATCH_CHARS = 4096
 _OID = r"^\d+(\.\d+)+$"
 Kind = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
 Oid = Annotated[str, Field(pattern=_OID)]
@@ -150,6 +151,9 @@ class Compiled:
         return None
 
     def syslog_line(self, line: str) -> Meaning | None:
+        """The first rule matching the line's first MATCH_CHARS characters (device messages
+        are short; the cap keeps a hostile 1 MiB line from making a pattern backtrack)."""
+        full, line = line, line[:MATCH_CHARS]
         for rule, pattern, literal in self.syslog:
             if literal and literal not in line:
                 continue
@@ -160,7 +164,7 @@ class Compiled:
                     subject = rule.subject.format(**groups) if groups or "{" not in rule.subject else ""
                 except (KeyError, IndexError):
                     subject = ""
-                return Meaning(rule.kind, subject.strip(), rule.severity, line, rule.clears)
+                return Meaning(rule.kind, subject.strip(), rule.severity, full, rule.clears)
         return None
 
 

@@ -129,3 +129,15 @@ def test_load_rules_reports_bad_files_and_null_deletes_inherited(tmp_path: Path)
     rules = load_rules(tmp_path)
     auth = _note("1.3.6.1.6.3.1.1.5.5")
     assert rules["quiet"].trap(auth) is None and rules["generic"].trap(auth).kind == "auth-failure"
+
+
+def test_hostile_long_lines_are_matched_in_bounded_time() -> None:
+    """A 1 MiB line repeating any pattern's own text (near-misses) must not make it backtrack."""
+    import time
+
+    pieces = {lit for _, _, lit in ALL.syslog if lit} | {"x@a: interface y ", "peer 10.0.0.1 "}
+    for piece in sorted(pieces):
+        line = (piece + " ") * (2**20 // (len(piece) + 1))
+        t0 = time.process_time()
+        ALL.syslog_line(line)
+        assert time.process_time() - t0 < 0.5, piece
