@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from probes.events.model import SEVERITIES, Severity
 from probes.events.notification import Notification
 from probes.events.syslog import decode_text
+from probes.profile import load_profiles
 
 PROFILE_DIR = Path(__file__).resolve().parent.parent / "profiles"
 MATCH_CHARS = 4096
@@ -261,37 +262,20 @@ def _trap_text(rule: TrapRule, note: Notification) -> str:
     return f"{rule.name or note.trap_oid}: {vbs}" if vbs else (rule.name or note.trap_oid)
 
 
-def _resolved(name: str, raw: dict[str, tuple[Path, dict]], seen: tuple = ()) -> dict[str, dict]:
-    path, doc = raw[name]
-    parent = doc.get("extends")
-    out: dict[str, dict] = {"traps": {}, "syslog": {}}
-    if parent in raw and parent not in seen:
-        out = _resolved(parent, raw, (*seen, name))
-    for block in ("traps", "syslog"):
-        for key, val in (doc.get(block) or {}).items():
-            if val is None:
-                out[block].pop(str(key), None)  # ``null`` deletes an inherited entry
-            else:
-                out[block][str(key)] = val
-    return out
-
-
 def load_rules(directory: Path | str = PROFILE_DIR) -> dict[str, Compiled]:
-    """Every profile's rules, ``extends`` resolved; RulesError lists every problem found."""
+    """Every profile's rules, ``extends`` resolved as for the rest of the profile (dictionaries
+    merge key by key, ``null`` deletes); RulesError lists every problem found."""
     directory = Path(directory)
-    raw: dict[str, tuple[Path, dict]] = {}
     errors: list[str] = []
     for path in sorted(directory.glob("*.yaml")):
         try:
             validate_file(path)
         except RulesError as exc:
             errors.append(str(exc))
-            continue
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        raw[str(doc.get("name") or path.stem)] = (path, doc)
     if errors:
         raise RulesError("\n".join(errors))
-    return {name: Compiled(Blocks.model_validate(_resolved(name, raw))) for name in raw}
+    return {name: Compiled(Blocks.model_validate({k: p.get(k) or {} for k in ("traps", "syslog")}))
+            for name, p in load_profiles(directory).items()}
 
 
 def merged(rules: dict[str, Compiled]) -> Compiled:
