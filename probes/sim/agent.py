@@ -1,7 +1,7 @@
 """The SNMP responder: one request in, one response out, against a DeviceView.
 
 v1/v2c are handled here directly; v3 messages are unwrapped/wrapped by
-:mod:`probes.sim.usm` around the same PDU handler.  Requests are sliced by hand and
+:mod:`probes.snmp.usm` around the same PDU handler.  Requests are sliced by hand and
 responses glued from pre-encoded varbinds: this is the simulator's hot loop.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 
-from probes.sim import ber
 from probes.sim.view import DeviceView
+from probes.snmp import ber
 
 MAX_RESPONSE = 60_000  # bytes; GETBULK stops adding repetitions before this
 MAX_VARBINDS = 2_000

@@ -15,10 +15,11 @@ from collections.abc import Callable
 
 from probes.common import topology
 from probes.common.inventory_model import Device, Inventory, Link
-from probes.sim import ber, traffic
+from probes.sim import traffic
 from probes.sim.state import SDH_INTERVAL_S, SdhState, SimInterface, SimTunnel
 from probes.sim.view import DeviceView, KindView
 from probes.sim.walks import SHARED, WalkCache, overlay_for, walk_for
+from probes.snmp import ber
 from probes.snmp.credential import Credential
 
 SYS = (1, 3, 6, 1, 2, 1, 1)

@@ -20,11 +20,11 @@ from collections.abc import Callable, Iterable
 
 from probes.common import topology
 from probes.common.inventory_model import Inventory
-from probes.sim import ber
 from probes.sim.agent import Stats, handle_community, handle_pdu
 from probes.sim.device import SimDevice, link_ends_of, tunnel_peers_of, wan_delay_s
-from probes.sim.usm import UsmEngine, UsmUser, engine_time
+from probes.snmp import ber
 from probes.snmp.credential import Credential
+from probes.snmp.usm import UsmEngine, UsmUser, engine_time
 
 log = logging.getLogger("probes.sim")
 

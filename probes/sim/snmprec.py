@@ -13,7 +13,7 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from probes.sim import ber
+from probes.snmp import ber
 
 # snmprec tag -> BER tag
 TAGS = {

@@ -11,8 +11,8 @@ import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 
-from probes.sim import ber
 from probes.sim.snmprec import Walk
+from probes.snmp import ber
 
 Dynamic = Callable[[float], bytes | None]  # now -> value TLV; None: the row is gone for now
 Value = bytes | Dynamic

@@ -6,8 +6,7 @@ import dataclasses
 
 import pytest
 
-from probes.sim import usm
-from probes.snmp import Credential, gufo_client, pysnmp_client
+from probes.snmp import Credential, gufo_client, pysnmp_client, usm
 from probes.snmp.credential import (
     AUTH_PROTOCOLS,
     PRIV_PROTOCOLS,

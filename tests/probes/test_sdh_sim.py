@@ -154,8 +154,8 @@ def test_after_a_reboot_the_device_holds_only_the_quarter_hours_since(sim):
 
 def test_path_rows_on_a_stacked_sonet_path_interface_are_found_through_ifstack():
     """RFC 3592's own layout: the path table sits on a sonetPath ifIndex stacked on the medium."""
-    from probes.sim import ber
     from probes.sim.device import SONET
+    from probes.snmp import ber
 
     inv = load_inventory(ROOT / "inventory.yaml")
     creds = {n: Credential(community=COMMUNITY) for n in inv.credentials}

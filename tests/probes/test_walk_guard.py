@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from probes.sim import ber
+from probes.snmp import ber
 from probes.snmp import Credential, Target
 from probes.snmp.gufo_client import GufoClient
 

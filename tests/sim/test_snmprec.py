@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from probes.sim import ber
 from probes.sim.snmprec import SnmprecError, parse_text
+from probes.snmp import ber
 
 
 def value(walk, oid: str) -> bytes:

@@ -1,4 +1,4 @@
-"""Just enough BER for an SNMP agent: decode requests, encode responses fast.
+"""Just enough BER for SNMP: decode messages, encode responses fast (simulator and receiver).
 
 A general ASN.1 library spends most of its time building objects; an agent that
 serves a province needs ~50,000 varbinds per CPU-second, so requests are sliced
