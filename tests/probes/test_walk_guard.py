@@ -12,8 +12,7 @@ import threading
 
 import pytest
 
-from probes.snmp import ber
-from probes.snmp import Credential, Target
+from probes.snmp import Credential, Target, ber
 from probes.snmp.gufo_client import GufoClient
 
 COLUMN = "1.3.6.1.2.1.31.1.1.1.6"  # ifHCInOctets
