@@ -80,7 +80,6 @@ def record(
     db: sqlite_utils.Database, agent: str, seq: int, err: ClockSkew, now: float, epoch: str = ""
 ) -> None:
     """Note a refused batch; a refusal while the agent is still skewed keeps the first time."""
-    ensure_schema(db)
     with transaction(db):
         still = {row.agent: row for row in open_refusals(db)}.get(agent)
         first, count = (still[2], still[7] + 1) if still is not None else (now, 1)

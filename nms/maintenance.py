@@ -99,7 +99,6 @@ def add_window(
         raise ValueError(f"rrule: {rrule!r}; expected daily, weekly or none")
     if subtree and subject_kind != "site":
         raise ValueError("subtree: only a site has a subtree")
-    ensure_schema(db)
     with transaction(db):
         cur = db.execute(
             'INSERT INTO maint_windows (subject_kind, subject_id, subtree, start, "end", rrule, until,'
@@ -120,7 +119,6 @@ def add_window(
 
 
 def windows(db: sqlite_utils.Database) -> list[Window]:
-    ensure_schema(db)
     rows = db.execute(
         'SELECT id, subject_kind, subject_id, subtree, start, "end", rrule, until, reason, ended'
         " FROM maint_windows"

@@ -305,7 +305,6 @@ def store_batch(
     metrics_db: sqlite_utils.Database, agent: str, seq: int, samples: list[dict], epoch: str = ""
 ) -> IngestResult:
     """Samples and the (agent, epoch, seq) record in one transaction; a seen seq stores nothing."""
-    ensure_schema(metrics_db)
     store = SqliteTimeSeriesStore(metrics_db)
     rows = [s for p in samples for s in samples_of(p)]
     with transaction(metrics_db):

@@ -25,7 +25,6 @@ from nms.alerts.channels import ChannelConfig
 from nms.alerts.conditions import Condition, gather
 from nms.alerts.message import _Safe
 from nms.alerts.rules import RuleSet
-from nms.alerts.schema import ensure_schema
 from nms.alerts.topology import Topology, assign_roots
 from nms.db import transaction
 from probes.common.inventory_model import Inventory
@@ -105,8 +104,6 @@ class Engine:
     ) -> EvalStats:
         t_start = time.perf_counter()
         now = time.time() if now is None else now
-        ensure_schema(db)
-        state.ensure_schema(db)
         with_metrics = metrics_db is not None and now - self._last_metrics >= self.metrics_every_s
         conds, done = gather(db, self.rules, self.inventory, now, metrics_db, with_metrics)
         if with_metrics:

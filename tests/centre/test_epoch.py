@@ -8,8 +8,8 @@ import pytest
 
 from nms.alerts.engine import Engine
 from nms.alerts.rules import load_rules
-from nms.db import connect
 from nms.pipeline import BatchError, validate_batch
+from nms.schema import open_migrated
 from probes.agent.spool import Spool
 from tests.centre.helpers import poll, small_inventory
 from tests.centre.test_ingest_http import agent_token
@@ -62,8 +62,8 @@ def test_lost_spool_is_a_new_epoch_stored_and_alerted(app, settings, tmp_path):
     assert send(client, token, new[0]) == {"accepted": 0, "duplicate": True}  # a real repeat still is one
     spool.close()
 
-    db = connect(settings, "centre")
-    mdb = connect(settings, "metrics")
+    db = open_migrated(settings, "centre")
+    mdb = open_migrated(settings, "metrics")
     try:
         stored = mdb.execute("SELECT epoch, seq FROM ingest_batches WHERE agent = 'hefei'")
         assert sorted(stored) == sorted(
@@ -95,7 +95,7 @@ def test_same_spool_after_restart_keeps_its_epoch_and_raises_nothing(app, settin
     for body in first + fill(spool, t + 600, 1):
         send(client, token, body)
     spool.close()
-    db = connect(settings, "centre")
+    db = open_migrated(settings, "centre")
     try:
         Engine(load_rules(), small_inventory()).evaluate(db)
         assert (
