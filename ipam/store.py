@@ -104,6 +104,11 @@ def space_names(db: sqlite_utils.Database) -> dict[int, str]:
 
 # -- lookups ------------------------------------------------------------------------
 
+def has_prefixes(db: sqlite_utils.Database) -> bool:
+    """Whether any prefix is recorded (the demo loads the shipped plan into an empty IPAM only)."""
+    return db.execute("SELECT 1 FROM ipam_prefixes LIMIT 1").fetchone() is not None
+
+
 def get(db: sqlite_utils.Database | sqlite3.Connection, prefix_id: int) -> Prefix:
     row = db.execute(f"SELECT {COLUMNS} FROM ipam_prefixes WHERE id = ?", (prefix_id,)).fetchone()
     if row is None:

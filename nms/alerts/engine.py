@@ -21,6 +21,7 @@ import sqlite_utils
 
 from nms import maintenance, state
 from nms.alerts import flap
+from nms.alerts import store as alert_store
 from nms.alerts.channels import ChannelConfig
 from nms.alerts.conditions import Condition, gather
 from nms.alerts.message import _Safe
@@ -119,15 +120,9 @@ class Engine:
             else {}
         )
         wins = maintenance.windows(db)
-        modes = dict(db.execute("SELECT window_id, mode FROM alert_maint_modes").fetchall())
+        modes = alert_store.window_modes(db)
         active = [w for w in wins if w.occurrences(now, now + 1)]
-        silences = {
-            (r, k, s)
-            for r, k, s in db.execute(
-                "SELECT rule, subject_kind, subject_id FROM alert_silences WHERE start <= ? AND until > ?",
-                (now, now),
-            )
-        }
+        silences = alert_store.silenced(db, now)
 
         def maint(kind: str, subject: str) -> str | None:
             mk, ms = self._maint_subject(kind, subject)
