@@ -37,8 +37,6 @@ class Refusal(NamedTuple):
 
 def open_refusals(db: sqlite_utils.Database) -> list[Refusal]:
     """The agents still skewed: none of their batches accepted since (what was accepted is nms.state's)."""
-    if not db["ingest_clock_skew"].exists():
-        return []
     out = []
     for *row, epoch in db.execute(
         "SELECT agent, seq, first_refused_at, refused_at, sample_ts, ahead_s, max_skew_s, refusals, epoch"

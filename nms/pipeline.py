@@ -115,8 +115,6 @@ def expire_batches(db: sqlite_utils.Database, before: float) -> int:
     re-send would overwrite identical values: the rollup job keeps them as long as the
     store's raw level (``nms serve``'s rollup loop calls this after the store's rollup).
     """
-    if not db["ingest_batches"].exists():
-        return 0
     with transaction(db):
         return db.execute("DELETE FROM ingest_batches WHERE received < ?", (before,)).rowcount
 

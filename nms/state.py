@@ -1000,8 +1000,6 @@ def epoch_started_after(db: sqlite_utils.Database, agent: str, epoch: str, ts: f
 
 def new_epochs(db: sqlite_utils.Database, since: float) -> list[NewEpoch]:
     """Each agent's newest spool if it replaced another after ``since`` (see :func:`note_epoch`)."""
-    if not db["agent_epochs"].exists():
-        return []
     rows = db.execute(
         """SELECT e.agent, e.epoch, e.first_seen, e.first_seq, e.previous, e.previous_last_seq
            FROM agent_epochs e JOIN (SELECT agent, MAX(first_seen) AS t FROM agent_epochs GROUP BY agent) n
