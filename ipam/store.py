@@ -98,6 +98,17 @@ def space_id(db: sqlite_utils.Database, name: object, field: str = "space") -> i
     return int(row[0])
 
 
+def spaces(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Every address space: id, name, description."""
+    rows = db.execute("SELECT id, name, description FROM ipam_spaces ORDER BY id").fetchall()
+    return [{"id": i, "name": n, "description": d} for i, n, d in rows]
+
+
+def address_count(db: sqlite_utils.Database, prefix_id: int) -> int:
+    """How many addresses are recorded in a leaf range."""
+    return db.execute("SELECT count(*) FROM ipam_addresses WHERE prefix_id=?", (prefix_id,)).fetchone()[0]
+
+
 def space_names(db: sqlite_utils.Database) -> dict[int, str]:
     return {int(i): n for i, n in db.execute("SELECT id, name FROM ipam_spaces")}
 
