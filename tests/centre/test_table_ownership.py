@@ -8,7 +8,8 @@ The map is ``nms.schema.OWNERS``; the scanner reads every ``.py`` file of the co
   (``db["ipam_prefixes"]``, ``db.table(...)``, ``"x" in db.table_names()``), in a module that
   does not own that table, and any such SQL in a blueprint (web) module, even the owner's:
   views call the store;
-* ``BEGIN``/``COMMIT``/``ROLLBACK`` statements or ``with <x>.conn:`` outside ``nms/db.py``
+* ``BEGIN``/``COMMIT``/``ROLLBACK`` statements, ``.commit()``/``.rollback()`` or ``with <x>.conn:``
+  outside ``nms/db.py``
   (the agent's spool, a file of its own in a process without the centre, keeps its own);
 * ``ensure_schema(...)`` called anywhere but ``nms/schema.py`` and the stores' own
   ``ensure_schema`` functions (tables are made once at start, never per call);
@@ -110,6 +111,9 @@ class _Scanner(ast.NodeVisitor):
         setup = self.module in SCHEMA_SETUP or "ensure_schema" in self.functions
         if name == "ensure_schema" and not setup:
             self._add(node, "ensure_schema() outside schema setup: nms.schema.migrate makes tables once")
+        if name in ("commit", "rollback") and isinstance(func, ast.Attribute) and not node.args:
+            if self.module not in TRANSACTIONS_OWNED_BY:
+                self._add(node, f"{name}() outside nms.db: use nms.db.transaction")
         if name == "connect" and self.blueprint and len(self.functions) == 1 and isinstance(func, ast.Name):
             self._add(node, "a view opens its own connection: use nms.db.request_db")
         self.generic_visit(node)
@@ -150,7 +154,7 @@ def view(db):
     db.execute("BEGIN IMMEDIATE")
     with db.conn:
         ensure_schema(db)
-    return connect(settings, "centre")
+    return connect(settings, "centre") or db.conn.commit()
 
 def ensure_schema(db):
     audit.ensure_schema(db)
@@ -164,12 +168,13 @@ def ensure_schema(db):
     assert "planted.py:11: `with <db>.conn:`" in joined
     assert "planted.py:12: ensure_schema() outside schema setup" in joined
     assert "planted.py:13: a view opens its own connection" in joined
-    assert len(problems) == 7, problems  # not the docstring, not the nested ensure_schema
+    assert "planted.py:13: commit() outside nms.db" in joined
+    assert len(problems) == 8, problems  # not the docstring, not the nested ensure_schema
     # the owner's web module still calls the store: no SQL in a blueprint module
     in_owner_views = scan_source(planted, "nms.alerts.api")
     assert "<string>:7: SQL on alert_alerts in a web module: call nms.alerts's functions" in in_owner_views
     in_store = scan_source(planted.replace('bp = Blueprint("x", __name__)', ""), "nms.alerts.store")
-    assert not any("alert_alerts" in p for p in in_store) and len(in_store) == 5, in_store
+    assert not any("alert_alerts" in p for p in in_store) and len(in_store) == 6, in_store
     owner_source = 'db.execute("SELECT rule FROM alert_alerts")\ndb.execute("DELETE FROM alert_history")\n'
     assert scan_source(owner_source, "nms.alerts.engine") == []
     assert scan_source(owner_source, "nms.alertsx") != []
