@@ -121,8 +121,8 @@ def test_malformed_batch_rejected_whole(metrics_db, centre_db, spoil, status, fi
     assert err.value.status == status
     assert err.value.message.startswith(field), err.value.message
     # the tables were made at start (the fixtures open migrated databases); nothing went into them
-    for db, table in ((metrics_db, "ts_head"), (metrics_db, "ingest_batches"),
-                      (centre_db, "state_events"), (centre_db, "state_applied"), (centre_db, "state_current")):
+    for db, table in ((metrics_db, "ts_head"), (metrics_db, "ingest_batches"), (centre_db, "state_events"),
+                      (centre_db, "state_applied"), (centre_db, "state_current")):
         assert db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0, table
 
 
