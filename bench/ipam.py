@@ -24,9 +24,8 @@ import netaddr  # noqa: E402
 from ipam import store  # noqa: E402
 from ipam.addresses import parse_prefix, to_text  # noqa: E402
 from ipam.allocate import allocate  # noqa: E402
-from ipam.schema import ensure_schema  # noqa: E402
 from nms.config import Settings  # noqa: E402
-from nms.db import connect  # noqa: E402
+from nms.schema import open_migrated  # noqa: E402
 
 CASES = (("IPv4", "10.0.0.0/8", (26, 27, 28, 28)), ("IPv6", "2001:db8::/32", (52, 56, 56, 60)))
 
@@ -102,8 +101,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=100_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        db = connect(Settings(data_dir=Path(tmp)), "centre")
-        ensure_schema(db)
+        db = open_migrated(Settings(data_dir=Path(tmp)), "centre")
         for label, cidr, sizes in CASES:
             run(label, cidr, sizes, args.count, db)
 

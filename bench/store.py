@@ -40,8 +40,8 @@ sys.path.insert(0, str(ROOT))
 
 from nms import availability, state  # noqa: E402
 from nms.config import Settings  # noqa: E402
-from nms.db import connect  # noqa: E402
 from nms.pipeline import ingest_batch  # noqa: E402
+from nms.schema import open_migrated  # noqa: E402
 from nms.store import FIVE_MIN, HOUR, RAW, Retention, SqliteTimeSeriesStore  # noqa: E402
 from probes.common.inventory import load_inventory  # noqa: E402
 
@@ -255,8 +255,8 @@ def main() -> int:
         inv.links = {k: ln for k, ln in inv.links.items() if ln.a.device in keep and ln.b.device in keep}
     data = Path(args.data) if args.data else Path(tempfile.mkdtemp(prefix="nms-bench-"))
     settings = Settings(data_dir=data, inventory_path=ROOT / "inventory.yaml")
-    mdb = connect(settings, "metrics")
-    cdb = connect(settings, "centre")
+    mdb = open_migrated(settings, "metrics")
+    cdb = open_migrated(settings, "centre")
     store = SqliteTimeSeriesStore(mdb, Retention())
     now_h = int(time.time()) // 3600 * 3600
     start = now_h - args.days * DAY

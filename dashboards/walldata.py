@@ -158,9 +158,7 @@ def active_alerts(centre: sqlite_utils.Database, sites: set[str] | None) -> list
     except ImportError:
         return None
     try:
-        if centre.execute("SELECT name FROM sqlite_master WHERE name = 'alert_alerts'").fetchone() is None:
-            return None
-        if centre.execute("SELECT 1 FROM alert_alerts LIMIT 1").fetchone() is None:
+        if not alert_store.any_recorded(centre):
             return None
         # the store returns newest first; fetch all open roots so the cut keeps the most severe
         rows = alert_store.list_alerts(

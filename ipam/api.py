@@ -78,8 +78,7 @@ def openapi() -> Response:
 @bp.route("/spaces")
 @require("ipam.read")
 def spaces() -> Response:
-    rows = db().execute("SELECT id, name, description FROM ipam_spaces ORDER BY id").fetchall()
-    return jsonify([{"id": i, "name": n, "description": d} for i, n, d in rows])
+    return jsonify(store.spaces(db()))
 
 
 @bp.route("/prefixes")
@@ -179,7 +178,7 @@ def pool_utilisation(pool_id: int) -> Response:
     prefix = _visible(pool_id)
     answer = {"id": prefix.id, "prefix": prefix.cidr, **store.utilisation(prefix)}
     if prefix.status != "container":  # a leaf range: how many of its addresses are recorded
-        n = db().execute("SELECT count(*) FROM ipam_addresses WHERE prefix_id=?", (prefix.id,)).fetchone()[0]
+        n = store.address_count(db(), prefix.id)
         answer.update(addresses=n, addresses_pct=round(100.0 * n / prefix.size, 3))
     return jsonify(answer)
 

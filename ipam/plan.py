@@ -20,7 +20,7 @@ from ipam.allocate import allocate
 from ipam.errors import BadInput, Conflict, IpamError
 from ipam.store import Prefix
 from nms import audit
-from nms.db import transaction
+from nms.db import transaction, trial
 from probes.common.inventory_model import Inventory
 
 
@@ -103,14 +103,10 @@ def check(db: sqlite_utils.Database, root: Prefix, tree: Inventory, template: di
     if problems:
         return PlanResult(False, problems)
     result = PlanResult(True)
-    conn = db.conn
-    if conn.in_transaction:
+    if db.conn.in_transaction:
         raise Conflict("plan check must run outside another transaction")
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with trial(db):
         _carve(db, root, tree, template, "plan-check", result)
-    finally:
-        conn.execute("ROLLBACK")
     result.ok = not result.problems
     return result
 

@@ -20,8 +20,8 @@ import sqlite_utils
 
 from ipam import csvio, plan, store
 from ipam.addresses import parse_prefix
-from ipam.schema import ensure_schema
 from nms.config import ROOT
+from nms.schema import create_schema
 from probes.common.inventory import load_inventory
 from probes.common.inventory_model import Inventory
 
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     inv = load_inventory(args.inventory)
     db = sqlite_utils.Database(sqlite3.connect(":memory:", isolation_level=None))
-    ensure_schema(db)
+    create_schema(db)
     problems = build(db, inv)
     if problems:
         for p in problems:

@@ -98,11 +98,27 @@ def space_id(db: sqlite_utils.Database, name: object, field: str = "space") -> i
     return int(row[0])
 
 
+def spaces(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Every address space: id, name, description."""
+    rows = db.execute("SELECT id, name, description FROM ipam_spaces ORDER BY id").fetchall()
+    return [{"id": i, "name": n, "description": d} for i, n, d in rows]
+
+
+def address_count(db: sqlite_utils.Database, prefix_id: int) -> int:
+    """How many addresses are recorded in a leaf range."""
+    return db.execute("SELECT count(*) FROM ipam_addresses WHERE prefix_id=?", (prefix_id,)).fetchone()[0]
+
+
 def space_names(db: sqlite_utils.Database) -> dict[int, str]:
     return {int(i): n for i, n in db.execute("SELECT id, name FROM ipam_spaces")}
 
 
 # -- lookups ------------------------------------------------------------------------
+
+def has_prefixes(db: sqlite_utils.Database) -> bool:
+    """Whether any prefix is recorded (the demo loads the shipped plan into an empty IPAM only)."""
+    return db.execute("SELECT 1 FROM ipam_prefixes LIMIT 1").fetchone() is not None
+
 
 def get(db: sqlite_utils.Database | sqlite3.Connection, prefix_id: int) -> Prefix:
     row = db.execute(f"SELECT {COLUMNS} FROM ipam_prefixes WHERE id = ?", (prefix_id,)).fetchone()

@@ -66,7 +66,6 @@ def record(
     ``site`` is the site of the entry's subject: administrators see the rows of
     their scope only, and a row without a site is the province administrators'.
     """
-    ensure_schema(db)
     cur = db.execute(
         "INSERT INTO audit_log (ts, actor, source_ip, action, target, before, after, reason, site)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

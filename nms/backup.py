@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nms.config import Settings
-from nms.db import DATABASES, connect
+from nms.db import DATABASES, connect, read_snapshot
 
 MANIFEST = "manifest.json"
 
@@ -69,14 +69,13 @@ def copy_database(settings: Settings, name: str, target: Path) -> dict[str, int]
     """Consistent copy of one database; returns the row counts of the copied snapshot."""
     src = connect(settings, name).conn
     try:
-        src.execute("BEGIN")  # one read transaction: the counts and the copy see the same snapshot
-        counts = _counts(src)
-        dst = sqlite3.connect(str(target))
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
-        src.execute("COMMIT")
+        with read_snapshot(src):  # the counts and the copy see the same snapshot
+            counts = _counts(src)
+            dst = sqlite3.connect(str(target))
+            try:
+                src.backup(dst)
+            finally:
+                dst.close()
     finally:
         src.close()
     return counts

@@ -37,8 +37,6 @@ class Refusal(NamedTuple):
 
 def open_refusals(db: sqlite_utils.Database) -> list[Refusal]:
     """The agents still skewed: none of their batches accepted since (what was accepted is nms.state's)."""
-    if not db["ingest_clock_skew"].exists():
-        return []
     out = []
     for *row, epoch in db.execute(
         "SELECT agent, seq, first_refused_at, refused_at, sample_ts, ahead_s, max_skew_s, refusals, epoch"
@@ -80,7 +78,6 @@ def record(
     db: sqlite_utils.Database, agent: str, seq: int, err: ClockSkew, now: float, epoch: str = ""
 ) -> None:
     """Note a refused batch; a refusal while the agent is still skewed keeps the first time."""
-    ensure_schema(db)
     with transaction(db):
         still = {row.agent: row for row in open_refusals(db)}.get(agent)
         first, count = (still[2], still[7] + 1) if still is not None else (now, 1)

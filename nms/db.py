@@ -63,6 +63,31 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     db.execute("COMMIT")
 
 
+@contextmanager
+def read_snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One read transaction (``BEGIN`` ... ``COMMIT``): every read inside sees the same snapshot."""
+    conn.execute("BEGIN")
+    try:
+        yield conn
+    finally:
+        if conn.in_transaction:
+            conn.execute("COMMIT")
+
+
+@contextmanager
+def trial(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """``BEGIN IMMEDIATE`` ... ``ROLLBACK`` always: run writes to see what they would do, keep nothing.
+
+    Unlike :func:`transaction` it cannot join an open transaction (it would undo the caller's work).
+    """
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    finally:
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
+
+
 def request_db(name: str = "centre") -> sqlite_utils.Database:
     """Database ``name`` for the current request: one connection per request, shared by every blueprint."""
     handles: dict[str, sqlite_utils.Database] = g.setdefault("_nms_dbs", {})

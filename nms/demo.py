@@ -69,9 +69,9 @@ def issue_tokens(settings: Settings, inventory: Inventory) -> tuple[dict[str, st
 
 def load_address_plan(settings: Settings, inventory: Inventory) -> int:
     """The shipped address plan (专网/外网, IPv4/IPv6), loaded once into an empty IPAM; prefixes made."""
-    from ipam import csvio
+    from ipam import csvio, store
     db = open_migrated(settings)
-    if db["ipam_prefixes"].count:
+    if store.has_prefixes(db):
         return 0
     text = (ROOT / "ipam" / "data" / "address_plan.csv").read_text(encoding="utf-8")
     result = csvio.import_csv(db, text, actor=DEMO_ACTOR, known_sites=set(inventory.sites),

@@ -105,7 +105,6 @@ def add_window(
         subject = Subject.parse(subject_kind, subject_id)
     except ValueError as exc:
         raise ValueError(f"subject_id: {exc}") from None
-    ensure_schema(db)
     with transaction(db):
         cur = db.execute(
             'INSERT INTO maint_windows (subject_kind, subject_id, subtree, start, "end", rrule, until,'
@@ -126,7 +125,6 @@ def add_window(
 
 
 def windows(db: sqlite_utils.Database) -> list[Window]:
-    ensure_schema(db)
     rows = db.execute(
         'SELECT id, subject_kind, subject_id, subtree, start, "end", rrule, until, reason, ended'
         " FROM maint_windows"

@@ -115,8 +115,6 @@ def expire_batches(db: sqlite_utils.Database, before: float) -> int:
     re-send would overwrite identical values: the rollup job keeps them as long as the
     store's raw level (``nms serve``'s rollup loop calls this after the store's rollup).
     """
-    if not db["ingest_batches"].exists():
-        return 0
     with transaction(db):
         return db.execute("DELETE FROM ingest_batches WHERE received < ?", (before,)).rowcount
 
@@ -305,7 +303,6 @@ def store_batch(
     metrics_db: sqlite_utils.Database, agent: str, seq: int, samples: list[dict], epoch: str = ""
 ) -> IngestResult:
     """Samples and the (agent, epoch, seq) record in one transaction; a seen seq stores nothing."""
-    ensure_schema(metrics_db)
     store = SqliteTimeSeriesStore(metrics_db)
     rows = [s for p in samples for s in samples_of(p)]
     with transaction(metrics_db):

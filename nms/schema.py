@@ -57,3 +57,32 @@ def open_migrated(settings: Settings, name: str = "centre") -> sqlite_utils.Data
     """For a command line entry point: make or upgrade the databases, then open ``name``."""
     migrate(settings)
     return connect(settings, name)
+
+
+# Who owns which table: the one module (or package) with SQL on it; everyone else calls its
+# functions.  tests/centre/test_table_ownership.py scans the code against this map and
+# checks docs/storage.md ("Who touches which tables") lists the same.
+OWNERS: dict[str, tuple[str, ...]] = {
+    # metrics.db
+    "nms.store": ("ts_source", "ts_metric", "ts_head", "ts_block"),
+    "nms.pipeline": ("ingest_batches",),
+    # centre.db
+    "nms.state": ("state_current", "state_events", "state_gaps", "state_applied", "agent_epochs"),
+    "nms.sdh": ("state_sdh", "state_sdh_pm"),
+    "nms.clockskew": ("ingest_clock_skew",),
+    "nms.maintenance": ("maint_windows",),
+    "nms.audit": ("audit_log",),
+    "nms.auth": ("auth_users", "auth_tokens", "auth_login_failures"),
+    "nms.alerts": (
+        "alert_alerts", "alert_history", "alert_comments", "alert_silences", "alert_maint_modes",
+        "alert_notifications", "alert_notification_log",
+    ),
+    "nms.configs.store": ("config_versions", "config_status", "config_events"),
+    "nms.configs.hostkeys": ("config_hostkeys",),
+    "ipam": (
+        "ipam_spaces", "ipam_prefixes", "ipam_addresses", "ipam_requests", "ipam_notifications",
+        "ipam_idempotency",
+    ),
+    # the agent's own spool file (not the centre's)
+    "probes.agent.spool": ("meta", "identity", "pending", "batches", "dead_letter"),
+}

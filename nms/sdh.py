@@ -72,7 +72,6 @@ def store(db: sqlite_utils.Database, polls: Iterable[Mapping[str, Any]]) -> None
     polls = [p for p in polls if p.get("ok") and p.get("sdh")]
     if not polls:
         return
-    ensure_schema(db)
     known = {
         (d, i): (ts, since, defects)
         for d, i, ts, since, *defects in db.execute(
@@ -129,7 +128,6 @@ def store(db: sqlite_utils.Database, polls: Iterable[Mapping[str, Any]]) -> None
 
 def current(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
     """{"device:interface": {section, line, path: [defect names], defects, since, last_ts}}."""
-    ensure_schema(db)
     out = {}
     for dev, itf, sec, line, path, since, last in db.execute(
         "SELECT device, interface, section, line, path, since, last_ts FROM state_sdh"
@@ -198,7 +196,6 @@ def g826(buckets: Iterable[Mapping[str, Any]]) -> G826:
 def line_buckets(db: sqlite_utils.Database, t0: float, t1: float) -> list[tuple]:
     """(device, interface, interval_end, es, ses, uas, valid) of every port's line layer,
     for the buckets ending in (t0, t1], oldest first: what UAS availability reads."""
-    ensure_schema(db)
     return db.execute(
         "SELECT device, interface, interval_end, es, ses, uas, valid FROM state_sdh_pm"
         " WHERE layer = 'line' AND interval_end > ? AND interval_end <= ? ORDER BY interval_end",
@@ -209,7 +206,6 @@ def line_buckets(db: sqlite_utils.Database, t0: float, t1: float) -> list[tuple]
 def latest_line_buckets(db: sqlite_utils.Database, since: float) -> list[tuple]:
     """(device, interface, interval_end, es, ses) of each port's newest valid line bucket
     ending at or after ``since``: what the errored-seconds rule reads."""
-    ensure_schema(db)
     return db.execute(
         """SELECT u.device, u.interface, u.interval_end, u.es, u.ses FROM state_sdh_pm u
            JOIN (SELECT device, interface, MAX(interval_end) AS e FROM state_sdh_pm
@@ -224,7 +220,6 @@ def recent_line_buckets(
     db: sqlite_utils.Database, device: str, interface: str, since: float, limit: int = 96
 ) -> list[dict[str, Any]]:
     """One port's line buckets ending at or after ``since``, newest first (the link page)."""
-    ensure_schema(db)
     rows = db.execute(
         "SELECT interval_end, es, ses, uas, valid FROM state_sdh_pm WHERE layer = 'line'"
         " AND device = ? AND interface = ? AND interval_end >= ? ORDER BY interval_end DESC LIMIT ?",
@@ -238,7 +233,6 @@ def port_buckets(
     db: sqlite_utils.Database, device: str, interface: str, t0: float, t1: float
 ) -> tuple[str | None, list[dict[str, Any]]]:
     """(layer, valid buckets ending in (t0, t1]) of one port: the path layer, else the line."""
-    ensure_schema(db)
     for layer in ("path", "line"):
         rows = db.execute(
             "SELECT interval_end, es, ses, uas, cv FROM state_sdh_pm WHERE device = ? AND interface = ?"

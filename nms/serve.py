@@ -67,7 +67,7 @@ def rollup_loop(settings: Settings, every_s: float, stop: threading.Event) -> No
         try:
             db = connect(settings, "centre")
             try:
-                if "ipam_prefixes" in db.table_names() and (released := expire_holds(db)):
+                if released := expire_holds(db):
                     log.info("ipam: released %d expired holds: %s", len(released), ", ".join(released))
             finally:
                 db.conn.close()

@@ -237,7 +237,6 @@ class Machine:
 
 
 def load(db: sqlite_utils.Database, config: StateConfig | None = None) -> Machine:
-    ensure_schema(db)
     subjects = {}
     for row in db.execute(f"SELECT {_COLUMNS} FROM state_current"):
         s = Subject(*row)
@@ -572,7 +571,6 @@ def age_out(
     silent device behind a down link or device is *unreachable (parent)*.  Returns the
     number of state changes (events) it made.
     """
-    ensure_schema(db)
     now = time.time() if now is None else now
     cfg = config or StateConfig.from_env()
 
@@ -647,7 +645,6 @@ def apply_batch(
     epoch: str = "",
 ) -> bool:
     """Feed one batch to the state machine once; False if this (agent, epoch, seq) was applied before."""
-    ensure_schema(db)
     with transaction(db):
         if db.execute(
             "SELECT 1 FROM state_applied WHERE agent = ? AND epoch = ? AND seq = ?", (agent, epoch, seq)
@@ -900,7 +897,6 @@ def newest_poll(db: sqlite_utils.Database, devices: Iterable[str] | None = None)
 
 def current(db: sqlite_utils.Database, kinds: Iterable[str] = KINDS) -> dict[str, dict[str, dict[str, Any]]]:
     """{kind: {subject: {state, since, reason}}}: what the wall display shows."""
-    ensure_schema(db)
     out: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in kinds}
     for kind, subject, state, since, reason, _site in _current_cursor(db, list(out)):
         out[kind][subject] = {"state": state, "since": since, "reason": reason}
@@ -999,8 +995,6 @@ def epoch_started_after(db: sqlite_utils.Database, agent: str, epoch: str, ts: f
 
 def new_epochs(db: sqlite_utils.Database, since: float) -> list[NewEpoch]:
     """Each agent's newest spool if it replaced another after ``since`` (see :func:`note_epoch`)."""
-    if not db["agent_epochs"].exists():
-        return []
     rows = db.execute(
         """SELECT e.agent, e.epoch, e.first_seen, e.first_seq, e.previous, e.previous_last_seq
            FROM agent_epochs e JOIN (SELECT agent, MAX(first_seen) AS t FROM agent_epochs GROUP BY agent) n
@@ -1021,7 +1015,6 @@ def events(
     limit: int = 1000,
 ) -> list[dict[str, Any]]:
     """Transitions, newest first."""
-    ensure_schema(db)
     where, args = ["1=1"], []
     for clause, value in (
         ("ts >= ?", since),

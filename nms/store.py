@@ -216,7 +216,6 @@ class SqliteTimeSeriesStore:
     def __init__(self, db: sqlite_utils.Database, retention: Retention | None = None) -> None:
         self.db = db
         self.retention = retention or Retention.from_env()
-        ensure_schema(db)
         key = _db_key(db)
         with _ID_CACHES_LOCK:
             self.ids = _ID_CACHES.setdefault(key, _Ids())

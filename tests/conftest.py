@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from nms.config import Settings
-from nms.db import connect
+from nms.schema import open_migrated
 from tests.support.ci_skips import pytest_runtest_makereport, pytest_terminal_summary  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,13 +38,14 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def centre_db(settings: Settings):
-    db = connect(settings, "centre")
+    """centre.db with every table made, as ``nms serve`` leaves it at start (stores never make tables)."""
+    db = open_migrated(settings, "centre")
     yield db
     db.conn.close()
 
 
 @pytest.fixture
 def metrics_db(settings: Settings):
-    db = connect(settings, "metrics")
+    db = open_migrated(settings, "metrics")
     yield db
     db.conn.close()

@@ -366,7 +366,7 @@ def _nav(label: str, order: int = 50):
 
 def _windows_json() -> list[dict[str, Any]]:
     db = request_db()
-    modes = dict(db.execute("SELECT window_id, mode FROM alert_maint_modes").fetchall())
+    modes = store.window_modes(db)
     now = time.time()
     out = []
     for w in maintenance.windows(db):

@@ -12,8 +12,11 @@ from nms.config import Settings
 
 def _run(args: argparse.Namespace) -> int:
     from nms.alerts.runner import run_forever
+    from nms.schema import migrate
 
-    return run_forever(Settings(), args.interval)
+    settings = Settings()
+    migrate(settings)  # a command's start: the engine and outbox make no tables
+    return run_forever(settings, args.interval)
 
 
 def _check(args: argparse.Namespace) -> int:

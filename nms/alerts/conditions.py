@@ -15,6 +15,7 @@ import sqlite_utils
 
 from nms import clockskew, sdh, state
 from nms.alerts.rules import Rule, RuleSet
+from nms.configs import store as configs_store
 from probes.common import topology
 from probes.common.inventory_model import Inventory
 from probes.common.subject import Subject, interface
@@ -35,13 +36,6 @@ class Condition:
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.rule.name, self.kind, self.subject)
-
-
-def _table_exists(db: sqlite_utils.Database, name: str) -> bool:
-    return (
-        db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone()
-        is not None
-    )
 
 
 def _role_ok(rule: Rule, inv: Inventory | None, device: str) -> bool:
@@ -193,17 +187,9 @@ def clock_skew_conditions(db: sqlite_utils.Database, rule: Rule, inv: Inventory 
 def config_conditions(
     db: sqlite_utils.Database, rule: Rule, inv: Inventory | None, now: float
 ) -> list[Condition]:
-    if not _table_exists(db, "config_events"):
-        return []
-    marks = ",".join("?" * len(rule.events))
-    rows = db.execute(
-        f"SELECT device, MIN(ts), MAX(ts), COUNT(*), kind FROM config_events"
-        f" WHERE ts > ? AND kind IN ({marks})"
-        " GROUP BY device",
-        (now - rule.resolve_after_s, *rule.events),
-    ).fetchall()
     out = []
-    for dev, first, last, n, kind in rows:
+    for run in configs_store.event_runs(db, now - rule.resolve_after_s, rule.events):
+        dev, first, last, n, kind = run.device, run.first, run.last, run.count, run.kind
         if not _role_ok(rule, inv, dev):
             continue
         site = inv.devices[dev].site if inv and dev in inv.devices else None

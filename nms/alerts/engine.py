@@ -21,11 +21,11 @@ import sqlite_utils
 
 from nms import maintenance, state
 from nms.alerts import flap
+from nms.alerts import store as alert_store
 from nms.alerts.channels import ChannelConfig
 from nms.alerts.conditions import Condition, gather
 from nms.alerts.message import _Safe
 from nms.alerts.rules import RuleSet
-from nms.alerts.schema import ensure_schema
 from nms.alerts.topology import RootCause, assign_roots
 from nms.db import transaction
 from probes.common.inventory_model import Inventory
@@ -99,8 +99,6 @@ class Engine:
     ) -> EvalStats:
         t_start = time.perf_counter()
         now = time.time() if now is None else now
-        ensure_schema(db)
-        state.ensure_schema(db)
         with_metrics = metrics_db is not None and now - self._last_metrics >= self.metrics_every_s
         conds, done = gather(db, self.rules, self.inventory, now, metrics_db, with_metrics)
         if with_metrics:
@@ -116,15 +114,9 @@ class Engine:
             else {}
         )
         wins = maintenance.windows(db)
-        modes = dict(db.execute("SELECT window_id, mode FROM alert_maint_modes").fetchall())
+        modes = alert_store.window_modes(db)
         active = [w for w in wins if w.occurrences(now, now + 1)]
-        silences = {
-            (r, k, s)
-            for r, k, s in db.execute(
-                "SELECT rule, subject_kind, subject_id FROM alert_silences WHERE start <= ? AND until > ?",
-                (now, now),
-            )
-        }
+        silences = alert_store.silenced(db, now)
 
         def maint(kind: str, subject: str) -> str | None:
             inv = self.inventory

@@ -16,7 +16,6 @@ from typing import Any
 import sqlite_utils
 
 from nms.alerts.channels import ChannelConfig, ChannelError
-from nms.alerts.schema import ensure_schema
 from nms.db import transaction
 
 log = logging.getLogger(__name__)
@@ -55,7 +54,6 @@ class Outbox:
         After a channel fails in a pass, its other due rows are not tried in that pass (a dead
         gateway costs one timeout per pass, not one per queued message); they wait ``backoff_s``.
         """
-        ensure_schema(db)
         now = time.time() if now is None else now
         where = "status IN ('queued', 'retry') AND next_ts <= ?"
         args: tuple = (now,)

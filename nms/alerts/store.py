@@ -272,6 +272,32 @@ def set_window_mode(db: sqlite_utils.Database, window_id: int, mode: str) -> Non
         )
 
 
+def window_modes(db: sqlite_utils.Database) -> dict[int, str]:
+    """{window id: mode} of the windows given one (a window without one mutes)."""
+    return dict(db.execute("SELECT window_id, mode FROM alert_maint_modes").fetchall())
+
+
+def silenced(db: sqlite_utils.Database, now: float) -> set[tuple[str, str, str]]:
+    """(rule, subject kind, subject id) of the silences running at ``now``."""
+    return {
+        (r, k, s)
+        for r, k, s in db.execute(
+            "SELECT rule, subject_kind, subject_id FROM alert_silences WHERE start <= ? AND until > ?",
+            (now, now),
+        )
+    }
+
+
+def rule_names(db: sqlite_utils.Database) -> set[str]:
+    """Names of the rules any recorded alert came from (rules since removed included)."""
+    return {r[0] for r in db.execute("SELECT DISTINCT rule FROM alert_alerts")}
+
+
+def any_recorded(db: sqlite_utils.Database) -> bool:
+    """Whether the engine has written any alert at all (the wall shows the state until it has)."""
+    return db.execute("SELECT 1 FROM alert_alerts LIMIT 1").fetchone() is not None
+
+
 def forget_window_mode(db: sqlite_utils.Database, window_id: int) -> None:
     """Drop the mode of a window that was removed (runs in the caller's transaction)."""
     db.execute("DELETE FROM alert_maint_modes WHERE window_id = ?", (window_id,))

@@ -8,7 +8,7 @@ import sys
 import threading
 
 from nms.config import Settings
-from nms.configs import hostkeys, job, store
+from nms.configs import job, store
 from nms.configs.fetch import Limits
 from nms.configs.targets import TargetsError, load_targets
 from nms.schema import open_migrated
@@ -70,7 +70,7 @@ def _cmd_schedule(args: argparse.Namespace) -> int:
 
 def _cmd_hostkey_reset(args: argparse.Namespace) -> int:
     db = open_migrated(Settings())
-    if not hostkeys.reset(db, args.device, _actor(), args.reason):
+    if not store.reset_hostkey(db, args.device, _actor(), args.reason):
         print(f"{args.device}: no pinned host key", file=sys.stderr)
         return 1
     print(f"{args.device}: host key forgotten; the next fetch pins the key it presents")

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from nms import audit
-from nms.db import transaction
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,6 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
 
 
 def pins(db: sqlite_utils.Database) -> dict[str, HostKey]:
-    ensure_schema(db)
     rows = db.execute("SELECT device, key_type, key_b64 FROM config_hostkeys").fetchall()
     return {device: HostKey(key_type, key_b64) for device, key_type, key_b64 in rows}
 
@@ -65,7 +63,6 @@ def pins(db: sqlite_utils.Database) -> dict[str, HostKey]:
 def pin(db: sqlite_utils.Database, device: str, host: str, port: int, key: HostKey, actor: str,
         site: str | None = None) -> None:
     """Pin ``key`` for a device seen for the first time (caller holds the transaction)."""
-    ensure_schema(db)
     now = time.time()
     db.execute(
         "INSERT INTO config_hostkeys (device, host, port, key_type, key_b64, fingerprint, first_seen,"
@@ -81,18 +78,12 @@ def mark_verified(db: sqlite_utils.Database, device: str) -> None:
     db.execute("UPDATE config_hostkeys SET last_verified = ? WHERE device = ?", (time.time(), device))
 
 
-def reset(db: sqlite_utils.Database, device: str, actor: str, reason: str | None = None) -> bool:
-    """Forget a device's pinned key so the next fetch pins the new one; audited."""
-    ensure_schema(db)
+def forget(db: sqlite_utils.Database, device: str) -> dict[str, str] | None:
+    """Drop a device's pinned key (caller holds the transaction and audits); the key it had, if any."""
     row = db.execute(
         "SELECT key_type, fingerprint FROM config_hostkeys WHERE device = ?", (device,)
     ).fetchone()
     if row is None:
-        return False
-    with transaction(db):
-        db.execute("DELETE FROM config_hostkeys WHERE device = ?", (device,))
-        site = db.execute("SELECT site FROM config_status WHERE device = ?", (device,)).fetchone()
-        audit.record(db, actor, "configs.hostkey.reset", f"device:{device}",
-                     before={"key_type": row[0], "fingerprint": row[1]}, reason=reason,
-                     site=site[0] if site else None)
-    return True
+        return None
+    db.execute("DELETE FROM config_hostkeys WHERE device = ?", (device,))
+    return {"key_type": row[0], "fingerprint": row[1]}

@@ -53,7 +53,6 @@ def run(
 
     ``tree`` (the site tree) files the trigger's audit row under the sites' common ancestor.
     """
-    store.ensure_schema(db)
     targets = list(targets)
     by_name = {t.device: t for t in targets}
     audit.record(db, trigger, "configs.fetch.trigger", "configs:fetch",
@@ -75,10 +74,8 @@ def run(
 def due(db: sqlite_utils.Database, targets: Iterable[Target], interval_s: float,
         now: float | None = None) -> list[Target]:
     """Targets never fetched, whose last success is older than ``interval_s``, or whose retry is due."""
-    store.ensure_schema(db)
     now = time.time() if now is None else now
-    rows = {r["device"]: r for r in db.query(
-        "SELECT device, last_attempt, last_success, next_retry, consecutive_failures FROM config_status")}
+    rows = store.fetch_times(db)
     out = []
     for t in targets:
         r = rows.get(t.device)

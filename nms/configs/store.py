@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,7 +117,6 @@ def _status(db: sqlite_utils.Database, target: Target, **fields: Any) -> None:
 def record(db: sqlite_utils.Database, target: Target, result: FetchResult, trigger: str,
            retry_s: float = 300.0, now: float | None = None) -> Outcome:
     """Store one fetch result: a new version only if the normalised text changed."""
-    ensure_schema(db)
     now = time.time() if now is None else now
     if not result.ok:
         return _record_failure(db, target, result, trigger, retry_s, now)
@@ -177,6 +177,56 @@ def _record_failure(db: sqlite_utils.Database, target: Target, result: FetchResu
         _status(db, target, last_attempt=now, last_result="failed", last_error=result.error,
                 consecutive_failures=failures, next_retry=next_retry)
     return Outcome(target.device, "failed", error=result.error)
+
+
+def reset_hostkey(db: sqlite_utils.Database, device: str, actor: str, reason: str | None = None) -> bool:
+    """Forget a device's pinned key so the next fetch pins the new one; audited."""
+    with transaction(db):
+        before = hostkeys.forget(db, device)
+        if before is None:
+            return False
+        audit.record(db, actor, "configs.hostkey.reset", f"device:{device}", before=before, reason=reason,
+                     site=device_site(db, device)[1])
+    return True
+
+
+def device_site(db: sqlite_utils.Database, device: str) -> tuple[bool, str | None]:
+    """(whether the centre holds anything of ``device``, its site as of the last fetch)."""
+    row = db.execute("SELECT site FROM config_status WHERE device = ?", (device,)).fetchone()
+    if row is not None:
+        return True, row[0]
+    known = db.execute("SELECT 1 FROM config_versions WHERE device = ? LIMIT 1", (device,)).fetchone()
+    return known is not None, None
+
+
+def fetch_times(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
+    """{device: last_attempt, last_success, next_retry, consecutive_failures}: what the scheduler needs."""
+    return {r["device"]: r for r in db.query(
+        "SELECT device, last_attempt, last_success, next_retry, consecutive_failures FROM config_status")}
+
+
+@dataclass(frozen=True)
+class EventRun:
+    """A device's config events of some kinds since a time: first, last, how many, the kind of one."""
+
+    device: str
+    first: float
+    last: float
+    count: int
+    kind: str
+
+
+def event_runs(db: sqlite_utils.Database, since: float, kinds: Iterable[str]) -> list[EventRun]:
+    """Per device, its events of ``kinds`` newer than ``since`` (read by the ``config_event`` rule)."""
+    kinds = list(kinds)
+    marks = ",".join("?" * len(kinds))
+    rows = db.execute(
+        f"SELECT device, MIN(ts), MAX(ts), COUNT(*), kind FROM config_events"
+        f" WHERE ts > ? AND kind IN ({marks})"
+        " GROUP BY device",
+        (since, *kinds),
+    ).fetchall()
+    return [EventRun(*r) for r in rows]
 
 
 def status(db: sqlite_utils.Database) -> list[dict[str, Any]]:

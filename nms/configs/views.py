@@ -32,13 +32,10 @@ def _actor() -> str:
 
 
 def _device_site(db, device: str) -> str | None:
-    row = db.execute("SELECT site FROM config_status WHERE device = ?", (device,)).fetchone()
-    if row is None:
-        row = db.execute(
-            "SELECT NULL FROM config_versions WHERE device = ? LIMIT 1", (device,)).fetchone()
-        if row is None:
-            abort(404, description=f"no configuration backup for device {device!r}")
-    return row[0]
+    known, site = store.device_site(db, device)
+    if not known:
+        abort(404, description=f"no configuration backup for device {device!r}")
+    return site
 
 
 def _check_device(db, device: str) -> None:

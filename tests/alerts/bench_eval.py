@@ -17,8 +17,8 @@ from pathlib import Path
 from nms.alerts.engine import Engine
 from nms.alerts.rules import load_rules
 from nms.config import ROOT, Settings
-from nms.db import connect
 from nms.pipeline import store_batch
+from nms.schema import open_migrated
 from nms.state import StateConfig, apply_batch
 from probes.common.inventory import load_inventory
 
@@ -70,7 +70,7 @@ def poll(dev, ts: float, los: set[str] = frozenset()) -> dict:
 def main() -> None:
     inv = load_inventory(ROOT / "inventory.yaml")
     settings = Settings(data_dir=Path(tempfile.mkdtemp(prefix="alerts-bench-")))
-    db, mdb = connect(settings, "centre"), connect(settings, "metrics")
+    db, mdb = open_migrated(settings, "centre"), open_migrated(settings, "metrics")
     cfg = StateConfig(1, 1)
     now = time.time()
     seq = 0

@@ -8,8 +8,8 @@ import pytest
 
 from nms.alerts.engine import Engine
 from nms.alerts.rules import RulesError, load_rules, parse_rules
-from nms.db import connect
 from nms.pipeline import store_batch
+from nms.schema import open_migrated
 from tests.alerts.conftest import make_channels, make_rules
 from tests.centre.helpers import poll
 
@@ -71,7 +71,7 @@ def test_every_problem_is_named():
 
 
 def test_cpu_above_threshold_for_the_whole_window_fires(world, settings):
-    mdb = connect(settings, "metrics")
+    mdb = open_migrated(settings, "metrics")
     now = time.time()
     hot = [poll("hefei-fw1", now - 300 + 60 * i) for i in range(6)]
     for p in hot:
@@ -101,7 +101,7 @@ def test_cpu_above_threshold_for_the_whole_window_fires(world, settings):
 
 
 def test_link_utilisation_from_stored_rates(world, settings):
-    mdb = connect(settings, "metrics")
+    mdb = open_migrated(settings, "metrics")
     now = time.time()
     polls = [poll("hefei-rtr1", now - 300 + 60 * i) for i in range(6)]
     for p in polls:
@@ -133,11 +133,6 @@ def test_link_utilisation_from_stored_rates(world, settings):
 def test_sdh_errored_seconds_per_bucket_and_config_change(world):
     now = time.time()
     end = int(now // 900 * 900)
-    from nms import sdh
-    from nms.state import ensure_schema
-
-    ensure_schema(world.db)
-    sdh.ensure_schema(world.db)
     with world.db.conn:
         world.db.execute(
             "INSERT INTO state_sdh_pm (device, interface, layer, interval_end, es, ses, uas, valid) VALUES"

@@ -7,7 +7,7 @@ import time
 
 from nms.alerts.engine import Engine, notify_state_updated
 from nms.alerts.runner import Runner
-from nms.db import connect
+from nms.schema import open_migrated
 from tests.alerts.conftest import World, make_channels, make_rules
 from tests.alerts.peers import HttpReceiver
 
@@ -25,7 +25,7 @@ def test_hanging_gateway_does_not_hold_up_evaluation(settings, monkeypatch):
     monkeypatch.setenv("NMS_TEST_HOOK_KEY", "k")
     gate = threading.Event()
     hook = HttpReceiver(gate=gate).start()
-    db = connect(settings, "centre")
+    db = open_migrated(settings, "centre")
     world = World(db)
     engine = Engine(make_rules(), world.inv, make_channels(hook.url + "/hook"))
     runner = Runner(settings, engine, interval_s=30.0).start()
@@ -75,7 +75,7 @@ def test_hanging_sms_gateway_does_not_delay_the_webhook(settings, monkeypatch):
             "recipients": {"noc": [{"channel": "sms", "to": "13800000001"}, {"channel": "hook"}]},
         }
     )
-    db = connect(settings, "centre")
+    db = open_migrated(settings, "centre")
     world = World(db)
     runner = Runner(settings, Engine(make_rules(), world.inv, cfg), interval_s=30.0).start()
     runner.sender.poll_s = 0.05

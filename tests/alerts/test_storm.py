@@ -23,7 +23,7 @@ from nms import sdh
 from nms.alerts.engine import Engine
 from nms.alerts.outbox import Outbox
 from nms.config import ROOT, Settings
-from nms.db import connect
+from nms.schema import open_migrated
 from probes.common import topology
 from probes.common.inventory import load_inventory
 from probes.common.inventory_model import Inventory
@@ -167,7 +167,7 @@ def test_sdh_cut_pages_once_then_a_county_router_alerts_on_its_own(province, cen
     try:
         engine = Engine(make_rules(RULES), inv, make_channels(hook.url + "/hook"))
         agents = Agents(inv, sim, url, tokens)
-        db = connect(settings, "centre")
+        db = open_migrated(settings, "centre")
         for _ in range(2):
             agents.round()
         engine.evaluate(db)
@@ -255,7 +255,7 @@ def test_interface_toggling_every_poll_on_the_simulator_is_one_flapping_alert(pr
         engine = Engine(rules, inv, make_channels(hook.url + "/hook"))
         agents = Agents(inv, sim, url, tokens)
         agents.inv = subset_agents(inv, ["province"])
-        db = connect(settings, "centre")
+        db = open_migrated(settings, "centre")
         agents.round()
         for i in range(10):
             sim.fault("if-down" if i % 2 == 0 else "if-up", "anhui-int-rtr1", "GigabitEthernet3/0/0")

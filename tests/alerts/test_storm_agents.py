@@ -85,9 +85,6 @@ def test_sdh_cut_with_agent_subprocesses(tmp_path, monkeypatch):
     srv = create_server(app, host="127.0.0.1", port=0, threads=4)
     threading.Thread(target=srv.run, daemon=True).start()
     db = app_db(app)
-    from nms.state import ensure_schema
-
-    ensure_schema(db)
     tokens = {a: make_token(db, "agent", a) for a in inv.agents}
     uplink = CuttableProxy(srv.effective_port)
     centre = f"http://127.0.0.1:{srv.effective_port}"

@@ -11,7 +11,7 @@ import pytest
 
 from nms import state
 from nms.alerts.engine import Engine
-from nms.db import connect
+from nms.schema import open_migrated
 from tests.alerts.conftest import make_channels, make_rules
 from tests.alerts.test_storm import CITY, RULES, Agents, centre, province  # noqa: F401 - fixtures
 
@@ -34,7 +34,7 @@ def world(province, centre):  # noqa: F811
     """(simulator, both agents, engine with the tunnel rules, centre.db)."""
     inv, sim = province
     settings, url, tokens = centre
-    db = connect(settings, "centre")
+    db = open_migrated(settings, "centre")
     yield sim, Agents(inv, sim, url, tokens), Engine(make_rules(RULES), inv, make_channels()), db
     db.conn.close()
 

@@ -27,6 +27,7 @@ from nms.auth.scope import scope_of_site
 from nms.configs import store
 from nms.configs.credentials import SshCredential
 from nms.configs.fetch import FetchResult, Target
+from nms.schema import create_schema
 from tests.auth.helpers import app_db, bearer, login, make_app, make_token, make_user
 
 PROVINCE, CITY, OTHER_CITY = "anhui", "hefei", "chaohu"
@@ -286,6 +287,7 @@ def test_an_old_audit_log_gains_the_site_column_and_its_rows_stay_province_only(
         " source_ip TEXT, action TEXT NOT NULL, target TEXT NOT NULL, before TEXT, after TEXT, reason TEXT)"
     )
     db.execute("INSERT INTO audit_log (ts, actor, action, target) VALUES (1, 'old', 'user.create', 'user:x')")
+    create_schema(db)  # what the centre's start does to an old database
     audit.record(db, "new", "user.create", "user:y", site="hefei-feidong")
     assert [r["actor"] for r in audit.query(db, sites={"hefei", "hefei-feidong"})] == ["new"]
     assert {r["actor"] for r in audit.query(db)} == {"old", "new"}

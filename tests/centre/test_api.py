@@ -7,8 +7,8 @@ import io
 
 import pytest
 
-from nms.db import connect
 from nms.pipeline import ingest_batch
+from nms.schema import open_migrated
 from tests.centre.helpers import T0, batch, poll, small_inventory
 
 tokens = pytest.importorskip("nms.auth.tokens")
@@ -20,7 +20,7 @@ ALL = ("prov-rtr1", "hefei-rtr1", "hefei-fw1", "feidong-rtr1")
 @pytest.fixture
 def app(make_app, settings):
     inv = small_inventory()
-    mdb, cdb = connect(settings, "metrics"), connect(settings, "centre")
+    mdb, cdb = open_migrated(settings, "metrics"), open_migrated(settings, "centre")
     for k in range(3):  # three minutes; Feidong fails the last two
         polls = [poll(d, T0 + 60 * k, ok=not (d == "feidong-rtr1" and k > 0), octets=1000 + k) for d in ALL]
         body = batch("prov", k + 1, polls)
@@ -34,7 +34,7 @@ def app(make_app, settings):
 
 
 def user_token(settings, name: str, role: str, site: str) -> dict[str, str]:
-    db = connect(settings, "centre")
+    db = open_migrated(settings, "centre")
     try:
         users.create(db, name, role, site, "correct horse battery staple 42", actor="test")
         _, raw = tokens.create(db, "user", name, actor="test")
@@ -115,7 +115,7 @@ def test_availability_json_csv_html(app, settings):
 
 
 def test_kiosk_cannot_read_reports(app, settings):
-    db = connect(settings, "centre")
+    db = open_migrated(settings, "centre")
     _, raw = tokens.create(db, "kiosk", None, actor="test")
     db.conn.close()
     h = {"Authorization": f"Bearer {raw}"}
@@ -131,7 +131,7 @@ def test_availability_page_shows_the_g826_ratios_of_an_sdh_link(make_app, settin
     layer = {"es": 9, "ses": 3, "uas": 0, "cv": 7_300}
     bucket = {"interval_end": T0 + 900, **layer, "valid": True, "path": layer, "line": layer}
     p["sdh"][0]["buckets"] = [bucket]
-    db = connect(settings, "centre")
+    db = open_migrated(settings, "centre")
     apply_batch(db, "prov", 1, [p], inv)
     db.conn.close()
     c = make_app(inv).test_client()

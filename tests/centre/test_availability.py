@@ -24,7 +24,6 @@ DAY = 86400
 
 def add_events(db, kind, subject, history):
     """history: [(ts, to_state)]; from_state follows."""
-    state.ensure_schema(db)
     prev = "unknown"
     for ts, to in history:
         db.execute(

@@ -11,8 +11,8 @@ import pytest
 from nms import backup
 from nms.backup import BackupError, restore, take_backup, verify
 from nms.config import Settings
-from nms.db import connect
 from nms.pipeline import ingest_batch
+from nms.schema import open_migrated
 from tests.centre.helpers import T0, batch, poll
 
 
@@ -24,7 +24,7 @@ class Writer(threading.Thread):
         self.settings, self.stop, self.done = settings, threading.Event(), 0
 
     def run(self) -> None:
-        mdb, cdb = connect(self.settings, "metrics"), connect(self.settings, "centre")
+        mdb, cdb = open_migrated(self.settings, "metrics"), open_migrated(self.settings, "centre")
         seq = 0
         while not self.stop.is_set():
             seq += 1
@@ -74,15 +74,15 @@ def test_backup_under_load_restores_consistent(settings, tmp_path):
     assert seqs(settings.data_dir / "metrics.db") == copied
     assert (aside / "metrics.db").exists()
     assert seqs(aside / "metrics.db") == live  # what was replaced is kept (WAL moved along)
-    db = connect(settings, "centre")
+    db = open_migrated(settings, "centre")
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert db.execute("SELECT count(*) FROM state_applied").fetchone()[0] == counts["centre"]["state_applied"]
     db.conn.close()
 
 
 def test_generations_pruned_and_damage_detected(settings, tmp_path):
-    connect(settings, "metrics").conn.close()
-    connect(settings, "centre").conn.close()
+    open_migrated(settings, "metrics").conn.close()
+    open_migrated(settings, "centre").conn.close()
     made = [take_backup(settings, keep=2).path for _ in range(3)]
     left = backup.generations(settings.data_dir / "backups")
     assert left == made[1:]
@@ -96,8 +96,8 @@ def test_generations_pruned_and_damage_detected(settings, tmp_path):
 
 
 def test_restore_refuses_while_centre_runs(settings, monkeypatch, capsys):
-    connect(settings, "metrics").conn.close()
-    connect(settings, "centre").conn.close()
+    open_migrated(settings, "metrics").conn.close()
+    open_migrated(settings, "centre").conn.close()
     take_backup(settings)
     import os
 

@@ -17,7 +17,6 @@ import urllib.request
 import pytest
 
 from nms.config import ROOT
-from nms.db import connect
 from nms.schema import open_migrated
 from tests.centre.helpers import T0, batch, poll
 
@@ -107,8 +106,8 @@ def test_kill_9_during_ingest_leaves_whole_batches(settings):
             proc.kill()
     assert len(acked) >= 3
 
-    mdb = connect(settings, "metrics")
-    cdb = connect(settings, "centre")
+    mdb = open_migrated(settings, "metrics")
+    cdb = open_migrated(settings, "centre")
     assert mdb.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert cdb.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     stored = {s for (s,) in mdb.execute("SELECT seq FROM ingest_batches WHERE agent = 'hefei'")}
@@ -132,7 +131,7 @@ def test_kill_9_during_ingest_leaves_whole_batches(settings):
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
-    mdb = connect(settings, "metrics")
+    mdb = open_migrated(settings, "metrics")
     n = mdb.execute("SELECT count(*) FROM ts_head WHERE ts = ?", (T0 + pending * 60,)).fetchone()[0]
     assert n == ROWS_PER_BATCH
     mdb.conn.close()

@@ -56,7 +56,8 @@ def test_requests_make_no_tables(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(nms_db, "connect", traced)
     client = app.test_client()
     for url in ("/api/v1/alerts", "/api/v1/alerts/notifications", "/api/v1/configs/devices",
-                "/api/v1/ipam/spaces", "/api/v1/ipam/prefixes"):
+                "/api/v1/ipam/spaces", "/api/v1/ipam/prefixes", "/api/v1/state", "/api/v1/events",
+                "/api/v1/series?device=hefei-rtr1", "/console/alerts"):
         assert client.get(url, headers=headers).status_code == 200, url
     assert statements, "the trace saw the requests' statements"
     ddl = [s for s in statements if s.lstrip().upper().startswith(("CREATE", "ALTER", "DROP"))]

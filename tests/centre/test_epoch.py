@@ -8,8 +8,8 @@ import pytest
 
 from nms.alerts.engine import Engine
 from nms.alerts.rules import load_rules
-from nms.db import connect
 from nms.pipeline import BatchError, validate_batch
+from nms.schema import open_migrated
 from probes.agent.spool import Spool
 from tests.centre.helpers import poll, small_inventory
 from tests.centre.test_ingest_http import agent_token
@@ -62,8 +62,8 @@ def test_lost_spool_is_a_new_epoch_stored_and_alerted(app, settings, tmp_path):
     assert send(client, token, new[0]) == {"accepted": 0, "duplicate": True}  # a real repeat still is one
     spool.close()
 
-    db = connect(settings, "centre")
-    mdb = connect(settings, "metrics")
+    db = open_migrated(settings, "centre")
+    mdb = open_migrated(settings, "metrics")
     try:
         stored = mdb.execute("SELECT epoch, seq FROM ingest_batches WHERE agent = 'hefei'")
         assert sorted(stored) == sorted(
@@ -95,7 +95,7 @@ def test_same_spool_after_restart_keeps_its_epoch_and_raises_nothing(app, settin
     for body in first + fill(spool, t + 600, 1):
         send(client, token, body)
     spool.close()
-    db = connect(settings, "centre")
+    db = open_migrated(settings, "centre")
     try:
         Engine(load_rules(), small_inventory()).evaluate(db)
         assert (
@@ -114,19 +114,25 @@ def test_batches_without_epoch_are_epoch_empty_and_a_bad_epoch_is_named():
     assert err.value.status == 422 and err.value.message.startswith("epoch:")
 
 
-def test_a_centre_from_before_epochs_keeps_its_batch_records_as_epoch_empty(metrics_db, centre_db):
+def test_a_centre_from_before_epochs_keeps_its_batch_records_as_epoch_empty(settings):
     from nms import pipeline, state
+    from nms.db import connect
 
-    metrics_db.execute(
+    old_metrics, old_centre = connect(settings, "metrics"), connect(settings, "centre")
+    old_metrics.execute(
         "CREATE TABLE ingest_batches (agent TEXT NOT NULL, seq INTEGER NOT NULL, received REAL NOT NULL,"
         " samples INTEGER NOT NULL, PRIMARY KEY (agent, seq)) WITHOUT ROWID"
     )
-    metrics_db.execute("INSERT INTO ingest_batches VALUES ('hefei', 5, 1.0, 3)")
-    centre_db.execute(
+    old_metrics.execute("INSERT INTO ingest_batches VALUES ('hefei', 5, 1.0, 3)")
+    old_centre.execute(
         "CREATE TABLE state_applied (agent TEXT NOT NULL, seq INTEGER NOT NULL, ts REAL NOT NULL,"
         " PRIMARY KEY (agent, seq)) WITHOUT ROWID"
     )
-    centre_db.execute("INSERT INTO state_applied VALUES ('hefei', 5, 1.0)")
+    old_centre.execute("INSERT INTO state_applied VALUES ('hefei', 5, 1.0)")
+    old_metrics.conn.close()
+    old_centre.conn.close()
+    # the centre starts on these files: nms.schema upgrades them once
+    metrics_db, centre_db = open_migrated(settings, "metrics"), open_migrated(settings, "centre")
     body = {"agent": "hefei", "seq": 5, "samples": [poll("hefei-rtr1", time.time())]}
     assert pipeline.ingest_batch(metrics_db, centre_db, "hefei", body).duplicate  # an old agent's repeat
     assert not pipeline.ingest_batch(metrics_db, centre_db, "hefei", dict(body, epoch="e1")).duplicate
@@ -135,6 +141,8 @@ def test_a_centre_from_before_epochs_keeps_its_batch_records_as_epoch_empty(metr
     for db in (metrics_db, centre_db):
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert state.current(centre_db)["device"]["hefei-rtr1"]["state"] == "up"
+    metrics_db.conn.close()
+    centre_db.conn.close()
 
 
 def test_a_new_spool_after_a_clock_skew_refusal_is_in_time_again(metrics_db, centre_db):

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nms.db import connect
 from nms.schema import open_migrated
-from nms.store import ensure_schema
 from tests.centre.helpers import T0, batch, poll, small_inventory
 
 tokens = pytest.importorskip("nms.auth.tokens")
@@ -32,9 +30,8 @@ def post(client, token, body):
 
 
 def head_rows(settings) -> int:
-    db = connect(settings, "metrics")
+    db = open_migrated(settings, "metrics")
     try:
-        ensure_schema(db)
         return db.execute("SELECT count(*) FROM ts_head").fetchone()[0]
     finally:
         db.conn.close()
@@ -124,7 +121,7 @@ def test_sample_ahead_of_the_centre_clock_refused_whole(app, settings):
     assert skew["samples"] == [1] and skew["max_skew_s"] == 30 and skew["sample_ts"] == ahead
     assert abs(skew["centre_ts"] - now) < 60 and 3500 < skew["ahead_s"] < 3601
     assert head_rows(settings) == 0  # the good sample of the batch is not stored either
-    db = connect(settings, "centre")
+    db = open_migrated(settings, "centre")
     try:
         (agent, seq, refusals), = db.execute("SELECT agent, seq, refusals FROM ingest_clock_skew").fetchall()
         applied = db.execute("SELECT count(*) FROM state_applied").fetchone()[0]

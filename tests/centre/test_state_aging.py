@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 
 from nms import state
+from nms.schema import open_migrated
 from nms.state import StateConfig, age_out, apply_batch
 from probes.common.inventory_model import Device, Link, LinkEnd
 from tests.centre.helpers import T0, poll, small_inventory
@@ -164,11 +165,10 @@ def test_external_uplink_does_not_keep_internal_devices_reachable(centre_db):
 
 def test_serve_aging_loop_marks_a_silent_device_and_wakes_the_alerts(settings):
     from nms.alerts.engine import wait_for_update
-    from nms.db import connect
     from nms.serve import aging_loop
 
     inv = small_inventory()
-    db = connect(settings, "centre")
+    db = open_migrated(settings, "centre")
     try:
         old = time.time() - 1000
         assert apply_batch(db, "hefei", 1, [poll(d, old) for d in CITY], inv, FAST)

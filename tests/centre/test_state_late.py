@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from nms import state
 from nms.availability import report
+from nms.schema import create_schema
 from nms.state import StateConfig, age_out, apply_batch
 from tests.centre.helpers import T0, poll, small_inventory
 
@@ -82,6 +83,7 @@ def _history_of(oks: list[bool], order: list[list[int]], aged: bool = False) -> 
 
     db = sqlite_utils.Database(memory=True)
     db.conn.isolation_level = None
+    create_schema(db)
     inv = small_inventory()
     for seq, ks in enumerate(order, 1):
         if aged and seq == 2:  # the centre ages the device before the fresh batch arrives

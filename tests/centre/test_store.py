@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from nms.schema import open_migrated
 from nms.store import Retention, Sample, SqliteTimeSeriesStore
 from nms.tsdb import codec
 
@@ -132,10 +133,9 @@ def test_latest_values_for_the_wall(metrics_db):
 def test_serve_rollup_loop_compacts_in_background(settings):
     import threading
 
-    from nms.db import connect
     from nms.serve import rollup_loop
 
-    db = connect(settings, "metrics")
+    db = open_migrated(settings, "metrics")
     store = SqliteTimeSeriesStore(db, Retention())
     old = int(__import__("time").time()) // 3600 * 3600 - 2 * H  # two hours ago: a finished hour
     store.write([Sample("r1", "", old + 60 * k, {"cpu_pct": 5.0}) for k in range(60)])

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from nms.config import Settings
-from nms.db import connect
-from nms.schema import create_schema
+from nms.schema import create_schema, open_migrated
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,7 +24,7 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def db(settings: Settings):
     """centre.db with its tables made, as the centre does at start."""
-    d = connect(settings, "centre")
+    d = open_migrated(settings, "centre")
     create_schema(d)
     yield d
     d.conn.close()

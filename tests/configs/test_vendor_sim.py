@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nms.configs import diff, hostkeys, job, store
+from nms.configs import diff, job, store
 from nms.configs.credentials import SshCredential
 from nms.configs.fetch import Limits, Target
+from nms.schema import open_migrated
 from tests.configs.conftest import sim_device
 
 VRP = """!Software Version V200R010C00SPC600
@@ -135,7 +136,7 @@ def test_changed_host_key_is_refused_and_raised(tmp_path: Path, db, vrp_sim) -> 
     assert job.run(db, targets, "test", LIMITS).outcomes[0].error == "hostkey-changed"
 
     # after an operator checked the box and reset the pin, the new key is pinned and used
-    assert hostkeys.reset(db, "hefei-rtr1", "cli:tester", reason="RMA, key checked on console")
+    assert store.reset_hostkey(db, "hefei-rtr1", "cli:tester", reason="RMA, key checked on console")
     after = job.run(db, targets, "test", LIMITS).outcomes[0]
     assert after.status == "changed" and after.version == 2
     new_pin = db.execute("SELECT fingerprint FROM config_hostkeys WHERE device='hefei-rtr1'").fetchone()[0]
@@ -161,13 +162,12 @@ def test_schedule_fetches_due_devices_and_retries_failures(tmp_path: Path, setti
     import threading
     import time
 
-    from nms.db import connect
     from tests.conftest import free_port
 
     ports = vrp_sim.start([sim_device(tmp_path, "hefei-rtr1", "huawei", VRP)])
     targets = [*_targets(ports), Target("ghost-rtr", "127.0.0.1", free_port(), "huawei", CRED)]
     stop = threading.Event()
-    sched_db = connect(settings, "centre")
+    sched_db = open_migrated(settings, "centre")
     thread = threading.Thread(target=job.schedule, kwargs=dict(
         db=sched_db, load_targets=lambda: targets, interval_s=3600, stop=stop, limits=LIMITS,
         retry_s=0.2, tick_s=0.2), daemon=True)

@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from nms.config import Settings
-from nms.db import connect
 from nms.pipeline import store_batch
+from nms.schema import open_migrated
 from nms.state import StateConfig, apply_batch
 from probes.common.inventory_model import Inventory
 
@@ -114,8 +114,8 @@ def ingest(
     settings: Settings, inv: Inventory, samples: list[dict[str, Any]], seq: int, agent: str = "synth"
 ) -> None:
     """Store the samples and feed the state machine, as one agent batch."""
-    metrics = connect(settings, "metrics")
-    centre = connect(settings, "centre")
+    metrics = open_migrated(settings, "metrics")
+    centre = open_migrated(settings, "centre")
     try:
         store_batch(metrics, agent, seq, samples)
         apply_batch(centre, agent, seq, samples, inv, STATE_CONFIG)

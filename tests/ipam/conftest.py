@@ -8,15 +8,14 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from ipam.schema import ensure_schema
 from nms.config import Settings
-from nms.db import connect
+from nms.schema import create_schema, open_migrated
 
 
 def memory_db() -> sqlite_utils.Database:
     """An in-memory database opened like nms.db.connect does (explicit transactions)."""
     db = sqlite_utils.Database(sqlite3.connect(":memory:", isolation_level=None))
-    ensure_schema(db)
+    create_schema(db)
     return db
 
 
@@ -27,7 +26,6 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def db(settings: Settings) -> sqlite_utils.Database:
-    database = connect(settings, "centre")
-    ensure_schema(database)
+    database = open_migrated(settings, "centre")
     yield database
     database.conn.close()

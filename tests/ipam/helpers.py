@@ -10,7 +10,6 @@ from flask import Flask
 
 from ipam import csvio, store
 from ipam.addresses import parse_prefix
-from ipam.schema import ensure_schema
 from nms.config import ROOT
 from probes.common.inventory import load_inventory
 from probes.common.inventory_model import Inventory
@@ -29,10 +28,9 @@ def planned_app(tmp_path: Path, template_dir: Path) -> Flask:
     """A fresh app whose centre.db is a copy of one with the shipped plan imported."""
     if not (template_dir / "centre.db").exists():
         from nms.config import Settings
-        from nms.db import connect
+        from nms.schema import open_migrated
 
-        db = connect(Settings(data_dir=template_dir), "centre")
-        ensure_schema(db)
+        db = open_migrated(Settings(data_dir=template_dir), "centre")
         csvio.import_csv(db, PLAN.read_text(encoding="utf-8"), actor="test",
                          known_sites=set(inventory().sites))
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
