@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from nms.config import Settings
 from probes.agent import config as cfg
 from probes.agent.config import ConfigError, DeviceJob, Timing
 from probes.agent.logs import log, setup
@@ -27,6 +26,7 @@ from probes.agent.push import Forwarder, Sender
 from probes.agent.scheduler import Scheduler
 from probes.agent.spool import Spool, SpoolError
 from probes.common.netguard import TargetNotAllowed, check_target
+from probes.common.settings import BaseSettings
 from probes.icmp import IcmpUnavailable
 from probes.snmp.credential import Credential
 
@@ -120,7 +120,7 @@ def main(args: argparse.Namespace) -> int:
 
 class Agent:
     def __init__(self, args: argparse.Namespace) -> None:
-        settings = Settings()
+        settings = BaseSettings()
         self.args = args
         self.name = args.agent
         self.inventory_path = Path(args.inventory or settings.inventory_path)
