@@ -32,6 +32,7 @@ from werkzeug.wsgi import ClosingIterator
 from dashboards import alertpages, console, mapdata
 from dashboards.sse import StreamConfig, StreamLimiter, stream
 from dashboards.walldata import WallFeed, with_server_time
+from nms.alerts.runner import load_rules_for
 from nms.auth import PUBLIC, authorize, current_principal, require, scope_sites
 from nms.auth.enforce import client_ip
 from nms.auth.policy import require_site
@@ -318,8 +319,6 @@ def county() -> Response:
 
 
 def _rule_names(db) -> list[str]:
-    from nms.alerts.runner import load_rules_for
-
     names = {r[0] for r in db.execute("SELECT DISTINCT rule FROM alert_alerts")}
     try:
         names |= {r.name for r in load_rules_for(current_app.config["NMS_SETTINGS"]).rules}

@@ -18,6 +18,7 @@ from nms.auth import tokens, users
 from nms.auth.roles import ROLES
 from nms.config import Settings
 from nms.schema import open_migrated
+from probes.common.inventory import load_inventory
 from probes.common.inventory_model import Inventory
 
 
@@ -84,7 +85,6 @@ def _tree(settings: Settings) -> Inventory | None:
     if not settings.inventory_path.exists():
         print(f"warning: {settings.inventory_path} missing; site ids are not checked", file=sys.stderr)
         return None
-    from probes.common.inventory import load_inventory
 
     return load_inventory(settings.inventory_path)
 

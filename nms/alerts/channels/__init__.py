@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import yaml
 
 from probes.common.netguard import check_target
+from probes.common.secrets import read_secrets_file
 
 TYPES = ("sms", "email", "webhook", "alertmanager")
 _SECRETISH = re.compile(r"^(password|secret|key|token|api_key)$|_(password|secret|key|token)$")
@@ -45,8 +46,6 @@ def secret(env_name: str | None, what: str) -> str:
         raise ChannelError(f"{what}: no *_env variable named in channels.yaml")
     value = os.environ.get(env_name)
     if not value and os.environ.get("NMS_SECRETS_FILE"):
-        from probes.common.secrets import read_secrets_file
-
         value = read_secrets_file(Path(os.environ["NMS_SECRETS_FILE"])).get(env_name)
     if not value:
         raise ChannelError(f"{what}: define environment variable {env_name} (or put it in the secrets file)")
