@@ -14,7 +14,7 @@ import time
 
 import sqlite_utils
 
-from nms.auth import tokens, users
+from nms.auth import passwords, tokens, users
 from nms.auth.roles import ROLES
 from nms.config import Settings
 from nms.schema import open_migrated
@@ -145,7 +145,7 @@ def _user_password(args: argparse.Namespace) -> int:
     _settings, db = _db()
     try:
         password, generated = _password_from(args.password_env)
-        revoked = users.set_password(
+        revoked = passwords.set_password(
             db, args.name, password, actor=_actor(), reason=args.reason or "reset from the CLI"
         )
     except ValueError as exc:
