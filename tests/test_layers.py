@@ -1,16 +1,16 @@
-"""The layers of the code, checked from its imports (issue 15, point 4).
+"""The layers of the code, checked from its imports (issue 15, point 4; docs/architecture.md).
 
-    composition   nms.serve, nms.demo, nms.server, nms.__main__ (and the CLIs they load by name)
-    web           dashboards/ (pages), the blueprints of nms/ and ipam/
-    centre        nms/, ipam/
-    agent side    probes/ (agent, poller, simulator), agent.py
+    composition   nms.serve, nms.demo, nms.server, nms.__main__ (they load the rest by name too)
+    pages         dashboards/
+    centre        nms/ (the rest), ipam/
+    agent side    probes/ (poller, plugins, agent, simulator), agent.py
     foundation    probes/common/ (+ probes.snmp.credential, the one credential type)
 
-An agent installs without the centre (see tests/agent/test_install_without_centre.py),
-so ``probes/`` never imports ``nms``, ``ipam`` or ``dashboards``; the foundation imports
-only itself; nothing below the composition imports it; module-level imports have no cycle;
-and a function-level import of project code is allowed only when it is listed in ``LAZY``
-with the reason it is deliberate (a heavy or optional library, a command's own start-up).
+An agent installs without the centre (tests/agent/test_install_without_centre.py), so
+``probes/`` never imports ``nms``, ``ipam`` or ``dashboards``; the foundation imports only
+itself; only the composition imports the composition, the pages or the simulator;
+module-level imports have no cycle; and a function-level import of project code is allowed
+only when ``LAZY`` lists it with the reason it is deliberate (heavy or optional).
 """
 
 from __future__ import annotations
@@ -135,21 +135,30 @@ def test_the_foundation_imports_only_itself():
     assert not bad, f"{FOUNDATION} may import only {FOUNDATION_MAY_IMPORT}:\n" + "\n".join(bad)
 
 
+def _may_import(importer: str, target: str) -> bool:
+    """Only the composition imports the composition; only a package above the centre
+    (the pages, the simulator) and the composition import that package."""
+    if _under(importer, COMPOSITION):
+        return True
+    if _under(target, COMPOSITION):
+        return False
+    above = next((top for top in ABOVE_THE_CENTRE if _under(target, top)), None)
+    return above is None or _under(importer, above)
+
+
 def test_nothing_below_imports_the_composition():
-    bad = [
-        _where(i)
-        for i in all_imports()
-        if not _under(i.importer, COMPOSITION)
-        and (
-            _under(i.target, COMPOSITION)
-            or (_under(i.target, ABOVE_THE_CENTRE) and not _under(i.importer, i.target.split(".")[0]))
-        )
-        and not (_under(i.target, "probes.sim") and _under(i.importer, "probes.sim"))
-        and not (_under(i.target, "dashboards") and _under(i.importer, "dashboards"))
-    ]
+    bad = [_where(i) for i in all_imports() if not _may_import(i.importer, i.target)]
     assert not bad, (
         f"only {', '.join(COMPOSITION)} may import each other, dashboards and probes.sim:\n" + "\n".join(bad)
     )
+
+
+def test_the_composition_rule_refuses_what_it_should():
+    assert not _may_import("nms.state", "nms.serve")
+    assert not _may_import("nms.alerts.engine", "dashboards.walldata")
+    assert not _may_import("nms.pipeline", "probes.sim.province")
+    assert _may_import("nms.demo", "probes.sim.wan") and _may_import("dashboards.views", "dashboards.sse")
+    assert _may_import("probes.sim.wan", "probes.sim.province") and _may_import("nms.state", "nms.store")
 
 
 def module_graph(extra: tuple[Import, ...] = ()) -> dict[str, set[str]]:
