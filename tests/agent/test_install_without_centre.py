@@ -8,8 +8,11 @@ editable, and that reports at exit which project modules the process loaded and 
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -87,6 +90,27 @@ def test_the_install_has_the_agent_and_not_the_centre(install):
         timeout=60,
     )
     assert proc.returncode != 0 and "No module named 'nms'" in proc.stderr, proc.stderr
+
+
+def _dist(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_the_install_lists_every_library_it_imports(install):
+    """requirements.txt of the install names the distribution of each third-party import."""
+    home = install["home"]
+    listed = {_dist(line.split("==")[0]) for line in (home / "requirements.txt").read_text().split()}
+    imported = set()
+    for path in home.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = imported - set(sys.stdlib_module_names) - {"probes", "__future__"}
+    dists = importlib.metadata.packages_distributions()
+    missing = {m for m in third_party if not {_dist(d) for d in dists.get(m, [m])} & listed}
+    assert third_party and not missing, f"imported by the agent but not in its requirements: {missing}"
 
 
 @pytest.fixture
