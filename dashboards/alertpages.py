@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlite_utils
 
+from nms.alerts import store
 from probes.common.inventory_model import Inventory
 
 SEVERITIES = ("critical", "major", "minor", "warning", "info")
@@ -108,8 +109,6 @@ def list_alerts(
     now: float,
 ) -> dict[str, Any]:
     """Root alerts (folded ones appear under their root's children) matching the filters."""
-    from nms.alerts import store
-
     sites = scope
     if form["site"]:
         wanted = set(inv.subtree(form["site"]))
@@ -145,8 +144,6 @@ def _folded_under_outside(
     A county operator cannot see the city's root alert, so its own consequences are listed
     on their own, marked ``root_outside``; nobody is paged for them either way.
     """
-    from nms.alerts import store
-
     folded = store.list_alerts(
         db,
         states=STATE_CHOICES[form["state"]],
@@ -202,8 +199,6 @@ def detail(
     db: sqlite_utils.Database, inv: Inventory, scope: set[str] | None, alert_id: int, now: float
 ) -> dict[str, Any]:
     """The alert with history, comments and every notification attempt; NotVisible when out of scope."""
-    from nms.alerts import store
-
     check_visible(db, scope, alert_id)
     a = store.detail(db, alert_id, site_names(inv))
     a["children"] = folded_first(a["children"])
@@ -218,8 +213,6 @@ def detail(
 
 
 def check_visible(db: sqlite_utils.Database, scope: set[str] | None, alert_id: int) -> None:
-    from nms.alerts import store
-
     try:
         site = store.site_of(db, alert_id)
     except store.NotFound:
@@ -287,8 +280,6 @@ def apply(
     source_ip: str | None,
 ) -> str:
     """Run the validated change through the alerts store; returns the confirmation shown to the operator."""
-    from nms.alerts import store
-
     if action == "ack":
         store.acknowledge(db, alert_id, actor, values["note"], values["assignee"], source_ip)
         return "已确认 Acknowledged"

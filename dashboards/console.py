@@ -16,7 +16,7 @@ from flask import Flask
 
 from dashboards.walldata import latest_rates
 from nms import sdh, sitenet, state
-from nms.auth.policy import Principal, require_site
+from nms.auth.policy import Principal, authorize, current_principal, declaration_of, require_site
 from nms.availability import LOCAL_TZ
 from nms.db import request_db
 from nms.store import SqliteTimeSeriesStore
@@ -48,8 +48,6 @@ OTHER_PAGES = (
 
 def other_pages(app: Flask) -> list[dict[str, str]]:
     """Pages of other modules that exist in this app and the principal may open (linked, not copied)."""
-    from nms.auth.policy import authorize, current_principal, declaration_of
-
     principal = current_principal()
     found: dict[str, dict[str, str]] = {}
     for rule in app.url_map.iter_rules():
@@ -244,7 +242,6 @@ def device_info(inv: Inventory, dev: Device) -> dict[str, Any]:
 def require_link(inv: Inventory, link: Link) -> None:
     """A link is visible to whoever may see either end's site."""
     sites = [inv.devices[e.device].site for e in (link.a, link.b) if e.device in inv.devices]
-    from nms.auth.policy import authorize, current_principal
 
     if not any(authorize(current_principal(), "status.read", s) for s in sites):
         require_site(sites[-1] if sites else "?")

@@ -33,6 +33,7 @@ from dashboards import alertpages, console, mapdata
 from dashboards.sse import StreamConfig, StreamLimiter, stream
 from dashboards.walldata import WallFeed, with_server_time
 from nms.alerts import store as alert_store
+from nms.alerts.runner import load_rules_for
 from nms.auth import PUBLIC, authorize, current_principal, require, scope_sites
 from nms.auth.enforce import client_ip
 from nms.auth.policy import require_site
@@ -319,8 +320,6 @@ def county() -> Response:
 
 
 def _rule_names(db) -> list[str]:
-    from nms.alerts.runner import load_rules_for
-
     names = alert_store.rule_names(db)
     try:
         names |= {r.name for r in load_rules_for(current_app.config["NMS_SETTINGS"]).rules}

@@ -28,7 +28,8 @@ from typing import Any
 import sqlite_utils
 
 from dashboards import mapdata
-from nms import sitenet, state
+from nms import availability, sitenet, state
+from nms.alerts import store as alert_store
 from nms.config import Settings
 from nms.db import connect
 from nms.store import SqliteTimeSeriesStore
@@ -154,10 +155,6 @@ def active_alerts(centre: sqlite_utils.Database, sites: set[str] | None) -> list
     the wall must never go blank because of it.
     """
     try:
-        from nms.alerts import store as alert_store
-    except ImportError:
-        return None
-    try:
         if not alert_store.any_recorded(centre):
             return None
         # the store returns newest first; fetch all open roots so the cut keeps the most severe
@@ -201,8 +198,6 @@ def _backbone_availability(
     centre: sqlite_utils.Database, inv: Inventory, sites: set[str] | None, now: float
 ) -> dict[str, Any]:
     """SDH backbone availability today and this month (local time), per city and overall."""
-    from nms import availability
-
     links = [
         lk
         for lk in sorted(inv.links.values(), key=lambda x: x.id)

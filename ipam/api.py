@@ -20,6 +20,7 @@ from ipam.scope import allowed_sites, check_site
 from ipam.webdb import allow_self_approval, db
 from nms.auth import current_principal, require
 from nms.auth.policy import authorize
+from nms.auth.scope import site_tree
 
 bp = Blueprint("ipam_api", __name__, url_prefix="/api/v1/ipam")
 
@@ -61,8 +62,6 @@ def _visible(prefix_id: int) -> store.Prefix:
 
 
 def _tree() -> Any:
-    from nms.auth.scope import site_tree
-
     tree = site_tree(current_app._get_current_object())  # type: ignore[attr-defined]
     if tree is None:
         raise NotFound("the inventory (site tree) is not loaded", "inventory")

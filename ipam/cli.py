@@ -13,6 +13,7 @@ from ipam.allocate import allocate
 from ipam.errors import IpamError
 from nms.config import Settings
 from nms.schema import open_migrated
+from probes.common.inventory import load_inventory
 
 ACTOR = "cli"
 
@@ -22,8 +23,6 @@ def _db():
 
 
 def _import(args: argparse.Namespace) -> int:
-    from probes.common.inventory import load_inventory
-
     settings = Settings()
     known = set(load_inventory(settings.inventory_path).sites) if settings.inventory_path.exists() else None
     result = csvio.import_csv(_db(), Path(args.file).read_text(encoding="utf-8"), actor=args.actor,
@@ -53,8 +52,6 @@ def _allocate(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from probes.common.inventory import load_inventory
-
     db = _db()
     root = store.find(db, store.space_id(db, args.space), parse_prefix(args.root, "root"))
     if root is None:

@@ -15,6 +15,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template_str
 from nms import availability, sdh, sitenet, state
 from nms.auth import current_principal, require
 from nms.auth.policy import require_site, scope_sites
+from nms.auth.scope import site_tree
 from nms.db import request_db
 from nms.store import SqliteTimeSeriesStore
 from nms.web import nav
@@ -25,8 +26,6 @@ MAX_EVENTS = 10000
 
 
 def _inventory():
-    from nms.auth.scope import site_tree
-
     return site_tree(current_app)
 
 

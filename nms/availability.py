@@ -31,6 +31,9 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from nms import maintenance, sdh, sitenet, state
+from nms.config import Settings
+from nms.schema import open_migrated
+from probes.common.inventory import load_inventory
 from probes.common.inventory_model import Inventory
 
 BUCKETS = ("up", "degraded", "down", "unreachable", "unknown")
@@ -310,19 +313,12 @@ def day_range(day: str, tz: ZoneInfo = LOCAL_TZ) -> tuple[float, float]:
 
 
 def _load_inventory(settings) -> Inventory | None:
-    try:
-        from probes.common.inventory import load_inventory
-    except ModuleNotFoundError:
-        return None
     if not settings.inventory_path.exists():
         return None
     return load_inventory(settings.inventory_path)
 
 
 def run(args: argparse.Namespace) -> int:
-    from nms.config import Settings
-    from nms.schema import open_migrated
-
     try:
         if args.month:
             t0, t1 = month_range(args.month)

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from nms.config import Settings
 from nms.db import DATABASES, connect, read_snapshot
+from nms.pidfile import running_pid
 
 MANIFEST = "manifest.json"
 
@@ -178,8 +179,6 @@ def take_backup(
 
 def restore(settings: Settings, source: Path, *, force: bool = False) -> Path:
     """Put a verified backup in place; returns the directory holding the replaced files."""
-    from nms.serve import running_pid
-
     pid = running_pid(settings)
     if pid is not None and not force:
         raise BackupError(f"the centre is running (pid {pid}); stop it first or pass --force")

@@ -1,7 +1,7 @@
 """Batches refused because an agent's clock runs ahead: the record the agent-clock-skew alert reads.
 
 Ingest refuses a batch with a sample dated too far ahead of the centre's clock
-(:class:`nms.pipeline.ClockSkew`) and notes it here, one row per agent (``ingest_*`` tables
+(:class:`nms.refusals.ClockSkew`) and notes it here, one row per agent (``ingest_*`` tables
 belong to ingest).  The agent is skewed while its latest refused batch is at least as new
 (by ``seq``, which only grows within one spool epoch) as the newest batch of that epoch the
 centre accepted from it: a batch sealed after the refusal and accepted means the agent's
@@ -18,7 +18,7 @@ import sqlite_utils
 
 from nms import state
 from nms.db import transaction
-from nms.pipeline import ClockSkew
+from nms.refusals import ClockSkew
 from nms.store import run_ddl
 
 

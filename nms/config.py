@@ -3,36 +3,18 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from probes.common.settings import ROOT, BaseSettings, env_number
 
-
-def env_number(var: str, default: float, env: Mapping[str, str] | None = None, minimum: float = 0.0) -> float:
-    """A number (seconds, a factor) from the environment; a bad value names the variable."""
-    raw = (os.environ if env is None else env).get(var)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{var}: not a number ({raw!r})") from None
-    if not value >= minimum:
-        raise ValueError(f"{var}: must be at least {minimum:g} (got {raw!r})")
-    return value
+__all__ = ["ROOT", "Settings", "env_number"]
 
 
 @dataclass
-class Settings:
-    data_dir: Path = field(default_factory=lambda: Path(os.environ.get("NMS_DATA_DIR", ROOT / "var")))
-    inventory_path: Path = field(
-        default_factory=lambda: Path(os.environ.get("NMS_INVENTORY", ROOT / "inventory.yaml"))
-    )
-    secrets_path: Path | None = field(
-        default_factory=lambda: Path(p) if (p := os.environ.get("NMS_SECRETS_FILE")) else None
-    )
+class Settings(BaseSettings):
+    """The agent's settings (data, inventory, secrets) plus the centre's own."""
+
     listen_host: str = field(default_factory=lambda: os.environ.get("NMS_LISTEN_HOST", "127.0.0.1"))
     listen_port: int = field(default_factory=lambda: int(os.environ.get("NMS_LISTEN_PORT", "8080")))
     # Cookies are Secure unless explicitly served over plain HTTP on loopback (demo, tests).

@@ -22,11 +22,13 @@ import time
 import urllib.request
 from pathlib import Path
 
+from ipam import csvio, store
 from nms.auth import tokens, users
 from nms.config import ROOT, Settings
 from nms.schema import open_migrated
 from probes.common.inventory import InventoryError, load_inventory
 from probes.common.inventory_model import Inventory
+from probes.sim.wan import proxy_ports
 
 DEMO_ACTOR = "demo"
 
@@ -69,7 +71,6 @@ def issue_tokens(settings: Settings, inventory: Inventory) -> tuple[dict[str, st
 
 def load_address_plan(settings: Settings, inventory: Inventory) -> int:
     """The shipped address plan (专网/外网, IPv4/IPv6), loaded once into an empty IPAM; prefixes made."""
-    from ipam import csvio, store
     db = open_migrated(settings)
     if store.has_prefixes(db):
         return 0
@@ -144,8 +145,6 @@ def main(argv: list[str] | None = None) -> int:
                "--port", str(args.snmp_port), "--control-port", str(args.sim_control_port)]
     via: dict[str, str] = {}  # agent -> its WAN forwarder (the province's agent sits at the centre)
     if args.wan_proxy_base_port:
-        from probes.sim.wan import proxy_ports
-
         sim_cmd += ["--wan-proxy", centre_url, "--wan-proxy-base-port", str(args.wan_proxy_base_port)]
         ports = proxy_ports(inventory, args.wan_proxy_base_port)
         via = {a: f"http://127.0.0.1:{p}" for a, p in ports.items()}

@@ -13,9 +13,10 @@ import zlib
 from flask import Blueprint, current_app, jsonify, request
 
 from nms.auth import current_principal, require
+from nms.auth.scope import site_tree
 from nms.db import request_db
 from nms.pipeline import BatchError, ingest_batch
-from nms.server import settings_of
+from nms.web import settings_of
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +27,6 @@ MAX_BODY = 64 * 1024 * 1024
 
 def inventory_of_app():
     """The inventory the centre runs with (None when it cannot be loaded)."""
-    from nms.auth.scope import site_tree
-
     return site_tree(current_app)
 
 

@@ -20,9 +20,12 @@ from typing import Any
 
 import sqlite_utils
 
+from nms import clockskew, state
 from nms.db import transaction
+from nms.refusals import BatchError, ClockSkew
 from nms.store import Sample, SqliteTimeSeriesStore, add_key_column
 from nms.store import ensure_schema as store_schema
+from nms.updates import notify_state_updated
 from probes.common.inventory_model import Inventory
 
 MAX_SAMPLES = 20000
@@ -45,47 +48,6 @@ IF_NUMBERS = (
 STORED_IF_METRICS = tuple(m for m in IF_NUMBERS if m != "speed_bps")  # speed is not a time series
 IF_STATUS = {"up", "down", "testing", "unknown", "dormant", "notPresent", "lowerLayerDown"}
 EPOCH_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-class BatchError(ValueError):
-    """A batch refused whole; ``status`` is the HTTP status to answer with, ``extra`` more JSON."""
-
-    def __init__(self, status: int, message: str, extra: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.extra = extra or {}
-
-
-class ClockSkew(BatchError):
-    """Samples dated too far ahead of the centre's clock: the agent's clock is wrong.
-
-    ``extra["clock_skew"]["samples"]`` lists every such sample, so an agent can set them
-    all aside in one go instead of one round trip per sample.
-    """
-
-    def __init__(self, ahead: list[int], samples: list[dict], now: float, max_skew_s: float) -> None:
-        first = ahead[0]
-        ts = samples[first]["ts"]
-        super().__init__(
-            422,
-            f"samples[{first}].ts: {ts} is {ts - now:.0f} s ahead of the centre's clock ({now:.0f});"
-            f" at most {max_skew_s:g} s ahead is accepted (NMS_INGEST_MAX_FUTURE_SKEW_S)."
-            f" Agent clock skew: {len(ahead)} of {len(samples)} samples are ahead, the batch is refused"
-            " whole; fix the agent's clock (NTP)",
-            {
-                "clock_skew": {
-                    "sample_ts": ts,
-                    "centre_ts": now,
-                    "ahead_s": ts - now,
-                    "max_skew_s": max_skew_s,
-                    "samples": ahead,
-                }
-            },
-        )
-        self.sample_ts = ts
-        self.centre_ts = now
-        self.max_skew_s = max_skew_s
 
 
 @dataclass(frozen=True)
@@ -337,20 +299,12 @@ def ingest_batch(
         validate_batch(body, agent, inventory, now, max_skew_s)
     except ClockSkew as exc:
         if centre_db is not None:
-            from nms import clockskew
-
             clockskew.record(centre_db, agent, body["seq"], exc, now, body.get("epoch", ""))
-            from nms.alerts.engine import notify_state_updated
-
             notify_state_updated()
         raise
     epoch = body.get("epoch", "")
     result = store_batch(metrics_db, agent, body["seq"], body["samples"], epoch)
     if centre_db is not None:
-        from nms.state import apply_batch
-
-        apply_batch(centre_db, agent, body["seq"], body["samples"], inventory, now=now, epoch=epoch)
-        from nms.alerts.engine import notify_state_updated
-
+        state.apply_batch(centre_db, agent, body["seq"], body["samples"], inventory, now=now, epoch=epoch)
         notify_state_updated()  # wakes the evaluator thread; never blocks ingest
     return result

@@ -18,28 +18,20 @@ import threading
 import time
 from collections.abc import Callable
 
+from ipam.workflow import expire_holds
+from nms.alerts.runner import start_in_server
+from nms.auth.scope import site_tree
 from nms.config import Settings
+from nms.db import connect
+from nms.pidfile import PIDFILE
+from nms.pipeline import expire_batches
+from nms.server import create_app
+from nms.state import age_out
+from nms.store import SqliteTimeSeriesStore
+from nms.updates import notify_state_updated
 from probes.common.inventory_model import Inventory
 
 log = logging.getLogger(__name__)
-
-PIDFILE = "serve.pid"
-
-
-def running_pid(settings: Settings) -> int | None:
-    """Pid of a live ``nms serve`` on this data directory, else None."""
-    path = settings.data_dir / PIDFILE
-    try:
-        pid = int(path.read_text().strip())
-    except (OSError, ValueError):
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        return pid
-    return pid
 
 
 def rollup_loop(settings: Settings, every_s: float, stop: threading.Event) -> None:
@@ -47,11 +39,6 @@ def rollup_loop(settings: Settings, every_s: float, stop: threading.Event) -> No
 
     A failure is logged, not fatal: the next round tries again.
     """
-    from ipam.workflow import expire_holds
-    from nms.db import connect
-    from nms.pipeline import expire_batches
-    from nms.store import SqliteTimeSeriesStore
-
     while not stop.wait(every_s):
         try:
             db = connect(settings, "metrics")
@@ -83,10 +70,6 @@ def aging_loop(
     Its own short period, apart from the rollup: an agent that went silent sends no batch
     that could do it.  A failure is logged, not fatal: the next round tries again.
     """
-    from nms.alerts.engine import notify_state_updated
-    from nms.db import connect
-    from nms.state import age_out
-
     while not stop.wait(every_s):
         try:
             db = connect(settings, "centre")
@@ -104,8 +87,6 @@ def aging_loop(
 def run(args: argparse.Namespace) -> int:
     from waitress import create_server
 
-    from nms.server import create_app
-
     settings = Settings()
     host = args.host or settings.listen_host
     port = settings.listen_port if args.port is None else args.port
@@ -118,8 +99,6 @@ def run(args: argparse.Namespace) -> int:
     if args.rollup_every > 0:
         threading.Thread(target=rollup_loop, args=(settings, args.rollup_every, stop), daemon=True).start()
     if args.age_every > 0:
-        from nms.auth.scope import site_tree
-
         threading.Thread(
             target=aging_loop,
             args=(settings, lambda: site_tree(app), args.age_every, stop),
@@ -128,8 +107,6 @@ def run(args: argparse.Namespace) -> int:
         ).start()
     alerts = None
     if not args.no_alerts:
-        from nms.alerts.runner import start_in_server
-
         alerts = start_in_server(settings)
     shown = f"[{host}]" if ":" in host else host
     print(

@@ -10,6 +10,7 @@ import importlib
 from flask import Flask
 
 from nms import db, schema
+from nms.auth.enforce import install
 from nms.config import Settings
 
 BLUEPRINT_MODULES = (
@@ -34,11 +35,5 @@ def create_app(settings: Settings | None = None) -> Flask:
         module = importlib.import_module(name)
         app.register_blueprint(module.bp)
     db.init_app(app)
-    from nms.auth.enforce import install
-
     install(app)
     return app
-
-
-def settings_of(app: Flask) -> Settings:
-    return app.config["NMS_SETTINGS"]

@@ -27,12 +27,12 @@ from typing import Any, NamedTuple
 import sqlite_utils
 
 from nms import sdh, sitenet
-from nms.config import env_number
 from nms.db import transaction
 from nms.store import add_key_column, run_ddl
 from probes.common import subject as subjects
 from probes.common import topology
 from probes.common.inventory_model import Inventory
+from probes.common.settings import env_number
 
 STATES = ("up", "down", "degraded", "snmp-unreachable", "unreachable", "unknown")
 SNMP_UNREACHABLE = "snmp-unreachable"  # SNMP fails but the device answers ping: not "down"

@@ -21,6 +21,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 from nms.auth import csrf
 from nms.auth.policy import authorize, current_principal, declaration_of
 from nms.auth.roles import ROLE_LABELS
+from nms.config import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -35,6 +36,11 @@ def nav(label: str, order: int = 50) -> Callable[[F], F]:
         return view
 
     return tag
+
+
+def settings_of(app: Flask) -> Settings:
+    """The settings the application was created with (:func:`nms.server.create_app`)."""
+    return app.config["NMS_SETTINGS"]
 
 
 def init_app(app: Flask) -> None:

@@ -12,6 +12,7 @@ import json
 import os
 import sys
 
+from probes.poller import Poller
 from probes.snmp import Target
 from probes.snmp.credential import Credential, CredentialFieldError, accepted_names
 
@@ -89,8 +90,6 @@ def build_credential(args: argparse.Namespace) -> Credential:
 
 
 def run(args: argparse.Namespace) -> int:
-    from probes.poller import Poller
-
     try:
         host, port = parse_target(args.target)
         cred = build_credential(args)

@@ -14,10 +14,13 @@ from flask import Blueprint, current_app, jsonify, request
 
 from nms import maintenance
 from nms.alerts import store
-from nms.auth import covers, current_principal, require, scope_sites
+from nms.alerts.runner import load_rules_for
+from nms.auth import authorize, covers, current_principal, require, scope_sites
 from nms.auth.enforce import client_ip
+from nms.auth.scope import site_tree
+from nms.availability import LOCAL_TZ, parse_time
 from nms.db import request_db, transaction
-from nms.server import settings_of
+from nms.web import nav, render_page, settings_of
 from probes.common.subject import Subject
 
 bp = Blueprint("alerts", __name__, template_folder="templates")
@@ -41,8 +44,6 @@ def _missing(exc: store.NotFound):
 
 
 def _inventory():
-    from nms.auth.scope import site_tree
-
     return site_tree(current_app)
 
 
@@ -236,8 +237,6 @@ def list_notifications():
 @bp.get("/api/v1/alerts/rules")
 @require("alerts.read")
 def rules():
-    from nms.alerts.runner import load_rules_for
-
     rs = load_rules_for(settings_of(current_app))
     return jsonify(
         source=rs.source,
@@ -356,14 +355,6 @@ def end_maintenance(window_id: int):
 # ---- maintenance page (form, CSRF) ---------------------------------------------------------------
 
 
-def _nav(label: str, order: int = 50):
-    try:
-        from nms.web import nav
-    except ImportError:
-        return lambda view: view
-    return nav(label, order)
-
-
 def _windows_json() -> list[dict[str, Any]]:
     db = request_db()
     modes = store.window_modes(db)
@@ -394,18 +385,13 @@ def _windows_json() -> list[dict[str, Any]]:
 def _local(ts: float | None) -> str:
     from datetime import datetime
 
-    from nms.availability import LOCAL_TZ
-
     return datetime.fromtimestamp(ts, LOCAL_TZ).strftime("%Y-%m-%d %H:%M") if ts else ""
 
 
 @bp.get("/alerts/maintenance")
 @require("alerts.read")
-@_nav("维护窗口 Maintenance", order=25)
+@nav("维护窗口 Maintenance", order=25)
 def maintenance_page():
-    from nms.auth import authorize
-    from nms.web import render_page
-
     return render_page(
         "alerts/maintenance.html",
         windows=_windows_json(),
@@ -420,8 +406,6 @@ def maintenance_page():
 @require("alerts.ack")
 def maintenance_form():
     from flask import redirect, url_for
-
-    from nms.availability import parse_time
 
     f = request.form
     try:

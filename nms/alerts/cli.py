@@ -7,22 +7,23 @@ import json
 import sys
 import time
 
+from nms.alerts.channels import ChannelError, ConfigError, load_channels
+from nms.alerts.outbox import Outbox
+from nms.alerts.rules import RulesError, load_rules
+from nms.alerts.runner import build_engine, load_channels_for, run_forever
+from nms.alerts.store import list_alerts
 from nms.config import Settings
+from nms.db import connect
+from nms.schema import migrate, open_migrated
 
 
 def _run(args: argparse.Namespace) -> int:
-    from nms.alerts.runner import run_forever
-    from nms.schema import migrate
-
     settings = Settings()
     migrate(settings)  # a command's start: the engine and outbox make no tables
     return run_forever(settings, args.interval)
 
 
 def _check(args: argparse.Namespace) -> int:
-    from nms.alerts.channels import ConfigError, load_channels
-    from nms.alerts.rules import RulesError, load_rules
-
     ok = True
     try:
         rs = load_rules(args.rules)
@@ -41,18 +42,12 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from nms.alerts.runner import build_engine
-    from nms.db import connect
-    from nms.schema import open_migrated
-
     settings = Settings()
     engine = build_engine(settings)
     db, mdb = open_migrated(settings), connect(settings, "metrics")
     try:
         stats = engine.evaluate(db, metrics_db=mdb)
         if args.send and engine.channels is not None:
-            from nms.alerts.outbox import Outbox
-
             Outbox(engine.channels).run_once(db)
     finally:
         db.conn.close()
@@ -62,9 +57,6 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from nms.alerts.store import list_alerts
-    from nms.schema import open_migrated
-
     db = open_migrated(Settings())
     try:
         states = ("pending", "firing", "resolved") if args.all else ("pending", "firing")
@@ -78,9 +70,6 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _test(args: argparse.Namespace) -> int:
-    from nms.alerts.channels import ChannelError
-    from nms.alerts.runner import load_channels_for
-
     cfg = load_channels_for(Settings())
     if cfg is None or args.channel not in cfg.channels:
         print(f"channel {args.channel!r} not configured (NMS_ALERT_CHANNELS)", file=sys.stderr)

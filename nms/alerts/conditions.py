@@ -16,6 +16,7 @@ import sqlite_utils
 from nms import clockskew, sdh, state
 from nms.alerts.rules import Rule, RuleSet
 from nms.configs import store as configs_store
+from nms.store import SqliteTimeSeriesStore
 from probes.common import topology
 from probes.common.inventory_model import Inventory
 from probes.common.subject import Subject, interface
@@ -203,8 +204,6 @@ class MetricReader:
     """Recent samples from metrics.db, read once per source per evaluation."""
 
     def __init__(self, metrics_db: sqlite_utils.Database | None) -> None:
-        from nms.store import SqliteTimeSeriesStore
-
         self.store = SqliteTimeSeriesStore(metrics_db) if metrics_db is not None else None
         self.cache: dict[tuple[str, str, int], Any] = {}
 

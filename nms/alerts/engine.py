@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -28,27 +27,15 @@ from nms.alerts.message import _Safe
 from nms.alerts.rules import RuleSet
 from nms.alerts.topology import RootCause, assign_roots
 from nms.db import transaction
+from nms.updates import notify_state_updated, wait_for_update
 from probes.common.inventory_model import Inventory
 from probes.common.subject import interface
 
 log = logging.getLogger(__name__)
+__all__ = ["Engine", "EvalStats", "notify_state_updated", "wait_for_update"]
 
 CHILDREN_MAX = 200
 OPEN = ("pending", "firing")
-_wake = threading.Event()
-
-
-def notify_state_updated() -> None:
-    """Called after the state machine applied a batch: wakes the evaluator thread (cheap, never blocks)."""
-    _wake.set()
-
-
-def wait_for_update(timeout: float) -> bool:
-    hit = _wake.wait(timeout)
-    _wake.clear()
-    return hit
-
-
 @dataclass
 class EvalStats:
     conditions: int = 0

@@ -12,12 +12,13 @@ import os
 import threading
 from pathlib import Path
 
-from nms.alerts.channels import ChannelConfig, load_channels
-from nms.alerts.engine import Engine, EvalStats, wait_for_update
+from nms.alerts.channels import ChannelConfig, ConfigError, load_channels
+from nms.alerts.engine import Engine, EvalStats, notify_state_updated, wait_for_update
 from nms.alerts.outbox import Sender
-from nms.alerts.rules import RuleSet, load_rules
+from nms.alerts.rules import RulesError, RuleSet, load_rules
 from nms.config import Settings
 from nms.db import connect
+from probes.common.inventory import load_inventory
 from probes.common.inventory_model import Inventory
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,6 @@ def load_channels_for(settings: Settings) -> ChannelConfig | None:
 
 
 def load_inventory_for(settings: Settings) -> Inventory | None:
-    from probes.common.inventory import load_inventory
-
     try:
         return load_inventory(settings.inventory_path)
     except Exception as exc:  # evaluation still works without topology; say so loudly
@@ -93,7 +92,6 @@ class Runner:
 
     def stop(self) -> None:
         self.stopping.set()
-        from nms.alerts.engine import notify_state_updated
 
         notify_state_updated()
         self.thread.join(30)
@@ -121,9 +119,6 @@ def run_forever(settings: Settings, interval_s: float) -> int:
 
 def start_in_server(settings: Settings, interval_s: float = 10.0) -> Runner | None:
     """For ``nms serve``: evaluator + sender threads beside the web app; None (logged) if misconfigured."""
-    from nms.alerts.channels import ConfigError
-    from nms.alerts.rules import RulesError
-
     try:
         engine = build_engine(settings)
     except (RulesError, ConfigError) as exc:

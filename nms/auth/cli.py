@@ -14,10 +14,11 @@ import time
 
 import sqlite_utils
 
-from nms.auth import tokens, users
+from nms.auth import passwords, tokens, users
 from nms.auth.roles import ROLES
 from nms.config import Settings
 from nms.schema import open_migrated
+from probes.common.inventory import load_inventory
 from probes.common.inventory_model import Inventory
 
 
@@ -84,7 +85,6 @@ def _tree(settings: Settings) -> Inventory | None:
     if not settings.inventory_path.exists():
         print(f"warning: {settings.inventory_path} missing; site ids are not checked", file=sys.stderr)
         return None
-    from probes.common.inventory import load_inventory
 
     return load_inventory(settings.inventory_path)
 
@@ -145,7 +145,7 @@ def _user_password(args: argparse.Namespace) -> int:
     _settings, db = _db()
     try:
         password, generated = _password_from(args.password_env)
-        revoked = users.set_password(
+        revoked = passwords.set_password(
             db, args.name, password, actor=_actor(), reason=args.reason or "reset from the CLI"
         )
     except ValueError as exc:

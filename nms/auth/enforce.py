@@ -24,6 +24,7 @@ from flask import Flask, Response, current_app, g, jsonify, redirect, request, s
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
+from nms import web
 from nms.auth import csrf, principals, secret, tokens, users
 from nms.auth.policy import PUBLIC, Principal, authorize, declaration_of
 from nms.auth.scope import site_tree
@@ -61,8 +62,6 @@ def install(app: Flask) -> None:
             "NMS_INSECURE_COOKIES=1 while listening on %s: session cookies go over plain HTTP",
             settings.listen_host,
         )
-    from nms import web
-
     web.init_app(app)
     app.register_error_handler(403, _forbidden)
     app.before_request(_gate)
@@ -89,8 +88,6 @@ def _refuse(status: int, message: str, decision: str = "deny") -> Response:
         resp = jsonify({"error": message})
         resp.status_code = status
     else:
-        from nms import web
-
         resp = web.error_page(status, message)
     if status == 401:
         resp.headers["WWW-Authenticate"] = 'Bearer realm="nms"'

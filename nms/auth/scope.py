@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Flask, current_app, has_app_context
 
+from probes.common.inventory import load_inventory
 from probes.common.inventory_model import Inventory
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,6 @@ def site_tree(app: Flask | None = None) -> Inventory | None:
     if cache.get("mtime") == mtime:
         return cache.get("tree")
     try:
-        from probes.common.inventory import load_inventory
-
         tree = load_inventory(path)
     except Exception as exc:  # an unreadable inventory must not open access; log and fail closed
         log.error("cannot load inventory %s for account scopes: %s", path, exc)

@@ -199,49 +199,20 @@ def update(
     return after
 
 
-def set_password(
-    db: sqlite_utils.Database,
-    name: str,
-    password: str,
-    *,
-    actor: str,
-    source_ip: str | None = None,
-    reason: str | None = None,
-    hasher: PasswordHasher | None = None,
-) -> list[int]:
-    """Replace a password (reset by an administrator or changed by the user).
+def replace_password_in_tx(db: sqlite_utils.Database, name: str, pw_hash: str, now: float) -> User:
+    """Store a new password hash and end the user's sessions, inside the caller's transaction.
 
-    Ends the old sessions and revokes the user's API tokens in the same transaction (a
-    token taken with a stolen password must not survive the reset); returns their ids.
+    :func:`nms.auth.passwords.set_password` calls it beside the revocation of the user's tokens.
     """
-    from nms.auth import tokens
-
-    check_password(password)
-    pw_hash = hash_password(password, hasher)
-    with transaction(db):
-        user = get(db, name)
-        if user is None:
-            raise AccountError(f"no user {name!r}")
-        now = time.time()
-        db.execute(
-            "UPDATE auth_users SET password_hash = ?, session_gen = session_gen + 1, updated_ts = ?"
-            " WHERE id = ?",
-            (pw_hash, now, user.id),
-        )
-        revoked = tokens.revoke_user_tokens_in_tx(
-            db, name, actor=actor, reason=f"password of {name} replaced", source_ip=source_ip, now=now
-        )
-        audit.record(
-            db,
-            actor,
-            "user.password",
-            f"user:{name}",
-            after={"sessions_ended": True, "tokens_revoked": revoked},
-            reason=reason,
-            source_ip=source_ip,
-            site=user.site,
-        )
-    return revoked
+    user = get(db, name)
+    if user is None:
+        raise AccountError(f"no user {name!r}")
+    db.execute(
+        "UPDATE auth_users SET password_hash = ?, session_gen = session_gen + 1, updated_ts = ?"
+        " WHERE id = ?",
+        (pw_hash, now, user.id),
+    )
+    return user
 
 
 def end_sessions(db: sqlite_utils.Database, name: str) -> None:

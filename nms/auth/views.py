@@ -11,7 +11,7 @@ from flask import Blueprint, Response, jsonify, redirect, request, session
 from werkzeug.wrappers import Response as BaseResponse
 
 from nms import audit
-from nms.auth import access, ratelimit, subjects, tokens, users
+from nms.auth import access, passwords, ratelimit, subjects, tokens, users
 from nms.auth.enforce import _now, client_ip, start_user_session
 from nms.auth.policy import AUTHENTICATED, PUBLIC, covers, current_principal, require, scope_sites
 from nms.auth.roles import ROLE_LABELS, ROLES
@@ -167,7 +167,7 @@ def own_password() -> BaseResponse:
             "auth/password.html", status=400, done=False, error="两次输入不一致 The new passwords differ"
         )
     try:
-        users.set_password(
+        passwords.set_password(
             db,
             principal.name,
             new,
@@ -287,7 +287,7 @@ def admin_user_change(name: str) -> Response:
             )
         elif op == "reset":
             password = users.random_password()
-            revoked = users.set_password(
+            revoked = passwords.set_password(
                 db,
                 name,
                 password,

@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from probes.common.secrets import SecretError, read_secrets_file
+
 
 class CredentialError(ValueError):
     """A reference is malformed or its secret cannot be found."""
@@ -50,7 +52,6 @@ def _secrets_file_value(path: Path | None, key: str) -> str | None:
         path = Path(os.environ["NMS_SECRETS_FILE"])
     if path is None:
         return None
-    from probes.common.secrets import SecretError, read_secrets_file
 
     try:
         return read_secrets_file(Path(path)).get(key) or None

@@ -30,6 +30,7 @@ from nms.config import Settings
 from nms.configs import vendors
 from nms.configs.credentials import CredentialError, SshCredentialRef, resolve
 from nms.configs.fetch import Target
+from probes.common.inventory import load_inventory
 from probes.common.inventory_model import Device, Inventory
 
 
@@ -122,8 +123,6 @@ def load_targets(
     cfg = load_configs_file(configs_file_path(settings))
     inventory = None
     if settings.inventory_path.exists():
-        from probes.common.inventory import load_inventory
-
         inventory = load_inventory(settings.inventory_path)
     return build_targets(cfg, inventory, settings.secrets_path, only)
 

@@ -20,7 +20,7 @@ from nms.configs import diff as cdiff
 from nms.configs import job, masking, store, vendors
 from nms.configs.targets import TargetsError, load_targets
 from nms.db import connect, request_db
-from nms.server import settings_of
+from nms.web import nav, render_page, settings_of
 
 bp = Blueprint("configs", __name__, template_folder="templates")
 API = "/api/v1/configs"
@@ -188,21 +188,12 @@ def api_fetch() -> Response:
 # ---- pages -------------------------------------------------------------------------------
 
 def _render(template: str, **ctx: Any) -> Response:
-    from nms.web import render_page
-
     return render_page(template, **ctx)
-
-
-try:
-    from nms.web import nav as _nav
-except ImportError:  # pages still work without the shared nav
-    def _nav(label: str, order: int = 50):  # type: ignore[no-redef]
-        return lambda view: view
 
 
 @bp.get("/configs/")
 @require("configs.read")
-@_nav("配置备份 Configs", order=60)
+@nav("配置备份 Configs", order=60)
 def page_index() -> Response:
     devices = _visible_status(request_db())
     return _render("configs/index.html", devices=devices, fetched=request.args.get("fetched"))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from probes.common import topology
-from probes.common.inventory import load_inventory
+from probes.common.inventory import InventoryError, load_inventory
 from probes.common.inventory_model import Inventory
 from probes.common.netguard import TargetNotAllowed, check_target
 
@@ -51,8 +51,6 @@ class Timing:
 
 def load(inventory_path: Path, agent: str) -> Inventory:
     """Load the inventory and check the agent is in it; raises :class:`ConfigError`."""
-    from probes.common.inventory import InventoryError
-
     try:
         inventory = load_inventory(inventory_path)
     except InventoryError as exc:

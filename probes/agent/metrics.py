@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram, ProcessCollector, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from probes.agent.config import DeviceJob
-
-if TYPE_CHECKING:
-    from probes.agent.push import Forwarder
-    from probes.agent.scheduler import Scheduler
-    from probes.agent.spool import Spool
+from probes.agent.push import Forwarder
+from probes.agent.scheduler import Scheduler
+from probes.agent.spool import Spool
 
 FAILURE_REASONS = ("timeout", "auth", "garbage", "not allowed", "profile", "snmp", "agent")
 POLL_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from nms.config import Settings
 from probes.agent import config as cfg
 from probes.agent.config import ConfigError, DeviceJob, Timing
 from probes.agent.logs import log, setup
@@ -27,7 +26,12 @@ from probes.agent.push import Forwarder, Sender
 from probes.agent.scheduler import Scheduler
 from probes.agent.spool import Spool, SpoolError
 from probes.common.netguard import TargetNotAllowed, check_target
+from probes.common.secrets import SecretError, resolve
+from probes.common.settings import BaseSettings
+from probes.counters import RateTracker
 from probes.icmp import IcmpUnavailable
+from probes.poller import Poller
+from probes.snmp import Target
 from probes.snmp.credential import Credential
 
 
@@ -120,7 +124,7 @@ def main(args: argparse.Namespace) -> int:
 
 class Agent:
     def __init__(self, args: argparse.Namespace) -> None:
-        settings = Settings()
+        settings = BaseSettings()
         self.args = args
         self.name = args.agent
         self.inventory_path = Path(args.inventory or settings.inventory_path)
@@ -148,8 +152,6 @@ class Agent:
 
     # -- polling ------------------------------------------------------------------
     async def poll(self, job: DeviceJob) -> dict[str, Any]:
-        from probes.snmp import Target
-
         target = Target(
             host=job.host,
             port=job.port,
@@ -185,8 +187,6 @@ class Agent:
 
     def _jobs(self) -> list[DeviceJob]:
         """Jobs of the inventory with credentials resolved; a missing secret is a per-device problem."""
-        from probes.common.secrets import SecretError, resolve
-
         jobs, creds = [], {}
         wan_ping_s = self.args.icmp_wan_interval if self.pinger is not None else None
         for job in cfg.jobs_for(self.inventory, self.name, self.timing, self.args.sim_port, wan_ping_s):
@@ -247,9 +247,6 @@ class Agent:
 
     # -- lifetime -----------------------------------------------------------------
     async def run(self) -> int:
-        from probes.counters import RateTracker
-        from probes.poller import Poller
-
         loop = asyncio.get_running_loop()
         self.poller = Poller(max_in_flight=self.args.max_concurrent)
         self.rates = RateTracker()

@@ -54,7 +54,8 @@ Loopback answers ICMP for every 127.34.x.y, so ``device-down`` silences SNMP onl
 
 from __future__ import annotations
 
-from probes.sim.province import SimError, SimulatedProvince
+from probes.sim.errors import SimError
+from probes.sim.province import SimulatedProvince
 from probes.sim.subprocess_run import SimProcess, run_subprocess
 
 __all__ = ["SimError", "SimulatedProvince", "SimProcess", "run_subprocess"]

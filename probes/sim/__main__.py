@@ -17,6 +17,13 @@ import signal
 import sys
 import time
 
+from probes.common.inventory import InventoryError, load_inventory
+from probes.common.secrets import SecretError
+from probes.sim.control import ControlError, get_status, send_fault, serve_control
+from probes.sim.errors import SimError
+from probes.sim.province import SimulatedProvince
+from probes.sim.wan import WanProxies
+
 FAULTS = {
     "device-down": "DEVICE", "device-up": "DEVICE", "reboot": "DEVICE",
     "if-down": "DEVICE IFNAME", "if-up": "DEVICE IFNAME",
@@ -55,11 +62,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    from probes.common.inventory import InventoryError, load_inventory
-    from probes.common.secrets import SecretError
-    from probes.sim.control import serve_control
-    from probes.sim.province import SimError, SimulatedProvince
-
     t0 = time.time()
     try:
         inv = load_inventory(args.inventory)
@@ -75,8 +77,6 @@ async def _serve(args: argparse.Namespace) -> int:
         await province.start_async()
         wan = {}
         if args.wan_proxy:
-            from probes.sim.wan import WanProxies
-
             wan = await WanProxies(province, args.wan_proxy, args.wan_proxy_base_port).start_async()
     except InventoryError as exc:
         print("\n".join(exc.errors), file=sys.stderr)
@@ -108,7 +108,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.cmd == "serve":
         return asyncio.run(_serve(args))
-    from probes.sim.control import ControlError, get_status, send_fault
 
     try:
         if args.cmd == "fault":

@@ -12,10 +12,14 @@ import asyncio
 import json
 import urllib.error
 import urllib.request
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from probes.common.netguard import TargetNotAllowed, check_target
-from probes.sim.province import SimError, SimulatedProvince
+from probes.sim.errors import SimError
+
+if TYPE_CHECKING:  # the province starts these; they only take it as an argument
+    from probes.sim.province import SimulatedProvince
 
 
 class ControlError(RuntimeError):

@@ -20,17 +20,17 @@ from collections.abc import Callable, Iterable
 
 from probes.common import topology
 from probes.common.inventory_model import Inventory
+from probes.common.secrets import resolve
 from probes.sim.agent import Stats, handle_community, handle_pdu
+from probes.sim.control import serve_control
 from probes.sim.device import SimDevice, link_ends_of, tunnel_peers_of, wan_delay_s
+from probes.sim.errors import SimError
+from probes.sim.wan import WanProxies
 from probes.snmp import ber
 from probes.snmp.credential import Credential
 from probes.snmp.usm import UsmEngine, UsmUser, engine_time
 
 log = logging.getLogger("probes.sim")
-
-
-class SimError(ValueError):
-    """A fault or option naming something the province does not have."""
 
 
 def raise_nofile(need: int) -> None:
@@ -43,8 +43,6 @@ def raise_nofile(need: int) -> None:
 def resolve_credentials(inv: Inventory,
                         overrides: dict[str, Credential] | None = None) -> dict[str, Credential]:
     """Secrets for each credential name, via probes.common.secrets (env or 0600 file)."""
-    from probes.common.secrets import resolve
-
     out = dict(overrides or {})
     for name, ref in inv.credentials.items():
         if name not in out:
@@ -235,8 +233,6 @@ class SimulatedProvince:
 
     def start_control(self, port: int = 0) -> str:
         """Serve the HTTP control endpoint from the running loop; returns its URL."""
-        from probes.sim.control import serve_control
-
         if self._loop is None:
             raise SimError("start() the province before its control endpoint")
         fut = asyncio.run_coroutine_threadsafe(serve_control(self, port), self._loop)
@@ -246,8 +242,6 @@ class SimulatedProvince:
 
     def start_wan(self, centre_url: str, base_port: int = 0) -> dict[str, str]:
         """Start the WAN forwarders (:mod:`probes.sim.wan`) on the running loop; {agent: URL}."""
-        from probes.sim.wan import WanProxies
-
         if self._loop is None:
             raise SimError("start() the province before its WAN forwarders")
         wan = WanProxies(self, centre_url, base_port)

@@ -15,12 +15,9 @@ import tempfile
 import threading
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from probes.sim.snmprec import Walk, parse_file
-
-if TYPE_CHECKING:
-    from probes.sim.view import KindView
+from probes.sim.view import KindView
 
 RECORDINGS = Path(__file__).resolve().parent / "recordings"
 
@@ -117,8 +114,6 @@ class WalkCache:
 
     def kind(self, ref: str, overlay: str | None) -> KindView:
         """The encoded view of a walk (plus overlay recording), cached on disk too."""
-        from probes.sim.view import KindView
-
         paths = [resolve_path(ref)] + ([resolve_path(overlay)] if overlay else [])
         return self._cached(paths, KindView,
                             lambda: KindView(self.get(ref), self.get(overlay) if overlay else None))

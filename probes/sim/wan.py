@@ -17,12 +17,16 @@ import socket
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from probes.common import topology
 from probes.common.inventory_model import Inventory
 from probes.common.netguard import TargetNotAllowed, check_target
-from probes.sim.province import SimError, SimulatedProvince
+from probes.sim.errors import SimError
+
+if TYPE_CHECKING:  # the province starts these; they only take it as an argument
+    from probes.sim.province import SimulatedProvince
 
 CHUNK = 65536
 

@@ -10,8 +10,8 @@ import gufo.snmp as g
 from gufo.snmp._fast import GetIter
 from gufo.snmp.aio.client import SnmpSession
 
-from probes.snmp import Credential, SnmpAuthError, SnmpError, SnmpGarbage, SnmpTimeout, Target, Value
-from probes.snmp.credential import library_map
+from probes.snmp.base import SnmpAuthError, SnmpError, SnmpGarbage, SnmpTimeout, Target, Value
+from probes.snmp.credential import Credential, library_map
 
 _AUTH = library_map("auth_proto", {
     "MD5": g.Md5Key,

@@ -25,7 +25,7 @@ from pysnmp.hlapi.v3arch.asyncio import (
 from pysnmp.hlapi.v3arch.asyncio import auth as A
 from pysnmp.proto import rfc1902, rfc1905
 
-from probes.snmp import SnmpAuthError, SnmpError, SnmpGarbage, SnmpTimeout, Target, Value
+from probes.snmp.base import SnmpAuthError, SnmpError, SnmpGarbage, SnmpTimeout, Target, Value
 from probes.snmp.credential import library_map
 
 _AUTH = library_map("auth_proto", {

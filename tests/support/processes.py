@@ -219,14 +219,17 @@ class Agent:
         sim_port: int | None,
         extra: list[str] | None = None,
         env: dict[str, str] | None = None,
+        home: Path = ROOT,
     ) -> None:
+        """``home`` holds the ``agent.py`` to run (and is its cwd): the project, or an agent's install."""
+        self.home = home
         self.metrics_port = free_port()
         self.metrics_url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         self.spool_dir = workdir / "spool"
         self.log = workdir / "agent.log"
         self.cmd = [
             sys.executable,
-            str(ROOT / "agent.py"),
+            str(home / "agent.py"),
             "run",
             "--inventory",
             str(inventory),
@@ -256,7 +259,7 @@ class Agent:
         self.running = True
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
-                self.cmd, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT
+                self.cmd, cwd=self.home, env=self.env, stdout=out, stderr=subprocess.STDOUT
             )
 
     def signal(self, sig: int) -> None:

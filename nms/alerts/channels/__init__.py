@@ -8,62 +8,29 @@ credentials.  A field that looks like an inline secret is refused.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import yaml
 
-from probes.common.netguard import check_target
+from nms.alerts.channels.alertmanager import AlertmanagerChannel
+from nms.alerts.channels.base import Channel, ChannelError, check_url, secret
+from nms.alerts.channels.email import EmailChannel
+from nms.alerts.channels.sms import SmsChannel
+from nms.alerts.channels.webhook import WebhookChannel
+
+__all__ = ["Channel", "ChannelConfig", "ChannelError", "ConfigError", "check_url", "parse_channels", "secret"]
 
 TYPES = ("sms", "email", "webhook", "alertmanager")
 _SECRETISH = re.compile(r"^(password|secret|key|token|api_key)$|_(password|secret|key|token)$")
-
-
-class ChannelError(Exception):
-    """One delivery attempt failed; the message is logged with the attempt."""
 
 
 class ConfigError(ValueError):
     def __init__(self, errors: list[str]) -> None:
         super().__init__("; ".join(errors))
         self.errors = errors
-
-
-class Channel(Protocol):
-    name: str
-
-    def send(self, recipient: str, payload: dict[str, Any]) -> str:
-        """Deliver one notification; return a short detail for the log or raise ChannelError."""
-
-
-def secret(env_name: str | None, what: str) -> str:
-    """A channel secret from the environment, then the secrets file; never from YAML."""
-    if not env_name:
-        raise ChannelError(f"{what}: no *_env variable named in channels.yaml")
-    value = os.environ.get(env_name)
-    if not value and os.environ.get("NMS_SECRETS_FILE"):
-        from probes.common.secrets import read_secrets_file
-
-        value = read_secrets_file(Path(os.environ["NMS_SECRETS_FILE"])).get(env_name)
-    if not value:
-        raise ChannelError(f"{what}: define environment variable {env_name} (or put it in the secrets file)")
-    return value
-
-
-def check_url(url: str) -> None:
-    """Notification peers go through the same loopback guard as device targets."""
-    from urllib.parse import urlsplit
-
-    host = urlsplit(url).hostname
-    if not host:
-        raise ChannelError(f"{url}: no host in URL")
-    try:
-        check_target(host)
-    except ValueError as exc:
-        raise ChannelError(str(exc)) from None
 
 
 @dataclass
@@ -87,11 +54,6 @@ class ChannelConfig:
 
 
 def _make(name: str, raw: dict[str, Any], errors: list[str]) -> Any:
-    from nms.alerts.channels.alertmanager import AlertmanagerChannel
-    from nms.alerts.channels.email import EmailChannel
-    from nms.alerts.channels.sms import SmsChannel
-    from nms.alerts.channels.webhook import WebhookChannel
-
     classes = {
         "sms": SmsChannel,
         "email": EmailChannel,

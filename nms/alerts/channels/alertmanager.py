@@ -8,7 +8,7 @@ import urllib.request
 from datetime import UTC, datetime
 from typing import Any
 
-from nms.alerts.channels import ChannelError, check_url
+from nms.alerts.channels.base import ChannelError, check_url
 
 
 def _iso(ts: float | None) -> str | None:

@@ -6,7 +6,7 @@ import smtplib
 from email.message import EmailMessage
 from typing import Any
 
-from nms.alerts.channels import ChannelError, secret
+from nms.alerts.channels.base import ChannelError, secret
 from nms.alerts.message import email_body, email_subject
 from probes.common.netguard import check_target
 

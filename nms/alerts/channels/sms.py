@@ -13,7 +13,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from nms.alerts.channels import ChannelError, check_url, secret
+from nms.alerts.channels.base import ChannelError, check_url, secret
 from nms.alerts.message import sms_text
 
 

@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from nms.alerts.channels import ChannelError, check_url, secret
+from nms.alerts.channels.base import ChannelError, check_url, secret
 
 
 def sign(key: str, timestamp: str, body: bytes) -> str:
