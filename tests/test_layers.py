@@ -34,6 +34,12 @@ ABOVE_THE_CENTRE = ("dashboards", "probes.sim")
 LAZY: dict[tuple[str, str], str] = {
     ("agent", "probes.oneshot"): "agent.py puts its own directory on sys.path before importing probes",
     ("agent", "probes.agent.run"): "agent.py puts its own directory on sys.path before importing probes",
+    ("agent", "probes.portals.cli"): "agent.py puts its own directory on sys.path before importing probes",
+    ("probes.portals.cli", "probes.portals.baseline"): "httpx and selectolax load only for check-site",
+    ("probes.portals.cli", "probes.portals.check"): "httpx and selectolax load only for check-site",
+    ("probes.portals.cli", "probes.portals.detect"): "httpx and selectolax load only for check-site",
+    ("probes.portals.cli", "probes.portals.fetch"): "httpx and selectolax load only for check-site",
+    ("probes.portals.cli", "probes.portals.lists"): "httpx and selectolax load only for check-site",
     ("probes.snmp", "probes.snmp.gufo_client"): "the backend is chosen per target; load only the one used",
     ("probes.snmp", "probes.snmp.pysnmp_client"): "pysnmp takes ~0.35 s to import and is only the fallback",
 }

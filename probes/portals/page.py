@@ -1,0 +1,161 @@
+"""What a portal page shows and links to, read once with selectolax (lexbor).
+
+``Page.content`` is the text used to detect defacement, with dynamic parts masked:
+the operator's CSS selectors and regexes, then automatically dates, times and number
+runs (visitor counters, view counts), and *lists*: repeated siblings that each hold a
+short link (news lists, notices, menus).  A list's items go to ``churn``, not
+``content``: a new headline is normal, a new page body is not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urljoin
+
+from selectolax.lexbor import LexborHTMLParser
+
+from probes.portals.hidden import Styles
+from probes.portals.sites import host_of
+
+_AUTO_MASKS = [
+    re.compile(r"\d{2,4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?"),  # dates
+    re.compile(r"\d{1,2}\s*月\s*\d{1,2}\s*日"),
+    re.compile(r"\d{1,2}:\d{2}(:\d{2})?"),  # times
+    re.compile(r"(星期|周|礼拜)[一二三四五六日天]"),
+    re.compile(r"\b(mon|tues|wednes|thurs|fri|satur|sun)day\b", re.I),
+    re.compile(r"[\d,.]*\d"),  # counters and other number runs
+]
+_DROP = "script, style, noscript, template, head"
+_HIDDEN_WRITE = re.compile(
+    r"document\s*\.\s*write(ln)?\s*\(.*?(display\s*:\s*none|visibility\s*:\s*hidden|"
+    r"(left|top|text-indent)\s*:\s*-\d{3,})", re.I | re.S)
+_SCRIPT_HREF = re.compile(r"""href\s*=\s*\\?["']?(https?://[^"'\\\s>]+)""", re.I)
+MAX_LINES = 4000
+
+
+@dataclass
+class Link:
+    url: str
+    text: str
+    hidden: str | None  # why it cannot be seen
+
+
+@dataclass
+class Page:
+    title: str = ""
+    content: list[str] = field(default_factory=list)  # masked stable text, one line per text run
+    churn: list[str] = field(default_factory=list)  # masked list items
+    text: str = ""  # all text, hidden included, unmasked: for forbidden words
+    links: list[Link] = field(default_factory=list)
+    scripts: list[str] = field(default_factory=list)
+    iframes: list[str] = field(default_factory=list)
+    hidden_writes: list[str] = field(default_factory=list)  # scripts writing hidden markup
+
+    @property
+    def fingerprint(self) -> str:
+        h = hashlib.sha256(self.title.encode())
+        for line in self.content:
+            h.update(b"\n" + line.encode())
+        return h.hexdigest()
+
+
+class Masks:
+    """The operator's masks for one portal: CSS selectors and regular expressions."""
+
+    def __init__(self, selectors: list[str] = (), regexes: list[str] = ()) -> None:
+        self.selectors = list(selectors)
+        self.regexes = list(regexes)
+        try:
+            self._res = [re.compile(r) for r in self.regexes]
+        except re.error as exc:
+            raise ValueError(f"mask regex {exc.pattern!r}: {exc}") from None
+
+    def text(self, line: str) -> str:
+        for r in (*self._res, *_AUTO_MASKS):
+            line = r.sub("#", line)
+        return " ".join(line.split())
+
+
+def parse(html: str, base_url: str, masks: Masks | None = None) -> Page:
+    masks = masks or Masks()
+    tree = LexborHTMLParser(html)
+    page = Page()
+    title = tree.css_first("title")
+    page.title = masks.text(title.text(deep=True)) if title else ""
+    body = tree.body or tree.root
+    if body is None:
+        return page
+    styles = Styles(tree)
+    for a in body.css("a[href], area[href]"):
+        href = (a.attributes.get("href") or "").strip()
+        if href.lower().startswith(("http:", "https:", "//")) or not href.lower().startswith(("javascript:", "mailto:", "#", "tel:")):
+            page.links.append(Link(urljoin(base_url, href), " ".join(a.text(deep=True).split())[:80], styles.hidden(a)))
+    for s in tree.css("script"):
+        if src := (s.attributes.get("src") or "").strip():
+            page.scripts.append(urljoin(base_url, src))
+            continue
+        code = s.text(deep=True)
+        if m := _HIDDEN_WRITE.search(code):
+            page.hidden_writes.append(" ".join(m.group(0).split())[:160])
+        for url in _SCRIPT_HREF.findall(code):
+            page.links.append(Link(url, "", "written by a script" if m else None))
+    page.iframes = [urljoin(base_url, f.attributes.get("src") or "")
+                    for f in tree.css("iframe[src], frame[src]")]
+    _content(body, masks, page)
+    return page
+
+
+def _content(body, masks: Masks, page: Page) -> None:
+    for node in body.css(_DROP):
+        node.decompose()
+    page.text = " ".join((page.title, body.text(deep=True, separator=" ")))
+    for selector in masks.selectors:
+        try:
+            nodes = body.css(selector)
+        except Exception as exc:  # noqa: BLE001 - the parser's error for a bad selector
+            raise ValueError(f"mask selector {selector!r}: {exc}") from None
+        for node in nodes:
+            node.decompose()
+    for container in _lists(body):
+        for item in container.iter():
+            line = masks.text(item.text(deep=True, separator=" "))
+            if line.strip("# "):
+                page.churn.append(line)
+        container.decompose()
+    for raw in body.text(deep=True, separator="\n").splitlines():
+        line = masks.text(raw)
+        if line.strip("#  ·|-—:：,，.。") and len(page.content) < MAX_LINES:
+            page.content.append(line)
+
+
+def _lists(body) -> list:
+    """Containers of repeated short linked items (news lists, menus), outermost first."""
+    found, seen = [], set()
+    for node in body.traverse():
+        if node.mem_id in seen:
+            continue
+        kids = [k for k in node.iter() if k.tag not in ("-text", "-comment")]
+        if len(kids) < 3:
+            continue
+        tags = {}
+        for k in kids:
+            tags[k.tag] = tags.get(k.tag, 0) + 1
+        tag, count = max(tags.items(), key=lambda kv: kv[1])
+        if count < 3:
+            continue
+        items = [k for k in kids if k.tag == tag and _is_item(k)]
+        if len(items) >= 3 and len(items) >= 0.6 * count:
+            found.append(node)
+            seen.update(d.mem_id for d in node.traverse())
+    return found
+
+
+def _is_item(node) -> bool:
+    links = node.css("a")
+    return 1 <= len(links) <= 3 and len(node.text(deep=True).strip()) <= 160
+
+
+def hosts(urls: list[str]) -> list[str]:
+    return sorted({h for u in urls if (h := host_of(u))})
