@@ -13,7 +13,7 @@ import json
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from probes.portals.page import Page, hosts
@@ -40,14 +40,22 @@ class Baseline:
     version: int = VERSION
 
     @classmethod
-    def learn(cls, url: str, final_url: str, page: Page, selectors: list[str], regexes: list[str]) -> Baseline:
+    def learn(
+        cls, url: str, final_url: str, page: Page, selectors: list[str], regexes: list[str]
+    ) -> Baseline:
         return cls(
-            url=url, title=page.title, content=page.content, churn=page.churn,
-            fingerprint=page.fingerprint, script_hosts=hosts(page.scripts),
+            url=url,
+            title=page.title,
+            content=page.content,
+            churn=page.churn,
+            fingerprint=page.fingerprint,
+            script_hosts=hosts(page.scripts),
             iframe_hosts=hosts(page.iframes),
             hidden_link_hosts=hosts([lk.url for lk in page.links if lk.hidden]),
-            final_site=site_of(host_of(final_url)), mask_selectors=list(selectors),
-            mask_regexes=list(regexes), learned_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            final_site=site_of(host_of(final_url)),
+            mask_selectors=list(selectors),
+            mask_regexes=list(regexes),
+            learned_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
 
     def save(self, path: Path) -> None:
@@ -93,7 +101,7 @@ def similarity(a: list[str], b: list[str]) -> tuple[float, int, int]:
     if not total_a and not total_b:
         return 1.0, 0, 0
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    same = sum(len(line) for blk in matcher.get_matching_blocks() for line in a[blk.a:blk.a + blk.size])
+    same = sum(len(line) for blk in matcher.get_matching_blocks() for line in a[blk.a : blk.a + blk.size])
     return 2 * same / (total_a + total_b), total_b - same, total_a - same
 
 

@@ -13,12 +13,21 @@ from probes.portals.page import Masks, Page, parse
 from probes.portals.sites import host_of, site_of
 
 
-async def check_site(url: str, *, baseline: Baseline | None = None, clone_of: Baseline | None = None,
-                     selectors: list[str] = (), regexes: list[str] = (), lists: Lists | None = None,
-                     limits: Limits = Limits(), thresholds: detect.Thresholds = detect.Thresholds(),
-                     ) -> tuple[dict, Fetched, Page | None]:
+async def check_site(
+    url: str,
+    *,
+    baseline: Baseline | None = None,
+    clone_of: Baseline | None = None,
+    selectors: list[str] = (),
+    regexes: list[str] = (),
+    lists: Lists | None = None,
+    limits: Limits | None = None,
+    thresholds: detect.Thresholds | None = None,
+) -> tuple[dict, Fetched, Page | None]:
     """Check ``url``; masks are the baseline's plus ``selectors``/``regexes``."""
     lists = lists or Lists.load()
+    limits = limits or Limits()
+    thresholds = thresholds or detect.Thresholds()
     if baseline is not None:
         selectors = [*baseline.mask_selectors, *(s for s in selectors if s not in baseline.mask_selectors)]
         regexes = [*baseline.mask_regexes, *(r for r in regexes if r not in baseline.mask_regexes)]
@@ -28,12 +37,20 @@ async def check_site(url: str, *, baseline: Baseline | None = None, clone_of: Ba
     if baseline is not None and site_of(host_of(f.final_url)) == baseline.final_site:
         findings = [x for x in findings if x["kind"] != "redirect-foreign"]  # the approved redirect
     result = {
-        "ok": False, "url": url, "final_url": f.final_url, "status": f.status, "redirects": len(f.hops[1:]),
+        "ok": False,
+        "url": url,
+        "final_url": f.final_url,
+        "status": f.status,
+        "redirects": len(f.hops[1:]),
         "timings_ms": f.timings_ms,
         "tls": {k: f.tls[k] for k in ("valid", "days_left", "subject", "issuer", "hostname_match", "error")}
-        if f.tls else None,
+        if f.tls
+        else None,
         "body": {"bytes": len(f.body), "truncated": f.truncated, "charset": None, "sha256": None},
-        "fingerprint": None, "changed": None, "similarity": None, "findings": findings,
+        "fingerprint": None,
+        "changed": None,
+        "similarity": None,
+        "findings": findings,
     }
     page = None
     if f.status is not None and f.body:

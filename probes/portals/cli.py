@@ -16,12 +16,22 @@ from urllib.parse import urlsplit
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("check-site", help="check one portal page once (status, TLS, defacement, dark links)")
+    p = subparsers.add_parser(
+        "check-site", help="check one portal page once (status, TLS, defacement, dark links)"
+    )
     p.add_argument("url", help="http:// or https:// URL")
-    p.add_argument("--baseline", type=Path, help="approved page (JSON) to compare with, or to write with --learn")
+    p.add_argument(
+        "--baseline", type=Path, help="approved page (JSON) to compare with, or to write with --learn"
+    )
     p.add_argument("--learn", action="store_true", help="write this fetch as the baseline to --baseline")
-    p.add_argument("--mask", action="extend", nargs="+", default=[], metavar="SELECTOR",
-                   help="CSS selector of a dynamic region to ignore; 're:REGEX' masks matching text")
+    p.add_argument(
+        "--mask",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="SELECTOR",
+        help="CSS selector of a dynamic region to ignore; 're:REGEX' masks matching text",
+    )
     p.add_argument("--clone-of", type=Path, help="baseline of the real portal: is URL a clone of it?")
     p.add_argument("--ca-file", help="extra CA certificates (PEM) to trust")
     p.add_argument("--timeout", type=float, default=15.0, help="bound on the whole check, seconds")
@@ -53,12 +63,25 @@ def run(args: argparse.Namespace) -> int:
         lists = Lists.load(args.domains, args.words)
         selectors = [m for m in args.mask if not m.startswith("re:")]
         regexes = [m[3:] for m in args.mask if m.startswith("re:")]
-        limits = Limits(total_s=args.timeout, max_bytes=args.max_bytes, max_redirects=args.max_redirects,
-                        ca_file=args.ca_file)
+        limits = Limits(
+            total_s=args.timeout,
+            max_bytes=args.max_bytes,
+            max_redirects=args.max_redirects,
+            ca_file=args.ca_file,
+        )
         thresholds = Thresholds(slow_ms=args.slow_ms, expiring_days=args.expiring_days)
-        result, fetched, page = asyncio.run(check_site(
-            args.url, baseline=base, clone_of=real, selectors=selectors, regexes=regexes, lists=lists,
-            limits=limits, thresholds=thresholds))
+        result, fetched, page = asyncio.run(
+            check_site(
+                args.url,
+                baseline=base,
+                clone_of=real,
+                selectors=selectors,
+                regexes=regexes,
+                lists=lists,
+                limits=limits,
+                thresholds=thresholds,
+            )
+        )
     except ValueError as exc:
         print(f"agent.py check-site: {exc}", file=sys.stderr)
         return 2
@@ -67,13 +90,17 @@ def run(args: argparse.Namespace) -> int:
         if result["learned"]:
             Baseline.learn(args.url, fetched.final_url, page, selectors, regexes).save(args.baseline)
         else:
-            print(f"agent.py check-site: nothing learned, the page was not fetched ({fetched.error})",
-                  file=sys.stderr)
+            print(
+                f"agent.py check-site: nothing learned, the page was not fetched ({fetched.error})",
+                file=sys.stderr,
+            )
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False))
     else:
-        print(f"{args.url}: status {result['status']}, {result['timings_ms'].get('total')} ms, "
-              f"{len(result['findings'])} finding(s)")
+        print(
+            f"{args.url}: status {result['status']}, {result['timings_ms'].get('total')} ms, "
+            f"{len(result['findings'])} finding(s)"
+        )
         for f in result["findings"]:
             print(f"  {f['kind']}: {f['detail']}")
     return 0

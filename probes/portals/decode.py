@@ -39,7 +39,9 @@ def _try(body: bytes, encoding: str) -> str | None:
 
 def _mostly_chinese(text: str) -> bool:
     wide = [c for c in text if ord(c) > 0x7F]
-    han = sum(1 for c in wide if "\u4e00" <= c <= "\u9fff" or "\u3000" <= c <= "\u303f" or "\uff00" <= c <= "\uffef")
+    han = sum(
+        1 for c in wide if "\u4e00" <= c <= "\u9fff" or "\u3000" <= c <= "\u303f" or "\uff00" <= c <= "\uffef"
+    )
     return bool(wide) and han >= 0.8 * len(wide)
 
 

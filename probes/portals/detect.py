@@ -40,17 +40,23 @@ def transport(f: Fetched, t: Thresholds) -> list[dict]:
     elif f.status != t.expect_status:
         out.append(finding("down", f"HTTP {f.status}, expected {t.expect_status}", status=f.status))
     if f.timings_ms.get("total", 0) > t.slow_ms and not f.error:
-        out.append(finding("slow", f"{f.timings_ms['total']:.0f} ms > {t.slow_ms:.0f} ms", timings_ms=f.timings_ms))
+        out.append(
+            finding("slow", f"{f.timings_ms['total']:.0f} ms > {t.slow_ms:.0f} ms", timings_ms=f.timings_ms)
+        )
     start = host_of(f.url)
     foreign = [h["url"] for h in f.hops if not same_site(host_of(h["url"]), start)]
     if foreign:
         out.append(finding("redirect-foreign", f"{f.url} redirects to {foreign[0]}", hops=f.hops))
     if f.tls and not f.tls["valid"]:
-        out.append(finding("tls-invalid", f"certificate not accepted: {f.tls['error']}", subject=f.tls["subject"]))
+        out.append(
+            finding("tls-invalid", f"certificate not accepted: {f.tls['error']}", subject=f.tls["subject"])
+        )
     if f.tls and f.tls["days_left"] <= t.expiring_days:
         left = f.tls["days_left"]
         what = f"expired {-left} days ago" if left < 0 else f"expires in {left} days"
-        out.append(finding("tls-expiring", f"certificate {what} ({f.tls['not_after']})", subject=f.tls["subject"]))
+        out.append(
+            finding("tls-expiring", f"certificate {what} ({f.tls['not_after']})", subject=f.tls["subject"])
+        )
     if f.truncated:
         out.append(finding("oversize", f"body cut at {len(f.body)} bytes (the page is larger)"))
     return out
@@ -66,23 +72,38 @@ def content(page: Page, lists: Lists, base_url: str, base: Baseline | None) -> l
         bad = lists.bad_domain(link.url)
         host = host_of(link.url)
         if bad:
-            dark.append({"url": link.url, "text": link.text, "why": f"listed domain {bad}", "hidden": link.hidden})
+            dark.append(
+                {"url": link.url, "text": link.text, "why": f"listed domain {bad}", "hidden": link.hidden}
+            )
         elif link.hidden and host and not same_site(host, site) and host not in known_hidden:
             dark.append({"url": link.url, "text": link.text, "why": link.hidden})
     if dark:
-        out.append(finding("dark-link", f"{len(dark)} dark link(s), first {dark[0]['url']} ({dark[0]['why']})",
-                           links=dark[:MAX_EVIDENCE]))
+        out.append(
+            finding(
+                "dark-link",
+                f"{len(dark)} dark link(s), first {dark[0]['url']} ({dark[0]['why']})",
+                links=dark[:MAX_EVIDENCE],
+            )
+        )
     if page.hidden_writes:
-        out.append(finding("dark-link", "a script writes hidden markup", scripts=page.hidden_writes[:MAX_EVIDENCE]))
+        out.append(
+            finding("dark-link", "a script writes hidden markup", scripts=page.hidden_writes[:MAX_EVIDENCE])
+        )
     if base is not None:
-        for kind, urls, known in (("foreign-script", page.scripts, base.script_hosts),
-                                  ("foreign-iframe", page.iframes, base.iframe_hosts)):
+        for kind, urls, known in (
+            ("foreign-script", page.scripts, base.script_hosts),
+            ("foreign-iframe", page.iframes, base.iframe_hosts),
+        ):
             new = [h for h in hosts(urls) if not same_site(h, site) and h not in known]
             if new:
                 srcs = [u for u in urls if host_of(u) in new]
-                out.append(finding(kind, f"new third-party source {new[0]}", hosts=new, urls=srcs[:MAX_EVIDENCE]))
+                out.append(
+                    finding(kind, f"new third-party source {new[0]}", hosts=new, urls=srcs[:MAX_EVIDENCE])
+                )
     if words := lists.words_in(page.text):
-        out.append(finding("forbidden-word", "the page publishes " + ", ".join(words[:MAX_EVIDENCE]), words=words))
+        out.append(
+            finding("forbidden-word", "the page publishes " + ", ".join(words[:MAX_EVIDENCE]), words=words)
+        )
     return out
 
 
@@ -91,8 +112,16 @@ def defaced(cmp: Comparison, base: Baseline, t: Thresholds) -> list[dict]:
     share = max(cmp.added, cmp.removed) / size
     if cmp.title_changed or (share >= t.deface_share and max(cmp.added, cmp.removed) >= t.deface_min_chars):
         why = "title changed" if cmp.title_changed else f"{share:.0%} of the approved text changed"
-        return [finding("defaced", f"{why} (similarity {cmp.similarity:.2f})", similarity=cmp.similarity,
-                        added_chars=cmp.added, removed_chars=cmp.removed, diff=cmp.diff)]
+        return [
+            finding(
+                "defaced",
+                f"{why} (similarity {cmp.similarity:.2f})",
+                similarity=cmp.similarity,
+                added_chars=cmp.added,
+                removed_chars=cmp.removed,
+                diff=cmp.diff,
+            )
+        ]
     return []
 
 
@@ -102,5 +131,7 @@ def clone(page: Page, real: Baseline, url: str, t: Thresholds) -> tuple[float, l
     b = [page.title, *page.content, *sorted(page.churn)]
     sim = round(similarity(a, b)[0], 3)
     if sim >= t.clone_similarity and site_of(host_of(url)) != real.final_site:
-        return sim, [finding("clone", f"{url} serves content {sim:.0%} similar to {real.url}", similarity=sim)]
+        return sim, [
+            finding("clone", f"{url} serves content {sim:.0%} similar to {real.url}", similarity=sim)
+        ]
     return sim, []

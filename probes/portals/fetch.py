@@ -84,8 +84,9 @@ def _peer_cert(response: httpx.Response) -> bytes | None:
     return ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
 
 
-async def fetch(url: str, limits: Limits = Limits()) -> Fetched:
+async def fetch(url: str, limits: Limits | None = None) -> Fetched:
     """Fetch ``url``; never raises for what the site does: ``error`` says what went wrong."""
+    limits = limits or Limits()
     out = Fetched(url=url, final_url=url)
     _contexts(limits.ca_file)  # the trust store loads once, outside the timings
     start = time.perf_counter()
@@ -111,10 +112,12 @@ async def _fetch(out: Fetched, limits: Limits, start: float) -> None:
     timings = out.timings_ms
     for k in ("dns", "connect", "tls", "first_byte"):
         timings[k] = 0.0
-    async with httpx.AsyncClient(verify=strict, headers=headers, trust_env=False) as client, \
-            httpx.AsyncClient(verify=loose, headers=headers, trust_env=False) as unverified:
+    async with (
+        httpx.AsyncClient(verify=strict, headers=headers, trust_env=False) as client,
+        httpx.AsyncClient(verify=loose, headers=headers, trust_env=False) as unverified,
+    ):
         request = client.build_request("GET", out.url)
-        for hop in range(limits.max_redirects + 1):
+        for _hop in range(limits.max_redirects + 1):
             host = request.url.host
             t0 = time.perf_counter()
             await asyncio.to_thread(check_target, host)
@@ -124,8 +127,10 @@ async def _fetch(out: Fetched, limits: Limits, start: float) -> None:
             try:
                 timings["connect"] += trace.span("connection.connect_tcp")
                 timings["tls"] += trace.span("connection.start_tls")
+                # server time to first byte: request sent -> response headers in (the last hop's)
+                sent = trace.at.get("http11.send_request_headers.started", start)
                 got = trace.at.get("http11.receive_response_headers.complete", time.perf_counter())
-                timings["first_byte"] = (got - start) * 1000
+                timings["first_byte"] = (got - sent) * 1000
                 out.status = response.status_code
                 out.hops.append({"url": str(request.url), "status": response.status_code})
                 if response.next_request is None:

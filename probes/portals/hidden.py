@@ -19,13 +19,43 @@ _COMMENT = re.compile(r"/\*.*?\*/", re.S)
 _LENGTH = re.compile(r"^\s*(-?\d*\.?\d+)\s*(px|em|rem|pt|%|vw|vh)?\s*(!important)?\s*$", re.I)
 _HEX = re.compile(r"#([0-9a-f]{3}|[0-9a-f]{6})\b", re.I)
 _RGB = re.compile(r"rgba?\(\s*(\d+)[\s,]+(\d+)[\s,]+(\d+)(?:[\s,/]+([\d.]+))?\s*\)", re.I)
-_NAMED = {"white": (255, 255, 255), "black": (0, 0, 0), "red": (255, 0, 0), "blue": (0, 0, 255),
-          "green": (0, 128, 0), "gray": (128, 128, 128), "grey": (128, 128, 128),
-          "silver": (192, 192, 192), "yellow": (255, 255, 0), "navy": (0, 0, 128)}
-WANTED = {"display", "visibility", "opacity", "position", "left", "top", "right", "bottom",
-          "text-indent", "margin-left", "margin-top", "width", "height", "overflow", "font-size",
-          "color", "background", "background-color", "clip", "clip-path", "transform", "max-height",
-          "max-width"}
+_NAMED = {
+    "white": (255, 255, 255),
+    "black": (0, 0, 0),
+    "red": (255, 0, 0),
+    "blue": (0, 0, 255),
+    "green": (0, 128, 0),
+    "gray": (128, 128, 128),
+    "grey": (128, 128, 128),
+    "silver": (192, 192, 192),
+    "yellow": (255, 255, 0),
+    "navy": (0, 0, 128),
+}
+WANTED = {
+    "display",
+    "visibility",
+    "opacity",
+    "position",
+    "left",
+    "top",
+    "right",
+    "bottom",
+    "text-indent",
+    "margin-left",
+    "margin-top",
+    "width",
+    "height",
+    "overflow",
+    "font-size",
+    "color",
+    "background",
+    "background-color",
+    "clip",
+    "clip-path",
+    "transform",
+    "max-height",
+    "max-width",
+}
 OFFSCREEN_PX = -500
 
 
@@ -125,12 +155,13 @@ class Styles:
         while n is not None and n.tag not in ("-undef", None) and (fg is None or bg is None):
             s = self.of(n)
             if fg is None:
-                fg = colour(s.get("color") or n.attributes.get("color") if n.tag == "font" else s.get("color"))
+                font = n.attributes.get("color") if n.tag == "font" else None
+                fg = colour(s.get("color") or font)
             if bg is None:
                 bg = colour(s.get("background-color") or s.get("background") or n.attributes.get("bgcolor"))
             n = n.parent
         bg = bg or (255, 255, 255)
-        if fg is not None and sum(abs(a - b) for a, b in zip(fg, bg)) <= 24:
+        if fg is not None and sum(abs(a - b) for a, b in zip(fg, bg, strict=False)) <= 24:
             return f"text colour {_hex(fg)} on background {_hex(bg)}"
         return None
 
@@ -182,4 +213,4 @@ def colour(text: str | None) -> tuple[int, int, int] | None:
 
 
 def _hex(c: tuple[int, int, int]) -> str:
-    return "#%02x%02x%02x" % c
+    return "#{:02x}{:02x}{:02x}".format(*c)

@@ -30,8 +30,11 @@ _AUTO_MASKS = [
 _DROP = "script, style, noscript, template, head"
 _HIDDEN_WRITE = re.compile(
     r"document\s*\.\s*write(ln)?\s*\(.*?(display\s*:\s*none|visibility\s*:\s*hidden|"
-    r"(left|top|text-indent)\s*:\s*-\d{3,})", re.I | re.S)
+    r"(left|top|text-indent)\s*:\s*-\d{3,})",
+    re.I | re.S,
+)
 _SCRIPT_HREF = re.compile(r"""href\s*=\s*\\?["']?(https?://[^"'\\\s>]+)""", re.I)
+_PUNCT = re.compile(r"[#\s·|\-—:：,，.。]+")
 MAX_LINES = 4000
 
 
@@ -90,8 +93,9 @@ def parse(html: str, base_url: str, masks: Masks | None = None) -> Page:
     styles = Styles(tree)
     for a in body.css("a[href], area[href]"):
         href = (a.attributes.get("href") or "").strip()
-        if href.lower().startswith(("http:", "https:", "//")) or not href.lower().startswith(("javascript:", "mailto:", "#", "tel:")):
-            page.links.append(Link(urljoin(base_url, href), " ".join(a.text(deep=True).split())[:80], styles.hidden(a)))
+        if href and not href.lower().startswith(("javascript:", "mailto:", "#", "tel:")):
+            text = " ".join(a.text(deep=True).split())[:80]
+            page.links.append(Link(urljoin(base_url, href), text, styles.hidden(a)))
     for s in tree.css("script"):
         if src := (s.attributes.get("src") or "").strip():
             page.scripts.append(urljoin(base_url, src))
@@ -101,8 +105,9 @@ def parse(html: str, base_url: str, masks: Masks | None = None) -> Page:
             page.hidden_writes.append(" ".join(m.group(0).split())[:160])
         for url in _SCRIPT_HREF.findall(code):
             page.links.append(Link(url, "", "written by a script" if m else None))
-    page.iframes = [urljoin(base_url, f.attributes.get("src") or "")
-                    for f in tree.css("iframe[src], frame[src]")]
+    page.iframes = [
+        urljoin(base_url, f.attributes.get("src") or "") for f in tree.css("iframe[src], frame[src]")
+    ]
     _content(body, masks, page)
     return page
 
@@ -126,7 +131,7 @@ def _content(body, masks: Masks, page: Page) -> None:
         container.decompose()
     for raw in body.text(deep=True, separator="\n").splitlines():
         line = masks.text(raw)
-        if line.strip("#  ·|-—:：,，.。") and len(page.content) < MAX_LINES:
+        if _PUNCT.sub("", line) and len(page.content) < MAX_LINES:
             page.content.append(line)
 
 

@@ -7,7 +7,7 @@ Read from the DER the server sent, so the facts are there even when verification
 from __future__ import annotations
 
 import ipaddress
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
@@ -16,7 +16,7 @@ from cryptography.x509.oid import ExtensionOID
 def describe(der: bytes, host: str, now: datetime | None = None) -> dict:
     """Subject, issuer, days left and whether ``host`` is among the certificate's names."""
     cert = x509.load_der_x509_certificate(der)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     left = (cert.not_valid_after_utc - now).total_seconds() / 86400
     names = _names(cert)
     return {
