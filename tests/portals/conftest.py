@@ -1,0 +1,34 @@
+"""Loopback sites for the portal tests: plain HTTP, and HTTPS under a CA made now."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.portals.servers import CA, Site
+
+
+@pytest.fixture(scope="module")
+def ca(tmp_path_factory) -> CA:
+    return CA(tmp_path_factory.mktemp("ca"))
+
+
+@pytest.fixture
+def site():
+    s = Site()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def tls_site(ca):
+    """Returns a function making an HTTPS site with the certificate asked for."""
+    made = []
+
+    def make(name: str = "portal", **cert) -> Site:
+        s = Site(ca.server_context(name, **cert))
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        s.close()
