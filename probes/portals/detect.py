@@ -53,7 +53,7 @@ def transport(f: Fetched, t: Thresholds) -> list[dict]:
         )
     if f.tls and f.tls["days_left"] <= t.expiring_days:
         left = f.tls["days_left"]
-        what = f"expired {-left} days ago" if left < 0 else f"expires in {left} days"
+        what = f"expired {-left} days ago" if f.tls["expired"] else f"expires in {left} days"
         out.append(
             finding("tls-expiring", f"certificate {what} ({f.tls['not_after']})", subject=f.tls["subject"])
         )

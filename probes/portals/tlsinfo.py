@@ -23,7 +23,8 @@ def describe(der: bytes, host: str, now: datetime | None = None) -> dict:
         "subject": cert.subject.rfc4514_string(),
         "issuer": cert.issuer.rfc4514_string(),
         "not_after": cert.not_valid_after_utc.isoformat(),
-        "days_left": int(left // 1),
+        "days_left": int(left),  # whole days, toward zero
+        "expired": left < 0,
         "names": names[:20],
         "hostname_match": any(_matches(n, host) for n in names),
     }
