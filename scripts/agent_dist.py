@@ -21,7 +21,10 @@ PACKAGES = ("probes",)
 # The simulated province is for the demo and the tests, not for a node polling real devices.
 LEAVE_OUT = ("probes/sim",)
 # Distribution names as in requirements.txt (versions are taken from there).
-REQUIREMENTS = ("gufo-snmp", "pysnmp", "PyYAML", "prometheus-client", "icmplib", "cryptography", "pydantic")
+REQUIREMENTS = (
+    "gufo-snmp", "pysnmp", "PyYAML", "prometheus-client", "icmplib", "cryptography", "pydantic",
+    "httpx", "selectolax", "charset-normalizer",
+)
 
 
 def _pins(root: Path) -> list[str]:

@@ -167,3 +167,22 @@ def test_run_from_the_install_delivers_polls_to_the_centre(tmp_path, install, pr
     assert any(s["ok"] == 1 for s in stored), stored
     loaded = assert_ran_without_centre(install)
     assert {"probes.agent.run", "probes.common.settings", "probes.poller"} <= set(loaded)
+
+
+def test_check_site_from_the_install_finds_a_dark_link(install):
+    """The portal check runs from the install, with its shipped lists, without the centre."""
+    from tests.portals.servers import Reply, Site
+
+    site = Site()
+    try:
+        site.routes["/"] = Reply('<html><title>Portal</title><body><p>Welcome</p>'
+                                 '<div style="display:none"><a href="http://x.example/">x</a></div></body></html>')
+        proc = subprocess.run(
+            [sys.executable, "agent.py", "check-site", site.url(), "--json"],
+            cwd=install["home"], env=install["env"], capture_output=True, text=True, timeout=120,
+        )
+    finally:
+        site.close()
+    assert proc.returncode == 0, proc.stderr
+    assert [f["kind"] for f in json.loads(proc.stdout)["findings"]] == ["dark-link"]
+    assert "probes.portals.check" in assert_ran_without_centre(install)
