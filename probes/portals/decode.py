@@ -31,10 +31,18 @@ def _known(name: str | None) -> str | None:
 
 
 def _try(body: bytes, encoding: str) -> str | None:
+    """Strict decode; a character cut by the size limit at the very end is dropped."""
     try:
         return body.decode(encoding)
-    except (UnicodeDecodeError, LookupError):
+    except LookupError:
         return None
+    except UnicodeDecodeError as exc:
+        if exc.start < len(body) - 3:
+            return None
+        try:
+            return body[: exc.start].decode(encoding)
+        except UnicodeDecodeError:
+            return None
 
 
 def _mostly_chinese(text: str) -> bool:

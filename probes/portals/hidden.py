@@ -94,6 +94,8 @@ class Styles:
             if decls:
                 self.by_node.setdefault(node.mem_id, {}).update(decls)
         self._cache: dict[int, str | None] = {}
+        # With external stylesheets the page's background may come from them: no white default
+        self._default_bg = None if tree.css_first('link[rel="stylesheet"]') else (255, 255, 255)
 
     def of(self, node) -> dict[str, str]:
         return self.by_node.get(node.mem_id, {})
@@ -160,8 +162,8 @@ class Styles:
             if bg is None:
                 bg = colour(s.get("background-color") or s.get("background") or n.attributes.get("bgcolor"))
             n = n.parent
-        bg = bg or (255, 255, 255)
-        if fg is not None and sum(abs(a - b) for a, b in zip(fg, bg, strict=False)) <= 24:
+        bg = bg or self._default_bg
+        if fg is not None and bg is not None and sum(abs(a - b) for a, b in zip(fg, bg, strict=False)) <= 24:
             return f"text colour {_hex(fg)} on background {_hex(bg)}"
         return None
 

@@ -95,7 +95,10 @@ def parse(html: str, base_url: str, masks: Masks | None = None) -> Page:
         href = (a.attributes.get("href") or "").strip()
         if href and not href.lower().startswith(("javascript:", "mailto:", "#", "tel:")):
             text = " ".join(a.text(deep=True).split())[:80]
-            page.links.append(Link(urljoin(base_url, href), text, styles.hidden(a)))
+            why = styles.hidden(a)
+            if why and "font-size" in why and a.css_first("img") is not None:
+                why = None  # an image link shows whatever the text size
+            page.links.append(Link(urljoin(base_url, href), text, why))
     for s in tree.css("script"):
         if src := (s.attributes.get("src") or "").strip():
             page.scripts.append(urljoin(base_url, src))
