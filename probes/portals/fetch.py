@@ -11,6 +11,7 @@ again without verification so that its content is still checked.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import ssl
 import time
@@ -112,10 +113,17 @@ async def _fetch(out: Fetched, limits: Limits, start: float) -> None:
     timings = out.timings_ms
     for k in ("dns", "connect", "tls", "first_byte"):
         timings[k] = 0.0
-    async with (
-        httpx.AsyncClient(verify=strict, headers=headers, trust_env=False) as client,
-        httpx.AsyncClient(verify=loose, headers=headers, trust_env=False) as unverified,
-    ):
+    async with contextlib.AsyncExitStack() as stack:
+        client = await stack.enter_async_context(
+            httpx.AsyncClient(verify=strict, headers=headers, trust_env=False)
+        )
+
+        async def unverified() -> httpx.AsyncClient:
+            """Made only when a certificate fails verification: most checks never need it."""
+            return await stack.enter_async_context(
+                httpx.AsyncClient(verify=loose, headers=headers, trust_env=False)
+            )
+
         request = client.build_request("GET", out.url)
         for _hop in range(limits.max_redirects + 1):
             host = request.url.host
@@ -155,7 +163,7 @@ async def _send(out: Fetched, client, unverified, request) -> tuple[httpx.Respon
             raise
         trace = _Trace()
         request.extensions["trace"] = trace
-        response = await unverified.send(request, stream=True)
+        response = await (await unverified()).send(request, stream=True)
     der = _peer_cert(response)
     if der is not None and (out.tls is None or tls_error):
         facts = tlsinfo.describe(der, request.url.host)
