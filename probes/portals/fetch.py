@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import ipaddress
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -69,6 +70,14 @@ class _Trace:
     def span(self, what: str) -> float:
         a, b = self.at.get(f"{what}.started"), self.at.get(f"{what}.complete")
         return (b - a) * 1000 if a is not None and b is not None else 0.0
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return False
 
 
 def _verify_error(exc: BaseException) -> str | None:
@@ -128,7 +137,10 @@ async def _fetch(out: Fetched, limits: Limits, start: float) -> None:
         for _hop in range(limits.max_redirects + 1):
             host = request.url.host
             t0 = time.perf_counter()
-            await asyncio.to_thread(check_target, host)
+            if _is_ip(host):
+                check_target(host)  # nothing to resolve: no thread hop
+            else:
+                await asyncio.to_thread(check_target, host)  # resolving blocks
             timings["dns"] += (time.perf_counter() - t0) * 1000
             out.final_url = str(request.url)
             response, trace = await _send(out, client, unverified, request)

@@ -19,14 +19,18 @@ from selectolax.lexbor import LexborHTMLParser
 from probes.portals.hidden import Styles
 from probes.portals.sites import host_of
 
-_AUTO_MASKS = [
-    re.compile(r"\d{2,4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?"),  # dates
-    re.compile(r"\d{1,2}\s*月\s*\d{1,2}\s*日"),
-    re.compile(r"\d{1,2}:\d{2}(:\d{2})?"),  # times
-    re.compile(r"(星期|周|礼拜)[一二三四五六日天]"),
-    re.compile(r"\b(mon|tues|wednes|thurs|fri|satur|sun)day\b", re.I),
-    re.compile(r"[\d,.]*\d"),  # counters and other number runs
-]
+_AUTO_MASK = re.compile(
+    "|".join(
+        (
+            r"\d{2,4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?",  # dates
+            r"\d{1,2}\s*月\s*\d{1,2}\s*日",
+            r"\d{1,2}:\d{2}(?::\d{2})?",  # times
+            r"(?:星期|周|礼拜)[一二三四五六日天]",
+            r"(?i:\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b)",
+            r"[\d,.]*\d",  # counters and other number runs
+        )
+    )
+)
 _DROP = "script, style, noscript, template, head"
 _HIDDEN_WRITE = re.compile(
     r"document\s*\.\s*write(ln)?\s*\(.*?(display\s*:\s*none|visibility\s*:\s*hidden|"
@@ -76,8 +80,9 @@ class Masks:
             raise ValueError(f"mask regex {exc.pattern!r}: {exc}") from None
 
     def text(self, line: str) -> str:
-        for r in (*self._res, *_AUTO_MASKS):
+        for r in self._res:
             line = r.sub("#", line)
+        line = _AUTO_MASK.sub("#", line)
         return " ".join(line.split())
 
 
