@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBS=(snmpd snmp snmptrapd rsyslog bsdutils prometheus prometheus-alertmanager prometheus-snmp-exporter chromium chromium-driver
+DEBS=(snmpd snmp snmptrapd rsyslog bsdutils prometheus prometheus-alertmanager prometheus-snmp-exporter prometheus-blackbox-exporter chromium chromium-driver
       openssh-server sqlite3 rsync fonts-wqy-microhei)
 missing=()
 for p in "${DEBS[@]}"; do
