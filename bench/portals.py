@@ -89,14 +89,21 @@ def ours(urls: list[str], ca: str, rounds: int, concurrency: int) -> dict:
                 findings[f["kind"]] = findings.get(f["kind"], 0) + 1
     after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    wall = time.monotonic() - t0
+    return _figures(
+        "ours (check + content analysis)", probes, wall, cpu, after.ru_maxrss / 1024, findings=findings
+    )
+
+
+def _figures(tool: str, probes: int, wall: float, cpu: float, rss_mb: float, **extra) -> dict:
     return {
-        "tool": "ours (check + content analysis)",
+        "tool": tool,
         "probes": probes,
-        "findings": findings,
-        "wall_s": round(time.monotonic() - t0, 2),
+        **extra,
+        "wall_s": round(wall, 2),
         "cpu_s": round(cpu, 2),
         "cpu_ms_per_probe": round(cpu * 1000 / probes, 2),
-        "rss_mb": round(after.ru_maxrss / 1024, 1),
+        "rss_mb": round(rss_mb, 1),
     }
 
 
@@ -149,15 +156,7 @@ def blackbox(urls: list[str], ca: str, rounds: int, concurrency: int, tmp: Path)
             cpu = _proc_cpu(proc.pid) - before
         rss = int(Path(f"/proc/{proc.pid}/status").read_text().split("VmHWM:")[1].split()[0]) / 1024
         probes = rounds * len(urls)
-        return {
-            "tool": "blackbox_exporter http_2xx",
-            "probes": probes,
-            "succeeded": ok,
-            "wall_s": round(time.monotonic() - t0, 2),
-            "cpu_s": round(cpu, 2),
-            "cpu_ms_per_probe": round(cpu * 1000 / probes, 2),
-            "rss_mb": round(rss, 1),
-        }
+        return _figures("blackbox_exporter http_2xx", probes, time.monotonic() - t0, cpu, rss, succeeded=ok)
     finally:
         proc.terminate()
         proc.wait(10)
