@@ -85,6 +85,10 @@ def content(page: Page, lists: Lists, base_url: str, base: Baseline | None) -> l
                 links=dark[:MAX_EVIDENCE],
             )
         )
+    away = [(how, url) for how, url in page.redirects if host_of(url) and not same_site(host_of(url), site)]
+    if away:
+        how, url = away[0]
+        out.append(finding("redirect-foreign", f"the page sends visitors to {url} ({how})", redirects=away))
     if page.hidden_writes:
         out.append(
             finding("dark-link", "a script writes hidden markup", scripts=page.hidden_writes[:MAX_EVIDENCE])

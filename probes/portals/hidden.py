@@ -57,6 +57,20 @@ WANTED = {
     "max-width",
 }
 OFFSCREEN_PX = -500
+_ID = r"""\(\s*['"]#?([\w:.-]+)['"]\s*\)"""
+_SCRIPT_HIDES = [
+    re.compile(
+        r"getElementById"
+        + _ID
+        + r"""\s*\.\s*style\s*\.\s*(?:display\s*=\s*['"]none|visibility\s*=\s*['"]hidden)"""
+    ),
+    re.compile(
+        r"(?:\$|jQuery)"
+        + _ID
+        + r"""\s*\.\s*(?:hide\s*\(|css\s*\(\s*['"]"""
+        + r"""(?:display['"]\s*,\s*['"]none|visibility['"]\s*,\s*['"]hidden))"""
+    ),
+]
 
 
 def declarations(text: str) -> dict[str, str]:
@@ -93,9 +107,20 @@ class Styles:
             decls = declarations(node.attributes.get("style") or "")
             if decls:
                 self.by_node.setdefault(node.mem_id, {}).update(decls)
+        for script in tree.css("script"):
+            if not script.attributes.get("src"):
+                self._hidden_by_script(tree, script.text(deep=True))
         self._cache: dict[int, str | None] = {}
         # With external stylesheets the page's background may come from them: no white default
         self._default_bg = None if tree.css_first('link[rel="stylesheet"]') else (255, 255, 255)
+
+    def _hidden_by_script(self, tree, code: str) -> None:
+        """``getElementById('x').style.display='none'`` and jQuery's ``$('#x').hide()``."""
+        for pattern in _SCRIPT_HIDES:
+            for element_id in pattern.findall(code):
+                node = tree.css_first(f'[id="{element_id}"]')
+                if node is not None:
+                    self.by_node.setdefault(node.mem_id, {})["display"] = "none"
 
     def of(self, node) -> dict[str, str]:
         return self.by_node.get(node.mem_id, {})

@@ -26,6 +26,8 @@ _AUTO_MASK = re.compile(
             r"\d{1,2}\s*月\s*\d{1,2}\s*日",
             r"\d{1,2}:\d{2}(?::\d{2})?",  # times
             r"(?:星期|周|礼拜)[一二三四五六日天]",
+            r"(?:农历|阴历)[^\s，,。;；]*",  # the lunar date moves daily
+            r"[〇零一二三四五六七八九十廿卅]{1,4}[年月日号]",
             r"(?i:\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b)",
             r"[\d,.]*\d",  # counters and other number runs
         )
@@ -37,7 +39,13 @@ _HIDDEN_WRITE = re.compile(
     r"(left|top|text-indent)\s*:\s*-\d{3,})",
     re.I | re.S,
 )
+_SCRIPT_GO = re.compile(
+    r"""(?:location(?:\s*\.\s*href)?\s*=|location\s*\.\s*(?:replace|assign)\s*\()\s*['"](https?://[^'"\s]+)""",
+    re.I,
+)
+_REFRESH_URL = re.compile(r"""url\s*=\s*['"]?([^'"\s;]+)""", re.I)
 _SCRIPT_HREF = re.compile(r"""href\s*=\s*\\?["']?(https?://[^"'\\\s>]+)""", re.I)
+_SECTIONS = "div, ul, ol, table, section, article, form, iframe"
 _PUNCT = re.compile(r"[#\s·|\-—:：,，.。]+")
 MAX_LINES = 4000
 
@@ -59,6 +67,7 @@ class Page:
     scripts: list[str] = field(default_factory=list)
     iframes: list[str] = field(default_factory=list)
     hidden_writes: list[str] = field(default_factory=list)  # scripts writing hidden markup
+    redirects: list[tuple[str, str]] = field(default_factory=list)  # (how, URL): meta refresh, script
 
     @property
     def fingerprint(self) -> str:
@@ -113,6 +122,11 @@ def parse(html: str, base_url: str, masks: Masks | None = None) -> Page:
             page.hidden_writes.append(" ".join(m.group(0).split())[:160])
         for url in _SCRIPT_HREF.findall(code):
             page.links.append(Link(url, "", "written by a script" if m else None))
+        page.redirects += [("script", url) for url in _SCRIPT_GO.findall(code)]
+    for meta in tree.css("meta[http-equiv]"):
+        if (meta.attributes.get("http-equiv") or "").lower() == "refresh":
+            if m := _REFRESH_URL.search(meta.attributes.get("content") or ""):
+                page.redirects.append(("meta refresh", urljoin(base_url, m.group(1))))
     page.iframes = [
         urljoin(base_url, f.attributes.get("src") or "") for f in tree.css("iframe[src], frame[src]")
     ]
@@ -147,7 +161,7 @@ def _lists(body) -> list:
     """Containers of repeated short linked items (news lists, menus), outermost first."""
     found, seen = [], set()
     for node in body.traverse():
-        if node.mem_id in seen:
+        if node.mem_id in seen or node.tag in ("body", "html"):
             continue
         kids = [k for k in node.iter() if k.tag not in ("-text", "-comment")]
         if len(kids) < 3:
@@ -166,8 +180,11 @@ def _lists(body) -> list:
 
 
 def _is_item(node) -> bool:
-    links = node.css("a")
-    return 1 <= len(links) <= 3 and len(node.text(deep=True).strip()) <= 160
+    """A short entry with a link or three, and no sections of its own."""
+    links = len(node.css("a")) + (node.tag == "a")
+    if node.css_first(_SECTIONS) is not None:
+        return False
+    return 1 <= links <= 3 and len(node.text(deep=True).strip()) <= 160
 
 
 def hosts(urls: list[str]) -> list[str]:

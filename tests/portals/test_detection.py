@@ -99,6 +99,15 @@ DARK = {
         "<script>document.write('<div style=\"display:none\">');</script>"
         '<a href="http://g.example/">g</a><script>document.write("</div>")</script>',
     ),
+    "script-hides-id": (
+        "",
+        '<div id="fl2"><a href="http://h.example/">h</a></div>'
+        "<script>document.getElementById('fl2').style.display = 'none';</script>",
+    ),
+    "jquery-hide": (
+        "",
+        '<p id="fl3"><a href="http://i.example/">i</a></p><script>$("#fl3").hide();</script>',
+    ),
     "listed-domain-visible": ("", '<a href="https://www.best-casino88.com/">在线娱乐</a>'),
 }
 
@@ -179,3 +188,51 @@ def test_a_clone_is_found_with_its_similarity_and_an_unrelated_page_is_not(site)
     )
     result = check(site.url("/other", host="localhost"), clone_of=real)
     assert not found(result, "clone") and result["clone_similarity"] < 0.2
+
+
+@pytest.mark.parametrize(
+    "trap",
+    [
+        '<meta http-equiv="refresh" content="0; url=http://spam-landing.example/">',
+        "<script>if (document.referrer.indexOf('baidu') > -1) "
+        "{ window.location.href = 'https://spam.example/'; }</script>",
+    ],
+    ids=["meta-refresh", "script"],
+)
+def test_a_page_that_sends_visitors_away_is_a_foreign_redirect(site, trap):
+    site.routes["/"] = Reply(portal(0))
+    base = learn(site.url())
+    site.routes["/"] = Reply(portal(0, extra_head=trap))
+    [f] = found(check(site.url(), baseline=base), "redirect-foreign")
+    assert "spam" in f["detail"]
+
+
+def small_page(day: int) -> str:
+    """A bare page in another markup: news as links separated by <br>, lunar date, counter."""
+    lunar = ["十月廿七", "十月廿八", "十月廿九", "冬月初一"][day % 4]
+    news = "<br>".join(
+        f'<a href="/n{day + i}">{t}</a>'
+        for i, t in enumerate(
+            ["关于开展冬季安全检查的通知", "全县经济运行情况通报", "乡镇干部培训班开班", "招聘公告"][
+                day % 2 :
+            ]
+        )
+    )
+    return (
+        f"<html><head><title>某某镇人民政府</title></head><body><h1>某某镇人民政府</h1>"
+        f"<div>{2026}年12月{day + 1}日 农历{lunar} 星期{'一二三四五六日'[day % 7]}</div>"
+        f"<div class=list>{news}</div><p>本镇位于县城东部，辖8个村委会。</p>"
+        f"<p>访问人数：{12_345 + day * 97:,}</p></body></html>"
+    )
+
+
+def test_churn_in_a_small_page_of_another_markup_stays_quiet(site):
+    site.routes["/"] = Reply(small_page(0))
+    base = learn(site.url())
+    for day in range(1, 4):
+        site.routes["/"] = Reply(small_page(day))
+        assert check(site.url(), baseline=base)["findings"] == [], day
+    site.routes["/"] = Reply(
+        small_page(1).replace("本镇位于县城东部，辖8个村委会。", "This site has been taken over.")
+    )
+    assert kinds(check(site.url(), baseline=base)) == ["defaced"]
