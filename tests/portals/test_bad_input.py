@@ -4,6 +4,7 @@ without a charset."""
 
 from __future__ import annotations
 
+import gzip
 import time
 import tracemalloc
 
@@ -24,6 +25,27 @@ def test_a_50_mb_page_is_cut_at_the_limit_and_reported(site):
     [f] = found(result, "oversize")
     assert str(1 << 20) in f["detail"]
     assert peak < 40 << 20, f"{peak} bytes traced while reading a page cut at 1 MB"
+
+
+def test_a_gzip_bomb_inflates_only_to_the_limit(site):
+    bomb = gzip.compress(b"<p>" + b"\0" * (200 << 20), compresslevel=6)
+    site.routes["/"] = Reply(bomb, headers={"Content-Type": "text/html", "Content-Encoding": "gzip"})
+    tracemalloc.start()
+    result = check(site.url(), max_bytes=1 << 20)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert result["body"]["bytes"] == 1 << 20 and result["body"]["truncated"]
+    assert found(result, "oversize")
+    assert peak < 40 << 20, f"{peak} bytes traced for a page inflating to 200 MB, cut at 1 MB"
+
+
+def test_a_gzipped_page_is_read(site):
+    site.routes["/"] = Reply(
+        gzip.compress(portal(0).encode()),
+        headers={"Content-Type": "text/html; charset=utf-8", "Content-Encoding": "gzip"},
+    )
+    result = check(site.url())
+    assert result["findings"] == [] and result["body"]["bytes"] == len(portal(0).encode())
 
 
 def test_endless_redirects_stop_with_a_finding(site):
