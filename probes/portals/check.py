@@ -7,7 +7,7 @@ import hashlib
 from probes.portals import detect
 from probes.portals.baseline import Baseline, compare
 from probes.portals.decode import decode
-from probes.portals.fetch import Fetched, Limits, fetch
+from probes.portals.fetch import CRAWLER_AGENT, Fetched, Limits, fetch
 from probes.portals.lists import Lists
 from probes.portals.page import Masks, Page, parse
 from probes.portals.sites import host_of, site_of
@@ -23,8 +23,13 @@ async def check_site(
     lists: Lists | None = None,
     limits: Limits | None = None,
     thresholds: detect.Thresholds | None = None,
+    as_crawler: bool = False,
 ) -> tuple[dict, Fetched, Page | None]:
-    """Check ``url``; masks are the baseline's plus ``selectors``/``regexes``."""
+    """Check ``url``; masks are the baseline's plus ``selectors``/``regexes``.
+
+    ``as_crawler`` fetches the page a second time as a search engine's crawler and
+    reports what only the crawler is shown (a second request per check, hence opt-in).
+    """
     lists = lists or Lists.load()
     limits = limits or Limits()
     thresholds = thresholds or detect.Thresholds()
@@ -64,6 +69,11 @@ async def check_site(
             result["changed"] = page.fingerprint != baseline.fingerprint
             result["similarity"] = cmp.similarity
             findings += detect.defaced(cmp, baseline, thresholds)
+        if as_crawler:
+            g = await fetch(url, limits, CRAWLER_AGENT)
+            if g.status is not None and g.body:
+                seen = parse(decode(bytes(g.body), g.content_type)[0], g.final_url, masks)
+                findings += detect.cloaking(page, seen, lists, f.final_url, thresholds)
         if clone_of is not None:
             sim, found = detect.clone(page, clone_of, f.final_url, thresholds)
             result["clone_similarity"] = sim

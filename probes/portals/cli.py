@@ -33,6 +33,11 @@ def register(subparsers) -> None:
         help="CSS selector of a dynamic region to ignore; 're:REGEX' masks matching text",
     )
     p.add_argument("--clone-of", type=Path, help="baseline of the real portal: is URL a clone of it?")
+    p.add_argument(
+        "--as-crawler",
+        action="store_true",
+        help="also fetch as Baiduspider: hacked sites show SEO spam only to crawlers",
+    )
     p.add_argument("--ca-file", help="extra CA certificates (PEM) to trust")
     p.add_argument("--timeout", type=float, default=15.0, help="bound on the whole check, seconds")
     p.add_argument("--max-bytes", type=int, default=5 * 1024 * 1024, help="cut the body here")
@@ -80,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
                 lists=lists,
                 limits=limits,
                 thresholds=thresholds,
+                as_crawler=args.as_crawler,
             )
         )
     except ValueError as exc:

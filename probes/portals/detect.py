@@ -25,6 +25,7 @@ class Thresholds:
     deface_share: float = 0.5  # share of the approved stable text removed or added
     deface_min_chars: int = 30  # ...and at least this many characters
     clone_similarity: float = 0.5
+    cloaking_similarity: float = 0.8  # below this, the crawler is shown another page
     expect_status: int = 200
 
 
@@ -131,11 +132,34 @@ def defaced(cmp: Comparison, base: Baseline, t: Thresholds) -> list[dict]:
 
 def clone(page: Page, real: Baseline, url: str, t: Thresholds) -> tuple[float, list[dict]]:
     """Similarity of a look-alike page to the real portal's approved page."""
-    a = [real.title, *real.content, *sorted(real.churn)]
-    b = [page.title, *page.content, *sorted(page.churn)]
-    sim = round(similarity(a, b)[0], 3)
+    sim = round(similarity([real.title, *real.content, *sorted(real.churn)], _whole(page))[0], 3)
     if sim >= t.clone_similarity and site_of(host_of(url)) != real.final_site:
         return sim, [
             finding("clone", f"{url} serves content {sim:.0%} similar to {real.url}", similarity=sim)
         ]
     return sim, []
+
+
+def _whole(page: Page) -> list[str]:
+    return [page.title, *page.content, *sorted(page.churn)]
+
+
+def cloaking(page: Page, crawler: Page, lists: Lists, base_url: str, t: Thresholds) -> list[dict]:
+    """What the page shows a search engine's crawler and not a visitor: hacked-site SEO spam."""
+    site = host_of(base_url)
+    shown = {lk.url for lk in page.links}
+    extra = [lk.url for lk in crawler.links if lk.url not in shown and not same_site(host_of(lk.url), site)]
+    words = sorted(set(lists.words_in(crawler.text)) - set(lists.words_in(page.text)))
+    sim = round(similarity(_whole(page), _whole(crawler))[0], 3)
+    if extra or words or sim < t.cloaking_similarity:
+        what = f"{len(extra)} foreign link(s)" if extra else f"other content (similarity {sim:.2f})"
+        return [
+            finding(
+                "dark-link",
+                f"crawlers are shown {what} that visitors are not",
+                similarity=sim,
+                links=extra[:MAX_EVIDENCE],
+                words=words,
+            )
+        ]
+    return []

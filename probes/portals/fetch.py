@@ -25,6 +25,8 @@ from probes.common.netguard import TargetNotAllowed, check_target
 from probes.portals import tlsinfo
 
 USER_AGENT = "nms-portal-check/1 (+government portal monitoring)"
+# Black-hat SEO on hacked sites shows its spam only to search engines' crawlers
+CRAWLER_AGENT = "Mozilla/5.0 (compatible; Baiduspider/2.0; +http://www.baidu.com/search/spider.html)"
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,7 @@ def _peer_cert(response: httpx.Response) -> bytes | None:
     return ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
 
 
-async def fetch(url: str, limits: Limits | None = None) -> Fetched:
+async def fetch(url: str, limits: Limits | None = None, user_agent: str = USER_AGENT) -> Fetched:
     """Fetch ``url``; never raises for what the site does: ``error`` says what went wrong."""
     limits = limits or Limits()
     out = Fetched(url=url, final_url=url)
@@ -103,7 +105,7 @@ async def fetch(url: str, limits: Limits | None = None) -> Fetched:
     start = time.perf_counter()
     try:
         async with asyncio.timeout(limits.total_s):
-            await _fetch(out, limits, start)
+            await _fetch(out, limits, start, user_agent)
     except TimeoutError:
         got = f", {len(out.body)} bytes of body read" if out.status is not None else ", no response headers"
         out.error = f"no complete response within {limits.total_s:g} s{got}"
@@ -117,10 +119,10 @@ async def fetch(url: str, limits: Limits | None = None) -> Fetched:
     return out
 
 
-async def _fetch(out: Fetched, limits: Limits, start: float) -> None:
+async def _fetch(out: Fetched, limits: Limits, start: float, user_agent: str) -> None:
     strict, loose = _contexts(limits.ca_file)
     # only the encodings _read_body can inflate in bounded steps
-    headers = {"User-Agent": USER_AGENT, "Accept": "text/html,*/*;q=0.5", "Accept-Encoding": "gzip, deflate"}
+    headers = {"User-Agent": user_agent, "Accept": "text/html,*/*;q=0.5", "Accept-Encoding": "gzip, deflate"}
     timings = out.timings_ms
     for k in ("dns", "connect", "tls", "first_byte"):
         timings[k] = 0.0

@@ -236,3 +236,27 @@ def test_churn_in_a_small_page_of_another_markup_stays_quiet(site):
         small_page(1).replace("本镇位于县城东部，辖8个村委会。", "This site has been taken over.")
     )
     assert kinds(check(site.url(), baseline=base)) == ["defaced"]
+
+
+def cloaked(spam: str):
+    """A hacked site's trick: visitors get the portal, search engines' crawlers get spam too."""
+
+    def reply(handler) -> None:
+        crawler = "spider" in handler.headers.get("User-Agent", "").lower()
+        body = portal(0, extra_body=spam if crawler else "").encode()
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/html; charset=utf-8")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    return reply
+
+
+def test_content_shown_only_to_crawlers_is_a_dark_link(site):
+    site.routes["/"] = cloaked('<p><a href="http://seo-spam.example/">在线娱乐平台</a></p>')
+    assert check(site.url())["findings"] == []  # a visitor sees nothing wrong
+    [f] = found(check(site.url(), as_crawler=True), "dark-link")
+    assert f["evidence"]["links"] == ["http://seo-spam.example/"]
+    site.routes["/"] = Reply(portal(0))
+    assert check(site.url(), as_crawler=True)["findings"] == []
