@@ -57,6 +57,8 @@ WANTED = {
     "max-width",
 }
 OFFSCREEN_PX = -500
+MAX_SELECTORS = 400
+_COLOUR_ONLY = {"color", "background", "background-color", "width", "height", "max-width", "max-height"}
 _ID = r"""\(\s*['"]#?([\w:.-]+)['"]\s*\)"""
 _SCRIPT_HIDES = [
     re.compile(
@@ -88,21 +90,25 @@ class Styles:
 
     def __init__(self, tree) -> None:
         self.by_node: dict[int, dict[str, str]] = {}
+        rules = []
         for style in tree.css("style"):
             for selectors, body in _RULE.findall(_COMMENT.sub("", style.text(deep=True))):
                 decls = declarations(body)
-                if not decls:
-                    continue
-                for selector in selectors.split(","):
+                for selector in selectors.split(",") if decls else ():
                     selector = selector.strip()
-                    if not selector or selector.startswith("@") or ":" in selector:
-                        continue
-                    try:
-                        nodes = tree.css(selector)
-                    except Exception:  # noqa: BLE001 - the parser rejects selectors it does not know
-                        continue
-                    for node in nodes:
-                        self.by_node.setdefault(node.mem_id, {}).update(decls)
+                    if selector and not selector.startswith("@") and ":" not in selector:
+                        rules.append((not decls.keys() - _COLOUR_ONLY, selector, decls))
+        # each selector is a walk of the page: a page cannot make us run thousands of them.
+        # Rules that can hide come first (the sort is stable: document order within each group).
+        rules.sort(key=lambda r: r[0])
+        self.skipped_rules = max(0, len(rules) - MAX_SELECTORS)
+        for _, selector, decls in rules[:MAX_SELECTORS]:
+            try:
+                nodes = tree.css(selector)
+            except Exception:  # noqa: BLE001 - the parser rejects selectors it does not know
+                continue
+            for node in nodes:
+                self.by_node.setdefault(node.mem_id, {}).update(decls)
         for node in tree.css("[style]"):
             decls = declarations(node.attributes.get("style") or "")
             if decls:

@@ -50,3 +50,14 @@ def test_a_character_cut_by_the_size_limit_is_dropped_not_guessed():
 def test_declared_charsets_win_and_gbk_labels_use_the_superset():
     assert decode("欢迎".encode("gbk"), "text/html; charset=GBK") == ("欢迎", "gb18030")
     assert decode(b'<meta http-equiv="Content-Type" content="text/html; charset=gb2312">')[1] == "gb18030"
+
+
+def test_a_page_with_thousands_of_style_rules_still_shows_its_hiding_rule():
+    """Selectors are capped (each is a walk of the page); rules that can hide go first."""
+    colours = "".join(f".c{i} p{{color:#{i % 999:03d}}}" for i in range(3000))
+    rows = "".join(f'<p class="c{i}"><a href="/n{i}">n</a></p>' for i in range(3000))
+    links = hidden(
+        f"<style>{colours} .fl {{ display:none }}</style><div>{rows}</div>"
+        '<div class="fl"><a href="http://spam.example/">s</a></div>'
+    )
+    assert links["http://spam.example/"] == "<div> display:none"
