@@ -1,17 +1,19 @@
 """The approved state of a portal page, and how far the page now is from it.
 
 Learned from one fetch (``check-site --learn``), written atomically as JSON.  The
-comparison works on the masked stable text (``Page.content``): lines matched in order
-with difflib, weighted by their length, so a changed paragraph on a large page counts
+comparison works on the masked stable text (``Page.content``): lines matched
+as multisets, weighted by their length, so a changed paragraph on a large page counts
 for little and a replaced body counts for everything.
 """
 
 from __future__ import annotations
 
 import difflib
+import itertools
 import json
 import os
 import tempfile
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,18 +98,25 @@ class Comparison:
 
 
 def similarity(a: list[str], b: list[str]) -> tuple[float, int, int]:
-    """(length-weighted similarity, characters added, characters removed) from ``a`` to ``b``."""
+    """(length-weighted similarity, characters added, characters removed) from ``a`` to ``b``.
+
+    Lines are compared as multisets, in linear time: difflib's matching is quadratic on
+    the repeated lines a page can be made of, and order says little about defacement.
+    """
     total_a, total_b = sum(map(len, a)), sum(map(len, b))
     if not total_a and not total_b:
         return 1.0, 0, 0
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    same = sum(len(line) for blk in matcher.get_matching_blocks() for line in a[blk.a : blk.a + blk.size])
+    count_b = Counter(b)
+    same = sum(len(line) * min(n, count_b[line]) for line, n in Counter(a).items())
     return 2 * same / (total_a + total_b), total_b - same, total_a - same
 
 
 def compare(base: Baseline, page: Page) -> Comparison:
     sim, added, removed = similarity(base.content, page.content)
-    diff = list(difflib.unified_diff(base.content, page.content, "baseline", "now", n=1, lineterm=""))
+    diff = []
+    if added or removed:  # difflib's autojunk keeps repeated lines from making this quadratic
+        lines = difflib.unified_diff(base.content, page.content, "baseline", "now", n=1, lineterm="")
+        diff = list(itertools.islice(lines, DIFF_LINES))
     if base.title != page.title:
         diff = [f"-title: {base.title}", f"+title: {page.title}", *diff]
     return Comparison(round(sim, 3), added, removed, base.title != page.title, diff[:DIFF_LINES])

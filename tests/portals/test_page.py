@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from probes.portals.baseline import similarity
 from probes.portals.decode import decode
 from probes.portals.page import Masks, parse
 
@@ -61,3 +62,9 @@ def test_a_page_with_thousands_of_style_rules_still_shows_its_hiding_rule():
         '<div class="fl"><a href="http://spam.example/">s</a></div>'
     )
     assert links["http://spam.example/"] == "<div> display:none"
+
+
+def test_similarity_weighs_lines_by_length_and_copes_with_repeated_lines():
+    assert similarity(["a" * 90, "b" * 10], ["a" * 90, "c" * 10]) == (0.9, 10, 10)
+    # a page of thousands of identical lines (difflib alone is quadratic on these)
+    assert similarity(["更多>>"] * 4000, ["更多>>", "新"] * 2000)[1:] == (2000, 8000)
