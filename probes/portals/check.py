@@ -64,7 +64,9 @@ async def check_site(
         result["body"]["charset"] = charset
         result["fingerprint"] = page.fingerprint
         findings += detect.content(page, lists, f.final_url, baseline)
-        if baseline is not None:
+        if (
+            baseline is not None and f.status == thresholds.expect_status
+        ):  # an error page is `down`, not defaced
             cmp = compare(baseline, page)
             result["changed"] = page.fingerprint != baseline.fingerprint
             result["similarity"] = cmp.similarity

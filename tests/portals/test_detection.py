@@ -164,9 +164,12 @@ def test_redirect_to_another_site_is_found(site):
 
 
 def test_down_and_slow(site):
-    site.routes["/"] = Reply("maintenance", 503)
-    [f] = found(check(site.url()), "down")
-    assert "503" in f["detail"]
+    site.routes["/"] = Reply(portal(0))
+    base = learn(site.url())
+    site.routes["/"] = Reply("<html><title>503</title><body>maintenance</body></html>", 503)
+    result = check(site.url(), baseline=base)
+    [f] = result["findings"]
+    assert f["kind"] == "down" and "503" in f["detail"]  # an error page is not a defacement
     site.routes["/"] = Reply(portal(0), delay=0.4)
     result = check(site.url(), thresholds=Thresholds(slow_ms=200))
     assert kinds(result) == ["slow"] and result["timings_ms"]["total"] >= 400
