@@ -36,6 +36,7 @@ class Baseline:
     iframe_hosts: list[str]
     hidden_link_hosts: list[str]
     final_site: str
+    overlays: list[str] = field(default_factory=list)
     mask_selectors: list[str] = field(default_factory=list)
     mask_regexes: list[str] = field(default_factory=list)
     learned_at: str = ""
@@ -54,6 +55,7 @@ class Baseline:
             script_hosts=hosts(page.scripts),
             iframe_hosts=hosts(page.iframes),
             hidden_link_hosts=hosts([lk.url for lk in page.links if lk.hidden]),
+            overlays=page.overlays,
             final_site=site_of(host_of(final_url)),
             mask_selectors=list(selectors),
             mask_regexes=list(regexes),
@@ -95,6 +97,7 @@ class Comparison:
     removed: int  # characters of baseline stable text gone
     title_changed: bool
     diff: list[str]
+    new_overlays: list[str]
 
 
 def similarity(a: list[str], b: list[str]) -> tuple[float, int, int]:
@@ -119,4 +122,5 @@ def compare(base: Baseline, page: Page) -> Comparison:
         diff = list(itertools.islice(lines, DIFF_LINES))
     if base.title != page.title:
         diff = [f"-title: {base.title}", f"+title: {page.title}", *diff]
-    return Comparison(round(sim, 3), added, removed, base.title != page.title, diff[:DIFF_LINES])
+    overlays = [o for o in page.overlays if o not in base.overlays]
+    return Comparison(round(sim, 3), added, removed, base.title != page.title, diff[:DIFF_LINES], overlays)

@@ -115,14 +115,22 @@ def content(page: Page, lists: Lists, base_url: str, base: Baseline | None) -> l
 def defaced(cmp: Comparison, base: Baseline, t: Thresholds) -> list[dict]:
     size = max(1, sum(map(len, base.content)))
     share = max(cmp.added, cmp.removed) / size
-    if cmp.title_changed or (share >= t.deface_share and max(cmp.added, cmp.removed) >= t.deface_min_chars):
-        why = "title changed" if cmp.title_changed else f"{share:.0%} of the approved text changed"
+    big = share >= t.deface_share and max(cmp.added, cmp.removed) >= t.deface_min_chars
+    if cmp.title_changed or big or cmp.new_overlays:
+        why = (
+            "title changed"
+            if cmp.title_changed
+            else f"{share:.0%} of the approved text changed"
+            if big
+            else f"a new overlay covers the page: {cmp.new_overlays[0][:80]!r}"
+        )
         return [
             finding(
                 "defaced",
                 f"{why} (similarity {cmp.similarity:.2f})",
                 similarity=cmp.similarity,
                 added_chars=cmp.added,
+                overlays=cmp.new_overlays,
                 removed_chars=cmp.removed,
                 diff=cmp.diff,
             )

@@ -128,6 +128,20 @@ class Styles:
                 if node is not None:
                     self.by_node.setdefault(node.mem_id, {})["display"] = "none"
 
+    def covering(self) -> list[int]:
+        """Elements laid over the whole window (``position: fixed/absolute``, full size): overlays."""
+        out = []
+        for mem_id, s in self.by_node.items():
+            if s.get("position") not in ("fixed", "absolute"):
+                continue
+            full = all(
+                s.get(p, "").replace(" ", "") in ("100%", "100vw", "100vh") for p in ("width", "height")
+            )
+            pinned = all((_px(s.get(p)) == 0) for p in ("top", "left", "right", "bottom"))
+            if full or pinned:
+                out.append(mem_id)
+        return out
+
     def of(self, node) -> dict[str, str]:
         return self.by_node.get(node.mem_id, {})
 

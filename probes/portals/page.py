@@ -68,6 +68,7 @@ class Page:
     iframes: list[str] = field(default_factory=list)
     hidden_writes: list[str] = field(default_factory=list)  # scripts writing hidden markup
     redirects: list[tuple[str, str]] = field(default_factory=list)  # (how, URL): meta refresh, script
+    overlays: list[str] = field(default_factory=list)  # masked text of elements covering the window
 
     @property
     def fingerprint(self) -> str:
@@ -130,6 +131,10 @@ def parse(html: str, base_url: str, masks: Masks | None = None) -> Page:
     page.iframes = [
         urljoin(base_url, f.attributes.get("src") or "") for f in tree.css("iframe[src], frame[src]")
     ]
+    covering = set(styles.covering())
+    for node in body.traverse() if covering else ():
+        if node.mem_id in covering and not styles.hidden(node) and len(page.overlays) < 5:
+            page.overlays.append(masks.text(node.text(deep=True, separator=" "))[:200])
     _content(body, masks, page)
     return page
 

@@ -68,6 +68,23 @@ def test_a_defacement_is_found_with_a_diff(site, how):
         assert result["similarity"] < 0.3
 
 
+OVERLAY = (
+    '<div style="position:fixed; top:0; left:0; width:100%; height:100%; z-index:99999; '
+    'background:#000; color:#0f0">{text}</div>'
+)
+
+
+def test_an_overlay_laid_over_the_page_is_a_defacement_and_an_approved_one_is_not(site):
+    notice = OVERLAY.format(text="沉痛悼念 网站今日置灰")
+    site.routes["/"] = Reply(portal(0, extra_body=notice))
+    base = learn(site.url())
+    site.routes["/"] = Reply(portal(1, extra_body=notice))
+    assert check(site.url(), baseline=base)["findings"] == []
+    site.routes["/"] = Reply(portal(1, extra_body=notice + OVERLAY.format(text="Hacked. Greetings.")))
+    [f] = found(check(site.url(), baseline=base), "defaced")
+    assert "overlay" in f["detail"] and f["evidence"]["overlays"] == ["Hacked. Greetings."]
+
+
 DARK = {
     "display-none-class": (
         "<style>.fl{display:none}</style>",
