@@ -45,7 +45,8 @@ def transport(f: Fetched, t: Thresholds) -> list[dict]:
             finding("slow", f"{f.timings_ms['total']:.0f} ms > {t.slow_ms:.0f} ms", timings_ms=f.timings_ms)
         )
     start = host_of(f.url)
-    foreign = [h["url"] for h in f.hops if not same_site(host_of(h["url"]), start)]
+    led_to = [h["url"] for h in f.hops] + ([f.final_url] if f.final_url != f.url else [])
+    foreign = [u for u in led_to if not same_site(host_of(u), start)]
     if foreign:
         out.append(finding("redirect-foreign", f"{f.url} redirects to {foreign[0]}", hops=f.hops))
     if f.tls and not f.tls["valid"]:

@@ -139,6 +139,7 @@ async def _fetch(out: Fetched, limits: Limits, start: float, user_agent: str) ->
 
         request = client.build_request("GET", out.url)
         for _hop in range(limits.max_redirects + 1):
+            out.final_url = str(request.url)  # set first: a refused hop is still where it led
             host = request.url.host
             t0 = time.perf_counter()
             if _is_ip(host):
@@ -146,7 +147,6 @@ async def _fetch(out: Fetched, limits: Limits, start: float, user_agent: str) ->
             else:
                 await asyncio.to_thread(check_target, host)  # resolving blocks
             timings["dns"] += (time.perf_counter() - t0) * 1000
-            out.final_url = str(request.url)
             response, trace = await _send(out, client, unverified, request)
             try:
                 timings["connect"] += trace.span("connection.connect_tcp")

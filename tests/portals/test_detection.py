@@ -180,6 +180,13 @@ def test_redirect_to_another_site_is_found(site):
     assert result["redirects"] == 1 and result["status"] == 200
 
 
+def test_a_redirect_off_loopback_is_refused_and_found(site):
+    site.routes["/"] = Reply("", 301, {"Location": "http://192.0.2.10/hijacked"})
+    result = check(site.url())
+    assert kinds(result) == ["down", "redirect-foreign"]
+    assert "refusing to contact 192.0.2.10" in found(result, "down")[0]["detail"]
+
+
 def test_down_and_slow(site):
     site.routes["/"] = Reply(portal(0))
     base = learn(site.url())
