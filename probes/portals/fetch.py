@@ -29,6 +29,10 @@ USER_AGENT = "nms-portal-check/1 (+government portal monitoring)"
 CRAWLER_AGENT = "Mozilla/5.0 (compatible; Baiduspider/2.0; +http://www.baidu.com/search/spider.html)"
 
 
+class _Unresolved(Exception):
+    """The host's name does not resolve."""
+
+
 @dataclass(frozen=True)
 class Limits:
     total_s: float = 15.0
@@ -111,7 +115,7 @@ async def fetch(url: str, limits: Limits | None = None, user_agent: str = USER_A
         out.error = f"no complete response within {limits.total_s:g} s{got}"
     except httpx.HTTPError as exc:
         out.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    except TargetNotAllowed as exc:
+    except (TargetNotAllowed, _Unresolved) as exc:
         out.error = str(exc)
     out.timings_ms["total"] = (time.perf_counter() - start) * 1000
     out.timings_ms = {k: round(v, 1) for k, v in out.timings_ms.items()}
@@ -141,12 +145,16 @@ async def _fetch(out: Fetched, limits: Limits, start: float, user_agent: str) ->
         for _hop in range(limits.max_redirects + 1):
             out.final_url = str(request.url)  # set first: a refused hop is still where it led
             host = request.url.host
-            t0 = time.perf_counter()
-            if _is_ip(host):
-                check_target(host)  # nothing to resolve: no thread hop
+            if not _is_ip(host):
+                t0 = time.perf_counter()
+                try:
+                    await asyncio.get_running_loop().getaddrinfo(host, request.url.port or 443)
+                except OSError as exc:
+                    raise _Unresolved(f"{host}: cannot resolve ({exc})") from None
+                timings["dns"] += (time.perf_counter() - t0) * 1000
+                await asyncio.to_thread(check_target, host)  # resolves again, blocking: off the loop
             else:
-                await asyncio.to_thread(check_target, host)  # resolving blocks
-            timings["dns"] += (time.perf_counter() - t0) * 1000
+                check_target(host)
             response, trace = await _send(out, client, unverified, request)
             try:
                 timings["connect"] += trace.span("connection.connect_tcp")

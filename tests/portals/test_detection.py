@@ -178,6 +178,7 @@ def test_redirect_to_another_site_is_found(site):
     result = check(site.url())
     assert kinds(result) == ["redirect-foreign"]
     assert result["redirects"] == 1 and result["status"] == 200
+    assert result["timings_ms"]["dns"] > 0  # "localhost" was resolved
 
 
 def test_a_redirect_off_loopback_is_refused_and_found(site):
