@@ -13,6 +13,7 @@ below the model it runs on, so the message still names the exact field.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 from typing import Annotated, Any
 
@@ -27,16 +28,15 @@ def problem(message: str, *at: int | str) -> PydanticCustomError:
     return PydanticCustomError("problem", "{message}", {"message": message, "at": at})
 
 
-def path(loc: Iterable[int | str]) -> str:
-    """``("samples", 1, "ts")`` -> ``samples[1].ts``."""
-    out = ""
+def path(loc: Iterable[int | str], out: str = "") -> str:
+    """``("samples", 1, "ts")`` -> ``samples[1].ts`` (appended to ``out``, a path already written)."""
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
 
 _TEXT = {
-    "missing": "required",
+    "missing": "required field missing",
     "extra_forbidden": "unknown field",
     "bool_type": "expected true or false",
     "string_type": "expected a string",
@@ -55,6 +55,14 @@ def message(err: Any) -> str:
     ctx = err.get("ctx") or {}
     if err["type"] == "problem":
         return str(ctx["message"])
+    if err["type"] == "literal_error":
+        expected = re.sub(r"'([^']*)'", r"\1", str(ctx.get("expected", ""))).replace(" or ", ", ")
+        return f"expected one of {expected}, got {err['input']!r:.40}"
+    for op, word in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+        if op in ctx and err["type"].startswith(("greater", "less")):
+            bound = ctx[op]
+            bound = int(bound) if isinstance(bound, float) and bound.is_integer() else bound
+            return f"must be {word} {bound}, got {err['input']!r:.40}"
     text = _TEXT.get(err["type"])
     if text is None:
         return str(err["msg"]).removeprefix("Value error, ")
@@ -75,6 +83,15 @@ def errors(exc: ValidationError, prefix: Loc = ()) -> list[tuple[tuple[int | str
 def lines(exc: ValidationError, prefix: Loc = ()) -> list[str]:
     """Every error as ``field.path: problem``."""
     return [f"{path(loc)}: {text}" if loc else text for loc, text in errors(exc, prefix)]
+
+
+def located(source: str, lines: Any, loc: Loc, text: str, shown: str | None = None) -> str:
+    """``file:line: field: problem`` (``file: field: problem`` without ``lines``, a
+    :class:`probes.common.yamlpos.Lines`); ``shown`` is the field as printed when it differs
+    from the document path (a rule is named by its name, not its index)."""
+    where = f"{source}:{lines.at(loc)}" if lines is not None else source
+    field = path(loc) if shown is None else shown
+    return f"{where}: {field}: {text}" if field else f"{where}: {text}"
 
 
 def _finite(v: float) -> float:
