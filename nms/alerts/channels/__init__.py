@@ -165,7 +165,7 @@ class _Delivery(_Model):
 
 class _Document(_Model):
     channels: dict[str, dict[str, Any]] | None = None
-    recipients: dict[str, list[_Recipient]] | None = None
+    recipients: dict[str, list[Any]] | None = None  # entries: _Recipient, checked one by one
     delivery: _Delivery | None = None
 
 
@@ -236,18 +236,27 @@ def parse_channels(data: Any, source: str = "<channels>", lines: Lines | None = 
             ch = _make(str(name), raw, problems)
             if ch is not None:
                 cfg.channels[str(name)] = ch
+    groups = data.get("recipients") if isinstance(data.get("recipients"), dict) else {}
+    for group, entries in groups.items():
+        out = []
+        for i, raw in enumerate(entries if isinstance(entries, list) else ()):
+            loc = ("recipients", str(group), i)
+            try:
+                e = _Recipient.model_validate(raw)
+            except ValidationError as exc:
+                problems.extend(validation.errors(exc, loc))
+                continue
+            if e.channel not in raw_ch:
+                problems.append(((*loc, "channel"), f"no channel {e.channel!r}"))
+                continue
+            out.append((e.channel, str(e.to or "")))
+        cfg.groups[str(group)] = out
     if doc is not None:
-        for group, entries in (doc.recipients or {}).items():
-            out = []
-            for i, e in enumerate(entries):
-                if e.channel not in raw_ch:
-                    problems.append((("recipients", group, i, "channel"), f"no channel {e.channel!r}"))
-                    continue
-                out.append((e.channel, str(e.to or "")))
-            cfg.groups[group] = out
         for k, v in (doc.delivery or _Delivery()).model_dump().items():
             setattr(cfg, k, type(getattr(cfg, k))(v))
     if problems:
+        if lines is not None:
+            problems.sort(key=lambda p: lines.at(p[0]))
         raise ConfigError([validation.located(source, lines, at, text, _shown(at)) for at, text in problems])
     return cfg
 
