@@ -115,8 +115,9 @@ def parse_configs_file(data: Any, source: str = "configs.yaml", lines: Lines | N
         name: SshCredentialRef(name=name, **c.model_dump()) for name, c in (doc.ssh_credentials or {}).items()
     }
     raw_creds = data.get("ssh_credentials") if isinstance(data.get("ssh_credentials"), dict) else {}
-    if doc.default_credential is not None and doc.default_credential not in raw_creds:
-        problems.append((("default_credential",), f"{doc.default_credential!r} is not in ssh_credentials"))
+    default = data.get("default_credential")
+    if default is not None and default not in raw_creds:
+        problems.append((("default_credential",), f"{default!r} is not in ssh_credentials"))
     raw_devices = data.get("devices") if isinstance(data.get("devices"), dict) else {}
     for name, raw in raw_devices.items():
         if isinstance(raw, dict) and "credential" in raw and raw["credential"] not in raw_creds:
@@ -124,6 +125,8 @@ def parse_configs_file(data: Any, source: str = "configs.yaml", lines: Lines | N
                 (("devices", name, "credential"), f"{raw['credential']!r} is not in ssh_credentials")
             )
     if problems:
+        if lines is not None:
+            problems.sort(key=lambda p: lines.at(p[0]))
         raise TargetsError([validation.located(source, lines, loc, text) for loc, text in problems])
     devices = {str(n): d.model_dump(exclude_unset=True) if d else {} for n, d in (doc.devices or {}).items()}
     return ConfigsFile(creds, doc.default_credential, devices, frozenset(map(str, doc.skip or ())))
