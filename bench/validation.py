@@ -96,7 +96,7 @@ IF_NUMBERS = (*COUNTERS, "in_bps", "out_bps", "speed_bps")
 IF_STATUS = {"up", "down", "testing", "unknown", "dormant", "notPresent", "lowerLayerDown"}
 
 
-def _num(value: Any, where: str, *, null: bool = True) -> None:
+def _number(value: Any, where: str, *, null: bool = True) -> None:
     if value is None and null:
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -130,7 +130,7 @@ def validate_poll(p: Any, where: str, now: float) -> None:
     """Check one poll result against the contract in docs/architecture.md."""
     p = _dict(p, where)
     _str(p.get("device"), f"{where}.device")
-    _num(p.get("ts"), f"{where}.ts", null=False)
+    _number(p.get("ts"), f"{where}.ts", null=False)
     if not (946684800 <= p["ts"] <= LAST_PLAUSIBLE_TS):
         raise BatchError(422, f"{where}.ts: {p['ts']} is not a plausible Unix time")
     if not isinstance(p.get("ok"), bool):
@@ -138,21 +138,21 @@ def validate_poll(p: Any, where: str, now: float) -> None:
     _str(p.get("error"), f"{where}.error", null=True)
     if p.get("health") is not None:
         for k, v in _dict(p["health"], f"{where}.health").items():
-            _num(v, f"{where}.health.{k}")
-    _num(p.get("sessions"), f"{where}.sessions")
-    _num(p.get("duration_s"), f"{where}.duration_s")
+            _number(v, f"{where}.health.{k}")
+    _number(p.get("sessions"), f"{where}.sessions")
+    _number(p.get("duration_s"), f"{where}.duration_s")
     icmp = p.get("icmp")
     if icmp is not None:
         icmp = _dict(icmp, f"{where}.icmp")
         if not isinstance(icmp.get("alive"), bool):
             raise BatchError(422, f"{where}.icmp.alive: expected true or false")
-        _num(icmp.get("rtt_ms"), f"{where}.icmp.rtt_ms")
-        _num(icmp.get("loss_pct"), f"{where}.icmp.loss_pct")
+        _number(icmp.get("rtt_ms"), f"{where}.icmp.rtt_ms")
+        _number(icmp.get("loss_pct"), f"{where}.icmp.loss_pct")
         if icmp.get("loss_pct") is not None and not 0 <= icmp["loss_pct"] <= 100:
             raise BatchError(422, f"{where}.icmp.loss_pct: {icmp['loss_pct']} is not between 0 and 100")
     if p.get("identity") is not None:
         ident = _dict(p["identity"], f"{where}.identity")
-        _num(ident.get("uptime_s"), f"{where}.identity.uptime_s")
+        _number(ident.get("uptime_s"), f"{where}.identity.uptime_s")
     names = set()
     for i, itf in enumerate(_list(p.get("interfaces"), f"{where}.interfaces")):
         w = f"{where}.interfaces[{i}]"
@@ -161,9 +161,9 @@ def validate_poll(p: Any, where: str, now: float) -> None:
         if itf["name"] in names:
             raise BatchError(422, f"{w}.name: {itf['name']!r} appears twice")
         names.add(itf["name"])
-        _num(itf.get("index"), f"{w}.index")
+        _number(itf.get("index"), f"{w}.index")
         for k in IF_NUMBERS:
-            _num(itf.get(k), f"{w}.{k}")
+            _number(itf.get(k), f"{w}.{k}")
             if k.endswith(("_octets", "_pkts", "_errors", "_discards")) and itf.get(k) is not None:
                 if not isinstance(itf[k], int) or itf[k] < 0:
                     raise BatchError(422, f"{w}.{k}: a counter is a non-negative integer")
@@ -177,19 +177,19 @@ def validate_poll(p: Any, where: str, now: float) -> None:
     for i, s in enumerate(_list(p.get("sdh"), f"{where}.sdh")):
         w = f"{where}.sdh[{i}]"
         s = _dict(s, w)
-        _num(s.get("ifIndex"), f"{w}.ifIndex", null=False)
+        _number(s.get("ifIndex"), f"{w}.ifIndex", null=False)
         for k in ("section_status", "line_status", "path_status"):
             if not all(isinstance(x, str) for x in _list(s.get(k), f"{w}.{k}")):
                 raise BatchError(422, f"{w}.{k}: expected a list of strings")
         for j, b in enumerate(_list(s.get("buckets"), f"{w}.buckets")):
             b = _dict(b, f"{w}.buckets[{j}]")
-            _num(b.get("interval_end"), f"{w}.buckets[{j}].interval_end", null=False)
+            _number(b.get("interval_end"), f"{w}.buckets[{j}].interval_end", null=False)
             for k in ("es", "ses", "uas"):
-                _num(b.get(k), f"{w}.buckets[{j}].{k}")
+                _number(b.get(k), f"{w}.buckets[{j}].{k}")
             for layer in ("section", "line", "path"):
                 if b.get(layer) is not None:
                     for k, v in _dict(b[layer], f"{w}.buckets[{j}].{layer}").items():
-                        _num(v, f"{w}.buckets[{j}].{layer}.{k}")
+                        _number(v, f"{w}.buckets[{j}].{layer}.{k}")
 
 def hand_batch(body: Any) -> None:
     """The old ``validate_batch`` minus the inventory and clock checks (same in every way)."""

@@ -94,6 +94,11 @@ def located(source: str, lines: Any, loc: Loc, text: str, shown: str | None = No
     return f"{where}: {field}: {text}" if field else f"{where}: {text}"
 
 
+def number(value: Any) -> float | None:
+    """``value`` as a float when it is a real number (not a bool, not text), else None."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def _finite(v: float) -> float:
     if not math.isfinite(v):
         raise PydanticCustomError("finite_number", "not a finite number")
