@@ -18,6 +18,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
+_STR = "tag:yaml.org,2002:str"
 
 
 class YamlError(ValueError):
@@ -35,6 +36,8 @@ def line(node: Node) -> int:
 
 def scalar(node: ScalarNode) -> Any:
     """A scalar node's value as ``yaml.safe_load`` would give it (its text if the tag is bad)."""
+    if node.tag == _STR:  # most scalars: the text itself (what SafeConstructor returns, faster)
+        return node.value
     ctor = _CONSTRUCTOR.yaml_constructors.get(node.tag)
     if ctor is None:
         return node.value
@@ -84,15 +87,19 @@ class Lines:
         return self._lines.get(path, 0)
 
 
-def load(path: str | Path) -> tuple[Any, Lines]:
-    """``(data, lines)`` of a YAML file, data exactly as ``yaml.safe_load`` reads it."""
+def read(path: str | Path) -> str:
+    """The file's text; :class:`YamlError` (line 0) when it cannot be read or is not UTF-8."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise YamlError(0, f"file: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         raise YamlError(0, f"file: not UTF-8 text ({exc.reason})") from None
-    root = compose(text)
+
+
+def load(path: str | Path) -> tuple[Any, Lines]:
+    """``(data, lines)`` of a YAML file, data exactly as ``yaml.safe_load`` reads it."""
+    root = compose(read(path))
     if root is None:
         return None, Lines()
     return yaml.constructor.SafeConstructor().construct_document(root), Lines(root)
