@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError
 
 from probes.common import validation, yamlpos
-from probes.common.validation import Flag, problem
+from probes.common.validation import Flag, Regex, problem
 from probes.common.yamlpos import Lines
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
@@ -110,14 +110,6 @@ def _sources(v: Any) -> Any:
     return v
 
 
-def _pattern(p: str) -> str:
-    try:
-        re.compile(p, re.I)
-    except re.error as exc:
-        raise problem(f"bad pattern: {exc}") from None
-    return p
-
-
 _OID = re.compile(r"^\d+(\.\d+)+$")
 Oid = Annotated[Any, AfterValidator(_oid)]
 Number = Annotated[float, Strict()]
@@ -182,7 +174,7 @@ class _Sdh(_Open):
 
 class _Detect(_Open):
     sysObjectID: list[Oid] = []  # noqa: N815 - the profile's key
-    sysDescr: list[Annotated[str, AfterValidator(_pattern)]] = []  # noqa: N815
+    sysDescr: list[Regex] = []  # noqa: N815
     require_all: Flag = False
 
 

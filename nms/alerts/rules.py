@@ -26,7 +26,7 @@ from pydantic import (
 
 from nms.config import ROOT
 from probes.common import validation, yamlpos
-from probes.common.validation import Flag, Num, Text, problem
+from probes.common.validation import Flag, Num, Regex, Text, problem
 from probes.common.yamlpos import Lines
 
 DEFAULT_RULES = ROOT / "nms" / "alerts" / "rules.yaml"
@@ -133,14 +133,6 @@ def _slug(name: str) -> str:
     return name
 
 
-def _regex(pattern: str) -> str:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise problem(f"not a regular expression ({exc})") from None
-    return pattern
-
-
 Names = Annotated[list[Text], BeforeValidator(_one_or_list)]
 Roles = Annotated[list[Literal[ROLES]], BeforeValidator(_one_or_list)]  # type: ignore[valid-type]
 LinkKinds = Annotated[list[Literal[LINK_KINDS]], BeforeValidator(_one_or_list)]  # type: ignore[valid-type]
@@ -173,7 +165,7 @@ class _Rule(_Model):
 class _StateRule(_Rule):
     subject: Literal["device", "interface", "link", "tunnel", "site"]
     states: Annotated[list[Literal[STATES]], BeforeValidator(_one_or_list)] = ["down"]  # type: ignore[valid-type]
-    reason_match: Annotated[str, AfterValidator(_regex)] | None = None
+    reason_match: Regex | None = None
     link_kinds: LinkKinds = []
 
 

@@ -99,6 +99,14 @@ def number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def _regex(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise problem(f"not a regular expression ({exc})") from None
+    return pattern
+
+
 def _finite(v: float) -> float:
     if not math.isfinite(v):
         raise PydanticCustomError("finite_number", "not a finite number")
@@ -111,3 +119,4 @@ NonNegative = Annotated[float, Strict(), AfterValidator(_finite), Field(ge=0)]
 Counter = Annotated[int, Strict(), Field(ge=0)]
 Text = Annotated[str, Strict(), Field(min_length=1)]
 Flag = Annotated[bool, Strict()]
+Regex = Annotated[str, AfterValidator(_regex)]

@@ -18,7 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, Valid
 
 from probes.common import validation, yamlpos
 from probes.common.netguard import check_target
-from probes.common.validation import Flag, Text, problem
+from probes.common.validation import Flag, Regex, Text, problem
 from probes.common.yamlpos import Lines
 
 TYPES = ("sms", "email", "webhook", "alertmanager")
@@ -101,14 +101,6 @@ def _email(address: str) -> str:
     return address
 
 
-def _regex(pattern: str) -> str:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise problem(f"not a regular expression ({exc})") from None
-    return pattern
-
-
 Url = Annotated[str, AfterValidator(_url)]
 Seconds = Annotated[float, Strict(), Field(gt=0)]
 
@@ -133,7 +125,7 @@ class _Sms(_Model):
     method: Literal["GET", "POST"] = "POST"
     template: str | None = None
     key_env: str | None = None
-    ok_match: Annotated[str, AfterValidator(_regex)] | None = None
+    ok_match: Regex | None = None
     timeout_s: Seconds = 10.0
     encoding: str = "utf-8"
 
