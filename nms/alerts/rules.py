@@ -237,6 +237,8 @@ class _Problems:
         for sub, text in validation.errors(exc):
             if text == "unknown field" and kind:
                 text = f"unknown field for a {kind} rule"
+            elif text == "unknown field" and not loc and len(sub) == 1:
+                text = "unknown top-level key (expected: version, defaults, rules)"
             self.add((*loc, *sub), text, validation.path(sub, shown) if shown else None)
 
 

@@ -219,7 +219,9 @@ def parse_channels(data: Any, source: str = "<channels>", lines: Lines | None = 
     try:
         doc = _Document.model_validate(data)
     except ValidationError as exc:
-        problems.extend(validation.errors(exc))
+        top = "unknown top-level key (expected: channels, recipients, delivery)"
+        problems.extend((at, top if len(at) == 1 and text == "unknown field" else text)
+                        for at, text in validation.errors(exc))  # fmt: skip
         doc = None
     cfg = ChannelConfig(source=source)
     raw_ch = data.get("channels") if isinstance(data.get("channels"), dict) else {}
