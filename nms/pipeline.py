@@ -11,14 +11,13 @@ spool (a new spool starts its seq at 1 again); a batch without one is epoch ``""
 
 from __future__ import annotations
 
-import math
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
+from pydantic import ValidationError
 
 from nms import clockskew, state
 from nms.db import transaction
@@ -26,12 +25,11 @@ from nms.refusals import BatchError, ClockSkew
 from nms.store import Sample, SqliteTimeSeriesStore, add_key_column
 from nms.store import ensure_schema as store_schema
 from nms.updates import notify_state_updated
+from probes.common import validation
 from probes.common.inventory_model import Inventory
+from probes.result import MAX_SAMPLES, Batch, PollResult
 
-MAX_SAMPLES = 20000
 MAX_FUTURE_SKEW_S = 120.0  # default of Settings.ingest_max_future_skew_s
-LAST_PLAUSIBLE_TS = 4102444800  # 2100-01-01: later is not a clock running ahead but a unit error
-DEVICE_METRICS = {"cpu_pct", "mem_pct", "temperature_c"}
 IF_NUMBERS = (
     "in_octets",
     "out_octets",
@@ -46,8 +44,6 @@ IF_NUMBERS = (
     "speed_bps",
 )
 STORED_IF_METRICS = tuple(m for m in IF_NUMBERS if m != "speed_bps")  # speed is not a time series
-IF_STATUS = {"up", "down", "testing", "unknown", "dormant", "notPresent", "lowerLayerDown"}
-EPOCH_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -84,100 +80,19 @@ def expire_batches(db: sqlite_utils.Database, before: float) -> int:
 # ---- validation -------------------------------------------------------------------------
 
 
-def _num(value: Any, where: str, *, null: bool = True) -> None:
-    if value is None and null:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise BatchError(422, f"{where}: expected a number{' or null' if null else ''}, got {value!r:.40}")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise BatchError(422, f"{where}: not a finite number")
+def _refused(exc: ValidationError) -> BatchError:
+    """The first problem pydantic found, as ``field.path: problem`` (the agent reads the path)."""
+    first = validation.lines(exc)
+    more = f" (and {len(first) - 1} more)" if len(first) > 1 else ""
+    return BatchError(422, first[0] + more)
 
 
-def _str(value: Any, where: str, *, null: bool = False) -> None:
-    if value is None and null:
-        return
-    if not isinstance(value, str) or (not null and not value):
-        raise BatchError(422, f"{where}: expected a non-empty string, got {value!r:.40}")
-
-
-def _list(value: Any, where: str) -> list:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise BatchError(422, f"{where}: expected a list")
-    return value
-
-
-def _dict(value: Any, where: str) -> dict:
-    if not isinstance(value, dict):
-        raise BatchError(422, f"{where}: expected an object")
-    return value
-
-
-def validate_poll(p: Any, where: str, now: float) -> None:
-    """Check one poll result against the contract in docs/architecture.md."""
-    p = _dict(p, where)
-    _str(p.get("device"), f"{where}.device")
-    _num(p.get("ts"), f"{where}.ts", null=False)
-    if not (946684800 <= p["ts"] <= LAST_PLAUSIBLE_TS):
-        raise BatchError(422, f"{where}.ts: {p['ts']} is not a plausible Unix time")
-    if not isinstance(p.get("ok"), bool):
-        raise BatchError(422, f"{where}.ok: expected true or false")
-    _str(p.get("error"), f"{where}.error", null=True)
-    if p.get("health") is not None:
-        for k, v in _dict(p["health"], f"{where}.health").items():
-            _num(v, f"{where}.health.{k}")
-    _num(p.get("sessions"), f"{where}.sessions")
-    _num(p.get("duration_s"), f"{where}.duration_s")
-    icmp = p.get("icmp")
-    if icmp is not None:
-        icmp = _dict(icmp, f"{where}.icmp")
-        if not isinstance(icmp.get("alive"), bool):
-            raise BatchError(422, f"{where}.icmp.alive: expected true or false")
-        _num(icmp.get("rtt_ms"), f"{where}.icmp.rtt_ms")
-        _num(icmp.get("loss_pct"), f"{where}.icmp.loss_pct")
-        if icmp.get("loss_pct") is not None and not 0 <= icmp["loss_pct"] <= 100:
-            raise BatchError(422, f"{where}.icmp.loss_pct: {icmp['loss_pct']} is not between 0 and 100")
-    if p.get("identity") is not None:
-        ident = _dict(p["identity"], f"{where}.identity")
-        _num(ident.get("uptime_s"), f"{where}.identity.uptime_s")
-    names = set()
-    for i, itf in enumerate(_list(p.get("interfaces"), f"{where}.interfaces")):
-        w = f"{where}.interfaces[{i}]"
-        itf = _dict(itf, w)
-        _str(itf.get("name"), f"{w}.name")
-        if itf["name"] in names:
-            raise BatchError(422, f"{w}.name: {itf['name']!r} appears twice")
-        names.add(itf["name"])
-        _num(itf.get("index"), f"{w}.index")
-        for k in IF_NUMBERS:
-            _num(itf.get(k), f"{w}.{k}")
-            if k.endswith(("_octets", "_pkts", "_errors", "_discards")) and itf.get(k) is not None:
-                if not isinstance(itf[k], int) or itf[k] < 0:
-                    raise BatchError(422, f"{w}.{k}: a counter is a non-negative integer")
-        for k in ("admin", "oper"):
-            if itf.get(k) is not None and itf[k] not in IF_STATUS:
-                raise BatchError(422, f"{w}.{k}: {itf[k]!r} is not an ifOperStatus name")
-    for i, t in enumerate(_list(p.get("tunnels"), f"{where}.tunnels")):
-        t = _dict(t, f"{where}.tunnels[{i}]")
-        if t.get("state") not in ("up", "down", "unknown"):
-            raise BatchError(422, f"{where}.tunnels[{i}].state: expected up, down or unknown")
-    for i, s in enumerate(_list(p.get("sdh"), f"{where}.sdh")):
-        w = f"{where}.sdh[{i}]"
-        s = _dict(s, w)
-        _num(s.get("ifIndex"), f"{w}.ifIndex", null=False)
-        for k in ("section_status", "line_status", "path_status"):
-            if not all(isinstance(x, str) for x in _list(s.get(k), f"{w}.{k}")):
-                raise BatchError(422, f"{w}.{k}: expected a list of strings")
-        for j, b in enumerate(_list(s.get("buckets"), f"{w}.buckets")):
-            b = _dict(b, f"{w}.buckets[{j}]")
-            _num(b.get("interval_end"), f"{w}.buckets[{j}].interval_end", null=False)
-            for k in ("es", "ses", "uas"):
-                _num(b.get(k), f"{w}.buckets[{j}].{k}")
-            for layer in ("section", "line", "path"):
-                if b.get(layer) is not None:
-                    for k, v in _dict(b[layer], f"{w}.buckets[{j}].{layer}").items():
-                        _num(v, f"{w}.buckets[{j}].{layer}.{k}")
+def validate_poll(p: Any, where: str, now: float) -> PollResult:
+    """Check one poll result against :class:`probes.result.PollResult` (docs/architecture.md)."""
+    try:
+        return PollResult.model_validate(p)
+    except ValidationError as exc:
+        raise BatchError(422, f"{where}.{validation.lines(exc)[0]}") from None
 
 
 def check_skew(samples: list[dict], now: float, max_skew_s: float) -> None:
@@ -198,22 +113,15 @@ def validate_batch(
     now = time.time() if now is None else now
     if not isinstance(body, dict):
         raise BatchError(400, "body: expected a JSON object {agent, epoch, seq, samples}")
-    _str(body.get("agent"), "agent")
+    samples = body.get("samples")
+    if isinstance(samples, list) and len(samples) > MAX_SAMPLES:
+        raise BatchError(413, f"samples: {len(samples)} poll results; at most {MAX_SAMPLES} per batch")
+    try:
+        Batch.model_validate(body)
+    except ValidationError as exc:
+        raise _refused(exc) from None
     if body["agent"] != agent:
         raise BatchError(403, f"agent: batch says {body['agent']!r} but the token belongs to {agent!r}")
-    epoch = body.get("epoch", "")
-    if not isinstance(epoch, str) or (epoch and not EPOCH_RE.match(epoch)):
-        raise BatchError(422, f"epoch: expected 1-64 letters, digits, '-' or '_', got {epoch!r:.40}")
-    seq = body.get("seq")
-    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
-        raise BatchError(422, f"seq: expected a non-negative integer, got {seq!r:.40}")
-    samples = body.get("samples")
-    if not isinstance(samples, list):
-        raise BatchError(422, "samples: expected a list of poll results")
-    if len(samples) > MAX_SAMPLES:
-        raise BatchError(413, f"samples: {len(samples)} poll results; at most {MAX_SAMPLES} per batch")
-    for i, p in enumerate(samples):
-        validate_poll(p, f"samples[{i}]", now)
     check_skew(samples, now, max_skew_s)
     if inventory is not None:
         mine = {d.name for d in inventory.devices_of_agent(agent)} if agent in inventory.agents else set()

@@ -180,6 +180,7 @@ class Agent:
             ts=result.get("ts"),
             ok=result.get("ok"),
             error=result.get("error"),
+            failed=result.get("failed") or None,  # plugins that failed while the device answered
             duration_s=result.get("duration_s"),
             interfaces=len(result.get("interfaces") or []),
             icmp=result.get("icmp"),
