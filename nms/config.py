@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     ipam_allow_self_approval: bool = field(
         default_factory=lambda: os.environ.get("NMS_IPAM_ALLOW_SELF_APPROVAL") == "1"
     )
+    # The reverse proxy in front (deploy/nginx/nms.conf): its X-Forwarded-For/-Proto/-Host/-Port
+    # are believed from this address only, and dropped from anyone else.  Unset: no proxy.
+    trusted_proxy: str | None = field(default_factory=lambda: os.environ.get("NMS_TRUSTED_PROXY") or None)
     testing: bool = False
 
     def path(self, name: str) -> Path:

@@ -69,7 +69,11 @@ def install(app: Flask) -> None:
 
 
 def client_ip() -> str | None:
-    """Source address for audit and lock-out (the server listens on its own; no proxy headers)."""
+    """Source address for audit and lock-out.
+
+    Behind the proxy, waitress has already put the client's address here from
+    X-Forwarded-For, believed only from ``NMS_TRUSTED_PROXY`` (:func:`nms.serve.proxy_options`).
+    """
     return request.remote_addr
 
 
