@@ -10,8 +10,12 @@ one in place every sample taken meanwhile arrives exactly once.
 from __future__ import annotations
 
 import datetime as dt
+import http.client
+import re
 import shutil
+import sqlite3
 import ssl
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -148,3 +152,56 @@ def test_agent_refuses_to_start_with_unusable_tls_files(tmp_path):
         Sender("https://127.0.0.1:1", "t", cert_file=str(missing))
     with pytest.raises(ValueError, match="need an https://"):
         Sender("http://127.0.0.1:1", "t", ca_file=str(missing))
+
+
+def failed_login(host: str, port: int, source: str, ctx: ssl.SSLContext | None) -> None:
+    """A wrong password from ``source``, claiming to come from 203.0.113.7 (X-Forwarded-For)."""
+
+    def request(method: str, body: str = "", cookie: str = "") -> tuple[int, str, str]:
+        cls = http.client.HTTPSConnection if ctx else http.client.HTTPConnection
+        kw = {"context": ctx} if ctx else {}
+        conn = cls(host, port, timeout=10, source_address=(source, 0), **kw)
+        headers = {"X-Forwarded-For": "203.0.113.7", "Content-Type": "application/x-www-form-urlencoded"}
+        if cookie:
+            headers["Cookie"] = cookie
+        try:
+            conn.request(method, "/login", body=body, headers=headers)
+            resp = conn.getresponse()
+            return resp.status, resp.read().decode(), (resp.getheader("Set-Cookie") or "").split(";")[0]
+        finally:
+            conn.close()
+
+    _, page, cookie = request("GET")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    form = urllib.parse.urlencode({"csrf_token": token, "name": "admin", "password": "wrong"})
+    assert request("POST", form, cookie)[0] == 401
+
+
+def test_client_address_is_taken_from_the_proxy_only(tmp_path, province, certs):
+    centre: Centre = province["centre"]
+    centre.stop()
+    centre.env["NMS_TRUSTED_PROXY"] = "127.0.0.2"
+    centre.start()
+    proxy = Nginx(
+        tmp_path / "nginx",
+        centre.port,
+        certs["good"].cert,
+        certs["good"].key,
+        certs["agents_ca"].cert,
+        bind="127.0.0.2",
+    )
+    proxy.start()
+    try:
+        failed_login(
+            "127.0.0.1", proxy.port, "127.0.0.3", ssl.create_default_context(cafile=certs["ca"].cert)
+        )
+        failed_login("127.0.0.1", centre.port, "127.0.0.4", None)  # straight to nms, same forged header
+    finally:
+        proxy.stop()
+    db = sqlite3.connect(centre.data_dir / "centre.db")
+    seen = [
+        r[0] for r in db.execute("SELECT source_ip FROM audit_log WHERE action = 'login.failure' ORDER BY id")
+    ]
+    db.close()
+    # Through nginx: the real client (nginx overwrote the forged header); direct: the peer itself.
+    assert seen == ["127.0.0.3", "127.0.0.4"]

@@ -17,6 +17,7 @@ from tests.conftest import free_port
 from tests.support.processes import ROOT, wait_for
 
 SITE = ROOT / "deploy" / "nginx" / "nms.conf"
+VERSION = "    proxy_http_version 1.1;\n"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
@@ -31,7 +32,16 @@ def render(site: str, replacements: dict[str, str]) -> str:
 class Nginx:
     """nginx in the foreground with the shipped site: HTTPS on ``port``, HTTP on ``http_port``."""
 
-    def __init__(self, workdir: Path, upstream_port: int, cert: Path, key: Path, agents_ca: Path) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        upstream_port: int,
+        cert: Path,
+        key: Path,
+        agents_ca: Path,
+        bind: str | None = None,
+    ) -> None:
+        """``bind``: the address nginx connects to nms from (to tell it from other loopback clients)."""
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.port, self.http_port = free_port(), free_port()
@@ -49,6 +59,7 @@ class Nginx:
                 "/etc/nms/tls/centre.key": str(self.key),
                 "/etc/nms/tls/agents-ca.pem": str(agents_ca),
                 "127.0.0.1:8080": f"127.0.0.1:{upstream_port}",
+                **({VERSION: f"{VERSION}    proxy_bind {bind};\n"} if bind else {}),
             },
         )
         (workdir / "nms-site.conf").write_text(site)
