@@ -24,7 +24,7 @@ from probes.agent.push import Sender
 from tests.agent.conftest import AGENT, INTERVAL
 from tests.agent.test_store_forward import assert_all_delivered_once_in_order, metric
 from tests.support.nginx import NGINX, Nginx
-from tests.support.processes import Agent, Centre, wait_for
+from tests.support.processes import Agent, Centre, wait_for, write_inventory
 from tests.support.tls import issue, make_ca
 
 pytestmark = pytest.mark.skipif(shutil.which(NGINX) is None, reason="nginx not installed (scripts/setup.sh)")
@@ -45,6 +45,25 @@ def certs(tmp_path):
         "unknown_ca": issue(stranger, d, "unknown-ca"),
         "agent": issue(agents_ca, d, "agent", names=(AGENT,), client=True),
     }
+
+
+@pytest.fixture
+def bare_centre(tmp_path):
+    """A factory: the centre alone (no simulated devices) with extra environment, and an agent token."""
+    started: list[Centre] = []
+
+    def start(**env: str) -> tuple[Centre, str]:
+        inv = write_inventory(tmp_path / "inventory.yaml", site="chaohu", agent=AGENT, roles=("firewall",))
+        (tmp_path / "centre").mkdir()
+        centre = Centre(tmp_path / "centre", inv)
+        centre.env.update(env)
+        centre.start()
+        started.append(centre)
+        return centre, centre.agent_token(AGENT)
+
+    yield start
+    for centre in started:
+        centre.stop()
 
 
 def tls_problems(agent: Agent) -> list[str]:
@@ -111,9 +130,10 @@ def test_bad_certificates_are_refused_and_spooled_then_all_delivered(tmp_path, p
     assert not agent.events("rejected by the centre, moved to dead letter")
 
 
-def test_client_certificate_and_proxy_headers(tmp_path, province, certs):
-    """Ingest wants the agent's client certificate; the web UI does not; HSTS on every answer."""
-    centre: Centre = province["centre"]
+def test_client_certificate_and_proxy_headers(tmp_path, bare_centre, certs):
+    """Ingest wants the agent's own client certificate; the web UI does not; HSTS on every answer."""
+    # the token counts only with its agent's certificate
+    centre, token = bare_centre(NMS_REQUIRE_AGENT_CERT="1")
     proxy = Nginx(
         tmp_path / "nginx", centre.port, certs["good"].cert, certs["good"].key, certs["agents_ca"].cert
     )
@@ -121,18 +141,26 @@ def test_client_certificate_and_proxy_headers(tmp_path, province, certs):
     try:
         ca = str(certs["ca"].cert)
         body = b'{"agent": "chaohu", "seq": 1, "samples": []}'
-        none = Sender(proxy.url, province["token"], ca_file=ca).send(body)
+        none = Sender(proxy.url, token, ca_file=ca).send(body)
         assert (none.kind, none.status) == ("retry", 401) and "none sent" in none.tls
         foreign = certs["good"]  # a certificate from the wrong CA, for the wrong purpose
         refused = Sender(
-            proxy.url, province["token"], ca_file=ca, cert_file=str(foreign.cert), key_file=str(foreign.key)
+            proxy.url, token, ca_file=ca, cert_file=str(foreign.cert), key_file=str(foreign.key)
         ).send(body)
         assert (refused.kind, refused.status) == ("retry", 401) and "refused" in refused.tls
         mine = certs["agent"]
-        through = Sender(
-            proxy.url, province["token"], ca_file=ca, cert_file=str(mine.cert), key_file=str(mine.key)
-        ).send(body)
+        through = Sender(proxy.url, token, ca_file=ca, cert_file=str(mine.cert), key_file=str(mine.key)).send(
+            body
+        )
         assert through.status != 401 and not through.tls  # nginx let it through to nms, which judged it
+        other = issue(certs["agents_ca"], tmp_path / "tls", "other-agent", names=("hefei",), client=True)
+        stolen = Sender(
+            proxy.url, token, ca_file=ca, cert_file=str(other.cert), key_file=str(other.key)
+        ).send(body)
+        assert (stolen.kind, stolen.status) == ("retry", 401)
+        assert stolen.tls == f"client certificate: CN=hefei is not agent {AGENT}"
+        direct = Sender(centre.url, token).send(body)  # around the proxy: no verified CN
+        assert direct.status == 401 and direct.tls.startswith("client certificate: none verified")
         ctx = ssl.create_default_context(cafile=ca)
         opener = urllib.request.build_opener(
             urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=ctx)
@@ -177,11 +205,8 @@ def failed_login(host: str, port: int, source: str, ctx: ssl.SSLContext | None) 
     assert request("POST", form, cookie)[0] == 401
 
 
-def test_client_address_is_taken_from_the_proxy_only(tmp_path, province, certs):
-    centre: Centre = province["centre"]
-    centre.stop()
-    centre.env["NMS_TRUSTED_PROXY"] = "127.0.0.2"
-    centre.start()
+def test_client_address_is_taken_from_the_proxy_only(tmp_path, bare_centre, certs):
+    centre, _ = bare_centre(NMS_TRUSTED_PROXY="127.0.0.2")
     proxy = Nginx(
         tmp_path / "nginx",
         centre.port,
