@@ -20,12 +20,12 @@ import urllib.request
 
 import pytest
 
+from nms.localtls import issue, make_ca
 from probes.agent.push import Sender
 from tests.agent.conftest import AGENT, INTERVAL
 from tests.agent.test_store_forward import assert_all_delivered_once_in_order, metric
 from tests.support.nginx import NGINX, Nginx
 from tests.support.processes import Agent, Centre, wait_for, write_inventory
-from tests.support.tls import issue, make_ca
 
 pytestmark = pytest.mark.skipif(shutil.which(NGINX) is None, reason="nginx not installed (scripts/setup.sh)")
 

@@ -16,9 +16,9 @@ from nms.__main__ import main
 from nms.config import Settings
 from nms.db import connect
 from nms.doctor import checks
+from nms.localtls import issue, make_ca
 from nms.refusals import ClockSkew
 from tests.support.processes import write_inventory
-from tests.support.tls import issue, make_ca
 
 AGENT = "chaohu"
 

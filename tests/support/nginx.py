@@ -7,26 +7,16 @@ replaced by the test's (each replacement must match, so a reshaped file fails lo
 from __future__ import annotations
 
 import http.client
-import os
 import shutil
 import signal
 import subprocess
 from pathlib import Path
 
+from nms.localtls import nginx_command, write_nginx_conf
 from tests.conftest import free_port
-from tests.support.processes import ROOT, wait_for
+from tests.support.processes import wait_for
 
-SITE = ROOT / "deploy" / "nginx" / "nms.conf"
-VERSION = "    proxy_http_version 1.1;\n"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-
-
-def render(site: str, replacements: dict[str, str]) -> str:
-    for old, new in replacements.items():
-        if old not in site:
-            raise AssertionError(f"{SITE}: expected {old!r} in the shipped configuration")
-        site = site.replace(old, new)
-    return site
 
 
 class Nginx:
@@ -48,31 +38,15 @@ class Nginx:
         self.url = f"https://127.0.0.1:{self.port}"
         self.cert, self.key = workdir / "centre.pem", workdir / "centre.key"  # what the site file names
         self.use(cert, key)
-        site = render(
-            SITE.read_text(encoding="utf-8"),
-            {
-                "listen 80;": f"listen 127.0.0.1:{self.http_port};",
-                "listen [::]:80;\n": "",
-                "listen 443 ssl http2;": f"listen 127.0.0.1:{self.port} ssl http2;",
-                "listen [::]:443 ssl http2;\n": "",
-                "/etc/nms/tls/centre.pem": str(self.cert),
-                "/etc/nms/tls/centre.key": str(self.key),
-                "/etc/nms/tls/agents-ca.pem": str(agents_ca),
-                "127.0.0.1:8080": f"127.0.0.1:{upstream_port}",
-                **({VERSION: f"{VERSION}    proxy_bind {bind};\n"} if bind else {}),
-            },
-        )
-        (workdir / "nms-site.conf").write_text(site)
-        temp = "".join(
-            f"    {kind}_temp_path {workdir / kind};\n"
-            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-        )
-        user = "user root root;\n" if os.geteuid() == 0 else ""  # workers must reach the temp dirs
-        (workdir / "nginx.conf").write_text(
-            f"{user}daemon off;\nworker_processes 1;\npid {workdir / 'nginx.pid'};\n"
-            f"error_log {workdir / 'error.log'} info;\nevents {{ worker_connections 64; }}\n"
-            f"http {{\n    access_log {workdir / 'access.log'};\n{temp}"
-            f"    include {workdir / 'nms-site.conf'};\n}}\n"
+        self.conf = write_nginx_conf(
+            workdir,
+            https_port=self.port,
+            http_port=self.http_port,
+            upstream_port=upstream_port,
+            cert=self.cert,
+            key=self.key,
+            agents_ca=agents_ca,
+            bind=bind,
         )
         self.proc: subprocess.Popen | None = None
 
@@ -82,7 +56,7 @@ class Nginx:
         shutil.copyfile(key, self.key)
 
     def start(self) -> None:
-        cmd = [NGINX, "-e", str(self.workdir / "error.log"), "-c", str(self.workdir / "nginx.conf")]
+        cmd = nginx_command(self.conf)
         check = subprocess.run([*cmd, "-t"], capture_output=True, text=True)
         assert check.returncode == 0, check.stderr
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

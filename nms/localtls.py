@@ -1,7 +1,10 @@
-"""Real X.509 certificates made at test time: a CA, server and client certificates, bad ones too.
+"""TLS on loopback for the demo and the tests: certificates made on the spot, nginx's configuration.
 
-Everything is generated with ``cryptography`` (EC P-256 keys: fast), dated from now, and
-written as PEM files the way a deployment has them (key files mode 0600).
+Certificates (a CA, server and client certificates, bad ones for the tests) are made with
+``cryptography`` (EC P-256 keys: fast), dated from now, written as PEM the way a
+deployment has them (keys mode 0600).  The nginx configuration is the shipped site,
+``deploy/nginx/nms.conf``, with only its paths, ports and addresses replaced.  A real
+deployment uses its own CA and the site file as documented (docs/deploy.md), not this.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +20,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from nms.config import ROOT
 
 
 @dataclass
@@ -120,3 +126,86 @@ def issue(
         .sign(ca.private_key, hashes.SHA256())
     )
     return _write(directory, stem, cert, key)
+
+
+SITE = ROOT / "deploy" / "nginx" / "nms.conf"
+VERSION = "    proxy_http_version 1.1;\n"
+
+
+def render(site: str, replacements: dict[str, str]) -> str:
+    """``site`` with each replacement made; one that no longer matches is an error (a reshaped file)."""
+    for old, new in replacements.items():
+        if old not in site:
+            raise ValueError(f"{SITE}: expected {old!r} in the shipped configuration")
+        site = site.replace(old, new)
+    return site
+
+
+def write_nginx_conf(
+    workdir: Path,
+    *,
+    https_port: int,
+    http_port: int,
+    upstream_port: int,
+    cert: Path,
+    key: Path,
+    agents_ca: Path,
+    bind: str | None = None,
+) -> Path:
+    """A whole nginx.conf (foreground, files under ``workdir``) around the shipped site; returns its path.
+
+    ``bind``: the address nginx connects to nms from (to tell it from other loopback clients).
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    site = render(
+        SITE.read_text(encoding="utf-8"),
+        {
+            "listen 80;": f"listen 127.0.0.1:{http_port};",
+            "listen [::]:80;\n": "",
+            "listen 443 ssl http2;": f"listen 127.0.0.1:{https_port} ssl http2;",
+            "listen [::]:443 ssl http2;\n": "",
+            "/etc/nms/tls/centre.pem": str(cert),
+            "/etc/nms/tls/centre.key": str(key),
+            "/etc/nms/tls/agents-ca.pem": str(agents_ca),
+            "127.0.0.1:8080": f"127.0.0.1:{upstream_port}",
+            **({VERSION: f"{VERSION}    proxy_bind {bind};\n"} if bind else {}),
+        },
+    )
+    (workdir / "nms-site.conf").write_text(site)
+    temp = "".join(
+        f"    {kind}_temp_path {workdir / kind};\n"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    user = "user root root;\n" if os.geteuid() == 0 else ""  # workers must reach the temp dirs
+    conf = workdir / "nginx.conf"
+    conf.write_text(
+        f"{user}daemon off;\nworker_processes 1;\npid {workdir / 'nginx.pid'};\n"
+        f"error_log {workdir / 'error.log'} info;\nevents {{ worker_connections 256; }}\n"
+        f"http {{\n    access_log {workdir / 'access.log'};\n{temp}"
+        f"    include {workdir / 'nms-site.conf'};\n}}\n"
+    )
+    return conf
+
+
+def nginx_command(conf: Path) -> list[str]:
+    """nginx in the foreground on ``conf``, its early errors in the same directory."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    return [nginx, "-e", str(conf.parent / "error.log"), "-c", str(conf)]
+
+
+@dataclass
+class LocalPki:
+    """The demo's certificates: the centre's (127.0.0.1, localhost) and one client certificate per agent."""
+
+    ca: Path
+    centre: Issued
+    agents_ca: Path
+    agents: dict[str, Issued]
+
+
+def local_pki(directory: Path, agents: list[str]) -> LocalPki:
+    """Make (or remake: they are cheap and only for loopback) the demo's CAs and certificates."""
+    ca, agents_ca = make_ca(directory), make_ca(directory, "agents-ca", "NMS demo agents CA")
+    centre = issue(ca, directory, "centre", names=("127.0.0.1", "localhost"))
+    mine = {a: issue(agents_ca, directory, f"agent-{a}", names=(a,), client=True) for a in agents}
+    return LocalPki(ca.cert, centre, agents_ca.cert, mine)
