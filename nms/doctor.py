@@ -27,7 +27,8 @@ from probes.common.inventory import InventoryError, load_inventory
 from probes.common.inventory_model import Inventory
 from probes.common.secrets import SecretError, read_secrets_file
 
-DEFAULT_TLS = ("/etc/nms/tls/centre.pem",)  # deploy/nginx/nms.conf's certificate
+# deploy/nginx/nms.conf's certificate and the CA of the agents' client certificates.
+DEFAULT_TLS = ("/etc/nms/tls/centre.pem", "/etc/nms/tls/agents-ca.pem")
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,7 @@ def checks(
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    tls = [Path(p) for p in args.tls] if args.tls else [Path(p) for p in DEFAULT_TLS if Path(p).exists()]
+    tls = [Path(p) for p in args.tls] if args.tls else [Path(p) for p in DEFAULT_TLS if os.path.exists(p)]
     results = checks(settings, tls, warn_days=args.tls_warn_days, silent_s=args.agent_silent_min * 60)
     for c in results:
         print(c)
