@@ -37,7 +37,7 @@ class Issued:
 def _name(cn: str) -> x509.Name:
     return x509.Name(
         [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "NMS tests"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "NMS on loopback"),
             x509.NameAttribute(NameOID.COMMON_NAME, cn),
         ]
     )
@@ -205,7 +205,10 @@ class LocalPki:
 
 def local_pki(directory: Path, agents: list[str]) -> LocalPki:
     """Make (or remake: they are cheap and only for loopback) the demo's CAs and certificates."""
-    ca, agents_ca = make_ca(directory), make_ca(directory, "agents-ca", "NMS demo agents CA")
+    ca, agents_ca = (
+        make_ca(directory, cn="NMS demo CA"),
+        make_ca(directory, "agents-ca", "NMS demo agents CA"),
+    )
     centre = issue(ca, directory, "centre", names=("127.0.0.1", "localhost"))
     mine = {a: issue(agents_ca, directory, f"agent-{a}", names=(a,), client=True) for a in agents}
     return LocalPki(ca.cert, centre, agents_ca.cert, mine)
