@@ -84,6 +84,23 @@ def aging_loop(
             log.exception("state aging failed; will retry")
 
 
+# What the proxy of deploy/nginx/nms.conf sets; waitress rewrites REMOTE_ADDR, the scheme and
+# the host from them, only for a connection from the trusted proxy address.
+PROXY_HEADERS = "x-forwarded-for x-forwarded-proto x-forwarded-host x-forwarded-port"
+
+
+def proxy_options(settings: Settings) -> dict[str, object]:
+    """waitress options trusting ``NMS_TRUSTED_PROXY`` (one hop) and nobody else."""
+    if not settings.trusted_proxy:
+        return {}
+    return {
+        "trusted_proxy": settings.trusted_proxy,
+        "trusted_proxy_count": 1,
+        "trusted_proxy_headers": PROXY_HEADERS,
+        "clear_untrusted_proxy_headers": True,
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     from waitress import create_server
 
@@ -92,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     port = settings.listen_port if args.port is None else args.port
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings)
-    server = create_server(app, host=host, port=port, threads=args.threads)
+    server = create_server(app, host=host, port=port, threads=args.threads, **proxy_options(settings))
     pidfile = settings.path(PIDFILE)
     pidfile.write_text(f"{os.getpid()}\n")
     stop = threading.Event()

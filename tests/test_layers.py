@@ -32,8 +32,7 @@ ABOVE_THE_CENTRE = ("dashboards", "probes.sim")
 
 # (importer, imported) -> why the import sits in a function.  Nothing here may hide a cycle.
 LAZY: dict[tuple[str, str], str] = {
-    ("agent", "probes.oneshot"): "agent.py puts its own directory on sys.path before importing probes",
-    ("agent", "probes.agent.run"): "agent.py puts its own directory on sys.path before importing probes",
+    ("agent", "probes.agent.cli"): "agent.py puts its own directory on sys.path before importing probes",
     ("probes.snmp", "probes.snmp.gufo_client"): "the backend is chosen per target; load only the one used",
     ("probes.snmp", "probes.snmp.pysnmp_client"): "pysnmp takes ~0.35 s to import and is only the fallback",
 }
