@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBS=(snmpd snmp prometheus prometheus-alertmanager prometheus-snmp-exporter chromium chromium-driver
+DEBS=(snmpd snmp prometheus victoria-metrics prometheus-alertmanager prometheus-snmp-exporter chromium chromium-driver
       openssh-server sqlite3 rsync fonts-wqy-microhei)
 missing=()
 for p in "${DEBS[@]}"; do

@@ -1,0 +1,94 @@
+"""Prometheus remote write 1.0, encoded by hand: a ``WriteRequest`` protobuf, snappy-compressed.
+
+The message is small enough not to need a protobuf library (prompb/types.proto)::
+
+    WriteRequest { repeated TimeSeries timeseries = 1; }
+    TimeSeries   { repeated Label labels = 1; repeated Sample samples = 2; }
+    Label        { string name = 1; string value = 2; }
+    Sample       { double value = 1; int64 timestamp = 2; }   // milliseconds
+
+A series' labels never change, so their encoded bytes are cached (:class:`LabelCache`):
+encoding a sample is then a few byte joins.  Snappy (block format, as the protocol asks)
+comes from ``cramjam``.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import threading
+from collections.abc import Iterable, Mapping
+
+import cramjam
+
+HEADERS = {
+    "Content-Encoding": "snappy",
+    "Content-Type": "application/x-protobuf",
+    "X-Prometheus-Remote-Write-Version": "0.1.0",
+}
+_NAME_BAD = re.compile(r"[^a-zA-Z0-9_]")
+_DOUBLE = struct.Struct("<d")
+
+
+def varint(n: int) -> bytes:
+    """Protobuf base-128 varint of a non-negative int (or a negative int64 as its two's complement)."""
+    if n < 0:
+        n += 1 << 64
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _field(tag: int, payload: bytes) -> bytes:
+    """A length-delimited field (wire type 2)."""
+    return varint(tag << 3 | 2) + varint(len(payload)) + payload
+
+
+def encode_labels(labels: Mapping[str, str]) -> bytes:
+    """The ``labels`` fields of a TimeSeries, sorted by name as the protocol requires."""
+    return b"".join(
+        _field(1, _field(1, k.encode()) + _field(2, str(v).encode())) for k, v in sorted(labels.items())
+    )
+
+
+def encode_sample(value: float, ts_ms_varint: bytes) -> bytes:
+    """One ``samples`` field: tag 2, then Sample{value (fixed64), timestamp (varint)}."""
+    body = b"\x09" + _DOUBLE.pack(value) + b"\x10" + ts_ms_varint
+    return b"\x12" + varint(len(body)) + body
+
+
+def encode_request(series: Iterable[bytes]) -> bytes:
+    """Snappy-compressed WriteRequest of already encoded TimeSeries bodies."""
+    raw = b"".join(b"\x0a" + varint(len(s)) + s for s in series)
+    return bytes(cramjam.snappy.compress_raw(raw))
+
+
+def series_body(labels: bytes, samples: Iterable[bytes]) -> bytes:
+    return labels + b"".join(samples)
+
+
+def metric_name(kind: str, metric: str, counter: bool) -> str:
+    """``nms_<kind>_<metric>`` (``_total`` for counters), characters outside [a-zA-Z0-9_] as ``_``."""
+    return f"nms_{kind}_{_NAME_BAD.sub('_', metric)}" + ("_total" if counter else "")
+
+
+class LabelCache:
+    """Encoded label bytes per (name, labels): a series is encoded once per process."""
+
+    def __init__(self, limit: int = 2_000_000) -> None:
+        self._lock = threading.Lock()
+        self._bytes: dict[tuple, bytes] = {}
+        self.limit = limit
+
+    def get(self, key: tuple, labels: Mapping[str, str]) -> bytes:
+        got = self._bytes.get(key)
+        if got is None:
+            got = encode_labels(labels)
+            with self._lock:
+                if len(self._bytes) >= self.limit:  # devices renamed over months: start afresh
+                    self._bytes.clear()
+                self._bytes[key] = got
+        return got
