@@ -47,6 +47,9 @@ class Settings:
     ipam_allow_self_approval: bool = field(
         default_factory=lambda: os.environ.get("NMS_IPAM_ALLOW_SELF_APPROVAL") == "1"
     )
+    # The time series on a Prometheus-compatible engine (remote write + PromQL), e.g.
+    # http://127.0.0.1:8428 for VictoriaMetrics; empty = SQLite metrics.db (docs/storage.md).
+    tsdb_url: str = field(default_factory=lambda: os.environ.get("NMS_TSDB_URL", "").strip())
     testing: bool = False
 
     def path(self, name: str) -> Path:

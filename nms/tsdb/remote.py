@@ -1,0 +1,313 @@
+"""The time series on a Prometheus-compatible engine: remote write in, PromQL out.
+
+Selected by ``NMS_TSDB_URL`` (:func:`nms.store.open_timeseries`); VictoriaMetrics is the
+engine the docs run (docs/storage.md), Prometheus with ``--web.enable-remote-write-receiver``
+works too, and only the standard HTTP API is used (``/api/v1/write``, ``/api/v1/query``,
+``/api/v1/query_range``), so Mimir or Thanos could take their place.
+
+Series: ``nms_device_<metric>`` and ``nms_interface_<metric>`` (counters end in ``_total``)
+with labels ``device``, ``interface`` (absent for device metrics), ``site`` and ``network``
+(from the inventory, when the store was given one).  Rollup levels are computed by the engine
+at read time (``min/avg/max_over_time``), so :meth:`RemoteWriteStore.rollup` has nothing to do.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from nms.tsdb import remotewrite as rw
+
+log = logging.getLogger(__name__)
+
+MAX_SERIES_PER_REQUEST = 20_000
+BUCKET_S = {"5m": 300, "1h": 3600}
+LabelsOf = Callable[[str], tuple[tuple[str, str], ...]]
+
+
+class TsdbUnavailable(RuntimeError):
+    """The engine is down, timed out or answered 5xx/429: nothing of the write may be assumed stored."""
+
+
+@dataclass(frozen=True)
+class Refused:
+    """One sample the engine refused for itself (too old, out of order): dead-lettered, not retried."""
+
+    device: str
+    interface: str
+    metric: str
+    ts: int
+    value: float
+    reason: str
+
+
+def _no_labels(_device: str) -> tuple[tuple[str, str], ...]:
+    return ()
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _selector(device: str, interface: str) -> str:
+    return f"device={_quote(device)},interface={_quote(interface)}"
+
+
+def prom_name(metric: str, interface: str) -> str:
+    from nms.store import is_counter
+
+    return rw.metric_name("interface" if interface else "device", metric, is_counter(metric))
+
+
+def our_name(name: str) -> tuple[str, str] | None:
+    """(kind, metric) of a series name written by this store, None for anything else."""
+    for kind in ("device", "interface"):
+        prefix = f"nms_{kind}_"
+        if name.startswith(prefix):
+            metric = name[len(prefix) :]
+            return kind, metric[: -len("_total")] if metric.endswith("_total") else metric
+    return None
+
+
+class RemoteWriteStore:
+    """:class:`nms.store.TimeSeriesStore` on an engine at ``url``; one instance per process (thread-safe)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        labels_of: LabelsOf | None = None,
+        max_age_s: float | None = None,
+        timeout_s: float = 30.0,
+        clock: Callable[[], float] = time.time,
+        retention: Any = None,
+    ) -> None:
+        from nms.store import Retention
+
+        if not re.match(r"^https?://[^/\s]+", url):
+            raise ValueError(f"NMS_TSDB_URL: {url!r} is not an http(s) URL such as http://127.0.0.1:8428")
+        self.url = url.rstrip("/")
+        self.labels_of = labels_of or _no_labels
+        r = retention or Retention.from_env()
+        # The engine keeps raw samples as long as it keeps anything: every level reads them.
+        self.retention = Retention(raw_s=r.hour_s, five_min_s=r.hour_s, hour_s=r.hour_s)
+        self.max_age_s = max_age_s if max_age_s is not None else float(r.hour_s)
+        self.timeout_s = timeout_s
+        self.clock = clock
+        self.labels = rw.LabelCache()
+        self._pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="promql")
+
+    # ---- write -------------------------------------------------------------------------
+    def write(self, samples: Iterable[Any], refused: list[Refused] | None = None) -> int:
+        """Remote-write every non-null value; returns how many the engine accepted.
+
+        Raises :class:`TsdbUnavailable` when the engine cannot take the batch now (the caller
+        must not acknowledge it).  Samples the engine refuses for themselves (older than its
+        retention, out of order) are appended to ``refused`` (logged either way).
+        """
+        units: dict[tuple, list[tuple[int, float, bytes]]] = {}
+        labels_by_key: dict[tuple, bytes] = {}
+        oldest = self.clock() - self.max_age_s
+        too_old: list[Refused] = []
+        for s in samples:
+            ts = int(s.ts)
+            extra = self.labels_of(s.device)
+            ts_var = rw.varint(ts * 1000)
+            for metric, value in s.values.items():
+                if value is None:
+                    continue
+                v = float(value)
+                if ts < oldest:
+                    too_old.append(
+                        Refused(s.device, s.interface, metric, ts, v,
+                                f"older than the store's retention ({self.max_age_s / 86400:g} d)")
+                    )
+                    continue
+                key = (s.device, s.interface, metric, extra)
+                got = units.get(key)
+                if got is None:
+                    got = units[key] = []
+                    name = prom_name(metric, s.interface)
+                    lab = {"__name__": name, "device": s.device, **dict(extra)}
+                    if s.interface:
+                        lab["interface"] = s.interface
+                    labels_by_key[key] = self.labels.get(key, lab)
+                got.append((ts, v, rw.encode_sample(v, ts_var)))
+        batch = []
+        for key, pts in units.items():
+            if any(pts[i][0] > pts[i + 1][0] for i in range(len(pts) - 1)):
+                pts.sort(key=lambda p: p[0])
+            batch.append((key, labels_by_key[key], pts))
+        self._refuse(too_old, refused)
+        written = 0
+        for i in range(0, len(batch), MAX_SERIES_PER_REQUEST):
+            written += self._send(batch[i : i + MAX_SERIES_PER_REQUEST], refused)
+        return written
+
+    def _refuse(self, items: list[Refused], refused: list[Refused] | None) -> None:
+        if not items:
+            return
+        first = items[0]
+        log.warning(
+            "tsdb refused %d sample(s), dead-lettered; first: %s %s %s ts=%d: %s",
+            len(items), first.device, first.interface or "-", first.metric, first.ts, first.reason,
+        )
+        if refused is not None:
+            refused.extend(items)
+
+    def _send(self, batch: list, refused: list[Refused] | None) -> int:
+        """POST ``batch``; on a 4xx split it in halves until the refused samples stand alone."""
+        body = rw.encode_request(labels + b"".join(p[2] for p in pts) for _key, labels, pts in batch)
+        status, text = self._post(body)
+        if status < 300:
+            return sum(len(pts) for _k, _l, pts in batch)
+        if len(batch) == 1 and len(batch[0][2]) == 1:
+            (device, interface, metric, _extra), _labels, ((ts, v, _b),) = batch[0]
+            self._refuse([Refused(device, interface, metric, ts, v, f"HTTP {status}: {text[:200]}")], refused)
+            return 0
+        if len(batch) == 1:
+            key, labels, pts = batch[0]
+            half = len(pts) // 2
+            head, tail = [(key, labels, pts[:half])], [(key, labels, pts[half:])]
+            return self._send(head, refused) + self._send(tail, refused)
+        half = len(batch) // 2
+        return self._send(batch[:half], refused) + self._send(batch[half:], refused)
+
+    def _post(self, body: bytes) -> tuple[int, str]:
+        req = urllib.request.Request(self.url + "/api/v1/write", data=body, headers=rw.HEADERS, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
+                return resp.status, ""
+        except urllib.error.HTTPError as exc:
+            text = exc.read().decode(errors="replace").strip()
+            if exc.code >= 500 or exc.code == 429:
+                raise TsdbUnavailable(f"{self.url}: HTTP {exc.code} on remote write: {text[:200]}") from None
+            return exc.code, text
+        except (OSError, urllib.error.URLError) as exc:
+            raise TsdbUnavailable(f"{self.url}: remote write failed: {exc}") from None
+
+    # ---- read --------------------------------------------------------------------------
+    def query(self, path: str, **params: Any) -> list[dict[str, Any]]:
+        """``/api/v1/<path>`` (query or query_range); the ``result`` list."""
+        url = f"{self.url}/api/v1/{path}?" + urllib.parse.urlencode(params)
+        try:
+            with urllib.request.urlopen(url, timeout=self.timeout_s) as resp:
+                answer = json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            text = exc.read().decode(errors="replace")[:300]
+            expr = params.get("query")
+            raise TsdbUnavailable(f"{self.url}: HTTP {exc.code} on {path} {expr!r}: {text}") from None
+        except (OSError, urllib.error.URLError) as exc:
+            raise TsdbUnavailable(f"{self.url}: {path} failed: {exc}") from None
+        return answer["data"]["result"]
+
+    def pick_level(self, t0: int, t1: int, now: float | None = None) -> str:
+        from nms.store import pick_level
+
+        return pick_level(self.retention, t0, t1, self.clock() if now is None else now)
+
+    def read_range(
+        self, device: str, interface: str, metrics: Sequence[str], t0: int, t1: int, level: str = "auto"
+    ) -> Any:
+        from nms.store import AGGS, LEVELS, Series
+
+        if level == "auto":
+            level = self.pick_level(t0, t1)
+        if level not in LEVELS:
+            raise ValueError(f"level {level!r}: expected auto, raw, 5m or 1h")
+        sel = _selector(device, interface)
+        points: dict[str, dict[int, float]] = {}
+        if level == "raw":
+            names = {prom_name(m, interface): m for m in metrics}
+            regex = "|".join(re.escape(n) for n in names)
+            expr = f'{{__name__=~{_quote(regex)},{sel}}}[{t1 - t0 + 1}s]'
+            for r in self.query("query", query=expr, time=t1):
+                col = points.setdefault(names[r["metric"]["__name__"]], {})
+                col.update((int(t), float(v)) for t, v in r["values"] if t0 <= float(t) <= t1)
+            names_out = list(metrics)
+        else:
+            b = BUCKET_S[level]
+            first, last = -(-t0 // b) * b, t1 // b * b
+            names_out = [f"{m}.{a}" for m in metrics for a in AGGS]
+            if last >= first:
+                jobs = {
+                    f"{m}.{a}": self._pool.submit(
+                        self.query, "query_range",
+                        query=f"{a}({a}_over_time({prom_name(m, interface)}{{{sel}}}[{b * 1000 - 1}ms]))",
+                        start=first + b - 1, end=last + b - 1, step=b,
+                    )
+                    for m in metrics
+                    for a in AGGS
+                }
+                for n, job in jobs.items():
+                    col = points.setdefault(n, {})
+                    for r in job.result():
+                        col.update((int(t) - (b - 1), float(v)) for t, v in r["values"])
+        ts = sorted({t for col in points.values() for t in col})
+        out = Series(level=level, ts=ts, columns={n: [] for n in names_out})
+        for n in names_out:
+            col = points.get(n, {})
+            out.columns[n] = [_value(n, col.get(t)) for t in ts]
+        return out
+
+    def latest(
+        self, keys: Iterable[tuple[str, str]], newer_than: float = 0
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        """Newest values of each (device, interface) within the engine's lookback (5 minutes), with ``ts``."""
+        wanted = set(keys)
+        if not wanted:
+            return {}
+        devices = _quote("|".join(sorted(re.escape(d) for d, _i in wanted)))
+        now = self.clock()
+        sel = f'{{__name__=~"nms_(device|interface)_.+",device=~{devices}}}'
+        values = self.query("query", query=sel, time=now)
+        names = sorted({r["metric"].get("__name__", "") for r in values})
+        if not names:
+            return {}
+        # timestamp() of a plain selector is the sample's own time; it drops the name, so one
+        # selector per name, joined by ``or`` (the first name seen for a source gives its time).
+        stamps = self.query(
+            "query", query=" or ".join(f"timestamp({n}{{device=~{devices}}})" for n in names), time=now
+        )
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        for r in stamps:
+            key = (r["metric"].get("device", ""), r["metric"].get("interface", ""))
+            ts = float(r["value"][1])
+            if key in wanted and ts >= newer_than:
+                out[key] = {"ts": int(ts)}
+        for r in values:
+            m = r["metric"]
+            row = out.get((m.get("device", ""), m.get("interface", "")))
+            parsed = our_name(m.get("__name__", ""))
+            if row is not None and parsed is not None:
+                row[parsed[1]] = _value(parsed[1], float(r["value"][1]))
+        return out
+
+    def rollup(self, now: float | None = None) -> Any:
+        """Nothing to compact: the engine computes rollups when read and applies its own retention."""
+        from nms.store import RollupStats
+
+        return RollupStats()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False)
+
+
+def _value(name: str, v: float | None) -> float | int | None:
+    """Counters come back as integers (exact below 2**53, docs/storage.md); NaN as None."""
+    if v is None or v != v:
+        return None
+    from nms.store import is_counter
+
+    if is_counter(name.split(".")[0]) and "." not in name and v.is_integer():
+        return int(v)
+    return v
