@@ -86,7 +86,9 @@ def test_raw_5m_and_1h_read_back(backend):
 
 def test_device_metrics_and_a_sub_range(backend):
     store, dev = backend.store, backend.device()
-    store.write([Sample(dev, "", BASE + 60 * k, {"cpu_pct": float(k), "ok": 1, "temp": None}) for k in range(30)])
+    store.write(
+        [Sample(dev, "", BASE + 60 * k, {"cpu_pct": float(k), "ok": 1, "temp": None}) for k in range(30)]
+    )
     store.write([Sample(dev, "GE0/0/1", BASE, {"in_bps": 7.0})])  # an interface of it: another series
     backend.settle()
     got = store.read_range(dev, "", ["cpu_pct", "ok"], BASE + 600, BASE + 900, "raw")
