@@ -30,6 +30,9 @@ from nms.tsdb import remotewrite as rw
 log = logging.getLogger(__name__)
 
 MAX_SERIES_PER_REQUEST = 20_000
+# Prometheus answers some refusals of a sample itself with 500 ("too old sample" in 2.42):
+# these bodies mean "never", not "later", whatever the status.
+SAMPLE_REFUSED = re.compile(r"too old|out of bounds|out of order|duplicate sample", re.IGNORECASE)
 BUCKET_S = {"5m": 300, "1h": 3600}
 LabelsOf = Callable[[str], tuple[tuple[str, str], ...]]
 
@@ -189,7 +192,7 @@ class RemoteWriteStore:
                 return resp.status, ""
         except urllib.error.HTTPError as exc:
             text = exc.read().decode(errors="replace").strip()
-            if exc.code >= 500 or exc.code == 429:
+            if (exc.code >= 500 or exc.code == 429) and not SAMPLE_REFUSED.search(text):
                 raise TsdbUnavailable(f"{self.url}: HTTP {exc.code} on remote write: {text[:200]}") from None
             return exc.code, text
         except (OSError, urllib.error.URLError) as exc:
