@@ -50,13 +50,13 @@ def rollup_loop(settings: Settings, every_s: float, stop: threading.Event) -> No
     from ipam.workflow import expire_holds
     from nms.db import connect
     from nms.pipeline import expire_batches
-    from nms.store import SqliteTimeSeriesStore
+    from nms.store import open_timeseries
 
     while not stop.wait(every_s):
         try:
             db = connect(settings, "metrics")
             try:
-                store, now = SqliteTimeSeriesStore(db), time.time()
+                store, now = open_timeseries(settings, db), time.time()
                 stats = store.rollup(now)
                 batches = expire_batches(db, now - store.retention.raw_s)  # records as long as raw samples
                 log.info("rollup: %s, %d batch records expired", stats, batches)

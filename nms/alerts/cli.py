@@ -41,12 +41,13 @@ def _eval(args: argparse.Namespace) -> int:
     from nms.alerts.runner import build_engine
     from nms.db import connect
     from nms.schema import open_migrated
+    from nms.store import open_timeseries
 
     settings = Settings()
     engine = build_engine(settings)
     db, mdb = open_migrated(settings), connect(settings, "metrics")
     try:
-        stats = engine.evaluate(db, metrics_db=mdb)
+        stats = engine.evaluate(db, metrics_db=open_timeseries(settings, mdb))
         if args.send and engine.channels is not None:
             from nms.alerts.outbox import Outbox
 

@@ -100,10 +100,10 @@ class RemoteWriteStore:
             raise ValueError(f"NMS_TSDB_URL: {url!r} is not an http(s) URL such as http://127.0.0.1:8428")
         self.url = url.rstrip("/")
         self.labels_of = labels_of or _no_labels
-        r = retention or Retention.from_env()
-        # The engine keeps raw samples as long as it keeps anything: every level reads them.
-        self.retention = Retention(raw_s=r.hour_s, five_min_s=r.hour_s, hour_s=r.hour_s)
-        self.max_age_s = max_age_s if max_age_s is not None else float(r.hour_s)
+        # Levels are picked as on SQLite (so charts look the same); the engine itself must keep
+        # raw samples at least ``hour_s`` (its -retentionPeriod, docs/storage.md).
+        self.retention = retention or Retention.from_env()
+        self.max_age_s = max_age_s if max_age_s is not None else float(self.retention.hour_s)
         self.timeout_s = timeout_s
         self.clock = clock
         self.labels = rw.LabelCache()
