@@ -20,6 +20,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -267,25 +268,39 @@ class RemoteWriteStore:
     ) -> dict[tuple[str, str], dict[str, Any]]:
         """Newest values of each (device, interface) within the engine's lookback (5 minutes), with ``ts``."""
         wanted = set(keys)
-        if not wanted:
-            return {}
-        devices = _quote("|".join(sorted(re.escape(d) for d, _i in wanted)))
+        devices = sorted({re.escape(d) for d, _i in wanted})
+        itfs = "|".join(sorted({re.escape(i) for _d, i in wanted}))  # '' also matches "no interface label"
+        itf_match = f",interface=~{_quote(itfs)}" if len(itfs) <= 6000 else ""
+        chunks = _alternations(devices, 12_000 - len(itf_match))
         now = self.clock()
-        sel = f'{{__name__=~"nms_(device|interface)_.+",device=~{devices}}}'
-        values = self.query("query", query=sel, time=now)
-        names = sorted({r["metric"].get("__name__", "") for r in values})
-        if not names:
-            return {}
-        # timestamp() of a plain selector is the sample's own time; it drops the name, so one
-        # selector per name, joined by ``or`` (the first name seen for a source gives its time).
-        stamps = self.query(
-            "query", query=" or ".join(f"timestamp({n}{{device=~{devices}}})" for n in names), time=now
+
+        def ask(selectors: list[str]) -> list[dict[str, Any]]:
+            answers = self._pool.map(lambda e: self.query("query", query=e, time=now), selectors)
+            return [r for got in answers for r in got]
+
+        ours = '__name__=~"nms_(device|interface)_.+"'
+        values = ask([f"{{{ours},device=~{_quote(c)}{itf_match}}}" for c in chunks])
+        by_name: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        for r in values:
+            m = r["metric"]
+            key = (m.get("device", ""), m.get("interface", ""))
+            if key in wanted:
+                by_name[m.get("__name__", "")].add(key)
+        # timestamp() of a plain selector is the sample's own time (all values of a poll share it):
+        # ask it of as few names as cover every source, most common first.
+        cover, left = [], set().union(*by_name.values()) if by_name else set()
+        while left:
+            name = max(by_name, key=lambda n: len(by_name[n] & left))
+            cover.append(name)
+            left -= by_name[name]
+        stamps = ask(
+            [f"timestamp({n}{{device=~{_quote(c)}{itf_match}}})" for n in cover for c in chunks]
         )
         out: dict[tuple[str, str], dict[str, Any]] = {}
         for r in stamps:
             key = (r["metric"].get("device", ""), r["metric"].get("interface", ""))
             ts = float(r["value"][1])
-            if key in wanted and ts >= newer_than:
+            if key in wanted and key not in out and ts >= newer_than:
                 out[key] = {"ts": int(ts)}
         for r in values:
             m = r["metric"]
@@ -303,6 +318,22 @@ class RemoteWriteStore:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False)
+
+
+def _alternations(escaped: list[str], limit: int) -> list[str]:
+    """``a|b|c`` regexes of at most ``limit`` characters (a single longer name stands alone)."""
+    out: list[str] = []
+    cur: list[str] = []
+    size = 0
+    for e in escaped:
+        if cur and size + len(e) + 1 > limit:
+            out.append("|".join(cur))
+            cur, size = [], 0
+        cur.append(e)
+        size += len(e) + 1
+    if cur:
+        out.append("|".join(cur))
+    return out
 
 
 def _value(name: str, v: float | None) -> float | int | None:

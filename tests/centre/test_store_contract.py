@@ -145,3 +145,6 @@ def test_latest_values_for_the_wall(backend):
     assert got[(dev, "GE0/0/1")]["in_bps"] == 5000.0 + 1000 * 59
     assert got[(dev, "GE0/0/1")]["in_octets"] == 10**12 + 750_000 * 59
     assert store.latest([(dev, "GE0/0/1")], newer_than=BASE + 3600) == {}
+    many = [(f"{dev}-not-polled-{'x' * 40}-{i}", f"GigabitEthernet0/0/{i}") for i in range(1000)]
+    got = store.latest([*many, (dev, "GE0/0/1")])  # a whole wall: longer than one query may be
+    assert list(got) == [(dev, "GE0/0/1")] and got[(dev, "GE0/0/1")]["ts"] == BASE + 59 * 60
