@@ -118,44 +118,53 @@ class RemoteWriteStore:
         must not acknowledge it).  Samples the engine refuses for themselves (older than its
         retention, out of order) are appended to ``refused`` (logged either way).
         """
-        units: dict[tuple, list[tuple[int, float, bytes]]] = {}
-        labels_by_key: dict[tuple, bytes] = {}
+        units: dict[tuple, list[bytes]] = {}  # series -> its encoded Sample fields
         oldest = self.clock() - self.max_age_s
         too_old: list[Refused] = []
+        stamps: dict[int, tuple[bytes, bytes]] = {}  # ts -> encoded Sample prefix and suffix
+        pack = rw.DOUBLE.pack
         for s in samples:
-            ts = int(s.ts)
-            extra = self.labels_of(s.device)
-            ts_var = rw.varint(ts * 1000)
+            ts, dev, itf = int(s.ts), s.device, s.interface
+            if ts < oldest:
+                reason = f"older than the store's retention ({self.max_age_s / 86400:g} d)"
+                too_old += [Refused(dev, itf, m, ts, float(v), reason) for m, v in s.values.items()
+                            if v is not None]
+                continue
+            extra = self.labels_of(dev)
+            pre_post = stamps.get(ts)
+            if pre_post is None:
+                pre_post = stamps[ts] = rw.sample_parts(ts * 1000)
+            pre, post = pre_post
             for metric, value in s.values.items():
-                if value is None:
-                    continue
-                v = float(value)
-                if ts < oldest:
-                    too_old.append(
-                        Refused(s.device, s.interface, metric, ts, v,
-                                f"older than the store's retention ({self.max_age_s / 86400:g} d)")
-                    )
-                    continue
-                key = (s.device, s.interface, metric, extra)
-                got = units.get(key)
-                if got is None:
-                    got = units[key] = []
-                    name = prom_name(metric, s.interface)
-                    lab = {"__name__": name, "device": s.device, **dict(extra)}
-                    if s.interface:
-                        lab["interface"] = s.interface
-                    labels_by_key[key] = self.labels.get(key, lab)
-                got.append((ts, v, rw.encode_sample(v, ts_var)))
+                if value is not None:
+                    key = (dev, itf, metric, extra)
+                    encoded = pre + pack(float(value)) + post
+                    unit = units.get(key)
+                    if unit is None:
+                        units[key] = [encoded]
+                    else:
+                        unit.append(encoded)
         batch = []
-        for key, pts in units.items():
-            if any(pts[i][0] > pts[i + 1][0] for i in range(len(pts) - 1)):
-                pts.sort(key=lambda p: p[0])
-            batch.append((key, labels_by_key[key], pts))
+        cached = self.labels.cached
+        for key, sbs in units.items():
+            lab = cached(key)
+            if lab is None:
+                lab = self.labels.get(key, self._labels(*key))
+            if len(sbs) > 1:
+                sbs.sort(key=lambda b: rw.decode_sample(b)[0])
+            batch.append((key, lab, sbs))
         self._refuse(too_old, refused)
         written = 0
         for i in range(0, len(batch), MAX_SERIES_PER_REQUEST):
             written += self._send(batch[i : i + MAX_SERIES_PER_REQUEST], refused)
         return written
+
+    @staticmethod
+    def _labels(device: str, interface: str, metric: str, extra: tuple[tuple[str, str], ...]) -> dict:
+        labels = {"__name__": prom_name(metric, interface), "device": device, **dict(extra)}
+        if interface:
+            labels["interface"] = interface
+        return labels
 
     def _refuse(self, items: list[Refused], refused: list[Refused] | None) -> None:
         if not items:
@@ -170,13 +179,14 @@ class RemoteWriteStore:
 
     def _send(self, batch: list, refused: list[Refused] | None) -> int:
         """POST ``batch``; on a 4xx split it in halves until the refused samples stand alone."""
-        body = rw.encode_request(labels + b"".join(p[2] for p in pts) for _key, labels, pts in batch)
-        status, text = self._post(body)
+        status, text = self._post(rw.encode_request(batch))
         if status < 300:
             return sum(len(pts) for _k, _l, pts in batch)
         if len(batch) == 1 and len(batch[0][2]) == 1:
-            (device, interface, metric, _extra), _labels, ((ts, v, _b),) = batch[0]
-            self._refuse([Refused(device, interface, metric, ts, v, f"HTTP {status}: {text[:200]}")], refused)
+            (device, interface, metric, _extra), _labels, (encoded,) = batch[0]
+            ts_ms, v = rw.decode_sample(encoded)
+            why = f"HTTP {status}: {text[:200]}"
+            self._refuse([Refused(device, interface, metric, ts_ms // 1000, v, why)], refused)
             return 0
         if len(batch) == 1:
             key, labels, pts = batch[0]

@@ -28,7 +28,7 @@ HEADERS = {
     "X-Prometheus-Remote-Write-Version": "0.1.0",
 }
 _NAME_BAD = re.compile(r"[^a-zA-Z0-9_]")
-_DOUBLE = struct.Struct("<d")
+DOUBLE = struct.Struct("<d")
 
 
 def varint(n: int) -> bytes:
@@ -57,8 +57,14 @@ def encode_labels(labels: Mapping[str, str]) -> bytes:
 
 def encode_sample(value: float, ts_ms_varint: bytes) -> bytes:
     """One ``samples`` field: tag 2, then Sample{value (fixed64), timestamp (varint)}."""
-    body = b"\x09" + _DOUBLE.pack(value) + b"\x10" + ts_ms_varint
+    body = b"\x09" + DOUBLE.pack(value) + b"\x10" + ts_ms_varint
     return b"\x12" + varint(len(body)) + body
+
+
+def sample_parts(ts_ms: int) -> tuple[bytes, bytes]:
+    """What comes before and after the 8 value bytes of a Sample field at ``ts_ms`` (cached per poll)."""
+    ts_var = varint(ts_ms)
+    return b"\x12" + varint(10 + len(ts_var)) + b"\x09", b"\x10" + ts_var
 
 
 def encode_samples(ts_ms: np.ndarray, values: np.ndarray) -> bytes:
@@ -84,14 +90,25 @@ def encode_samples(ts_ms: np.ndarray, values: np.ndarray) -> bytes:
     return rows.tobytes()
 
 
-def encode_request(series: Iterable[bytes]) -> bytes:
-    """Snappy-compressed WriteRequest of already encoded TimeSeries bodies."""
-    raw = b"".join(b"\x0a" + varint(len(s)) + s for s in series)
-    return bytes(cramjam.snappy.compress_raw(raw))
+def encode_request(batch: Iterable[tuple[object, bytes, list[bytes]]]) -> bytes:
+    """Snappy-compressed WriteRequest of (key, encoded labels, encoded Sample fields) series."""
+    parts: list[bytes] = []
+    add = parts.append
+    for _key, labels, samples in batch:
+        body_len = len(labels) + sum(map(len, samples))
+        add(b"\x0a" + varint(body_len) + labels)
+        parts.extend(samples)
+    return bytes(cramjam.snappy.compress_raw(b"".join(parts)))
 
 
-def series_body(labels: bytes, samples: Iterable[bytes]) -> bytes:
-    return labels + b"".join(samples)
+def decode_sample(encoded: bytes) -> tuple[int, float]:
+    """(timestamp ms, value) of one Sample field made by :func:`sample_parts` (a refusal names it)."""
+    value = DOUBLE.unpack_from(encoded, 3)[0]
+    ts, shift = 0, 0
+    for byte in encoded[12:]:
+        ts |= (byte & 0x7F) << shift
+        shift += 7
+    return ts, value
 
 
 def metric_name(kind: str, metric: str, counter: bool) -> str:
@@ -106,6 +123,9 @@ class LabelCache:
         self._lock = threading.Lock()
         self._bytes: dict[tuple, bytes] = {}
         self.limit = limit
+
+    def cached(self, key: tuple) -> bytes | None:
+        return self._bytes.get(key)
 
     def get(self, key: tuple, labels: Mapping[str, str]) -> bytes:
         got = self._bytes.get(key)
