@@ -26,6 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from nms.tsdb import remotewrite as rw
 
 log = logging.getLogger(__name__)
@@ -232,46 +234,40 @@ class RemoteWriteStore:
     def read_range(
         self, device: str, interface: str, metrics: Sequence[str], t0: int, t1: int, level: str = "auto"
     ) -> Any:
-        from nms.store import AGGS, LEVELS, Series
+        from nms.store import AGGS, LEVELS
 
         if level == "auto":
             level = self.pick_level(t0, t1)
         if level not in LEVELS:
             raise ValueError(f"level {level!r}: expected auto, raw, 5m or 1h")
         sel = _selector(device, interface)
-        points: dict[str, dict[int, float]] = {}
+        parts: list[tuple[str, np.ndarray, np.ndarray]] = []  # (column, ts, values) per answered series
         if level == "raw":
             names = {prom_name(m, interface): m for m in metrics}
             regex = "|".join(re.escape(n) for n in names)
-            expr = f'{{__name__=~{_quote(regex)},{sel}}}[{t1 - t0 + 1}s]'
+            expr = f"{{__name__=~{_quote(regex)},{sel}}}[{t1 - t0 + 1}s]"
             for r in self.query("query", query=expr, time=t1):
-                col = points.setdefault(names[r["metric"]["__name__"]], {})
-                col.update((int(t), float(v)) for t, v in r["values"] if t0 <= float(t) <= t1)
+                t, v = _arrays(r["values"])
+                keep = (t >= t0) & (t <= t1)
+                parts.append((names[r["metric"]["__name__"]], t[keep], v[keep]))
             names_out = list(metrics)
         else:
             b = BUCKET_S[level]
             first, last = -(-t0 // b) * b, t1 // b * b
             names_out = [f"{m}.{a}" for m in metrics for a in AGGS]
             if last >= first:
-                jobs = {
-                    f"{m}.{a}": self._pool.submit(
-                        self.query, "query_range",
-                        query=f"{a}({a}_over_time({prom_name(m, interface)}{{{sel}}}[{b * 1000 - 1}ms]))",
-                        start=first + b - 1, end=last + b - 1, step=b,
-                    )
+                # one request: every column labelled by label_replace, joined by ``or``
+                window = f"[{b * 1000 - 1}ms]"
+                expr = " or ".join(
+                    f"label_replace({a}({a}_over_time({prom_name(m, interface)}{{{sel}}}{window})),"
+                    f' "nms_column", "{m}.{a}", "", "")'
                     for m in metrics
                     for a in AGGS
-                }
-                for n, job in jobs.items():
-                    col = points.setdefault(n, {})
-                    for r in job.result():
-                        col.update((int(t) - (b - 1), float(v)) for t, v in r["values"])
-        ts = sorted({t for col in points.values() for t in col})
-        out = Series(level=level, ts=ts, columns={n: [] for n in names_out})
-        for n in names_out:
-            col = points.get(n, {})
-            out.columns[n] = [_value(n, col.get(t)) for t in ts]
-        return out
+                )
+                for r in self.query("query_range", query=expr, start=first + b - 1, end=last + b - 1, step=b):
+                    t, v = _arrays(r["values"])
+                    parts.append((r["metric"].get("nms_column", ""), t - (b - 1), v))
+        return _series(level, names_out, parts)
 
     def latest(
         self, keys: Iterable[tuple[str, str]], newer_than: float = 0
@@ -343,6 +339,34 @@ def _alternations(escaped: list[str], limit: int) -> list[str]:
         size += len(e) + 1
     if cur:
         out.append("|".join(cur))
+    return out
+
+
+def _arrays(values: list[list]) -> tuple[np.ndarray, np.ndarray]:
+    """A PromQL answer's [[t, "v"], ...] as int64 seconds and float64 values."""
+    t = np.fromiter((p[0] for p in values), dtype=np.float64, count=len(values)).astype(np.int64)
+    v = np.fromiter((float(p[1]) for p in values), dtype=np.float64, count=len(values))
+    return t, v
+
+
+def _series(level: str, names: list[str], parts: list[tuple[str, np.ndarray, np.ndarray]]) -> Any:
+    """Columns on the union of timestamps (None where a column has no value); counters as ints.
+
+    Two series of one column (a device moved to another site: other labels) merge by time.
+    """
+    from nms.store import Series, is_counter
+
+    ts = np.unique(np.concatenate([t for _n, t, _v in parts])) if parts else np.empty(0, dtype=np.int64)
+    cols = {n: np.full(len(ts), np.nan) for n in names}
+    for n, t, v in parts:
+        if n in cols:
+            cols[n][np.searchsorted(ts, t)] = v
+    out = Series(level=level, ts=ts.tolist())
+    for n, col in cols.items():
+        exact = is_counter(n) and "." not in n and len(col) and np.all(np.isnan(col) | (np.abs(col) < 2**53))
+        out.columns[n] = [
+            None if x != x else (int(x) if exact else x) for x in col.tolist()
+        ]
     return out
 
 
