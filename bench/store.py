@@ -435,6 +435,25 @@ def dir_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
+def settled_size(url: str, path: Path) -> int:
+    """The data directory's size once the engine has merged what it was given (as it would be days later)."""
+    import urllib.request
+
+    def get(what: str) -> str:
+        with urllib.request.urlopen(url + what, timeout=60) as resp:
+            return resp.read().decode()
+
+    get("/internal/force_flush")
+    get("/internal/force_merge")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(2)
+        busy = [ln for ln in get("/metrics").splitlines() if ln.startswith("vm_active_merges")]
+        if all(ln.rsplit(" ", 1)[1] in ("0", "0.0") for ln in busy):
+            break
+    return dir_bytes(path)
+
+
 def backfill(store: RemoteWriteStore, dev: str, itf: str, port: Port, ts: np.ndarray) -> int:
     """30 days of one interface's 11 series, straight by remote write (numpy-encoded)."""
     ts_ms = ts.astype(np.uint64) * np.uint64(1000)
@@ -493,9 +512,7 @@ def _bench_victoria(args, inv, devices, engine, work: Path) -> None:
     n = sum(backfill(store, dev, itf, Port(rng, ts), ts) for dev, itf in fill)
     flush()
     fill_s = time.perf_counter() - t0
-    time.sleep(5)  # let the engine finish writing its parts
-    flush()
-    per_month = (dir_bytes(work / "vmdata") - before) / len(fill)
+    per_month = (settled_size(engine.url, work / "vmdata") - before) / len(fill)
     n_if = len(devices) * args.ifaces
     print(
         f"victoriametrics back-fill: {len(fill)} interfaces x 30 days x 11 series = {n / 1e6:.1f} M samples "
