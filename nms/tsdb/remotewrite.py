@@ -14,6 +14,7 @@ comes from ``cramjam``.
 
 from __future__ import annotations
 
+import functools
 import re
 import struct
 import threading
@@ -33,6 +34,8 @@ DOUBLE = struct.Struct("<d")
 
 def varint(n: int) -> bytes:
     """Protobuf base-128 varint of a non-negative int (or a negative int64 as its two's complement)."""
+    if 0 <= n < 0x80:
+        return _SMALL[n]
     if n < 0:
         n += 1 << 64
     out = bytearray()
@@ -43,6 +46,9 @@ def varint(n: int) -> bytes:
     return bytes(out)
 
 
+_SMALL = [bytes((i,)) for i in range(0x80)]
+
+
 def _field(tag: int, payload: bytes) -> bytes:
     """A length-delimited field (wire type 2)."""
     return varint(tag << 3 | 2) + varint(len(payload)) + payload
@@ -50,9 +56,13 @@ def _field(tag: int, payload: bytes) -> bytes:
 
 def encode_labels(labels: Mapping[str, str]) -> bytes:
     """The ``labels`` fields of a TimeSeries, sorted by name as the protocol requires."""
-    return b"".join(
-        _field(1, _field(1, k.encode()) + _field(2, str(v).encode())) for k, v in sorted(labels.items())
-    )
+    return b"".join(_label(k, str(v)) for k, v in sorted(labels.items()))
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _label(name: str, value: str) -> bytes:
+    """One Label field; a device's site, network and the metric names repeat across its series."""
+    return _field(1, _field(1, name.encode()) + _field(2, value.encode()))
 
 
 def encode_sample(value: float, ts_ms_varint: bytes) -> bytes:
