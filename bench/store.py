@@ -303,6 +303,16 @@ def chart_times(store, picks, now: int) -> tuple[list[float], int]:
     return times, points
 
 
+def month_availability(label: str, cdb, inv, now: int, pyrng: random.Random) -> None:
+    n_ev = synth_events(cdb, inv, now - 30 * DAY, now, pyrng)
+    rows, t = timed(lambda: availability.report(cdb, now - 30 * DAY, now, inv, kinds=["device"]), 3)
+    print(
+        f"{label}: month availability of every device ({len(rows)} devices, {n_ev} events in the db): "
+        f"{min(t) * 1000:.0f} ms",
+        flush=True,
+    )
+
+
 def bench_sqlite(args, inv, devices) -> None:
     data = Path(args.data) if args.data else Path(tempfile.mkdtemp(prefix="nms-bench-"))
     settings = Settings(data_dir=data, inventory_path=ROOT / "inventory.yaml")
@@ -409,13 +419,7 @@ def bench_sqlite(args, inv, devices) -> None:
         flush=True,
     )
 
-    n_ev = synth_events(cdb, inv, now_h - 30 * DAY, now_h, pyrng)
-    rows, t = timed(lambda: availability.report(cdb, now_h - 30 * DAY, now_h, inv, kinds=["device"]), 3)
-    print(
-        f"month availability of every device ({len(rows)} devices, {n_ev} events in the db): "
-        f"{min(t) * 1000:.0f} ms",
-        flush=True,
-    )
+    month_availability("sqlite", cdb, inv, now_h, pyrng)
     rows, t = timed(lambda: availability.report(cdb, now_h - 30 * DAY, now_h, inv), 3)
     print(
         f"month availability of everything ({len(rows)} devices+links+sites): {min(t) * 1000:.0f} ms",
@@ -592,13 +596,7 @@ def _bench_victoria(args, inv, devices, engine, work: Path) -> None:
         f"their first minute, every series new: {warm[0]:.1f} s)",
         flush=True,
     )
-    n_ev = synth_events(cdb, inv, now_m - 30 * DAY, now_m, pyrng)
-    rows, t = timed(lambda: availability.report(cdb, now_m - 30 * DAY, now_m, inv, kinds=["device"]), 3)
-    print(
-        f"victoriametrics: month availability of every device ({len(rows)} devices, {n_ev} events; "
-        f"from centre.db's state events, as on sqlite): {min(t) * 1000:.0f} ms",
-        flush=True,
-    )
+    month_availability("victoriametrics (centre.db's state events, as on sqlite)", cdb, inv, now_m, pyrng)
     mdb.conn.close()
     cdb.conn.close()
 

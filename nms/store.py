@@ -142,6 +142,15 @@ def pick_level(retention: Retention, t0: int, t1: int, now: float) -> str:
     return "1h"
 
 
+def resolve_level(store: TimeSeriesStore, level: str, t0: int, t1: int) -> str:
+    """``level`` of a read, ``auto`` picked by the store; anything else is a ValueError naming it."""
+    if level == "auto":
+        level = store.pick_level(t0, t1)
+    if level not in LEVELS:
+        raise ValueError(f"level {level!r}: expected auto, raw, 5m or 1h")
+    return level
+
+
 def open_timeseries(
     settings: Any, metrics_db: sqlite_utils.Database | None = None, inventory: Any = None
 ) -> TimeSeriesStore:
@@ -437,10 +446,7 @@ class SqliteTimeSeriesStore:
         self, device: str, interface: str, metrics: Sequence[str], t0: int, t1: int, level: str = "auto"
     ) -> Series:
         """Samples of ``metrics`` in [t0, t1]; rollup levels give ``m.min``/``m.avg``/``m.max``."""
-        if level == "auto":
-            level = self.pick_level(t0, t1)
-        if level not in LEVELS:
-            raise ValueError(f"level {level!r}: expected auto, raw, 5m or 1h")
+        level = resolve_level(self, level, t0, t1)
         lv = LEVELS[level]
         names = list(metrics) if lv == RAW else [f"{m}.{a}" for m in metrics for a in AGGS]
         out = Series(level=level, columns={n: [] for n in names})

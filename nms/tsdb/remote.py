@@ -234,12 +234,9 @@ class RemoteWriteStore:
     def read_range(
         self, device: str, interface: str, metrics: Sequence[str], t0: int, t1: int, level: str = "auto"
     ) -> Any:
-        from nms.store import AGGS, LEVELS
+        from nms.store import AGGS, resolve_level
 
-        if level == "auto":
-            level = self.pick_level(t0, t1)
-        if level not in LEVELS:
-            raise ValueError(f"level {level!r}: expected auto, raw, 5m or 1h")
+        level = resolve_level(self, level, t0, t1)
         sel = _selector(device, interface)
         parts: list[tuple[str, np.ndarray, np.ndarray]] = []  # (column, ts, values) per answered series
         if level == "raw":

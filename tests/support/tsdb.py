@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
-from tests.support.processes import wait_for
+from tests.support.processes import stop_process, wait_for
 
 VICTORIA = "/usr/bin/victoria-metrics"
 PROMETHEUS = "/usr/bin/prometheus"
@@ -55,13 +55,7 @@ class Engine:
             return False
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 class VictoriaMetrics(Engine):
