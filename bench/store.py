@@ -55,8 +55,8 @@ sys.path.insert(0, str(ROOT))
 from nms import availability, state  # noqa: E402
 from nms.config import Settings  # noqa: E402
 from nms.db import connect  # noqa: E402
-from nms.pipeline import ingest_batch  # noqa: E402
-from nms.store import FIVE_MIN, HOUR, RAW, Retention, SqliteTimeSeriesStore  # noqa: E402
+from nms.pipeline import ingest_batch, samples_of  # noqa: E402
+from nms.store import FIVE_MIN, HOUR, RAW, Retention, Sample, SqliteTimeSeriesStore  # noqa: E402
 from nms.tsdb import remotewrite as rw  # noqa: E402
 from nms.tsdb.remote import RemoteWriteStore  # noqa: E402
 from probes.common.inventory import load_inventory  # noqa: E402
@@ -263,7 +263,8 @@ def main() -> int:
     ap.add_argument("--backends", default="sqlite,victoriametrics")
     ap.add_argument("--minutes", type=int, default=60, help="minutes of real ingest")
     ap.add_argument("--fill-ifaces", type=int, default=40, help="VM: back-filled interfaces")
-    ap.add_argument("--provinces", type=int, default=10, help="VictoriaMetrics: copies in a minute")
+    ap.add_argument("--provinces", type=int, default=10, help="VM: province copies the store takes a minute")
+    ap.add_argument("--path-provinces", type=int, default=2, help="VM: copies through the whole ingest path")
     args = ap.parse_args()
 
     inv = load_inventory(ROOT / "inventory.yaml")
@@ -585,13 +586,31 @@ def _bench_victoria(args, inv, devices, engine, work: Path) -> None:
         flush=True,
     )
     # ten provinces' worth: copies of every device, one batch per agent and copy; a first minute
-    # makes their series and subjects, the next one is timed
+    # makes their series and subjects, the next one is timed.  First the store alone (what the
+    # time-series seam costs: samples_of + remote write), then the whole ingest path.
     copies = [f"~p{k}" for k in range(args.provinces)]
     t = int(live_ts[-1]) + MIN
+    j = len(live_ts) - 1
+    rows = []  # other device names than the whole-path run below: both see their series first
+    for k in range(args.provinces):
+        polls = [{**poll_of(d, nm, ports, g, j, 0), "device": f"{d.name}~s{k}"} for d, nm, ports, g in live]
+        rows.append([x for p in polls for x in samples_of(p)])
+    for label, ts_ in (("first minute", t - 30 * MIN), ("next minute", t - 29 * MIN)):
+        stamped = [[Sample(x.device, x.interface, ts_, x.values) for x in r] for r in rows]
+        s = time.perf_counter()
+        n = sum(store.write(r) for r in stamped)
+        print(
+            f"victoriametrics store alone, {args.provinces} provinces' {label}: {n} samples of "
+            f"{sum(len(r) for r in rows)} sources remote-written in {time.perf_counter() - s:.1f} s",
+            flush=True,
+        )
+    del rows, stamped
+    copies = copies[: args.path_provinces]
     warm = minute(len(live_ts) - 1, t, copies)
     spent, polls_n, itf_n, largest = minute(len(live_ts) - 1, t + MIN, copies)
     print(
-        f"victoriametrics: {args.provinces} provinces in one minute = {polls_n} polls, {itf_n} interfaces "
+        f"victoriametrics, whole ingest path: {len(copies)} provinces in one minute = {polls_n} polls, "
+        f"{itf_n} interfaces "
         f"ingested in {spent:.1f} s of the 60 s interval (largest batch {largest * 1000:.0f} ms; "
         f"their first minute, every series new: {warm[0]:.1f} s)",
         flush=True,
