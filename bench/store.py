@@ -466,7 +466,7 @@ def backfill(store: RemoteWriteStore, dev: str, itf: str, port: Port, ts: np.nda
     series = []
     for metric, values in port.raw(slice(None)).items():
         key = (dev, itf, metric, extra)
-        lab = store.labels.get(key, store._labels(*key))
+        lab = rw.encode_labels(store._labels(*key))
         for i in range(0, len(ts), 10_080):  # a week per series and request part
             series.append((key, lab, [rw.encode_samples(ts_ms[i : i + 10_080], values[i : i + 10_080])]))
     for i in range(0, len(series), 11):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -109,7 +110,9 @@ class RemoteWriteStore:
         self.max_age_s = max_age_s if max_age_s is not None else float(self.retention.hour_s)
         self.timeout_s = timeout_s
         self.clock = clock
-        self.labels = rw.LabelCache()
+        self._lock = threading.Lock()
+        self._sources: dict[tuple, dict[str, bytes]] = {}  # (device, interface, extra) -> metric -> labels
+        self._key_of: dict[bytes, tuple] = {}  # label bytes -> (device, interface, metric, extra)
         self._pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="promql")
 
     # ---- write -------------------------------------------------------------------------
@@ -120,11 +123,12 @@ class RemoteWriteStore:
         must not acknowledge it).  Samples the engine refuses for themselves (older than its
         retention, out of order) are appended to ``refused`` (logged either way).
         """
-        units: dict[tuple, list[bytes]] = {}  # series -> its encoded Sample fields
+        units: dict[bytes, list[bytes]] = {}  # series (its label bytes) -> its encoded Sample fields
         oldest = self.clock() - self.max_age_s
         too_old: list[Refused] = []
         stamps: dict[int, tuple[bytes, bytes]] = {}  # ts -> encoded Sample prefix and suffix
         pack = rw.DOUBLE.pack
+        sources = self._sources
         for s in samples:
             ts, dev, itf = int(s.ts), s.device, s.interface
             if ts < oldest:
@@ -133,33 +137,52 @@ class RemoteWriteStore:
                             if v is not None]
                 continue
             extra = self.labels_of(dev)
+            labs = sources.get((dev, itf, extra))
+            if labs is None:
+                labs = self._source(dev, itf, extra)
             pre_post = stamps.get(ts)
             if pre_post is None:
                 pre_post = stamps[ts] = rw.sample_parts(ts * 1000)
             pre, post = pre_post
             for metric, value in s.values.items():
                 if value is not None:
-                    key = (dev, itf, metric, extra)
+                    lab = labs.get(metric)
+                    if lab is None:
+                        lab = self._series(labs, dev, itf, metric, extra)
                     encoded = pre + pack(float(value)) + post
-                    unit = units.get(key)
+                    unit = units.get(lab)
                     if unit is None:
-                        units[key] = [encoded]
+                        units[lab] = [encoded]
                     else:
                         unit.append(encoded)
         batch = []
-        cached = self.labels.cached
-        for key, sbs in units.items():
-            lab = cached(key)
-            if lab is None:
-                lab = self.labels.get(key, self._labels(*key))
+        key_of = self._key_of
+        for lab, sbs in units.items():
             if len(sbs) > 1:
                 sbs.sort(key=lambda b: rw.decode_sample(b)[0])
-            batch.append((key, lab, sbs))
+            batch.append((key_of[lab], lab, sbs))
         self._refuse(too_old, refused)
         written = 0
         for i in range(0, len(batch), MAX_SERIES_PER_REQUEST):
             written += self._send(batch[i : i + MAX_SERIES_PER_REQUEST], refused)
         return written
+
+    def _source(self, device: str, interface: str, extra: tuple) -> dict[str, bytes]:
+        """The label bytes of a source's series by metric (kept per process; a few hundred MB at most)."""
+        with self._lock:
+            if len(self._sources) >= 2_000_000:  # devices renamed over months: start afresh
+                self._sources.clear()
+                self._key_of.clear()
+            return self._sources.setdefault((device, interface, extra), {})
+
+    def _series(self, labs: dict, device: str, interface: str, metric: str, extra: tuple) -> bytes:
+        """Encode a series' labels the first time it is seen."""
+        key = (device, interface, metric, extra)
+        lab = rw.encode_labels(self._labels(*key))
+        with self._lock:
+            self._key_of[lab] = key
+            labs[metric] = lab
+        return lab
 
     @staticmethod
     def _labels(device: str, interface: str, metric: str, extra: tuple[tuple[str, str], ...]) -> dict:

@@ -7,8 +7,9 @@ The message is small enough not to need a protobuf library (prompb/types.proto):
     Label        { string name = 1; string value = 2; }
     Sample       { double value = 1; int64 timestamp = 2; }   // milliseconds
 
-A series' labels never change, so their encoded bytes are cached (:class:`LabelCache`):
-encoding a sample is then a few byte joins.  Snappy (block format, as the protocol asks)
+A series' labels never change, so their encoded bytes are cached by the store
+(:class:`nms.tsdb.remote.RemoteWriteStore`): encoding a sample is then a few byte joins.
+Snappy (block format, as the protocol asks)
 comes from ``cramjam``.
 """
 
@@ -17,7 +18,6 @@ from __future__ import annotations
 import functools
 import re
 import struct
-import threading
 from collections.abc import Iterable, Mapping
 
 import cramjam
@@ -34,7 +34,7 @@ DOUBLE = struct.Struct("<d")
 
 def varint(n: int) -> bytes:
     """Protobuf base-128 varint of a non-negative int (or a negative int64 as its two's complement)."""
-    if 0 <= n < 0x80:
+    if 0 <= n < _TABLE:
         return _SMALL[n]
     if n < 0:
         n += 1 << 64
@@ -46,7 +46,17 @@ def varint(n: int) -> bytes:
     return bytes(out)
 
 
-_SMALL = [bytes((i,)) for i in range(0x80)]
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+_TABLE = 1 << 14  # lengths of series and samples: two bytes at most, looked up
+_SMALL = [_varint(i) for i in range(_TABLE)]
 
 
 def _field(tag: int, payload: bytes) -> bytes:
@@ -124,25 +134,3 @@ def decode_sample(encoded: bytes) -> tuple[int, float]:
 def metric_name(kind: str, metric: str, counter: bool) -> str:
     """``nms_<kind>_<metric>`` (``_total`` for counters), characters outside [a-zA-Z0-9_] as ``_``."""
     return f"nms_{kind}_{_NAME_BAD.sub('_', metric)}" + ("_total" if counter else "")
-
-
-class LabelCache:
-    """Encoded label bytes per (name, labels): a series is encoded once per process."""
-
-    def __init__(self, limit: int = 2_000_000) -> None:
-        self._lock = threading.Lock()
-        self._bytes: dict[tuple, bytes] = {}
-        self.limit = limit
-
-    def cached(self, key: tuple) -> bytes | None:
-        return self._bytes.get(key)
-
-    def get(self, key: tuple, labels: Mapping[str, str]) -> bytes:
-        got = self._bytes.get(key)
-        if got is None:
-            got = encode_labels(labels)
-            with self._lock:
-                if len(self._bytes) >= self.limit:  # devices renamed over months: start afresh
-                    self._bytes.clear()
-                self._bytes[key] = got
-        return got
