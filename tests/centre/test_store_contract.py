@@ -148,3 +148,20 @@ def test_latest_values_for_the_wall(backend):
     many = [(f"{dev}-not-polled-{'x' * 40}-{i}", f"GigabitEthernet0/0/{i}") for i in range(1000)]
     got = store.latest([*many, (dev, "GE0/0/1")])  # a whole wall: longer than one query may be
     assert list(got) == [(dev, "GE0/0/1")] and got[(dev, "GE0/0/1")]["ts"] == BASE + 59 * 60
+
+
+def test_open_timeseries_follows_nms_tsdb_url(settings, monkeypatch):
+    """One setting picks the store: unset = SQLite, set = one remote store per URL; a bad URL is named."""
+    from nms.config import Settings
+    from nms.store import open_timeseries
+
+    local = open_timeseries(settings)
+    assert isinstance(local, SqliteTimeSeriesStore)
+    local.db.conn.close()
+    monkeypatch.setenv("NMS_TSDB_URL", "http://127.0.0.1:9")
+    remote = Settings(data_dir=settings.data_dir, inventory_path=settings.inventory_path)
+    assert remote.tsdb_url == "http://127.0.0.1:9"
+    store = open_timeseries(remote)
+    assert isinstance(store, RemoteWriteStore) and open_timeseries(remote) is store
+    with pytest.raises(ValueError, match="NMS_TSDB_URL: '127.0.0.1:8428' is not an http"):
+        open_timeseries(Settings(data_dir=settings.data_dir, tsdb_url="127.0.0.1:8428"))
