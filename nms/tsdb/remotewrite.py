@@ -36,14 +36,7 @@ def varint(n: int) -> bytes:
     """Protobuf base-128 varint of a non-negative int (or a negative int64 as its two's complement)."""
     if 0 <= n < _TABLE:
         return _SMALL[n]
-    if n < 0:
-        n += 1 << 64
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
+    return _varint(n + (1 << 64) if n < 0 else n)
 
 
 def _varint(n: int) -> bytes:
