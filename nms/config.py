@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     # Behind that proxy, an agent token counts only with the agent's client certificate:
     # the proxy's X-Client-Cert-CN (verified CN, deploy/nginx/nms.conf) must be the agent's name.
     require_agent_cert: bool = field(default_factory=lambda: os.environ.get("NMS_REQUIRE_AGENT_CERT") == "1")
+    # The time series on a Prometheus-compatible engine (remote write + PromQL), e.g.
+    # http://127.0.0.1:8428 for VictoriaMetrics; empty = SQLite metrics.db (docs/storage.md).
+    tsdb_url: str = field(default_factory=lambda: os.environ.get("NMS_TSDB_URL", "").strip())
     testing: bool = False
 
     def path(self, name: str) -> Path:

@@ -7,6 +7,13 @@ State lives in ``centre.db`` (another file, so another transaction); it keeps it
 record of applied batches, so a batch whose samples were committed just before a crash
 still reaches the state machine when the agent re-sends it.  ``epoch`` names the agent's
 spool (a new spool starts its seq at 1 again); a batch without one is epoch ``""``.
+
+On a remote time-series engine (``NMS_TSDB_URL``) the samples cannot share that transaction:
+they are remote-written first and ``(agent, epoch, seq)`` is recorded only once the engine
+acknowledged them.  Engine down or 5xx -> 503, nothing recorded, the agent keeps the batch and
+re-sends it; a crash between the two steps makes the re-send write the same samples again,
+which the engine keeps once (same series and timestamp).  Samples the engine refuses for
+themselves (too old) are dead-lettered in ``ts_dead_letter`` with the batch, not lost with it.
 """
 
 from __future__ import annotations
@@ -22,8 +29,9 @@ from pydantic import ValidationError
 from nms import clockskew, state
 from nms.db import transaction
 from nms.refusals import BatchError, ClockSkew
-from nms.store import Sample, SqliteTimeSeriesStore, add_key_column
+from nms.store import Sample, SqliteTimeSeriesStore, TimeSeriesStore, add_key_column
 from nms.store import ensure_schema as store_schema
+from nms.tsdb.remote import Refused, TsdbUnavailable
 from nms.updates import notify_state_updated
 from probes.common import validation
 from probes.common.inventory_model import Inventory
@@ -50,20 +58,29 @@ STORED_IF_METRICS = tuple(m for m in IF_NUMBERS if m != "speed_bps")  # speed is
 class IngestResult:
     accepted: int
     duplicate: bool
+    refused: int = 0  # samples the time-series engine refused (dead-lettered in ts_dead_letter)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"accepted": self.accepted, "duplicate": self.duplicate}
+        out: dict[str, Any] = {"accepted": self.accepted, "duplicate": self.duplicate}
+        if self.refused:
+            out["refused_samples"] = self.refused
+        return out
 
 
 BATCHES_DDL = """CREATE TABLE IF NOT EXISTS ingest_batches (
     agent TEXT NOT NULL, epoch TEXT NOT NULL DEFAULT '', seq INTEGER NOT NULL, received REAL NOT NULL,
     samples INTEGER NOT NULL, PRIMARY KEY (agent, epoch, seq)) WITHOUT ROWID"""  # key columns in key order
+DEAD_LETTER_DDL = """CREATE TABLE IF NOT EXISTS ts_dead_letter (
+    id INTEGER PRIMARY KEY, agent TEXT NOT NULL, epoch TEXT NOT NULL, seq INTEGER NOT NULL,
+    device TEXT NOT NULL, interface TEXT NOT NULL, metric TEXT NOT NULL, ts INTEGER NOT NULL,
+    value REAL, reason TEXT NOT NULL, received REAL NOT NULL)"""
 
 
 def ensure_schema(db: sqlite_utils.Database) -> None:
     store_schema(db)
     add_key_column(db, "ingest_batches", BATCHES_DDL, "epoch", "")  # centre.db from before epochs
     db.execute(BATCHES_DDL)
+    db.execute(DEAD_LETTER_DDL)
 
 
 def expire_batches(db: sqlite_utils.Database, before: float) -> int:
@@ -169,24 +186,57 @@ def samples_of(poll: Mapping[str, Any]) -> list[Sample]:
 # ---- the batch ----------------------------------------------------------------------------
 
 
+def _seen(db: sqlite_utils.Database, agent: str, epoch: str, seq: int) -> bool:
+    row = db.execute(
+        "SELECT 1 FROM ingest_batches WHERE agent = ? AND epoch = ? AND seq = ?", (agent, epoch, seq)
+    ).fetchone()
+    return row is not None
+
+
 def store_batch(
-    metrics_db: sqlite_utils.Database, agent: str, seq: int, samples: list[dict], epoch: str = ""
+    metrics_db: sqlite_utils.Database,
+    agent: str,
+    seq: int,
+    samples: list[dict],
+    epoch: str = "",
+    store: TimeSeriesStore | None = None,
 ) -> IngestResult:
-    """Samples and the (agent, epoch, seq) record in one transaction; a seen seq stores nothing."""
-    store = SqliteTimeSeriesStore(metrics_db)
+    """Samples and the (agent, epoch, seq) record, exactly once; a seen seq stores nothing.
+
+    SQLite (``store`` None or on ``metrics_db``): both in one transaction.  A remote engine:
+    the record only after the engine acknowledged the samples (module docstring).
+    """
+    store = store or SqliteTimeSeriesStore(metrics_db)
+    local = isinstance(store, SqliteTimeSeriesStore) and store.db is metrics_db
     rows = [s for p in samples for s in samples_of(p)]
-    with transaction(metrics_db):
-        seen = metrics_db.execute(
-            "SELECT 1 FROM ingest_batches WHERE agent = ? AND epoch = ? AND seq = ?", (agent, epoch, seq)
-        ).fetchone()
-        if seen:
+    refused: list[Refused] = []
+    if not local:
+        if _seen(metrics_db, agent, epoch, seq):
             return IngestResult(0, True)
-        store.write(rows)
+        try:
+            store.write(rows, refused)
+        except TsdbUnavailable as exc:
+            raise BatchError(
+                503, f"time-series store unavailable, batch {agent}/{epoch or '-'}/{seq} not stored;"
+                f" re-send it later ({exc})"
+            ) from None
+    now = time.time()
+    with transaction(metrics_db):
+        if _seen(metrics_db, agent, epoch, seq):  # a concurrent re-send recorded it meanwhile
+            return IngestResult(0, True)
+        if local:
+            store.write(rows)
         metrics_db.execute(
             "INSERT INTO ingest_batches (agent, epoch, seq, received, samples) VALUES (?, ?, ?, ?, ?)",
-            (agent, epoch, seq, time.time(), len(samples)),
+            (agent, epoch, seq, now, len(samples)),
         )
-    return IngestResult(len(samples), False)
+        metrics_db.conn.executemany(
+            "INSERT INTO ts_dead_letter (agent, epoch, seq, device, interface, metric, ts, value, reason,"
+            " received) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(agent, epoch, seq, r.device, r.interface, r.metric, r.ts, r.value, r.reason, now)
+             for r in refused],
+        )
+    return IngestResult(len(samples), False, len(refused))
 
 
 def ingest_batch(
@@ -197,8 +247,12 @@ def ingest_batch(
     inventory: Inventory | None = None,
     now: float | None = None,
     max_skew_s: float = MAX_FUTURE_SKEW_S,
+    store: TimeSeriesStore | None = None,
 ) -> IngestResult:
     """Validate, store exactly once, then feed the state machine (if ``centre_db`` is given).
+
+    ``store`` is the time-series store (:func:`nms.store.open_timeseries`; SQLite on
+    ``metrics_db`` when None).
 
     A batch refused for clock skew is recorded (``centre_db``) for the agent-clock-skew alert.
     """
@@ -211,7 +265,7 @@ def ingest_batch(
             notify_state_updated()
         raise
     epoch = body.get("epoch", "")
-    result = store_batch(metrics_db, agent, body["seq"], body["samples"], epoch)
+    result = store_batch(metrics_db, agent, body["seq"], body["samples"], epoch, store)
     if centre_db is not None:
         state.apply_batch(centre_db, agent, body["seq"], body["samples"], inventory, now=now, epoch=epoch)
         notify_state_updated()  # wakes the evaluator thread; never blocks ingest

@@ -27,7 +27,7 @@ from nms.pidfile import PIDFILE
 from nms.pipeline import expire_batches
 from nms.server import create_app
 from nms.state import age_out
-from nms.store import SqliteTimeSeriesStore
+from nms.store import open_timeseries
 from nms.updates import notify_state_updated
 from probes.common.inventory_model import Inventory
 
@@ -43,7 +43,7 @@ def rollup_loop(settings: Settings, every_s: float, stop: threading.Event) -> No
         try:
             db = connect(settings, "metrics")
             try:
-                store, now = SqliteTimeSeriesStore(db), time.time()
+                store, now = open_timeseries(settings, db), time.time()
                 stats = store.rollup(now)
                 batches = expire_batches(db, now - store.retention.raw_s)  # records as long as raw samples
                 log.info("rollup: %s, %d batch records expired", stats, batches)
