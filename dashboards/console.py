@@ -19,7 +19,7 @@ from nms import sdh, sitenet, state
 from nms.auth.policy import Principal, authorize, current_principal, declaration_of, require_site
 from nms.availability import LOCAL_TZ
 from nms.db import request_db
-from nms.store import request_timeseries
+from nms.timeseries import request_timeseries
 from probes.common.inventory_model import Device, Inventory, Link
 from probes.common.subject import Subject, interface
 

@@ -32,7 +32,8 @@ from nms import availability, sitenet, state
 from nms.alerts import store as alert_store
 from nms.config import Settings
 from nms.db import connect
-from nms.store import TimeSeriesStore, open_timeseries
+from nms.store import TimeSeriesStore
+from nms.timeseries import open_timeseries
 from probes.common.inventory_model import Inventory
 
 SDH = "sdh-stm1"

@@ -17,7 +17,7 @@ from nms.auth import current_principal, require
 from nms.auth.policy import require_site, scope_sites
 from nms.auth.scope import site_tree
 from nms.db import request_db
-from nms.store import request_timeseries
+from nms.timeseries import request_timeseries
 from nms.web import nav
 
 bp = Blueprint("centre_api", __name__)

@@ -16,7 +16,7 @@ from nms.auth import current_principal, require
 from nms.auth.scope import site_tree
 from nms.db import request_db
 from nms.pipeline import BatchError, ingest_batch
-from nms.store import request_timeseries
+from nms.timeseries import request_timeseries
 from nms.web import settings_of
 
 log = logging.getLogger(__name__)

@@ -251,7 +251,7 @@ def ingest_batch(
 ) -> IngestResult:
     """Validate, store exactly once, then feed the state machine (if ``centre_db`` is given).
 
-    ``store`` is the time-series store (:func:`nms.store.open_timeseries`; SQLite on
+    ``store`` is the time-series store (:func:`nms.timeseries.open_timeseries`; SQLite on
     ``metrics_db`` when None).
 
     A batch refused for clock skew is recorded (``centre_db``) for the agent-clock-skew alert.

@@ -65,7 +65,7 @@ def open_migrated(settings: Settings, name: str = "centre") -> sqlite_utils.Data
 OWNERS: dict[str, tuple[str, ...]] = {
     # metrics.db
     "nms.store": ("ts_source", "ts_metric", "ts_head", "ts_block"),
-    "nms.pipeline": ("ingest_batches",),
+    "nms.pipeline": ("ingest_batches", "ts_dead_letter"),
     # centre.db
     "nms.state": ("state_current", "state_events", "state_gaps", "state_applied", "agent_epochs"),
     "nms.sdh": ("state_sdh", "state_sdh_pm"),

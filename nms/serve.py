@@ -27,7 +27,7 @@ from nms.pidfile import PIDFILE
 from nms.pipeline import expire_batches
 from nms.server import create_app
 from nms.state import age_out
-from nms.store import open_timeseries
+from nms.timeseries import open_timeseries
 from nms.updates import notify_state_updated
 from probes.common.inventory_model import Inventory
 

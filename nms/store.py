@@ -151,62 +151,6 @@ def resolve_level(store: TimeSeriesStore, level: str, t0: int, t1: int) -> str:
     return level
 
 
-def open_timeseries(
-    settings: Any, metrics_db: sqlite_utils.Database | None = None, inventory: Any = None
-) -> TimeSeriesStore:
-    """The store the settings select: ``NMS_TSDB_URL`` set -> the remote engine, else SQLite.
-
-    SQLite runs on ``metrics_db`` (the caller's connection, which it closes; opened here
-    when not given).  The remote store is one per process and URL (thread-safe, it caches
-    encoded labels); ``inventory`` gives its series ``site`` and ``network`` labels.
-    """
-    if not settings.tsdb_url:
-        if metrics_db is None:
-            from nms.db import connect
-
-            metrics_db = connect(settings, "metrics")
-        return SqliteTimeSeriesStore(metrics_db)
-    from nms.tsdb.remote import RemoteWriteStore
-
-    with _REMOTE_LOCK:
-        store = _REMOTE.get(settings.tsdb_url)
-        if store is None:
-            store = _REMOTE[settings.tsdb_url] = RemoteWriteStore(settings.tsdb_url)
-        if inventory is not None:
-            store.labels_of = _labels_of(inventory)
-    return store
-
-
-_REMOTE: dict[str, Any] = {}
-_REMOTE_LOCK = threading.Lock()
-_LABELS: dict[int, Any] = {}
-
-
-def _labels_of(inventory: Any) -> Any:
-    """``network`` and ``site`` label pairs of a device, per inventory object (a reload makes a new one)."""
-    got = _LABELS.get(id(inventory))
-    if got is not None and got[0] is inventory:
-        return got[1]
-    pairs = {name: (("network", str(d.network)), ("site", d.site)) for name, d in inventory.devices.items()}
-
-    def labels_of(device: str) -> tuple[tuple[str, str], ...]:
-        return pairs.get(device, ())
-
-    _LABELS.clear()
-    _LABELS[id(inventory)] = (inventory, labels_of)
-    return labels_of
-
-
-def request_timeseries(inventory: Any = None) -> TimeSeriesStore:
-    """The store of the current request: SQLite on the request's metrics.db (:func:`nms.db.request_db`)."""
-    from flask import current_app
-
-    from nms.db import request_db
-
-    settings = current_app.config["NMS_SETTINGS"]
-    return open_timeseries(settings, None if settings.tsdb_url else request_db("metrics"), inventory)
-
-
 PAGE_SIZE = 16384
 
 

@@ -15,7 +15,7 @@ from nms.alerts.store import list_alerts
 from nms.config import Settings
 from nms.db import connect
 from nms.schema import migrate, open_migrated
-from nms.store import open_timeseries
+from nms.timeseries import open_timeseries
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -204,7 +204,7 @@ class MetricReader:
     """Recent samples from the time-series store, read once per source per evaluation."""
 
     def __init__(self, metrics: Any) -> None:
-        """``metrics``: a store (:func:`nms.store.open_timeseries`), a metrics.db connection or None."""
+        """``metrics``: a store (:func:`nms.timeseries.open_timeseries`), a metrics.db connection or None."""
         if isinstance(metrics, sqlite_utils.Database):
             metrics = SqliteTimeSeriesStore(metrics)
         self.store = metrics

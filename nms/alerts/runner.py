@@ -18,7 +18,7 @@ from nms.alerts.outbox import Sender
 from nms.alerts.rules import RulesError, RuleSet, load_rules
 from nms.config import Settings
 from nms.db import connect
-from nms.store import open_timeseries
+from nms.timeseries import open_timeseries
 from probes.common.inventory import load_inventory
 from probes.common.inventory_model import Inventory
 

@@ -1,6 +1,6 @@
 """The time series on a Prometheus-compatible engine: remote write in, PromQL out.
 
-Selected by ``NMS_TSDB_URL`` (:func:`nms.store.open_timeseries`); VictoriaMetrics is the
+Selected by ``NMS_TSDB_URL`` (:func:`nms.timeseries.open_timeseries`); VictoriaMetrics is the
 engine the docs run (docs/storage.md), Prometheus with ``--web.enable-remote-write-receiver``
 works too, and only the standard HTTP API is used (``/api/v1/write``, ``/api/v1/query``,
 ``/api/v1/query_range``), so Mimir or Thanos could take their place.
@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from nms.store import AGGS, Retention, RollupStats, Series, is_counter, pick_level, resolve_level
 from nms.tsdb import remotewrite as rw
 
 log = logging.getLogger(__name__)
@@ -70,8 +71,6 @@ def _selector(device: str, interface: str) -> str:
 
 
 def prom_name(metric: str, interface: str) -> str:
-    from nms.store import is_counter
-
     return rw.metric_name("interface" if interface else "device", metric, is_counter(metric))
 
 
@@ -98,8 +97,6 @@ class RemoteWriteStore:
         clock: Callable[[], float] = time.time,
         retention: Any = None,
     ) -> None:
-        from nms.store import Retention
-
         if not re.match(r"^https?://[^/\s]+", url):
             raise ValueError(f"NMS_TSDB_URL: {url!r} is not an http(s) URL such as http://127.0.0.1:8428")
         self.url = url.rstrip("/")
@@ -250,15 +247,11 @@ class RemoteWriteStore:
         return answer["data"]["result"]
 
     def pick_level(self, t0: int, t1: int, now: float | None = None) -> str:
-        from nms.store import pick_level
-
         return pick_level(self.retention, t0, t1, self.clock() if now is None else now)
 
     def read_range(
         self, device: str, interface: str, metrics: Sequence[str], t0: int, t1: int, level: str = "auto"
     ) -> Any:
-        from nms.store import AGGS, resolve_level
-
         level = resolve_level(self, level, t0, t1)
         sel = _selector(device, interface)
         parts: list[tuple[str, np.ndarray, np.ndarray]] = []  # (column, ts, values) per answered series
@@ -338,8 +331,6 @@ class RemoteWriteStore:
 
     def rollup(self, now: float | None = None) -> Any:
         """Nothing to compact: the engine computes rollups when read and applies its own retention."""
-        from nms.store import RollupStats
-
         return RollupStats()
 
     def close(self) -> None:
@@ -374,8 +365,6 @@ def _series(level: str, names: list[str], parts: list[tuple[str, np.ndarray, np.
 
     Two series of one column (a device moved to another site: other labels) merge by time.
     """
-    from nms.store import Series, is_counter
-
     ts = np.unique(np.concatenate([t for _n, t, _v in parts])) if parts else np.empty(0, dtype=np.int64)
     cols = {n: np.full(len(ts), np.nan) for n in names}
     for n, t, v in parts:
@@ -394,8 +383,6 @@ def _value(name: str, v: float | None) -> float | int | None:
     """Counters come back as integers (exact below 2**53, docs/storage.md); NaN as None."""
     if v is None or v != v:
         return None
-    from nms.store import is_counter
-
     if is_counter(name.split(".")[0]) and "." not in name and v.is_integer():
         return int(v)
     return v

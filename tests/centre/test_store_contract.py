@@ -153,7 +153,7 @@ def test_latest_values_for_the_wall(backend):
 def test_open_timeseries_follows_nms_tsdb_url(settings, monkeypatch):
     """One setting picks the store: unset = SQLite, set = one remote store per URL; a bad URL is named."""
     from nms.config import Settings
-    from nms.store import open_timeseries
+    from nms.timeseries import open_timeseries
 
     local = open_timeseries(settings)
     assert isinstance(local, SqliteTimeSeriesStore)

@@ -18,7 +18,8 @@ import urllib.request
 import pytest
 
 from nms.pipeline import BatchError, ingest_batch, store_batch
-from nms.store import Retention, Sample, open_timeseries
+from nms.store import Retention, Sample
+from nms.timeseries import open_timeseries
 from nms.tsdb.remote import RemoteWriteStore
 from tests.centre.helpers import batch, poll, small_inventory
 from tests.support.tsdb import PrometheusReceiver, VictoriaMetrics, prometheus_rw  # noqa: F401
