@@ -101,6 +101,15 @@ _DDL = [
         prefix_id INTEGER NOT NULL,
         ts REAL NOT NULL
     )""",
+    # the free-space index (ipam.freespace): each container's free space as maximal CIDR blocks
+    """CREATE TABLE IF NOT EXISTS ipam_free (
+        pool_id INTEGER NOT NULL,
+        network BLOB NOT NULL,
+        plen INTEGER NOT NULL,
+        PRIMARY KEY (pool_id, network)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS ipam_free_size ON ipam_free(pool_id, plen, network)",
+    "CREATE TABLE IF NOT EXISTS ipam_free_pools (pool_id INTEGER PRIMARY KEY)",
 ]
 
 DEFAULT_SPACES = (("专网", "internal network (专网)"), ("外网", "external network (外网)"))
