@@ -37,6 +37,25 @@ def find_free(conn: Any, pool: Prefix, plen: int, policy: str | None = None) -> 
     return freespace.find(conn, pool, plen, policy)
 
 
+def reindex(db: sqlite_utils.Database, pool_ids: set[int] | None = None) -> dict[str, int]:
+    """Rebuild the free-space index of every container (or of ``pool_ids``) from the tree.
+
+    For databases from before the index, after imports and after anything edited the
+    tables by hand; allocation also rebuilds a missing pool index by itself.
+    """
+    conn, pools = db.conn, 0
+    rows = 0
+    with transaction(db):
+        if pool_ids is None:
+            targets = store.query(db, None, status="container", limit=-1)
+        else:
+            targets = [p for p in (store.get(conn, i) for i in sorted(pool_ids)) if p.status == "container"]
+        for pool in targets:
+            rows += freespace.rebuild(conn, pool)
+            pools += 1
+    return {"pools": pools, "free_blocks": rows}
+
+
 def _request_plen(pool: Prefix, plen: object = None, hosts: object = None) -> int:
     if plen is None and hosts is None:
         raise BadInput("prefix_length", "give a prefix length or a number of hosts")

@@ -337,7 +337,9 @@ def update(db: sqlite_utils.Database, prefix_id: int, changes: dict[str, Any], *
         was_leaf, is_leaf = before.status != "container", new_status != "container"
         if was_leaf != is_leaf:
             _bump_alloc_up(conn, before.parent_id, before.size if is_leaf else -before.size)
-            freespace.forget(conn, prefix_id)  # a new container's index is built when first used
+            freespace.forget(conn, prefix_id)
+            if not is_leaf:  # a leaf turned container: all of it is free
+                freespace.rebuild(conn, get(conn, prefix_id))
         after = get(conn, prefix_id)
         _audit(conn, actor, "ipam.prefix.update", after, before.audit_view(), after.audit_view(), reason,
                source_ip)
