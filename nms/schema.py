@@ -81,7 +81,7 @@ OWNERS: dict[str, tuple[str, ...]] = {
     "nms.configs.hostkeys": ("config_hostkeys",),
     "ipam": (
         "ipam_spaces", "ipam_prefixes", "ipam_addresses", "ipam_requests", "ipam_notifications",
-        "ipam_idempotency",
+        "ipam_idempotency", "ipam_free", "ipam_free_pools",
     ),
     # the agent's own spool file (not the centre's)
     "probes.agent.spool": ("meta", "identity", "pending", "batches", "dead_letter"),
