@@ -43,12 +43,13 @@ def running_pid(settings: Settings) -> int | None:
 
 
 def rollup_loop(settings: Settings, every_s: float, stop: threading.Event) -> None:
-    """Compact finished hours, apply retention and expire IP holds, forever.
+    """Compact finished hours, apply retention, expire IP holds and old events, forever.
 
     A failure is logged, not fatal: the next round tries again.
     """
     from ipam.workflow import expire_holds
     from nms.db import connect
+    from nms.events.store import expire as expire_events
     from nms.pipeline import expire_batches
     from nms.store import SqliteTimeSeriesStore
 
@@ -69,6 +70,8 @@ def rollup_loop(settings: Settings, every_s: float, stop: threading.Event) -> No
             try:
                 if "ipam_prefixes" in db.table_names() and (released := expire_holds(db)):
                     log.info("ipam: released %d expired holds: %s", len(released), ", ".join(released))
+                if "event_log" in db.table_names() and (gone := expire_events(db, time.time())):
+                    log.info("event log: %d events past retention deleted", gone)
             finally:
                 db.conn.close()
         except Exception:
