@@ -122,3 +122,32 @@ def test_cli_sends_trap_and_syslog(service, tmp_path) -> None:  # noqa: ANN001
                                  "1.3.6.1.6.3.1.1.5.3", "1.3.6.1.2.1.2.2.1.1.7", "q", "7"],
                          capture_output=True, text=True, env=env, timeout=60)
     assert bad.returncode == 2 and "varbind type 'q'" in bad.stderr
+
+
+def test_serve_cli_sends_to_the_agents_receiver() -> None:
+    """``serve --trap-target hefei=... --syslog-target hefei=...`` on the project's inventory."""
+    from probes.common.inventory import load_inventory
+    from probes.sim import run_subprocess
+    from probes.snmp.credential import Credential
+    from tests.sim.test_subprocess import ENV, INVENTORY
+
+    inv = load_inventory(INVENTORY)
+    creds = [Credential(community=ENV["NMS_SNMP_COMMUNITY"]),
+             Credential("v3", user="nmsmon", auth_proto="SHA256", auth_key=ENV["NMS_SNMP_V3_AUTH"],
+                        priv_proto="AES", priv_key=ENV["NMS_SNMP_V3_PRIV"])]
+    rx = Running(sim=True, inv=inv, creds=creds)
+    ends = {(e.device, e.interface) for e in (inv.links["feidong-int-l1c"].a, inv.links["feidong-int-l1c"].b)}
+    try:
+        args = ["--trap-target", f"hefei=127.0.0.1:{rx.trap_port}",
+                "--syslog-target", f"hefei=127.0.0.1:{rx.syslog_port}"]
+        with run_subprocess(INVENTORY, devices=["feidong-*"], env=ENV, extra_args=args) as sim:
+            sim.fault("link-down", "feidong-int-l1c")
+            evs = rx.wait(lambda evs: {(d, i, "trap") for d, i in ends} <= _seen(evs, "link-down"))
+            assert {(d, i) for d, i, _ in _seen(evs, "link-down")} == ends
+            assert {o for _, _, o in _seen(evs, "link-down")} == {"trap", "syslog"}
+        bad = subprocess.run([sys.executable, "-m", "probes.sim", "serve", "--inventory", str(INVENTORY),
+                              "--trap-target", "nowhere=127.0.0.1:1"], capture_output=True, text=True,
+                             env={**os.environ, **ENV}, timeout=120)
+        assert bad.returncode == 2 and "unknown agent(s) nowhere" in bad.stderr
+    finally:
+        rx.stop()
