@@ -178,12 +178,7 @@ class Notifier:
                 self._tunnel(dev, dev.tunnels[sub], now)
 
     def _islands(self) -> dict[str, int]:
-        devs = self.province.devices
-        down = {n for n, d in devs.items() if d.down}
-        cut = {link.id for link in self.province.inventory.links.values() for end in (link.a, link.b)
-               if end.device in devs and (itf := devs[end.device].interfaces.get(end.interface)) is not None
-               and itf.outage.down}
-        return self.topo.components(down, cut)
+        return self.topo.components(*self.province.down_and_cut())
 
     def _reaches(self, device: str, island: dict[str, int]) -> bool:
         """Whether ``device`` still has a path to its agent's host (devices off the graph have)."""

@@ -451,14 +451,9 @@ class SimulatedProvince:
         if other is not None and device in other.tunnels:
             other.tunnels[device].set("fault", down, now)
 
-    def _route_tunnels(self, now: float) -> None:
-        """A tunnel whose two cipher machines no longer have a path between them drops.
-
-        The path is the province's graph (:mod:`probes.common.topology`) without cut links (an end
-        interface down: link fault, SDH LOS, admin down) and down devices; the tunnel's
-        rows vanish at both ends and come back when a path does.
-        """
-        topo = topology.build(self.inventory)
+    def down_and_cut(self) -> tuple[set[str], set[str]]:
+        """(devices down, links with an end interface down: link fault, SDH LOS, admin down):
+        what the province's graph (:mod:`probes.common.topology`) has lost right now."""
         cut = {
             link.id
             for link in self.inventory.links.values()
@@ -467,7 +462,17 @@ class SimulatedProvince:
             and (itf := self.devices[end.device].interfaces.get(end.interface)) is not None
             and itf.outage.down
         }
-        down = {name for name, d in self.devices.items() if d.down}
+        return {name for name, d in self.devices.items() if d.down}, cut
+
+    def _route_tunnels(self, now: float) -> None:
+        """A tunnel whose two cipher machines no longer have a path between them drops.
+
+        The path is the province's graph (:mod:`probes.common.topology`) without cut links (an end
+        interface down: link fault, SDH LOS, admin down) and down devices; the tunnel's
+        rows vanish at both ends and come back when a path does.
+        """
+        topo = topology.build(self.inventory)
+        down, cut = self.down_and_cut()
         island = topo.components(down, cut) if cut or down else {}
         for name, dev in self.devices.items():
             for peer, tun in dev.tunnels.items():
