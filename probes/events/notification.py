@@ -62,12 +62,30 @@ _VOLATILE = frozenset((ber.TIMETICKS, ber.COUNTER32, ber.COUNTER64))
 
 
 def oid_of(body: bytes) -> str:
-    """Dotted text of an encoded OID body, cached."""
+    """Dotted text of an encoded OID body, cached.  A new row of a known column (a storm over
+    many interfaces) costs one lookup of the column and the decoding of its last arc."""
     text = _OIDS.get(body)
-    if text is None:
-        if len(_OIDS) >= _OIDS_MAX:
-            _OIDS.clear()
+    if text is not None:
+        return text
+    if len(_OIDS) >= _OIDS_MAX:
+        _OIDS.clear()
+    j = len(body) - 2  # the last sub-identifier starts after the previous one's final octet
+    while j >= 0 and body[j] & 0x80:
+        j -= 1
+    if j < 0 or body[-1] & 0x80:  # one sub-identifier, or truncated: decode (and refuse) it whole
         text = _OIDS[body] = oid_text(ber.dec_oid_body(body))
+        return text
+    head = body[:j + 1]
+    column = _OIDS.get(head)
+    if column is None:
+        arcs = ber.dec_oid_body(body)
+        _OIDS[head] = oid_text(arcs[:-1])
+        text = _OIDS[body] = oid_text(arcs)
+        return text
+    arc = 0
+    for b in body[j + 1:]:
+        arc = arc << 7 | (b & 0x7F)
+    text = _OIDS[body] = f"{column}.{arc}"
     return text
 
 

@@ -39,6 +39,7 @@ from probes.profile import load_profiles
 PROFILE_DIR = Path(__file__).resolve().parent.parent / "profiles"
 MATCH_CHARS = 4096
 MEMO_MAX = 4096  # trap meanings remembered per profile; cleared when full
+_UNSEEN: Any = object()
 _OID = r"^\d+(\.\d+)+$"
 Kind = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
 Oid = Annotated[str, Field(pattern=_OID)]
@@ -154,8 +155,9 @@ class Compiled:
             return None
         key = (note.trap_oid, *note.varbinds)
         memo = self._memo
-        if key in memo:
-            return memo[key]
+        found = memo.get(key, _UNSEEN)
+        if found is not _UNSEEN:
+            return found
         found = None
         for rule in variants:
             if not rule.when or all(_fits(note.value(oid), want) for oid, want in rule.when.items()):

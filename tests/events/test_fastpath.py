@@ -54,3 +54,13 @@ def test_memoised_meaning_follows_the_varbinds() -> None:
     for i in range(MEMO_MAX + 10):
         GENERIC.trap(_link(i, i, 2, b"p%d" % i))
     assert len(GENERIC._memo) <= MEMO_MAX
+
+
+def test_new_rows_of_known_columns_decode_as_fresh() -> None:
+    """oid_of decodes a new row from its cached column: every arc size, the first arc's forms."""
+    for arcs in ((1, 3, 6, 1, 2, 1, 2, 2, 1, 8, 5), (1, 3, 6, 1, 2, 1, 2, 2, 1, 8, 300),
+                 (1, 3, 6, 1, 2, 1, 2, 2, 1, 8, 2**32 - 1), (2, 999, 3), (0, 0), (1, 3)):
+        body = ber.enc_oid_body(arcs)
+        notification._OIDS.clear()
+        notification.oid_of(ber.enc_oid_body(arcs[:-1] + (7,)))  # the column is now known
+        assert notification.oid_of(body) == ".".join(map(str, arcs))
