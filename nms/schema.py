@@ -18,10 +18,12 @@ from nms.auth import schema as auth_schema
 from nms.config import Settings
 from nms.configs import store as configs_store
 from nms.db import connect
+from nms.events import store as events_store
 
 Ensure = Callable[[sqlite_utils.Database], None]
 
-# centre.db: accounts and audit, state and events, alerts and maintenance, configs, IPAM.
+# centre.db: accounts and audit, state and events, alerts and maintenance, configs, the event
+# log, IPAM.
 CENTRE: tuple[Ensure, ...] = (
     audit.ensure_schema,
     auth_schema.ensure_schema,
@@ -31,6 +33,7 @@ CENTRE: tuple[Ensure, ...] = (
     maintenance.ensure_schema,
     alerts_schema.ensure_schema,
     configs_store.ensure_schema,
+    events_store.ensure_schema,
     ipam_schema.ensure_schema,
 )
 # metrics.db: the time series and the ingest journal.

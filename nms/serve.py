@@ -23,6 +23,7 @@ from nms.alerts.runner import start_in_server
 from nms.auth.scope import site_tree
 from nms.config import Settings
 from nms.db import connect
+from nms.events.store import expire as expire_events
 from nms.pidfile import PIDFILE
 from nms.pipeline import expire_batches
 from nms.server import create_app
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 
 
 def rollup_loop(settings: Settings, every_s: float, stop: threading.Event) -> None:
-    """Compact finished hours, apply retention and expire IP holds, forever.
+    """Compact finished hours, apply retention, expire IP holds and old events, forever.
 
     A failure is logged, not fatal: the next round tries again.
     """
@@ -56,6 +57,8 @@ def rollup_loop(settings: Settings, every_s: float, stop: threading.Event) -> No
             try:
                 if released := expire_holds(db):
                     log.info("ipam: released %d expired holds: %s", len(released), ", ".join(released))
+                if "event_log" in db.table_names() and (gone := expire_events(db, time.time())):
+                    log.info("event log: %d events past retention deleted", gone)
             finally:
                 db.conn.close()
         except Exception:
