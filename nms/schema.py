@@ -81,6 +81,7 @@ OWNERS: dict[str, tuple[str, ...]] = {
         "alert_notifications", "alert_notification_log",
     ),
     "nms.configs.store": ("config_versions", "config_status", "config_events"),
+    "nms.events.store": ("event_log",),
     "nms.configs.hostkeys": ("config_hostkeys",),
     "ipam": (
         "ipam_spaces", "ipam_prefixes", "ipam_addresses", "ipam_requests", "ipam_notifications",

@@ -57,7 +57,7 @@ def rollup_loop(settings: Settings, every_s: float, stop: threading.Event) -> No
             try:
                 if released := expire_holds(db):
                     log.info("ipam: released %d expired holds: %s", len(released), ", ".join(released))
-                if "event_log" in db.table_names() and (gone := expire_events(db, time.time())):
+                if gone := expire_events(db, time.time()):
                     log.info("event log: %d events past retention deleted", gone)
             finally:
                 db.conn.close()

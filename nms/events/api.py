@@ -14,6 +14,7 @@ import time
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from nms.auth import current_principal, require, scope_sites
+from nms.auth.scope import site_tree
 from nms.availability import parse_time
 from nms.db import request_db
 from nms.events import store
@@ -54,7 +55,6 @@ def _time(name: str) -> float | None:
 
 def _query() -> store.Query:
     """The request's filters, narrowed to the principal's scope."""
-    from nms.auth.scope import site_tree
 
     scope = scope_sites(current_principal())
     sites = None if scope is None else frozenset(scope)

@@ -27,7 +27,9 @@ from probes.common.inventory import InventoryError, load_inventory
 from probes.common.secrets import SecretError
 from probes.sim.control import ControlError, get_status, send_fault, serve_control
 from probes.sim.errors import SimError
+from probes.sim.notify import parse_target
 from probes.sim.province import SimulatedProvince
+from probes.sim.send import add_parsers
 from probes.sim.send import run as run_send
 from probes.sim.wan import WanProxies
 
@@ -60,7 +62,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="faults make the devices send traps here (AGENT= for one agent's devices)")
     s.add_argument("--syslog-target", action="append", default=[], metavar="[AGENT=]HOST:PORT",
                    help="faults make the devices send vendor-format syslog (UDP) here")
-    from probes.sim.send import add_parsers
 
     add_parsers(sub)
     f = sub.add_parser("fault", help="inject or clear a fault",
@@ -89,8 +90,6 @@ async def _serve(args: argparse.Namespace) -> int:
         province = SimulatedProvince(inv, port=args.port, devices=args.devices, wan_delay=delay,
                                      seed=args.seed)
         if args.trap_target or args.syslog_target:
-            from probes.sim.notify import parse_target
-
             province.start_events(dict(map(parse_target, args.trap_target)),
                                   dict(map(parse_target, args.syslog_target)))
         await province.start_async()

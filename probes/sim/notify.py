@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 
 from probes.common import topology
 from probes.common.netguard import check_target
+from probes.sim.wan import anchor_of
 from probes.snmp import ber
 
 log = logging.getLogger("probes.sim")
@@ -112,7 +113,6 @@ class Notifier:
     """
 
     def __init__(self, province, traps: Mapping[str, Addr], syslog: Mapping[str, Addr]) -> None:  # noqa: ANN001
-        from probes.sim.wan import anchor_of  # wan imports province, which imports nothing of ours
 
         inv = province.inventory
         self.province = province

@@ -26,6 +26,7 @@ from probes.sim.agent import Stats, handle_community, handle_pdu
 from probes.sim.control import serve_control
 from probes.sim.device import SimDevice, link_ends_of, tunnel_peers_of, wan_delay_s
 from probes.sim.errors import SimError
+from probes.sim.notify import Notifier
 from probes.sim.wan import WanProxies
 from probes.snmp import ber
 from probes.snmp.credential import Credential
@@ -253,7 +254,6 @@ class SimulatedProvince:
     def start_events(self, traps: dict[str, tuple[str, int]], syslog: dict[str, tuple[str, int]]) -> None:
         """Make faults send traps and syslog (:mod:`probes.sim.notify`) to these receivers:
         {agent or "*": (host, port)}.  Call before or after :meth:`start`."""
-        from probes.sim.notify import Notifier
 
         def attach() -> None:
             if self.notifier is not None:

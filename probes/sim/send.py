@@ -19,8 +19,11 @@ import socket
 import sys
 import time
 
+from probes.common.inventory import InventoryError, load_inventory
+from probes.common.secrets import SecretError, resolve
 from probes.sim.notify import LOCAL7, parse_target, syslog_3164, trap_pdu, v2c_message, varbind
 from probes.snmp import ber
+from probes.snmp.usm import UsmEngine, UsmUser
 
 TYPES = {"i": ber.INTEGER, "u": ber.GAUGE32, "c": ber.COUNTER32, "C": ber.COUNTER64, "t": ber.TIMETICKS}
 
@@ -72,8 +75,6 @@ def trap_varbinds(items: list[str]) -> list[bytes]:
 def _device(args: argparse.Namespace):  # noqa: ANN202 - (address, Credential | None)
     if not args.device:
         return args.source, None
-    from probes.common.inventory import load_inventory
-    from probes.common.secrets import resolve
 
     inv = load_inventory(args.inventory)
     if args.device not in inv.devices:
@@ -88,7 +89,6 @@ def trap_message(args: argparse.Namespace, cred, pdu: bytes, request_id: int) ->
         if not community:
             raise ValueError("a v2c trap needs --community (or --device with a v2c credential)")
         return v2c_message(community, pdu)
-    from probes.snmp.usm import UsmEngine, UsmUser
 
     engine_id = bytes.fromhex("80001f8804") + b"sim-cli-" + args.device.encode()[:20]
     user = UsmUser.create(cred, engine_id)
@@ -97,9 +97,6 @@ def trap_message(args: argparse.Namespace, cred, pdu: bytes, request_id: int) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from probes.common.inventory import InventoryError
-    from probes.common.secrets import SecretError
-
     try:
         _, (host, port) = parse_target(args.to)
         source, cred = _device(args)
