@@ -131,6 +131,7 @@ def test_a_plugin_failing_on_a_real_answer_keeps_the_device_up_at_the_centre(sim
     import sqlite_utils
 
     from nms.pipeline import ingest_batch
+    from nms.schema import create_schema
     from nms.state import StateConfig, load
 
     shutil.copytree(profmod.PROFILE_DIR, tmp_path / "profiles")
@@ -149,6 +150,8 @@ def test_a_plugin_failing_on_a_real_answer_keeps_the_device_up_at_the_centre(sim
     inv = load_inventory(ROOT / "inventory.yaml")
     agent = next(a for a in inv.agents if ROUTER in {d.name for d in inv.devices_of_agent(a)})
     metrics, centre = sqlite_utils.Database(tmp_path / "m.db"), sqlite_utils.Database(tmp_path / "c.db")
+    create_schema(metrics, "metrics")
+    create_schema(centre, "centre")
     for seq in (1, 2):
         poll = dict(r, ts=r["ts"] + 60 * seq)
         body = {"agent": agent, "epoch": "", "seq": seq, "samples": [poll]}

@@ -107,7 +107,7 @@ def test_profile_problems_name_file_and_line_and_unknown_blocks_pass(tmp_path):
     wrong = "health.cpu_pct[0].agg: expected one of avg, max, min, sum, got 'median'"
     assert str(exc.value) == f"bad.yaml:8: {wrong}"
     (tmp_path / "bad.yaml").write_text("name: bad\nextends: generic\ntraps:\n  anything: [1, 2]\n")
-    assert P.load_profiles(tmp_path)["bad"].get("traps") == {"anything": [1, 2]}
+    assert P.load_profiles(tmp_path)["bad"].get("traps")["anything"] == [1, 2]  # merged with generic's
 
 
 def test_extends_cycle_is_refused(tmp_path):
