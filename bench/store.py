@@ -19,7 +19,21 @@ What it does (say it exactly, the figures depend on it):
 5. Times reading one link's 30-day chart (in/out, 5-minute min/avg/max) for 20 link ends,
    and the whole-province current state read.
 
-Run: ``python bench/store.py [--devices N] [--ifaces 20] [--data DIR]``.
+Then the same on VictoriaMetrics (``--backends``; started here from Debian's binary on a
+free loopback port, temporary directory), through :class:`nms.tsdb.remote.RemoteWriteStore`:
+
+6. Back-fills 30 days of 1-minute samples (all 11 series of an interface) for
+   ``--fill-ifaces`` interfaces, the 20 chart link ends among them, straight by remote write
+   (numpy-encoded, not the ingest path); the engine's data directory after a flush gives the
+   bytes per interface-month; 400 days are extrapolated from it (VictoriaMetrics open source
+   keeps raw samples only, so size grows linearly with time).
+7. Times the 20 link ends' 30-day chart by PromQL ``query_range`` (5-minute min/avg/max).
+8. Ingests ``--minutes`` minutes of the selected devices through ``nms.pipeline.ingest_batch``
+   with the remote store (validation, remote write, seq record, state machine), then one
+   minute of ``--provinces`` copies of them (10 x the province = 201,600 interfaces with 20
+   per device), timing only the ``ingest_batch`` calls: the goal is under 60 s.
+
+Run: ``python bench/store.py [--devices N] [--ifaces 20] [--data DIR] [--backends sqlite,victoriametrics]``.
 """
 
 from __future__ import annotations
@@ -40,9 +54,18 @@ sys.path.insert(0, str(ROOT))
 
 from nms import availability, state  # noqa: E402
 from nms.config import Settings  # noqa: E402
-from nms.pipeline import ingest_batch  # noqa: E402
+from nms.pipeline import ingest_batch, samples_of  # noqa: E402
 from nms.schema import open_migrated  # noqa: E402
-from nms.store import FIVE_MIN, HOUR, RAW, Retention, SqliteTimeSeriesStore  # noqa: E402
+from nms.store import (  # noqa: E402
+    FIVE_MIN,
+    HOUR,
+    RAW,
+    Retention,
+    Sample,  # noqa: E402
+    SqliteTimeSeriesStore,
+)
+from nms.tsdb import remotewrite as rw  # noqa: E402
+from nms.tsdb.remote import RemoteWriteStore  # noqa: E402
 from probes.common.inventory import load_inventory  # noqa: E402
 
 DAY = 86400
@@ -244,6 +267,11 @@ def main() -> int:
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--data", help="data directory (default: a temporary one)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--backends", default="sqlite,victoriametrics")
+    ap.add_argument("--minutes", type=int, default=60, help="minutes of real ingest")
+    ap.add_argument("--fill-ifaces", type=int, default=40, help="VM: back-filled interfaces")
+    ap.add_argument("--provinces", type=int, default=10, help="VM: province copies the store takes a minute")
+    ap.add_argument("--path-provinces", type=int, default=2, help="VM: copies through the whole ingest path")
     args = ap.parse_args()
 
     inv = load_inventory(ROOT / "inventory.yaml")
@@ -253,6 +281,47 @@ def main() -> int:
         keep = {d.name for d in devices}
         inv.devices = {n: d for n, d in inv.devices.items() if n in keep}
         inv.links = {k: ln for k, ln in inv.links.items() if ln.a.device in keep and ln.b.device in keep}
+    backends = args.backends.split(",")
+    unknown = set(backends) - {"sqlite", "victoriametrics"}
+    if unknown:
+        ap.error(f"--backends: {sorted(unknown)} unknown; expected sqlite and/or victoriametrics")
+    if "sqlite" in backends:
+        bench_sqlite(args, inv, devices)
+    if "victoriametrics" in backends:
+        bench_victoria(args, inv, devices)
+    return 0
+
+
+def interface_names(dev, n: int) -> list[str]:
+    names = list(dev.interfaces)[:n]
+    return names + [f"GigabitEthernet9/0/{k}" for k in range(n - len(names))]
+
+
+def agents_of(inv) -> dict[str, str]:
+    return {d.name: a.name for a in inv.agents.values() for d in inv.devices_of_agent(a.name)}
+
+
+def chart_times(store, picks, now: int) -> tuple[list[float], int]:
+    times, points = [], 0
+    for dev, itf in picks:
+        s, t = timed(lambda d=dev, i=itf: store.read_range(d, i, ["in_bps", "out_bps"], now - 30 * DAY, now))
+        times.append(t[0])
+        assert s.level == "5m" and len(s.ts) > 8000, (s.level, len(s.ts))
+        points = len(s.ts)
+    return times, points
+
+
+def month_availability(label: str, cdb, inv, now: int, pyrng: random.Random) -> None:
+    n_ev = synth_events(cdb, inv, now - 30 * DAY, now, pyrng)
+    rows, t = timed(lambda: availability.report(cdb, now - 30 * DAY, now, inv, kinds=["device"]), 3)
+    print(
+        f"{label}: month availability of every device ({len(rows)} devices, {n_ev} events in the db): "
+        f"{min(t) * 1000:.0f} ms",
+        flush=True,
+    )
+
+
+def bench_sqlite(args, inv, devices) -> None:
     data = Path(args.data) if args.data else Path(tempfile.mkdtemp(prefix="nms-bench-"))
     settings = Settings(data_dir=data, inventory_path=ROOT / "inventory.yaml")
     mdb = open_migrated(settings, "metrics")
@@ -263,10 +332,10 @@ def main() -> int:
     ts = np.arange(start, now_h, MIN, dtype=np.int64)
     raw_from = now_h - 48 * 3600
     live_from = now_h - 3600
-    live_idx = np.arange(len(ts))[ts >= live_from]
+    live_idx = np.arange(len(ts))[ts >= live_from][: args.minutes]
     n_if = len(devices) * args.ifaces
     print(
-        f"bench/store: {len(devices)} devices x {args.ifaces} interfaces = {n_if} interfaces, "
+        f"bench/store sqlite: {len(devices)} devices x {args.ifaces} interfaces = {n_if} interfaces, "
         f"{args.days} days, data in {data}",
         flush=True,
     )
@@ -275,8 +344,7 @@ def main() -> int:
     live: list[tuple] = []
     t_fill = time.perf_counter()
     for di, dev in enumerate(devices):
-        names = list(dev.interfaces)[: args.ifaces]
-        names += [f"GigabitEthernet9/0/{k}" for k in range(args.ifaces - len(names))]
+        names = interface_names(dev, args.ifaces)
         ports = [Port(rng, ts) for _ in names]
         gauges = device_gauges(rng, ts, dev.role)
         ids = store.source_ids([(dev.name, "")] + [(dev.name, n) for n in names])
@@ -303,10 +371,7 @@ def main() -> int:
     print(f"fill (blocks written directly): {t_fill:.0f} s", flush=True)
 
     # ---- the last hour through the real ingest path, one batch per agent and minute
-    agent_of = {}
-    for a in inv.agents.values():
-        for d in inv.devices_of_agent(a.name):
-            agent_of[d.name] = a.name
+    agent_of = agents_of(inv)
     seq = 0
     ingest_s = 0.0
     polls_n = 0
@@ -329,7 +394,7 @@ def main() -> int:
             polls_n += len(polls)
     minutes = len(live_idx)
     print(
-        f"ingest: {minutes} minutes x {len(by_agent)} agent batches = {polls_n} polls, "
+        f"sqlite ingest: {minutes} minutes x {len(by_agent)} agent batches = {polls_n} polls, "
         f"{polls_n * args.ifaces} interface samples in {ingest_s:.1f} s -> "
         f"{polls_n / ingest_s:.0f} polls/s, {polls_n * args.ifaces / ingest_s:.0f} interface samples/s; "
         f"whole province minute takes {ingest_s / minutes:.2f} s of 60 s "
@@ -355,25 +420,14 @@ def main() -> int:
     pyrng = random.Random(args.seed)
     ends = [(ln.a.device, ln.a.interface) for ln in inv.links.values() if ln.a.device in inv.devices]
     picks = pyrng.sample(ends, min(20, len(ends)))
-    times = []
-    now = int(time.time())
-    for dev, itf in picks:
-        s, t = timed(lambda d=dev, i=itf: store.read_range(d, i, ["in_bps", "out_bps"], now - 30 * DAY, now))
-        times.append(t[0])
-        assert s.level == "5m" and len(s.ts) > 8000, (s.level, len(s.ts))
+    times, points = chart_times(store, picks, int(time.time()))
     print(
-        f"one link's 30-day chart (in+out, 5-min min/avg/max, {len(s.ts)} points): "
+        f"sqlite: one link's 30-day chart (in+out, 5-min min/avg/max, {points} points): "
         f"median {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms",
         flush=True,
     )
 
-    n_ev = synth_events(cdb, inv, now_h - 30 * DAY, now_h, pyrng)
-    rows, t = timed(lambda: availability.report(cdb, now_h - 30 * DAY, now_h, inv, kinds=["device"]), 3)
-    print(
-        f"month availability of every device ({len(rows)} devices, {n_ev} events in the db): "
-        f"{min(t) * 1000:.0f} ms",
-        flush=True,
-    )
+    month_availability("sqlite", cdb, inv, now_h, pyrng)
     rows, t = timed(lambda: availability.report(cdb, now_h - 30 * DAY, now_h, inv), 3)
     print(
         f"month availability of everything ({len(rows)} devices+links+sites): {min(t) * 1000:.0f} ms",
@@ -387,7 +441,190 @@ def main() -> int:
     )
     mdb.conn.close()
     cdb.conn.close()
-    return 0
+
+
+def dir_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def settled_size(url: str, path: Path) -> int:
+    """The data directory's size once the engine has merged what it was given (as it would be days later)."""
+    import urllib.request
+
+    def get(what: str) -> str:
+        with urllib.request.urlopen(url + what, timeout=60) as resp:
+            return resp.read().decode()
+
+    get("/internal/force_flush")
+    get("/internal/force_merge")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(2)
+        busy = [ln for ln in get("/metrics").splitlines() if ln.startswith("vm_active_merges")]
+        if all(ln.rsplit(" ", 1)[1] in ("0", "0.0") for ln in busy):
+            break
+    return dir_bytes(path)
+
+
+def backfill(store: RemoteWriteStore, dev: str, itf: str, port: Port, ts: np.ndarray) -> int:
+    """30 days of one interface's 11 series, straight by remote write (numpy-encoded)."""
+    ts_ms = ts.astype(np.uint64) * np.uint64(1000)
+    extra = store.labels_of(dev)
+    series = []
+    for metric, values in port.raw(slice(None)).items():
+        key = (dev, itf, metric, extra)
+        lab = rw.encode_labels(store._labels(*key))
+        for i in range(0, len(ts), 10_080):  # a week per series and request part
+            series.append((key, lab, [rw.encode_samples(ts_ms[i : i + 10_080], values[i : i + 10_080])]))
+    for i in range(0, len(series), 11):
+        status, text = store._post(rw.encode_request(series[i : i + 11]))
+        assert status < 300, text
+    return len(series) // 11 * 10_080 * 11
+
+
+def bench_victoria(args, inv, devices) -> None:
+    from tests.support.tsdb import VictoriaMetrics
+
+    work = Path(tempfile.mkdtemp(prefix="nms-bench-vm-"))
+    engine = VictoriaMetrics(work, retention="400d")
+    engine.start()
+    try:
+        _bench_victoria(args, inv, devices, engine, work)
+    finally:
+        engine.stop()
+
+
+def _bench_victoria(args, inv, devices, engine, work: Path) -> None:
+    import urllib.request
+
+    def flush() -> None:
+        urllib.request.urlopen(engine.url + "/internal/force_flush", timeout=30).read()
+
+    settings = Settings(data_dir=work / "centre", inventory_path=ROOT / "inventory.yaml")
+    mdb, cdb = open_migrated(settings, "metrics"), open_migrated(settings, "centre")
+    store = RemoteWriteStore(engine.url, retention=Retention())
+    now_m = int(time.time()) // MIN * MIN
+    print(f"bench/store victoriametrics {engine.url}, data in {work}", flush=True)
+
+    # ---- 30 days back-filled for the chart's link ends and more interfaces: bytes per interface-month
+    rng = np.random.default_rng(args.seed)
+    pyrng = random.Random(args.seed)
+    ends = [(ln.a.device, ln.a.interface) for ln in inv.links.values() if ln.a.device in inv.devices]
+    picks = pyrng.sample(ends, min(20, len(ends)))
+    fill = list(dict.fromkeys(picks))
+    for dev in devices:
+        for name in interface_names(dev, args.ifaces):
+            if len(fill) >= args.fill_ifaces:
+                break
+            if (dev.name, name) not in fill:
+                fill.append((dev.name, name))
+    ts = np.arange(now_m - 30 * DAY, now_m, MIN, dtype=np.int64)
+    before = dir_bytes(work / "vmdata")
+    t0 = time.perf_counter()
+    n = sum(backfill(store, dev, itf, Port(rng, ts), ts) for dev, itf in fill)
+    flush()
+    fill_s = time.perf_counter() - t0
+    per_month = (settled_size(engine.url, work / "vmdata") - before) / len(fill)
+    n_if = len(devices) * args.ifaces
+    print(
+        f"victoriametrics back-fill: {len(fill)} interfaces x 30 days x 11 series = {n / 1e6:.1f} M samples "
+        f"in {fill_s:.0f} s ({n / fill_s / 1e6:.2f} M samples/s)",
+        flush=True,
+    )
+    print(
+        f"victoriametrics size: {per_month / 1024:.1f} KB per interface-month (11 series, 1-minute raw); "
+        f"the {n_if} interfaces here: 30 days {per_month * n_if / 1e9:.2f} GB, "
+        f"400 days {per_month * n_if * 400 / 30 / 1e9:.1f} GB (extrapolated: raw only, linear)",
+        flush=True,
+    )
+    times, points = chart_times(store, picks, now_m)
+    print(
+        f"victoriametrics: one link's 30-day chart (in+out, 5-min min/avg/max by PromQL, {points} points): "
+        f"median {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms",
+        flush=True,
+    )
+
+    # ---- the real ingest path onto the engine: the selected devices, then N copies of them
+    agent_of = agents_of(inv)
+    live_ts = np.arange(now_m - args.minutes * MIN, now_m, MIN, dtype=np.int64)
+    live = []
+    for dev in devices:
+        names = interface_names(dev, args.ifaces)
+        live.append((dev, names, [Port(rng, live_ts) for _ in names], device_gauges(rng, live_ts, dev.role)))
+    seq = 0
+
+    def minute(j: int, t: int, copies: list[str]) -> tuple[float, int, int, float]:
+        """One minute of every device (once per copy suffix), one batch per agent and copy:
+        (seconds inside ``ingest_batch``, polls, interfaces, largest batch's seconds)."""
+        nonlocal seq
+        spent, polls_n, itf_n, largest = 0.0, 0, 0, 0.0
+        for suffix in copies:
+            by_agent: dict[str, list] = {}
+            for dev, names, ports, gauges in live:
+                p = poll_of(dev, names, ports, gauges, j, t)
+                p["device"] += suffix
+                by_agent.setdefault(agent_of.get(dev.name, "bench") + suffix, []).append(p)
+            for agent, polls in by_agent.items():
+                seq += 1
+                body = json.loads(json.dumps({"agent": agent, "seq": seq, "samples": polls}))
+                known = inv if not suffix and agent != "bench" else None
+                s = time.perf_counter()
+                ingest_batch(mdb, cdb, agent, body, known, now=float(now_m), store=store)
+                took = time.perf_counter() - s
+                spent, largest = spent + took, max(largest, took)
+                polls_n += len(polls)
+                itf_n += sum(len(pl["interfaces"]) for pl in polls)
+        return spent, polls_n, itf_n, largest
+
+    first = minute(0, int(live_ts[0]), [""])
+    print(
+        f"victoriametrics ingest, first minute (every series and subject new): {first[1]} polls, "
+        f"{first[2]} interfaces in {first[0]:.1f} s",
+        flush=True,
+    )
+    steady = [minute(j, int(t), [""]) for j, t in enumerate(live_ts) if j]
+    spent = sum(m[0] for m in steady)
+    polls_n = sum(m[1] for m in steady)
+    print(
+        f"victoriametrics ingest, then {len(steady)} minutes: {polls_n} polls in {spent:.1f} s -> "
+        f"{polls_n / spent:.0f} polls/s, {sum(m[2] for m in steady) / spent:.0f} interface samples/s; "
+        f"a province minute takes {spent / len(steady):.2f} s "
+        f"(largest batch {max(m[3] for m in steady) * 1000:.0f} ms)",
+        flush=True,
+    )
+    # ten provinces' worth: copies of every device, one batch per agent and copy; a first minute
+    # makes their series and subjects, the next one is timed.  First the store alone (what the
+    # time-series seam costs: samples_of + remote write), then the whole ingest path.
+    copies = [f"~p{k}" for k in range(args.provinces)]
+    t = int(live_ts[-1]) + MIN
+    j = len(live_ts) - 1
+    rows = []  # other device names than the whole-path run below: both see their series first
+    for k in range(args.provinces):
+        polls = [{**poll_of(d, nm, ports, g, j, 0), "device": f"{d.name}~s{k}"} for d, nm, ports, g in live]
+        rows.append([x for p in polls for x in samples_of(p)])
+    for label, ts_ in (("first minute", t - 30 * MIN), ("next minute", t - 29 * MIN)):
+        stamped = [[Sample(x.device, x.interface, ts_, x.values) for x in r] for r in rows]
+        s = time.perf_counter()
+        n = sum(store.write(r) for r in stamped)
+        print(
+            f"victoriametrics store alone, {args.provinces} provinces' {label}: {n} samples of "
+            f"{sum(len(r) for r in rows)} sources remote-written in {time.perf_counter() - s:.1f} s",
+            flush=True,
+        )
+    del rows, stamped
+    copies = copies[: args.path_provinces]
+    warm = minute(len(live_ts) - 1, t, copies)
+    spent, polls_n, itf_n, largest = minute(len(live_ts) - 1, t + MIN, copies)
+    print(
+        f"victoriametrics, whole ingest path: {len(copies)} provinces in one minute = {polls_n} polls, "
+        f"{itf_n} interfaces "
+        f"ingested in {spent:.1f} s of the 60 s interval (largest batch {largest * 1000:.0f} ms; "
+        f"their first minute, every series new: {warm[0]:.1f} s)",
+        flush=True,
+    )
+    month_availability("victoriametrics (centre.db's state events, as on sqlite)", cdb, inv, now_m, pyrng)
+    mdb.conn.close()
+    cdb.conn.close()
 
 
 if __name__ == "__main__":

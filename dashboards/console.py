@@ -19,7 +19,7 @@ from nms import sdh, sitenet, state
 from nms.auth.policy import Principal, authorize, current_principal, declaration_of, require_site
 from nms.availability import LOCAL_TZ
 from nms.db import request_db
-from nms.store import SqliteTimeSeriesStore
+from nms.timeseries import request_timeseries
 from probes.common.inventory_model import Device, Inventory, Link
 from probes.common.subject import Subject, interface
 
@@ -198,7 +198,7 @@ def _links_of(inv: Inventory, device: str) -> dict[str, Link]:
 
 
 def _latest(keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
-    return latest_rates(SqliteTimeSeriesStore(request_db("metrics")), keys, 0)
+    return latest_rates(request_timeseries(), keys, 0)
 
 
 def device_info(inv: Inventory, dev: Device) -> dict[str, Any]:
@@ -288,7 +288,7 @@ def link_info(inv: Inventory, link: Link) -> dict[str, Any]:
 
 
 def read_series(device: str, interface: str, t0: int, t1: int) -> dict[str, Any]:
-    store = SqliteTimeSeriesStore(request_db("metrics"))
+    store = request_timeseries()
     metrics = IF_METRICS if interface else DEVICE_METRICS
     series = store.read_range(device, interface, metrics, t0, t1)
     return {"device": device, "interface": interface, "t0": t0, "t1": t1, **series.as_dict()}

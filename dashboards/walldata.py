@@ -32,7 +32,8 @@ from nms import availability, sitenet, state
 from nms.alerts import store as alert_store
 from nms.config import Settings
 from nms.db import connect
-from nms.store import SqliteTimeSeriesStore
+from nms.store import TimeSeriesStore
+from nms.timeseries import open_timeseries
 from probes.common.inventory_model import Inventory
 
 SDH = "sdh-stm1"
@@ -55,9 +56,9 @@ def _now() -> float:
 
 
 def latest_rates(
-    series: SqliteTimeSeriesStore, keys: Iterable[tuple[str, str]], newer_than: float
+    series: TimeSeriesStore, keys: Iterable[tuple[str, str]], newer_than: float
 ) -> dict[tuple[str, str], dict[str, Any]]:
-    """Newest sample (``in_bps``, ``out_bps``, health ...) of sources (:meth:`SqliteTimeSeriesStore.latest`),
+    """Newest sample (``in_bps``, ``out_bps``, health ...) of sources (``TimeSeriesStore.latest``),
     ``in_bps`` / ``out_bps`` always present (None when the source has no traffic columns)."""
     out = series.latest(keys, newer_than)
     for vals in out.values():
@@ -253,7 +254,7 @@ def _worst(states: list[str]) -> str:
 
 def build(
     centre: sqlite_utils.Database,
-    series: SqliteTimeSeriesStore | None,
+    series: TimeSeriesStore | None,
     inv: Inventory,
     scope: Scope,
     now: float,
@@ -429,7 +430,7 @@ class WallFeed:
         self._seen: tuple[int, int, int] | None = None
         self._docs: dict[Scope, tuple[str, str]] = {}  # scope -> (digest, json without server_time)
         self._avail: dict[Scope, tuple[float, dict[str, Any]]] = {}
-        self._series: SqliteTimeSeriesStore | None = None
+        self._series: TimeSeriesStore | None = None
 
     def _conn(self, name: str) -> sqlite_utils.Database:
         db = self._db.get(name)
@@ -477,7 +478,7 @@ class WallFeed:
                 avail = (now, _backbone_availability(centre, inv, sites, now))
                 self._avail[scope] = avail
             if self._series is None:
-                self._series = SqliteTimeSeriesStore(self._conn("metrics"))
+                self._series = open_timeseries(self.settings, self._conn("metrics"))
             doc = build(centre, self._series, inv, scope, now, avail[1])
         body = json.dumps(doc, separators=(",", ":"), ensure_ascii=False, default=str)
         digest = hashlib.sha256(body.encode()).hexdigest()[:16]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ipam import csvio, plan, store, workflow
 from ipam.addresses import parse_prefix
-from ipam.allocate import allocate
+from ipam.allocate import allocate, reindex
 from ipam.errors import IpamError
 from nms.config import Settings
 from nms.schema import open_migrated
@@ -72,6 +72,11 @@ def _expire(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reindex(_args: argparse.Namespace) -> int:
+    print(json.dumps(reindex(_db())))
+    return 0
+
+
 def _run(func):
     def wrapped(args: argparse.Namespace) -> int:
         try:
@@ -114,3 +119,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.set_defaults(func=_run(_plan))
     s = sub.add_parser("expire", parents=[common], help="release held ranges whose hold ran out")
     s.set_defaults(func=_run(_expire))
+    s = sub.add_parser("reindex", help="rebuild every pool's free-space index from the prefix tree")
+    s.set_defaults(func=_run(_reindex))

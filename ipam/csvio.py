@@ -18,6 +18,7 @@ import sqlite_utils
 
 from ipam import store
 from ipam.addresses import Block, parse_prefix
+from ipam.allocate import reindex
 from ipam.errors import BadInput, IpamError
 from ipam.schema import POLICIES, STATUSES
 from nms.db import transaction
@@ -96,6 +97,7 @@ def import_csv(db: sqlite_utils.Database, text: str, *, actor: str, known_sites:
     rows = parse_csv(db, text, known_sites)
     rows.sort(key=lambda r: (r.space_id, r.block.family, r.block.network, r.block.plen))
     created = skipped = 0
+    touched: set[int] = set()  # pools that received rows: their free-space index is rebuilt at the end
     with transaction(db):
         for r in rows:
             existing = store.find(db, r.space_id, r.block)
@@ -107,10 +109,12 @@ def import_csv(db: sqlite_utils.Database, text: str, *, actor: str, known_sites:
                 skipped += 1
                 continue
             try:
-                store.add(db, r.space_id, r.block, status=r.status, actor=actor, site=r.site,
+                prefix = store.add(db, r.space_id, r.block, status=r.status, actor=actor, site=r.site,
                           purpose=r.purpose, is_pool=r.is_pool, policy=r.policy,
                           reason=reason or "CSV import", source_ip=source_ip)
             except IpamError as exc:
                 raise ImportError_([f"line {r.line}: {exc.message}"]) from None
             created += 1
+            touched.add(prefix.parent_id)
+        reindex(db, touched - {0})
     return {"created": created, "skipped": skipped, "rows": len(rows)}

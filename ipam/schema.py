@@ -42,8 +42,6 @@ _DDL = [
         used TEXT NOT NULL DEFAULT '0',
         alloc TEXT NOT NULL DEFAULT '0',
         n_children INTEGER NOT NULL DEFAULT 0,
-        free_hint BLOB,
-        fit_hints TEXT,
         UNIQUE (space_id, family, network, plen)
     )""",
     "CREATE INDEX IF NOT EXISTS ipam_prefixes_sib ON ipam_prefixes(space_id, family, parent_id, network)",
@@ -101,6 +99,15 @@ _DDL = [
         prefix_id INTEGER NOT NULL,
         ts REAL NOT NULL
     )""",
+    # the free-space index (ipam.freespace): each container's free space as maximal CIDR blocks
+    """CREATE TABLE IF NOT EXISTS ipam_free (
+        pool_id INTEGER NOT NULL,
+        network BLOB NOT NULL,
+        plen INTEGER NOT NULL,
+        PRIMARY KEY (pool_id, network)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS ipam_free_size ON ipam_free(pool_id, plen, network)",
+    "CREATE TABLE IF NOT EXISTS ipam_free_pools (pool_id INTEGER PRIMARY KEY)",
 ]
 
 DEFAULT_SPACES = (("专网", "internal network (专网)"), ("外网", "external network (外网)"))
@@ -109,9 +116,7 @@ DEFAULT_SPACES = (("专网", "internal network (专网)"), ("外网", "external 
 def ensure_schema(db: sqlite_utils.Database) -> None:
     for ddl in _DDL:
         db.execute(ddl)
-    columns = {row[1] for row in db.execute("PRAGMA table_info(ipam_prefixes)")}
-    if "fit_hints" not in columns:  # databases created before per-size hints
-        db.execute("ALTER TABLE ipam_prefixes ADD COLUMN fit_hints TEXT")
+    # free_hint / fit_hints columns of older databases are left in place, unused: ipam_free replaced them
     for name, description in DEFAULT_SPACES:
         db.execute("INSERT OR IGNORE INTO ipam_spaces (name, description) VALUES (?, ?)", (name, description))
     audit.ensure_schema(db)

@@ -3,15 +3,12 @@
 Invariants kept here (and nowhere else): every prefix lies inside its parent, which
 is a container; siblings never overlap; ``used``/``n_children`` of a container count
 its direct children and ``alloc`` every non-container below it, so utilisation is a
-single-row read; ``free_hint`` marks how far from the start a container is known
-full, and ``fit_hints`` (JSON {prefix length: address}) below which address no free
-aligned block of that length exists, so first-fit allocation does not rescan a
-packed or fragmented pool.  Hints only ever err low: releasing space lowers them.
+single-row read; every container's free-space index (:mod:`ipam.freespace`) is
+recut around each inserted or removed child in the same transaction.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from dataclasses import asdict, dataclass
@@ -19,6 +16,7 @@ from typing import Any
 
 import sqlite_utils
 
+from ipam import freespace
 from ipam.addresses import BITS, Block, decode, encode, to_text
 from ipam.errors import BadInput, Conflict, NotFound
 from ipam.schema import POLICIES, STATUSES
@@ -27,7 +25,7 @@ from nms.db import transaction
 
 COLUMNS = (
     "id, space_id, family, network, last, plen, parent_id, status, is_pool, policy, site, purpose,"
-    " request_id, hold_until, created_at, created_by, used, alloc, n_children, free_hint, fit_hints"
+    " request_id, hold_until, created_at, created_by, used, alloc, n_children"
 )
 
 
@@ -51,8 +49,6 @@ class Prefix:
     used: int
     alloc: int
     n_children: int
-    free_hint: int | None
-    fit_hints: dict[int, int]
 
     @property
     def block(self) -> Block:
@@ -72,8 +68,7 @@ class Prefix:
 
     def audit_view(self) -> dict[str, Any]:
         """What the audit log keeps of a prefix: the facts, not the counters."""
-        d = {k: v for k, v in asdict(self).items() if k not in ("used", "alloc", "n_children", "free_hint",
-                                                           "fit_hints")}
+        d = {k: v for k, v in asdict(self).items() if k not in ("used", "alloc", "n_children")}
         d["network"] = to_text(self.network, self.family)
         d["prefix"] = self.cidr
         return d
@@ -81,11 +76,10 @@ class Prefix:
 
 def from_row(row: tuple) -> Prefix:
     (pid, space_id, family, network, _last, plen, parent_id, status, is_pool, policy, site, purpose,
-     request_id, hold_until, created_at, created_by, used, alloc, n_children, free_hint, fit_hints) = row
+     request_id, hold_until, created_at, created_by, used, alloc, n_children) = row
     return Prefix(pid, space_id, family, decode(network), plen, parent_id, status, bool(is_pool), policy,
                   site, purpose, request_id, hold_until, created_at, created_by, int(used), int(alloc),
-                  n_children, decode(free_hint) if free_hint is not None else None,
-                  {int(k): int(v) for k, v in json.loads(fit_hints).items()} if fit_hints else {})
+                  n_children)
 
 
 # -- spaces -------------------------------------------------------------------------
@@ -192,27 +186,15 @@ def ancestors(conn: Any, prefix: Prefix) -> list[Prefix]:
 
 # -- counters -----------------------------------------------------------------------
 
-def _bump(conn: Any, prefix_id: int, d_used: int = 0, d_children: int = 0, d_alloc: int = 0,
-          hint_min: int | None = None) -> None:
-    """Adjust a container's counters; ``hint_min``: space was freed from there on, lower the hints."""
+def _bump(conn: Any, prefix_id: int, d_used: int = 0, d_children: int = 0, d_alloc: int = 0) -> None:
+    """Adjust a container's counters."""
     if not prefix_id:
         return
-    row = conn.execute("SELECT used, alloc, n_children, free_hint, fit_hints, family FROM ipam_prefixes"
-                       " WHERE id=?", (prefix_id,)).fetchone()
+    row = conn.execute("SELECT used, alloc, n_children FROM ipam_prefixes WHERE id=?",
+                       (prefix_id,)).fetchone()
     used, alloc, n = int(row[0]) + d_used, int(row[1]) + d_alloc, row[2] + d_children
-    hint, fits = row[3], row[4]
-    if hint_min is not None:
-        if hint is not None and decode(hint) > hint_min:
-            hint = encode(hint_min)
-        if fits:
-            bits = BITS[row[5]]
-            lowered = {}
-            for plen, at in json.loads(fits).items():
-                size = 1 << (bits - int(plen))
-                lowered[plen] = min(int(at), hint_min // size * size)  # a new free block may start there
-            fits = json.dumps(lowered)
-    conn.execute("UPDATE ipam_prefixes SET used=?, alloc=?, n_children=?, free_hint=?, fit_hints=?"
-                 " WHERE id=?", (str(used), str(alloc), n, hint, fits, prefix_id))
+    conn.execute("UPDATE ipam_prefixes SET used=?, alloc=?, n_children=? WHERE id=?",
+                 (str(used), str(alloc), n, prefix_id))
 
 
 def _bump_alloc_up(conn: Any, parent_id: int, delta: int) -> None:
@@ -272,7 +254,11 @@ def insert_child(conn: Any, parent: Prefix | None, space: int, block: Block, *, 
         _bump(conn, parent_id, d_used=block.size, d_children=1)
         if status != "container":
             _bump_alloc_up(conn, parent_id, block.size)
+    if parent is not None:
+        freespace.refresh(conn, parent, block.network, block.last)
     prefix = get(conn, new_id)
+    if status == "container":
+        freespace.rebuild(conn, prefix)
     _audit(conn, actor, "ipam.prefix.create", prefix, None, prefix.audit_view(), reason, source_ip)
     return prefix
 
@@ -330,7 +316,10 @@ def delete(db: sqlite_utils.Database, prefix_id: int, *, actor: str, reason: str
             raise Conflict(f"{prefix.cidr} still holds {n_addr} recorded addresses; remove them first", "id")
         conn.execute("DELETE FROM ipam_idempotency WHERE prefix_id=?", (prefix_id,))
         conn.execute("DELETE FROM ipam_prefixes WHERE id=?", (prefix_id,))
-        _bump(conn, prefix.parent_id, d_used=-prefix.size, d_children=-1, hint_min=prefix.network)
+        _bump(conn, prefix.parent_id, d_used=-prefix.size, d_children=-1)
+        if prefix.parent_id:
+            freespace.refresh(conn, get(conn, prefix.parent_id), prefix.network, prefix.last)
+        freespace.forget(conn, prefix_id)
         if prefix.status != "container":
             _bump_alloc_up(conn, prefix.parent_id, -prefix.size)
         _audit(conn, actor, action, prefix, prefix.audit_view(), None, reason, source_ip)
@@ -364,6 +353,9 @@ def update(db: sqlite_utils.Database, prefix_id: int, changes: dict[str, Any], *
         was_leaf, is_leaf = before.status != "container", new_status != "container"
         if was_leaf != is_leaf:
             _bump_alloc_up(conn, before.parent_id, before.size if is_leaf else -before.size)
+            freespace.forget(conn, prefix_id)
+            if not is_leaf:  # a leaf turned container: all of it is free
+                freespace.rebuild(conn, get(conn, prefix_id))
         after = get(conn, prefix_id)
         _audit(conn, actor, "ipam.prefix.update", after, before.audit_view(), after.audit_view(), reason,
                source_ip)

@@ -27,7 +27,8 @@ def _actor() -> str:
     return p.actor if p is not None else "anonymous"
 
 
-def _num(name: str) -> int | None:
+def _form_int(name: str) -> int | None:
+    """A form field as an integer; other text is passed on for the workflow to name."""
     raw = (request.form.get(name) or "").strip()
     if not raw:
         return None
@@ -69,8 +70,8 @@ def submit_request() -> Response | BaseResponse:
     try:
         req = workflow.create(db(), allowed_sites(), actor=_actor(), site=f.get("site"), space=f.get("space"),
                               family=f.get("family", "4"), purpose=f.get("purpose"),
-                              justification=f.get("justification"), plen=_num("prefix_length"),
-                              hosts=_num("hosts"), source_ip=request.remote_addr)
+                              justification=f.get("justification"), plen=_form_int("prefix_length"),
+                              hosts=_form_int("hosts"), source_ip=request.remote_addr)
     except IpamError as exc:
         return _home(exc.message, exc.status)
     return redirect(url_for("ipam.index", msg=f"request #{req.id} submitted"))
@@ -97,13 +98,13 @@ def decide(request_id: int) -> Response | BaseResponse:
         if action == "approve":
             hold = (f.get("hold_days") or "").strip()
             hold_days: Any = float(hold) if hold.replace(".", "", 1).isdigit() else (hold or None)
-            req = workflow.approve(d, sites, request_id, actor=_actor(), plen=_num("prefix_length"),
+            req = workflow.approve(d, sites, request_id, actor=_actor(), plen=_form_int("prefix_length"),
                                    hold_days=hold_days, reason=reason, source_ip=ip,
                                    allow_self=allow_self_approval())
             msg = f"request #{request_id} approved: {req.prefix}"
         elif action == "amend":
-            workflow.amend(d, sites, request_id, actor=_actor(), reason=reason, plen=_num("prefix_length"),
-                           source_ip=ip)
+            workflow.amend(d, sites, request_id, actor=_actor(), reason=reason,
+                           plen=_form_int("prefix_length"), source_ip=ip)
             msg = f"request #{request_id} amended"
         elif action == "reject":
             workflow.reject(d, sites, request_id, actor=_actor(), reason=reason, source_ip=ip)

@@ -10,6 +10,8 @@ import sys
 # sets ``func`` (args -> exit code) via ``set_defaults``.
 COMMAND_MODULES = (
     "nms.serve",
+    "nms.init",
+    "nms.doctor",
     "nms.auth.cli",
     "nms.backup",
     "nms.availability",

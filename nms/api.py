@@ -17,7 +17,7 @@ from nms.auth import current_principal, require
 from nms.auth.policy import require_site, scope_sites
 from nms.auth.scope import site_tree
 from nms.db import request_db
-from nms.store import SqliteTimeSeriesStore
+from nms.timeseries import request_timeseries
 from nms.web import nav
 
 bp = Blueprint("centre_api", __name__)
@@ -129,7 +129,7 @@ def series():
     if t1 <= t0:
         raise BadRequest("to: must be after from")
     try:
-        s = SqliteTimeSeriesStore(request_db("metrics")).read_range(
+        s = request_timeseries().read_range(
             device,
             request.args.get("interface", ""),
             metrics,

@@ -29,6 +29,15 @@ class Settings(BaseSettings):
     ipam_allow_self_approval: bool = field(
         default_factory=lambda: os.environ.get("NMS_IPAM_ALLOW_SELF_APPROVAL") == "1"
     )
+    # The reverse proxy in front (deploy/nginx/nms.conf): its X-Forwarded-For/-Proto/-Host/-Port
+    # are believed from this address only, and dropped from anyone else.  Unset: no proxy.
+    trusted_proxy: str | None = field(default_factory=lambda: os.environ.get("NMS_TRUSTED_PROXY") or None)
+    # Behind that proxy, an agent token counts only with the agent's client certificate:
+    # the proxy's X-Client-Cert-CN (verified CN, deploy/nginx/nms.conf) must be the agent's name.
+    require_agent_cert: bool = field(default_factory=lambda: os.environ.get("NMS_REQUIRE_AGENT_CERT") == "1")
+    # The time series on a Prometheus-compatible engine (remote write + PromQL), e.g.
+    # http://127.0.0.1:8428 for VictoriaMetrics; empty = SQLite metrics.db (docs/storage.md).
+    tsdb_url: str = field(default_factory=lambda: os.environ.get("NMS_TSDB_URL", "").strip())
     testing: bool = False
 
     def path(self, name: str) -> Path:

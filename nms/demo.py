@@ -8,6 +8,11 @@ uplink (``link-down sdh-chaohu``) silences that city's agent as in the real netw
 (:mod:`probes.sim.wan`). Secrets for the simulation (SNMP community, SNMPv3 keys) are
 generated once into a mode-0600 secrets file in the data directory; agent tokens are issued anew
 at every start and handed to the agents through their environment only.
+
+With nginx installed (unless ``--no-tls``) the agents push over verified TLS as in a real
+deployment: nginx runs the shipped site (deploy/nginx/nms.conf) on https://127.0.0.1:8443
+with certificates made at start in ``<data dir>/tls`` (:mod:`nms.localtls`); each agent has
+its own client certificate and the centre requires it (``NMS_REQUIRE_AGENT_CERT=1``).
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -25,6 +32,7 @@ from pathlib import Path
 from ipam import csvio, store
 from nms.auth import tokens, users
 from nms.config import ROOT, Settings
+from nms.localtls import local_pki, nginx_command, write_nginx_conf
 from nms.schema import open_migrated
 from probes.common.inventory import InventoryError, load_inventory
 from probes.common.inventory_model import Inventory
@@ -93,6 +101,12 @@ def wait_http(url: str, timeout: float) -> bool:
     return False
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nms.demo", description=__doc__)
     parser.add_argument("--inventory", type=Path, default=ROOT / "inventory.yaml")
@@ -103,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--agents", default="all", help="comma-separated agent names, or all")
     parser.add_argument("--wan-proxy-base-port", type=int, default=8200,
                         help="city agents push via WAN forwarders on N, N+1, ... (0: straight to the centre)")
+    parser.add_argument("--tls-port", type=int, default=8443, help="nginx's HTTPS port for the agents")
+    parser.add_argument("--no-tls", action="store_true", help="agents push plain HTTP to the centre")
     args = parser.parse_args(argv)
 
     try:
@@ -141,22 +157,36 @@ def main(argv: list[str] | None = None) -> int:
 
     py = sys.executable
     centre_url = f"http://127.0.0.1:{args.port}"
+    wanted = set(inventory.agents) if args.agents == "all" else set(args.agents.split(","))
+    tls = not args.no_tls and shutil.which("nginx") is not None
+    if not args.no_tls and not tls:
+        print("demo: nginx not installed (scripts/setup.sh): agents push plain HTTP", file=sys.stderr)
+    agents_url, tls_args = centre_url, {a: [] for a in wanted}
+    if tls:
+        pki = local_pki(args.data_dir / "tls", sorted(wanted))
+        conf = write_nginx_conf(args.data_dir / "nginx", https_port=args.tls_port, http_port=_free_port(),
+                                upstream_port=args.port, cert=pki.centre.cert, key=pki.centre.key,
+                                agents_ca=pki.agents_ca)
+        start("nginx", nginx_command(conf))
+        env["NMS_REQUIRE_AGENT_CERT"] = "1"  # the agents' tokens count only with their certificates
+        agents_url = f"https://127.0.0.1:{args.tls_port}"
+        tls_args = {a: ["--ca-file", str(pki.ca), "--cert-file", str(pki.agents[a].cert),
+                        "--key-file", str(pki.agents[a].key)] for a in wanted}
     sim_cmd = [py, "-m", "probes.sim", "serve", "--inventory", str(args.inventory),
                "--port", str(args.snmp_port), "--control-port", str(args.sim_control_port)]
     via: dict[str, str] = {}  # agent -> its WAN forwarder (the province's agent sits at the centre)
-    if args.wan_proxy_base_port:
-        sim_cmd += ["--wan-proxy", centre_url, "--wan-proxy-base-port", str(args.wan_proxy_base_port)]
+    if args.wan_proxy_base_port:  # TCP forwarders: TLS goes through them end to end
+        sim_cmd += ["--wan-proxy", agents_url, "--wan-proxy-base-port", str(args.wan_proxy_base_port)]
         ports = proxy_ports(inventory, args.wan_proxy_base_port)
-        via = {a: f"http://127.0.0.1:{p}" for a, p in ports.items()}
+        via = {a: f"{agents_url.split(':')[0]}://127.0.0.1:{p}" for a, p in ports.items()}
     start("simulator", sim_cmd)
     start("centre", [py, "-m", "nms", "serve"])
-    wanted = set(inventory.agents) if args.agents == "all" else set(args.agents.split(","))
     for i, agent in enumerate(sorted(wanted)):
         start(f"agent-{agent}", [py, "agent.py", "run", "--agent", agent,
-                                 "--centre", via.get(agent, centre_url),
+                                 "--centre", via.get(agent, agents_url),
                                  "--sim-port", str(args.snmp_port),
                                  "--spool-dir", str(args.data_dir / "spool" / agent),
-                                 "--metrics-listen", f"127.0.0.1:{9410 + i}"],
+                                 "--metrics-listen", f"127.0.0.1:{9410 + i}", *tls_args[agent]],
               {inventory.agents[agent].token_env: agent_tokens[agent]})
 
     url = centre_url
@@ -169,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("  Log in with your existing administrator account (nms user password admin to reset)")
     print(f"  {len(inventory.devices)} simulated devices, {len(wanted)} agents; logs in {logs}")
+    if tls:
+        print(f"  Agents push over verified TLS through nginx on {agents_url} (CA {pki.ca})")
     print(f"  Inject a fault: python -m probes.sim fault --control http://127.0.0.1:{args.sim_control_port}"
           " link-down LINK_ID")
     print("  Ctrl-C stops everything.\n", flush=True)

@@ -16,6 +16,7 @@ from nms.auth import current_principal, require
 from nms.auth.scope import site_tree
 from nms.db import request_db
 from nms.pipeline import BatchError, ingest_batch
+from nms.timeseries import request_timeseries
 from nms.web import settings_of
 
 log = logging.getLogger(__name__)
@@ -60,14 +61,16 @@ def ingest():
     except ValueError as exc:
         return jsonify(error=str(exc)), 400
     settings = settings_of(current_app)
+    inventory = inventory_of_app()
     try:
         result = ingest_batch(
             request_db("metrics"),
             request_db("centre"),
             principal.name,
             body,
-            inventory_of_app(),
+            inventory,
             max_skew_s=settings.ingest_max_future_skew_s,
+            store=request_timeseries(inventory),
         )
     except BatchError as exc:
         log.warning("ingest from %s refused: %s", principal.name, exc.message)

@@ -18,10 +18,12 @@ from nms.auth import schema as auth_schema
 from nms.config import Settings
 from nms.configs import store as configs_store
 from nms.db import connect
+from nms.events import store as events_store
 
 Ensure = Callable[[sqlite_utils.Database], None]
 
-# centre.db: accounts and audit, state and events, alerts and maintenance, configs, IPAM.
+# centre.db: accounts and audit, state and events, alerts and maintenance, configs, the event
+# log, IPAM.
 CENTRE: tuple[Ensure, ...] = (
     audit.ensure_schema,
     auth_schema.ensure_schema,
@@ -31,6 +33,7 @@ CENTRE: tuple[Ensure, ...] = (
     maintenance.ensure_schema,
     alerts_schema.ensure_schema,
     configs_store.ensure_schema,
+    events_store.ensure_schema,
     ipam_schema.ensure_schema,
 )
 # metrics.db: the time series and the ingest journal.
@@ -65,7 +68,7 @@ def open_migrated(settings: Settings, name: str = "centre") -> sqlite_utils.Data
 OWNERS: dict[str, tuple[str, ...]] = {
     # metrics.db
     "nms.store": ("ts_source", "ts_metric", "ts_head", "ts_block"),
-    "nms.pipeline": ("ingest_batches",),
+    "nms.pipeline": ("ingest_batches", "ts_dead_letter"),
     # centre.db
     "nms.state": ("state_current", "state_events", "state_gaps", "state_applied", "agent_epochs"),
     "nms.sdh": ("state_sdh", "state_sdh_pm"),
@@ -78,10 +81,11 @@ OWNERS: dict[str, tuple[str, ...]] = {
         "alert_notifications", "alert_notification_log",
     ),
     "nms.configs.store": ("config_versions", "config_status", "config_events"),
+    "nms.events.store": ("event_log",),
     "nms.configs.hostkeys": ("config_hostkeys",),
     "ipam": (
         "ipam_spaces", "ipam_prefixes", "ipam_addresses", "ipam_requests", "ipam_notifications",
-        "ipam_idempotency",
+        "ipam_idempotency", "ipam_free", "ipam_free_pools",
     ),
     # the agent's own spool file (not the centre's)
     "probes.agent.spool": ("meta", "identity", "pending", "batches", "dead_letter"),

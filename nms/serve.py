@@ -23,11 +23,12 @@ from nms.alerts.runner import start_in_server
 from nms.auth.scope import site_tree
 from nms.config import Settings
 from nms.db import connect
+from nms.events.store import expire as expire_events
 from nms.pidfile import PIDFILE
 from nms.pipeline import expire_batches
 from nms.server import create_app
 from nms.state import age_out
-from nms.store import SqliteTimeSeriesStore
+from nms.timeseries import open_timeseries
 from nms.updates import notify_state_updated
 from probes.common.inventory_model import Inventory
 
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 
 
 def rollup_loop(settings: Settings, every_s: float, stop: threading.Event) -> None:
-    """Compact finished hours, apply retention and expire IP holds, forever.
+    """Compact finished hours, apply retention, expire IP holds and old events, forever.
 
     A failure is logged, not fatal: the next round tries again.
     """
@@ -43,7 +44,7 @@ def rollup_loop(settings: Settings, every_s: float, stop: threading.Event) -> No
         try:
             db = connect(settings, "metrics")
             try:
-                store, now = SqliteTimeSeriesStore(db), time.time()
+                store, now = open_timeseries(settings, db), time.time()
                 stats = store.rollup(now)
                 batches = expire_batches(db, now - store.retention.raw_s)  # records as long as raw samples
                 log.info("rollup: %s, %d batch records expired", stats, batches)
@@ -56,6 +57,8 @@ def rollup_loop(settings: Settings, every_s: float, stop: threading.Event) -> No
             try:
                 if released := expire_holds(db):
                     log.info("ipam: released %d expired holds: %s", len(released), ", ".join(released))
+                if gone := expire_events(db, time.time()):
+                    log.info("event log: %d events past retention deleted", gone)
             finally:
                 db.conn.close()
         except Exception:
@@ -84,6 +87,23 @@ def aging_loop(
             log.exception("state aging failed; will retry")
 
 
+# What the proxy of deploy/nginx/nms.conf sets; waitress rewrites REMOTE_ADDR, the scheme and
+# the host from them, only for a connection from the trusted proxy address.
+PROXY_HEADERS = "x-forwarded-for x-forwarded-proto x-forwarded-host x-forwarded-port"
+
+
+def proxy_options(settings: Settings) -> dict[str, object]:
+    """waitress options trusting ``NMS_TRUSTED_PROXY`` (one hop) and nobody else."""
+    if not settings.trusted_proxy:
+        return {}
+    return {
+        "trusted_proxy": settings.trusted_proxy,
+        "trusted_proxy_count": 1,
+        "trusted_proxy_headers": PROXY_HEADERS,
+        "clear_untrusted_proxy_headers": True,
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     from waitress import create_server
 
@@ -92,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     port = settings.listen_port if args.port is None else args.port
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings)
-    server = create_server(app, host=host, port=port, threads=args.threads)
+    server = create_server(app, host=host, port=port, threads=args.threads, **proxy_options(settings))
     pidfile = settings.path(PIDFILE)
     pidfile.write_text(f"{os.getpid()}\n")
     stop = threading.Event()

@@ -18,6 +18,7 @@ BLUEPRINT_MODULES = (
     "nms.ingest",
     "nms.api",
     "nms.alerts.api",
+    "nms.events.api",
     "nms.configs.views",
     "ipam.api",
     "ipam.views",

@@ -223,7 +223,8 @@ class Machine:
             self.gaps.append((s.kind, s.subject, s.last_ts, ts, GAP_FACTOR * interval, *run, None, None))
         s.last_ts = ts
         self.changed.add((s.kind, s.subject))
-        if obs == s.own:
+        if obs == s.own:  # the same state; the display follows its latest cause (no event)
+            s.own_reason = reason
             s.pending, s.pending_n, s.pending_since, s.pending_reason = None, 0, None, None
             return
         if obs == s.pending:
@@ -254,6 +255,9 @@ def device_observation(poll: Mapping[str, Any]) -> tuple[str, str | None]:
         down = [t.get("name") or t.get("peer") for t in poll.get("tunnels") or [] if t.get("state") == "down"]
         if down:
             return "degraded", f"tunnel down: {', '.join(map(str, down))}"
+        failed = poll.get("failed") or ()
+        if failed:  # the device answered; a plugin's part is missing, which is no outage
+            return "up", "partly polled: " + "; ".join(f"{f['plugin']} failed: {f['error']}" for f in failed)
         return "up", None
     err = poll.get("error") or "no answer"
     if icmp is not None and icmp.get("alive"):  # wrong community, v3 key, ACL: the box is there

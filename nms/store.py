@@ -1,8 +1,9 @@
 """Time series of the centre (metrics.db), behind a small interface.
 
-Callers only see :class:`TimeSeriesStore` (write / read_range / rollup), so the series
-can move to Prometheus-compatible storage when one machine is no longer enough
-(docs/storage.md).  The SQLite implementation keeps:
+Callers only see :class:`TimeSeriesStore` (write / read_range / latest / rollup), made by
+:func:`open_timeseries`: SQLite here by default, a Prometheus-compatible engine
+(:mod:`nms.tsdb.remote`, VictoriaMetrics) when ``NMS_TSDB_URL`` is set (docs/storage.md).
+The SQLite implementation keeps:
 
 * ``ts_source``  (id, device, interface)   integer ids; ``interface`` '' = the device
 * ``ts_metric``  (id, name)                 integer ids for metric names
@@ -106,13 +107,48 @@ class RollupStats:
 
 
 class TimeSeriesStore(Protocol):
-    def write(self, samples: Iterable[Sample]) -> int: ...
+    """What charts, the wall, metric rules and ingest use: SQLite or a remote engine alike.
+
+    ``write`` raises :class:`nms.tsdb.remote.TsdbUnavailable` when nothing may be assumed
+    stored (the batch is then not acknowledged); samples refused for themselves go to
+    ``refused``.  :func:`open_timeseries` picks the implementation.
+    """
+
+    retention: Retention
+
+    def write(self, samples: Iterable[Sample], refused: list | None = None) -> int: ...
 
     def read_range(
         self, device: str, interface: str, metrics: Sequence[str], t0: int, t1: int, level: str = "auto"
     ) -> Series: ...
 
+    def latest(
+        self, keys: Iterable[tuple[str, str]], newer_than: float = 0
+    ) -> dict[tuple[str, str], dict[str, Any]]: ...
+
+    def pick_level(self, t0: int, t1: int, now: float | None = None) -> str: ...
+
     def rollup(self, now: float | None = None) -> RollupStats: ...
+
+
+def pick_level(retention: Retention, t0: int, t1: int, now: float) -> str:
+    """The level a chart of [t0, t1] reads: raw up to 6 h, 5 min up to 35 days, else 1 h (if still kept)."""
+    span = t1 - t0
+    slack = 3600  # "the last 30 days" asked a moment ago is still within 30 days of blocks
+    if span <= 6 * 3600 and t0 >= now - retention.raw_s - slack:
+        return "raw"
+    if span <= 35 * 86400 and t0 >= now - retention.five_min_s - slack:
+        return "5m"
+    return "1h"
+
+
+def resolve_level(store: TimeSeriesStore, level: str, t0: int, t1: int) -> str:
+    """``level`` of a read, ``auto`` picked by the store; anything else is a ValueError naming it."""
+    if level == "auto":
+        level = store.pick_level(t0, t1)
+    if level not in LEVELS:
+        raise ValueError(f"level {level!r}: expected auto, raw, 5m or 1h")
+    return level
 
 
 PAGE_SIZE = 16384
@@ -268,8 +304,11 @@ class SqliteTimeSeriesStore:
         return name
 
     # ---- write -------------------------------------------------------------------------
-    def write(self, samples: Iterable[Sample]) -> int:
-        """Insert samples into the head; runs inside the caller's transaction if one is open."""
+    def write(self, samples: Iterable[Sample], refused: list | None = None) -> int:
+        """Insert samples into the head; runs inside the caller's transaction if one is open.
+
+        SQLite refuses no single sample (``refused`` stays as it is).
+        """
         samples = list(samples)
         ids = self.source_ids((s.device, s.interface) for s in samples)
         rows = [
@@ -344,23 +383,13 @@ class SqliteTimeSeriesStore:
         return out
 
     def pick_level(self, t0: int, t1: int, now: float | None = None) -> str:
-        now = time.time() if now is None else now
-        span = t1 - t0
-        slack = 3600  # "the last 30 days" asked a moment ago is still within 30 days of blocks
-        if span <= 6 * 3600 and t0 >= now - self.retention.raw_s - slack:
-            return "raw"
-        if span <= 35 * 86400 and t0 >= now - self.retention.five_min_s - slack:
-            return "5m"
-        return "1h"
+        return pick_level(self.retention, t0, t1, time.time() if now is None else now)
 
     def read_range(
         self, device: str, interface: str, metrics: Sequence[str], t0: int, t1: int, level: str = "auto"
     ) -> Series:
         """Samples of ``metrics`` in [t0, t1]; rollup levels give ``m.min``/``m.avg``/``m.max``."""
-        if level == "auto":
-            level = self.pick_level(t0, t1)
-        if level not in LEVELS:
-            raise ValueError(f"level {level!r}: expected auto, raw, 5m or 1h")
+        level = resolve_level(self, level, t0, t1)
         lv = LEVELS[level]
         names = list(metrics) if lv == RAW else [f"{m}.{a}" for m in metrics for a in AGGS]
         out = Series(level=level, columns={n: [] for n in names})

@@ -123,6 +123,8 @@ def _summary(r: dict) -> None:
         f"{r['device']}: {'ok' if r['ok'] else 'FAILED ' + str(r['error'])} profile={r['profile']} "
         f"{ident.get('sysName', '')} ({len(r['interfaces'])} interfaces) in {r['duration_s']} s"
     )
+    for f in r.get("failed") or ():
+        print(f"  partly polled: {f['plugin']} failed: {f['error']}")
     for k, v in (r.get("health") or {}).items():
         print(f"  {k}: {v}")
     for row in r["interfaces"]:

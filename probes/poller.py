@@ -5,7 +5,8 @@ chooses the profile, then every plugin that can handle that profile, in registry
 all within one time budget.  :class:`Poller` owns what is shared between devices: the
 bound on devices in flight, the implementation choice and the plugin instances (the SDH
 plugin remembers which 15-minute buckets it reported).  Device problems never raise:
-the result has ``ok: false`` and a short ``error``.
+the result has ``ok: false`` and a short ``error``; a plugin that fails on what an answering
+device sent is listed in ``failed`` and the poll stays ``ok``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ from probes.snmp import SnmpAuthError, SnmpError, SnmpGarbage, SnmpTimeout, Targ
 from probes.snmp.limiter import AdaptiveLimiter
 
 log = logging.getLogger(__name__)
+
+# a device that stops answering (or refuses us) fails the whole poll; anything else a plugin
+# meets (a table of the wrong type, a device error) loses that plugin's part only
+DEVICE_FAILURES = (TimeoutError, SnmpTimeout, SnmpAuthError, TargetNotAllowed, profmod.ProfileError)
 
 
 class Poller:
@@ -63,7 +68,7 @@ class Poller:
         self, target: Target, profile: str = "auto", expected_peers: Iterable[str] = ()
     ) -> PollResult:
         """:meth:`poll` as the typed record; ``failed_plugin`` names the plugin a failure hit."""
-        result = PollResult(target.name or f"{target.host}:{target.port}", time.time())
+        result = PollResult(device=target.name or f"{target.host}:{target.port}", ts=time.time(), ok=False)
         ctx: PollContext | None = None
         t0 = time.monotonic()
         async with self.limiter:
@@ -93,7 +98,12 @@ class Poller:
             for plugin in self.plugins:
                 if plugin.can_handle(ctx.profile):
                     ctx.running = plugin.name
-                    await plugin.handle(ctx)
+                    try:
+                        await plugin.handle(ctx)
+                    except DEVICE_FAILURES:
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - the device answered: only this part is lost
+                        ctx.result.part_failed(plugin.name, self._error(exc, plugin.name, ctx.result.device))
             ctx.running = None
         finally:
             await ctx.client.close()

@@ -11,9 +11,13 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-import yaml
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError
+
+from probes.common import validation, yamlpos
+from probes.common.validation import Flag, Regex, problem
+from probes.common.yamlpos import Lines
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 VALUE_TYPES = {"counter", "gauge", "enum", "bitmap", "string"}
@@ -60,24 +64,24 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-def _load_raw(directory: Path) -> dict[str, tuple[Path, dict]]:
-    raw: dict[str, tuple[Path, dict]] = {}
+def _load_raw(directory: Path) -> dict[str, tuple[Path, dict, Lines]]:
+    raw: dict[str, tuple[Path, dict, Lines]] = {}
     for path in sorted(directory.glob("*.yaml")):
         try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise ProfileError(f"{path.name}: not valid YAML: {exc}") from None
+            doc, lines = yamlpos.load(path)
+        except yamlpos.YamlError as exc:
+            raise ProfileError(f"{path.name}:{exc.line}: not valid YAML: {exc.message}") from None
         if not isinstance(doc, dict):
             raise ProfileError(f"{path.name}: must be a mapping")
         name = doc.get("name") or path.stem
         if name != path.stem:
             raise ProfileError(f"{path.name}: name {name!r} must equal the file name {path.stem!r}")
-        raw[name] = (path, doc)
+        raw[name] = (path, doc, lines)
     return raw
 
 
 def _resolve(name: str, raw: dict, seen: tuple = ()) -> dict:
-    path, doc = raw[name]
+    path, doc, _lines = raw[name]
     parent = doc.get("extends")
     if parent is None:
         return doc
@@ -90,43 +94,110 @@ def _resolve(name: str, raw: dict, seen: tuple = ()) -> dict:
     return merged
 
 
-def _validate(path: Path, data: dict) -> None:
-    oid_re = re.compile(r"^\d+(\.\d+)+$")
+# ---- the profile's shape (docs/profiles.md); checked on the profile as merged with its parents
 
-    def check_oid(where: str, oid: Any) -> None:
-        if not isinstance(oid, str) or not oid_re.match(oid):
-            raise ProfileError(f"{path.name}: {where}: {oid!r} is not a numeric OID")
 
-    for key, col in (data.get("interfaces", {}).get("columns") or {}).items():
-        check_oid(f"interfaces.columns.{key}.oid", str(col.get("oid")))
-        if col.get("type", "gauge") not in VALUE_TYPES:
-            raise ProfileError(
-                f"{path.name}: interfaces.columns.{key}.type: {col.get('type')!r} "
-                f"is not one of {sorted(VALUE_TYPES)}"
-            )
-    for key, sources in (data.get("health") or {}).items():
-        if not isinstance(sources, list):
-            raise ProfileError(f"{path.name}: health.{key}: must be a list of sources")
-        for i, src in enumerate(sources):
-            for k in ("column", "scalar", "used", "total", "free", "pct", "total_scalar"):
-                if k in src:
-                    check_oid(f"health.{key}[{i}].{k}", str(src[k]))
-            for j, oid in enumerate(src.get("free_scalars") or []):
-                check_oid(f"health.{key}[{i}].free_scalars[{j}]", str(oid))
-    sdh = data.get("sdh") or {}
-    if sdh:
-        if "medium_type" not in sdh:
-            raise ProfileError(f"{path.name}: sdh.medium_type: required (the column that says a port is SDH)")
-        for key in ("medium_type", "time_elapsed", "valid_intervals", "stack"):
-            if key in sdh:
-                check_oid(f"sdh.{key}", str(sdh[key]))
-        for layer, lay in (sdh.get("layers") or {}).items():
-            if "status" in lay:
-                check_oid(f"sdh.layers.{layer}.status", str(lay["status"]))
-            for fld, oid in (lay.get("interval") or {}).items():
-                check_oid(f"sdh.layers.{layer}.interval.{fld}", str(oid))
-    for i, p in enumerate((data.get("detect") or {}).get("sysObjectID", []) or []):
-        check_oid(f"detect.sysObjectID[{i}]", str(p).lstrip("."))
+def _oid(v: Any) -> str:
+    oid = str(v).lstrip(".") if isinstance(v, (str, int, float)) else v
+    if not isinstance(oid, str) or not _OID.match(oid):
+        raise problem(f"{v!r} is not a numeric OID")
+    return oid
+
+
+def _sources(v: Any) -> Any:
+    if not isinstance(v, list):
+        raise problem("must be a list of sources")
+    return v
+
+
+_OID = re.compile(r"^\d+(\.\d+)+$")
+Oid = Annotated[Any, AfterValidator(_oid)]
+Number = Annotated[float, Strict()]
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class _Where(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    column: Oid
+    equals: Any = None
+    gt: Number | None = None
+
+
+class _Source(BaseModel):
+    """Where one value comes from: a scalar, a column aggregated, used/total or total less free."""
+
+    model_config = ConfigDict(extra="forbid")
+    scalar: Oid | None = None
+    column: Oid | None = None
+    pct: Oid | None = None
+    used: Oid | None = None
+    total: Oid | None = None
+    free: Oid | None = None
+    total_scalar: Oid | None = None
+    free_scalars: list[Oid] = []
+    where: _Where | None = None
+    agg: Literal["avg", "max", "min", "sum"] = "avg"
+    skip_zero: Flag = False
+    max_valid: Number | None = None
+    scale: Number = 1
+    offset: Number = 0
+
+
+Sources = Annotated[list[_Source], BeforeValidator(_sources)]
+
+
+class _Column(_Open):
+    oid: Oid
+    type: Literal[tuple(sorted(VALUE_TYPES))] = "gauge"  # type: ignore[valid-type]
+
+
+class _Interfaces(_Open):
+    columns: dict[str, _Column] = {}
+    counters: dict[str, list[Oid]] = {}
+
+
+class _Layer(_Open):
+    status: Oid | None = None
+    interval: dict[str, Oid] = {}
+
+
+class _Sdh(_Open):
+    medium_type: Oid  # the column that says a port is SDH
+    time_elapsed: Oid | None = None
+    valid_intervals: Oid | None = None
+    stack: Oid | None = None
+    layers: dict[str, _Layer] = {}
+
+
+class _Detect(_Open):
+    sysObjectID: list[Oid] = []  # noqa: N815 - the profile's key
+    sysDescr: list[Regex] = []  # noqa: N815
+    require_all: Flag = False
+
+
+class _Profile(_Open):
+    """A profile as merged; blocks it does not know (``traps``, ``syslog`` ...) pass as they are."""
+
+    name: str | None = None
+    detect: _Detect | None = None
+    interfaces: _Interfaces | None = None
+    health: dict[str, Sources] | None = None
+    sessions: Sources | None = None
+    sdh: _Sdh | None = None
+    max_repetitions: Annotated[int, Strict(), Field(ge=1)] | None = None
+    abstract: Flag = False
+
+
+def _validate(path: Path, data: dict, lines: Lines) -> None:
+    """Every problem of the profile as ``file:line: field: problem`` (lines of this file)."""
+    try:
+        _Profile.model_validate(data)
+    except ValidationError as exc:
+        raise ProfileError("; ".join(validation.located(path.name, lines, loc, text)
+                                     for loc, text in validation.errors(exc))) from None  # fmt: skip
 
 
 def load_profiles(directory: Path | str = PROFILE_DIR) -> dict[str, Profile]:
@@ -134,14 +205,11 @@ def load_profiles(directory: Path | str = PROFILE_DIR) -> dict[str, Profile]:
     directory = Path(directory)
     raw = _load_raw(directory)
     out: dict[str, Profile] = {}
-    for name, (path, _doc) in raw.items():
+    for name, (path, _doc, lines) in raw.items():
         data = _resolve(name, raw)
-        _validate(path, data)
+        _validate(path, data, lines)
         det = data.get("detect") or {}
-        try:
-            patterns = [re.compile(p, re.I) for p in det.get("sysDescr", []) or []]
-        except re.error as exc:
-            raise ProfileError(f"{path.name}: detect.sysDescr: bad pattern: {exc}") from None
+        patterns = [re.compile(p, re.I) for p in det.get("sysDescr", []) or []]
         out[name] = Profile(
             name=name,
             data=data,

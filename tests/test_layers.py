@@ -32,9 +32,7 @@ ABOVE_THE_CENTRE = ("dashboards", "probes.sim")
 
 # (importer, imported) -> why the import sits in a function.  Nothing here may hide a cycle.
 LAZY: dict[tuple[str, str], str] = {
-    ("agent", "probes.oneshot"): "agent.py puts its own directory on sys.path before importing probes",
-    ("agent", "probes.agent.run"): "agent.py puts its own directory on sys.path before importing probes",
-    ("agent", "probes.portals.cli"): "agent.py puts its own directory on sys.path before importing probes",
+    ("agent", "probes.agent.cli"): "agent.py puts its own directory on sys.path before importing probes",
     ("probes.portals.cli", "probes.portals.baseline"): "httpx and selectolax load only for check-site",
     ("probes.portals.cli", "probes.portals.check"): "httpx and selectolax load only for check-site",
     ("probes.portals.cli", "probes.portals.detect"): "httpx and selectolax load only for check-site",

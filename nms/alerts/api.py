@@ -22,6 +22,7 @@ from nms.availability import LOCAL_TZ, parse_time
 from nms.db import request_db, transaction
 from nms.web import nav, render_page, settings_of
 from probes.common.subject import Subject
+from probes.common.validation import number
 
 bp = Blueprint("alerts", __name__, template_folder="templates")
 
@@ -274,13 +275,14 @@ def list_maintenance():
     return jsonify(windows=_windows_json())
 
 
-def _num(body: dict[str, Any], key: str, required: bool = True) -> float | None:
+def _time(body: dict[str, Any], key: str, required: bool = True) -> float | None:
     v = body.get(key)
     if v is None and not required:
         return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
+    t = number(v)
+    if t is None:
         raise BadRequest(f"{key}: expected a Unix time in seconds")
-    return float(v)
+    return t
 
 
 def _create_window(body: dict[str, Any]) -> tuple[int, str]:
@@ -303,12 +305,12 @@ def _create_window(body: dict[str, Any]) -> tuple[int, str]:
                 db,
                 kind,
                 subject,
-                _num(body, "start"),
-                _num(body, "end"),
+                _time(body, "start"),
+                _time(body, "end"),
                 actor=current_principal().actor,
                 subtree=bool(body.get("subtree", False)),
                 rrule=body.get("rrule") or None,
-                until=_num(body, "until", False),
+                until=_time(body, "until", False),
                 reason=_text(body, "reason"),
                 site=site,
             )

@@ -15,6 +15,7 @@ from nms.alerts.store import list_alerts
 from nms.config import Settings
 from nms.db import connect
 from nms.schema import migrate, open_migrated
+from nms.timeseries import open_timeseries
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -46,7 +47,7 @@ def _eval(args: argparse.Namespace) -> int:
     engine = build_engine(settings)
     db, mdb = open_migrated(settings), connect(settings, "metrics")
     try:
-        stats = engine.evaluate(db, metrics_db=mdb)
+        stats = engine.evaluate(db, metrics_db=open_timeseries(settings, mdb))
         if args.send and engine.channels is not None:
             Outbox(engine.channels).run_once(db)
     finally:

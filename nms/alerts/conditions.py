@@ -201,10 +201,13 @@ def config_conditions(
 
 
 class MetricReader:
-    """Recent samples from metrics.db, read once per source per evaluation."""
+    """Recent samples from the time-series store, read once per source per evaluation."""
 
-    def __init__(self, metrics_db: sqlite_utils.Database | None) -> None:
-        self.store = SqliteTimeSeriesStore(metrics_db) if metrics_db is not None else None
+    def __init__(self, metrics: Any) -> None:
+        """``metrics``: a store (:func:`nms.timeseries.open_timeseries`), a metrics.db connection or None."""
+        if isinstance(metrics, sqlite_utils.Database):
+            metrics = SqliteTimeSeriesStore(metrics)
+        self.store = metrics
         self.cache: dict[tuple[str, str, int], Any] = {}
 
     def series(self, device: str, interface: str, metrics: tuple[str, ...], t0: int, t1: int):

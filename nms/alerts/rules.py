@@ -1,8 +1,9 @@
 """Alert rules from YAML: what is bad, how bad, after how long, and who hears about it.
 
-A rule file is validated whole; any problem raises :class:`RulesError` whose
-``errors`` name each bad field (``rules[device-down].grace_s: expected ...``), and
-nothing half-loaded is ever returned.
+A rule file is validated whole (pydantic models, one per rule kind); any problem raises
+:class:`RulesError` whose ``errors`` name each bad field with its line
+(``rules.yaml:18: rules[device-down].grace_s: must be >= 0, got -1``), and nothing
+half-loaded is ever returned.
 """
 
 from __future__ import annotations
@@ -10,11 +11,23 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    model_validator,
+)
 
 from nms.config import ROOT
+from probes.common import validation, yamlpos
+from probes.common.validation import Flag, Num, Regex, Text, problem
+from probes.common.yamlpos import Lines
 
 DEFAULT_RULES = ROOT / "nms" / "alerts" / "rules.yaml"
 KINDS = ("state", "sdh_errors", "metric", "agent_silent", "agent_epoch", "agent_clock_skew", "config_event")
@@ -22,6 +35,8 @@ SEVERITIES = ("critical", "major", "minor", "warning", "info")
 STATE_SUBJECTS = ("device", "interface", "link", "tunnel", "site")
 STATES = ("down", "degraded", "snmp-unreachable", "unreachable", "unknown", "up")
 METRICS = ("cpu_pct", "mem_pct", "temperature_c", "sessions", "utilisation_pct", "error_pct")
+ROLES = ("router", "firewall", "cipher", "switch", "server")
+LINK_KINDS = ("sdh-stm1", "fibre-ge", "mstp", "ethernet", "ipsec")
 CONFIG_EVENTS = ("changed", "baseline", "hostkey_changed", "fetch_failed")
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
@@ -104,179 +119,192 @@ class RuleSet:
         return self.by_name.get(name)
 
 
-def _num(v: Any, where: str, errors: list[str], minimum: float = 0) -> float | None:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        errors.append(f"{where}: expected a number, got {v!r:.40}")
-        return None
-    if v < minimum:
-        errors.append(f"{where}: must be >= {minimum}, got {v}")
-        return None
-    return float(v)
+Seconds = Annotated[float, Strict(), Field(ge=0)]
+Positive = Annotated[float, Strict(), Field(ge=1)]
 
 
-def _names(v: Any, where: str, errors: list[str], allowed: tuple[str, ...] | None = None) -> tuple[str, ...]:
-    if isinstance(v, str):
-        v = [v]
-    if not isinstance(v, list) or not all(isinstance(x, str) and x for x in v):
-        errors.append(f"{where}: expected a list of names")
-        return ()
-    if allowed is not None:
-        for x in v:
-            if x not in allowed:
-                errors.append(f"{where}: {x!r} is not one of {', '.join(allowed)}")
-    return tuple(v)
+def _one_or_list(v: Any) -> Any:
+    return [v] if isinstance(v, str) else v
 
 
-def _rule(raw: Any, i: int, defaults: dict[str, Any], errors: list[str]) -> Rule | None:
+def _slug(name: str) -> str:
+    if not NAME_RE.match(name):
+        raise problem(f"expected a lowercase slug (a-z0-9-), got {name!r:.40}")
+    return name
+
+
+Names = Annotated[list[Text], BeforeValidator(_one_or_list)]
+Roles = Annotated[list[Literal[ROLES]], BeforeValidator(_one_or_list)]  # type: ignore[valid-type]
+LinkKinds = Annotated[list[Literal[LINK_KINDS]], BeforeValidator(_one_or_list)]  # type: ignore[valid-type]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Escalation(_Model):
+    after_s: Seconds
+    notify: Names = []
+
+
+class _Rule(_Model):
+    """Fields every rule has; one subclass per kind adds its own (anything else is refused)."""
+
+    name: Annotated[str, AfterValidator(_slug)]
+    kind: str
+    severity: Literal["critical", "major", "minor", "warning", "info"]
+    grace_s: Seconds = 0.0
+    notify: Names = []
+    escalate: list[_Escalation] = []
+    flap: Flag = True
+    enabled: Flag = True
+    summary: str | None = None
+    roles: Roles = []
+
+
+class _StateRule(_Rule):
+    subject: Literal["device", "interface", "link", "tunnel", "site"]
+    states: Annotated[list[Literal[STATES]], BeforeValidator(_one_or_list)] = ["down"]  # type: ignore[valid-type]
+    reason_match: Regex | None = None
+    link_kinds: LinkKinds = []
+
+
+class _SdhRule(_Rule):
+    es_above: Seconds | None = None
+    ses_above: Seconds | None = None
+
+    @model_validator(mode="after")
+    def _one_threshold(self) -> _SdhRule:
+        if self.es_above is None and self.ses_above is None:
+            raise problem("an sdh_errors rule needs es_above or ses_above")
+        return self
+
+
+class _MetricRule(_Rule):
+    metric: Literal[METRICS]  # type: ignore[valid-type]
+    above: Num
+    for_s: Seconds = 0.0
+    link_kinds: LinkKinds = []
+
+
+class _SilentRule(_Rule):
+    silent_s: Positive = 300.0
+
+
+class _EpochRule(_Rule):
+    resolve_after_s: Positive = 86400.0
+
+
+class _ConfigRule(_Rule):
+    events: Annotated[list[Literal[CONFIG_EVENTS]], BeforeValidator(_one_or_list)] = ["changed"]  # type: ignore[valid-type]
+    resolve_after_s: Positive = 3600.0
+
+
+_MODELS: dict[str, type[_Rule]] = {
+    "state": _StateRule,
+    "sdh_errors": _SdhRule,
+    "metric": _MetricRule,
+    "agent_silent": _SilentRule,
+    "agent_epoch": _EpochRule,
+    "agent_clock_skew": _Rule,
+    "config_event": _ConfigRule,
+}
+
+
+class _Defaults(_Model):
+    grace_s: Any = None  # checked in each rule it reaches
+    notify: Any = None
+    flap_window_s: Positive = 600.0
+    flap_threshold: Annotated[float, Strict(), Field(ge=2)] = 4
+
+
+class _Document(_Model):
+    version: Literal[1]
+    defaults: _Defaults | None = None
+    rules: list[Any]
+
+
+class _Problems:
+    """Every problem of one file as ``file[:line]: field: problem``; rules named by name."""
+
+    def __init__(self, source: str, lines: Lines | None) -> None:
+        self.source, self.lines, self.errors = source, lines, []
+
+    def add(self, loc: tuple, text: str, shown: str | None = None) -> None:
+        self.errors.append(validation.located(self.source, self.lines, loc, text, shown))
+
+    def add_all(self, exc: ValidationError, loc: tuple = (), shown: str = "", kind: str = "") -> None:
+        for sub, text in validation.errors(exc):
+            if text == "unknown field" and kind:
+                text = f"unknown field for a {kind} rule"
+            elif text == "unknown field" and not loc and len(sub) == 1:
+                text = "unknown top-level key (expected: version, defaults, rules)"
+            self.add((*loc, *sub), text, validation.path(sub, shown) if shown else None)
+
+
+def _rule(raw: Any, i: int, defaults: dict[str, Any], out: _Problems) -> Rule | None:
+    loc = ("rules", i)
     if not isinstance(raw, dict):
-        errors.append(f"rules[{i}]: expected a mapping")
+        out.add(loc, "expected a mapping")
         return None
     name = raw.get("name")
-    key = name if isinstance(name, str) and name else str(i)
-    w = f"rules[{key}]"
-    n0 = len(errors)
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        errors.append(f"{w}.name: expected a lowercase slug (a-z0-9-), got {name!r:.40}")
+    shown = f"rules[{name if isinstance(name, str) and name else i}]"
     kind = raw.get("kind")
-    if kind not in KINDS:
-        errors.append(f"{w}.kind: expected one of {', '.join(KINDS)}, got {kind!r:.40}")
+    if kind not in _MODELS:
+        out.add((*loc, "kind"), f"expected one of {', '.join(KINDS)}, got {kind!r:.40}", f"{shown}.kind")
         return None
-    for k in raw:
-        if k not in _FIELDS[kind]:
-            errors.append(f"{w}.{k}: unknown field for a {kind} rule")
-    sev = raw.get("severity")
-    if sev not in SEVERITIES:
-        errors.append(f"{w}.severity: expected one of {', '.join(SEVERITIES)}, got {sev!r:.40}")
-    args: dict[str, Any] = {"name": name, "kind": kind, "severity": sev}
-    grace = raw.get("grace_s", defaults.get("grace_s", 0))
-    args["grace_s"] = _num(grace, f"{w}.grace_s", errors)
-    args["notify"] = _names(raw.get("notify", defaults.get("notify", [])), f"{w}.notify", errors)
-    steps = []
-    esc = raw.get("escalate", [])
-    if not isinstance(esc, list):
-        errors.append(f"{w}.escalate: expected a list of {{after_s, notify}}")
-        esc = []
-    for j, step in enumerate(esc):
-        if not isinstance(step, dict) or set(step) - {"after_s", "notify"} or "after_s" not in step:
-            errors.append(f"{w}.escalate[{j}]: expected {{after_s: seconds, notify: [groups]}}")
-            continue
-        after = _num(step["after_s"], f"{w}.escalate[{j}].after_s", errors)
-        steps.append(
-            Escalation(after or 0.0, _names(step.get("notify", []), f"{w}.escalate[{j}].notify", errors))
-        )
-    args["escalate"] = tuple(sorted(steps, key=lambda s: s.after_s))
-    for k in ("flap", "enabled"):
-        if k in raw:
-            if not isinstance(raw[k], bool):
-                errors.append(f"{w}.{k}: expected true or false")
-            args[k] = raw[k]
-    if "summary" in raw:
-        if not isinstance(raw["summary"], str):
-            errors.append(f"{w}.summary: expected a text template")
-        args["summary"] = raw["summary"]
-    if "roles" in raw:
-        args["roles"] = _names(
-            raw["roles"], f"{w}.roles", errors, ("router", "firewall", "cipher", "switch", "server")
-        )
-    if "link_kinds" in raw:
-        args["link_kinds"] = _names(
-            raw["link_kinds"],
-            f"{w}.link_kinds",
-            errors,
-            ("sdh-stm1", "fibre-ge", "mstp", "ethernet", "ipsec"),
-        )
-    if kind == "state":
-        if raw.get("subject") not in STATE_SUBJECTS:
-            errors.append(
-                f"{w}.subject: expected one of {', '.join(STATE_SUBJECTS)}, got {raw.get('subject')!r:.40}"
-            )
-        args["subject"] = raw.get("subject")
-        if "states" in raw:
-            args["states"] = _names(raw["states"], f"{w}.states", errors, STATES)
-        if "reason_match" in raw:
-            try:
-                re.compile(str(raw["reason_match"]))
-                args["reason_match"] = str(raw["reason_match"])
-            except re.error as exc:
-                errors.append(f"{w}.reason_match: not a regular expression ({exc})")
-    elif kind == "sdh_errors":
-        for k in ("es_above", "ses_above"):
-            if k in raw:
-                v = _num(raw[k], f"{w}.{k}", errors)
-                args[k] = int(v) if v is not None else None
-        if "es_above" not in raw and "ses_above" not in raw:
-            errors.append(f"{w}: an sdh_errors rule needs es_above or ses_above")
-    elif kind == "metric":
-        if raw.get("metric") not in METRICS:
-            errors.append(f"{w}.metric: expected one of {', '.join(METRICS)}, got {raw.get('metric')!r:.40}")
-        args["metric"] = raw.get("metric")
-        if "above" not in raw:
-            errors.append(f"{w}.above: required field missing")
-        else:
-            args["above"] = _num(raw["above"], f"{w}.above", errors, minimum=-1e18)
-        args["for_s"] = _num(raw.get("for_s", 0), f"{w}.for_s", errors)
-    elif kind == "agent_silent":
-        args["silent_s"] = _num(raw.get("silent_s", 300), f"{w}.silent_s", errors, minimum=1)
-    elif kind == "agent_epoch":
-        args["resolve_after_s"] = _num(raw.get("resolve_after_s", 86400), f"{w}.resolve_after_s", errors, 1)
-    elif kind == "config_event":
-        if "events" in raw:
-            args["events"] = _names(raw["events"], f"{w}.events", errors, CONFIG_EVENTS)
-        args["resolve_after_s"] = _num(raw.get("resolve_after_s", 3600), f"{w}.resolve_after_s", errors, 1)
-    if len(errors) > n0:
+    inherited = {k: defaults[k] for k in ("grace_s", "notify") if defaults.get(k) is not None}
+    try:
+        model = _MODELS[kind].model_validate(inherited | raw)
+    except ValidationError as exc:
+        out.add_all(exc, loc, shown, kind)
         return None
-    return Rule(**{k: v for k, v in args.items() if v is not None or k in ("es_above", "ses_above")})
+    args = model.model_dump()
+    steps = (Escalation(e["after_s"], tuple(e["notify"])) for e in args["escalate"])
+    args["escalate"] = tuple(sorted(steps, key=lambda e: e.after_s))
+    for k in ("es_above", "ses_above"):
+        if args.get(k) is not None:
+            args[k] = int(args[k])
+    return Rule(**{k: tuple(v) if isinstance(v, list) else v for k, v in args.items()})
 
 
-def parse_rules(data: Any, source: str = "<rules>") -> RuleSet:
-    """Validate a parsed rule document; raise :class:`RulesError` listing every problem."""
-    errors: list[str] = []
+def parse_rules(data: Any, source: str = "<rules>", lines: Lines | None = None) -> RuleSet:
+    """Validate a parsed rule document; raise :class:`RulesError` listing every problem
+    (``file:line:`` when ``lines`` of the YAML are given)."""
+    out = _Problems(source, lines)
     if not isinstance(data, dict):
         raise RulesError([f"{source}: expected a mapping with version, defaults, rules"])
-    for k in data:
-        if k not in ("version", "defaults", "rules"):
-            errors.append(f"{k}: unknown top-level key (expected: version, defaults, rules)")
-    if data.get("version") != 1:
-        errors.append(f"version: must be 1, got {data.get('version')!r}")
-    defaults = data.get("defaults") or {}
-    if not isinstance(defaults, dict):
-        errors.append("defaults: expected a mapping")
-        defaults = {}
-    for k in defaults:
-        if k not in ("grace_s", "notify", "flap_window_s", "flap_threshold"):
-            errors.append(f"defaults.{k}: unknown field")
-    window = _num(defaults.get("flap_window_s", 600), "defaults.flap_window_s", errors, 1)
-    threshold = _num(defaults.get("flap_threshold", 4), "defaults.flap_threshold", errors, 2)
-    raw_rules = data.get("rules")
-    if not isinstance(raw_rules, list):
-        errors.append("rules: expected a list")
-        raw_rules = []
+    try:
+        doc = _Document.model_validate(data)
+    except ValidationError as exc:
+        out.add_all(exc)
+        doc = None
+    defaults = doc.defaults if doc is not None and doc.defaults is not None else _Defaults()
+    raw_rules = data.get("rules") if isinstance(data.get("rules"), list) else []
     rules: list[Rule] = []
     seen: set[str] = set()
     for i, raw in enumerate(raw_rules):
         name = raw.get("name") if isinstance(raw, dict) else None
         if isinstance(name, str) and name in seen:
-            errors.append(f"rules[{name}].name: duplicate rule name")
+            out.add(("rules", i, "name"), "duplicate rule name", f"rules[{name}].name")
             continue
         if isinstance(name, str):
             seen.add(name)
-        r = _rule(raw, i, defaults, errors)
+        r = _rule(raw, i, defaults.model_dump(), out)
         if r is not None:
             rules.append(r)
-    if errors:
-        raise RulesError([f"{source}: {e}" for e in errors])
-    return RuleSet(tuple(rules), window or 600.0, int(threshold or 4), source, {r.name: r for r in rules})
+    if out.errors:
+        raise RulesError(out.errors)
+    return RuleSet(
+        tuple(rules), defaults.flap_window_s, int(defaults.flap_threshold), source, {r.name: r for r in rules}
+    )
 
 
 def load_rules(path: Path | str | None = None) -> RuleSet:
     """Rules from ``path`` (default: the shipped ``nms/alerts/rules.yaml``)."""
     p = Path(path) if path is not None else DEFAULT_RULES
     try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RulesError([f"{p}: cannot read ({exc.strerror})"]) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise RulesError([f"{p}: yaml: {exc}"]) from None
-    return parse_rules(data, str(p))
+        data, lines = yamlpos.load(p)
+    except yamlpos.YamlError as exc:
+        raise RulesError([f"{p}:{exc.line}: {exc.message}"]) from None
+    return parse_rules(data, str(p), lines)

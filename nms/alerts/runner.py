@@ -18,6 +18,7 @@ from nms.alerts.outbox import Sender
 from nms.alerts.rules import RulesError, RuleSet, load_rules
 from nms.config import Settings
 from nms.db import connect
+from nms.timeseries import open_timeseries
 from probes.common.inventory import load_inventory
 from probes.common.inventory_model import Inventory
 
@@ -82,7 +83,7 @@ class Runner:
         try:
             while not self.stopping.is_set():
                 try:
-                    self.last = self.engine.evaluate(db, metrics_db=mdb)
+                    self.last = self.engine.evaluate(db, metrics_db=open_timeseries(self.settings, mdb))
                 except Exception:
                     log.exception("alert evaluation failed")
                 wait_for_update(self.interval_s)

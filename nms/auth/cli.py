@@ -204,34 +204,39 @@ def _token_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def first_administrator(
+    settings: Settings, db: sqlite_utils.Database, name: str, site: str | None
+) -> tuple[str, str | None]:
+    """Create the first administrator (``nms bootstrap``, ``nms init``): (site, password to show).
+
+    The password comes from ``NMS_ADMIN_PASSWORD`` (then nothing is shown) or is random and
+    returned to be printed once; only its hash is stored.  ``ValueError`` if one exists.
+    """
+    if any(u.role == "administrator" for u in users.list_users(db)):
+        raise users.AccountError("an administrator already exists; use `nms user add`")
+    if site is None:
+        tree = _tree(settings)
+        roots = [s.id for s in tree.sites.values() if s.parent is None] if tree else []
+        if len(roots) != 1:
+            raise users.AccountError("cannot find the root of the site tree; pass --site")
+        site = roots[0]
+    else:
+        _check_site(settings, site)
+    env = os.environ.get("NMS_ADMIN_PASSWORD")
+    password = env or users.random_password()
+    users.create(
+        db, name, "administrator", site, password, actor=_actor(), reason="bootstrap: first administrator"
+    )
+    return site, None if env else password
+
+
 def _bootstrap(args: argparse.Namespace) -> int:
     settings, db = _db()
-    if any(u.role == "administrator" for u in users.list_users(db)):
-        return _fail(RuntimeError("an administrator already exists; use `nms user add`"))
     try:
-        site = args.site
-        if site is None:
-            tree = _tree(settings)
-            roots = [s.id for s in tree.sites.values() if s.parent is None] if tree else []
-            if len(roots) != 1:
-                raise users.AccountError("cannot find the root of the site tree; pass --site")
-            site = roots[0]
-        else:
-            _check_site(settings, site)
-        env = os.environ.get("NMS_ADMIN_PASSWORD")
-        password = env or users.random_password()
-        users.create(
-            db,
-            args.name,
-            "administrator",
-            site,
-            password,
-            actor=_actor(),
-            reason="bootstrap: first administrator",
-        )
+        site, password = first_administrator(settings, db, args.name, args.site)
     except ValueError as exc:
         return _fail(exc)
     print(f"created administrator {args.name} at {site}")
-    if not env:
+    if password:
         print(f"password (shown once): {password}")
     return 0

@@ -68,8 +68,16 @@ def install(app: Flask) -> None:
     app.after_request(_headers)
 
 
+# The CN of the client certificate nginx verified (deploy/nginx/nms.conf), for agents.
+CLIENT_CN_HEADER = "X-Client-Cert-CN"
+
+
 def client_ip() -> str | None:
-    """Source address for audit and lock-out (the server listens on its own; no proxy headers)."""
+    """Source address for audit and lock-out.
+
+    Behind the proxy, waitress has already put the client's address here from
+    X-Forwarded-For, believed only from ``NMS_TRUSTED_PROXY`` (:func:`nms.serve.proxy_options`).
+    """
     return request.remote_addr
 
 
@@ -155,11 +163,29 @@ def _authenticate() -> tuple[Principal | None, BaseResponse | None]:
         principal = _bearer(raw.strip())
         if principal is None:
             return None, _refuse(401, "invalid, expired or revoked token")
+        if principal.kind == "agent" and (problem := _agent_certificate_problem(principal.name)):
+            return None, _refuse(401, problem)
         return principal, None
     raw_kiosk = request.args.get(KIOSK_PARAM)
     if raw_kiosk is not None:
         return None, _kiosk_login(raw_kiosk)
     return _from_session(), None
+
+
+def _agent_certificate_problem(agent: str) -> str | None:
+    """With ``NMS_REQUIRE_AGENT_CERT=1``: the proxy's verified client certificate must name ``agent``.
+
+    nginx sets the header from the certificate it verified (and drops a client's own);
+    the answer is a 401 starting "client certificate", which the agent keeps spooled for.
+    """
+    if not current_app.config["NMS_SETTINGS"].require_agent_cert:
+        return None
+    cn = request.headers.get(CLIENT_CN_HEADER)
+    if not cn:
+        return "client certificate: none verified by the proxy (NMS_REQUIRE_AGENT_CERT=1)"
+    if cn != agent:
+        return f"client certificate: CN={cn} is not agent {agent}"
+    return None
 
 
 def _bearer(raw: str) -> Principal | None:

@@ -26,12 +26,7 @@ class SshCredentialRef:
     password_env: str | None = None
     key_file: str | None = None
     enable_env: str | None = None  # env var / secrets-file key of the enable secret, if the device asks
-
-    def __post_init__(self) -> None:
-        if not self.username:
-            raise CredentialError(f"ssh credential {self.name!r}: username: missing")
-        if not self.password_env and not self.key_file:
-            raise CredentialError(f"ssh credential {self.name!r}: needs password_env or key_file")
+    # checked (username, password_env or key_file) by the configs file's model in nms.configs.targets
 
 
 @dataclass(frozen=True)

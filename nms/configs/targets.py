@@ -22,16 +22,19 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, ValidationError, model_validator
 
 from nms.config import Settings
 from nms.configs import vendors
 from nms.configs.credentials import CredentialError, SshCredentialRef, resolve
 from nms.configs.fetch import Target
+from probes.common import validation, yamlpos
 from probes.common.inventory import load_inventory
 from probes.common.inventory_model import Device, Inventory
+from probes.common.validation import Text, problem
+from probes.common.yamlpos import Lines
 
 
 class TargetsError(ValueError):
@@ -50,7 +53,44 @@ class ConfigsFile:
     skip: frozenset[str]
 
 
-_DEVICE_KEYS = {"credential", "device_type", "host", "port", "site"}
+def _device_type(name: str) -> str:
+    try:
+        vendors.spec_for(name)
+    except vendors.VendorError as exc:
+        raise problem(str(exc)) from None
+    return name
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _SshCredential(_Model):
+    username: Text
+    password_env: str | None = None
+    key_file: str | None = None
+    enable_env: str | None = None
+
+    @model_validator(mode="after")
+    def _secret_named(self) -> _SshCredential:
+        if not self.password_env and not self.key_file:
+            raise problem("needs password_env or key_file")
+        return self
+
+
+class _Device(_Model):
+    credential: str | None = None
+    device_type: Annotated[str, AfterValidator(_device_type)] | None = None
+    host: str | None = None
+    port: Annotated[int, Strict(), Field(ge=1, le=65535)] | None = None
+    site: str | None = None
+
+
+class _File(_Model):
+    ssh_credentials: dict[str, _SshCredential] | None = None
+    default_credential: str | None = None
+    devices: dict[str, _Device | None] | None = None
+    skip: list[Any] | None = None  # device names (a number-like name may be unquoted)
 
 
 def configs_file_path(settings: Settings) -> Path:
@@ -58,55 +98,49 @@ def configs_file_path(settings: Settings) -> Path:
     return Path(env) if env else settings.data_dir / "configs.yaml"
 
 
-def parse_configs_file(data: Any, source: str = "configs.yaml") -> ConfigsFile:
-    errors: list[str] = []
+def parse_configs_file(data: Any, source: str = "configs.yaml", lines: Lines | None = None) -> ConfigsFile:
+    """Validate a parsed configs file; :class:`TargetsError` lists every problem
+    (``file:line: field: problem`` when the YAML's ``lines`` are given)."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise TargetsError([f"{source}: expected a mapping"])
-    creds: dict[str, SshCredentialRef] = {}
-    for name, raw in (data.get("ssh_credentials") or {}).items():
-        if not isinstance(raw, dict) or set(raw) - {"username", "password_env", "key_file", "enable_env"}:
-            errors.append(f"{source}: ssh_credentials.{name}: "
-                          "expected username, password_env and/or key_file, enable_env")
-            continue
-        try:
-            creds[name] = SshCredentialRef(name=name, **raw)
-        except CredentialError as exc:
-            errors.append(f"{source}: ssh_credentials.{name}: {exc}")
+    try:
+        doc = _File.model_validate(data)
+    except ValidationError as exc:
+        problems = validation.errors(exc)
+        doc = _File.model_construct()
+    else:
+        problems = []
+    creds = {
+        name: SshCredentialRef(name=name, **c.model_dump()) for name, c in (doc.ssh_credentials or {}).items()
+    }
+    raw_creds = data.get("ssh_credentials") if isinstance(data.get("ssh_credentials"), dict) else {}
     default = data.get("default_credential")
-    if default is not None and default not in creds:
-        errors.append(f"{source}: default_credential: {default!r} is not in ssh_credentials")
-    devices: dict[str, dict[str, Any]] = {}
-    for name, raw in (data.get("devices") or {}).items():
-        raw = raw or {}
-        if not isinstance(raw, dict) or set(raw) - _DEVICE_KEYS:
-            errors.append(f"{source}: devices.{name}: keys must be among {sorted(_DEVICE_KEYS)}")
-            continue
-        if "credential" in raw and raw["credential"] not in creds:
-            errors.append(
-                f"{source}: devices.{name}.credential: {raw['credential']!r} is not in ssh_credentials")
-        if "port" in raw and not (isinstance(raw["port"], int) and 0 < raw["port"] < 65536):
-            errors.append(f"{source}: devices.{name}.port: expected 1..65535")
-        if "device_type" in raw:
-            try:
-                vendors.spec_for(raw["device_type"])
-            except vendors.VendorError as exc:
-                errors.append(f"{source}: devices.{name}.device_type: {exc}")
-        devices[str(name)] = raw
-    skip = data.get("skip") or []
-    if not isinstance(skip, list):
-        errors.append(f"{source}: skip: expected a list of device names")
-        skip = []
-    if errors:
-        raise TargetsError(errors)
-    return ConfigsFile(creds, default, devices, frozenset(map(str, skip)))
+    if default is not None and default not in raw_creds:
+        problems.append((("default_credential",), f"{default!r} is not in ssh_credentials"))
+    raw_devices = data.get("devices") if isinstance(data.get("devices"), dict) else {}
+    for name, raw in raw_devices.items():
+        if isinstance(raw, dict) and "credential" in raw and raw["credential"] not in raw_creds:
+            problems.append(
+                (("devices", name, "credential"), f"{raw['credential']!r} is not in ssh_credentials")
+            )
+    if problems:
+        if lines is not None:
+            problems.sort(key=lambda p: lines.at(p[0]))
+        raise TargetsError([validation.located(source, lines, loc, text) for loc, text in problems])
+    devices = {str(n): d.model_dump(exclude_unset=True) if d else {} for n, d in (doc.devices or {}).items()}
+    return ConfigsFile(creds, doc.default_credential, devices, frozenset(map(str, doc.skip or ())))
 
 
 def load_configs_file(path: Path) -> ConfigsFile:
     if not path.exists():
         return ConfigsFile({}, None, {}, frozenset())
-    return parse_configs_file(yaml.safe_load(path.read_text(encoding="utf-8")), str(path))
+    try:
+        data, lines = yamlpos.load(path)
+    except yamlpos.YamlError as exc:
+        raise TargetsError([f"{path}:{exc.line}: {exc.message}"]) from None
+    return parse_configs_file(data, str(path), lines)
 
 
 def _device_type_of(dev: Device) -> str:

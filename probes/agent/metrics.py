@@ -21,6 +21,7 @@ from probes.agent.config import DeviceJob
 from probes.agent.push import Forwarder
 from probes.agent.scheduler import Scheduler
 from probes.agent.spool import Spool
+from probes.common.validation import number
 
 FAILURE_REASONS = ("timeout", "auth", "garbage", "not allowed", "profile", "snmp", "agent")
 POLL_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -47,10 +48,6 @@ def failure_reason(error: str | None) -> str:
     return "other"
 
 
-def _num(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
 class LatestResults:
     """The latest poll result of each device plus poll/failure counts (written on the event loop)."""
 
@@ -74,7 +71,7 @@ class LatestResults:
         if not result.get("ok"):
             key = (job.name, failure_reason(result.get("error")))
             self.failures[key] = self.failures.get(key, 0) + 1
-        if self.duration is not None and _num(result.get("duration_s")) is not None:
+        if self.duration is not None and number(result.get("duration_s")) is not None:
             self.duration.labels(site=job.site).observe(float(result["duration_s"]))
 
 
@@ -134,17 +131,17 @@ class DeviceCollector(Collector):
             d = [job.site, job.name]
             ok = bool(res.get("ok"))
             up.add_metric(d, 1.0 if ok else 0.0)
-            if _num(res.get("ts")) is not None:
+            if number(res.get("ts")) is not None:
                 last.add_metric(d, float(res["ts"]))
             echo = res.get("icmp") or {}  # SNMP or not: a device that answers ping says so
             if isinstance(echo.get("alive"), bool):
                 ping["alive"].add_metric(d, 1.0 if echo["alive"] else 0.0)
             for key, scale in (("rtt_ms", 0.001), ("loss_pct", 0.01)):
-                if (v := _num(echo.get(key))) is not None:
+                if (v := number(echo.get(key))) is not None:
                     ping[key].add_metric(d, v * scale)
             if not ok:
                 continue
-            if (v := _num((res.get("identity") or {}).get("uptime_s"))) is not None:
+            if (v := number((res.get("identity") or {}).get("uptime_s"))) is not None:
                 uptime.add_metric(d, v)
             health = res.get("health") or {}
             for fam, key, scale in (
@@ -152,21 +149,21 @@ class DeviceCollector(Collector):
                 (mem, "mem_pct", 0.01),
                 (temp, "temperature_c", 1),
             ):
-                if (v := _num(health.get(key))) is not None:
+                if (v := number(health.get(key))) is not None:
                     fam.add_metric(d, v * scale)
-            if (v := _num(res.get("sessions"))) is not None:
+            if (v := number(res.get("sessions"))) is not None:
                 sessions.add_metric(d, v)
             names = self._interface_names(res.get("interfaces") or [])
             for iface, name in names:
                 labels = [*d, name]
                 for key, fam in counters.items():
-                    if (v := _num(iface.get(key))) is not None:
+                    if (v := number(iface.get(key))) is not None:
                         fam.add_metric(labels, v)
                 if iface.get("oper") is not None:
                     oper.add_metric(labels, 1.0 if iface.get("oper") == "up" else 0.0)
                 if iface.get("admin") is not None:
                     admin.add_metric(labels, 1.0 if iface.get("admin") == "up" else 0.0)
-                if (v := _num(iface.get("speed_bps"))) is not None:
+                if (v := number(iface.get("speed_bps"))) is not None:
                     speed.add_metric(labels, v / 8)
             seen_peers: set[str] = set()
             for t in res.get("tunnels") or []:

@@ -5,6 +5,11 @@ walks the spool oldest first (after an outage, a restart or a failed live send),
 fresh results keep flowing while a backlog drains.  2xx deletes the batch; network
 errors, 5xx, 408, 429 (and 401, a token problem) leave it spooled and back off; any
 other 4xx is a permanent rejection of that batch and moves it to the dead-letter table.
+
+Over HTTPS the centre's certificate is verified against ``--ca-file`` (or the system's
+CAs); a refused certificate (expired, for another name, from an unknown CA) is a retry
+named as such, like a 401 from the proxy about the agent's client certificate
+(deploy/nginx/nms.conf).
 """
 
 from __future__ import annotations
@@ -41,6 +46,41 @@ class Outcome:
     duplicate: bool = False
     message: str = ""  # the centre's "error" field, naming the bad field
     samples: tuple[int, ...] = ()  # samples the centre refused for clock skew (all of them at once)
+    tls: str = ""  # a TLS problem needing an operator (certificate refused), for the log
+
+
+def tls_context(
+    ca_file: str | None, cert_file: str | None = None, key_file: str | None = None
+) -> ssl.SSLContext:
+    """Verifying context (hostname checked, TLS 1.2+) with the agent's client certificate if given.
+
+    Raises ``ValueError`` naming the file that cannot be used, at start rather than at each send.
+    """
+    if key_file and not cert_file:
+        raise ValueError("--key-file needs --cert-file")
+    try:
+        ctx = ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(f"--ca-file {ca_file}: {exc}") from None
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    if cert_file:
+        try:
+            ctx.load_cert_chain(cert_file, key_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(f"--cert-file {cert_file} / --key-file {key_file}: {exc}") from None
+    return ctx
+
+
+def tls_problem(reason: object) -> str:
+    """What is wrong with the TLS handshake, in words an operator can act on ("" if not TLS)."""
+    if isinstance(reason, ssl.SSLCertVerificationError):
+        what = reason.verify_message or str(reason)
+        if reason.verify_code in (2, 18, 19, 20, 21):  # unknown issuer, self-signed, unverifiable
+            what += " (the centre's certificate is not signed by a CA in --ca-file)"
+        return f"centre certificate refused: {what}"
+    if isinstance(reason, ssl.SSLError):
+        return f"TLS handshake failed: {reason.reason or reason}"
+    return ""
 
 
 def bad_sample(message: str) -> int | None:
@@ -52,11 +92,22 @@ def bad_sample(message: str) -> int | None:
 class Sender:
     """POSTs a batch body to the centre's ingest URL with the agent's bearer token."""
 
-    def __init__(self, centre: str, token: str, timeout: float = 10.0, ca_file: str | None = None) -> None:
+    def __init__(
+        self,
+        centre: str,
+        token: str,
+        timeout: float = 10.0,
+        ca_file: str | None = None,
+        cert_file: str | None = None,
+        key_file: str | None = None,
+    ) -> None:
         self.url = centre.rstrip("/") + INGEST_PATH
         self._token = token
         self.timeout = timeout
-        ctx = ssl.create_default_context(cafile=ca_file) if self.url.startswith("https:") else None
+        https = self.url.startswith("https:")
+        if not https and (ca_file or cert_file):
+            raise ValueError("--ca-file/--cert-file need an https:// --centre")
+        ctx = tls_context(ca_file, cert_file, key_file) if https else None
         host = urllib.parse.urlsplit(self.url).hostname or ""
         # A centre on loopback is never reached through a proxy from the environment.
         proxies = urllib.request.ProxyHandler({} if is_loopback(host) else None)
@@ -84,6 +135,8 @@ class Sender:
             status, text = exc.code, exc.read(2000).decode("utf-8", "replace")
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
             reason = getattr(exc, "reason", exc)
+            if problem := tls_problem(reason):
+                return Outcome("retry", None, problem, tls=problem)
             return Outcome("retry", None, f"unreachable: {reason}")
         if 200 <= status < 300:
             try:
@@ -92,14 +145,16 @@ class Sender:
                 duplicate = False
             return Outcome("ok", status, "", duplicate)
         detail = f"HTTP {status}: {text.strip()[:300]}"
-        if status >= 500 or status in RETRYABLE_4XX or status < 400:
-            return Outcome("retry", status, detail)
         try:
             answer = json.loads(text)
             message = str(answer.get("error") or "")
             ahead = tuple((answer.get("clock_skew") or {}).get("samples") or ())
         except (ValueError, AttributeError, TypeError):
             message, ahead = "", ()
+        if status >= 500 or status in RETRYABLE_4XX or status < 400:
+            # the proxy's word on this agent's client certificate needs an operator, like a bad server cert
+            tls = message if status == 401 and message.startswith("client certificate") else ""
+            return Outcome("retry", status, detail, tls=tls)
         return Outcome("reject", status, detail, message=message, samples=ahead)
 
 
@@ -138,6 +193,7 @@ class Forwarder:
         self._inflight: set[int] = set()
         self._wake = asyncio.Event()
         self._stopping = False
+        self._tls_logged = ""
 
     def submit(self, batch: Batch) -> None:
         """A batch was just sealed (and committed): try it on the live lane."""
@@ -156,6 +212,7 @@ class Forwarder:
                 if not self.stats.healthy:
                     log("info", "centre reachable", lane=lane, seq=batch.seq)
                 self.stats.healthy = True
+                self._tls_logged = ""
                 self._wake.set()
             elif outcome.kind == "reject":
                 index = outcome.samples or bad_sample(outcome.message)
@@ -179,6 +236,16 @@ class Forwarder:
                 self.spool.note_failure(batch.seq, outcome.detail)
                 self.stats.retries += 1
                 self.stats.last_error = outcome.detail
+                if outcome.tls and outcome.tls != self._tls_logged:  # needs an operator: say it each change
+                    log(
+                        "error",
+                        "TLS problem, spooling",
+                        lane=lane,
+                        seq=batch.seq,
+                        problem=outcome.tls,
+                        url=self.sender.url,
+                    )
+                self._tls_logged = outcome.tls
                 if self.stats.healthy:
                     log(
                         "warning",

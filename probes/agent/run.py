@@ -53,6 +53,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--token-file", type=Path, default=None, help="file (mode 0600) holding the agent token")
     p.add_argument("--ca-file", default=None, help="CA bundle to verify an https centre")
     p.add_argument(
+        "--cert-file", default=None, help="this agent's client certificate (PEM), if the centre's proxy asks"
+    )
+    p.add_argument("--key-file", default=None, help="its private key (PEM; default: in --cert-file)")
+    p.add_argument(
         "--secrets-file", type=Path, default=None, help="SNMP secrets file (default $NMS_SECRETS_FILE)"
     )
     p.add_argument(
@@ -145,7 +149,14 @@ class Agent:
             raise ConfigError(f"--centre: {exc}") from None
         spool_dir = Path(args.spool_dir or settings.data_dir / "agent")
         self.spool = Spool(spool_dir / f"{self.name}.db", self.name, int(args.spool_max_mb * (1 << 20)))
-        self.sender = Sender(args.centre, token, timeout=args.push_timeout, ca_file=args.ca_file)
+        self.sender = Sender(
+            args.centre,
+            token,
+            timeout=args.push_timeout,
+            ca_file=args.ca_file,
+            cert_file=args.cert_file,
+            key_file=args.key_file,
+        )
         self.creds: dict[str, Credential] = {}
         self.results = LatestResults()
         self.pinger: Pinger | None = None
@@ -180,6 +191,7 @@ class Agent:
             ts=result.get("ts"),
             ok=result.get("ok"),
             error=result.get("error"),
+            failed=result.get("failed") or None,  # plugins that failed while the device answered
             duration_s=result.get("duration_s"),
             interfaces=len(result.get("interfaces") or []),
             icmp=result.get("icmp"),

@@ -27,7 +27,9 @@ ResultFn = Callable[[DeviceJob, dict[str, Any]], None]
 
 def failed_result(job: DeviceJob, error: str, started: float, duration: float) -> dict[str, Any]:
     """A poll result for a poll that could not run or did not finish (contract shape)."""
-    return PollResult(job.name, started, job.profile, error=error, duration_s=round(duration, 4)).to_dict()
+    result = PollResult(device=job.name, ts=started, profile=job.profile, ok=False, error=error)
+    result.duration_s = round(duration, 4)
+    return result.to_dict()
 
 
 def backoff_delay(interval: float, failures: int, cap_factor: int = 8, cap_s: float = 900.0) -> float:

@@ -3,26 +3,36 @@
 Loading is pure and all-or-nothing: it reads the file, collects *every* problem as
 ``file:line: field: problem`` and either returns a brand-new ``Inventory`` or raises
 :class:`InventoryError` -- nothing that was loaded before is touched. Line numbers come
-from the YAML nodes (composed with libyaml when available, so the 1,000-device file
-loads in well under a second).
+from the YAML nodes (:mod:`probes.common.yamlpos`, libyaml when available, so the
+1,000-device file loads in well under a second).  What one field says about itself is
+checked by its section's pydantic model (:mod:`probes.common.inventory_fields`); this
+module walks the nodes and checks what entries say about each other.
 """
 
 from __future__ import annotations
 
+import gc
 import ipaddress
-import re
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import yaml
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from probes.common import validation, yamlpos
+from probes.common.inventory_fields import (
+    NATIVE_ERRORS,
+    AgentFields,
+    CredentialFields,
+    DeviceFields,
+    LinkFields,
+    SiteFields,
+    as_int,
+    as_strlist,
+    describe,
+)
 from probes.common.inventory_model import (
-    DEVICE_ROLES,
-    LINK_KINDS,
     NETWORKS,
-    SITE_KINDS,
     AgentDef,
     CredentialRef,
     Device,
@@ -31,27 +41,14 @@ from probes.common.inventory_model import (
     LinkEnd,
     Site,
 )
-from probes.snmp.credential import VERSIONS, CredentialFieldError, auth_protocol, priv_protocol
+from probes.snmp.credential import CredentialFieldError, auth_protocol, priv_protocol
 
 __all__ = ["InventoryError", "load_inventory"]
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_CONSTRUCTOR = yaml.constructor.SafeConstructor()
-
 TOP_LEVEL = ("version", "credentials", "sites", "devices", "links", "agents")
 SUPPORTED_VERSION = 1
-# China's bounding box (WGS-84), generous: Hainan/Nansha excluded, Heilongjiang/Xinjiang included.
-LAT_RANGE = (18.0, 54.0)
-LON_RANGE = (73.0, 136.0)
-INTERVAL_RANGE = (10, 3600)
-SNMP_VERSIONS = tuple(VERSIONS)
 # Field names that would carry a secret value; the inventory must only name env vars.
 SECRET_FIELDS = ("community", "auth_key", "priv_key", "password", "secret", "token", "key")
-
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-_DEVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_CODE = re.compile(r"^\d{6}(-D\d{2,3})?$")
 
 
 class InventoryError(Exception):
@@ -65,51 +62,57 @@ class InventoryError(Exception):
 def load_inventory(path: str | Path) -> Inventory:
     """Read, validate and return a new Inventory, or raise InventoryError listing every problem."""
     fname = str(path)
+    collecting = gc.isenabled()
+    gc.disable()  # tens of thousands of acyclic nodes: the cycle collector would cost a third
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InventoryError([f"{fname}:0: file: cannot read: {exc.strerror or exc}"]) from None
-    except UnicodeDecodeError as exc:
-        raise InventoryError([f"{fname}:0: file: not UTF-8 text ({exc.reason})"]) from None
-    try:
-        root = yaml.compose(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 0
-        raise InventoryError([f"{fname}:{line}: yaml: {exc.problem or exc.context}"]) from None
-    except yaml.YAMLError as exc:
-        raise InventoryError([f"{fname}:0: yaml: {exc}"]) from None
-    inv = _Validator(fname).run(root)
+        root = yamlpos.compose(yamlpos.read(path))
+        inv = _Validator(fname).run(root)
+    except yamlpos.YamlError as exc:
+        raise InventoryError([f"{fname}:{exc.line}: {exc.message}"]) from None
+    finally:
+        if collecting:
+            gc.enable()
     inv.source = fname
     return inv
 
 
 # ---------------------------------------------------------------------------- helpers
 
+_line = yamlpos.line
+_scalar = yamlpos.scalar
 
-def _line(node: Node) -> int:
-    return node.start_mark.line + 1
+
+def _value(node: Node, depth: int = 0) -> Any:
+    """A field's value from its node, as ``yaml.safe_load`` would give it; fields are flat, so
+    anything nested deeper than a few levels (a recursive alias) reads as an empty list."""
+    if isinstance(node, ScalarNode):
+        return _scalar(node)
+    if depth > 3:
+        return []
+    if isinstance(node, SequenceNode):
+        return [_value(item, depth + 1) for item in node.value]
+    if isinstance(node, MappingNode):
+        return {
+            _scalar(k) if isinstance(k, ScalarNode) else None: _value(v, depth + 1) for k, v in node.value
+        }
+    return None
 
 
 def _describe(node: Node) -> str:
-    if isinstance(node, MappingNode):
-        return "a mapping"
-    if isinstance(node, SequenceNode):
-        return "a list"
-    value = _scalar(node)
-    if value is None:
-        return "null"
-    return f"{type(value).__name__} {value!r}"
+    return describe(_value(node))
 
 
-def _scalar(node: ScalarNode) -> Any:
-    ctor = _CONSTRUCTOR.yaml_constructors.get(node.tag)
-    if ctor is None:
-        return node.value
-    try:
-        return ctor(_CONSTRUCTOR, node)
-    except (ValueError, TypeError, yaml.YAMLError):
-        return node.value  # e.g. "!!int abc": keep the text and let the field's type check report it
+_ADAPTERS: dict[tuple[type, str], TypeAdapter] = {}
+
+
+def _field_adapter(model: type[BaseModel], name: str) -> TypeAdapter:
+    """One field of a model on its own, for the good fields of an entry that has a bad one."""
+    key = (model, name)
+    if key not in _ADAPTERS:
+        info = model.model_fields[name]
+        kind = Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
+        _ADAPTERS[key] = TypeAdapter(kind)  # type: ignore[arg-type]
+    return _ADAPTERS[key]
 
 
 class _Entry:
@@ -185,32 +188,46 @@ class _Validator:
             out[key] = (knode, vnode)
         return out
 
-    def check_keys(self, e: _Entry, allowed: tuple[str, ...], required: tuple[str, ...]) -> None:
-        for key, (knode, _) in e.fields.items():
+    def fields(self, e: _Entry, model: type[BaseModel]) -> dict[str, Any]:
+        """The entry's fields checked by its section's model; a field in error reads as None.
+
+        Every problem is recorded on the line of its field (the entry's line for a missing
+        one); a field that looks like an inline secret is refused before the model sees it.
+        """
+        raw: dict[str, Any] = {}
+        for key, (knode, vnode) in e.fields.items():
             if key in SECRET_FIELDS or key.endswith(("_key", "_password", "_secret", "_token")):
                 self.err(
-                    _line(knode),
+                    yamlpos.line(knode),
                     f"{e.label}.{key}",
                     f"secret given inline; secrets must come from the environment or the secrets "
                     f"file: name the variable in {key}_env",
                 )
-            elif key not in allowed:
-                self.err(_line(knode), f"{e.label}.{key}", "unknown field")
-        for key in required:
-            if key not in e.fields:
-                self.err(e.line, f"{e.label}.{key}", "required field missing")
-
-    def get(self, e: _Entry, key: str, kind: str, default: Any = None) -> Any:
-        """Typed field value; on a type error records it and returns None."""
-        if key not in e.fields:
-            return default
-        node = e.fields[key][1]
-        conv = _KINDS[kind]
-        ok, value = conv(node)
-        if not ok:
-            self.err(_line(node), f"{e.label}.{key}", f"expected {_KIND_NAMES[kind]}, got {_describe(node)}")
-            return None
-        return value
+            else:
+                raw[key] = _value(vnode)
+        try:
+            return dict(model.model_validate(raw).__dict__)
+        except ValidationError as exc:
+            bad = set()
+            for err in exc.errors(include_url=False):
+                loc, key = err["loc"], err["loc"][0] if err["loc"] else None
+                info = model.model_fields.get(str(key))
+                if err["type"] in NATIVE_ERRORS and info is not None and info.description:
+                    text = f"expected {info.description}, got {describe(err['input'])}"
+                else:
+                    text = validation.message(err)
+                    loc = (*loc, *((err.get("ctx") or {}).get("at") or ()))
+                self.err(self.line_of(e, str(key)), validation.path(loc, e.label), text)
+                bad.add(key)
+        out: dict[str, Any] = {}
+        for name, info in model.model_fields.items():
+            if name in bad or (name not in raw and info.is_required()):
+                out[name] = None
+            elif name in raw:
+                out[name] = _field_adapter(model, name).validate_python(raw[name])
+            else:
+                out[name] = info.get_default(call_default_factory=True)
+        return out
 
     def unknown(self, section: str, ref: str, known: dict[str, Any]) -> bool:
         """True when `ref` names no valid entry of `section`; only undeclared names need an error."""
@@ -218,24 +235,6 @@ class _Validator:
 
     def line_of(self, e: _Entry, key: str) -> int:
         return _line(e.fields[key][1]) if key in e.fields else e.line
-
-    def check_env(self, e: _Entry, key: str, value: str | None) -> None:
-        if value is not None and not _ENV_NAME.match(value):
-            self.err(
-                self.line_of(e, key), f"{e.label}.{key}", f"{value!r} is not an environment variable name"
-            )
-
-    def choice(self, e: _Entry, key: str, value: str | None, allowed: tuple[str, ...]) -> bool:
-        if value is None:
-            return False
-        if value not in allowed:
-            self.err(
-                self.line_of(e, key),
-                f"{e.label}.{key}",
-                f"unknown {key} {value!r} (expected one of: {', '.join(allowed)})",
-            )
-            return False
-        return True
 
     def protocol(self, e: _Entry, key: str, value: str) -> None:
         """An SNMPv3 protocol name from the one table of names (:mod:`probes.snmp.credential`)."""
@@ -264,8 +263,7 @@ class _Validator:
                 self.err(_line(root_node), key, "required top-level key missing")
         if "version" in root:
             vnode = root["version"][1]
-            ok, version = _as_int(vnode)
-            if not ok or version != SUPPORTED_VERSION:
+            if as_int(_value(vnode)) != SUPPORTED_VERSION:
                 self.err(_line(vnode), "version", f"unsupported version {vnode.value!r} (expected 1)")
 
         inv = Inventory()
@@ -283,24 +281,10 @@ class _Validator:
             raise InventoryError([msg for _, msg in self.errors])
 
     def credentials(self, entries: list[_Entry], inv: Inventory) -> None:
-        fields = (
-            "name",
-            "version",
-            "community_env",
-            "user",
-            "auth_proto",
-            "auth_key_env",
-            "priv_proto",
-            "priv_key_env",
-        )
         for e in entries:
-            self.check_keys(e, fields, ("name", "version"))
-            name = self.get(e, "name", "name")
-            version = self.get(e, "version", "str")
-            vals = {k: self.get(e, k, "str") for k in fields[2:]}
-            for k in ("community_env", "auth_key_env", "priv_key_env"):
-                self.check_env(e, k, vals[k])
-            ok = self.choice(e, "version", version, SNMP_VERSIONS)
+            vals = self.fields(e, CredentialFields)
+            name, version = vals.pop("name"), vals.pop("version")
+            ok = version is not None
             if ok and version in ("v1", "v2c") and not {"community_env", "community"} & e.fields.keys():
                 self.err(e.line, f"{e.label}.community_env", f"required for SNMP {version}")
             if ok and version == "v3":
@@ -332,28 +316,15 @@ class _Validator:
             inv.credentials[name] = CredentialRef(name=name, version=version or "v2c", line=e.line, **vals)
 
     def sites(self, entries: list[_Entry], inv: Inventory) -> None:
-        allowed = ("id", "name_zh", "name_pinyin", "code", "kind", "parent", "lat", "lon", "prefixes")
         codes: dict[str, int] = {}
         for e in entries:
-            self.check_keys(e, allowed, ("id", "name_zh", "code", "kind", "parent", "lat", "lon"))
-            sid = self.get(e, "id", "slug")
-            name_zh = self.get(e, "name_zh", "str")
-            pinyin = self.get(e, "name_pinyin", "str", "")
-            code = self.get(e, "code", "code")
-            kind = self.get(e, "kind", "str")
-            parent = self.get(e, "parent", "optstr")
-            lat = self.get(e, "lat", "float")
-            lon = self.get(e, "lon", "float")
+            v = self.fields(e, SiteFields)
+            sid, name_zh, pinyin, code, kind = v["id"], v["name_zh"], v["name_pinyin"], v["code"], v["kind"]
+            parent, lat, lon = v["parent"], v["lat"], v["lon"]
             prefixes = self.prefixes(e)
-            kind_ok = self.choice(e, "kind", kind, SITE_KINDS)
+            kind_ok = kind is not None
             if code is not None:
-                if not _CODE.match(code):
-                    self.err(
-                        self.line_of(e, "code"),
-                        f"{e.label}.code",
-                        f"{code!r} is not a division code (6 digits, or 6 digits and -Dnn)",
-                    )
-                elif code in codes:
+                if code in codes:
                     self.err(
                         self.line_of(e, "code"),
                         f"{e.label}.code",
@@ -361,24 +332,12 @@ class _Validator:
                     )
                 else:
                     codes[code] = self.line_of(e, "code")
-            if lat is not None and not LAT_RANGE[0] <= lat <= LAT_RANGE[1]:
-                self.err(
-                    self.line_of(e, "lat"),
-                    f"{e.label}.lat",
-                    f"{lat} is outside China (latitude {LAT_RANGE[0]:g}..{LAT_RANGE[1]:g})",
-                )
-            if lon is not None and not LON_RANGE[0] <= lon <= LON_RANGE[1]:
-                self.err(
-                    self.line_of(e, "lon"),
-                    f"{e.label}.lon",
-                    f"{lon} is outside China (longitude {LON_RANGE[0]:g}..{LON_RANGE[1]:g})",
-                )
             if kind_ok and "parent" in e.fields:
                 if kind == "province" and parent is not None:
                     self.err(
                         self.line_of(e, "parent"), f"{e.label}.parent", "the province has no parent (null)"
                     )
-                if kind != "province" and _is_null(e.fields["parent"][1]):
+                if kind != "province" and _value(e.fields["parent"][1]) is None:
                     self.err(self.line_of(e, "parent"), f"{e.label}.parent", f"a {kind} needs a parent site")
             if sid is None or name_zh is None or code is None or not kind_ok or lat is None or lon is None:
                 continue
@@ -479,8 +438,8 @@ class _Validator:
                     _line(knode), label, f"unknown network {net!r} (expected one of: {', '.join(NETWORKS)})"
                 )
                 continue
-            ok, items = _as_strlist(vnode)
-            if not ok:
+            items = as_strlist(_value(vnode))
+            if items is None:
                 self.err(_line(vnode), label, f"expected a list of CIDR prefixes, got {_describe(vnode)}")
                 continue
             for item_node, cidr in zip(vnode.value, items, strict=True):
@@ -513,85 +472,22 @@ class _Validator:
                     )
 
     def devices(self, entries: list[_Entry], inv: Inventory) -> None:
-        allowed = (
-            "name",
-            "site",
-            "role",
-            "vendor",
-            "model",
-            "profile",
-            "network",
-            "address",
-            "credential",
-            "interval_s",
-            "port",
-            "interfaces",
-            "tunnel_peers",
-        )
         addresses: dict[tuple[str, str], tuple[str, int]] = {}
         peers: list[tuple[_Entry, str, tuple[str, ...]]] = []
         for e in entries:
-            self.check_keys(e, allowed, ("name", "site", "role", "vendor", "model", "address", "credential"))
-            name = self.get(e, "name", "name")
-            site = self.get(e, "site", "str")
-            role = self.get(e, "role", "str")
-            vendor = self.get(e, "vendor", "str")
-            model = self.get(e, "model", "str")
-            profile = self.get(e, "profile", "str", "auto")
-            network = self.get(e, "network", "str", "internal")
-            address = self.get(e, "address", "str")
-            cred = self.get(e, "credential", "str")
-            interval = self.get(e, "interval_s", "int", 60)
-            port = self.get(e, "port", "int", 161)
-            ifaces = self.get(e, "interfaces", "strlist", ())
-            tunnel_peers = self.get(e, "tunnel_peers", "strlist", ())
-            good = all(
-                v is not None
-                for v in (
-                    name,
-                    site,
-                    role,
-                    vendor,
-                    model,
-                    profile,
-                    network,
-                    address,
-                    cred,
-                    interval,
-                    port,
-                    ifaces,
-                    tunnel_peers,
-                )
-            )
+            v = self.fields(e, DeviceFields)
+            name, site, network, address = v["name"], v["site"], v["network"], v["address"]
+            cred, ifaces, tunnel_peers = v["credential"], v["interfaces"], v["tunnel_peers"]
+            good = all(x is not None for x in v.values())
             if site is not None and site not in inv.sites:
                 if self.unknown("sites", site, inv.sites):
                     self.err(self.line_of(e, "site"), f"{e.label}.site", f"unknown site {site!r}")
                 good = False
-            good &= self.choice(e, "role", role, DEVICE_ROLES)
-            good &= self.choice(e, "network", network, NETWORKS)
             if cred is not None and cred not in inv.credentials:
                 if self.unknown("credentials", cred, inv.credentials):
                     self.err(
                         self.line_of(e, "credential"), f"{e.label}.credential", f"unknown credential {cred!r}"
                     )
-                good = False
-            if address is not None:
-                try:
-                    address = str(ipaddress.ip_address(address))
-                except ValueError:
-                    self.err(
-                        self.line_of(e, "address"), f"{e.label}.address", f"{address!r} is not an IP address"
-                    )
-                    good = False
-            if interval is not None and not INTERVAL_RANGE[0] <= interval <= INTERVAL_RANGE[1]:
-                self.err(
-                    self.line_of(e, "interval_s"),
-                    f"{e.label}.interval_s",
-                    f"{interval} is out of range ({INTERVAL_RANGE[0]}..{INTERVAL_RANGE[1]} seconds)",
-                )
-                good = False
-            if port is not None and not 1 <= port <= 65535:
-                self.err(self.line_of(e, "port"), f"{e.label}.port", f"{port} is out of range (1..65535)")
                 good = False
             if ifaces:
                 seen: set[str] = set()
@@ -624,22 +520,8 @@ class _Validator:
             addresses[key] = (name, e.line)
             if not self.in_site_prefixes(e, inv, site, network, address):
                 continue
-            inv.devices[name] = Device(
-                name=name,
-                site=site,
-                role=role,
-                vendor=vendor,
-                model=model,
-                profile=profile,
-                address=address,
-                credential=cred,
-                interval_s=interval,
-                port=port,
-                interfaces=tuple(ifaces),
-                tunnel_peers=tuple(tunnel_peers),
-                line=e.line,
-                network=network,
-            )
+            v["interfaces"], v["tunnel_peers"] = tuple(ifaces), tuple(tunnel_peers)
+            inv.devices[name] = Device(**v, line=e.line)
             peers.append((e, name, tuple(tunnel_peers)))
         for e, name, tps in peers:
             for peer in tps:
@@ -655,26 +537,13 @@ class _Validator:
                     )
 
     def links(self, entries: list[_Entry], inv: Inventory) -> None:
-        allowed = ("id", "a", "b", "kind", "capacity_bps", "network", "circuit_id")
         used: dict[tuple[str, str], tuple[str, int]] = {}
         for e in entries:
-            self.check_keys(e, allowed, ("id", "a", "b", "kind", "capacity_bps", "network"))
-            lid = self.get(e, "id", "name")
-            kind = self.get(e, "kind", "str")
-            cap = self.get(e, "capacity_bps", "int")
-            network = self.get(e, "network", "str")
-            circuit = self.get(e, "circuit_id", "str", "-")
+            v = self.fields(e, LinkFields)
+            lid, kind, cap, network = v["id"], v["kind"], v["capacity_bps"], v["network"]
+            circuit = v["circuit_id"]
             ends = [self.link_end(e, side, inv) for side in ("a", "b")]
-            good = all(v is not None for v in (lid, kind, cap, network, circuit, *ends))
-            good &= self.choice(e, "kind", kind, LINK_KINDS)
-            good &= self.choice(e, "network", network, NETWORKS)
-            if cap is not None and cap <= 0:
-                self.err(
-                    self.line_of(e, "capacity_bps"),
-                    f"{e.label}.capacity_bps",
-                    f"capacity must be positive, got {cap}",
-                )
-                good = False
+            good = all(x is not None for x in (lid, kind, cap, network, circuit, *ends))
             if not good:
                 continue
             if lid in inv.links:
@@ -739,11 +608,8 @@ class _Validator:
     def agents(self, entries: list[_Entry], inv: Inventory) -> None:
         covered: dict[str, tuple[str, int]] = {}
         for e in entries:
-            self.check_keys(e, ("name", "sites", "token_env"), ("name", "sites", "token_env"))
-            name = self.get(e, "name", "name")
-            sites = self.get(e, "sites", "strlist")
-            token_env = self.get(e, "token_env", "str")
-            self.check_env(e, "token_env", token_env)
+            v = self.fields(e, AgentFields)
+            name, sites, token_env = v["name"], v["sites"], v["token_env"]
             good = all(v is not None for v in (name, sites, token_env))
             for sid in sites or ():
                 if sid not in inv.sites:
@@ -770,96 +636,3 @@ class _Validator:
             for sid in sites:
                 covered[sid] = (name, e.line)
             inv.agents[name] = AgentDef(name=name, sites=tuple(sites), token_env=token_env, line=e.line)
-
-
-# ---------------------------------------------------------------------------- scalar kinds
-
-
-def _is_null(node: Node) -> bool:
-    return isinstance(node, ScalarNode) and _scalar(node) is None
-
-
-def _as_str(node: Node) -> tuple[bool, Any]:
-    if isinstance(node, ScalarNode):
-        v = _scalar(node)
-        if isinstance(v, str) and v.strip():
-            return True, v
-    return False, None
-
-
-def _as_optstr(node: Node) -> tuple[bool, Any]:
-    return (True, None) if _is_null(node) else _as_str(node)
-
-
-def _as_slug(node: Node) -> tuple[bool, Any]:
-    ok, v = _as_str(node)
-    return (True, v) if ok and _SLUG.match(v) else (False, None)
-
-
-def _as_name(node: Node) -> tuple[bool, Any]:
-    ok, v = _as_str(node)
-    return (True, v) if ok and _DEVICE_NAME.match(v) else (False, None)
-
-
-def _as_code(node: Node) -> tuple[bool, Any]:
-    if isinstance(node, ScalarNode):
-        v = _scalar(node)
-        if isinstance(v, int) and not isinstance(v, bool):
-            return True, str(v)
-    return _as_str(node)
-
-
-def _as_int(node: Node) -> tuple[bool, Any]:
-    if isinstance(node, ScalarNode):
-        v = _scalar(node)
-        if isinstance(v, bool):
-            return False, None
-        if isinstance(v, int):
-            return True, v
-        if isinstance(v, float) and v.is_integer():
-            return True, int(v)
-    return False, None
-
-
-def _as_float(node: Node) -> tuple[bool, Any]:
-    if isinstance(node, ScalarNode):
-        v = _scalar(node)
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            return True, float(v)
-    return False, None
-
-
-def _as_strlist(node: Node) -> tuple[bool, Any]:
-    if _is_null(node):
-        return True, []
-    if not isinstance(node, SequenceNode):
-        return False, None
-    out = []
-    for item in node.value:
-        ok, v = _as_str(item)
-        if not ok:
-            return False, None
-        out.append(v)
-    return True, out
-
-
-_KINDS: dict[str, Callable[[Node], tuple[bool, Any]]] = {
-    "str": _as_str,
-    "optstr": _as_optstr,
-    "slug": _as_slug,
-    "name": _as_name,
-    "code": _as_code,
-    "int": _as_int,
-    "float": _as_float,
-    "strlist": _as_strlist,
-}
-_KIND_NAMES = {
-    "str": "a non-empty string",
-    "optstr": "a string or null",
-    "slug": "a lowercase ASCII id (a-z, 0-9, -)",
-    "name": "an ASCII name (A-Z, a-z, 0-9, ., _, -)",
-    "code": "a division code string",
-    "int": "an integer",
-    "float": "a number",
-    "strlist": "a list of strings",
-}

@@ -22,10 +22,7 @@ from probes.events.service import EventService, credentials
 
 
 def _print(ev: Event) -> None:
-    print(json.dumps({"time": ev.time, "source": ev.source, "device": ev.device, "kind": ev.kind,
-                      "subject": ev.subject, "severity": ev.severity, "text": ev.text,
-                      "origin": ev.origin, "clears": ev.clears, "count": ev.count,
-                      "raw": ev.raw.hex()}, ensure_ascii=False), flush=True)
+    print(json.dumps(ev.as_dict(), ensure_ascii=False), flush=True)
 
 
 async def _run(svc: EventService, args: argparse.Namespace) -> None:

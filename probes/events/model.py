@@ -35,3 +35,9 @@ class Event:
     origin: Origin = "trap"
     clears: str | None = None
     count: int = 1  # >1 for an aggregated flood summary
+
+    def as_dict(self) -> dict:
+        """The JSON form an agent sends and the centre's event log takes (``raw`` as hex)."""
+        return {"time": self.time, "source": self.source, "device": self.device, "kind": self.kind,
+                "subject": self.subject, "severity": self.severity, "text": self.text,
+                "origin": self.origin, "clears": self.clears, "count": self.count, "raw": self.raw.hex()}

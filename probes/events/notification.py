@@ -54,13 +54,38 @@ _OIDS: dict[bytes, str] = {}
 _OIDS_MAX = 8192  # a storm repeats the same few varbind names; the cache starts afresh when full
 
 
+#: decoded varbinds by their encoding (values that change with every message, such as
+#: sysUpTime and counters, are not kept); cleared when full like ``_OIDS``
+_VARBINDS: dict[bytes, tuple[str, Value]] = {}
+_VARBINDS_MAX = 8192
+_VOLATILE = frozenset((ber.TIMETICKS, ber.COUNTER32, ber.COUNTER64))
+
+
 def oid_of(body: bytes) -> str:
-    """Dotted text of an encoded OID body, cached."""
+    """Dotted text of an encoded OID body, cached.  A new row of a known column (a storm over
+    many interfaces) costs one lookup of the column and the decoding of its last arc."""
     text = _OIDS.get(body)
-    if text is None:
-        if len(_OIDS) >= _OIDS_MAX:
-            _OIDS.clear()
+    if text is not None:
+        return text
+    if len(_OIDS) >= _OIDS_MAX:
+        _OIDS.clear()
+    j = len(body) - 2  # the last sub-identifier starts after the previous one's final octet
+    while j >= 0 and body[j] & 0x80:
+        j -= 1
+    if j < 0 or body[-1] & 0x80:  # one sub-identifier, or truncated: decode (and refuse) it whole
         text = _OIDS[body] = oid_text(ber.dec_oid_body(body))
+        return text
+    head = body[:j + 1]
+    column = _OIDS.get(head)
+    if column is None:
+        arcs = ber.dec_oid_body(body)
+        _OIDS[head] = oid_text(arcs[:-1])
+        text = _OIDS[body] = oid_text(arcs)
+        return text
+    arc = 0
+    for b in body[j + 1:]:
+        arc = arc << 7 | (b & 0x7F)
+    text = _OIDS[body] = f"{column}.{arc}"
     return text
 
 
@@ -87,13 +112,21 @@ def varbinds(buf: bytes, start: int, end: int) -> list[tuple[str, Value]]:
     if tag != ber.SEQUENCE or stop > end:
         raise ber.BerError("varbind list is not a SEQUENCE")
     out: list[tuple[str, Value]] = []
+    seen, append = _VARBINDS, out.append
     while pos < stop:
+        raw = None
         if buf[pos] == 0x30 and buf[pos + 1] < 0x80 and buf[pos + 2] == 0x06 and buf[pos + 3] < 0x80:
             # the common case, short lengths: sliced here instead of three read_tlv calls
             ve, os_ = pos + 2 + buf[pos + 1], pos + 4
             oe = os_ + buf[pos + 3]
             if ve > stop or oe > ve:
                 raise ber.BerError("varbind runs past its list")
+            raw = buf[pos:ve]
+            hit = seen.get(raw)
+            if hit is not None:  # a flapping link repeats its varbinds: decoded once
+                append(hit)
+                pos = ve
+                continue
         else:
             vtag, vs, ve = ber.read_tlv(buf, pos)
             if vtag != ber.SEQUENCE or ve > stop:
@@ -114,7 +147,12 @@ def varbinds(buf: bytes, start: int, end: int) -> list[tuple[str, Value]]:
             val = buf[ts:te]
         else:
             val = _value(ttag, buf, ts, te)
-        out.append((oid_of(buf[os_:oe]), val))
+        item = (oid_of(buf[os_:oe]), val)
+        append(item)
+        if raw is not None and ttag not in _VOLATILE:
+            if len(seen) >= _VARBINDS_MAX:
+                seen.clear()
+            seen[raw] = item
         pos = ve
     return out
 

@@ -38,6 +38,8 @@ from probes.profile import load_profiles
 
 PROFILE_DIR = Path(__file__).resolve().parent.parent / "profiles"
 MATCH_CHARS = 4096
+MEMO_MAX = 4096  # trap meanings remembered per profile; cleared when full
+_UNSEEN: Any = object()
 _OID = r"^\d+(\.\d+)+$"
 Kind = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
 Oid = Annotated[str, Field(pattern=_OID)]
@@ -143,13 +145,29 @@ class Compiled:
             oid: r if isinstance(r, list) else [r] for oid, r in blocks.traps.items() if r is not None
         }
         self.syslog = [(r, re.compile(r.match), _literal(r.match)) for r in blocks.syslog.values() if r]
+        self._memo: dict[tuple, Meaning | None] = {}
 
     def trap(self, note: Notification) -> Meaning | None:
-        for rule in self.traps.get(note.trap_oid, ()):
+        """The meaning of ``note``; the same notification again (a flapping link sends the
+        same varbinds over and over) is answered from a memo.  Callers must not change it."""
+        variants = self.traps.get(note.trap_oid)
+        if variants is None:
+            return None
+        key = (note.trap_oid, *note.varbinds)
+        memo = self._memo
+        found = memo.get(key, _UNSEEN)
+        if found is not _UNSEEN:
+            return found
+        found = None
+        for rule in variants:
             if not rule.when or all(_fits(note.value(oid), want) for oid, want in rule.when.items()):
-                return Meaning(rule.kind, _subject(rule, note), rule.severity,
-                               _trap_text(rule, note), rule.clears)
-        return None
+                found = Meaning(rule.kind, _subject(rule, note), rule.severity, _trap_text(rule, note),
+                                rule.clears)
+                break
+        if len(memo) >= MEMO_MAX:
+            memo.clear()
+        memo[key] = found
+        return found
 
     def syslog_line(self, line: str) -> Meaning | None:
         """The first rule matching the line's first MATCH_CHARS characters (device messages

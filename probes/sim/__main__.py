@@ -5,6 +5,12 @@
                                [--wan-proxy CENTRE_URL [--wan-proxy-base-port N]]
     python -m probes.sim fault --control URL ACTION [ARGS...] [--es N --ses N]
     python -m probes.sim status --control URL
+    python -m probes.sim send-trap --to HOST:PORT (--device NAME | --from ADDR --community C)
+                                   OID [OID TYPE VALUE]...
+    python -m probes.sim send-syslog --to HOST:PORT [--tcp] (--device NAME | --from ADDR) TEXT
+
+``serve --trap-target [AGENT=]HOST:PORT --syslog-target [AGENT=]HOST:PORT`` makes every
+fault send the traps and syslog lines real devices would (:mod:`probes.sim.notify`).
 """
 
 from __future__ import annotations
@@ -21,7 +27,10 @@ from probes.common.inventory import InventoryError, load_inventory
 from probes.common.secrets import SecretError
 from probes.sim.control import ControlError, get_status, send_fault, serve_control
 from probes.sim.errors import SimError
+from probes.sim.notify import parse_target
 from probes.sim.province import SimulatedProvince
+from probes.sim.send import add_parsers
+from probes.sim.send import run as run_send
 from probes.sim.wan import WanProxies
 
 FAULTS = {
@@ -49,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="forward each city agent to the centre over its simulated uplink (probes.sim.wan)")
     s.add_argument("--wan-proxy-base-port", type=int, default=0, metavar="N",
                    help="forwarder of the i-th city agent (sorted) on N+i (0: free ports)")
+    s.add_argument("--trap-target", action="append", default=[], metavar="[AGENT=]HOST:PORT",
+                   help="faults make the devices send traps here (AGENT= for one agent's devices)")
+    s.add_argument("--syslog-target", action="append", default=[], metavar="[AGENT=]HOST:PORT",
+                   help="faults make the devices send vendor-format syslog (UDP) here")
+
+    add_parsers(sub)
     f = sub.add_parser("fault", help="inject or clear a fault",
                        epilog="actions: " + "; ".join(f"{k} {v}".strip() for k, v in FAULTS.items()))
     f.add_argument("--control", required=True, help="control URL printed by serve, http://127.0.0.1:N")
@@ -74,6 +89,9 @@ async def _serve(args: argparse.Namespace) -> int:
                 raise ValueError(f"--wan-delay-ms: expected auto, 0 or milliseconds, got {delay!r}") from None
         province = SimulatedProvince(inv, port=args.port, devices=args.devices, wan_delay=delay,
                                      seed=args.seed)
+        if args.trap_target or args.syslog_target:
+            province.start_events(dict(map(parse_target, args.trap_target)),
+                                  dict(map(parse_target, args.syslog_target)))
         await province.start_async()
         wan = {}
         if args.wan_proxy:
@@ -108,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.cmd == "serve":
         return asyncio.run(_serve(args))
+    if args.cmd in ("send-trap", "send-syslog"):
+        return run_send(args)
 
     try:
         if args.cmd == "fault":

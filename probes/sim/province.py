@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from probes.common import topology
 from probes.common.inventory_model import Inventory
@@ -25,12 +26,14 @@ from probes.sim.agent import Stats, handle_community, handle_pdu
 from probes.sim.control import serve_control
 from probes.sim.device import SimDevice, link_ends_of, tunnel_peers_of, wan_delay_s
 from probes.sim.errors import SimError
+from probes.sim.notify import Notifier
 from probes.sim.wan import WanProxies
 from probes.snmp import ber
 from probes.snmp.credential import Credential
 from probes.snmp.usm import UsmEngine, UsmUser, engine_time
 
 log = logging.getLogger("probes.sim")
+T = TypeVar("T")
 
 
 def raise_nofile(need: int) -> None:
@@ -139,6 +142,7 @@ class SimulatedProvince:
         # called on the serving loop after every fault (probes.sim.wan cuts agents off)
         self.fault_listeners: list[Callable[[], None]] = []
         self.wan = None  # probes.sim.wan.WanProxies once started
+        self.notifier = None  # probes.sim.notify.Notifier once event targets are given
 
     # ----- serving --------------------------------------------------------------
     def answer(self, dev: SimDevice, data: bytes) -> bytes | None:
@@ -247,7 +251,26 @@ class SimulatedProvince:
         wan = WanProxies(self, centre_url, base_port)
         return asyncio.run_coroutine_threadsafe(wan.start_async(), self._loop).result(timeout=10)
 
+    def start_events(self, traps: dict[str, tuple[str, int]], syslog: dict[str, tuple[str, int]]) -> None:
+        """Make faults send traps and syslog (:mod:`probes.sim.notify`) to these receivers:
+        {agent or "*": (host, port)}.  Call before or after :meth:`start`."""
+
+        def attach() -> None:
+            if self.notifier is not None:
+                self.notifier.close()
+            self.notifier = Notifier(self, traps, syslog)
+            self.notifier.attach()
+
+        self._on_loop(attach)
+
+    def usm_engine(self, name: str) -> UsmEngine | None:
+        """The v3 engine a device answers (and sends traps) with; None for v1/v2c devices."""
+        return self._usm.get(name)
+
     def stop(self) -> None:
+        if self.notifier is not None:
+            self.notifier.close()
+            self.notifier = None
         if self._loop is not None and self._thread is not None and self.wan is not None:
             asyncio.run_coroutine_threadsafe(self.wan.stop_async(), self._loop).result(timeout=10)
             self.wan = None
@@ -280,6 +303,10 @@ class SimulatedProvince:
         From another thread (in-process tests) the change is made on the serving loop,
         so a request never sees a fault half-applied.
         """
+        return self._on_loop(lambda: self._fault_now(action, args, es, ses))
+
+    def _on_loop(self, fn: Callable[[], T]) -> T:
+        """``fn()`` on the serving loop when called from another thread, else here."""
         loop = self._loop
         if loop is not None and loop.is_running() and self._thread is not None \
                 and threading.current_thread() is not self._thread:
@@ -287,13 +314,13 @@ class SimulatedProvince:
 
             def run() -> None:
                 try:
-                    fut.set_result(self._fault_now(action, args, es, ses))
+                    fut.set_result(fn())
                 except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
                     fut.set_exception(exc)
 
             loop.call_soon_threadsafe(run)
             return fut.result(timeout=30)
-        return self._fault_now(action, args, es, ses)
+        return fn()
 
     def _fault_now(self, action: str, args: tuple[str, ...], es: int, ses: int) -> dict:
         now = self.clock()
@@ -418,14 +445,9 @@ class SimulatedProvince:
         if other is not None and device in other.tunnels:
             other.tunnels[device].set("fault", down, now)
 
-    def _route_tunnels(self, now: float) -> None:
-        """A tunnel whose two cipher machines no longer have a path between them drops.
-
-        The path is the province's graph (:mod:`probes.common.topology`) without cut links (an end
-        interface down: link fault, SDH LOS, admin down) and down devices; the tunnel's
-        rows vanish at both ends and come back when a path does.
-        """
-        topo = topology.build(self.inventory)
+    def down_and_cut(self) -> tuple[set[str], set[str]]:
+        """(devices down, links with an end interface down: link fault, SDH LOS, admin down):
+        what the province's graph (:mod:`probes.common.topology`) has lost right now."""
         cut = {
             link.id
             for link in self.inventory.links.values()
@@ -434,7 +456,17 @@ class SimulatedProvince:
             and (itf := self.devices[end.device].interfaces.get(end.interface)) is not None
             and itf.outage.down
         }
-        down = {name for name, d in self.devices.items() if d.down}
+        return {name for name, d in self.devices.items() if d.down}, cut
+
+    def _route_tunnels(self, now: float) -> None:
+        """A tunnel whose two cipher machines no longer have a path between them drops.
+
+        The path is the province's graph (:mod:`probes.common.topology`) without cut links (an end
+        interface down: link fault, SDH LOS, admin down) and down devices; the tunnel's
+        rows vanish at both ends and come back when a path does.
+        """
+        topo = topology.build(self.inventory)
+        down, cut = self.down_and_cut()
         island = topo.components(down, cut) if cut or down else {}
         for name, dev in self.devices.items():
             for peer, tun in dev.tunnels.items():
@@ -447,5 +479,8 @@ class SimulatedProvince:
         faulty = [d.status(now) for d in self.devices.values()
                   if d.down or d.slow_s or any(i.outage.down for i in d.interfaces.values())
                   or any(t.outage.down for t in d.tunnels.values())]
-        return {"devices": len(self.devices), "port": self.port, "uptime_s": round(now - self.started_at, 1),
-                "build_s": round(self.build_s, 2), "stats": self.stats.as_dict(), "faulty": faulty}
+        out = {"devices": len(self.devices), "port": self.port, "uptime_s": round(now - self.started_at, 1),
+               "build_s": round(self.build_s, 2), "stats": self.stats.as_dict(), "faulty": faulty}
+        if self.notifier is not None:
+            out["events_sent"] = dict(self.notifier.sent)
+        return out

@@ -106,21 +106,9 @@ class WanProxies:
         self.routes = {a: Route(a, anchor_of(inv, a), p) for a, p in ports.items()}
 
     # ----- the network's state, from the simulator ---------------------------------
-    def _down_and_blocked(self) -> tuple[set[str], set[str]]:
-        devs = self.province.devices
-        down = {name for name, d in devs.items() if d.down}
-        blocked = set()
-        for link in self.province.inventory.links.values():
-            for end in (link.a, link.b):
-                dev = devs.get(end.device)
-                itf = dev.interfaces.get(end.interface) if dev is not None else None
-                if itf is not None and itf.outage.down:
-                    blocked.add(link.id)
-        return down, blocked
-
     def causes(self) -> dict[str, str | None]:
         """{agent: why it is cut off (``link X`` / ``device Y``), or None while connected}."""
-        down, blocked = self._down_and_blocked()
+        down, blocked = self.province.down_and_cut()
         reached = self.topo.reachable(down, blocked)
         out: dict[str, str | None] = {}
         for agent, r in self.routes.items():

@@ -234,6 +234,12 @@ class UsmEngine:
             return None
         return self._wrap(m.msg_id, user if level else None, level, user_name, ctx, resp)
 
+    def notification(self, msg_id: int, user_name: bytes, pdu: bytes) -> bytes:
+        """A v3 message carrying ``pdu`` (an SNMPv2-Trap) from this engine, authoritative
+        for a trap, at ``user_name``'s own security level: how a device sends one."""
+        user = self.users[user_name]
+        return self._wrap(msg_id, user, user.level, user_name, (self.engine_id, b""), pdu)
+
     @staticmethod
     def _plain_reqid(msg_data: bytes) -> bytes:
         try:

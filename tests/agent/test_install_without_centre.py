@@ -109,7 +109,13 @@ def test_the_install_lists_every_library_it_imports(install):
                 imported.add(node.module.split(".")[0])
     third_party = imported - set(sys.stdlib_module_names) - {"probes", "__future__"}
     dists = importlib.metadata.packages_distributions()
-    missing = {m for m in third_party if not {_dist(d) for d in dists.get(m, [m])} & listed}
+    # what a listed library itself requires is installed with it (pydantic -> pydantic-core)
+    installed_with = set(listed)
+    for name in listed:
+        for req in importlib.metadata.requires(name) or []:
+            if "extra ==" not in req:
+                installed_with.add(_dist(re.split(r"[ ;<>=!~\[(]", req, maxsplit=1)[0]))
+    missing = {m for m in third_party if not {_dist(d) for d in dists.get(m, [m])} & installed_with}
     assert third_party and not missing, f"imported by the agent but not in its requirements: {missing}"
 
 

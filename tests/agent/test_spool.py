@@ -29,6 +29,20 @@ def test_seal_numbers_batches_and_keeps_order(tmp_path):
     assert [b.seq for b in sp.next_batches(exclude={1}, limit=10)] == [2]
 
 
+def test_a_sealed_batch_is_what_the_centre_model_accepts(tmp_path):
+    """The spool writes the body by hand (resends are byte-identical); the centre reads it
+    with the one model of the batch, probes.result.Batch."""
+    from probes.result import Batch, PollResult
+
+    sp = Spool(tmp_path / "a.db", "hefei")
+    poll = PollResult(device="r1", ts=1.0e9, ok=True)
+    poll.part_failed("sdh", "garbage: sdh: ValueError: x")
+    sp.put_result(poll.to_dict())
+    batch = Batch.model_validate_json(sp.seal().body)
+    assert (batch.agent, batch.epoch, batch.seq) == ("hefei", sp.epoch, 1)
+    assert batch.samples[0].failed == [{"plugin": "sdh", "error": "garbage: sdh: ValueError: x"}]
+
+
 def test_sequence_survives_restart_even_when_everything_was_acked(tmp_path):
     sp = Spool(tmp_path / "a.db", "hefei")
     for i in range(3):

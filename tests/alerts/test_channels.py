@@ -253,3 +253,25 @@ def test_notification_peer_outside_loopback_refused(monkeypatch):
 
     with pytest.raises(ChannelError, match="outside 127.0.0.0/8"):
         cfg.channels["am"].send("", {"event": "firing", "rule": "x"})
+
+
+def test_a_channels_file_names_the_line_of_each_problem(tmp_path):
+    from nms.alerts.channels import load_channels
+
+    path = tmp_path / "channels.yaml"
+    path.write_text(
+        "channels:\n"
+        "  mail: {type: email, host: 127.0.0.1, sender: nobody, port: 70000}\n"
+        "recipients:\n"
+        "  noc:\n"
+        "    - {channel: nope, to: a@b}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as exc:
+        load_channels(path)
+    assert exc.value.errors == [
+        f"{path}:2: channels[mail].sender: expected an e-mail address, got 'nobody'",
+        f"{path}:2: channels[mail].port: must be <= 65535, got 70000",
+        f"{path}:5: recipients[noc][0].channel: no channel 'nope'",
+    ]
+

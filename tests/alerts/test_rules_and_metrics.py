@@ -174,3 +174,25 @@ def test_sdh_errored_seconds_per_bucket_and_config_change(world):
     assert got == [("config-changed", "hefei-fw1", "firing"), ("sdh-es", "prov-rtr1:POS1/0/0", "firing")]
     eng.evaluate(world.db, now + 4000)  # an hour later the config change is old news; the bucket too
     assert {a["state"] for a in world.alerts()} == {"resolved"}
+
+
+def test_a_rules_file_names_the_line_of_each_problem(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        "version: 1\n"
+        "rules:\n"
+        "  - name: a\n"
+        "    kind: state\n"
+        "    subject: device\n"
+        "    severity: info\n"
+        "    grace_s: -1\n"
+        "  - {name: b, kind: metric, metric: cpu_pct, severity: info}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(RulesError) as exc:
+        load_rules(path)
+    assert exc.value.errors == [
+        f"{path}:7: rules[a].grace_s: must be >= 0, got -1",
+        f"{path}:8: rules[b].above: required field missing",
+    ]
+

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 import urllib.request
 from dataclasses import replace
@@ -78,23 +77,19 @@ def province(monkeypatch):
 
 @pytest.fixture
 def centre(tmp_path, province):
-    from waitress.server import create_server
-
     from nms.server import create_app
+    from tests.support.inproc_server import start, stop
 
     inv, _ = province
     settings = Settings(data_dir=tmp_path / "var", inventory_path=tmp_path / "none.yaml", testing=True)
     app = create_app(settings)
     app.config["NMS_INVENTORY"] = inv
-    srv = create_server(app, host="127.0.0.1", port=0, threads=4)
-    t = threading.Thread(target=srv.run, daemon=True)
-    t.start()
+    srv, t = start(app)
     db = app_db(app)
     tokens = {a: make_token(db, "agent", a) for a in inv.agents}
     db.conn.close()
     yield settings, f"http://127.0.0.1:{srv.effective_port}", tokens
-    srv.close()
-    t.join(5)
+    stop(srv, t)
 
 
 class Agents:

@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -68,10 +67,9 @@ def wait(cond, timeout: float = 90.0, every: float = 0.5):
 
 
 def test_sdh_cut_with_agent_subprocesses(tmp_path, monkeypatch):
-    from waitress.server import create_server
-
     from nms.server import create_app
     from probes.sim import SimulatedProvince
+    from tests.support.inproc_server import start, stop
 
     for k, v in SECRETS.items():
         monkeypatch.setenv(k, v)
@@ -82,8 +80,7 @@ def test_sdh_cut_with_agent_subprocesses(tmp_path, monkeypatch):
     settings = Settings(data_dir=tmp_path / "var", inventory_path=inv_path, testing=True)
     app = create_app(settings)
     app.config["NMS_INVENTORY"] = inv
-    srv = create_server(app, host="127.0.0.1", port=0, threads=4)
-    threading.Thread(target=srv.run, daemon=True).start()
+    srv, srv_thread = start(app)
     db = app_db(app)
     tokens = {a: make_token(db, "agent", a) for a in inv.agents}
     uplink = CuttableProxy(srv.effective_port)
@@ -188,6 +185,6 @@ def test_sdh_cut_with_agent_subprocesses(tmp_path, monkeypatch):
                 p.kill()
         uplink.close()
         hook.stop()
-        srv.close()
+        stop(srv, srv_thread)
         sim.stop()
         db.conn.close()

@@ -43,7 +43,9 @@ from nms.configs import store as config_store
 from nms.configs.credentials import SshCredential
 from nms.configs.fetch import FetchResult
 from nms.configs.fetch import Target as ConfigTarget
+from nms.events import store as event_store
 from probes.common.inventory import load_inventory
+from probes.events.model import Event
 from tests.auth.helpers import app_db, make_app, make_user
 from tests.dashboards import alertworld, synth
 
@@ -230,6 +232,12 @@ ROUTES: dict[str, Listing | Act | Skip] = {
         "the token's agent and the inventory sites of the devices it polls",
         _r("/api/v1/ingest", json="{batch_foreign_agent}", owner_json="{batch_owner}"),
         _r("/api/v1/ingest", json="{batch_foreign_device}", owner_json="{batch_owner}"),
+    ),
+    "GET eventlog.search": Listing(
+        "/api/v1/eventlog", "event_log rows of the scope's sites, in the query", shows=True
+    ),
+    "GET eventlog.export_csv": Listing(
+        "/api/v1/eventlog.csv", "event_log rows of the scope's sites, in the query", shows=True
     ),
     # --- configuration backups ----------------------------------------------------------------
     "GET configs.api_devices": Listing(
@@ -561,6 +569,8 @@ def _objects(db: Any, world: World, inv: Any) -> None:
         result = FetchResult(device, True, content=text, started=time.time())
         versions.append(config_store.record(db, target, result, "test").version_id)
     ids["cfg_v1"], ids["cfg_v2"], ids["cfg_unplaced"] = versions
+    trap = Event(NOW, "127.34.0.9", DEVICE, "link-down", "Pos1/0/0", "major", "MARK-FOREIGN-ev", b"", "trap")
+    event_store.store(db, OWNER_SITE, "e", 1, [trap.as_dict()], {DEVICE: FOREIGN_SITE}, NOW)
     ids["batch_foreign_agent"] = _batch(OWNER_SITE, DEVICE, inv, 100)
     ids["batch_foreign_device"] = _batch("hefei", DEVICE, inv, 101)
     ids["batch_owner"] = _batch(OWNER_SITE, DEVICE, inv, 102)

@@ -13,7 +13,7 @@ from tests.auth.helpers import PROVINCE, app_db, bearer, make_app, make_token, m
 
 CENTRE_TABLES = {"auth_users", "auth_tokens", "audit_log", "state_current", "state_events", "state_sdh",
                  "alert_alerts", "alert_maint_modes", "maint_windows", "config_versions", "config_hostkeys",
-                 "ipam_prefixes", "ingest_clock_skew"}
+                 "ipam_prefixes", "ingest_clock_skew", "event_log"}
 METRICS_TABLES = {"ts_source", "ts_block", "ts_head", "ingest_batches"}
 
 

@@ -101,6 +101,12 @@ BAD = [
     ),
     (lambda b: b["samples"][1]["health"].update(cpu_pct=float("nan")), 422, "samples[1].health.cpu_pct"),
     (lambda b: b["samples"][0].update(device="nowhere-rtr9"), 422, "samples[0].device"),
+    (
+        lambda b: b["samples"][1].update(failed=[{"plugin": "", "error": "x"}]),
+        422,
+        "samples[1].failed[0].plugin",
+    ),
+    (lambda b: b["samples"][1].update(failed="health"), 422, "samples[1].failed: expected a list"),
     (lambda b: b["samples"][0].update(device="prov-rtr1"), 403, "samples[0].device"),
     (lambda b: b.update(agent="wuhu"), 403, "agent"),
     (

@@ -1,4 +1,6 @@
-"""Time-series store: codec round trips, rollup to 5 min / 1 h, retention, late samples."""
+"""SQLite time-series store internals: codec round trips, compaction, retention, the rollup loop.
+
+What every back end must answer alike is in test_store_contract.py."""
 
 from __future__ import annotations
 
@@ -54,37 +56,16 @@ def fill(store, hours, start=BASE, device="r1", itf="GE0/0/1"):
     return samples
 
 
-def test_rollup_compacts_hours_and_reads_back(metrics_db):
+def test_rollup_compacts_finished_hours(metrics_db):
+    """SQLite's own side of the contract (test_store_contract.py): finished hours leave the head."""
     store = SqliteTimeSeriesStore(metrics_db, Retention())
     fill(store, 3)
     stats = store.rollup(now=BASE + 2 * H + 600)  # hours 0 and 1 are finished, hour 2 is not
     assert stats.hours_compacted == 2 and stats.head_rows == 120
     assert metrics_db.execute("SELECT count(*) FROM ts_head").fetchone()[0] == 60
-    raw = store.read_range("r1", "GE0/0/1", ["in_octets", "in_bps"], BASE, BASE + 3 * H, "raw")
-    assert raw.ts == list(range(BASE, BASE + 3 * H, 60))  # blocks then head, seamless
-    assert raw.columns["in_octets"] == [10**12 + 750_000 * k for k in range(180)]
-    assert raw.columns["in_bps"][100] == 105_000.0
-    five = store.read_range("r1", "GE0/0/1", ["in_bps"], BASE, BASE + 3 * H, "5m")
-    assert five.ts == list(range(BASE, BASE + 3 * H, 300))  # last hour aggregated on the fly from the head
-    assert five.columns["in_bps.min"][0] == 5000.0
-    assert five.columns["in_bps.max"][0] == 9000.0
-    assert five.columns["in_bps.avg"][13] == 72_000.0
-    hour = store.read_range("r1", "GE0/0/1", ["in_bps"], BASE, BASE + 3 * H, "1h")
-    assert hour.columns["in_bps.avg"] == [34_500.0, 94_500.0, 154_500.0]
+    levels = dict(metrics_db.execute("SELECT level, count(*) FROM ts_block GROUP BY level").fetchall())
+    assert levels == {0: 2, 1: 1, 2: 1}
     assert "in_octets.avg" not in store.read_range("r1", "GE0/0/1", ["in_bps"], BASE, BASE + H, "5m").columns
-
-
-def test_late_sample_merged_into_compacted_hour(metrics_db):
-    store = SqliteTimeSeriesStore(metrics_db, Retention())
-    store.write([Sample("r1", "", BASE + 60 * k, {"cpu_pct": 10.0}) for k in range(60) if k != 30])
-    store.rollup(now=BASE + H + 600)
-    store.write([Sample("r1", "", BASE + 1800, {"cpu_pct": 70.0})])  # spooled poll arrives late
-    store.rollup(now=BASE + H + 700)
-    raw = store.read_range("r1", "", ["cpu_pct"], BASE, BASE + H - 1, "raw")
-    assert len(raw.ts) == 60 and raw.columns["cpu_pct"][30] == 70.0
-    five = store.read_range("r1", "", ["cpu_pct"], BASE, BASE + H - 1, "5m")
-    assert five.columns["cpu_pct.max"][6] == 70.0
-    assert five.columns["cpu_pct.avg"][6] == 22.0
 
 
 def test_retention_drops_whole_blocks_per_level(metrics_db):
@@ -101,16 +82,6 @@ def test_retention_drops_whole_blocks_per_level(metrics_db):
     assert levels == {2: 1}
 
 
-def test_auto_level_and_unknown_series(metrics_db):
-    store = SqliteTimeSeriesStore(metrics_db, Retention())
-    now = BASE + 40 * 86400
-    assert store.pick_level(now - H, now, now) == "raw"
-    assert store.pick_level(now - 30 * 86400, now, now) == "5m"
-    assert store.pick_level(now - 90 * 86400, now, now) == "1h"
-    empty = store.read_range("nobody", "", ["cpu_pct"], BASE, BASE + H, "raw")
-    assert empty.ts == [] and empty.columns == {"cpu_pct": []}
-
-
 def test_block_is_small(metrics_db):
     """A day of 5-minute min/avg/max of two noisy rates stays well under a kilobyte per metric-day."""
     rng = np.random.default_rng(1)
@@ -118,16 +89,6 @@ def test_block_is_small(metrics_db):
     x = 3e7 + 2e7 * np.sin(t / 86400 * 2 * np.pi) + rng.normal(0, 1e6, len(t))
     blob = codec.encode(t, {i: (codec.QUANT, x * (1 + i / 10)) for i in range(6)})
     assert len(blob) < 6 * 288 * 2
-
-
-def test_latest_values_for_the_wall(metrics_db):
-    store = SqliteTimeSeriesStore(metrics_db, Retention())
-    fill(store, 1)
-    got = store.latest([("r1", "GE0/0/1"), ("r1", "nope"), ("ghost", "")])
-    assert list(got) == [("r1", "GE0/0/1")]
-    assert got[("r1", "GE0/0/1")]["ts"] == BASE + 59 * 60
-    assert got[("r1", "GE0/0/1")]["in_bps"] == 5000.0 + 1000 * 59
-    assert store.latest([("r1", "GE0/0/1")], newer_than=BASE + 3600) == {}
 
 
 def test_serve_rollup_loop_compacts_in_background(settings):

@@ -177,3 +177,19 @@ def test_plain_text_keys_are_masked(device_type: str) -> None:
         kept = [w for w in words if w not in secrets]
         assert shown.split() == [masking.MASK if w in secrets else w for w in words], (line, shown)
         assert all(w in shown for w in kept)
+
+
+def test_configs_file_names_the_line_of_each_problem(tmp_path) -> None:
+    from nms.configs.targets import load_configs_file
+
+    path = tmp_path / "configs.yaml"
+    path.write_text("ssh_credentials:\n  a: {username: u}\ndefault_credential: zz\n"
+                    "devices:\n  d: {port: 70000}\n", encoding="utf-8")
+    with pytest.raises(TargetsError) as err:
+        load_configs_file(path)
+    assert err.value.errors == [
+        f"{path}:2: ssh_credentials.a: needs password_env or key_file",
+        f"{path}:3: default_credential: 'zz' is not in ssh_credentials",
+        f"{path}:5: devices.d.port: must be <= 65535, got 70000",
+    ]
+

@@ -7,15 +7,16 @@ Pages run under the centre's real CSP (script-src 'self'), so tests read the pag
 from __future__ import annotations
 
 import shutil
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
+
+from tests.support.inproc_server import serve_in_thread
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
@@ -41,19 +42,9 @@ def need_browser() -> None:
         return
 
 
-@contextmanager
-def serve(app: Flask, threads: int = 8) -> Iterator[str]:
+def serve(app: Flask, threads: int = 8) -> AbstractContextManager[str]:
     """The app under waitress on a free loopback port; yields its base URL."""
-    from waitress.server import create_server
-
-    server = create_server(app, host="127.0.0.1", port=0, threads=threads)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        server.close()
-        thread.join(5)
+    return serve_in_thread(app, threads)
 
 
 @contextmanager

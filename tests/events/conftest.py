@@ -62,12 +62,13 @@ def udp_tcp_port() -> int:
 class Running:
     """The service on its own event loop thread; ``events`` fills as they arrive."""
 
-    def __init__(self, sim: bool = False) -> None:
+    def __init__(self, sim: bool = False, inv: Inventory | None = None,
+                 creds: list[Credential] | None = None) -> None:
         self.events: list[Event] = []
         self._lock = threading.Lock()
         self.trap_port, self.syslog_port = free_port(kind=socket.SOCK_DGRAM), udp_tcp_port()
         self.loop = asyncio.new_event_loop()
-        self.svc = EventService(inventory(), self._emit, [V2, V3, *V3_EXTRA], sim=sim)
+        self.svc = EventService(inv or inventory(), self._emit, creds or [V2, V3, *V3_EXTRA], sim=sim)
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         asyncio.run_coroutine_threadsafe(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from ipam import cli
 
@@ -30,6 +31,9 @@ def test_cli_import_allocate_idempotent_export(tmp_path, monkeypatch, capsys):
     bad.write_text("space,prefix,status\n专网,10.0.0.1/8,container\n", encoding="utf-8")
     assert run("ipam", "import", str(bad)) == 2
     assert "line 2: prefix:" in capsys.readouterr().err
+    assert run("ipam", "reindex") == 0
+    rebuilt = json.loads(capsys.readouterr().out)
+    assert rebuilt["pools"] > 100 and rebuilt["free_blocks"] > 0
     out = tmp_path / "out.csv"
     assert run("ipam", "export", "--out", str(out)) == 0
     assert f"{first},allocated" in out.read_text(encoding="utf-8")

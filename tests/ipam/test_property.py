@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ipam import store
+from ipam import freespace, store
 from ipam.addresses import BITS, Block, parse_prefix
 from ipam.allocate import allocate, free_blocks
 from ipam.errors import BadInput, Conflict
@@ -20,6 +20,17 @@ ops = st.lists(
               st.sampled_from(["first", "best", "last"]), st.integers(0, 10**6)),
     max_size=60,
 )
+
+
+def assert_index_matches_tree(db) -> None:
+    """Every container's free-space index equals its free space recomputed from the tree; no stray rows."""
+    containers = store.query(db, None, status="container", limit=-1)
+    for pool in containers:
+        assert freespace.is_built(db.conn, pool.id), pool.cidr
+        assert freespace.indexed_blocks(db.conn, pool) == list(free_blocks(db.conn, pool)), pool.cidr
+    ids = {p.id for p in containers}
+    assert {r[0] for r in db.execute("SELECT DISTINCT pool_id FROM ipam_free")} <= ids
+    assert {r[0] for r in db.execute("SELECT pool_id FROM ipam_free_pools")} == ids
 
 
 def _model_free(pool: Block, taken: dict[int, Block]) -> set[int]:
@@ -91,6 +102,7 @@ def test_random_allocate_release_matches_brute_force(family, sequence):
         assert streamed == free
         assert fresh.used == sum(b.size for b in taken.values())
         assert fresh.n_children == len(taken)
+        assert_index_matches_tree(db)
 
 
 @pytest.mark.parametrize("family", [4, 6])
@@ -120,6 +132,7 @@ def test_manual_adds_never_overlap(family, blocks):
         else:
             assert ok, (block, clash)
             held.append((block, container))
+        assert_index_matches_tree(db)
     # leaves never overlap, and the pool's counters match its direct children
     leaves = sorted((b for b, c in held if not c), key=lambda b: b.network)
     assert all(a.last < b.network for a, b in zip(leaves, leaves[1:], strict=False))
@@ -127,3 +140,4 @@ def test_manual_adds_never_overlap(family, blocks):
     kids = store.children(db.conn, fresh)
     assert fresh.n_children == len(kids) and fresh.used == sum(k.size for k in kids)
     assert fresh.alloc == sum(b.size for b in leaves)
+    assert_index_matches_tree(db)  # containers that wrapped existing blocks split the pool's free space

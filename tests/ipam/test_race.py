@@ -1,4 +1,5 @@
-"""8 processes x 100 allocations from one pool: every prefix distinct, none overlapping."""
+"""8 processes x 100 allocations from one pool (first-, last- and best-fit mixed): every prefix
+distinct, none overlapping, and the pool's free-space index equal to its recomputed free space."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import ipaddress
 import multiprocessing as mp
 from pathlib import Path
 
-from ipam import store
+from ipam import freespace, store
 from ipam.addresses import parse_prefix
-from ipam.allocate import allocate
+from ipam.allocate import allocate, free_blocks
 from nms.config import Settings
 from nms.db import connect
 
@@ -19,7 +20,8 @@ def _worker(data_dir: str, pool_id: int, worker: int, start: mp.Event) -> None:
     db = connect(Settings(data_dir=Path(data_dir)), "centre")
     start.wait()
     for i in range(EACH):
-        allocate(db, pool_id, actor=f"w{worker}", plen=24 + (i % 3), purpose=f"w{worker}-{i}")
+        allocate(db, pool_id, actor=f"w{worker}", plen=24 + (i % 3), purpose=f"w{worker}-{i}",
+                 policy=("first", "last", "best")[(worker + i) % 3])
     db.conn.close()
 
 
@@ -47,6 +49,7 @@ def test_eight_processes_allocate_800_distinct_prefixes(db, settings):
     fresh = store.get(db, pool.id)
     assert fresh.n_children == WORKERS * EACH
     assert fresh.used == sum(n.num_addresses for n in nets)
+    assert freespace.indexed_blocks(db.conn, fresh) == list(free_blocks(db.conn, fresh))
     audits = db.execute("SELECT count(*) FROM audit_log WHERE action='ipam.prefix.create'").fetchone()[0]
     assert audits == WORKERS * EACH + 1
 

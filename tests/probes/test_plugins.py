@@ -23,7 +23,7 @@ COMMUNITY = "plugins-sim-community"
 ROUTER, FIREWALL = "hefei-int-rtr1", "hefei-int-fw1"
 WIRE_KEYS = [
     "device", "ts", "ok", "error", "duration_s", "profile",
-    "identity", "interfaces", "health", "sessions", "tunnels", "sdh",
+    "identity", "interfaces", "health", "sessions", "tunnels", "sdh", "failed",
 ]  # fmt: skip
 
 
@@ -109,17 +109,56 @@ def test_extra_plugin_runs_after_identity_with_the_chosen_profile(sim):
     validate_poll(r, "poll", time.time())
 
 
-def test_failing_plugin_is_named_and_the_poll_reports_no_half_data(sim):
+def test_failing_plugin_is_named_and_the_rest_of_the_poll_stands(sim):
     poller = Poller(plugins=(*PLUGINS, Broken))
     # the router's profile has no sessions: Broken does not run and the poll is fine
     ok = asyncio.run(poller.poll(target(sim, ROUTER)))
-    assert ok["ok"], ok["error"]
+    assert ok["ok"] and ok["failed"] == [], ok["error"]
     res = asyncio.run(poller.poll_result(target(sim, FIREWALL)))
-    assert not res.ok and res.failed_plugin == "broken"
-    assert res.error == "garbage: broken: ValueError: ifDescr is not a number"
-    assert res.profile == "huawei-usg"  # what identity chose stays; the data is all gone
-    assert (res.identity, res.interfaces, res.health, res.sessions, res.sdh) == ({}, [], {}, None, [])
+    assert res.ok and res.error is None and res.failed_plugin is None  # the device answered
+    error = "garbage: broken: ValueError: ifDescr is not a number"
+    assert res.failed == [{"plugin": "broken", "error": error}]
+    assert res.profile == "huawei-usg" and res.interfaces and res.health and res.sessions is not None
     validate_poll(res.to_dict(), "poll", time.time())
+
+
+def test_a_plugin_failing_on_a_real_answer_keeps_the_device_up_at_the_centre(sim, tmp_path):
+    """A profile that reads ifDescr (text) as the speed column: the interfaces plugin fails on
+    what the simulated router really answers; the poll stays ok, the centre keeps the device
+    up and says what is missing."""
+    import shutil
+
+    import sqlite_utils
+
+    from nms.pipeline import ingest_batch
+    from nms.schema import create_schema
+    from nms.state import StateConfig, load
+
+    shutil.copytree(profmod.PROFILE_DIR, tmp_path / "profiles")
+    generic = tmp_path / "profiles" / "generic.yaml"
+    text = generic.read_text(encoding="utf-8")
+    speed = "speed:          {oid: 1.3.6.1.2.1.2.2.1.5,  type: gauge}"
+    assert speed in text
+    text = text.replace(speed, "speed: {oid: 1.3.6.1.2.1.2.2.1.2, type: string}")  # ifDescr
+    generic.write_text(text, encoding="utf-8")
+    poller = Poller(profile_dir=str(tmp_path / "profiles"))
+    r = asyncio.run(poller.poll(target(sim, ROUTER)))
+    assert r["ok"] and r["error"] is None
+    assert [f["plugin"] for f in r["failed"]] == ["interfaces"]
+    assert r["failed"][0]["error"].startswith("garbage: interfaces: ")
+    assert r["interfaces"] == [] and r["health"] and r["identity"]["sysName"]  # only that part is absent
+    inv = load_inventory(ROOT / "inventory.yaml")
+    agent = next(a for a in inv.agents if ROUTER in {d.name for d in inv.devices_of_agent(a)})
+    metrics, centre = sqlite_utils.Database(tmp_path / "m.db"), sqlite_utils.Database(tmp_path / "c.db")
+    create_schema(metrics, "metrics")
+    create_schema(centre, "centre")
+    for seq in (1, 2):
+        poll = dict(r, ts=r["ts"] + 60 * seq)
+        body = {"agent": agent, "epoch": "", "seq": seq, "samples": [poll]}
+        ingest_batch(metrics, centre, agent, body, inv, now=poll["ts"] + 1)
+    dev = load(centre, StateConfig(1, 1)).subjects[("device", ROUTER)]
+    assert dev.state == "up"
+    assert dev.reason.startswith("partly polled: interfaces failed: garbage:"), dev.reason
 
 
 def test_plugin_running_out_of_the_budget_is_a_timeout_naming_it(sim):

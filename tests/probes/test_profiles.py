@@ -96,6 +96,20 @@ def test_bad_profiles_are_named(tmp_path, body, needle):
     assert "bad.yaml" in str(exc.value) and needle in str(exc.value)
 
 
+def test_profile_problems_name_file_and_line_and_unknown_blocks_pass(tmp_path):
+    _copy_generic(tmp_path)
+    (tmp_path / "bad.yaml").write_text(
+        "name: bad\nextends: generic\ntraps:\n  anything: [1, 2]\nsyslog: {facility: local7}\n"
+        "health:\n  cpu_pct:\n    - {scalar: 1.3.6.1.4.1.1.0, agg: median}\n"
+    )
+    with pytest.raises(P.ProfileError) as exc:
+        P.load_profiles(tmp_path)
+    wrong = "health.cpu_pct[0].agg: expected one of avg, max, min, sum, got 'median'"
+    assert str(exc.value) == f"bad.yaml:8: {wrong}"
+    (tmp_path / "bad.yaml").write_text("name: bad\nextends: generic\ntraps:\n  anything: [1, 2]\n")
+    assert P.load_profiles(tmp_path)["bad"].get("traps")["anything"] == [1, 2]  # merged with generic's
+
+
 def test_extends_cycle_is_refused(tmp_path):
     _copy_generic(tmp_path)
     (tmp_path / "a.yaml").write_text("name: a\nextends: b\n")

@@ -43,8 +43,8 @@ def _responder(rows: list[tuple[str, int]], stop: threading.Event) -> tuple[int,
             _, ps, pe = ber.read_tlv(data, ce)
             _, rs, re_ = ber.read_tlv(data, ps)  # request-id
             pdu = data[rs - 2 : re_] + ber.enc_int(0) + ber.enc_int(0) + ber.tlv(ber.SEQUENCE, body)
+            seen[0] += 1  # counted before the answer leaves: the walk may end on it at once
             sock.sendto(ber.tlv(ber.SEQUENCE, data[ms:ce] + ber.tlv(ber.RESPONSE, pdu)), addr)
-            seen[0] += 1
         sock.close()
 
     threading.Thread(target=serve, daemon=True).start()

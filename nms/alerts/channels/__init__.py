@@ -11,15 +11,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, ValidationError
 
 from nms.alerts.channels.alertmanager import AlertmanagerChannel
 from nms.alerts.channels.base import Channel, ChannelError, check_url, secret
 from nms.alerts.channels.email import EmailChannel
 from nms.alerts.channels.sms import SmsChannel
 from nms.alerts.channels.webhook import WebhookChannel
+from probes.common import validation, yamlpos
+from probes.common.validation import Flag, Regex, Text, problem
+from probes.common.yamlpos import Lines
 
 __all__ = ["Channel", "ChannelConfig", "ChannelError", "ConfigError", "check_url", "parse_channels", "secret"]
 
@@ -53,101 +56,171 @@ class ChannelConfig:
         return out
 
 
-def _make(name: str, raw: dict[str, Any], errors: list[str]) -> Any:
+def _url(url: str) -> str:
+    if not url.startswith(("http://", "https://")):
+        raise problem(f"expected an http(s) URL, got {url!r:.60}")
+    return url
+
+
+def _email(address: str) -> str:
+    if "@" not in address:
+        raise problem(f"expected an e-mail address, got {address!r:.60}")
+    return address
+
+
+Url = Annotated[str, AfterValidator(_url)]
+Seconds = Annotated[float, Strict(), Field(gt=0)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Email(_Model):
+    host: Text
+    sender: Annotated[str, AfterValidator(_email)]
+    port: Annotated[int, Strict(), Field(ge=1, le=65535)] = 25
+    starttls: Flag = False
+    user: str | None = None
+    password_env: str | None = None
+    timeout_s: Seconds = 15.0
+
+
+class _Sms(_Model):
+    url: Url
+    params: dict[str, str] | None = None
+    method: Literal["GET", "POST"] = "POST"
+    template: str | None = None
+    key_env: str | None = None
+    ok_match: Regex | None = None
+    timeout_s: Seconds = 10.0
+    encoding: str = "utf-8"
+
+
+class _Webhook(_Model):
+    url: Url
+    secret_env: Text  # the variable holding the HMAC key
+    timeout_s: Seconds = 10.0
+
+
+class _Alertmanager(_Model):
+    url: Url
+    generator_url: str | None = None
+    timeout_s: Seconds = 10.0
+
+
+class _Recipient(_Model):
+    channel: Text
+    to: Any = None  # a mobile number may be written as a number
+
+
+class _Delivery(_Model):
+    rate_limit: Seconds = 20
+    rate_window_s: Seconds = 3600.0
+    max_attempts: Seconds = 5
+    backoff_s: Seconds = 5.0
+    backoff_max_s: Seconds = 600.0
+
+
+class _Document(_Model):
+    channels: dict[str, dict[str, Any]] | None = None
+    recipients: dict[str, list[Any]] | None = None  # entries: _Recipient, checked one by one
+    delivery: _Delivery | None = None
+
+
+_PARAMS: dict[str, type[_Model]] = {
+    "sms": _Sms,
+    "email": _Email,
+    "webhook": _Webhook,
+    "alertmanager": _Alertmanager,
+}
+
+
+def _shown(loc: tuple) -> str:
+    """``channels[hook].url``, ``recipients[noc][0].channel``: names of entries in brackets."""
+    if len(loc) > 1 and loc[0] in ("channels", "recipients"):
+        return validation.path(loc[2:], f"{loc[0]}[{loc[1]}]")
+    return validation.path(loc)
+
+
+def _make(name: str, raw: dict[str, Any], problems: list[tuple[tuple, str]]) -> Any:
     classes = {
         "sms": SmsChannel,
         "email": EmailChannel,
         "webhook": WebhookChannel,
         "alertmanager": AlertmanagerChannel,
     }
+    loc = ("channels", name)
     kind = raw.get("type")
     if kind not in classes:
-        errors.append(f"channels[{name}].type: expected one of {', '.join(TYPES)}, got {kind!r:.40}")
+        problems.append(((*loc, "type"), f"expected one of {', '.join(TYPES)}, got {kind!r:.40}"))
         return None
-    for k in raw:
-        if _SECRETISH.search(k):
-            errors.append(
-                f"channels[{name}].{k}: secret given inline; secrets must come from the environment"
-                f" or the secrets file: name the variable in {k.split('_')[0]}_env"
+    inline = [k for k in raw if _SECRETISH.search(k)]
+    for k in inline:
+        problems.append(
+            (
+                (*loc, k),
+                "secret given inline; secrets must come from the environment"
+                f" or the secrets file: name the variable in {k.split('_')[0]}_env",
             )
-    args = {k: v for k, v in raw.items() if k != "type"}
+        )
     try:
-        return classes[kind](name, **args)
-    except TypeError as exc:
-        errors.append(f"channels[{name}]: {exc}")
-    except ValueError as exc:
-        errors.append(f"channels[{name}].{exc}")
-    return None
+        params = _PARAMS[kind].model_validate({k: v for k, v in raw.items() if k not in ("type", *inline)})
+    except ValidationError as exc:
+        problems.extend(validation.errors(exc, loc))
+        return None
+    return None if inline else classes[kind](name, **params.model_dump())
 
 
-def parse_channels(data: Any, source: str = "<channels>") -> ChannelConfig:
-    errors: list[str] = []
+def parse_channels(data: Any, source: str = "<channels>", lines: Lines | None = None) -> ChannelConfig:
+    """Validate a parsed channels document; :class:`ConfigError` lists every problem
+    (``file:line: field: problem`` when the YAML's ``lines`` are given)."""
     if not isinstance(data, dict):
         raise ConfigError([f"{source}: expected a mapping with channels and recipients"])
-    for k in data:
-        if k not in ("channels", "recipients", "delivery"):
-            errors.append(f"{k}: unknown top-level key (expected: channels, recipients, delivery)")
+    problems: list[tuple[tuple, str]] = []
+    try:
+        doc = _Document.model_validate(data)
+    except ValidationError as exc:
+        top = "unknown top-level key (expected: channels, recipients, delivery)"
+        problems.extend((at, top if len(at) == 1 and text == "unknown field" else text)
+                        for at, text in validation.errors(exc))  # fmt: skip
+        doc = None
     cfg = ChannelConfig(source=source)
-    raw_ch = data.get("channels") or {}
-    if not isinstance(raw_ch, dict):
-        errors.append("channels: expected a mapping name -> {type, ...}")
-        raw_ch = {}
+    raw_ch = data.get("channels") if isinstance(data.get("channels"), dict) else {}
     for name, raw in raw_ch.items():
-        if not isinstance(raw, dict):
-            errors.append(f"channels[{name}]: expected a mapping")
-            continue
-        ch = _make(str(name), raw, errors)
-        if ch is not None:
-            cfg.channels[str(name)] = ch
-    raw_r = data.get("recipients") or {}
-    if not isinstance(raw_r, dict):
-        errors.append("recipients: expected a mapping group -> [{channel, to}]")
-        raw_r = {}
-    for group, entries in raw_r.items():
-        if not isinstance(entries, list):
-            errors.append(f"recipients[{group}]: expected a list of {{channel, to}}")
-            continue
+        if isinstance(raw, dict):
+            ch = _make(str(name), raw, problems)
+            if ch is not None:
+                cfg.channels[str(name)] = ch
+    groups = data.get("recipients") if isinstance(data.get("recipients"), dict) else {}
+    for group, entries in groups.items():
         out = []
-        for i, e in enumerate(entries):
-            if not isinstance(e, dict) or "channel" not in e or set(e) - {"channel", "to"}:
-                errors.append(f"recipients[{group}][{i}]: expected {{channel: name, to: address}}")
+        for i, raw in enumerate(entries if isinstance(entries, list) else ()):
+            loc = ("recipients", str(group), i)
+            try:
+                e = _Recipient.model_validate(raw)
+            except ValidationError as exc:
+                problems.extend(validation.errors(exc, loc))
                 continue
-            if e["channel"] not in raw_ch:
-                errors.append(f"recipients[{group}][{i}].channel: no channel {e['channel']!r}")
+            if e.channel not in raw_ch:
+                problems.append(((*loc, "channel"), f"no channel {e.channel!r}"))
                 continue
-            out.append((str(e["channel"]), str(e.get("to") or "")))
+            out.append((e.channel, str(e.to or "")))
         cfg.groups[str(group)] = out
-    d = data.get("delivery") or {}
-    if not isinstance(d, dict):
-        errors.append("delivery: expected a mapping")
-        d = {}
-    for k, typ in (
-        ("rate_limit", int),
-        ("rate_window_s", float),
-        ("max_attempts", int),
-        ("backoff_s", float),
-        ("backoff_max_s", float),
-    ):
-        if k in d:
-            v = d[k]
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
-                errors.append(f"delivery.{k}: expected a positive number, got {v!r:.40}")
-            else:
-                setattr(cfg, k, typ(v))
-    for k in d:
-        if k not in ("rate_limit", "rate_window_s", "max_attempts", "backoff_s", "backoff_max_s"):
-            errors.append(f"delivery.{k}: unknown field")
-    if errors:
-        raise ConfigError([f"{source}: {e}" for e in errors])
+    if doc is not None:
+        for k, v in (doc.delivery or _Delivery()).model_dump().items():
+            setattr(cfg, k, type(getattr(cfg, k))(v))
+    if problems:
+        if lines is not None:
+            problems.sort(key=lambda p: lines.at(p[0]))
+        raise ConfigError([validation.located(source, lines, at, text, _shown(at)) for at, text in problems])
     return cfg
 
 
 def load_channels(path: Path | str) -> ChannelConfig:
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError([f"{p}: cannot read ({exc.strerror})"]) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError([f"{p}: yaml: {exc}"]) from None
-    return parse_channels(data, str(p))
+        data, lines = yamlpos.load(p)
+    except yamlpos.YamlError as exc:
+        raise ConfigError([f"{p}:{exc.line}: {exc.message}"]) from None
+    return parse_channels(data, str(p), lines)
