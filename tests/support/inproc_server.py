@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask import Flask
+from waitress import wasyncore
 from waitress.server import BaseWSGIServer, create_server
 
 
@@ -27,9 +28,9 @@ def start(app: Flask, threads: int = 4) -> tuple[BaseWSGIServer, threading.Threa
 
 def stop(server: BaseWSGIServer, thread: threading.Thread) -> None:
     """Workers first, then the sockets and the trigger pipe (module docstring)."""
-    server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+    server.task_dispatcher.shutdown(cancel_pending=True, timeout=1)
     server.trigger._physical_pull = lambda: None  # a straggler must not write to a reused fd
-    server.close()
+    wasyncore.close_all(server._map)  # listener, trigger and every open channel: the loop ends
     thread.join(5)
 
 
