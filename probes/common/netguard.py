@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import socket
 
 
 class TargetNotAllowed(ValueError):
@@ -27,25 +26,29 @@ def is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
+LOCALHOST_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
+
+
 def check_target(host: str) -> str:
     """Return ``host`` if it may be contacted, else raise :class:`TargetNotAllowed`.
 
-    Names are resolved first so that a name pointing outside loopback is caught too.
+    Without ``NMS_ALLOW_NETWORK=1`` a name other than ``localhost`` is refused without being
+    resolved: asking a resolver would itself send a DNS query off this machine.
     """
     if network_allowed():
         return host
-    candidates = [host]
     try:
-        ipaddress.ip_address(host)
+        addr = ipaddress.ip_address(host)
     except ValueError:
-        try:
-            candidates = [ai[4][0] for ai in socket.getaddrinfo(host, None)]
-        except OSError as exc:
-            raise TargetNotAllowed(f"{host}: cannot resolve ({exc})") from None
-    for addr in candidates:
-        if not is_loopback(addr):
-            raise TargetNotAllowed(
-                f"{host}: refusing to contact {addr}, outside 127.0.0.0/8 and ::1 "
-                "(set NMS_ALLOW_NETWORK=1 on a real deployment)"
-            )
+        if host.lower().rstrip(".") in LOCALHOST_NAMES:
+            return host
+        raise TargetNotAllowed(
+            f"{host}: a name, not resolved: without NMS_ALLOW_NETWORK=1 only loopback addresses "
+            "(127.0.0.0/8, ::1) and localhost are contacted, and resolving a name would query DNS"
+        ) from None
+    if not addr.is_loopback:
+        raise TargetNotAllowed(
+            f"{host}: refusing to contact {addr}, outside 127.0.0.0/8 and ::1 "
+            "(set NMS_ALLOW_NETWORK=1 on a real deployment)"
+        )
     return host
