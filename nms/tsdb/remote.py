@@ -29,7 +29,16 @@ from typing import Any
 
 import numpy as np
 
-from nms.store import AGGS, Retention, RollupStats, Series, is_counter, pick_level, resolve_level
+from nms.store import (
+    AGGS,
+    Retention,
+    RollupStats,
+    Series,
+    TimeSeriesUnavailable,
+    is_counter,
+    pick_level,
+    resolve_level,
+)
 from nms.tsdb import remotewrite as rw
 
 log = logging.getLogger(__name__)
@@ -42,7 +51,7 @@ BUCKET_S = {"5m": 300, "1h": 3600}
 LabelsOf = Callable[[str], tuple[tuple[str, str], ...]]
 
 
-class TsdbUnavailable(RuntimeError):
+class TsdbUnavailable(TimeSeriesUnavailable):
     """The engine is down, timed out or answered 5xx/429: nothing of the write may be assumed stored."""
 
 
@@ -130,8 +139,9 @@ class RemoteWriteStore:
             ts, dev, itf = int(s.ts), s.device, s.interface
             if ts < oldest:
                 reason = f"older than the store's retention ({self.max_age_s / 86400:g} d)"
-                too_old += [Refused(dev, itf, m, ts, float(v), reason) for m, v in s.values.items()
-                            if v is not None]
+                too_old += [
+                    Refused(dev, itf, m, ts, float(v), reason) for m, v in s.values.items() if v is not None
+                ]
                 continue
             extra = self.labels_of(dev)
             labs = sources.get((dev, itf, extra))
@@ -194,7 +204,12 @@ class RemoteWriteStore:
         first = items[0]
         log.warning(
             "tsdb refused %d sample(s), dead-lettered; first: %s %s %s ts=%d: %s",
-            len(items), first.device, first.interface or "-", first.metric, first.ts, first.reason,
+            len(items),
+            first.device,
+            first.interface or "-",
+            first.metric,
+            first.ts,
+            first.reason,
         )
         if refused is not None:
             refused.extend(items)
@@ -312,9 +327,7 @@ class RemoteWriteStore:
             name = max(by_name, key=lambda n: len(by_name[n] & left))
             cover.append(name)
             left -= by_name[name]
-        stamps = ask(
-            [f"timestamp({n}{{device=~{_quote(c)}{itf_match}}})" for n in cover for c in chunks]
-        )
+        stamps = ask([f"timestamp({n}{{device=~{_quote(c)}{itf_match}}})" for n in cover for c in chunks])
         out: dict[tuple[str, str], dict[str, Any]] = {}
         for r in stamps:
             key = (r["metric"].get("device", ""), r["metric"].get("interface", ""))
@@ -373,9 +386,7 @@ def _series(level: str, names: list[str], parts: list[tuple[str, np.ndarray, np.
     out = Series(level=level, ts=ts.tolist())
     for n, col in cols.items():
         exact = is_counter(n) and "." not in n and len(col) and np.all(np.isnan(col) | (np.abs(col) < 2**53))
-        out.columns[n] = [
-            None if x != x else (int(x) if exact else x) for x in col.tolist()
-        ]
+        out.columns[n] = [None if x != x else (int(x) if exact else x) for x in col.tolist()]
     return out
 
 
