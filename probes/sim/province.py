@@ -269,6 +269,7 @@ class SimulatedProvince:
 
     def start_ssh(self, port: int, key_dir: str | None = None) -> SshFleet:
         """Routers and firewalls answer SSH on their own address (:mod:`probes.sim.sshfleet`)."""
+        raise_nofile(len(self.devices) + len(self.configs) + 512)  # UDP + TCP listeners + logins
         self.ssh = SshFleet(self, port, key_dir).start()
         return self.ssh
 

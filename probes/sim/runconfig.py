@@ -81,6 +81,18 @@ DEFAULT_CHANGE = {
 }
 
 
+def _interfaces(rc: RunningConfig, linked: tuple[str, ...], close: str, mgmt: str, address: str) -> list[str]:
+    """One block per interface (``linked``: its lines when a link ends there, ``{far}`` the far end),
+    each ended by ``close``, then the management interface with the inventory's address."""
+    lines = []
+    for ifname in rc.device.interfaces:
+        lines.append(f"interface {ifname}")
+        if ifname in rc.far_ends:
+            lines += [ln.format(far=rc.far_ends[ifname]) for ln in linked]
+        lines.append(close)
+    return lines + [f"interface {mgmt}", address.format(addr=rc.device.address), close]
+
+
 def _vrp(rc: RunningConfig) -> str:
     d, h3c = rc.device, rc.style == "h3c"
     mark = "#" if h3c else "!"
@@ -89,12 +101,8 @@ def _vrp(rc: RunningConfig) -> str:
     lines = head + ["#", f" sysname {d.name}", "#", " snmp-agent",
                     f" snmp-agent community read cipher {_cipher(d.name)}",
                     f" snmp-agent sys-info location {rc.site_name}", "#"]
-    for ifname in d.interfaces:
-        lines.append(f"interface {ifname}")
-        if ifname in rc.far_ends:
-            lines += [f" description {rc.far_ends[ifname]}", " ip address unnumbered interface LoopBack0"]
-        lines.append("#")
-    lines += ["interface LoopBack0", f" ip address {d.address} 255.255.255.255", "#"]
+    lines += _interfaces(rc, (" description {far}", " ip address unnumbered interface LoopBack0"), "#",
+                         "LoopBack0", " ip address {addr} 255.255.255.255")
     lines += [f" {c}" for c in rc.changes]
     return "\n".join(lines + ["#", "return"]) + "\n"
 
@@ -103,12 +111,8 @@ def _hillstone(rc: RunningConfig) -> str:
     d = rc.device
     lines = [f"# Last modified {_stamp(rc.changed_at)}", f'hostname "{d.name}"',
              f'snmp-server location "{rc.site_name}"']
-    for ifname in d.interfaces:
-        lines.append(f"interface {ifname}")
-        if ifname in rc.far_ends:
-            lines.append(f'  description "{rc.far_ends[ifname]}"')
-        lines.append("exit")
-    lines += ["interface MGT0", f"  ip address {d.address} 255.255.255.255", "exit"]
+    lines += _interfaces(rc, ('  description "{far}"',), "exit", "MGT0",
+                         "  ip address {addr} 255.255.255.255")
     return "\n".join(lines + rc.changes + ["end"]) + "\n"
 
 
@@ -127,12 +131,7 @@ def _venustech(rc: RunningConfig) -> str:
     d = rc.device
     lines = ["Building configuration...", "!", f"!Last configuration change at {_stamp(rc.changed_at)}",
              f"hostname {d.name}", f"snmp-server location {rc.site_name}", "!"]
-    for ifname in d.interfaces:
-        lines.append(f"interface {ifname}")
-        if ifname in rc.far_ends:
-            lines.append(f" description {rc.far_ends[ifname]}")
-        lines.append("!")
-    lines += ["interface mgmt", f" ip address {d.address} 255.255.255.255", "!"]
+    lines += _interfaces(rc, (" description {far}",), "!", "mgmt", " ip address {addr} 255.255.255.255")
     return "\n".join(lines + rc.changes + ["!", "end"]) + "\n"
 
 
