@@ -208,8 +208,11 @@ def main(argv: list[str] | None = None) -> int:
         ports = proxy_ports(inventory, args.wan_proxy_base_port)
         via = {a: f"{agents_url.split(':')[0]}://127.0.0.1:{p}" for a, p in ports.items()}
     start("simulator", sim_cmd)
+    # the centre's first backup round logs in to the simulated devices: let them listen first
+    if not wait_http(f"http://127.0.0.1:{args.sim_control_port}/status", 60):
+        print(f"demo: the simulator did not come up; see {logs}/simulator.log", file=sys.stderr)
     start("centre", [py, "-m", "nms", "serve", "--configs-interval", str(args.backup_interval),
-                     "--configs-tick", "10", "--configs-parallel", "32"])
+                     "--configs-tick", "10", "--configs-retry", "30", "--configs-parallel", "32"])
     for i, agent in enumerate(sorted(wanted)):
         start(f"agent-{agent}", [py, "agent.py", "run", "--agent", agent,
                                  "--centre", via.get(agent, agents_url),

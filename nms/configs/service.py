@@ -97,6 +97,7 @@ def start_in_server(
     """For ``nms serve``: the backup thread, unless ``--configs-interval 0``."""
     if args.configs_interval <= 0:
         return None
+    logging.getLogger("paramiko").setLevel(logging.WARNING)  # not a line per login in the centre's log
     plan = Schedule(args.configs_interval, args.configs_tick, args.configs_retry,
                     Limits.of(args.configs_parallel, args.configs_deadline))
     thread = threading.Thread(target=backup_loop, args=(settings, plan, stop), name="config-backup",

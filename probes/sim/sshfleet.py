@@ -53,6 +53,7 @@ class SshFleet:
         return out
 
     def start(self) -> SshFleet:
+        logging.getLogger("paramiko").setLevel(logging.WARNING)  # not a line per login
         self.devices = self._devices()
         if self.without_login:
             log.warning("SSH: %d devices have no password login in the inventory's ssh_credentials "
