@@ -3,7 +3,8 @@
 Beside the web app run: the time-series rollup and retention, the expiry of IP ranges
 held too long, the aging of devices whose agent went silent (every 15 s), and the alert
 evaluator with its notification senders (unless ``--no-alerts``, e.g. when
-``nms alerts run`` runs as its own process).
+``nms alerts run`` runs as its own process), and the configuration backup schedule
+(:mod:`nms.configs.service`, unless ``--configs-interval 0``).
 
 Writes ``<data_dir>/serve.pid`` while running so ``nms restore`` can refuse to pull
 the databases out from under a running centre.
@@ -22,6 +23,7 @@ from ipam.workflow import expire_holds
 from nms.alerts.runner import start_in_server
 from nms.auth.scope import site_tree
 from nms.config import Settings
+from nms.configs import service as configs_service
 from nms.db import connect
 from nms.events.store import expire as expire_events
 from nms.pidfile import PIDFILE
@@ -125,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
             name="state-aging",
             daemon=True,
         ).start()
+    configs_service.start_in_server(settings, args, stop)
     alerts = None
     if not args.no_alerts:
         alerts = start_in_server(settings)
@@ -167,4 +170,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--no-alerts", action="store_true", help="do not evaluate alerts here (run `nms alerts run` instead)"
     )
+    configs_service.add_arguments(p)
     p.set_defaults(func=run)

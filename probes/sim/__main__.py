@@ -3,6 +3,7 @@
     python -m probes.sim serve --inventory inventory.yaml [--port 1161] [--control-port N]
                                [--devices GLOB ...] [--wan-delay-ms auto|0|N]
                                [--wan-proxy CENTRE_URL [--wan-proxy-base-port N]]
+                               [--ssh-port N [--ssh-key-dir DIR]]
     python -m probes.sim fault --control URL ACTION [ARGS...] [--es N --ses N]
     python -m probes.sim status --control URL
     python -m probes.sim send-trap --to HOST:PORT (--device NAME | --from ADDR --community C)
@@ -11,6 +12,8 @@
 
 ``serve --trap-target [AGENT=]HOST:PORT --syslog-target [AGENT=]HOST:PORT`` makes every
 fault send the traps and syslog lines real devices would (:mod:`probes.sim.notify`).
+``serve --ssh-port N`` makes the routers and firewalls answer SSH on 127.34.x.y:N with their
+running configurations (:mod:`probes.sim.sshfleet`); ``fault config-change DEVICE`` changes one.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ FAULTS = {
     "sdh-errors": "DEVICE IFNAME --es N --ses N",
     "tunnel-down": "DEVICE PEER", "tunnel-up": "DEVICE PEER",
     "slow": "DEVICE SECONDS (0 clears)", "clear-all": "",
+    "config-change": "DEVICE [LINE...] (adds a line to its running config)",
 }
 
 
@@ -60,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="forwarder of the i-th city agent (sorted) on N+i (0: free ports)")
     s.add_argument("--trap-target", action="append", default=[], metavar="[AGENT=]HOST:PORT",
                    help="faults make the devices send traps here (AGENT= for one agent's devices)")
+    s.add_argument("--ssh-port", type=int, metavar="N",
+                   help="routers and firewalls answer SSH on 127.34.x.y:N (0: pick one; default: no SSH)")
+    s.add_argument("--ssh-key-dir", metavar="DIR",
+                   help="keep the devices' SSH host keys here (default: new keys at every start)")
     s.add_argument("--syslog-target", action="append", default=[], metavar="[AGENT=]HOST:PORT",
                    help="faults make the devices send vendor-format syslog (UDP) here")
 
@@ -93,6 +101,8 @@ async def _serve(args: argparse.Namespace) -> int:
             province.start_events(dict(map(parse_target, args.trap_target)),
                                   dict(map(parse_target, args.syslog_target)))
         await province.start_async()
+        if args.ssh_port is not None:
+            province.start_ssh(args.ssh_port, args.ssh_key_dir)
         wan = {}
         if args.wan_proxy:
             wan = await WanProxies(province, args.wan_proxy, args.wan_proxy_base_port).start_async()
@@ -108,6 +118,8 @@ async def _serve(args: argparse.Namespace) -> int:
              "control": f"http://127.0.0.1:{cport}", "startup_s": round(time.time() - t0, 2)}
     if args.wan_proxy:
         ready["wan_proxy"] = wan
+    if province.ssh is not None:
+        ready["ssh"] = {"port": province.ssh.port, "devices": len(province.ssh.devices)}
     print(json.dumps(ready), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -118,6 +130,8 @@ async def _serve(args: argparse.Namespace) -> int:
     if province.wan is not None:
         await province.wan.stop_async()
     await province.stop_async()
+    if province.ssh is not None:
+        province.ssh.stop()
     return 0
 
 
