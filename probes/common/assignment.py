@@ -78,7 +78,7 @@ class AssignedDevice(BaseModel):
     port: Annotated[int, Field(ge=1, le=65535)]
     network: Literal["internal", "external"] = "internal"
     interfaces: tuple[str, ...] = ()
-    tunnel_peers: tuple[str, ...] = ()
+    tunnel_peers: tuple[str, ...] = ()  # those among this agent's own devices
     expected_peers: tuple[str, ...] = ()  # addresses of the tunnel peers, as the device reports them
     wan_end: bool = False  # ends a carrier circuit: pinged more often
     sim_address: str = ""  # where the simulated province serves it (used with --sim-port only)
@@ -130,6 +130,7 @@ def assignment_of(inventory: Inventory, agent: str) -> Assignment:
     expected = topology.build(inventory).peers
     wan = wan_ends(inventory)
     devices = sorted(inventory.devices_of_agent(agent), key=lambda d: d.name)
+    mine = {d.name for d in devices}
     used = sorted({d.credential for d in devices if d.credential in inventory.credentials})
     sites = [inventory.sites[s] for s in adef.sites if s in inventory.sites]
     return Assignment(
@@ -143,7 +144,10 @@ def assignment_of(inventory: Inventory, agent: str) -> Assignment:
         ),
         devices=tuple(
             AssignedDevice(
-                **_fields(AssignedDevice, d),
+                **{
+                    **_fields(AssignedDevice, d),
+                    "tunnel_peers": tuple(p for p in d.tunnel_peers if p in mine),  # same order each time
+                },
                 expected_peers=tuple(inventory.devices[p].address for p in expected.get(d.name, ())),
                 wan_end=d.name in wan,
                 sim_address=inventory.sim_address(d.name),
