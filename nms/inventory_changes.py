@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from nms import audit
+from nms.auth.scope import ACCEPTED, load_accepted
 from nms.config import Settings
 from nms.schema import open_migrated
 from probes.common.inventory import InventoryError, load_inventory
@@ -41,7 +42,6 @@ from probes.common.inventory_model import Inventory
 
 log = logging.getLogger(__name__)
 
-ACCEPTED = "inventory.accepted.yaml"
 ACTION = "inventory.change"
 MAX_DIFF = 64 * 1024  # characters of unified diff kept in one audit row
 SECTIONS = ("sites", "devices", "links", "credentials", "agents")
@@ -60,20 +60,6 @@ class Outcome:
 
 def accepted_path(settings: Settings) -> Path:
     return settings.data_dir / ACCEPTED
-
-
-def load_accepted(settings: Settings) -> Inventory | None:
-    """The last inventory the centre accepted (None if there is none or it cannot be read)."""
-    path = accepted_path(settings)
-    if not path.exists():
-        return None
-    try:
-        inv = load_inventory(path)
-    except (InventoryError, OSError) as exc:
-        log.error("the accepted inventory copy %s is unusable: %s", path, exc)
-        return None
-    inv.source = str(settings.inventory_path)
-    return inv
 
 
 def changes(old: Inventory, new: Inventory) -> dict[str, dict[str, list[str]]]:
