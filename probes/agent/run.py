@@ -331,7 +331,7 @@ class Agent:
                 error=pulled.detail,
                 etag=self.puller.etag,
             )
-        elif self.centre_config_ok or self.assignment is None:  # once per outage, not every minute
+        elif self.centre_config_ok:  # once per outage, not every minute
             self.centre_config_ok = False
             meanwhile = (
                 "running from the last good copy" if self.assignment is not None else "nothing to poll yet"
@@ -370,10 +370,16 @@ class Agent:
             )
 
     async def config_lane(self) -> None:
-        """Every --config-interval (or at SIGHUP): ask the centre; apply a new assignment."""
+        """Every --config-interval (or at SIGHUP): ask the centre; apply a new assignment.
+
+        With nothing assigned yet (first start, centre not up) ask sooner: 1 s, 2 s, 4 s, ...
+        """
+        wait = 1.0
         while True:
+            every = self.args.config_interval if self.assignment is not None else wait
+            wait = min(wait * 2, self.args.config_interval)
             try:
-                await asyncio.wait_for(self.config_wanted.wait(), self.args.config_interval)
+                await asyncio.wait_for(self.config_wanted.wait(), every)
             except TimeoutError:
                 pass
             self.config_wanted.clear()
