@@ -23,6 +23,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from probes.common import topology, validation
+from probes.common.inventory_fields import CredentialFields
 from probes.common.inventory_model import AgentDef, CredentialRef, Device, Inventory, Site
 
 __all__ = ["FORMAT", "Assignment", "AssignmentError", "assignment_of", "decode", "encode", "etag_of"]
@@ -50,18 +51,8 @@ class AssignedSite(BaseModel):
     prefixes: tuple[tuple[Literal["internal", "external"], str], ...] = ()
 
 
-class AssignedCredential(BaseModel):
-    """A credential reference: names of variables, never their values."""
-
-    model_config = _STRICT
-    name: Name
-    version: Literal["v1", "v2c", "v3"]
-    community_env: str | None = None
-    user: str | None = None
-    auth_proto: str | None = None
-    auth_key_env: str | None = None
-    priv_proto: str | None = None
-    priv_key_env: str | None = None
+# A credential reference: names of variables, never their values (the inventory's own model).
+AssignedCredential = CredentialFields
 
 
 class AssignedDevice(BaseModel):
