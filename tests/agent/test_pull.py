@@ -184,3 +184,32 @@ def test_clock_minutes_apart_is_reported_and_samples_are_stamped_in_the_centres_
         if agent.proc and agent.proc.poll() is None:
             agent.kill()
     assert re.search(r'"event": "clock skew"', agent.log.read_text())
+
+
+def test_a_new_agent_waits_for_its_first_assignment_and_asks_again_soon(tmp_path, sim_only):
+    inventory, sim, stub = sim_only
+    devices = sorted(d.name for d in inventory.devices_of_agent(AGENT))
+    body, stub.config = stub.config, None  # the centre does not know it yet (404): nothing to poll
+    agent = Agent(
+        tmp_path / "a",
+        None,
+        AGENT,
+        stub.url,
+        stub.token,
+        sim.port,
+        ["--interval-override", INTERVAL, "--config-interval", "60"],
+    )
+    (tmp_path / "a").mkdir()
+    agent.start()
+    try:
+        wait_for(
+            lambda: agent.events("centre unreachable for configuration, nothing to poll yet"), 20, "no config"
+        )
+        assert not agent.polls()
+        stub.config = body
+        t = time.time()
+        wait_for(lambda: every_device_polled(agent, devices, t), 30, "polls soon after, not a minute later")
+        assert time.time() - t < 30
+    finally:
+        if agent.proc and agent.proc.poll() is None:
+            agent.kill()
