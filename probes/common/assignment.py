@@ -72,7 +72,8 @@ class AssignedDevice(BaseModel):
     tunnel_peers: tuple[str, ...] = ()  # those among this agent's own devices
     expected_peers: tuple[str, ...] = ()  # addresses of the tunnel peers, as the device reports them
     wan_end: bool = False  # ends a carrier circuit: pinged more often
-    sim_address: str = ""  # where the simulated province serves it (used with --sim-port only)
+    # where the simulated province serves it (used with --sim-port only)
+    sim_address: Annotated[str, Field(pattern=r"^(127\.34\.\d{1,3}\.\d{1,3})?$")] = ""
 
 
 class Assignment(BaseModel):
@@ -112,6 +113,8 @@ class Assignment(BaseModel):
         extra = ("expected_peers", "wan_end", "sim_address")
         inv.devices = {d.name: Device(**d.model_dump(exclude=set(extra))) for d in self.devices}
         inv.agents = {self.agent: AgentDef(self.agent, self.agent_sites, self.token_env)}
+        # sim_address() counts devices of the whole inventory; give it the centre's answer
+        inv._ordinals = {d.name: _ordinal(d.sim_address) for d in self.devices if d.sim_address}
         return inv
 
 
@@ -147,6 +150,12 @@ def assignment_of(inventory: Inventory, agent: str) -> Assignment:
             if d.credential in inventory.credentials
         ),
     )
+
+
+def _ordinal(sim_address: str) -> int:
+    """127.34.x.y -> the position Inventory.sim_address gave it (x * 250 + y - 1)."""
+    parts = sim_address.split(".")
+    return int(parts[2]) * 250 + int(parts[3]) - 1
 
 
 def _fields(model: type[BaseModel], obj: object) -> dict[str, object]:

@@ -45,6 +45,8 @@ def test_agent_gets_its_own_devices_and_no_secret(tmp_path, monkeypatch):
     assert all(p.count(".") == 3 for p in cipher.expected_peers)
     assert any(d.wan_end for d in got.devices)
     assert all(d.sim_address.startswith("127.34.") for d in got.devices)
+    part = got.inventory()  # the agent's part, with the simulated addresses of the whole province
+    assert set(part.devices) == mine and all(part.sim_address(n) == inv.sim_address(n) for n in mine)
 
 
 def test_etag_gives_304_and_changes_with_the_inventory(tmp_path):
