@@ -72,6 +72,7 @@ class Puller:
         self._opener = centre_opener(self.url, ca_file, cert_file, key_file)
         self.etag: str | None = None  # of the assignment in use
         self.skew_s: float | None = None  # centre's clock minus ours, from the last answer's Date
+        self._centre_ref: tuple[float, float] | None = None  # (centre's time, our monotonic) then
         self.counts = {k: 0 for k in ("new", "same", "refused", "failed")}
         self.applied_ts: float | None = None
 
@@ -122,7 +123,7 @@ class Puller:
         if self.etag:
             headers["If-None-Match"] = f'"{self.etag}"'
         req = urllib.request.Request(self.url, headers=headers)
-        sent = time.time()
+        sent = (time.time(), time.monotonic())
         try:
             with self._opener.open(req, timeout=self.timeout) as resp:
                 self._clock(resp.headers.get("Date"), sent)
@@ -160,7 +161,7 @@ class Puller:
         self.applied_ts = time.time()
         return Pulled("new", assignment, detail)
 
-    def _clock(self, date: str | None, sent: float) -> None:
+    def _clock(self, date: str | None, sent: tuple[float, float]) -> None:
         """Skew from the answer's ``Date`` (whole seconds, so its middle), against the request's middle."""
         if not date:
             return
@@ -168,12 +169,21 @@ class Puller:
             centre = parsedate_to_datetime(date).timestamp() + 0.5
         except (TypeError, ValueError):
             return
-        self.skew_s = centre - (sent + time.time()) / 2
+        self.skew_s = centre - (sent[0] + time.time()) / 2
+        self._centre_ref = (centre, (sent[1] + time.monotonic()) / 2)
 
     def offset_s(self) -> float:
-        """What to add to our clock to stamp a sample in the centre's time (0 while close enough)."""
-        skew = self.skew_s
-        return skew if skew is not None and abs(skew) >= CORRECT_FROM_S else 0.0
+        """What to add to our clock now to stamp a sample in the centre's time (0 while close enough).
+
+        The centre's time is carried forward on the monotonic clock from the last answer, so
+        when our wall clock jumps (NTP fixed at last) the offset follows at once instead of
+        stamping samples minutes into the future until the next answer.
+        """
+        if self._centre_ref is None:
+            return 0.0
+        centre, mono = self._centre_ref
+        offset = centre + (time.monotonic() - mono) - time.time()
+        return offset if abs(offset) >= CORRECT_FROM_S else 0.0
 
 
 class PullCollector(Collector):
