@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 
 from nms import audit
@@ -45,6 +46,14 @@ def test_device_added_to_a_county_is_polled_within_two_minutes_without_restart(t
         wait_for(lambda: agent.polls(ok=True), 30, "the agent polling its pulled assignment")
         assert NEW_DEVICE not in {p["device"] for p in agent.polls()}
         pids = (centre.proc.pid, agent.proc.pid)
+        # first a broken edit: refused by the running centre with file:line, nothing handed out
+        inv_path.write_text(after.replace(f"name: {NEW_DEVICE}", f"name: {NEW_DEVICE}\n  port: 0", 1))
+        wait_for(
+            lambda: "refused, the centre keeps the last valid one" in centre.log.read_text(), 20, "refusal"
+        )
+        assert re.search(
+            rf"{re.escape(str(inv_path))}:\d+: devices\[{NEW_DEVICE}\]\.port", centre.log.read_text()
+        )
         tmp = inv_path.with_name("inventory.yaml.new")  # as an editor or deployment tool saves it
         tmp.write_text(after, encoding="utf-8")
         os.replace(tmp, inv_path)
@@ -65,6 +74,7 @@ def test_device_added_to_a_county_is_polled_within_two_minutes_without_restart(t
         finally:
             db.conn.close()
         assert rows and json.loads(rows[0]["after"])["changes"] == {"devices": {"added": [NEW_DEVICE]}}
+        assert len(agent.events("configuration received")) == 2  # the first, then the valid change only
         assert rows[0]["actor"].startswith("file:")
     finally:
         agent.kill()
