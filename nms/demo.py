@@ -125,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="city agents push via WAN forwarders on N, N+1, ... (0: straight to the centre)")
     parser.add_argument("--tls-port", type=int, default=8443, help="nginx's HTTPS port for the agents")
     parser.add_argument("--no-tls", action="store_true", help="agents push plain HTTP to the centre")
+    parser.add_argument("--agent-metrics-base-port", type=int, default=9410,
+                        help="the agents' /metrics on 127.0.0.1:N, N+1, ...")
     args = parser.parse_args(argv)
 
     try:
@@ -196,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
                                  "--centre", via.get(agent, agents_url), "--token-env", token_env,
                                  "--sim-port", str(args.snmp_port),
                                  "--spool-dir", str(args.data_dir / "spool" / agent),
-                                 "--metrics-listen", f"127.0.0.1:{9410 + i}", *tls_args[agent]],
+                                 "--metrics-listen", f"127.0.0.1:{args.agent_metrics_base_port + i}",
+                                 *tls_args[agent]],
               {token_env: agent_tokens[agent]}, drop=("NMS_INVENTORY",))
 
     url = centre_url
