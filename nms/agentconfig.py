@@ -54,7 +54,9 @@ def _note_clock(agent: str, now: float) -> None:
         return
     if skew is not None and abs(skew) >= SKEW_WARN_S:
         log.warning(
-            "agent %s: its clock is %.1f minutes %s the centre's", agent, abs(skew) / 60,
+            "agent %s: its clock is %.1f minutes %s the centre's",
+            agent,
+            abs(skew) / 60,
             "ahead of" if skew > 0 else "behind",
         )
 
