@@ -14,13 +14,14 @@ samples with the centre's time meanwhile (:meth:`Puller.offset_s`).
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import os
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -29,6 +30,7 @@ from typing import Literal
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from probes.agent.logs import log
 from probes.agent.push import centre_opener, tls_problem
 from probes.common.assignment import Assignment, AssignmentError, decode, etag_of
 
@@ -184,6 +186,106 @@ class Puller:
         centre, mono = self._centre_ref
         offset = centre + (time.monotonic() - mono) - time.time()
         return offset if abs(offset) >= CORRECT_FROM_S else 0.0
+
+
+class ConfigLane:
+    """The agent's side of it: the copy on disk at start, then the centre every ``interval``.
+
+    Logs what an operator needs, once per change of state: a refused answer, the centre
+    unreachable (running from the last good copy), back again, the clock minutes apart.
+    """
+
+    def __init__(self, puller: Puller, interval: float) -> None:
+        self.puller = puller
+        self.interval = interval
+        self.have: Assignment | None = None
+        self.reachable = True
+        self.skew_logged: float | None = None  # minutes last logged
+        self._wanted = asyncio.Event()
+
+    def wake(self) -> None:
+        """Ask the centre now (SIGHUP)."""
+        self._wanted.set()
+
+    async def first(self) -> Assignment | None:
+        """The newest good assignment there is at start: the centre's, else the copy on disk."""
+        cached, why = self.puller.cached()
+        if cached is None and why != "no copy on disk yet":
+            log("error", "last good copy unusable", error=why)
+        self.have = cached
+        new = await self.ask()
+        if new is None and cached is not None:
+            log(
+                "info",
+                "running from the last good copy",
+                path=str(self.puller.cache_path),
+                devices=len(cached.devices),
+                etag=self.puller.etag,
+            )
+        return new if new is not None else cached
+
+    async def run(self, take: Callable[[Assignment], None]) -> None:
+        """For ever: wait, ask, hand a new assignment to ``take``.  With nothing assigned yet
+        (first start, centre not up) ask sooner: after 1, 2, 4, ... seconds."""
+        backoff = 1.0
+        while True:
+            wait = self.interval if self.have is not None else backoff
+            backoff = min(backoff * 2, self.interval)
+            try:
+                await asyncio.wait_for(self._wanted.wait(), wait)
+            except TimeoutError:
+                pass
+            self._wanted.clear()
+            if (new := await self.ask()) is not None:
+                take(new)
+
+    async def ask(self) -> Assignment | None:
+        """Ask the centre once; a new, valid assignment or None (logged as needed)."""
+        pulled = await asyncio.to_thread(self.puller.fetch)
+        self._clock()
+        if pulled.kind == "new" and pulled.assignment is not None:
+            if pulled.detail:
+                log("warning", "configuration not saved", error=pulled.detail)
+            self.reachable, self.have = True, pulled.assignment
+            log("info", "configuration received", devices=len(self.have.devices), etag=self.puller.etag)
+            return self.have
+        if pulled.kind == "same":
+            if not self.reachable:
+                log("info", "configuration from the centre again", etag=self.puller.etag)
+            self.reachable = True
+        elif pulled.kind == "refused":
+            log(
+                "error",
+                "configuration from the centre refused, keeping the last good copy",
+                error=pulled.detail,
+                etag=self.puller.etag,
+            )
+        elif self.reachable:  # once per outage, not every minute
+            self.reachable = False
+            meanwhile = "running from the last good copy" if self.have is not None else "nothing to poll yet"
+            log("warning", f"centre unreachable for configuration, {meanwhile}", error=pulled.detail)
+        return None
+
+    def _clock(self) -> None:
+        """Minutes apart are logged when they first appear or change (not every minute)."""
+        skew = self.puller.skew_s
+        if skew is None:
+            return
+        minutes = round(skew / 60, 1)
+        if abs(skew) < WARN_FROM_S:
+            if self.skew_logged is not None:
+                log("info", "clock in step with the centre's again", seconds=round(skew, 1))
+            self.skew_logged = None
+        elif self.skew_logged is None or abs(minutes - self.skew_logged) >= 1:
+            self.skew_logged = minutes
+            side = "behind" if skew > 0 else "ahead of"
+            log(
+                "warning",
+                "clock skew",
+                minutes=minutes,
+                detail=f"this agent's clock is {abs(minutes)} minutes {side} the centre's; "
+                "samples are stamped in the centre's time",
+            )
 
 
 class PullCollector(Collector):

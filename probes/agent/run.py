@@ -25,7 +25,7 @@ from probes.agent.config import ConfigError, DeviceJob, Timing
 from probes.agent.logs import log, setup
 from probes.agent.metrics import LatestResults, build_registry, serve
 from probes.agent.pinger import Pinger
-from probes.agent.pull import WARN_FROM_S, PullCollector, Puller
+from probes.agent.pull import ConfigLane, PullCollector, Puller
 from probes.agent.push import Forwarder, Sender
 from probes.agent.scheduler import Scheduler
 from probes.agent.spool import Spool, SpoolError
@@ -185,6 +185,7 @@ class Agent:
             key_file=args.key_file,
         )
         self.puller: Puller | None = None
+        self.config_lane: ConfigLane | None = None
         if self.inventory_path is None:
             self.puller = Puller(
                 args.centre,
@@ -196,8 +197,7 @@ class Agent:
                 cert_file=args.cert_file,
                 key_file=args.key_file,
             )
-        self.config_wanted = asyncio.Event()
-        self.centre_config_ok = True
+            self.config_lane = ConfigLane(self.puller, args.config_interval)
         self.creds: dict[str, Credential] = {}
         self.results = LatestResults()
         self.pinger: Pinger | None = None
@@ -291,9 +291,14 @@ class Agent:
         self.assignment = assignment
         self.inventory = assignment.inventory()
 
+    def take_assignment(self, assignment: Assignment) -> None:
+        """A new assignment from the centre, applied like a reload (devices that stay keep state)."""
+        self.set_assignment(assignment)
+        self.apply_config()
+
     def reload(self) -> None:
-        if self.inventory_path is None:  # pulling: SIGHUP asks the centre now
-            self.config_wanted.set()
+        if self.config_lane is not None:  # pulling: SIGHUP asks the centre now
+            self.config_lane.wake()
             return
         try:
             self.set_inventory(cfg.load(self.inventory_path, self.name))
@@ -301,90 +306,6 @@ class Agent:
             log("error", "reload failed, keeping the running configuration", error=str(exc))
             return
         self.apply_config()
-
-    # -- the assignment from the centre ----------------------------------------------------
-    async def pull_config(self) -> bool:
-        """Ask the centre once; True when a new assignment was taken (and should be applied)."""
-        assert self.puller is not None
-        pulled = await asyncio.to_thread(self.puller.fetch)
-        self._check_clock()
-        if pulled.kind == "new" and pulled.assignment is not None:
-            if pulled.detail:
-                log("warning", "configuration not saved", error=pulled.detail)
-            self.centre_config_ok = True
-            self.set_assignment(pulled.assignment)
-            log(
-                "info",
-                "configuration received",
-                devices=len(pulled.assignment.devices),
-                etag=self.puller.etag,
-            )
-            return True
-        if pulled.kind == "same":
-            if not self.centre_config_ok:
-                log("info", "configuration from the centre again", etag=self.puller.etag)
-            self.centre_config_ok = True
-        elif pulled.kind == "refused":
-            log(
-                "error",
-                "configuration from the centre refused, keeping the last good copy",
-                error=pulled.detail,
-                etag=self.puller.etag,
-            )
-        elif self.centre_config_ok:  # once per outage, not every minute
-            self.centre_config_ok = False
-            meanwhile = (
-                "running from the last good copy" if self.assignment is not None else "nothing to poll yet"
-            )
-            log("warning", f"centre unreachable for configuration, {meanwhile}", error=pulled.detail)
-        return False
-
-    def _check_clock(self) -> None:
-        assert self.puller is not None
-        skew = self.puller.skew_s
-        if skew is not None and abs(skew) >= WARN_FROM_S:
-            side = "behind" if skew > 0 else "ahead of"
-            log(
-                "warning",
-                "clock skew",
-                minutes=round(skew / 60, 1),
-                detail=f"this agent's clock is {abs(skew) / 60:.1f} minutes {side} the centre's; "
-                "samples are stamped in the centre's time",
-            )
-
-    async def first_config(self) -> None:
-        """The copy on disk, then the centre: start with the newest good one there is."""
-        assert self.puller is not None
-        cached, why = self.puller.cached()
-        if cached is not None:
-            self.set_assignment(cached)
-        elif why != "no copy on disk yet":
-            log("error", "last good copy unusable", error=why)
-        if not await self.pull_config() and cached is not None:
-            log(
-                "info",
-                "running from the last good copy",
-                path=str(self.puller.cache_path),
-                devices=len(cached.devices),
-                etag=self.puller.etag,
-            )
-
-    async def config_lane(self) -> None:
-        """Every --config-interval (or at SIGHUP): ask the centre; apply a new assignment.
-
-        With nothing assigned yet (first start, centre not up) ask sooner: 1 s, 2 s, 4 s, ...
-        """
-        wait = 1.0
-        while True:
-            every = self.args.config_interval if self.assignment is not None else wait
-            wait = min(wait * 2, self.args.config_interval)
-            try:
-                await asyncio.wait_for(self.config_wanted.wait(), every)
-            except TimeoutError:
-                pass
-            self.config_wanted.clear()
-            if await self.pull_config():
-                self.apply_config()
 
     # -- batching -----------------------------------------------------------------
     def seal_all(self) -> int:
@@ -458,8 +379,8 @@ class Agent:
             next_seq=st.next_seq,
             epoch=st.epoch,
         )
-        if self.puller is not None:
-            await self.first_config()
+        if self.config_lane is not None and (first := await self.config_lane.first()) is not None:
+            self.set_assignment(first)
         self.apply_config()
         background = [
             loop.create_task(c, name=n)
@@ -467,7 +388,7 @@ class Agent:
                 (self.forwarder.live_lane(), "live"),
                 (self.forwarder.replay_lane(), "replay"),
                 (self.batcher(), "batcher"),
-                *([(self.config_lane(), "config")] if self.puller is not None else []),
+                *([(self.config_lane.run(self.take_assignment), "config")] if self.config_lane else []),
             )
         ]
         await stop.wait()
