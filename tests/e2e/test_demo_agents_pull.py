@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from pathlib import Path
 
 from probes.common.assignment import decode
 from tests.conftest import free_port
-from tests.support.processes import ROOT, wait_for
+from tests.support.processes import ROOT, stop_process, wait_for
 
 AGENT = "chaohu"
 
@@ -91,10 +90,4 @@ def test_demo_agents_pull_their_assignment_without_an_inventory(tmp_path):
         polled = {p["device"] for p in events("poll")}
         assert polled <= {d.name for d in copy.devices} and len(copy.devices) > 10
     finally:
-        if demo.poll() is None:
-            demo.send_signal(signal.SIGINT)
-            try:
-                demo.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                demo.kill()
-                demo.wait()
+        stop_process(demo, timeout=60)  # SIGTERM: the demo stops its children
