@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 from nms.config import ROOT
 from probes.common.assignment import decode, etag_of
@@ -85,3 +86,19 @@ def test_another_agents_token_is_refused(tmp_path):
     admin = role_client(app, "administrator", "anhui")
     assert admin.get(URL.format("chaohu")).status_code == 403  # a person is not an agent
     assert client.get(URL.format("hefei"), headers=bearer(hefei)).status_code == 200
+
+
+def test_an_agent_clock_minutes_apart_is_logged_by_the_centre(tmp_path, caplog):
+    app = make_app(tmp_path)
+    raw = make_token(app_db(app), "agent", "chaohu")
+    client = app.test_client()
+    with caplog.at_level("WARNING", logger="nms.agentconfig"):
+        near = client.get(URL.format("chaohu"), headers={**bearer(raw), "X-Agent-Time": str(time.time() - 5)})
+        assert near.status_code == 200 and not caplog.records
+        far = client.get(
+            URL.format("chaohu"), headers={**bearer(raw), "X-Agent-Time": str(time.time() - 600)}
+        )
+    assert far.status_code == 200
+    assert any(
+        "agent chaohu" in r.getMessage() and "10.0 minutes behind" in r.getMessage() for r in caplog.records
+    )
