@@ -5,7 +5,13 @@ SNMP on 127.34.x.y), the centre with the dashboard on http://127.0.0.1:8080, and
 probe agent per agent of the inventory (one per city, one for the province and its
 departments); each city's agent pushes through the simulator's WAN forwarder, so a cut
 uplink (``link-down sdh-chaohu``) silences that city's agent as in the real network
-(:mod:`probes.sim.wan`). Secrets for the simulation (SNMP community, SNMPv3 keys) are
+(:mod:`probes.sim.wan`). The agents have no inventory file of their own: each pulls its
+assignment from the centre (``GET /api/v1/agents/<name>/config``, every minute, through the
+same forwarder and TLS as its batches) and keeps the last good copy in its spool directory,
+so an agent of a cut city keeps polling; edit ``inventory.yaml`` while the demo runs and the
+centre validates, audits and hands out the change (:mod:`nms.inventory_changes`).
+
+Secrets for the simulation (SNMP community, SNMPv3 keys) are
 generated once into a mode-0600 secrets file in the data directory; agent tokens are issued anew
 at every start and handed to the agents through their environment only.
 
@@ -145,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="TCP port of the simulated routers' and firewalls' SSH (on 127.34.x.y)")
     parser.add_argument("--backup-interval", type=float, default=120.0,
                         help="seconds between configuration backups of every device (default 120)")
+    parser.add_argument("--agent-metrics-base-port", type=int, default=9410,
+                        help="the agents' /metrics on 127.0.0.1:N, N+1, ...")
     args = parser.parse_args(argv)
 
     try:
@@ -176,9 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     logs.mkdir(exist_ok=True)
     procs: list[tuple[str, subprocess.Popen]] = []
 
-    def start(name: str, cmd: list[str], extra_env: dict[str, str] | None = None) -> None:
+    def start(
+        name: str, cmd: list[str], extra_env: dict[str, str] | None = None, drop: tuple[str, ...] = ()
+    ) -> None:
         out = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
-        child_env = dict(env, **(extra_env or {}))
+        child_env = {k: v for k, v in dict(env, **(extra_env or {})).items() if k not in drop}
         procs.append((name, subprocess.Popen(cmd, cwd=ROOT, env=child_env, stdout=out,
                                              stderr=subprocess.STDOUT, start_new_session=True)))
 
@@ -214,12 +224,15 @@ def main(argv: list[str] | None = None) -> int:
     start("centre", [py, "-m", "nms", "serve", "--configs-interval", str(args.backup_interval),
                      "--configs-tick", "10", "--configs-retry", "30", "--configs-parallel", "32"])
     for i, agent in enumerate(sorted(wanted)):
+        token_env = inventory.agents[agent].token_env
+        # no --inventory (and no NMS_INVENTORY): the agent pulls its assignment from the centre
         start(f"agent-{agent}", [py, "agent.py", "run", "--agent", agent,
-                                 "--centre", via.get(agent, agents_url),
+                                 "--centre", via.get(agent, agents_url), "--token-env", token_env,
                                  "--sim-port", str(args.snmp_port),
                                  "--spool-dir", str(args.data_dir / "spool" / agent),
-                                 "--metrics-listen", f"127.0.0.1:{9410 + i}", *tls_args[agent]],
-              {inventory.agents[agent].token_env: agent_tokens[agent]})
+                                 "--metrics-listen", f"127.0.0.1:{args.agent_metrics_base_port + i}",
+                                 *tls_args[agent]],
+              {token_env: agent_tokens[agent]}, drop=("NMS_INVENTORY",))
 
     url = centre_url
     if not wait_http(url + "/login", 60):
