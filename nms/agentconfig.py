@@ -19,8 +19,10 @@ import time
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from nms import clockskew
 from nms.auth import current_principal, require
 from nms.auth.scope import site_tree
+from nms.db import request_db
 from probes.common.assignment import assignment_of, encode, etag_of
 from probes.common.inventory_model import Inventory
 
@@ -52,7 +54,10 @@ def _note_clock(agent: str, now: float) -> None:
         skew = float(raw) - now if raw else None
     except ValueError:
         return
-    if skew is not None and abs(skew) >= SKEW_WARN_S:
+    if skew is None:
+        return
+    clockskew.note_agent_clock(request_db(), agent, skew, now)  # for `nms doctor` and the console
+    if abs(skew) >= SKEW_WARN_S:
         log.warning(
             "agent %s: its clock is %.1f minutes %s the centre's",
             agent,

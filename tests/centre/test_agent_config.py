@@ -102,3 +102,18 @@ def test_an_agent_clock_minutes_apart_is_logged_by_the_centre(tmp_path, caplog):
     assert any(
         "agent chaohu" in r.getMessage() and "10.0 minutes behind" in r.getMessage() for r in caplog.records
     )
+    # ... and kept for `nms doctor`, which names the agent and how far apart the clocks are
+    from nms import clockskew
+    from nms.doctor import check_agents
+
+    db = app_db(app)
+    try:
+        (clock,) = clockskew.agent_clocks(db)
+    finally:
+        db.conn.close()
+    assert clock.agent == "chaohu" and -610 < clock.skew_s < -590
+    tree = load_inventory(ROOT / "inventory.yaml")
+    found = {c.what: c for c in check_agents(app.config["NMS_SETTINGS"], tree, time.time(), 600)}
+    assert found["clock of agent chaohu"].level == "warn"
+    assert "10.0 min behind the centre's" in found["clock of agent chaohu"].detail
+    assert "clocks" not in found  # no "all in step" while one is not
