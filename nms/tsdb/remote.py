@@ -8,7 +8,11 @@ works too, and only the standard HTTP API is used (``/api/v1/write``, ``/api/v1/
 Series: ``nms_device_<metric>`` and ``nms_interface_<metric>`` (counters end in ``_total``)
 with labels ``device``, ``interface`` (absent for device metrics), ``site`` and ``network``
 (from the inventory, when the store was given one).  Rollup levels are computed by the engine
-at read time (``min/avg/max_over_time``), so :meth:`RemoteWriteStore.rollup` has nothing to do.
+at read time (``min/avg/max_over_time``).  VictoriaMetrics open source has one retention per
+instance and no downsampling, so for the long range :meth:`RemoteWriteStore.rollup` keeps
+hourly rollups on a second engine (``NMS_TSDB_LONG_URL``, a longer ``-retentionPeriod``):
+closed hours' min/avg/max of every series, as ``<series>:1h_min`` ... with the same labels,
+and ``nms_rollup_done_until`` (how far it got, so a restart resumes there).
 """
 
 from __future__ import annotations
@@ -48,6 +52,10 @@ MAX_SERIES_PER_REQUEST = 20_000
 # these bodies mean "never", not "later", whatever the status.
 SAMPLE_REFUSED = re.compile(r"too old|out of bounds|out of order|duplicate sample", re.IGNORECASE)
 BUCKET_S = {"5m": 300, "1h": 3600}
+H = 3600
+OURS = '__name__=~"nms_(device|interface)_.+"'
+DONE = "nms_rollup_done_until"  # on the long engine: end of the last hour rolled up, at that hour
+ROLLUP_GRACE_S = 120  # an hour is closed this long after its end (late polls of its last minute)
 LabelsOf = Callable[[str], tuple[tuple[str, str], ...]]
 
 
@@ -105,15 +113,26 @@ class RemoteWriteStore:
         timeout_s: float = 30.0,
         clock: Callable[[], float] = time.time,
         retention: Any = None,
+        long_url: str = "",
+        rollup_max_hours: int = 24,
     ) -> None:
-        if not re.match(r"^https?://[^/\s]+", url):
-            raise ValueError(f"NMS_TSDB_URL: {url!r} is not an http(s) URL such as http://127.0.0.1:8428")
+        for var, u in (("NMS_TSDB_URL", url), ("NMS_TSDB_LONG_URL", long_url or url)):
+            if not re.match(r"^https?://[^/\s]+", u):
+                raise ValueError(f"{var}: {u!r} is not an http(s) URL such as http://127.0.0.1:8428")
         self.url = url.rstrip("/")
+        # Hourly rollups on a second engine with a longer retention ('' = none: every level
+        # from the raw samples, bounded by the engine's retention).
+        self.long_url = long_url.rstrip("/")
+        self.rollup_max_hours = rollup_max_hours
+        self._done: int | None = None  # rollups exist for every hour before this (None: ask the engine)
+        self._redo: set[int] = set()  # hours already rolled up that got late samples since
         self.labels_of = labels_of or _no_labels
         # Levels are picked as on SQLite (so charts look the same); the engine itself must keep
         # raw samples at least ``hour_s`` (its -retentionPeriod, docs/storage.md).
         self.retention = retention or Retention.from_env()
-        self.max_age_s = max_age_s if max_age_s is not None else float(self.retention.hour_s)
+        # The raw engine keeps NMS_RETENTION_5M_D when the long range is on the second engine.
+        raw_keep = self.retention.five_min_s if self.long_url else self.retention.hour_s
+        self.max_age_s = max_age_s if max_age_s is not None else float(raw_keep)
         self.timeout_s = timeout_s
         self.clock = clock
         self._lock = threading.Lock()
@@ -130,7 +149,10 @@ class RemoteWriteStore:
         retention, out of order) are appended to ``refused`` (logged either way).
         """
         units: dict[bytes, list[bytes]] = {}  # series (its label bytes) -> its encoded Sample fields
-        oldest = self.clock() - self.max_age_s
+        now = self.clock()
+        oldest = now - self.max_age_s
+        # samples of a closed hour (a spooled batch): its rollup is redone if it was made already
+        closed = int(now - ROLLUP_GRACE_S) // H * H if self.long_url else -1
         too_old: list[Refused] = []
         stamps: dict[int, tuple[bytes, bytes]] = {}  # ts -> encoded Sample prefix and suffix
         pack = rw.DOUBLE.pack
@@ -150,6 +172,8 @@ class RemoteWriteStore:
             pre_post = stamps.get(ts)
             if pre_post is None:
                 pre_post = stamps[ts] = rw.sample_parts(ts * 1000)
+                if ts < closed:
+                    self._redo.add(ts // H * H)
             pre, post = pre_post
             for metric, value in s.values.items():
                 if value is not None:
@@ -233,33 +257,35 @@ class RemoteWriteStore:
         half = len(batch) // 2
         return self._send(batch[:half], refused) + self._send(batch[half:], refused)
 
-    def _post(self, body: bytes) -> tuple[int, str]:
-        req = urllib.request.Request(self.url + "/api/v1/write", data=body, headers=rw.HEADERS, method="POST")
+    def _post(self, body: bytes, base: str = "") -> tuple[int, str]:
+        base = base or self.url
+        req = urllib.request.Request(base + "/api/v1/write", data=body, headers=rw.HEADERS, method="POST")
         try:
             with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
                 return resp.status, ""
         except urllib.error.HTTPError as exc:
             text = exc.read().decode(errors="replace").strip()
             if (exc.code >= 500 or exc.code == 429) and not SAMPLE_REFUSED.search(text):
-                raise TsdbUnavailable(f"{self.url}: HTTP {exc.code} on remote write: {text[:200]}") from None
+                raise TsdbUnavailable(f"{base}: HTTP {exc.code} on remote write: {text[:200]}") from None
             return exc.code, text
         except (OSError, urllib.error.URLError) as exc:
-            raise TsdbUnavailable(f"{self.url}: remote write failed: {exc}") from None
+            raise TsdbUnavailable(f"{base}: remote write failed: {exc}") from None
 
     # ---- read --------------------------------------------------------------------------
-    def query(self, path: str, **params: Any) -> list[dict[str, Any]]:
-        """``/api/v1/<path>`` (query or query_range); the ``result`` list."""
-        url = f"{self.url}/api/v1/{path}?" + urllib.parse.urlencode(params)
+    def query(self, path: str, base: str = "", **params: Any) -> Any:
+        """``/api/v1/<path>`` (query, query_range: the ``result`` list; label values: the list)."""
+        base = base or self.url
+        url = f"{base}/api/v1/{path}?" + urllib.parse.urlencode(params)
         try:
             with urllib.request.urlopen(url, timeout=self.timeout_s) as resp:
-                answer = json.loads(resp.read())
+                data = json.loads(resp.read())["data"]
         except urllib.error.HTTPError as exc:
             text = exc.read().decode(errors="replace")[:300]
             expr = params.get("query")
-            raise TsdbUnavailable(f"{self.url}: HTTP {exc.code} on {path} {expr!r}: {text}") from None
+            raise TsdbUnavailable(f"{base}: HTTP {exc.code} on {path} {expr!r}: {text}") from None
         except (OSError, urllib.error.URLError) as exc:
-            raise TsdbUnavailable(f"{self.url}: {path} failed: {exc}") from None
-        return answer["data"]["result"]
+            raise TsdbUnavailable(f"{base}: {path} failed: {exc}") from None
+        return data["result"] if isinstance(data, dict) else data
 
     def pick_level(self, t0: int, t1: int, now: float | None = None) -> str:
         return pick_level(self.retention, t0, t1, self.clock() if now is None else now)
@@ -283,6 +309,11 @@ class RemoteWriteStore:
             b = BUCKET_S[level]
             first, last = -(-t0 // b) * b, t1 // b * b
             names_out = [f"{m}.{a}" for m in metrics for a in AGGS]
+            if level == "1h" and self.long_url and last >= first:
+                done = min(self.rolled_until(), last + b)  # rolled-up hours from the long engine
+                if done > first:
+                    parts += self._read_rollups(sel, interface, metrics, first, done - b)
+                    first = done
             if last >= first:
                 # one request: every column labelled by label_replace, joined by ``or``
                 window = f"[{b * 1000 - 1}ms]"
@@ -342,9 +373,106 @@ class RemoteWriteStore:
                 row[parsed[1]] = _value(parsed[1], float(r["value"][1]))
         return out
 
-    def rollup(self, now: float | None = None) -> Any:
-        """Nothing to compact: the engine computes rollups when read and applies its own retention."""
-        return RollupStats()
+    def _read_rollups(
+        self, sel: str, interface: str, metrics: Sequence[str], h0: int, h1: int
+    ) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """Hours ``h0``..``h1`` (starts) of the long engine's rollups: one instant range-selector query."""
+        names = {f"{prom_name(m, interface)}:1h_{a}": f"{m}.{a}" for m in metrics for a in AGGS}
+        regex = "|".join(re.escape(n) for n in names)
+        expr = f"{{__name__=~{_quote(regex)},{sel}}}[{h1 - h0 + 1}s]"
+        parts = []
+        for r in self.query("query", base=self.long_url, query=expr, time=h1):
+            t, v = _arrays(r["values"])
+            parts.append((names[r["metric"]["__name__"]], t, v))
+        return parts
+
+    def rolled_until(self) -> int:
+        """Rollups exist on the long engine for every closed hour before this (0: none yet)."""
+        done = self._load_done()
+        return 0 if done is None else done
+
+    def _load_done(self) -> int | None:
+        """How far the rollup job got: remembered, else asked of the long engine (survives restarts)."""
+        if self._done is None:
+            expr = f"max_over_time({DONE}[{self.retention.hour_s}s])"
+            got = self.query("query", base=self.long_url, query=expr, time=self.clock())
+            if got:
+                self._done = int(float(got[0]["value"][1]))
+        return self._done
+
+    def rollup(self, now: float | None = None) -> RollupStats:
+        """Roll closed hours up onto the long engine (``long_url``); without one, nothing to do.
+
+        Idempotent: an hour rolled up again writes the same points (the engines keep one sample
+        per series and timestamp).  Hours of late samples are redone; the first run starts where
+        the raw engine's retention does; at most ``rollup_max_hours`` hours with data per call
+        (the ``nms serve`` loop calls again every few minutes).
+        """
+        stats = RollupStats()
+        if not self.long_url:
+            return stats
+        now = self.clock() if now is None else now
+        closed = int(now - ROLLUP_GRACE_S) // H * H
+        done = self._load_done()
+        if done is None:
+            done = int(now - self.max_age_s) // H * H + H
+        with self._lock:
+            redo = sorted(h for h in self._redo if h < done)
+            self._redo.difference_update(redo)
+        todo = redo + list(range(done, closed, H))
+        for i, h in enumerate(todo):
+            if stats.hours_compacted >= self.rollup_max_hours:
+                with self._lock:
+                    self._redo.update(x for x in todo[i:] if x < done)
+                break
+            n = self._rollup_hour(h)
+            stats.hours_compacted += n > 0
+            stats.head_rows += n
+            if h >= done:
+                self._mark_done(h + H)
+                done = h + H
+        return stats
+
+    def _rollup_hour(self, h: int) -> int:
+        """min/avg/max of hour ``h`` of every series, written to the long engine; how many written."""
+        names = self.query(
+            "label/__name__/values", **{"match[]": f"{{{OURS}}}", "start": h, "end": h + H - 1}
+        )
+        names = [n for n in names if our_name(n) is not None and ":" not in n]
+        window = f"[{H * 1000 - 1}ms]"
+
+        def ask(name: str) -> tuple[str, list[dict[str, Any]]]:
+            expr = " or ".join(
+                f'label_replace({a}_over_time({name}{window}), "nms_agg", "{a}", "", "")' for a in AGGS
+            )
+            return name, self.query("query", query=expr, time=h + H - 1)
+
+        ts_var = rw.varint(h * 1000)
+        batch = []
+        for name, result in self._pool.map(ask, names):
+            for r in result:
+                labels = dict(r["metric"])
+                labels["__name__"] = f"{name}:1h_{labels.pop('nms_agg', '')}"
+                v = float(r["value"][1])
+                if v == v:
+                    batch.append((None, rw.encode_labels(labels), [rw.encode_sample(v, ts_var)]))
+        for i in range(0, len(batch), MAX_SERIES_PER_REQUEST):
+            status, text = self._post(rw.encode_request(batch[i : i + MAX_SERIES_PER_REQUEST]), self.long_url)
+            if status >= 300:
+                log.warning(
+                    "tsdb rollup of hour %d refused by %s: HTTP %d %s", h, self.long_url, status, text[:200]
+                )
+        return len(batch)
+
+    def _mark_done(self, until: int) -> None:
+        """Remember on the long engine that every hour before ``until`` is rolled up."""
+        sample = rw.encode_sample(float(until), rw.varint((until - H) * 1000))
+        status, text = self._post(
+            rw.encode_request([(None, rw.encode_labels({"__name__": DONE}), [sample])]), self.long_url
+        )
+        if status >= 300:
+            raise TsdbUnavailable(f"{self.long_url}: rollup progress refused: HTTP {status} {text[:200]}")
+        self._done = until
 
     def close(self) -> None:
         self._pool.shutdown(wait=False)
