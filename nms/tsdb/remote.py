@@ -137,6 +137,7 @@ class RemoteWriteStore:
         self.clock = clock
         self._lock = threading.Lock()
         self._sources: dict[tuple, dict[str, bytes]] = {}  # (device, interface, extra) -> metric -> labels
+        self._heads: dict[tuple, dict[str, bytes]] = {}  # the same -> metric -> rw.series_head(labels)
         self._key_of: dict[bytes, tuple] = {}  # label bytes -> (device, interface, metric, extra)
         self._pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="promql")
 
@@ -147,7 +148,79 @@ class RemoteWriteStore:
         Raises :class:`TsdbUnavailable` when the engine cannot take the batch now (the caller
         must not acknowledge it).  Samples the engine refuses for themselves (older than its
         retention, out of order) are appended to ``refused`` (logged either way).
+
+        The usual batch (every source's samples in time order) is encoded straight into the
+        request body, one TimeSeries per value from cached bytes (:func:`rw.series_head`):
+        three byte appends a value.  Anything else (a source's samples out of order, a
+        timestamp outside 1971-2109) and a request the engine answers 4xx take
+        :meth:`_write_grouped`, which groups and sorts by series and isolates refused samples.
         """
+        samples = samples if isinstance(samples, list) else list(samples)
+        now = self.clock()
+        oldest = now - self.max_age_s
+        # samples of a closed hour (a spooled batch): its rollup is redone if it was made already
+        closed = int(now - ROLLUP_GRACE_S) // H * H if self.long_url else -1
+        too_old: list[Refused] = []
+        chunks: list[tuple[bytearray, int, int, int]] = []  # (body, first sample, end, values)
+        body, start, n = bytearray(), 0, 0
+        posts: dict[int, bytes] = {}  # ts -> encoded timestamp field of a Sample
+        last: dict[int, int] = {}  # id(a source's cache) -> its latest ts in this batch
+        pack = rw.DOUBLE.pack
+        heads_of = self._heads
+        for i, s in enumerate(samples):
+            ts, dev, itf = int(s.ts), s.device, s.interface
+            if ts < oldest:
+                too_old += self._too_old(s)
+                continue
+            post = posts.get(ts)
+            if post is None:
+                post = posts[ts] = rw.sample_suffix(ts * 1000)
+                if len(post) != rw.SUFFIX_LEN:
+                    return self._write_grouped(samples, refused)
+                if ts < closed:
+                    self._redo.add(ts // H * H)
+            extra = self.labels_of(dev)
+            heads = heads_of.get((dev, itf, extra))
+            if heads is None:
+                heads = self._source(dev, itf, extra)[1]
+            if last.get(id(heads), ts) > ts:
+                return self._write_grouped(samples, refused)
+            last[id(heads)] = ts
+            if n >= MAX_SERIES_PER_REQUEST:
+                chunks.append((body, start, i, n))
+                body, start, n = bytearray(), i, 0
+            for metric, value in s.values.items():
+                if value is not None:
+                    head = heads.get(metric)
+                    if head is None:
+                        head = self._series(dev, itf, metric, extra)[1]
+                    body += head
+                    body += pack(value)
+                    body += post
+                    n += 1
+        chunks.append((body, start, len(samples), n))
+        self._refuse(too_old, refused)
+        written = 0
+        for body, i0, i1, n in chunks:
+            if n == 0:
+                continue
+            status, _text = self._post(rw.compress(body))
+            if status < 300:
+                written += n
+            else:  # a refused sample in there: find it the slow way (re-sending the rest is harmless)
+                written += self._write_grouped([s for s in samples[i0:i1] if int(s.ts) >= oldest], refused)
+        return written
+
+    def _too_old(self, s: Any) -> list[Refused]:
+        reason = f"older than the store's retention ({self.max_age_s / 86400:g} d)"
+        return [
+            Refused(s.device, s.interface, m, int(s.ts), float(v), reason)
+            for m, v in s.values.items()
+            if v is not None
+        ]
+
+    def _write_grouped(self, samples: list[Any], refused: list[Refused] | None) -> int:
+        """:meth:`write` by series: each series' samples sorted by time in one TimeSeries."""
         units: dict[bytes, list[bytes]] = {}  # series (its label bytes) -> its encoded Sample fields
         now = self.clock()
         oldest = now - self.max_age_s
@@ -160,15 +233,12 @@ class RemoteWriteStore:
         for s in samples:
             ts, dev, itf = int(s.ts), s.device, s.interface
             if ts < oldest:
-                reason = f"older than the store's retention ({self.max_age_s / 86400:g} d)"
-                too_old += [
-                    Refused(dev, itf, m, ts, float(v), reason) for m, v in s.values.items() if v is not None
-                ]
+                too_old += self._too_old(s)
                 continue
             extra = self.labels_of(dev)
             labs = sources.get((dev, itf, extra))
             if labs is None:
-                labs = self._source(dev, itf, extra)
+                labs = self._source(dev, itf, extra)[0]
             pre_post = stamps.get(ts)
             if pre_post is None:
                 pre_post = stamps[ts] = rw.sample_parts(ts * 1000)
@@ -179,7 +249,7 @@ class RemoteWriteStore:
                 if value is not None:
                     lab = labs.get(metric)
                     if lab is None:
-                        lab = self._series(labs, dev, itf, metric, extra)
+                        lab = self._series(dev, itf, metric, extra)[0]
                     encoded = pre + pack(float(value)) + post
                     unit = units.get(lab)
                     if unit is None:
@@ -198,22 +268,27 @@ class RemoteWriteStore:
             written += self._send(batch[i : i + MAX_SERIES_PER_REQUEST], refused)
         return written
 
-    def _source(self, device: str, interface: str, extra: tuple) -> dict[str, bytes]:
-        """The label bytes of a source's series by metric (kept per process; a few hundred MB at most)."""
+    def _source(self, device: str, interface: str, extra: tuple) -> tuple[dict[str, bytes], dict[str, bytes]]:
+        """A source's label bytes and series heads by metric (kept per process; a few hundred MB at most)."""
+        key = (device, interface, extra)
         with self._lock:
             if len(self._sources) >= 2_000_000:  # devices renamed over months: start afresh
                 self._sources.clear()
+                self._heads.clear()
                 self._key_of.clear()
-            return self._sources.setdefault((device, interface, extra), {})
+            return self._sources.setdefault(key, {}), self._heads.setdefault(key, {})
 
-    def _series(self, labs: dict, device: str, interface: str, metric: str, extra: tuple) -> bytes:
-        """Encode a series' labels the first time it is seen."""
+    def _series(self, device: str, interface: str, metric: str, extra: tuple) -> tuple[bytes, bytes]:
+        """Encode a series' labels (and its TimeSeries head) the first time it is seen."""
         key = (device, interface, metric, extra)
         lab = rw.encode_labels(self._labels(*key))
+        head = rw.series_head(lab)
+        labs, heads = self._source(device, interface, extra)
         with self._lock:
             self._key_of[lab] = key
             labs[metric] = lab
-        return lab
+            heads[metric] = head
+        return lab, head
 
     @staticmethod
     def _labels(device: str, interface: str, metric: str, extra: tuple[tuple[str, str], ...]) -> dict:

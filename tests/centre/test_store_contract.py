@@ -121,6 +121,16 @@ def test_a_resent_batch_doubles_nothing(backend):
     assert len(store.read_range(dev, "", ["cpu_pct"], BASE, BASE + 599, "raw").ts) == 10
 
 
+def test_a_batch_out_of_time_order_reads_back_in_order(backend):
+    """A spool flushed newest first: the remote store sorts each series (its grouped path)."""
+    store, dev = backend.store, backend.device()
+    store.write([Sample(dev, "", BASE + 60 * k, {"cpu_pct": float(k), "ok": 1}) for k in reversed(range(20))])
+    backend.settle()
+    got = store.read_range(dev, "", ["cpu_pct", "ok"], BASE, BASE + 1199, "raw")
+    assert got.ts == [BASE + 60 * k for k in range(20)]
+    assert got.columns == {"cpu_pct": [float(k) for k in range(20)], "ok": [1] * 20}
+
+
 def test_auto_level_and_unknown_series(backend):
     store = backend.store
     now = BASE + 40 * 86400
