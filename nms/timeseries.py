@@ -35,17 +35,16 @@ def open_timeseries(
             metrics_db = connect(settings, "metrics")
         return SqliteTimeSeriesStore(metrics_db)
     with _REMOTE_LOCK:
-        store = _REMOTE.get(settings.tsdb_url)
+        key = (settings.tsdb_url, settings.tsdb_long_url)
+        store = _REMOTE.get(key)
         if store is None:
-            store = _REMOTE[settings.tsdb_url] = RemoteWriteStore(
-                settings.tsdb_url, long_url=settings.tsdb_long_url
-            )
+            store = _REMOTE[key] = RemoteWriteStore(settings.tsdb_url, long_url=settings.tsdb_long_url)
         if inventory is not None:
             store.labels_of = _labels_of(inventory)
     return store
 
 
-_REMOTE: dict[str, Any] = {}
+_REMOTE: dict[tuple[str, str], Any] = {}
 _REMOTE_LOCK = threading.Lock()
 _LABELS: dict[int, Any] = {}
 

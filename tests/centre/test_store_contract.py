@@ -173,5 +173,10 @@ def test_open_timeseries_follows_nms_tsdb_url(settings, monkeypatch):
     assert remote.tsdb_url == "http://127.0.0.1:9"
     store = open_timeseries(remote)
     assert isinstance(store, RemoteWriteStore) and open_timeseries(remote) is store
+    assert store.long_url == "" and store.rollup().hours_compacted == 0  # no long engine: nothing to roll up
+    monkeypatch.setenv("NMS_TSDB_LONG_URL", "http://127.0.0.1:10/")
+    long = open_timeseries(Settings(data_dir=settings.data_dir, inventory_path=settings.inventory_path))
+    assert long is not store and long.long_url == "http://127.0.0.1:10"
+    assert long.max_age_s == long.retention.five_min_s  # the raw engine keeps the 5-minute level's span
     with pytest.raises(ValueError, match="NMS_TSDB_URL: '127.0.0.1:8428' is not an http"):
         open_timeseries(Settings(data_dir=settings.data_dir, tsdb_url="127.0.0.1:8428"))
