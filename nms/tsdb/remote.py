@@ -115,6 +115,7 @@ class RemoteWriteStore:
         retention: Any = None,
         long_url: str = "",
         rollup_max_hours: int = 24,
+        rollup_budget_s: float = 240.0,
     ) -> None:
         for var, u in (("NMS_TSDB_URL", url), ("NMS_TSDB_LONG_URL", long_url or url)):
             if not re.match(r"^https?://[^/\s]+", u):
@@ -124,6 +125,7 @@ class RemoteWriteStore:
         # from the raw samples, bounded by the engine's retention).
         self.long_url = long_url.rstrip("/")
         self.rollup_max_hours = rollup_max_hours
+        self.rollup_budget_s = rollup_budget_s  # one call stops starting hours after this long
         self._done: int | None = None  # rollups exist for every hour before this (None: ask the engine)
         self._redo: set[int] = set()  # hours already rolled up that got late samples since
         self.labels_of = labels_of or _no_labels
@@ -158,8 +160,7 @@ class RemoteWriteStore:
         samples = samples if isinstance(samples, list) else list(samples)
         now = self.clock()
         oldest = now - self.max_age_s
-        # samples of a closed hour (a spooled batch): its rollup is redone if it was made already
-        closed = int(now - ROLLUP_GRACE_S) // H * H if self.long_url else -1
+        closed = self._rolled_limit(now)
         too_old: list[Refused] = []
         chunks: list[tuple[bytearray, int, int, int]] = []  # (body, first sample, end, values)
         body, start, n = bytearray(), 0, 0
@@ -224,8 +225,7 @@ class RemoteWriteStore:
         units: dict[bytes, list[bytes]] = {}  # series (its label bytes) -> its encoded Sample fields
         now = self.clock()
         oldest = now - self.max_age_s
-        # samples of a closed hour (a spooled batch): its rollup is redone if it was made already
-        closed = int(now - ROLLUP_GRACE_S) // H * H if self.long_url else -1
+        closed = self._rolled_limit(now)
         too_old: list[Refused] = []
         stamps: dict[int, tuple[bytes, bytes]] = {}  # ts -> encoded Sample prefix and suffix
         pack = rw.DOUBLE.pack
@@ -374,8 +374,8 @@ class RemoteWriteStore:
         if level == "raw":
             names = {prom_name(m, interface): m for m in metrics}
             regex = "|".join(re.escape(n) for n in names)
-            expr = f"{{__name__=~{_quote(regex)},{sel}}}[{t1 - t0 + 1}s]"
-            for r in self.query("query", query=expr, time=t1):
+            expr = f"{{__name__=~{_quote(regex)},{sel}}}[{t1 - t0 + 2}s]"
+            for r in self.query("query", query=expr, time=t1 + 1):  # VictoriaMetrics leaves out t itself
                 t, v = _arrays(r["values"])
                 keep = (t >= t0) & (t <= t1)
                 parts.append((names[r["metric"]["__name__"]], t[keep], v[keep]))
@@ -454,58 +454,70 @@ class RemoteWriteStore:
         """Hours ``h0``..``h1`` (starts) of the long engine's rollups: one instant range-selector query."""
         names = {f"{prom_name(m, interface)}:1h_{a}": f"{m}.{a}" for m in metrics for a in AGGS}
         regex = "|".join(re.escape(n) for n in names)
-        expr = f"{{__name__=~{_quote(regex)},{sel}}}[{h1 - h0 + 1}s]"
+        expr = f"{{__name__=~{_quote(regex)},{sel}}}[{h1 - h0 + 2}s]"
         parts = []
-        for r in self.query("query", base=self.long_url, query=expr, time=h1):
+        for r in self.query("query", base=self.long_url, query=expr, time=h1 + 1):  # as a raw read
             t, v = _arrays(r["values"])
-            parts.append((names[r["metric"]["__name__"]], t, v))
+            keep = (t >= h0) & (t <= h1)
+            parts.append((names[r["metric"]["__name__"]], t[keep], v[keep]))
         return parts
 
     def rolled_until(self) -> int:
-        """Rollups exist on the long engine for every closed hour before this (0: none yet)."""
-        done = self._load_done()
-        return 0 if done is None else done
+        """Rollups exist on the long engine for every hour before this (0: none yet).
 
-    def _load_done(self) -> int | None:
-        """How far the rollup job got: remembered, else asked of the long engine (survives restarts)."""
+        Remembered, else asked of the long engine (so it survives restarts).
+        """
         if self._done is None:
             expr = f"max_over_time({DONE}[{self.retention.hour_s}s])"
             got = self.query("query", base=self.long_url, query=expr, time=self.clock())
-            if got:
-                self._done = int(float(got[0]["value"][1]))
+            self._done = int(float(got[0]["value"][1])) if got else 0
         return self._done
+
+    def _rolled_limit(self, now: float) -> int:
+        """A sample before this may be in an hour rolled up already (a spooled batch): that hour
+        is redone.  Before the job's progress is known, any closed hour; no long engine: none."""
+        if not self.long_url:
+            return -1
+        return self._done if self._done is not None else int(now - ROLLUP_GRACE_S) // H * H
 
     def rollup(self, now: float | None = None) -> RollupStats:
         """Roll closed hours up onto the long engine (``long_url``); without one, nothing to do.
 
         Idempotent: an hour rolled up again writes the same points (the engines keep one sample
         per series and timestamp).  Hours of late samples are redone; the first run starts where
-        the raw engine's retention does; at most ``rollup_max_hours`` hours with data per call
-        (the ``nms serve`` loop calls again every few minutes).
+        the raw engine's retention does; at most ``rollup_max_hours`` hours with data and about
+        ``rollup_budget_s`` per call (the ``nms serve`` loop calls again every few minutes; a
+        province hour takes a minute or so).
         """
         stats = RollupStats()
         if not self.long_url:
             return stats
         now = self.clock() if now is None else now
         closed = int(now - ROLLUP_GRACE_S) // H * H
-        done = self._load_done()
-        if done is None:
-            done = int(now - self.max_age_s) // H * H + H
+        done = self.rolled_until() or int(now - self.max_age_s) // H * H + H  # first run: the raw retention
         with self._lock:
             redo = sorted(h for h in self._redo if h < done)
             self._redo.difference_update(redo)
         todo = redo + list(range(done, closed, H))
-        for i, h in enumerate(todo):
-            if stats.hours_compacted >= self.rollup_max_hours:
-                with self._lock:
-                    self._redo.update(x for x in todo[i:] if x < done)
-                break
-            n = self.rollup_hour(h)
-            stats.hours_compacted += n > 0
-            stats.head_rows += n
-            if h >= done:
-                self._mark_done(h + H)
-                done = h + H
+        started, i = time.monotonic(), 0
+        try:
+            for i, h in enumerate(todo):  # noqa: B007 (i: where a failure or the budget stopped)
+                if (
+                    stats.hours_compacted >= self.rollup_max_hours
+                    or time.monotonic() - started > self.rollup_budget_s
+                ):
+                    break
+                n = self.rollup_hour(h)
+                stats.hours_compacted += n > 0
+                stats.head_rows += n
+                if h >= done:
+                    self._mark_done(h + H)
+                    done = h + H
+            else:
+                i = len(todo)
+        finally:  # late hours not redone yet wait for the next call
+            with self._lock:
+                self._redo.update(x for x in todo[i:] if x < done)
         return stats
 
     def rollup_hour(self, h: int) -> int:

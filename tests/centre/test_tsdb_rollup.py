@@ -104,21 +104,25 @@ def test_closed_hours_roll_up_once_and_a_400_day_chart_reads_them(engines):
 def test_hours_not_yet_rolled_up_are_computed_from_the_raw_samples(engines):
     raw, long = engines
     clock = [BASE + 2 * H + 600]
-    s = RemoteWriteStore(raw.url, long_url=long.url, retention=Retention(), clock=lambda: clock[0])
+    s = RemoteWriteStore(
+        raw.url, long_url=long.url, retention=Retention(), clock=lambda: clock[0], rollup_max_hours=1
+    )
+    assert s.rolled_until() == 0  # the job has not run: every hour comes from the raw engine
     s.write([Sample("r2", ITF, BASE + 60 * k, {"in_bps": 1000.0 * k}) for k in range(3 * 60)])
     flush(raw)
-    assert s.rolled_until() == 0  # the job has not run: every hour comes from the raw engine
     assert s.read_range("r2", ITF, ["in_bps"], BASE, BASE + 3 * H - 1, "1h").columns["in_bps.max"] == [
         59_000.0,
         119_000.0,
         179_000.0,
     ]
-    s.rollup()
-    flush(long)
-    # hours 0-1 from the long engine, hour 2 (still open) from the raw one, joined in one answer
-    got = s.read_range("r2", ITF, ["in_bps"], BASE, BASE + 3 * H - 1, "1h")
-    assert got.ts == [BASE, BASE + H, BASE + 2 * H]
-    assert got.columns["in_bps.max"] == [59_000.0, 119_000.0, 179_000.0]
+    for rolled in (BASE + H, BASE + 2 * H):  # one hour with data a call here: two calls for hours 0-1
+        assert s.rollup().hours_compacted == 1 and s.rolled_until() == rolled
+        flush(long)
+        # rolled-up hours from the long engine, the others (hour 2 is still open) from the raw one
+        got = s.read_range("r2", ITF, ["in_bps"], BASE, BASE + 3 * H - 1, "1h")
+        assert got.ts == [BASE, BASE + H, BASE + 2 * H]
+        assert got.columns["in_bps.max"] == [59_000.0, 119_000.0, 179_000.0]
+    assert s.rollup().hours_compacted == 0
 
 
 def test_without_a_long_engine_rollup_does_nothing(engines):
