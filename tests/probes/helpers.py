@@ -61,7 +61,7 @@ def start_snmpsim(
         raise RuntimeError("snmpsim-command-responder is not installed")
     port = free_udp_port()
     # a stable cache dir so the slow first indexing of large walks happens once per machine
-    cache = Path(tempfile.gettempdir()) / f"probes-snmpsim-cache-{os.getuid()}"
+    cache = Path(tempfile.gettempdir()) / f"probes-snmpsim-sqlite-index-{os.getuid()}"
     cache.mkdir(exist_ok=True)
     log = Path(tempfile.mkdtemp(prefix="probes-snmpsim-")) / "snmpsim.log"
     cmd = [exe, f"--cache-dir={cache}", f"--agent-udpv4-endpoint=127.0.0.1:{port}"]
