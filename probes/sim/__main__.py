@@ -41,6 +41,10 @@ FAULTS = {
     "sdh-errors": "DEVICE IFNAME --es N --ses N",
     "tunnel-down": "DEVICE PEER", "tunnel-up": "DEVICE PEER",
     "slow": "DEVICE SECONDS (0 clears)", "clear-all": "",
+    "addr-unknown": "DEVICE", "addr-unknown-clear": "DEVICE",
+    "addr-duplicate": "DEVICE", "addr-duplicate-clear": "DEVICE",
+    "addr-mismatch": "DEVICE", "addr-mismatch-clear": "DEVICE",
+    "lldp-miscabled": "LINK_ID", "lldp-miscabled-clear": "LINK_ID",
 }
 
 
