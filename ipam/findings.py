@@ -71,18 +71,36 @@ class Reconciler:
     def __init__(self, db: sqlite_utils.Database, inv: Inventory, sites: frozenset[str] | None) -> None:
         self.db, self.conn, self.inv, self.sites = db, db.conn, inv, sites
         self.names = store.space_names(db)
-        self._hits: dict[tuple[int, int, int], store.Prefix | None] = {}
+        # the whole plan in memory, once: a look-up per observed address is then a few dict hits
+        self.by_id = {p.id: p for p in map(store.from_row, self.conn.execute(
+            f"SELECT {store.COLUMNS} FROM ipam_prefixes"))}
+        self._nets: dict[tuple[int, int, int], dict[int, store.Prefix]] = defaultdict(dict)
+        for p in self.by_id.values():
+            self._nets[(p.space_id, p.family, p.plen)][p.network] = p
+        self._plens = {key: sorted({k[2] for k in self._nets if k[:2] == key}, reverse=True)
+                       for key in {k[:2] for k in self._nets}}
         self._owners: dict[int, str | None] = {}
 
     def hit(self, space: int, family: int, value: int) -> store.Prefix | None:
-        key = (space, family, value)
-        if key not in self._hits:
-            self._hits[key] = store.deepest_containing(self.conn, space, Block(family, value, BITS[family]))
-        return self._hits[key]
+        """The deepest prefix holding the address (what :func:`store.deepest_containing` answers)."""
+        bits = BITS[family]
+        for plen in self._plens.get((space, family), ()):
+            mask = ((1 << plen) - 1) << (bits - plen)
+            p = self._nets[(space, family, plen)].get(value & mask)
+            if p is not None:
+                return p
+        return None
+
+    def parent(self, prefix: store.Prefix) -> store.Prefix | None:
+        return self.by_id.get(prefix.parent_id) if prefix.parent_id else None
 
     def owner(self, prefix: store.Prefix) -> str | None:
+        """The prefix's site, or its nearest ancestor's (as :func:`reconcile.owner`)."""
         if prefix.id not in self._owners:
-            self._owners[prefix.id] = reconcile.owner(self.conn, prefix)
+            p: store.Prefix | None = prefix
+            while p is not None and not p.site:
+                p = self.parent(p)
+            self._owners[prefix.id] = p.site if p is not None else None
         return self._owners[prefix.id]
 
     # -- addresses -------------------------------------------------------------------
@@ -128,9 +146,10 @@ class Reconciler:
     # -- reclaimable -----------------------------------------------------------------
     def reclaimable(self, now: float, days: float) -> list[Finding]:
         polls = observed.polls(self.db)
-        watching: dict[str, float] = {}
+        watching: dict[tuple[str, int], float] = {}  # (site, space) -> since when its devices report
         for p in polls.values():
-            watching[p["site"]] = min(watching.get(p["site"], p["first_ts"]), p["first_ts"])
+            key = (p["site"], p["space_id"])
+            watching[key] = min(watching.get(key, p["first_ts"]), p["first_ts"])
         if not watching:
             return []
         cutoff = now - days * 86400
@@ -139,16 +158,18 @@ class Reconciler:
             hit = self.hit(*row[:3])
             while hit is not None and hit.id not in seen:
                 seen.add(hit.id)
-                hit = store.get(self.conn, hit.parent_id) if hit.parent_id else None
-        cond, args = store.site_filter(set(watching))
+                hit = self.parent(hit)
+        cond, args = store.site_filter({site for site, _ in watching})
         out = []
-        sql = ("SELECT id, site, created_at FROM ipam_prefixes WHERE status='allocated' AND is_pool=0"
-               f" AND {cond}")
-        for pid, site, created in self.conn.execute(sql, args):
-            since = max(created, watching[site])
+        sql = ("SELECT id, site, space_id, created_at FROM ipam_prefixes"
+               f" WHERE status='allocated' AND is_pool=0 AND {cond}")
+        for pid, site, space, created in self.conn.execute(sql, args):
+            if (site, space) not in watching:
+                continue
+            since = max(created, watching[(site, space)])
             if pid in seen or now - since < days * 86400:
                 continue
-            p = store.get(self.conn, pid)
+            p = self.by_id[pid]
             sname = self.names.get(p.space_id, "")
             detail = f"{p.cidr} ({p.purpose or 'no purpose'}) allocated to {site}: nothing seen in it" \
                 f" for {days:g} days"
