@@ -10,49 +10,52 @@ cannot be read is counted in ``bad`` and skipped; the rest stands.
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Any
 
 from probes.snmp.values import number, text
 
 MAX_ROWS = 200_000  # per table: more is a broken agent looping, not a network
-LINK_LOCAL_V6 = ipaddress.ip_network("fe80::/10")
+_HEX = re.compile(r"[0-9a-f]{1,2}")
 
 
 def mac(v: Any) -> str | None:
     """PhysAddress (6 raw bytes, or text) -> ``aa:bb:cc:dd:ee:ff``; None when it is not one."""
     if isinstance(v, bytes) and len(v) == 6:
         return v.hex(":")
-    s = text(v)
-    if not s:
-        return None
-    hexits = "".join(c for c in s.lower() if c in "0123456789abcdef")
-    if len(hexits) != 12 or len(s) > 17:
-        return None
-    return ":".join(hexits[i:i + 2] for i in range(0, 12, 2))
+    s = (text(v) or "").strip().lower()
+    parts = re.split(r"[:-]", s)
+    if len(parts) == 6 and all(_HEX.fullmatch(p) for p in parts):  # "0:1a:2b:3:4d:5e" (leading 0s dropped)
+        return ":".join(p.zfill(2) for p in parts)
+    plain = s.replace(".", "")  # "001a2b3c4d5e", "001a.2b3c.4d5e"
+    if len(plain) == 12 and all(c in "0123456789abcdef" for c in plain):
+        return ":".join(plain[i:i + 2] for i in range(0, 12, 2))
+    return None
 
 
 def _arcs(index: str) -> list[int]:
     return [int(p) for p in index.split(".")]
 
 
-def inet_index(arcs: list[int]) -> tuple[str, list[int]]:
-    """(address, arcs left) from ``InetAddressType.InetAddress`` index arcs.
+def inet_index(arcs: list[int]) -> str:
+    """The address of ``InetAddressType.InetAddress`` index arcs (the whole rest of the index).
 
-    The address is length-prefixed (RFC 4001) or, on some agents, implied (4 or 16 arcs).
-    Zoned types (3, 4) carry 4 zone bytes after the address; the zone is dropped."""
+    The address is length-prefixed (RFC 4001) or, on some agents (ASA), implied.  Zoned
+    types (3, 4) may carry 4 zone bytes after the address; the zone is dropped."""
     kind, rest = arcs[0], arcs[1:]
-    want = {1: 4, 2: 16, 3: 8, 4: 20}.get(kind)
-    if want is None:
+    base = {1: 4, 2: 16, 3: 4, 4: 16}.get(kind)
+    if base is None:
         raise ValueError(f"address type {kind} is not IPv4 or IPv6")
-    if rest and rest[0] == want and len(rest) > want:
-        raw, left = rest[1:1 + want], rest[1 + want:]
-    elif len(rest) >= want:
-        raw, left = rest[:want], rest[want:]
+    sizes = (base, base + 4) if kind in (3, 4) else (base,)  # a zoned address may carry its zone
+    if rest and rest[0] in sizes and len(rest) == 1 + rest[0]:
+        raw = rest[1:]
+    elif len(rest) in sizes:
+        raw = rest
     else:
-        raise ValueError(f"index too short for address type {kind}")
+        raise ValueError(f"index does not hold an address of type {kind}")
     if any(not 0 <= b <= 255 for b in raw):
         raise ValueError("address arcs are not bytes")
-    return str(ipaddress.ip_address(bytes(raw[: 4 if kind in (1, 3) else 16]))), left
+    return str(ipaddress.ip_address(bytes(raw[:base])))
 
 
 def _v4(arcs: list[int]) -> str:
@@ -109,11 +112,11 @@ class Reader:
         out = []
         for idx, raw_if in self._each(if_col):
             try:
-                addr, left = inet_index(_arcs(idx))
+                addr = inet_index(_arcs(idx))
             except ValueError:
                 self.bad += 1
                 continue
-            if left or _int(type_col.get(idx)) not in (None, 1):  # only unicast addresses
+            if _int(type_col.get(idx)) not in (None, 1):  # only unicast addresses
                 continue
             pointer = text(prefix_col.get(idx)) or ""
             tail = pointer.rsplit(".", 1)[-1]
@@ -132,18 +135,29 @@ class Reader:
         for idx, raw in self._each(phys):
             try:
                 arcs = _arcs(idx)
-                addr = inet_index(arcs[1:])[0] if v6 else _v4(arcs[1:])
+                addr = inet_index(arcs[1:]) if v6 else _v4(arcs[1:])
             except (ValueError, IndexError):
                 self.bad += 1
                 continue
             if _int(kind.get(idx)) == 2:  # invalid(2): a row being deleted
                 continue
+            if raw in (b"", "") or raw == b"\0" * 6:
+                continue  # an incomplete entry (resolution pending): normal, not garbage
             m = mac(raw)
-            if m is None or m == "00:00:00:00:00:00":
+            if m is None:
                 self.bad += 1
                 continue
             out.append({"address": addr, "mac": m, "if_index": arcs[0], "ifname": self._name(arcs[0])})
         return out
+
+    def _local_port(self, num: int, port_id: str | None, desc: str | None) -> str:
+        """The local port's name: lldpLocPortId or -Desc when it names an interface (the port
+        number is only a local index), else the interface whose ifIndex is the number."""
+        names = set(self.ifnames.values())
+        for cand in (port_id, desc):
+            if cand and cand in names:
+                return cand
+        return self.ifnames.get(num) or port_id or desc or str(num)
 
     def lldp(self, spec: dict, data: dict[str, dict[str, Any]]) -> list[dict]:
         """lldpRemTable (index timeMark.localPortNum.remIndex) with the local port's name."""
@@ -161,8 +175,7 @@ class Reader:
                 self.bad += 1
                 continue
             self.rows += 1
-            local_port = (self.ifnames.get(local) or text(loc_desc.get(str(local)))
-                          or text(loc_id.get(str(local))) or str(local))
+            local_port = self._local_port(local, text(loc_id.get(str(local))), text(loc_desc.get(str(local))))
             pid = port_id.get(idx)
             named = _int(port_sub.get(idx)) in (1, 5, 7, None)  # interfaceAlias, interfaceName, local
             remote_port = text(pid) if named and pid is not None else None

@@ -40,13 +40,13 @@ class Addresses(Plugin):
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
-        self.last: dict[tuple[str, int], float] = {}  # (host, port) -> when its tables were read
+        self.last: dict[tuple[str, str, int], float] = {}  # (name, host, port) -> when its tables were read
 
     def due(self, ctx: PollContext) -> bool:
         spec = ctx.profile.get("addresses") or {}
         override = interval_override()
         interval = override if override is not None else float(spec.get("interval_s", DEFAULT_INTERVAL_S))
-        last = self.last.get((ctx.target.host, ctx.target.port))
+        last = self.last.get(_key(ctx))
         return last is None or self.clock() - last >= interval
 
     async def handle(self, ctx: PollContext) -> None:
@@ -57,4 +57,9 @@ class Addresses(Plugin):
         ifnames = {int(i["index"]): i["name"] for i in ctx.result.interfaces or ()
                    if i.get("index") is not None}
         ctx.result.addresses = addresses.read(spec, data, ifnames)
-        self.last[(ctx.target.host, ctx.target.port)] = self.clock()
+        self.last[_key(ctx)] = self.clock()
+
+
+def _key(ctx: PollContext) -> tuple[str, str, int]:
+    """One device: its name too, since devices may share an address (snmpsim, a proxy)."""
+    return (ctx.target.name or "", ctx.target.host, ctx.target.port)
