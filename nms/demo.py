@@ -119,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="city agents push via WAN forwarders on N, N+1, ... (0: straight to the centre)")
     parser.add_argument("--tls-port", type=int, default=8443, help="nginx's HTTPS port for the agents")
     parser.add_argument("--no-tls", action="store_true", help="agents push plain HTTP to the centre")
+    parser.add_argument("--address-interval-s", type=float, default=None,
+                        help="seconds between address/ARP/LLDP polls (default: the profiles', 900)")
     args = parser.parse_args(argv)
 
     try:
@@ -140,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         NMS_SIM_CONTROL=f"http://127.0.0.1:{args.sim_control_port}",
         PYTHONUNBUFFERED="1",
     )
+    if args.address_interval_s is not None:  # the agents' address polls (probes/plugins/addresses.py)
+        env["NMS_ADDRESS_INTERVAL_S"] = str(args.address_interval_s)
     os.environ.update({k: env[k] for k in ("NMS_DATA_DIR", "NMS_INVENTORY", "NMS_SECRETS_FILE")})
     settings = Settings()
     agent_tokens, kiosk, password = issue_tokens(settings, inventory)
@@ -203,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  Agents push over verified TLS through nginx on {agents_url} (CA {pki.ca})")
     print(f"  Inject a fault: python -m probes.sim fault --control http://127.0.0.1:{args.sim_control_port}"
           " link-down LINK_ID")
+    print(f"  Address-plan discrepancies: ... --control http://127.0.0.1:{args.sim_control_port}"
+          " addr-unknown|addr-duplicate|addr-mismatch DEVICE, lldp-miscabled LINK_ID (ACTION-clear removes);"
+          f" seen on {url}/ipam/reconcile after the next address poll")
     print("  Ctrl-C stops everything.\n", flush=True)
 
     stopping = False

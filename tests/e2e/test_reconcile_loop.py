@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from probes.sim import run_subprocess
-from tests.e2e.test_walking_skeleton import CITY, small_inventory
-from tests.support.processes import SNMP_SECRETS, Agent, Centre, write_secrets
+from tests.e2e.test_walking_skeleton import CITY, prepare_centre
+from tests.support.processes import SNMP_SECRETS, Agent, Centre
 
 ROOT = Path(__file__).resolve().parents[2]
 INTERVAL = 2.0  # interface polls
@@ -30,23 +30,10 @@ RTR, FW, LINK = "lujiang-int-rtr1", "lujiang-int-fw1", "mstp-lujiang"  # a end: 
 @pytest.fixture
 def province(tmp_path: Path):
     from ipam import csvio
-    from nms.auth import tokens, users
-    from nms.config import Settings
-    from nms.schema import open_migrated
 
-    inventory = small_inventory(tmp_path / "inventory.yaml")
-    secrets_file = write_secrets(tmp_path / "secrets.env")
-    data = tmp_path / "centre"
-    data.mkdir()
-    settings = Settings(data_dir=data, inventory_path=inventory)
-    db = open_migrated(settings)
     plan = (ROOT / "ipam" / "data" / "address_plan.csv").read_text(encoding="utf-8")
-    csvio.import_csv(db, plan, actor="test")
-    agent_token = tokens.create(db, "agent", CITY, actor="test")[1]
-    users.create(db, "watcher", "viewer", "anhui", "watcher-password-1234", actor="test")
-    viewer_token = tokens.create(db, "user", "watcher", actor="test")[1]
-    db.conn.close()
-
+    inventory, secrets_file, data, agent_token, viewer_token = prepare_centre(
+        tmp_path, lambda db: csvio.import_csv(db, plan, actor="test"))
     centre = Centre(data, inventory)
     centre.start()
     env = dict(SNMP_SECRETS, NMS_SECRETS_FILE=str(secrets_file))

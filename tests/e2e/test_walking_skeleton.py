@@ -45,8 +45,9 @@ def small_inventory(path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def province(tmp_path: Path):
+def prepare_centre(tmp_path: Path, prepare=None) -> tuple[Path, Path, Path, str, str]:  # noqa: ANN001
+    """(inventory, secrets file, centre data dir, agent token, viewer token) of the small province;
+    ``prepare(db)`` fills the centre's database further before it starts."""
     from nms.auth import tokens, users
     from nms.config import Settings
     from nms.schema import open_migrated
@@ -60,8 +61,15 @@ def province(tmp_path: Path):
     agent_token = tokens.create(db, "agent", CITY, actor="test")[1]
     users.create(db, "watcher", "viewer", "anhui", "watcher-password-1234", actor="test")
     viewer_token = tokens.create(db, "user", "watcher", actor="test")[1]
+    if prepare is not None:
+        prepare(db)
     db.conn.close()
+    return inventory, secrets_file, data, agent_token, viewer_token
 
+
+@pytest.fixture
+def province(tmp_path: Path):
+    inventory, secrets_file, data, agent_token, viewer_token = prepare_centre(tmp_path)
     centre = Centre(data, inventory)
     centre.start()
     env = dict(SNMP_SECRETS, NMS_SECRETS_FILE=str(secrets_file))
