@@ -178,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
                         "--key-file", str(pki.agents[a].key)] for a in wanted}
     sim_cmd = [py, "-m", "probes.sim", "serve", "--inventory", str(args.inventory),
                "--port", str(args.snmp_port), "--control-port", str(args.sim_control_port)]
+    sim_cmd += ["--discrepancies"]  # one address-plan discrepancy of each kind for /ipam/reconcile
     via: dict[str, str] = {}  # agent -> its WAN forwarder (the province's agent sits at the centre)
     if args.wan_proxy_base_port:  # TCP forwarders: TLS goes through them end to end
         sim_cmd += ["--wan-proxy", agents_url, "--wan-proxy-base-port", str(args.wan_proxy_base_port)]

@@ -25,6 +25,7 @@ import time
 
 from probes.common.inventory import InventoryError, load_inventory
 from probes.common.secrets import SecretError
+from probes.sim import addressing
 from probes.sim.control import ControlError, get_status, send_fault, serve_control
 from probes.sim.errors import SimError
 from probes.sim.notify import parse_target
@@ -58,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--devices", action="append", default=[], metavar="GLOB", help="only these devices")
     s.add_argument("--wan-delay-ms", default="auto", help="auto (by site kind), 0, or milliseconds")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--discrepancies", action="store_true",
+                   help="start with one address-plan discrepancy of each kind (clear-all removes them)")
     s.add_argument("--wan-proxy", metavar="CENTRE_URL",
                    help="forward each city agent to the centre over its simulated uplink (probes.sim.wan)")
     s.add_argument("--wan-proxy-base-port", type=int, default=0, metavar="N",
@@ -82,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 async def _serve(args: argparse.Namespace) -> int:
     t0 = time.time()
+    switched: list[tuple[str, str]] = []
     try:
         inv = load_inventory(args.inventory)
         delay = args.wan_delay_ms
@@ -97,6 +101,9 @@ async def _serve(args: argparse.Namespace) -> int:
             province.start_events(dict(map(parse_target, args.trap_target)),
                                   dict(map(parse_target, args.syslog_target)))
         await province.start_async()
+        switched = addressing.demo_set(inv, set(province.devices)) if args.discrepancies else []
+        for action, target in switched:
+            province.fault(action, target)
         wan = {}
         if args.wan_proxy:
             wan = await WanProxies(province, args.wan_proxy, args.wan_proxy_base_port).start_async()
@@ -112,6 +119,8 @@ async def _serve(args: argparse.Namespace) -> int:
              "control": f"http://127.0.0.1:{cport}", "startup_s": round(time.time() - t0, 2)}
     if args.wan_proxy:
         ready["wan_proxy"] = wan
+    if switched:
+        ready["discrepancies"] = [f"{a} {t}" for a, t in switched]
     print(json.dumps(ready), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -185,3 +185,26 @@ class Builder:
 
 def build(dev: SimDevice, inv: Inventory) -> None:
     Builder(dev, inv).build()
+
+
+def demo_set(inv: Inventory, served: set[str]) -> list[tuple[str, str]]:
+    """One discrepancy of each kind on served devices (``serve --discrepancies``, the demo):
+    an unknown address and a duplicate on the first county's internal router, a mismatch on
+    another county's firewall, a mis-cabled LLDP neighbour on a router-to-router link."""
+    def county(d: str) -> bool:
+        dev = inv.devices[d]
+        return dev.network == "internal" and inv.sites[dev.site].kind == "county"
+
+    routers = sorted(d for d in served if inv.devices[d].role == "router" and county(d))
+    out: list[tuple[str, str]] = []
+    if routers:
+        out += [("addr-unknown", routers[0]), ("addr-duplicate", routers[0])]
+        other = sorted(d for d in served if inv.devices[d].role == "firewall" and county(d)
+                       and inv.devices[d].site != inv.devices[routers[0]].site)
+        if other:
+            out.append(("addr-mismatch", other[0]))
+    links = sorted(lid for lid, lk in inv.links.items() if lk.a.device in served and lk.b.device in served
+                   and inv.devices[lk.a.device].role == inv.devices[lk.b.device].role == "router")
+    if links:
+        out.append(("lldp-miscabled", links[0]))
+    return out

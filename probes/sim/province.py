@@ -504,7 +504,7 @@ class SimulatedProvince:
         now = time.time()
         faulty = [d.status(now) for d in self.devices.values()
                   if d.down or d.slow_s or any(i.outage.down for i in d.interfaces.values())
-                  or any(t.outage.down for t in d.tunnels.values())]
+                  or any(t.outage.down for t in d.tunnels.values()) or d.discrepancies]
         out = {"devices": len(self.devices), "port": self.port, "uptime_s": round(now - self.started_at, 1),
                "build_s": round(self.build_s, 2), "stats": self.stats.as_dict(), "faulty": faulty}
         if self.notifier is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -104,3 +105,22 @@ def test_tables_are_read_once_per_address_interval(sim, monkeypatch):
     failed = poll(sim, "anhui-fw1", poller)
     assert failed["failed"] == [{"plugin": "addresses", "error": failed["failed"][0]["error"]}]
     assert "NMS_ADDRESS_INTERVAL_S" in failed["failed"][0]["error"]
+
+
+def test_serve_can_start_with_one_discrepancy_of_each_kind():
+    """``serve --discrepancies`` (the demo): listed in the ready line and the status; clear-all ends them."""
+    from probes.sim import run_subprocess
+    from probes.sim.control import get_status, send_fault
+    from tests.support.processes import SNMP_SECRETS
+
+    root = Path(__file__).resolve().parents[2]
+    with run_subprocess(root / "inventory.yaml", devices=["hefei-*", "yaohai-*", "luyang-*"],
+                        env=SNMP_SECRETS, extra_args=["--discrepancies"]) as sim:
+        listed = dict(x.split() for x in sim.ready["discrepancies"])
+        assert sorted(listed) == ["addr-duplicate", "addr-mismatch", "addr-unknown", "lldp-miscabled"]
+        faulty = {d["name"]: d["discrepancies"] for d in get_status(sim.control)["faulty"]}
+        assert sorted(k for v in faulty.values() for k in v) == sorted(
+            ["duplicate", "unknown", "mismatch", f"miscabled:{listed['lldp-miscabled']}"])
+        assert faulty[listed["addr-unknown"]] == ["duplicate", "unknown"]
+        send_fault(sim.control, "clear-all")
+        assert get_status(sim.control)["faulty"] == []
