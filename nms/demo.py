@@ -208,9 +208,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  Agents push over verified TLS through nginx on {agents_url} (CA {pki.ca})")
     print(f"  Inject a fault: python -m probes.sim fault --control http://127.0.0.1:{args.sim_control_port}"
           " link-down LINK_ID")
-    print(f"  Address-plan discrepancies: ... --control http://127.0.0.1:{args.sim_control_port}"
-          " addr-unknown|addr-duplicate|addr-mismatch DEVICE, lldp-miscabled LINK_ID (ACTION-clear removes);"
-          f" seen on {url}/ipam/reconcile after the next address poll")
+    print(f"  Address-plan discrepancies (one of each kind at start; seen on {url}/ipam/reconcile after the"
+          " first address poll): ... addr-unknown|addr-duplicate|addr-mismatch DEVICE,"
+          " lldp-miscabled LINK_ID; ACTION-clear or clear-all removes them")
     print("  Ctrl-C stops everything.\n", flush=True)
 
     stopping = False
