@@ -75,7 +75,8 @@ def test_a_county_operator_decides_its_own_findings_only(world) -> None:
                        json={"key": mine["key"], "reason": "x"}).status_code == 403  # no ipam.approve
     page = ops.get("/ipam/reconcile").get_data(as_text=True)
     assert "纳入规划 Accept" in page
-    done = ops.post("/ipam/findings/decide", data={"key": mine["key"], "action": "accept", "reason": "camera"})
+    form = {"key": mine["key"], "action": "accept", "reason": "camera"}
+    done = ops.post("/ipam/findings/decide", data=form)
     assert done.status_code == 302
     assert _findings(app, "fd-county") == []
     entry = audit.query(db, action="ipam.finding.accept")[0]

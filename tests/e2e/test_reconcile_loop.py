@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from probes.sim import run_subprocess
-from tests.e2e.test_walking_skeleton import CITY, prepare_centre
-from tests.support.processes import SNMP_SECRETS, Agent, Centre
+from tests.e2e.test_walking_skeleton import running_province
+from tests.support.processes import Centre
 
 ROOT = Path(__file__).resolve().parents[2]
 INTERVAL = 2.0  # interface polls
@@ -32,25 +31,12 @@ def province(tmp_path: Path):
     from ipam import csvio
 
     plan = (ROOT / "ipam" / "data" / "address_plan.csv").read_text(encoding="utf-8")
-    inventory, secrets_file, data, agent_token, viewer_token = prepare_centre(
-        tmp_path, lambda db: csvio.import_csv(db, plan, actor="test"))
-    centre = Centre(data, inventory)
-    centre.start()
-    env = dict(SNMP_SECRETS, NMS_SECRETS_FILE=str(secrets_file))
-    try:
-        with run_subprocess(inventory, env=env) as sim:
-            agent = Agent(tmp_path, inventory, CITY, centre.url, agent_token, sim.port,
-                          extra=["--interval-override", str(INTERVAL), "--no-jitter", "--snmp-timeout", "1",
-                                 "--snmp-retries", "1", "--batch-interval", str(BATCH_INTERVAL)],
-                          env={"NMS_SECRETS_FILE": str(secrets_file),
-                               "NMS_ADDRESS_INTERVAL_S": str(ADDRESS_INTERVAL)})
-            agent.start()
-            try:
-                yield sim, centre, agent, viewer_token
-            finally:
-                agent.stop()
-    finally:
-        centre.stop()
+    args = ["--interval-override", str(INTERVAL), "--no-jitter", "--snmp-timeout", "1", "--snmp-retries", "1",
+            "--batch-interval", str(BATCH_INTERVAL)]
+    with running_province(tmp_path, args,
+                          {"NMS_ADDRESS_INTERVAL_S": str(ADDRESS_INTERVAL)},
+                          lambda db: csvio.import_csv(db, plan, actor="test")) as running:
+        yield running
 
 
 def get(centre: Centre, token: str, path: str) -> tuple[int, str]:
