@@ -26,7 +26,7 @@ from typing import Any
 
 import sqlite_utils
 
-from ipam import observed, reconcile, store
+from ipam import addrs, observed, reconcile, store
 from ipam.addresses import BITS, Block, parse_address, to_text
 from ipam.errors import BadInput, Conflict, Forbidden, NotFound
 from nms import audit
@@ -80,6 +80,7 @@ class Reconciler:
         self._plens = {key: sorted({k[2] for k in self._nets if k[:2] == key}, reverse=True)
                        for key in {k[:2] for k in self._nets}}
         self._owners: dict[int, str | None] = {}
+        self.planned = addrs.planned_devices(db)
 
     def hit(self, space: int, family: int, value: int) -> store.Prefix | None:
         """The deepest prefix holding the address (what :func:`store.deepest_containing` answers)."""
@@ -116,8 +117,10 @@ class Reconciler:
             by_site: dict[str, list[dict]] = defaultdict(list)
             for r in rows:
                 by_site[r[6]].append(_place(r))
+            planned = self.planned.get((space, family, value))
             for site, places in sorted(by_site.items()):
-                f = self._classify(hit, sname, text, site, places)
+                f = (self._classify(hit, sname, text, site, places)
+                     or self._elsewhere(planned, sname, text, site, places))
                 if f is not None:
                     out.append(f)
             macs = {r[4] for r in rows if r[3] == "arp" and r[4]}
@@ -142,6 +145,18 @@ class Reconciler:
                            f"{text} is seen at {site}, but the plan gives {prefix or 'its range'} to"
                            f" {planned or 'another site'}", places, prefix=prefix, planned_site=planned)
         return None
+
+    def _elsewhere(self, planned: str | None, sname: str, text: str, site: str,
+                   places: list[dict]) -> Finding | None:
+        """An address the plan records for a device of another site, configured here."""
+        dev = self.inv.devices.get(planned) if planned else None
+        if dev is None or dev.site == site or not any(p["kind"] == "interface" for p in places):
+            return None
+        shown = planned if self.sites is None or dev.site in self.sites else None
+        whom = shown or "a device elsewhere"
+        detail = f"{text} is on a device at {site}, but the plan records it for {whom}"
+        return Finding("mismatch", SEP.join(("mismatch", sname, text, site)), {site}, sname, text, detail,
+                       places, planned_site=dev.site if shown else None)
 
     # -- reclaimable -----------------------------------------------------------------
     def reclaimable(self, now: float, days: float) -> list[Finding]:

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from ipam import csvio, findings, observed, store
+from ipam import addrs, csvio, findings, observed, store
 from ipam.addresses import parse_prefix
 from ipam.errors import BadInput, Conflict, Forbidden, NotFound
 from nms import audit
@@ -206,3 +206,28 @@ def test_an_arp_table_of_100000_rows(db):
 def test_unknown_kind_is_refused(db):
     with pytest.raises(BadInput, match="kind"):
         findings.findings(db, INV, None, kind="everything")
+
+
+def test_an_address_the_plan_records_for_a_device_of_another_site(db):
+    sp = store.space_id(db, "专网")
+    addrs.add(db, None, sp, "10.34.2.77", actor="t", device="luyang-int-rtr1")  # in yaohai's /24
+    observed.record(db, RTR, SITE, "专网", tables([ifa("10.34.2.1"), ifa("10.34.2.77", "Pos1/0/0")]), NOW)
+    (f,) = findings.findings(db, INV, None, now=NOW)["findings"]
+    assert (f["kind"], f["address"], f["planned_site"]) == ("mismatch", "10.34.2.77", OTHER)
+    assert "luyang-int-rtr1" in f["detail"]
+    (mine,) = findings.findings(db, INV, frozenset({SITE}), now=NOW)["findings"]
+    assert mine["planned_site"] is None and "luyang" not in mine["detail"]  # the other county is not named
+    observed.record(db, "luyang-int-rtr1", OTHER, "专网", tables([ifa("10.34.3.1"), ifa("10.34.2.77")]), NOW)
+    both = findings.findings(db, INV, None, now=NOW)["findings"]  # there, the range is yaohai's
+    assert [(f["site"], f["planned_site"]) for f in both] == [(OTHER, SITE), (SITE, OTHER)]
+
+
+def test_ipv6_addresses_are_reconciled_like_ipv4(db):
+    sp = store.space_id(db, "专网")
+    pool = next(p for p in store.query(db, frozenset({SITE}), space=sp, family=6, pools_only=True))
+    inside = str(pool.cidr).split("/")[0] + "1"
+    rows = [ifa("10.34.2.1"), ifa(inside, plen=64), ifa("fe80::1", plen=64)]
+    observed.record(db, RTR, SITE, "专网", tables(rows), NOW)
+    (f,) = findings.findings(db, INV, None, now=NOW)["findings"]
+    assert (f["kind"], f["address"], f["planned_site"]) == ("unknown", inside, SITE)  # in the county's pool
+    assert observed.polls(db)[RTR]["outside"] == 1  # the link-local address is in no space
