@@ -177,6 +177,7 @@ class _Addresses(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     interval_s: Annotated[float, Field(ge=10, le=86400)] = 900
+    max_s: Annotated[float, Field(gt=0, le=600)] = 20  # longer: only this part of the poll fails
     ip_addr: dict[Literal["if_index", "netmask"], Oid] | None = None
     ip_address: dict[Literal["if_index", "type", "prefix"], Oid] | None = None
     arp: dict[Literal["phys", "type"], Oid] | None = None

@@ -8,14 +8,22 @@ what it knew).  ``NMS_ADDRESS_INTERVAL_S`` overrides every profile (tests, demos
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Callable
 
 from probes import addresses
 from probes.plugins.base import Plugin, PollContext
+from probes.snmp import SnmpError
 
 DEFAULT_INTERVAL_S = 900.0
+DEFAULT_MAX_S = 20.0
+
+
+class TablesTooSlow(SnmpError):
+    """The tables took longer than ``addresses.max_s``: only this part of the poll is lost
+    (a huge ARP table over a slow WAN must not make the device look down)."""
 
 
 def interval_override() -> float | None:
@@ -53,7 +61,11 @@ class Addresses(Plugin):
         if not self.due(ctx):
             return
         spec = ctx.profile.get("addresses")
-        data = await ctx.walk(addresses.columns(spec))
+        max_s = float(spec.get("max_s", DEFAULT_MAX_S))
+        try:
+            data = await asyncio.wait_for(ctx.walk(addresses.columns(spec)), max_s)
+        except TimeoutError:
+            raise TablesTooSlow(f"tables not read within {max_s:g} s (addresses.max_s)") from None
         ifnames = {int(i["index"]): i["name"] for i in ctx.result.interfaces or ()
                    if i.get("index") is not None}
         ctx.result.addresses = addresses.read(spec, data, ifnames)

@@ -124,3 +124,20 @@ def test_serve_can_start_with_one_discrepancy_of_each_kind():
         assert faulty[listed["addr-unknown"]] == ["duplicate", "unknown"]
         send_fault(sim.control, "clear-all")
         assert get_status(sim.control)["faulty"] == []
+
+
+def test_tables_that_take_too_long_fail_only_their_part(sim, tmp_path):
+    import shutil
+
+    from probes import profile as profmod
+
+    shutil.copytree(profmod.PROFILE_DIR, tmp_path / "profiles")
+    generic = tmp_path / "profiles" / "generic.yaml"
+    text = generic.read_text(encoding="utf-8")
+    assert "  max_s: 20 " in text
+    generic.write_text(text.replace("  max_s: 20 ", "  max_s: 0.3 "), encoding="utf-8")
+    sim.fault("slow", "anhui-fw1", "0.1")  # every answer 100 ms late: the tables need several
+    got = poll(sim, "anhui-fw1", Poller(profile_dir=str(tmp_path / "profiles")))
+    assert "addresses" not in got and got["interfaces"] and got["health"] is not None
+    assert got["failed"] == [{"plugin": "addresses",
+                              "error": "snmp: addresses: tables not read within 0.3 s (addresses.max_s)"}]
