@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     ipam_allow_self_approval: bool = field(
         default_factory=lambda: os.environ.get("NMS_IPAM_ALLOW_SELF_APPROVAL") == "1"
     )
+    # Reconciliation: an allocated prefix with nothing seen in it for this many days is reclaimable.
+    ipam_reclaim_days: float = field(default_factory=lambda: env_number("NMS_IPAM_RECLAIM_DAYS", 30.0))
     # The reverse proxy in front (deploy/nginx/nms.conf): its X-Forwarded-For/-Proto/-Host/-Port
     # are believed from this address only, and dropped from anyone else.  Unset: no proxy.
     trusted_proxy: str | None = field(default_factory=lambda: os.environ.get("NMS_TRUSTED_PROXY") or None)

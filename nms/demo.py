@@ -153,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds between configuration backups of every device (default 120)")
     parser.add_argument("--agent-metrics-base-port", type=int, default=9410,
                         help="the agents' /metrics on 127.0.0.1:N, N+1, ...")
+    parser.add_argument("--address-interval-s", type=float, default=None,
+                        help="seconds between address/ARP/LLDP polls (default: the profiles', 900)")
     args = parser.parse_args(argv)
 
     try:
@@ -175,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         NMS_CONFIGS_FILE=str(write_configs_file(args.data_dir / "demo-configs.yaml", args.ssh_port)),
         PYTHONUNBUFFERED="1",
     )
+    if args.address_interval_s is not None:  # the agents' address polls (probes/plugins/addresses.py)
+        env["NMS_ADDRESS_INTERVAL_S"] = str(args.address_interval_s)
     os.environ.update({k: env[k] for k in ("NMS_DATA_DIR", "NMS_INVENTORY", "NMS_SECRETS_FILE")})
     settings = Settings()
     agent_tokens, kiosk, password = issue_tokens(settings, inventory)
@@ -212,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     sim_cmd = [py, "-m", "probes.sim", "serve", "--inventory", str(args.inventory),
                "--port", str(args.snmp_port), "--control-port", str(args.sim_control_port),
                "--ssh-port", str(args.ssh_port), "--ssh-key-dir", str(args.data_dir / "sim-ssh-keys")]
+    sim_cmd += ["--discrepancies"]  # one address-plan discrepancy of each kind for /ipam/reconcile
     via: dict[str, str] = {}  # agent -> its WAN forwarder (the province's agent sits at the centre)
     if args.wan_proxy_base_port:  # TCP forwarders: TLS goes through them end to end
         sim_cmd += ["--wan-proxy", agents_url, "--wan-proxy-base-port", str(args.wan_proxy_base_port)]
@@ -251,6 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  Config backups (every {args.backup_interval:g} s): {url}/configs/ ; change a running config:"
           f" python -m probes.sim fault --control http://127.0.0.1:{args.sim_control_port}"
           " config-change hefei-int-rtr1")
+    print(f"  Address-plan discrepancies (one of each kind at start; seen on {url}/ipam/reconcile after the"
+          " first address poll): ... addr-unknown|addr-duplicate|addr-mismatch DEVICE,"
+          " lldp-miscabled LINK_ID; ACTION-clear or clear-all removes them")
     print("  Ctrl-C stops everything.\n", flush=True)
 
     stopping = False

@@ -86,6 +86,7 @@ OWNERS: dict[str, tuple[str, ...]] = {
     "ipam": (
         "ipam_spaces", "ipam_prefixes", "ipam_addresses", "ipam_requests", "ipam_notifications",
         "ipam_idempotency", "ipam_free", "ipam_free_pools",
+        "ipam_seen", "ipam_lldp_seen", "ipam_address_polls", "ipam_findings",
     ),
     # the agent's own spool file (not the centre's)
     "probes.agent.spool": ("meta", "identity", "pending", "batches", "dead_letter"),

@@ -24,13 +24,15 @@ from pydantic import (
     model_validator,
 )
 
+from ipam.findings import KINDS as FINDING_KINDS
 from nms.config import ROOT
 from probes.common import validation, yamlpos
 from probes.common.validation import Flag, Num, Regex, Text, problem
 from probes.common.yamlpos import Lines
 
 DEFAULT_RULES = ROOT / "nms" / "alerts" / "rules.yaml"
-KINDS = ("state", "sdh_errors", "metric", "agent_silent", "agent_epoch", "agent_clock_skew", "config_event")
+KINDS = ("state", "sdh_errors", "metric", "agent_silent", "agent_epoch", "agent_clock_skew", "config_event",
+         "address_finding")
 SEVERITIES = ("critical", "major", "minor", "warning", "info")
 STATE_SUBJECTS = ("device", "interface", "link", "tunnel", "site")
 STATES = ("down", "degraded", "snmp-unreachable", "unreachable", "unknown", "up")
@@ -49,6 +51,7 @@ _FIELDS = {
     "agent_epoch": _COMMON | {"resolve_after_s"},
     "agent_clock_skew": _COMMON,
     "config_event": _COMMON | {"events", "resolve_after_s"},
+    "address_finding": _COMMON | {"findings"},
 }
 
 
@@ -90,6 +93,7 @@ class Rule:
     silent_s: float = 300.0  # agent_silent
     events: tuple[str, ...] = ("changed",)  # config_event
     resolve_after_s: float = 3600.0  # config_event, agent_epoch
+    findings: tuple[str, ...] = ("cabling",)  # address_finding: reconciliation kinds (ipam.findings)
 
     @property
     def flaps(self) -> bool:
@@ -200,6 +204,10 @@ class _ConfigRule(_Rule):
     resolve_after_s: Positive = 3600.0
 
 
+class _FindingRule(_Rule):
+    findings: Annotated[list[Literal[FINDING_KINDS]], BeforeValidator(_one_or_list)] = ["cabling"]  # type: ignore[valid-type]
+
+
 _MODELS: dict[str, type[_Rule]] = {
     "state": _StateRule,
     "sdh_errors": _SdhRule,
@@ -208,6 +216,7 @@ _MODELS: dict[str, type[_Rule]] = {
     "agent_epoch": _EpochRule,
     "agent_clock_skew": _Rule,
     "config_event": _ConfigRule,
+    "address_finding": _FindingRule,
 }
 
 

@@ -28,6 +28,7 @@ import time
 
 from probes.common.inventory import InventoryError, load_inventory
 from probes.common.secrets import SecretError
+from probes.sim import addressing
 from probes.sim.control import ControlError, get_status, send_fault, serve_control
 from probes.sim.errors import SimError
 from probes.sim.notify import parse_target
@@ -45,6 +46,10 @@ FAULTS = {
     "tunnel-down": "DEVICE PEER", "tunnel-up": "DEVICE PEER",
     "slow": "DEVICE SECONDS (0 clears)", "clear-all": "",
     "config-change": "DEVICE [LINE...] (adds a line to its running config)",
+    "addr-unknown": "DEVICE", "addr-unknown-clear": "DEVICE",
+    "addr-duplicate": "DEVICE", "addr-duplicate-clear": "DEVICE",
+    "addr-mismatch": "DEVICE", "addr-mismatch-clear": "DEVICE",
+    "lldp-miscabled": "LINK_ID", "lldp-miscabled-clear": "LINK_ID",
 }
 
 
@@ -58,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--devices", action="append", default=[], metavar="GLOB", help="only these devices")
     s.add_argument("--wan-delay-ms", default="auto", help="auto (by site kind), 0, or milliseconds")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--discrepancies", action="store_true",
+                   help="start with one address-plan discrepancy of each kind (clear-all removes them)")
     s.add_argument("--wan-proxy", metavar="CENTRE_URL",
                    help="forward each city agent to the centre over its simulated uplink (probes.sim.wan)")
     s.add_argument("--wan-proxy-base-port", type=int, default=0, metavar="N",
@@ -86,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 async def _serve(args: argparse.Namespace) -> int:
     t0 = time.time()
+    switched: list[tuple[str, str]] = []
     try:
         inv = load_inventory(args.inventory)
         delay = args.wan_delay_ms
@@ -103,6 +111,9 @@ async def _serve(args: argparse.Namespace) -> int:
         await province.start_async()
         if args.ssh_port is not None:
             province.start_ssh(args.ssh_port, args.ssh_key_dir)
+        switched = addressing.demo_set(inv, set(province.devices)) if args.discrepancies else []
+        for action, target in switched:
+            province.fault(action, target)
         wan = {}
         if args.wan_proxy:
             wan = await WanProxies(province, args.wan_proxy, args.wan_proxy_base_port).start_async()
@@ -120,6 +131,8 @@ async def _serve(args: argparse.Namespace) -> int:
         ready["wan_proxy"] = wan
     if province.ssh is not None:
         ready["ssh"] = {"port": province.ssh.port, "devices": len(province.ssh.devices)}
+    if switched:
+        ready["discrepancies"] = [f"{a} {t}" for a, t in switched]
     print(json.dumps(ready), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

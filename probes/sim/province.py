@@ -22,6 +22,7 @@ from typing import TypeVar
 from probes.common import topology
 from probes.common.inventory_model import Inventory
 from probes.common.secrets import resolve
+from probes.sim import addressing
 from probes.sim.agent import Stats, handle_community, handle_pdu
 from probes.sim.control import serve_control
 from probes.sim.device import SimDevice, link_ends_of, tunnel_peers_of, wan_delay_s
@@ -88,6 +89,10 @@ class _Endpoint(asyncio.DatagramProtocol):
     def _send(self, resp: bytes, addr) -> None:  # noqa: ANN001
         if self.transport is not None and not self.transport.is_closing() and not self.dev.down:
             self.transport.sendto(resp, addr)
+
+
+# address-plan faults; each ACTION-clear removes it again (probes.sim.addressing)
+ADDRESS_FAULTS = ("addr-unknown", "addr-duplicate", "addr-mismatch", "lldp-miscabled")
 
 
 class SimulatedProvince:
@@ -372,6 +377,7 @@ class SimulatedProvince:
                 for tun in dev.tunnels.values():
                     for r in list(tun.outage.reasons):
                         tun.set(r, False, now)
+                dev.discrepancies.clear()
             return {"ok": True}
         if action in ("device-down", "device-up"):
             self._need(args, 1, action)
@@ -418,9 +424,29 @@ class SimulatedProvince:
             if not 0 <= secs <= 120:
                 raise SimError("slow: seconds must be between 0 and 120")
             self.device(args[0]).slow_s = secs
+        elif action.removesuffix("-clear") in ADDRESS_FAULTS:
+            self._need(args, 1, action)
+            kind = action.removesuffix("-clear").removeprefix("addr-")
+            self._discrepancy(args[0], kind, not action.endswith("-clear"))
         else:
             raise SimError(f"unknown fault {action!r}")
         return {"ok": True}
+
+    def _discrepancy(self, target: str, kind: str, on: bool) -> None:
+        """Switch an address-plan discrepancy (:mod:`probes.sim.addressing`) on a device or link."""
+        if kind == "lldp-miscabled":
+            link = self.inventory.links.get(target)
+            if link is None:
+                raise SimError(f"no link {target!r}")
+            dev, key = self.device(link.a.device), f"miscabled:{target}"
+            far = self.inventory.devices.get(link.b.device)
+            if far is None or not {dev.device.role, far.role} <= addressing.LLDP_ROLES:
+                raise SimError(f"link {target}: its ends do not both speak LLDP")
+        else:
+            dev, key = self.device(target), kind
+            if kind != "mismatch" and dev.device.role not in addressing.ARP_ROLES:
+                raise SimError(f"{target}: a {dev.device.role} holds no ARP table")
+        (dev.discrepancies.add if on else dev.discrepancies.discard)(key)
 
     def _set_device_down(self, dev: SimDevice, down: bool, now: float) -> None:
         dev.down = down
@@ -500,7 +526,7 @@ class SimulatedProvince:
         now = time.time()
         faulty = [d.status(now) for d in self.devices.values()
                   if d.down or d.slow_s or any(i.outage.down for i in d.interfaces.values())
-                  or any(t.outage.down for t in d.tunnels.values())]
+                  or any(t.outage.down for t in d.tunnels.values()) or d.discrepancies]
         out = {"devices": len(self.devices), "port": self.port, "uptime_s": round(now - self.started_at, 1),
                "build_s": round(self.build_s, 2), "stats": self.stats.as_dict(), "faulty": faulty}
         if self.notifier is not None:
