@@ -28,9 +28,11 @@ from nms.config import ROOT
 from probes.common import validation, yamlpos
 from probes.common.validation import Flag, Num, Regex, Text, problem
 from probes.common.yamlpos import Lines
+from probes.portals.result import KINDS as FINDINGS
 
 DEFAULT_RULES = ROOT / "nms" / "alerts" / "rules.yaml"
 KINDS = ("state", "sdh_errors", "metric", "agent_silent", "agent_epoch", "agent_clock_skew", "config_event")
+KINDS += ("portal",)
 SEVERITIES = ("critical", "major", "minor", "warning", "info")
 STATE_SUBJECTS = ("device", "interface", "link", "tunnel", "site")
 STATES = ("down", "degraded", "snmp-unreachable", "unreachable", "unknown", "up")
@@ -90,6 +92,7 @@ class Rule:
     silent_s: float = 300.0  # agent_silent
     events: tuple[str, ...] = ("changed",)  # config_event
     resolve_after_s: float = 3600.0  # config_event, agent_epoch
+    findings: tuple[str, ...] = ()  # portal: the finding kinds (probes.portals.result.KINDS)
 
     @property
     def flaps(self) -> bool:
@@ -200,6 +203,10 @@ class _ConfigRule(_Rule):
     resolve_after_s: Positive = 3600.0
 
 
+class _PortalRule(_Rule):
+    findings: Annotated[list[Literal[FINDINGS]], BeforeValidator(_one_or_list)]  # type: ignore[valid-type]
+
+
 _MODELS: dict[str, type[_Rule]] = {
     "state": _StateRule,
     "sdh_errors": _SdhRule,
@@ -208,6 +215,7 @@ _MODELS: dict[str, type[_Rule]] = {
     "agent_epoch": _EpochRule,
     "agent_clock_skew": _Rule,
     "config_event": _ConfigRule,
+    "portal": _PortalRule,
 }
 
 

@@ -22,11 +22,21 @@ def baseline_of(data: dict[str, Any]) -> Baseline:
     return Baseline(**{k: v for k, v in data.items() if k in _FIELDS})
 
 
-def judge(result: dict[str, Any], snap: Baseline | None, base: Baseline | None) -> list[dict[str, Any]]:
+def judge(
+    result: dict[str, Any],
+    snap: Baseline | None,
+    base: Baseline | None,
+    lookalikes: list[tuple[str, Baseline]] = (),
+) -> list[dict[str, Any]]:
     """The result's findings with the baseline's verdicts: defaced, foreign scripts and
-    iframes added; hidden links and redirects the approved page had too dropped."""
+    iframes, clones added; hidden links and redirects the approved page had too dropped.
+    ``lookalikes``: (fetched URL, page) of the watched look-alike URLs that answered."""
     findings = [dict(f) for f in result.get("findings") or ()]
-    if base is None or snap is None:
+    if base is None:
+        return findings
+    for url, page in lookalikes:
+        findings += detect.clone(page, base, url, detect.Thresholds())[1]  # type: ignore[arg-type]
+    if snap is None:
         return findings
     out = []
     for f in findings:

@@ -101,6 +101,28 @@ def _set_baseline(db, portal: str, body: dict, who: str, now: float, site: str |
     )
 
 
+def _keep_snapshot(db, portal: str, snap: dict | None, ts: float) -> None:
+    if snap and snap.get("fingerprint"):
+        db.execute(
+            "INSERT OR IGNORE INTO portal_snapshots (portal, fingerprint, first_seen, body)"
+            " VALUES (?, ?, ?, ?)",
+            (portal, snap["fingerprint"], ts, json.dumps(snap, ensure_ascii=False)),
+        )
+
+
+def _lookalikes(db, portal: str, r: Mapping[str, Any], ts: float) -> list:
+    """(fetched URL, page) of the look-alike URLs that served a page in this check."""
+    out = []
+    for la in r.get("lookalikes") or ():
+        if not isinstance(la, dict) or la.get("status") != 200:
+            continue
+        _keep_snapshot(db, portal, la.get("snapshot"), ts)
+        snap = la.get("snapshot") or _snapshot(db, portal, la.get("fingerprint"))
+        if snap:
+            out.append((la.get("final_url") or la.get("url") or "", baseline_of(snap)))
+    return out
+
+
 def state_of(findings: list[dict], streaks: Mapping[str, int]) -> tuple[str, list[dict]]:
     """(state, findings that count): down and slow only once confirmed by consecutive checks."""
     counted = [f for f in findings if streaks.get(f["kind"], 0) >= CONFIRM.get(f["kind"], 1)]
@@ -136,12 +158,7 @@ def _apply_one(db, agent: str, r: Mapping[str, Any], inventory: Inventory | None
     if db.execute("SELECT 1 FROM portal_checks WHERE portal = ? AND ts = ?", (portal, ts)).fetchone():
         return 0  # a re-sent batch
     snap = r.get("snapshot")
-    if snap and snap.get("fingerprint"):
-        db.execute(
-            "INSERT OR IGNORE INTO portal_snapshots (portal, fingerprint, first_seen, body)"
-            " VALUES (?, ?, ?, ?)",
-            (portal, snap["fingerprint"], ts, json.dumps(snap, ensure_ascii=False)),
-        )
+    _keep_snapshot(db, portal, snap, ts)
     snap = snap or _snapshot(db, portal, r.get("fingerprint"))
     base = baseline(db, portal)
     down = any(f["kind"] == "down" for f in r.get("findings") or ())
@@ -150,7 +167,7 @@ def _apply_one(db, agent: str, r: Mapping[str, Any], inventory: Inventory | None
         base = baseline(db, portal)
     base_obj = baseline_of(base["body"]) if base else None
     snap_obj = baseline_of(snap) if snap else None
-    findings = judge(dict(r), snap_obj, base_obj)
+    findings = judge(dict(r), snap_obj, base_obj, _lookalikes(db, portal, r, ts))
     similarity = next((f["evidence"].get("similarity") for f in findings if f["kind"] == "defaced"), None)
     if similarity is None and snap and base:
         similarity = 1.0 if snap["fingerprint"] == base["fingerprint"] else None

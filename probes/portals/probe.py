@@ -2,9 +2,9 @@
 its interval by the run loop (:mod:`probes.agent.run`) and spooled like a poll result.
 
 Everything that needs no baseline is found here (down, slow, TLS, dark links, forbidden
-words, redirects, the expected title and keywords, clones on the watched look-alike
-URLs); the approved baselines live at the centre, which judges the rest from the
-page ``snapshot`` sent with the result (:mod:`probes.portals.result`).
+words, redirects, the expected title and keywords); the approved baselines live at the
+centre, which judges the rest (defaced, foreign sources, clones on the watched look-alike
+URLs) from the page snapshots sent with the result (:mod:`probes.portals.result`).
 """
 
 from __future__ import annotations
@@ -117,15 +117,7 @@ class Prober:
                     f["detail"] = f"{url}: {f['detail']}"
                     f.setdefault("evidence", {})["page"] = url
                     findings.append(f)
-        if snapshot is not None:
-            for url in p.lookalikes:
-                other, _, _ = await check_site(job.where(url), clone_of=snapshot, **opts)
-                for f in other["findings"]:
-                    if f["kind"] == "clone":
-                        sim = f["evidence"]["similarity"]
-                        f["detail"] = f"look-alike {url} serves content {sim:.0%} similar to the portal"
-                        f["evidence"]["url"] = url
-                        findings.append(f)
+        lookalikes = [await self.lookalike(job, url, selectors, regexes, opts) for url in p.lookalikes]
         out = {
             "portal": p.id,
             "ts": start,
@@ -138,11 +130,29 @@ class Prober:
             "fingerprint": res["fingerprint"],
             "body_bytes": res["body"]["bytes"],
             "findings": findings,
+            "lookalikes": lookalikes,
             "duration_s": round(time.monotonic() - t0, 3),
         }
-        if snapshot is not None and self.sent.get(p.id) != snapshot.fingerprint:
+        if snapshot is not None and self.sent.get(p.url) != snapshot.fingerprint:
             out["snapshot"] = asdict(snapshot)
-            self.sent[p.id] = snapshot.fingerprint
+            self.sent[p.url] = snapshot.fingerprint
+        return out
+
+    async def lookalike(self, job: PortalJob, url: str, selectors, regexes, opts) -> dict[str, Any]:
+        """A watched look-alike URL: its page goes to the centre, which compares it with the
+        approved baseline (a clone copies the real page, not today's possibly defaced one)."""
+        res, fetched, page = await check_site(job.where(url), selectors=selectors, regexes=regexes, **opts)
+        out = {
+            "url": url,
+            "final_url": res["final_url"],
+            "status": res["status"],
+            "fingerprint": res["fingerprint"],
+        }
+        if page is not None and res["status"] == 200:
+            snap = Baseline.learn(url, fetched.final_url, page, selectors, regexes)
+            if self.sent.get(url) != snap.fingerprint:
+                out["snapshot"] = asdict(snap)
+                self.sent[url] = snap.fingerprint
         return out
 
 
