@@ -82,7 +82,9 @@ def baseline(db: sqlite_utils.Database, portal: str) -> dict[str, Any] | None:
     return {"fingerprint": row[0], "body": json.loads(row[1]), "approved_by": row[2], "approved_ts": row[3]}
 
 
-def _set_baseline(db, portal: str, body: dict, who: str, now: float, site: str | None, reason: str) -> None:
+def _set_baseline(
+    db, portal: str, body: dict, who: str, now: float, site: str | None, reason: str, ip: str | None = None
+) -> None:
     before = baseline(db, portal)
     db.execute(
         "INSERT OR REPLACE INTO portal_baselines (portal, fingerprint, body, approved_by, approved_ts)"
@@ -97,6 +99,7 @@ def _set_baseline(db, portal: str, body: dict, who: str, now: float, site: str |
         before={"fingerprint": before["fingerprint"]} if before else None,
         after={"fingerprint": body["fingerprint"], "title": body.get("title")},
         reason=reason,
+        source_ip=ip,
         site=site,
     )
 
@@ -217,7 +220,9 @@ def _set_current(db, portal, site, ts, st, old, r, counted, streaks) -> None:
         )
 
 
-def approve(db: sqlite_utils.Database, portal: str, who: str, site: str | None, reason: str) -> dict:
+def approve(
+    db: sqlite_utils.Database, portal: str, who: str, site: str | None, reason: str, ip: str | None = None
+) -> dict:
     """Make the page of the latest check the approved baseline (audited); re-judge that check.
 
     Raises ``LookupError`` when no page of the portal has been seen.
@@ -230,7 +235,7 @@ def approve(db: sqlite_utils.Database, portal: str, who: str, site: str | None, 
         snap = _snapshot(db, portal, row[1]) if row else None
         if snap is None:
             raise LookupError(f"portal {portal!r}: no page seen yet, nothing to approve")
-        _set_baseline(db, portal, snap, who, time.time(), site, reason or "approved in the console")
+        _set_baseline(db, portal, snap, who, time.time(), site, reason or "approved in the console", ip)
         findings = [
             f
             for f in json.loads(db.execute(
