@@ -301,10 +301,10 @@ def known_portals(db: sqlite_utils.Database) -> set[str]:
 
 
 def initial_states(db: sqlite_utils.Database, t0: float) -> dict[str, str]:
-    """Each portal's state just before ``t0`` (from its last event before it)."""
+    """Each portal's state at ``t0`` (its last event at or before it), as :mod:`nms.state`'s."""
     rows = db.execute(
         "SELECT portal, to_state FROM portal_events e WHERE id = (SELECT id FROM portal_events"
-        " WHERE portal = e.portal AND ts < ? ORDER BY ts DESC, id DESC LIMIT 1)",
+        " WHERE portal = e.portal AND ts <= ? ORDER BY ts DESC, id DESC LIMIT 1)",
         (t0,),
     ).fetchall()
     return dict(rows)
@@ -313,7 +313,7 @@ def initial_states(db: sqlite_utils.Database, t0: float) -> dict[str, str]:
 def events_between(db: sqlite_utils.Database, t0: float, t1: float) -> dict[str, list[tuple[float, str]]]:
     out: dict[str, list[tuple[float, str]]] = {}
     for portal, ts, st in db.execute(
-        "SELECT portal, ts, to_state FROM portal_events WHERE ts >= ? AND ts < ? ORDER BY ts, id", (t0, t1)
+        "SELECT portal, ts, to_state FROM portal_events WHERE ts > ? AND ts < ? ORDER BY ts, id", (t0, t1)
     ).fetchall():
         out.setdefault(portal, []).append((ts, st))
     return out
