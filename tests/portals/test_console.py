@@ -110,3 +110,24 @@ def test_defacement_is_shown_with_its_diff_and_cleared_by_an_audited_approval(wo
     finally:
         db.conn.close()
     assert check(app, inv, sites, OWN)["state"] == "up"  # the approved page is the new normal
+
+
+def test_wall_panel_counts_the_169_portals_and_lists_the_tampered(world, inv) -> None:
+    app, sites = world
+    check(app, inv, sites, OWN)
+    check(app, inv, sites, FOREIGN)
+    sites[FOREIGN].routes["/"] = Reply(portal(2, body=HACKER_PAGE, title="hacked"))
+    check(app, inv, sites, FOREIGN)
+
+    province = role_client(app, "viewer", "anhui")
+    panel = province.get("/api/v1/wall").get_json()["portals"]
+    assert panel["total"] == 169
+    assert panel["counts"] == {"up": 1, "degraded": 0, "tampered": 1, "down": 0, "unknown": 167}
+    items = [(i["id"], i["state"], i["findings"]) for i in panel["items"]]
+    assert items == [(FOREIGN, "tampered", ["defaced"])]
+    wall = province.get("/wall").get_data(as_text=True)
+    assert 'data-page="portals"' in wall and "portals" in wall.split('data-pages="')[1].split('"')[0]
+
+    county = role_client(app, "county_admin", OWN)
+    mine = county.get("/api/v1/wall").get_json()["portals"]
+    assert (mine["total"], mine["counts"]["up"], mine["items"]) == (1, 1, [])
