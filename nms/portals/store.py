@@ -23,6 +23,7 @@ from nms.db import transaction
 from nms.portals.judge import baseline_of, judge
 from nms.store import run_ddl
 from probes.common.inventory_model import Inventory
+from probes.portals.result import snapshot_id
 
 TABLES = ("portal_checks", "portal_snapshots", "portal_baselines", "portal_current", "portal_events")
 CONFIRM = {"down": 2, "slow": 2}  # checks running before these count (one lost packet is no outage)
@@ -39,11 +40,11 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         CREATE TABLE IF NOT EXISTS portal_checks (
             portal TEXT NOT NULL, ts REAL NOT NULL, agent TEXT, status INTEGER, ok INTEGER NOT NULL,
             total_ms REAL, dns_ms REAL, connect_ms REAL, tls_ms REAL, first_byte_ms REAL,
-            fingerprint TEXT, similarity REAL, findings TEXT NOT NULL,
+            snapshot TEXT, similarity REAL, findings TEXT NOT NULL,
             PRIMARY KEY (portal, ts)) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS portal_snapshots (
-            portal TEXT NOT NULL, fingerprint TEXT NOT NULL, first_seen REAL NOT NULL, body TEXT NOT NULL,
-            PRIMARY KEY (portal, fingerprint)) WITHOUT ROWID;
+            portal TEXT NOT NULL, id TEXT NOT NULL, first_seen REAL NOT NULL, body TEXT NOT NULL,
+            PRIMARY KEY (portal, id)) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS portal_baselines (
             portal TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, body TEXT NOT NULL,
             approved_by TEXT NOT NULL, approved_ts REAL NOT NULL) WITHOUT ROWID;
@@ -64,11 +65,11 @@ def _site(inventory: Inventory | None, portal: str) -> str | None:
     return p.site if p else None
 
 
-def _snapshot(db: sqlite_utils.Database, portal: str, fingerprint: str | None) -> dict | None:
-    if not fingerprint:
+def _snapshot(db: sqlite_utils.Database, portal: str, sid: str | None) -> dict | None:
+    if not sid:
         return None
     row = db.execute(
-        "SELECT body FROM portal_snapshots WHERE portal = ? AND fingerprint = ?", (portal, fingerprint)
+        "SELECT body FROM portal_snapshots WHERE portal = ? AND id = ?", (portal, sid)
     ).fetchone()
     return json.loads(row[0]) if row else None
 
@@ -104,13 +105,19 @@ def _set_baseline(
     )
 
 
-def _keep_snapshot(db, portal: str, snap: dict | None, ts: float) -> None:
-    if snap and snap.get("fingerprint"):
+def _keep_snapshot(db, portal: str, item: Mapping[str, Any], ts: float) -> tuple[str | None, dict | None]:
+    """(snapshot id, snapshot) of a check or look-alike: the one sent, else the stored one."""
+    snap = item.get("snapshot")
+    if snap:
+        sid = item.get("snapshot_id") or snapshot_id(snap)
         db.execute(
-            "INSERT OR IGNORE INTO portal_snapshots (portal, fingerprint, first_seen, body)"
+            "INSERT OR IGNORE INTO portal_snapshots (portal, id, first_seen, body)"
             " VALUES (?, ?, ?, ?)",
-            (portal, snap["fingerprint"], ts, json.dumps(snap, ensure_ascii=False)),
+            (portal, sid, ts, json.dumps(snap, ensure_ascii=False)),
         )
+        return sid, snap
+    sid = item.get("snapshot_id")
+    return sid, _snapshot(db, portal, sid)
 
 
 def _lookalikes(db, portal: str, r: Mapping[str, Any], ts: float) -> list:
@@ -119,8 +126,7 @@ def _lookalikes(db, portal: str, r: Mapping[str, Any], ts: float) -> list:
     for la in r.get("lookalikes") or ():
         if not isinstance(la, dict) or la.get("status") != 200:
             continue
-        _keep_snapshot(db, portal, la.get("snapshot"), ts)
-        snap = la.get("snapshot") or _snapshot(db, portal, la.get("fingerprint"))
+        snap = _keep_snapshot(db, portal, la, ts)[1]
         if snap:
             out.append((la.get("final_url") or la.get("url") or "", baseline_of(snap)))
     return out
@@ -160,9 +166,7 @@ def _apply_one(db, agent: str, r: Mapping[str, Any], inventory: Inventory | None
     site = _site(inventory, portal)
     if db.execute("SELECT 1 FROM portal_checks WHERE portal = ? AND ts = ?", (portal, ts)).fetchone():
         return 0  # a re-sent batch
-    snap = r.get("snapshot")
-    _keep_snapshot(db, portal, snap, ts)
-    snap = snap or _snapshot(db, portal, r.get("fingerprint"))
+    sid, snap = _keep_snapshot(db, portal, r, ts)
     base = baseline(db, portal)
     down = any(f["kind"] == "down" for f in r.get("findings") or ())
     if base is None and snap is not None and not down:  # first fetch learns
@@ -177,10 +181,10 @@ def _apply_one(db, agent: str, r: Mapping[str, Any], inventory: Inventory | None
     t = r.get("timings_ms") or {}
     db.execute(
         "INSERT INTO portal_checks (portal, ts, agent, status, ok, total_ms, dns_ms, connect_ms, tls_ms,"
-        " first_byte_ms, fingerprint, similarity, findings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " first_byte_ms, snapshot, similarity, findings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             portal, ts, agent, r.get("status"), int(not findings), t.get("total"), t.get("dns"),
-            t.get("connect"), t.get("tls"), t.get("first_byte"), r.get("fingerprint"), similarity,
+            t.get("connect"), t.get("tls"), t.get("first_byte"), sid, similarity,
             json.dumps(findings, ensure_ascii=False),
         ),
     )  # fmt: skip
@@ -229,7 +233,7 @@ def approve(
     """
     with transaction(db):
         row = db.execute(
-            "SELECT ts, fingerprint, status FROM portal_checks WHERE portal = ? ORDER BY ts DESC LIMIT 1",
+            "SELECT ts, snapshot, status FROM portal_checks WHERE portal = ? ORDER BY ts DESC LIMIT 1",
             (portal,),
         ).fetchone()
         snap = _snapshot(db, portal, row[1]) if row else None
@@ -246,7 +250,7 @@ def approve(
         cur = db.execute("SELECT state, streaks FROM portal_current WHERE portal = ?", (portal,)).fetchone()
         streaks = {f["kind"]: json.loads(cur[1]).get(f["kind"], 1) for f in findings} if cur else {}
         st, counted = state_of(findings, streaks)
-        r = {"status": row[2], "fingerprint": row[1]}
+        r = {"status": row[2], "fingerprint": snap["fingerprint"]}
         _set_current(db, portal, site, row[0], st, cur[0] if cur else "unknown", r, counted, streaks)
         db.execute("UPDATE portal_checks SET findings = ?, ok = ? WHERE portal = ? AND ts = ?",
                    (json.dumps(findings, ensure_ascii=False), int(not findings), portal, row[0]))  # fmt: skip
@@ -275,12 +279,12 @@ def current(db: sqlite_utils.Database, sites: set[str] | None = None) -> list[di
 
 def checks(db: sqlite_utils.Database, portal: str, t0: float, t1: float, limit: int = 2000) -> list[dict]:
     rows = db.execute(
-        "SELECT ts, status, ok, total_ms, dns_ms, connect_ms, tls_ms, first_byte_ms, fingerprint, similarity,"
+        "SELECT ts, status, ok, total_ms, dns_ms, connect_ms, tls_ms, first_byte_ms, snapshot, similarity,"
         " findings FROM portal_checks WHERE portal = ? AND ts >= ? AND ts < ? ORDER BY ts DESC LIMIT ?",
         (portal, t0, t1, limit),
     ).fetchall()
     keys = ("ts", "status", "ok", "total_ms", "dns_ms", "connect_ms", "tls_ms", "first_byte_ms")
-    keys += ("fingerprint",)
+    keys += ("snapshot",)
     return [
         {**dict(zip(keys, r[:9], strict=True)), "similarity": r[9], "findings": json.loads(r[10])}
         for r in reversed(rows)
@@ -289,7 +293,7 @@ def checks(db: sqlite_utils.Database, portal: str, t0: float, t1: float, limit: 
 
 def latest_snapshot(db: sqlite_utils.Database, portal: str) -> dict | None:
     row = db.execute(
-        "SELECT fingerprint FROM portal_checks WHERE portal = ? AND fingerprint IS NOT NULL"
+        "SELECT snapshot FROM portal_checks WHERE portal = ? AND snapshot IS NOT NULL"
         " ORDER BY ts DESC LIMIT 1",
         (portal,),
     ).fetchone()

@@ -22,6 +22,7 @@ from probes.portals.check import check_site
 from probes.portals.fetch import Limits
 from probes.portals.lists import Lists
 from probes.portals.page import split_masks
+from probes.portals.result import snapshot_id
 
 PAGE_KINDS = (
     "down",
@@ -133,10 +134,18 @@ class Prober:
             "lookalikes": lookalikes,
             "duration_s": round(time.monotonic() - t0, 3),
         }
-        if snapshot is not None and self.sent.get(p.url) != snapshot.fingerprint:
-            out["snapshot"] = asdict(snapshot)
-            self.sent[p.url] = snapshot.fingerprint
+        if snapshot is not None:
+            out.update(self.snapshot(p.url, snapshot))
         return out
+
+    def snapshot(self, url: str, snap: Baseline) -> dict[str, Any]:
+        """``snapshot_id`` always, the snapshot only when it is not the one last sent for ``url``."""
+        body = asdict(snap)
+        sid = snapshot_id(body)
+        if self.sent.get(url) == sid:
+            return {"snapshot_id": sid}
+        self.sent[url] = sid
+        return {"snapshot_id": sid, "snapshot": body}
 
     async def lookalike(self, job: PortalJob, url: str, selectors, regexes, opts) -> dict[str, Any]:
         """A watched look-alike URL: its page goes to the centre, which compares it with the
@@ -149,10 +158,7 @@ class Prober:
             "fingerprint": res["fingerprint"],
         }
         if page is not None and res["status"] == 200:
-            snap = Baseline.learn(url, fetched.final_url, page, selectors, regexes)
-            if self.sent.get(url) != snap.fingerprint:
-                out["snapshot"] = asdict(snap)
-                self.sent[url] = snap.fingerprint
+            out.update(self.snapshot(url, Baseline.learn(url, fetched.final_url, page, selectors, regexes)))
         return out
 
 

@@ -22,12 +22,14 @@ import logging
 import signal
 import sys
 import time
+from pathlib import Path
 
 from probes.common.inventory import InventoryError, load_inventory
 from probes.common.secrets import SecretError
 from probes.sim.control import ControlError, get_status, send_fault, serve_control
 from probes.sim.errors import SimError
 from probes.sim.notify import parse_target
+from probes.sim.portals import SimPortals
 from probes.sim.province import SimulatedProvince
 from probes.sim.send import add_parsers
 from probes.sim.send import run as run_send
@@ -41,6 +43,9 @@ FAULTS = {
     "sdh-errors": "DEVICE IFNAME --es N --ses N",
     "tunnel-down": "DEVICE PEER", "tunnel-up": "DEVICE PEER",
     "slow": "DEVICE SECONDS (0 clears)", "clear-all": "",
+    "portal-down": "PORTAL", "portal-slow": "PORTAL SECONDS (0 clears)", "portal-cert-expiring": "PORTAL",
+    "portal-defaced": "PORTAL", "portal-dark-link": "PORTAL", "portal-foreign-script": "PORTAL",
+    "portal-clone": "PORTAL", "portal-clear": "PORTAL",
 }
 
 
@@ -63,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--syslog-target", action="append", default=[], metavar="[AGENT=]HOST:PORT",
                    help="faults make the devices send vendor-format syslog (UDP) here")
 
+    s.add_argument("--portals", metavar="DIR", default=None,
+                   help="also serve the inventory's portals (127.35.x.y); portals.json and ca.pem go here")
+    s.add_argument("--portal-http-port", type=int, default=0, help="the portals' HTTP port (0: pick one)")
+    s.add_argument("--portal-https-port", type=int, default=0, help="the portals' HTTPS port (0: pick one)")
     add_parsers(sub)
     f = sub.add_parser("fault", help="inject or clear a fault",
                        epilog="actions: " + "; ".join(f"{k} {v}".strip() for k, v in FAULTS.items()))
@@ -93,6 +102,11 @@ async def _serve(args: argparse.Namespace) -> int:
             province.start_events(dict(map(parse_target, args.trap_target)),
                                   dict(map(parse_target, args.syslog_target)))
         await province.start_async()
+        portals = None
+        if args.portals:
+            portals = SimPortals(inv, Path(args.portals))
+            await portals.start_async(args.portal_http_port, args.portal_https_port)
+            province.portals = portals
         wan = {}
         if args.wan_proxy:
             wan = await WanProxies(province, args.wan_proxy, args.wan_proxy_base_port).start_async()
@@ -108,6 +122,9 @@ async def _serve(args: argparse.Namespace) -> int:
              "control": f"http://127.0.0.1:{cport}", "startup_s": round(time.time() - t0, 2)}
     if args.wan_proxy:
         ready["wan_proxy"] = wan
+    if portals is not None:
+        ready["portals"] = {"count": len(portals.served), "map": str(portals.dir / "portals.json"),
+                            "ca": str(portals.ca.pem)}
     print(json.dumps(ready), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -118,6 +135,8 @@ async def _serve(args: argparse.Namespace) -> int:
     if province.wan is not None:
         await province.wan.stop_async()
     await province.stop_async()
+    if portals is not None:
+        await portals.stop_async()
     return 0
 
 
