@@ -101,6 +101,15 @@ def wait_http(url: str, timeout: float) -> bool:
     return False
 
 
+def wait_file(path: Path, timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if path.is_file():
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -174,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
                         "--key-file", str(pki.agents[a].key)] for a in wanted}
     sim_cmd = [py, "-m", "probes.sim", "serve", "--inventory", str(args.inventory),
                "--port", str(args.snmp_port), "--control-port", str(args.sim_control_port)]
+    portals = args.data_dir / "portals"  # the simulated portals' map and demo CA (probes.sim.portals)
+    (portals / "portals.json").unlink(missing_ok=True)
+    sim_cmd += ["--portals", str(portals)]
     via: dict[str, str] = {}  # agent -> its WAN forwarder (the province's agent sits at the centre)
     if args.wan_proxy_base_port:  # TCP forwarders: TLS goes through them end to end
         sim_cmd += ["--wan-proxy", agents_url, "--wan-proxy-base-port", str(args.wan_proxy_base_port)]
@@ -181,12 +193,17 @@ def main(argv: list[str] | None = None) -> int:
         via = {a: f"{agents_url.split(':')[0]}://127.0.0.1:{p}" for a, p in ports.items()}
     start("simulator", sim_cmd)
     start("centre", [py, "-m", "nms", "serve"])
+    portal_args = ["--portal-map", str(portals / "portals.json"), "--portal-ca-file", str(portals / "ca.pem")]
+    if not wait_file(portals / "portals.json", 60):
+        print(f"demo: the simulator wrote no portal map; see {logs}/simulator.log", file=sys.stderr)
+        portal_args = []
     for i, agent in enumerate(sorted(wanted)):
         start(f"agent-{agent}", [py, "agent.py", "run", "--agent", agent,
                                  "--centre", via.get(agent, agents_url),
                                  "--sim-port", str(args.snmp_port),
                                  "--spool-dir", str(args.data_dir / "spool" / agent),
-                                 "--metrics-listen", f"127.0.0.1:{9410 + i}", *tls_args[agent]],
+                                 "--metrics-listen", f"127.0.0.1:{9410 + i}", *tls_args[agent],
+                                 *portal_args],
               {inventory.agents[agent].token_env: agent_tokens[agent]})
 
     url = centre_url
@@ -198,11 +215,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  Log in as admin, password (shown once): {password}")
     else:
         print("  Log in with your existing administrator account (nms user password admin to reset)")
-    print(f"  {len(inventory.devices)} simulated devices, {len(wanted)} agents; logs in {logs}")
+    sims = f"{len(inventory.devices)} simulated devices, {len(inventory.portals)} portals"
+    print(f"  {sims}, {len(wanted)} agents; logs in {logs}")
     if tls:
         print(f"  Agents push over verified TLS through nginx on {agents_url} (CA {pki.ca})")
     print(f"  Inject a fault: python -m probes.sim fault --control http://127.0.0.1:{args.sim_control_port}"
-          " link-down LINK_ID")
+          " link-down LINK_ID   (portals: portal-defaced PORTAL_ID ..., see docs/portals.md)")
     print("  Ctrl-C stops everything.\n", flush=True)
 
     stopping = False
