@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     # The time series on a Prometheus-compatible engine (remote write + PromQL), e.g.
     # http://127.0.0.1:8428 for VictoriaMetrics; empty = SQLite metrics.db (docs/storage.md).
     tsdb_url: str = field(default_factory=lambda: os.environ.get("NMS_TSDB_URL", "").strip())
+    # With it, a second engine with a longer retention for the hourly rollups (400 days).
+    tsdb_long_url: str = field(default_factory=lambda: os.environ.get("NMS_TSDB_LONG_URL", "").strip())
     testing: bool = False
 
     def path(self, name: str) -> Path:

@@ -74,7 +74,7 @@ OWNERS: dict[str, tuple[str, ...]] = {
     # centre.db
     "nms.state": ("state_current", "state_events", "state_gaps", "state_applied", "agent_epochs"),
     "nms.sdh": ("state_sdh", "state_sdh_pm"),
-    "nms.clockskew": ("ingest_clock_skew",),
+    "nms.clockskew": ("ingest_clock_skew", "ingest_agent_clock"),
     "nms.maintenance": ("maint_windows",),
     "nms.audit": ("audit_log",),
     "nms.auth": ("auth_users", "auth_tokens", "auth_login_failures"),

@@ -3,6 +3,7 @@
     python -m probes.sim serve --inventory inventory.yaml [--port 1161] [--control-port N]
                                [--devices GLOB ...] [--wan-delay-ms auto|0|N]
                                [--wan-proxy CENTRE_URL [--wan-proxy-base-port N]]
+                               [--ssh-port N [--ssh-key-dir DIR]]
     python -m probes.sim fault --control URL ACTION [ARGS...] [--es N --ses N]
     python -m probes.sim status --control URL
     python -m probes.sim send-trap --to HOST:PORT (--device NAME | --from ADDR --community C)
@@ -11,6 +12,8 @@
 
 ``serve --trap-target [AGENT=]HOST:PORT --syslog-target [AGENT=]HOST:PORT`` makes every
 fault send the traps and syslog lines real devices would (:mod:`probes.sim.notify`).
+``serve --ssh-port N`` makes the routers and firewalls answer SSH on 127.34.x.y:N with their
+running configurations (:mod:`probes.sim.sshfleet`); ``fault config-change DEVICE`` changes one.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ FAULTS = {
     "portal-down": "PORTAL", "portal-slow": "PORTAL SECONDS (0 clears)", "portal-cert-expiring": "PORTAL",
     "portal-defaced": "PORTAL", "portal-dark-link": "PORTAL", "portal-foreign-script": "PORTAL",
     "portal-clone": "PORTAL", "portal-clear": "PORTAL",
+    "config-change": "DEVICE [LINE...] (adds a line to its running config)",
 }
 
 
@@ -65,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="forwarder of the i-th city agent (sorted) on N+i (0: free ports)")
     s.add_argument("--trap-target", action="append", default=[], metavar="[AGENT=]HOST:PORT",
                    help="faults make the devices send traps here (AGENT= for one agent's devices)")
+    s.add_argument("--ssh-port", type=int, metavar="N",
+                   help="routers and firewalls answer SSH on 127.34.x.y:N (0: pick one; default: no SSH)")
+    s.add_argument("--ssh-key-dir", metavar="DIR",
+                   help="keep the devices' SSH host keys here (default: new keys at every start)")
     s.add_argument("--syslog-target", action="append", default=[], metavar="[AGENT=]HOST:PORT",
                    help="faults make the devices send vendor-format syslog (UDP) here")
 
@@ -107,6 +115,8 @@ async def _serve(args: argparse.Namespace) -> int:
             portals = SimPortals(inv, Path(args.portals))
             await portals.start_async(args.portal_http_port, args.portal_https_port)
             province.portals = portals
+        if args.ssh_port is not None:
+            province.start_ssh(args.ssh_port, args.ssh_key_dir)
         wan = {}
         if args.wan_proxy:
             wan = await WanProxies(province, args.wan_proxy, args.wan_proxy_base_port).start_async()
@@ -125,6 +135,8 @@ async def _serve(args: argparse.Namespace) -> int:
     if portals is not None:
         ready["portals"] = {"count": len(portals.served), "map": str(portals.dir / "portals.json"),
                             "ca": str(portals.ca.pem)}
+    if province.ssh is not None:
+        ready["ssh"] = {"port": province.ssh.port, "devices": len(province.ssh.devices)}
     print(json.dumps(ready), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -137,6 +149,8 @@ async def _serve(args: argparse.Namespace) -> int:
     await province.stop_async()
     if portals is not None:
         await portals.stop_async()
+    if province.ssh is not None:
+        province.ssh.stop()
     return 0
 
 

@@ -27,6 +27,8 @@ from probes.sim.control import serve_control
 from probes.sim.device import SimDevice, link_ends_of, tunnel_peers_of, wan_delay_s
 from probes.sim.errors import SimError
 from probes.sim.notify import Notifier
+from probes.sim.runconfig import running_configs
+from probes.sim.sshfleet import SshFleet
 from probes.sim.wan import WanProxies
 from probes.snmp import ber
 from probes.snmp.credential import Credential
@@ -136,6 +138,8 @@ class SimulatedProvince:
                                             lambda dev=dev: engine_time(dev.boot), [user])
             else:
                 self._communities[name] = {(c.community or "public").encode()}
+        self.configs = running_configs(inventory, names, now)  # routers and firewalls with a CLI
+        self.ssh: SshFleet | None = None  # once start_ssh() is called
         self.build_s = time.time() - now
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -264,11 +268,20 @@ class SimulatedProvince:
 
         self._on_loop(attach)
 
+    def start_ssh(self, port: int, key_dir: str | None = None) -> SshFleet:
+        """Routers and firewalls answer SSH on their own address (:mod:`probes.sim.sshfleet`)."""
+        raise_nofile(len(self.devices) + len(self.configs) + 512)  # UDP + TCP listeners + logins
+        self.ssh = SshFleet(self, port, key_dir).start()
+        return self.ssh
+
     def usm_engine(self, name: str) -> UsmEngine | None:
         """The v3 engine a device answers (and sends traps) with; None for v1/v2c devices."""
         return self._usm.get(name)
 
     def stop(self) -> None:
+        if self.ssh is not None:
+            self.ssh.stop()
+            self.ssh = None
         if self.notifier is not None:
             self.notifier.close()
             self.notifier = None
@@ -394,6 +407,15 @@ class SimulatedProvince:
         elif action in ("tunnel-down", "tunnel-up"):
             self._need(args, 2, action)
             self._tunnel(args[0], args[1], action == "tunnel-down", now)
+        elif action == "config-change":
+            if not args:
+                raise SimError("config-change: expected DEVICE [LINE...]")
+            rc = self.configs.get(args[0])
+            if rc is None:
+                self.device(args[0])  # unknown device: its own error
+                raise SimError(f"{args[0]}: no running configuration here (only routers and firewalls "
+                               "with an SSH CLI have one)")
+            return {"ok": True, "device": args[0], "added": rc.change(" ".join(args[1:]) or None, now)}
         elif action == "slow":
             self._need(args, 2, action)
             try:
@@ -492,4 +514,6 @@ class SimulatedProvince:
             out["events_sent"] = dict(self.notifier.sent)
         if self.portals is not None:
             out["portals"] = self.portals.status()
+        if self.ssh is not None:
+            out["ssh"] = self.ssh.status()
         return out

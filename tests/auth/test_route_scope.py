@@ -233,6 +233,9 @@ ROUTES: dict[str, Listing | Act | Skip] = {
         _r("/api/v1/ingest", json="{batch_foreign_agent}", owner_json="{batch_owner}"),
         _r("/api/v1/ingest", json="{batch_foreign_device}", owner_json="{batch_owner}"),
     ),
+    "GET agent_config.agent_config": _act(
+        "the token's agent: its own assignment only", _r(f"/api/v1/agents/{OWNER_SITE}/config")
+    ),
     "GET eventlog.search": Listing(
         "/api/v1/eventlog", "event_log rows of the scope's sites, in the query", shows=True
     ),

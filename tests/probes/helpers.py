@@ -68,7 +68,11 @@ def start_snmpsim(
     cmd += [f"--data-dir={d}" for d in data_dirs]
     if os.getuid() == 0:
         cmd += ["--process-user=root", "--process-group=root"]
-    proc = subprocess.Popen(cmd, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    # snmpsim's index in SQLite instead of dbm.dumb (tests/support/snmpsim_index/anydbm.py)
+    index_mod = REPO / "tests" / "support" / "snmpsim_index"
+    path = [str(index_mod), os.environ.get("PYTHONPATH", "")]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in path if p))
+    proc = subprocess.Popen(cmd, stdout=open(log, "w"), stderr=subprocess.STDOUT, env=env)
     try:
         wait_snmp(port, probe_community, timeout=startup_s, proc=proc)
     except Exception:
