@@ -75,3 +75,15 @@ def test_duplicate_portal_url(tmp_path: Path) -> None:
     assert info.value.errors == [
         f"{path}:18: portals[hefei-two].url: 'https://www.hefei.gov.cn/' is already portal 'hefei-www''s URL (line 15)"
     ]
+
+
+def test_portals_travel_in_the_agents_assignment() -> None:
+    """A pulled agent gets its own portals, exactly as the inventory has them (lines aside)."""
+    import dataclasses
+
+    from probes.common.assignment import assignment_of, decode, encode
+
+    inv = load_inventory(ROOT / "inventory.yaml")
+    got = decode(encode(assignment_of(inv, "chaohu")), "chaohu").inventory().portals
+    want = {p.id: dataclasses.replace(p, line=0) for p in inv.portals_of_agent("chaohu")}
+    assert got == want and len(got) == 7 and inv.portals["anhui-www"].id not in got
