@@ -87,3 +87,15 @@ def test_portals_travel_in_the_agents_assignment() -> None:
     got = decode(encode(assignment_of(inv, "chaohu")), "chaohu").inventory().portals
     want = {p.id: dataclasses.replace(p, line=0) for p in inv.portals_of_agent("chaohu")}
     assert got == want and len(got) == 7 and inv.portals["anhui-www"].id not in got
+
+
+def test_a_portal_edit_is_named_in_the_audited_inventory_change() -> None:
+    import dataclasses
+
+    from nms.inventory_changes import changes
+
+    old = load_inventory(ROOT / "inventory.yaml")
+    new = load_inventory(ROOT / "inventory.yaml")
+    new.portals["hefei-www"] = dataclasses.replace(new.portals["hefei-www"], interval_s=60)
+    del new.portals["hefei-zwfw"]
+    assert changes(old, new) == {"portals": {"removed": ["hefei-zwfw"], "changed": ["hefei-www"]}}
