@@ -82,18 +82,12 @@ def inventory(path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def world(tmp_path: Path):
+def centre_data(tmp_path: Path, inv: Path) -> tuple[Path, str, str]:
+    """The centre's data directory with an agent token and a province viewer's token."""
     from nms.auth import tokens, users
     from nms.config import Settings
     from nms.schema import open_migrated
 
-    sites = {REAL: Portal("127.0.0.1"), "lookalike": Portal("127.0.0.2"), COUNTY: Portal("127.0.0.3")}
-    sites["lookalike"].fault = "down"  # nothing served there yet
-    portal_map = tmp_path / "portals.json"
-    where = {URLS[k]: s.site.url("/", s.site.server.server_address[0]) for k, s in sites.items()}
-    portal_map.write_text(json.dumps(where))
-    inv = inventory(tmp_path / "inventory.yaml")
     data = tmp_path / "centre"
     data.mkdir()
     db = open_migrated(Settings(data_dir=data, inventory_path=inv))
@@ -101,6 +95,18 @@ def world(tmp_path: Path):
     users.create(db, "watcher", "viewer", "anhui", "watcher-password-1234", actor="test")
     viewer = tokens.create(db, "user", "watcher", actor="test")[1]
     db.conn.close()
+    return data, agent_token, viewer
+
+
+@pytest.fixture
+def world(tmp_path: Path):
+    sites = {REAL: Portal("127.0.0.1"), "lookalike": Portal("127.0.0.2"), COUNTY: Portal("127.0.0.3")}
+    sites["lookalike"].fault = "down"  # nothing served there yet
+    portal_map = tmp_path / "portals.json"
+    where = {URLS[k]: s.site.url("/", s.site.server.server_address[0]) for k, s in sites.items()}
+    portal_map.write_text(json.dumps(where))
+    inv = inventory(tmp_path / "inventory.yaml")
+    data, agent_token, viewer = centre_data(tmp_path, inv)
     centre = Centre(data, inv)
     centre.start()
     agent = Agent(tmp_path, inv, AGENT, centre.url, agent_token, None,

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from probes.sim import run_subprocess
-from tests.portals.test_agent_centre import _alerts, _current, _wait
+from tests.portals.test_agent_centre import _alerts, _current, _wait, centre_data
 from tests.support.processes import SNMP_SECRETS, TOKEN_ENV, Agent, Centre, write_secrets
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,19 +42,9 @@ def _fault(control: str, *args: str) -> None:
 
 
 def test_sim_portal_faults_reach_the_centre_as_one_alert_each(tmp_path: Path) -> None:
-    from nms.auth import tokens, users
-    from nms.config import Settings
-    from nms.schema import open_migrated
-
     inv = inventory(tmp_path / "inventory.yaml")
     secrets_file = write_secrets(tmp_path / "secrets.env")
-    data = tmp_path / "centre"
-    data.mkdir()
-    db = open_migrated(Settings(data_dir=data, inventory_path=inv))
-    agent_token = tokens.create(db, "agent", AGENT, actor="test")[1]
-    users.create(db, "watcher", "viewer", "anhui", "watcher-password-1234", actor="test")
-    viewer = tokens.create(db, "user", "watcher", actor="test")[1]
-    db.conn.close()
+    data, agent_token, viewer = centre_data(tmp_path, inv)
     portals = tmp_path / "portals"
     centre = Centre(data, inv)
     centre.start()
