@@ -22,7 +22,7 @@ from probes.portals.check import check_site
 from probes.portals.fetch import Limits
 from probes.portals.lists import Lists
 from probes.portals.page import split_masks
-from probes.portals.result import snapshot_id
+from probes.portals.result import MAX_FINDINGS, snapshot_id
 
 PAGE_KINDS = (
     "down",
@@ -130,7 +130,7 @@ class Prober:
             "tls": res["tls"],
             "fingerprint": res["fingerprint"],
             "body_bytes": res["body"]["bytes"],
-            "findings": findings,
+            "findings": findings[:MAX_FINDINGS],  # the centre refuses more (and the batch with it)
             "lookalikes": lookalikes,
             "duration_s": round(time.monotonic() - t0, 3),
         }
