@@ -269,7 +269,7 @@
     $("portal-total").textContent = String(p.total);
     for (const k of ["up", "degraded", "tampered", "down", "unknown"]) $(`portals-${k}`).textContent = String(p.counts[k] || 0);
     $("portal-list").innerHTML = p.items.map((r) => `
-      <li class="sev-${r.state === "degraded" ? "minor" : r.state === "unknown" ? "info" : "critical"}" data-portal="${esc(r.id)}">
+      <li class="${r.state === "degraded" ? "minor" : "critical"}" data-portal="${esc(r.id)}">
       <b>${esc(r.name)}</b> <span class="en">${esc(r.site_name || "")}</span>
       ${esc(PORTAL_ZH[r.state] || r.state)} ${esc((r.findings || []).join(", "))}</li>`).join("");
   }
