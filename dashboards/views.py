@@ -52,7 +52,7 @@ bp = Blueprint(
 
 ECHARTS = ROOT / "node_modules" / "echarts" / "dist" / "echarts.min.js"
 _FEED_LOCK = threading.Lock()
-PAGES = ("map", "stats")
+PAGES = ("map", "stats", "portals")
 
 
 # ---- shared per-app objects -------------------------------------------------------------------

@@ -32,6 +32,7 @@ from nms import availability, sitenet, state
 from nms.alerts import store as alert_store
 from nms.config import Settings
 from nms.db import connect
+from nms.portals import pages as portal_pages
 from nms.store import TimeSeriesStore, TimeSeriesUnavailable
 from nms.timeseries import open_timeseries
 from probes.common.inventory_model import Inventory
@@ -412,8 +413,19 @@ def build(
         "problems": {"source": source, "total": len(items), "items": items[:MAX_PROBLEMS]},
         "availability": availability_doc,
         "sdh": sdh_rows,
+        "portals": portal_panel(centre, inv, sites),
         "degraded": degraded,
     }
+
+
+def portal_panel(centre: sqlite_utils.Database, inv: Inventory, sites: set[str] | None) -> dict[str, Any]:
+    """The portals panel: how many are up, slow, tampered, down; the ones that are not up first."""
+    doc = portal_pages.listing(centre, inv, sites)
+    order = {"tampered": 0, "down": 1, "degraded": 2}  # never checked: counted, not listed
+    bad = [r for r in doc["portals"] if r["state"] in order]
+    bad.sort(key=lambda r: (order[r["state"]], r["id"]))
+    items = [{k: r[k] for k in ("id", "name", "site_name", "state", "since", "findings")} for r in bad]
+    return {"total": len(doc["portals"]), "counts": doc["counts"], "items": items[:MAX_PROBLEMS]}
 
 
 def _as_of(centre: sqlite_utils.Database, inv: Inventory, sites: set[str] | None) -> float | None:

@@ -658,7 +658,52 @@ def build() -> str:
         out.append(
             f"  - {{name: {name}, token_env: NMS_AGENT_TOKEN_{name.upper()}, sites: [{', '.join(sites)}]}}"
         )
+    out += portal_lines(agents)
     return "\n".join(out) + "\n"
+
+
+# Nine more provincial portals beside www.ah.gov.cn: 169 in all with one per site and a
+# 政务服务网 per city (the plan's "169 province, city and county portals").
+PROVINCE_EXTRA = [
+    ("zwfw", "安徽政务服务网"),
+    ("xxgk", "安徽省政府信息公开网"),
+    ("data", "安徽省公共数据开放网"),
+    ("ggzy", "安徽省公共资源交易网"),
+    ("credit", "信用安徽"),
+    ("zfcg", "安徽省政府采购网"),
+    ("12345", "安徽12345政务服务便民热线"),
+    ("yjgl", "安徽省应急管理信息网"),
+    ("news", "安徽省政府网新闻中心"),
+]
+PORTAL_MASKS = ["#weather", ".visit-count", "re:(访问量|浏览次数)[:：]\\s*\\d+"]
+
+
+def portal_lines(agents: list[tuple[str, list[str]]]) -> list[str]:
+    """The ``portals:`` section: every site's portal, probed by the agent covering the site."""
+    agent_of = {sid: name for name, sids in agents for sid in sids}
+    items: list[tuple[str, str, str, str, list[str]]] = []  # id, site, name, url, lookalikes
+    items.append(("anhui-www", "anhui", "安徽省人民政府", "https://www.ah.gov.cn/", ["https://www.ah-gov.cn/"]))
+    items += [(f"anhui-{h}", "anhui", zh, f"https://{h}.ah.gov.cn/", []) for h, zh in PROVINCE_EXTRA]
+    for cslug, czh, _py, _code, _lat, _lon, counties in CITIES:
+        look = [f"https://www.{cslug}-gov.cn/", f"http://{cslug}gov.com/"]
+        items.append((f"{cslug}-www", cslug, f"{czh}人民政府", f"https://www.{cslug}.gov.cn/", look))
+        items.append((f"{cslug}-zwfw", cslug, f"{czh}政务服务网", f"https://zwfw.{cslug}.gov.cn/", []))
+        for slug, zh, *_ in counties:
+            host = f"www.{slug}.gov.cn" if slug not in ("jiaoqu", "tljiaoqu") else f"{slug}.{cslug}.gov.cn"
+            items.append((f"{cslug}-{slug}", f"{cslug}-{slug}", f"{zh}人民政府", f"http://{host}/", []))
+    for slug, zh, _py in DEPARTMENTS:
+        items.append((f"dept-{slug}", f"dept-{slug}", zh, f"https://{slug}.ah.gov.cn/", []))
+    out = ["", "portals:"]
+    for pid, site, name, url, look in items:
+        line = f"  - {{id: {pid}, site: {site}, name: {name}, url: {_val(url)}, agent: {agent_of[site]}"
+        extra = f", lookalikes: {_val(look)}" if look else ""
+        out.append(line + extra + ",")
+        out.append(f"     masks: {_masks()}, interval_s: 300}}")
+    return out
+
+
+def _masks() -> str:
+    return "[" + ", ".join(f"'{m}'" for m in PORTAL_MASKS) + "]"
 
 
 def _set(b: Builder, name: str, **kw) -> None:
@@ -704,6 +749,10 @@ HEADER = """\
 #                 kind: sdh-stm1|fibre-ge|mstp|ethernet|ipsec, capacity_bps, network,
 #                 circuit_id (carrier circuit, "-" if none)}
 #   agents       {name, token_env, sites: [site ids whose devices this agent polls]}
+#   portals      {id, site, name, url, agent (which agent probes it, from the 外网 side),
+#                 pages: [key page URLs], expect_status (200), expect_title, keywords: [texts],
+#                 masks: [CSS selectors | 're:REGEX'], interval_s (10..3600, default 300),
+#                 lookalikes: [watched look-alike URLs], render (false)}   (docs/portals.md)
 """
 
 

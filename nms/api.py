@@ -56,7 +56,11 @@ def _time_arg(name: str, default: float | None = None) -> float | None:
 
 
 def _site_map(db) -> dict[tuple[str, str], str | None]:
-    return {(row.kind, row.subject): row.site for row in state.current_rows(db)}
+    out = {(row.kind, row.subject): row.site for row in state.current_rows(db)}
+    inv = _inventory()
+    if inv is not None:  # a portal belongs to its inventory site, checked or not
+        out.update({("portal", p.id): p.site for p in inv.portals.values()})
+    return out
 
 
 def _visible(kind: str, subject: str, sites: set[str] | None, site_of: dict) -> bool:
@@ -172,7 +176,7 @@ def _kinds() -> list[str]:
     kinds = request.args.getlist("kind") or list(availability.REPORT_KINDS)
     bad = [k for k in kinds if k not in availability.REPORT_KINDS]
     if bad:
-        raise BadRequest(f"kind: {bad[0]!r}; expected device, link or site")
+        raise BadRequest(f"kind: {bad[0]!r}; expected device, link, site or portal")
     return kinds
 
 

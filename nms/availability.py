@@ -32,12 +32,15 @@ import sqlite_utils
 
 from nms import maintenance, sdh, sitenet, state
 from nms.config import Settings
+from nms.portals import store as portals
 from nms.schema import open_migrated
 from probes.common.inventory import load_inventory
 from probes.common.inventory_model import Inventory
 
 BUCKETS = ("up", "degraded", "down", "unreachable", "unknown")
-REPORT_KINDS = ("device", "link", "site")
+REPORT_KINDS = ("device", "link", "site", "portal")
+# a portal's states in availability buckets: a tampered portal answers, but not with its page
+PORTAL_BUCKET = {"up": "up", "degraded": "degraded", "tampered": "degraded", "down": "down"}
 NO_DATA_POLICY = (
     "availability_pct = up / (period - maintenance): time without data (unknown_s, e.g. an agent"
     " outage), degraded, down and unreachable all count as not available;"
@@ -177,9 +180,16 @@ def subjects_of(
     kinds = list(kinds)
     if inventory is not None:
         for k in kinds:
-            names = {"device": inventory.devices, "link": inventory.links, "site": inventory.sites}.get(k, {})
+            names = {
+                "device": inventory.devices,
+                "link": inventory.links,
+                "site": inventory.sites,
+                "portal": inventory.portals,
+            }.get(k, {})
             known.update((k, n) for n in names)
-    known |= state.known_subjects(db, kinds)
+    known |= state.known_subjects(db, [k for k in kinds if k != "portal"])
+    if "portal" in kinds:
+        known |= {("portal", p) for p in portals.known_portals(db)}
     return sorted(known)
 
 
@@ -203,8 +213,14 @@ def report(
     by_site = sitenet.networks(inventory) if inventory is not None else {}
     site_nets = {s: by_site[s] for kind, s in wanted if kind == "site" and s in by_site}
     read = sorted(set(kinds) | ({"device"} if site_nets else set()))  # sites come from their devices
-    initial = state.initial_states(db, read, t0)
-    changes = state.events_between(db, read, t0, t1)
+    initial = state.initial_states(db, [k for k in read if k != "portal"], t0)
+    changes = state.events_between(db, [k for k in read if k != "portal"], t0, t1)
+    if "portal" in read:
+        initial.update({("portal", p): st for p, st in portals.initial_states(db, t0).items()})
+        for p, evs in portals.events_between(db, t0, t1).items():
+            changes[("portal", p)] = [(ts, PORTAL_BUCKET.get(st, "unknown")) for ts, st in evs]
+        for key in [k for k in initial if k[0] == "portal"]:
+            initial[key] = PORTAL_BUCKET.get(initial[key], "unknown")
     wins = maintenance.windows(db)
     uas = _uas(db, inventory, t0, t1)
 
@@ -250,6 +266,8 @@ def _network_of(inventory: Inventory | None, kind: str, subject: str) -> str | N
         return inventory.devices[subject].network
     if kind == "link" and subject in inventory.links:
         return inventory.links[subject].network
+    if kind == "portal" and subject in inventory.portals:
+        return "external"  # probed from the 外网 side
     return None
 
 

@@ -129,6 +129,15 @@ def wait_http(url: str, timeout: float) -> bool:
     return False
 
 
+def wait_file(path: Path, timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if path.is_file():
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -217,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
                "--port", str(args.snmp_port), "--control-port", str(args.sim_control_port),
                "--ssh-port", str(args.ssh_port), "--ssh-key-dir", str(args.data_dir / "sim-ssh-keys")]
     sim_cmd += ["--discrepancies"]  # one address-plan discrepancy of each kind for /ipam/reconcile
+    portals = args.data_dir / "portals"  # the simulated portals' map and demo CA (probes.sim.portals)
+    (portals / "portals.json").unlink(missing_ok=True)
+    sim_cmd += ["--portals", str(portals)]
     via: dict[str, str] = {}  # agent -> its WAN forwarder (the province's agent sits at the centre)
     if args.wan_proxy_base_port:  # TCP forwarders: TLS goes through them end to end
         sim_cmd += ["--wan-proxy", agents_url, "--wan-proxy-base-port", str(args.wan_proxy_base_port)]
@@ -228,6 +240,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"demo: the simulator did not come up; see {logs}/simulator.log", file=sys.stderr)
     start("centre", [py, "-m", "nms", "serve", "--configs-interval", str(args.backup_interval),
                      "--configs-tick", "10", "--configs-retry", "30", "--configs-parallel", "32"])
+    portal_args = ["--portal-map", str(portals / "portals.json"), "--portal-ca-file", str(portals / "ca.pem")]
+    if not wait_file(portals / "portals.json", 60):
+        print(f"demo: the simulator wrote no portal map; see {logs}/simulator.log", file=sys.stderr)
+        portal_args = []
     for i, agent in enumerate(sorted(wanted)):
         token_env = inventory.agents[agent].token_env
         # no --inventory (and no NMS_INVENTORY): the agent pulls its assignment from the centre
@@ -236,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
                                  "--sim-port", str(args.snmp_port),
                                  "--spool-dir", str(args.data_dir / "spool" / agent),
                                  "--metrics-listen", f"127.0.0.1:{args.agent_metrics_base_port + i}",
-                                 *tls_args[agent]],
+                                 *tls_args[agent], *portal_args],
               {token_env: agent_tokens[agent]}, drop=("NMS_INVENTORY",))
 
     url = centre_url
@@ -248,11 +264,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  Log in as admin, password (shown once): {password}")
     else:
         print("  Log in with your existing administrator account (nms user password admin to reset)")
-    print(f"  {len(inventory.devices)} simulated devices, {len(wanted)} agents; logs in {logs}")
+    sims = f"{len(inventory.devices)} simulated devices, {len(inventory.portals)} portals"
+    print(f"  {sims}, {len(wanted)} agents; logs in {logs}")
     if tls:
         print(f"  Agents push over verified TLS through nginx on {agents_url} (CA {pki.ca})")
     print(f"  Inject a fault: python -m probes.sim fault --control http://127.0.0.1:{args.sim_control_port}"
-          " link-down LINK_ID")
+          " link-down LINK_ID   (portals: portal-defaced PORTAL_ID ..., see docs/portals.md)")
     print(f"  Config backups (every {args.backup_interval:g} s): {url}/configs/ ; change a running config:"
           f" python -m probes.sim fault --control http://127.0.0.1:{args.sim_control_port}"
           " config-change hefei-int-rtr1")

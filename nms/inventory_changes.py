@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 ACTION = "inventory.change"
 MAX_DIFF = 64 * 1024  # characters of unified diff kept in one audit row
-SECTIONS = ("sites", "devices", "links", "credentials", "agents")
+SECTIONS = ("sites", "devices", "links", "credentials", "agents", "portals")
 
 
 @dataclass

@@ -19,6 +19,7 @@ themselves (too old) are dead-lettered in ``ts_dead_letter`` with the batch, not
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from pydantic import ValidationError
 from ipam import observed
 from nms import clockskew, state
 from nms.db import transaction
+from nms.portals import store as portals
 from nms.refusals import BatchError, ClockSkew
 from nms.store import Sample, SqliteTimeSeriesStore, TimeSeriesStore, add_key_column
 from nms.store import ensure_schema as store_schema
@@ -37,6 +39,7 @@ from nms.tsdb.remote import Refused, TsdbUnavailable
 from nms.updates import notify_state_updated
 from probes.common import validation
 from probes.common.inventory_model import Inventory
+from probes.portals.result import PortalResult, is_portal
 from probes.result import MAX_SAMPLES, Batch, PollResult
 
 MAX_FUTURE_SKEW_S = 120.0  # default of Settings.ingest_max_future_skew_s
@@ -135,22 +138,53 @@ def validate_batch(
     samples = body.get("samples")
     if isinstance(samples, list) and len(samples) > MAX_SAMPLES:
         raise BatchError(413, f"samples: {len(samples)} poll results; at most {MAX_SAMPLES} per batch")
+    polls = [i for i, p in enumerate(samples) if not is_portal(p)] if isinstance(samples, list) else []
+    mixed = isinstance(samples, list) and len(polls) < len(samples)  # portal results are checked apart
     try:
-        Batch.model_validate(body)
+        Batch.model_validate({**body, "samples": [samples[i] for i in polls]} if mixed else body)
     except ValidationError as exc:
-        raise _refused(exc) from None
+        raise _renumbered(_refused(exc), polls) from None
+    validate_portals(samples, agent, inventory)
     if body["agent"] != agent:
         raise BatchError(403, f"agent: batch says {body['agent']!r} but the token belongs to {agent!r}")
     check_skew(samples, now, max_skew_s)
     if inventory is not None:
         mine = {d.name for d in inventory.devices_of_agent(agent)} if agent in inventory.agents else set()
         for i, p in enumerate(samples):
+            if is_portal(p):
+                continue
             if p["device"] not in inventory.devices:
                 raise BatchError(422, f"samples[{i}].device: {p['device']!r} is not in the inventory")
             if p["device"] not in mine:
                 raise BatchError(
                     403, f"samples[{i}].device: {p['device']!r} is not polled by agent {agent!r}"
                 )
+
+
+def _renumbered(exc: BatchError, polls: list[int]) -> BatchError:
+    """A poll's error names its index among the polls; the agent needs its index in the batch."""
+    m = re.match(r"samples\[(\d+)\]", exc.message)
+    if m and int(m.group(1)) < len(polls):
+        exc.message = f"samples[{polls[int(m.group(1))]}]{exc.message[m.end():]}"
+    return exc
+
+
+def validate_portals(samples: list, agent: str, inventory: Inventory | None) -> None:
+    """Portal results: their model, and a portal of the inventory this agent probes."""
+    for i, p in enumerate(samples):
+        if not is_portal(p):
+            continue
+        try:
+            PortalResult.model_validate(p)
+        except ValidationError as exc:
+            raise BatchError(422, f"samples[{i}].{validation.lines(exc)[0]}") from None
+        if inventory is not None:
+            portal = inventory.portals.get(p["portal"])
+            if portal is None:
+                raise BatchError(422, f"samples[{i}].portal: {p['portal']!r} is not in the inventory")
+            if portal.agent != agent:
+                text = f"{p['portal']!r} is not probed by agent {agent!r}"
+                raise BatchError(403, f"samples[{i}].portal: {text}")
 
 
 # ---- conversion -------------------------------------------------------------------------
@@ -267,9 +301,13 @@ def ingest_batch(
             notify_state_updated()
         raise
     epoch = body.get("epoch", "")
-    result = store_batch(metrics_db, agent, body["seq"], body["samples"], epoch, store)
+    polls = [p for p in body["samples"] if not is_portal(p)]
+    result = store_batch(metrics_db, agent, body["seq"], polls, epoch, store)
     if centre_db is not None:
-        state.apply_batch(centre_db, agent, body["seq"], body["samples"], inventory, now=now, epoch=epoch)
+        state.apply_batch(centre_db, agent, body["seq"], polls, inventory, now=now, epoch=epoch)
+        checks = [p for p in body["samples"] if is_portal(p)]
+        if checks:  # idempotent per check: a re-sent batch changes nothing
+            portals.apply_results(centre_db, agent, checks, inventory, now)
         notify_state_updated()  # wakes the evaluator thread; never blocks ingest
         if inventory is not None and not result.duplicate:
             _record_addresses(centre_db, body["samples"], inventory)

@@ -19,6 +19,7 @@ from nms.config import Settings
 from nms.configs import store as configs_store
 from nms.db import connect
 from nms.events import store as events_store
+from nms.portals import store as portals_store
 
 Ensure = Callable[[sqlite_utils.Database], None]
 
@@ -35,6 +36,7 @@ CENTRE: tuple[Ensure, ...] = (
     configs_store.ensure_schema,
     events_store.ensure_schema,
     ipam_schema.ensure_schema,
+    portals_store.ensure_schema,
 )
 # metrics.db: the time series and the ingest journal.
 METRICS: tuple[Ensure, ...] = (pipeline.ensure_schema,)
@@ -83,6 +85,9 @@ OWNERS: dict[str, tuple[str, ...]] = {
     "nms.configs.store": ("config_versions", "config_status", "config_events"),
     "nms.events.store": ("event_log",),
     "nms.configs.hostkeys": ("config_hostkeys",),
+    "nms.portals.store": (
+        "portal_checks", "portal_snapshots", "portal_baselines", "portal_current", "portal_events",
+    ),
     "ipam": (
         "ipam_spaces", "ipam_prefixes", "ipam_addresses", "ipam_requests", "ipam_notifications",
         "ipam_idempotency", "ipam_free", "ipam_free_pools",

@@ -31,6 +31,7 @@ from nms.events.store import expire as expire_events
 from nms.inventory_changes import watch_loop
 from nms.pidfile import PIDFILE
 from nms.pipeline import expire_batches
+from nms.portals import store as portal_store
 from nms.server import create_app
 from nms.state import age_out
 from nms.timeseries import open_timeseries
@@ -64,6 +65,8 @@ def rollup_loop(settings: Settings, every_s: float, stop: threading.Event) -> No
                     log.info("ipam: released %d expired holds: %s", len(released), ", ".join(released))
                 if gone := expire_events(db, time.time()):
                     log.info("event log: %d events past retention deleted", gone)
+                if checks := portal_store.expire(db, time.time() - portal_store.CHECKS_KEEP_S):
+                    log.info("portals: %d checks past retention deleted", checks)
             finally:
                 db.conn.close()
         except Exception:

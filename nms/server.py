@@ -24,6 +24,7 @@ BLUEPRINT_MODULES = (
     "ipam.api",
     "ipam.views",
     "dashboards.views",
+    "nms.portals.views",
 )
 
 

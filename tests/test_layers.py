@@ -38,6 +38,9 @@ LAZY: dict[tuple[str, str], str] = {
     ("probes.portals.cli", "probes.portals.detect"): "httpx and selectolax load only for check-site",
     ("probes.portals.cli", "probes.portals.fetch"): "httpx and selectolax load only for check-site",
     ("probes.portals.cli", "probes.portals.lists"): "httpx and selectolax load only for check-site",
+    ("probes.portals.cli", "probes.portals.page"): "httpx and selectolax load only for check-site",
+    ("probes.agent.portals", "probes.portals.probe"): "httpx, selectolax: only agents with portals",
+    ("probes.agent.portals", "probes.portals.fetch"): "httpx, selectolax: only agents with portals",
     ("probes.snmp", "probes.snmp.gufo_client"): "the backend is chosen per target; load only the one used",
     ("probes.snmp", "probes.snmp.pysnmp_client"): "pysnmp takes ~0.35 s to import and is only the fallback",
 }

@@ -262,6 +262,18 @@
     }, true);
   }
 
+  const PORTAL_ZH = { tampered: "篡改/异常", down: "中断", degraded: "缓慢", unknown: "无数据" };
+  function drawPortals(d) {
+    const p = d.portals;
+    if (!p) return;
+    $("portal-total").textContent = String(p.total);
+    for (const k of ["up", "degraded", "tampered", "down", "unknown"]) $(`portals-${k}`).textContent = String(p.counts[k] || 0);
+    $("portal-list").innerHTML = p.items.map((r) => `
+      <li class="${r.state === "degraded" ? "minor" : "critical"}" data-portal="${esc(r.id)}">
+      <b>${esc(r.name)}</b> <span class="en">${esc(r.site_name || "")}</span>
+      ${esc(PORTAL_ZH[r.state] || r.state)} ${esc((r.findings || []).join(", "))}</li>`).join("");
+  }
+
   function render(d) {
     wall.data = d;
     wall.renders += 1;
@@ -271,6 +283,7 @@
     drawAlerts(d);
     drawMap();
     drawStats(d);
+    drawPortals(d);
     tick();
   }
 

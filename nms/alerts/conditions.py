@@ -17,6 +17,7 @@ from ipam import findings as ipam_findings
 from nms import clockskew, sdh, state
 from nms.alerts.rules import Rule, RuleSet
 from nms.configs import store as configs_store
+from nms.portals import store as portals_store
 from nms.store import SqliteTimeSeriesStore
 from probes.common import topology
 from probes.common.inventory_model import Inventory
@@ -223,6 +224,19 @@ def finding_conditions(db: sqlite_utils.Database, rule: Rule, inv: Inventory | N
     return out
 
 
+def portal_conditions(db: sqlite_utils.Database, rule: Rule, inv: Inventory | None) -> list[Condition]:
+    """One condition per portal with a current finding of the rule's kinds (one alert per fault)."""
+    out = []
+    for row in portals_store.current(db):
+        hits = [f for f in row["findings"] if f["kind"] in rule.findings]
+        if inv is not None and row["portal"] not in inv.portals or not hits:
+            continue
+        since = min(f.get("since") or row["ts"] for f in hits)
+        reason = "; ".join(f"{f['kind']}: {f['detail']}" for f in hits)[:500]
+        out.append(Condition(rule, "portal", row["portal"], row["site"], since, reason=reason))
+    return out
+
+
 class MetricReader:
     """Recent samples from the time-series store, read once per source per evaluation."""
 
@@ -365,6 +379,8 @@ def gather(
                 out += finding_conditions(db, rule, inv)
             elif rule.kind == "metric":
                 out += metric_conditions(reader, rule, inv, now)
+            elif rule.kind == "portal":
+                out += portal_conditions(db, rule, inv)
         except Exception:  # one broken rule must not stop the others
             log.exception("alert rule %s failed", rule.name)
             continue

@@ -67,6 +67,8 @@ class Engine:
         if inv is not None:
             if kind == "site" and subject in inv.sites:
                 return inv.sites[subject].name_zh
+            if kind == "portal" and subject in inv.portals:
+                return inv.portals[subject].name
             if kind == "link" and subject in inv.links:
                 link = inv.links[subject]
                 ends = (interface(e.device, e.interface) for e in (link.a, link.b))

@@ -29,10 +29,12 @@ from nms.config import ROOT
 from probes.common import validation, yamlpos
 from probes.common.validation import Flag, Num, Regex, Text, problem
 from probes.common.yamlpos import Lines
+from probes.portals.result import KINDS as FINDINGS
 
 DEFAULT_RULES = ROOT / "nms" / "alerts" / "rules.yaml"
 KINDS = ("state", "sdh_errors", "metric", "agent_silent", "agent_epoch", "agent_clock_skew", "config_event",
          "address_finding")
+KINDS += ("portal",)
 SEVERITIES = ("critical", "major", "minor", "warning", "info")
 STATE_SUBJECTS = ("device", "interface", "link", "tunnel", "site")
 STATES = ("down", "degraded", "snmp-unreachable", "unreachable", "unknown", "up")
@@ -93,7 +95,7 @@ class Rule:
     silent_s: float = 300.0  # agent_silent
     events: tuple[str, ...] = ("changed",)  # config_event
     resolve_after_s: float = 3600.0  # config_event, agent_epoch
-    findings: tuple[str, ...] = ("cabling",)  # address_finding: reconciliation kinds (ipam.findings)
+    findings: tuple[str, ...] = ()  # address_finding: ipam.findings kinds; portal: its finding kinds
 
     @property
     def flaps(self) -> bool:
@@ -208,6 +210,10 @@ class _FindingRule(_Rule):
     findings: Annotated[list[Literal[FINDING_KINDS]], BeforeValidator(_one_or_list)] = ["cabling"]  # type: ignore[valid-type]
 
 
+class _PortalRule(_Rule):
+    findings: Annotated[list[Literal[FINDINGS]], BeforeValidator(_one_or_list)]  # type: ignore[valid-type]
+
+
 _MODELS: dict[str, type[_Rule]] = {
     "state": _StateRule,
     "sdh_errors": _SdhRule,
@@ -217,6 +223,7 @@ _MODELS: dict[str, type[_Rule]] = {
     "agent_clock_skew": _Rule,
     "config_event": _ConfigRule,
     "address_finding": _FindingRule,
+    "portal": _PortalRule,
 }
 
 

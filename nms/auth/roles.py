@@ -22,6 +22,7 @@ PERMISSIONS: tuple[str, ...] = (
     "accounts.admin",
     "audit.read",
     "ingest.write",
+    "portals.approve",
 )
 
 # Pseudo-permissions a view may declare instead of a real one.
@@ -33,8 +34,8 @@ _VIEWER = frozenset({"status.read", "metrics.read", "alerts.read", "reports.read
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "viewer": _VIEWER,
-    "county_admin": _VIEWER | {"ipam.request"},
-    "operator": _VIEWER | {"alerts.ack", "ipam.approve", "configs.read", "configs.fetch"},
+    "county_admin": _VIEWER | {"ipam.request", "portals.approve"},
+    "operator": _VIEWER | {"alerts.ack", "ipam.approve", "configs.read", "configs.fetch", "portals.approve"},
     # everything a person can hold; ingest.write belongs to agents only
     "administrator": frozenset(PERMISSIONS) - {"ingest.write"},
 }

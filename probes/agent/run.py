@@ -25,6 +25,8 @@ from probes.agent.config import ConfigError, DeviceJob, Timing
 from probes.agent.logs import log, setup
 from probes.agent.metrics import LatestResults, build_registry, serve
 from probes.agent.pinger import Pinger
+from probes.agent.portals import PortalRunner
+from probes.agent.portals import register as register_portal_args
 from probes.agent.pull import ConfigLane, PullCollector, Puller
 from probes.agent.push import Forwarder, Sender
 from probes.agent.scheduler import Scheduler
@@ -133,6 +135,7 @@ def register(subparsers: Any) -> None:
         help="at start, put dead-lettered batches back in the queue",
     )
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    register_portal_args(p)
     p.set_defaults(func=main)
 
 
@@ -201,6 +204,7 @@ class Agent:
         self.creds: dict[str, Credential] = {}
         self.results = LatestResults()
         self.pinger: Pinger | None = None
+        self.portals: PortalRunner | None = None
 
     # -- polling ------------------------------------------------------------------
     async def poll(self, job: DeviceJob) -> dict[str, Any]:
@@ -272,6 +276,10 @@ class Agent:
             self.pinger.apply(jobs)
         for name in changes["removed"]:
             self.rates.forget(name)
+        if self.portals is None and self.inventory.portals_of_agent(self.name):  # portals assigned later
+            self.portals = PortalRunner(self.args, self.spool.put_result, jitter=not self.args.no_jitter)
+        if self.portals is not None:
+            self.portals.apply(self.inventory, self.name, self.timing)
         log(
             "info",
             "configuration applied",
@@ -338,6 +346,12 @@ class Agent:
             max_concurrent=self.args.max_concurrent,
             deadline_s=lambda job: max(self.poller.budget_s + 5, 10.0),
         )
+        if self.args.portal_map:  # a bad map stops the start; without one, portals start when assigned
+            try:
+                self.portals = PortalRunner(self.args, self.spool.put_result, jitter=not self.args.no_jitter)
+            except ValueError as exc:
+                log("error", "cannot start", error=str(exc))
+                return 2
         if self.args.icmp == "on" or (self.args.icmp == "auto" and self.args.sim_port is None):
             try:
                 self.pinger = Pinger(self.args.icmp_timeout, self.args.max_concurrent)
@@ -395,6 +409,8 @@ class Agent:
         log("info", "stopping: finishing polls in flight")
         t0 = time.monotonic()
         await self.scheduler.stop(self.args.shutdown_grace)
+        if self.portals is not None:
+            await self.portals.stop(self.args.shutdown_grace)
         if self.pinger is not None:
             await self.pinger.stop()
         for task in background:

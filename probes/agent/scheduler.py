@@ -62,6 +62,7 @@ class Scheduler:
         max_concurrent: int = 64,
         deadline_s: Callable[[DeviceJob], float] | None = None,
         rng: random.Random | None = None,
+        backoff: bool = True,
     ) -> None:
         self._poll = poll
         self._on_result = on_result
@@ -69,6 +70,7 @@ class Scheduler:
         self._sem = asyncio.Semaphore(max_concurrent)
         self._deadline = deadline_s or (lambda job: max(30.0, job.interval_s))
         self._rng = rng or random.Random()
+        self._backoff = backoff  # False: every job keeps its interval (portals: a finding is no failure)
         self.devices: dict[str, DeviceState] = {}
         self._stopping = asyncio.Event()
 
@@ -135,7 +137,7 @@ class Scheduler:
                 state.failures = 0
             else:
                 state.failures += 1
-                if state.failures == 1 or state.failures % 10 == 0:
+                if self._backoff and (state.failures == 1 or state.failures % 10 == 0):
                     log(
                         "warning",
                         "device unreachable",
@@ -148,7 +150,8 @@ class Scheduler:
                 self._on_result(job, result)
             except Exception as exc:  # a bug downstream must not stop this device's polling
                 log("error", "handling poll result failed", device=job.name, error=repr(exc))
-            delay = backoff_delay(job.interval_s, state.failures) - runtime
+            failures = state.failures if self._backoff else 0
+            delay = backoff_delay(job.interval_s, failures) - runtime
             state.next_due = time.monotonic() + max(0.0, delay)
             if not await self._sleep(state, delay):
                 return

@@ -23,8 +23,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from probes.common import topology, validation
-from probes.common.inventory_fields import CredentialFields
-from probes.common.inventory_model import AgentDef, CredentialRef, Device, Inventory, Site
+from probes.common.inventory_fields import CredentialFields, PortalFields
+from probes.common.inventory_model import AgentDef, CredentialRef, Device, Inventory, Portal, Site
 
 __all__ = ["FORMAT", "Assignment", "AssignmentError", "assignment_of", "decode", "encode", "etag_of"]
 
@@ -53,6 +53,8 @@ class AssignedSite(BaseModel):
 
 # A credential reference: names of variables, never their values (the inventory's own model).
 AssignedCredential = CredentialFields
+# A portal this agent probes (docs/portals.md), checked by the inventory's own model.
+AssignedPortal = PortalFields
 
 
 class AssignedDevice(BaseModel):
@@ -85,6 +87,7 @@ class Assignment(BaseModel):
     sites: tuple[AssignedSite, ...]
     credentials: tuple[AssignedCredential, ...]
     devices: tuple[AssignedDevice, ...]
+    portals: tuple[AssignedPortal, ...] = ()
 
     @model_validator(mode="after")
     def _consistent(self) -> Assignment:
@@ -113,6 +116,7 @@ class Assignment(BaseModel):
         extra = ("expected_peers", "wan_end", "sim_address")
         inv.devices = {d.name: Device(**d.model_dump(exclude=set(extra))) for d in self.devices}
         inv.agents = {self.agent: AgentDef(self.agent, self.agent_sites, self.token_env)}
+        inv.portals = {p.id: Portal(**_tuples(p.model_dump())) for p in self.portals}
         # sim_address() counts devices of the whole inventory; give it the centre's answer
         inv._ordinals = {d.name: _ordinal(d.sim_address) for d in self.devices if d.sim_address}
         return inv
@@ -149,7 +153,17 @@ def assignment_of(inventory: Inventory, agent: str) -> Assignment:
             for d in devices
             if d.credential in inventory.credentials
         ),
+        portals=tuple(
+            AssignedPortal(
+                **{k: list(v) if isinstance(v, tuple) else v for k, v in _fields(AssignedPortal, p).items()}
+            )
+            for p in sorted(inventory.portals_of_agent(agent), key=lambda p: p.id)
+        ),
     )
+
+
+def _tuples(fields: dict[str, object]) -> dict[str, object]:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
 
 
 def _ordinal(sim_address: str) -> int:

@@ -26,6 +26,7 @@ from probes.common.inventory_fields import (
     CredentialFields,
     DeviceFields,
     LinkFields,
+    PortalFields,
     SiteFields,
     SshCredentialFields,
     as_int,
@@ -40,6 +41,7 @@ from probes.common.inventory_model import (
     Inventory,
     Link,
     LinkEnd,
+    Portal,
     Site,
     SshCredentialRef,
 )
@@ -47,7 +49,7 @@ from probes.snmp.credential import CredentialFieldError, auth_protocol, priv_pro
 
 __all__ = ["InventoryError", "load_inventory"]
 
-TOP_LEVEL = ("version", "credentials", "ssh_credentials", "sites", "devices", "links", "agents")
+TOP_LEVEL = ("version", "credentials", "ssh_credentials", "sites", "devices", "links", "agents", "portals")
 SUPPORTED_VERSION = 1
 # Field names that would carry a secret value; the inventory must only name env vars.
 SECRET_FIELDS = ("community", "auth_key", "priv_key", "password", "secret", "token", "key")
@@ -275,6 +277,7 @@ class _Validator:
         self.devices(self.entries(root, "devices", "name"), inv)
         self.links(self.entries(root, "links", "id"), inv)
         self.agents(self.entries(root, "agents", "name"), inv)
+        self.portals(self.entries(root, "portals", "id"), inv)
         self.raise_if_errors()
         return inv
 
@@ -671,3 +674,34 @@ class _Validator:
             for sid in sites:
                 covered[sid] = (name, e.line)
             inv.agents[name] = AgentDef(name=name, sites=tuple(sites), token_env=token_env, line=e.line)
+
+    def portals(self, entries: list[_Entry], inv: Inventory) -> None:
+        urls: dict[str, tuple[str, int]] = {}
+        for e in entries:
+            v = self.fields(e, PortalFields)
+            good = all(x is not None for k, x in v.items() if k != "expect_title")
+            for key, section, known in (("site", "sites", inv.sites), ("agent", "agents", inv.agents)):
+                ref = v[key]
+                if ref is not None and ref not in known:
+                    if self.unknown(section, ref, known):
+                        self.err(self.line_of(e, key), f"{e.label}.{key}", f"unknown {key} {ref!r}")
+                    good = False
+            if not good:
+                continue
+            if v["id"] in inv.portals:
+                first = inv.portals[v["id"]].line
+                text = f"duplicate portal id {v['id']!r} (first at line {first})"
+                self.err(self.line_of(e, "id"), f"{e.label}.id", text)
+                continue
+            if v["url"] in urls:
+                other, oline = urls[v["url"]]
+                self.err(
+                    self.line_of(e, "url"),
+                    f"{e.label}.url",
+                    f"{v['url']!r} is already portal {other!r}'s URL (line {oline})",
+                )
+                continue
+            urls[v["url"]] = (v["id"], e.line)
+            for key in ("pages", "keywords", "masks", "lookalikes"):
+                v[key] = tuple(v[key])
+            inv.portals[v["id"]] = Portal(**v, line=e.line)

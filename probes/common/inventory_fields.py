@@ -14,6 +14,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
@@ -123,6 +124,37 @@ def _ip(v: str) -> str:
         raise problem(f"{v!r} is not an IP address") from None
 
 
+def _url(v: str, *at: int) -> str:
+    try:
+        parts = urlsplit(v)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise problem(f"{v!r} is not an http:// or https:// URL", *at)
+    return v
+
+
+def _urls(v: list[str]) -> list[str]:
+    for i, u in enumerate(v):
+        _url(u, i)
+    return v
+
+
+def _regexes(v: list[str]) -> list[str]:
+    for i, m in enumerate(v):
+        if m.startswith("re:"):
+            try:
+                re.compile(m[3:])
+            except re.error as exc:
+                raise problem(f"{m!r}: not a regular expression ({exc})", i) from None
+    return v
+
+
+def _flag(v: Any) -> bool | None:
+    return v if isinstance(v, bool) else None
+
+
 def _code_text(v: Any) -> str | None:
     return str(v) if isinstance(v, int) and not isinstance(v, bool) else _str(v)
 
@@ -216,3 +248,19 @@ class AgentFields(_Entry):
     name: Name
     sites: StrList
     token_env: Env
+
+
+class PortalFields(_Entry):
+    id: Slug
+    site: Str
+    name: Str
+    url: Annotated[Str, AfterValidator(_url)]
+    agent: Str
+    pages: Annotated[StrList, AfterValidator(_urls)] = []
+    expect_status: Annotated[Int, _within(100, 599, "{v} is not an HTTP status ({lo}..{hi})")] = 200
+    expect_title: OptStr = None
+    keywords: StrList = []
+    masks: Annotated[StrList, AfterValidator(_regexes)] = []
+    interval_s: Annotated[Int, _within(*INTERVAL_RANGE, "{v} is out of range ({lo}..{hi} seconds)")] = 300
+    lookalikes: Annotated[StrList, AfterValidator(_urls)] = []
+    render: Annotated[bool, _kind(_flag, "true or false")] = False

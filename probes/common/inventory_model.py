@@ -113,6 +113,26 @@ class AgentDef:
     line: int = 0
 
 
+@dataclass(frozen=True)
+class Portal:
+    """A government portal the agents watch from the 外网 side (docs/portals.md)."""
+
+    id: str  # stable slug, e.g. "hefei-www"
+    site: str  # the site whose portal it is (county scope follows it)
+    name: str
+    url: str  # the home page; the defacement baseline is learned from it
+    agent: str  # which agent probes it
+    pages: tuple[str, ...] = ()  # further key pages: transport and content findings
+    expect_status: int = 200
+    expect_title: str | None = None  # a substring the title must contain
+    keywords: tuple[str, ...] = ()  # text the home page must show
+    masks: tuple[str, ...] = ()  # CSS selectors of dynamic regions; "re:REGEX" masks text
+    interval_s: int = 300
+    lookalikes: tuple[str, ...] = ()  # watched look-alike URLs: a clone would serve the page there
+    render: bool = False  # run-time injected content: needs a rendered check (not yet done)
+    line: int = 0
+
+
 @dataclass
 class Inventory:
     sites: dict[str, Site] = field(default_factory=dict)
@@ -121,6 +141,7 @@ class Inventory:
     credentials: dict[str, CredentialRef] = field(default_factory=dict)
     agents: dict[str, AgentDef] = field(default_factory=dict)
     ssh_credentials: dict[str, SshCredentialRef] = field(default_factory=dict)
+    portals: dict[str, Portal] = field(default_factory=dict)
     source: str = "inventory.yaml"
     # device name -> ordinal in sorted order; rebuilt when the device set changes
     _ordinals: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -166,6 +187,9 @@ class Inventory:
                     result.add(child.id)
                     frontier.append(child.id)
         return result
+
+    def portals_of_agent(self, agent: str) -> list[Portal]:
+        return [p for p in self.portals.values() if p.agent == agent]
 
     def devices_of_agent(self, agent: str) -> list[Device]:
         sites = set(self.agents[agent].sites)

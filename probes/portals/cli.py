@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from probes.portals.detect import Thresholds
     from probes.portals.fetch import Limits
     from probes.portals.lists import Lists
+    from probes.portals.page import split_masks
 
     try:
         if urlsplit(args.url).scheme not in ("http", "https") or not urlsplit(args.url).hostname:
@@ -66,8 +67,7 @@ def run(args: argparse.Namespace) -> int:
         base = Baseline.load(args.baseline) if args.baseline and not args.learn else None
         real = Baseline.load(args.clone_of) if args.clone_of else None
         lists = Lists.load(args.domains, args.words)
-        selectors = [m for m in args.mask if not m.startswith("re:")]
-        regexes = [m[3:] for m in args.mask if m.startswith("re:")]
+        selectors, regexes = split_masks(args.mask)
         limits = Limits(
             total_s=args.timeout,
             max_bytes=args.max_bytes,

@@ -78,6 +78,11 @@ class Page:
         return h.hexdigest()
 
 
+def split_masks(masks) -> tuple[list[str], list[str]]:
+    """``--mask`` / inventory ``masks`` values: (CSS selectors, regexes given as ``re:REGEX``)."""
+    return [m for m in masks if not m.startswith("re:")], [m[3:] for m in masks if m.startswith("re:")]
+
+
 class Masks:
     """The operator's masks for one portal: CSS selectors and regular expressions."""
 

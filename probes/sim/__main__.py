@@ -25,6 +25,7 @@ import logging
 import signal
 import sys
 import time
+from pathlib import Path
 
 from probes.common.inventory import InventoryError, load_inventory
 from probes.common.secrets import SecretError
@@ -32,6 +33,7 @@ from probes.sim import addressing
 from probes.sim.control import ControlError, get_status, send_fault, serve_control
 from probes.sim.errors import SimError
 from probes.sim.notify import parse_target
+from probes.sim.portals import SimPortals
 from probes.sim.province import SimulatedProvince
 from probes.sim.send import add_parsers
 from probes.sim.send import run as run_send
@@ -45,6 +47,9 @@ FAULTS = {
     "sdh-errors": "DEVICE IFNAME --es N --ses N",
     "tunnel-down": "DEVICE PEER", "tunnel-up": "DEVICE PEER",
     "slow": "DEVICE SECONDS (0 clears)", "clear-all": "",
+    "portal-down": "PORTAL", "portal-slow": "PORTAL SECONDS (0 clears)", "portal-cert-expiring": "PORTAL",
+    "portal-defaced": "PORTAL", "portal-dark-link": "PORTAL", "portal-foreign-script": "PORTAL",
+    "portal-clone": "PORTAL", "portal-clear": "PORTAL",
     "config-change": "DEVICE [LINE...] (adds a line to its running config)",
     "addr-unknown": "DEVICE", "addr-unknown-clear": "DEVICE",
     "addr-duplicate": "DEVICE", "addr-duplicate-clear": "DEVICE",
@@ -78,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--syslog-target", action="append", default=[], metavar="[AGENT=]HOST:PORT",
                    help="faults make the devices send vendor-format syslog (UDP) here")
 
+    s.add_argument("--portals", metavar="DIR", default=None,
+                   help="also serve the inventory's portals (127.35.x.y); portals.json and ca.pem go here")
+    s.add_argument("--portal-http-port", type=int, default=0, help="the portals' HTTP port (0: pick one)")
+    s.add_argument("--portal-https-port", type=int, default=0, help="the portals' HTTPS port (0: pick one)")
     add_parsers(sub)
     f = sub.add_parser("fault", help="inject or clear a fault",
                        epilog="actions: " + "; ".join(f"{k} {v}".strip() for k, v in FAULTS.items()))
@@ -109,6 +118,11 @@ async def _serve(args: argparse.Namespace) -> int:
             province.start_events(dict(map(parse_target, args.trap_target)),
                                   dict(map(parse_target, args.syslog_target)))
         await province.start_async()
+        portals = None
+        if args.portals:
+            portals = SimPortals(inv, Path(args.portals))
+            await portals.start_async(args.portal_http_port, args.portal_https_port)
+            province.portals = portals
         if args.ssh_port is not None:
             province.start_ssh(args.ssh_port, args.ssh_key_dir)
         switched = addressing.demo_set(inv, set(province.devices)) if args.discrepancies else []
@@ -129,6 +143,9 @@ async def _serve(args: argparse.Namespace) -> int:
              "control": f"http://127.0.0.1:{cport}", "startup_s": round(time.time() - t0, 2)}
     if args.wan_proxy:
         ready["wan_proxy"] = wan
+    if portals is not None:
+        ready["portals"] = {"count": len(portals.served), "map": str(portals.dir / "portals.json"),
+                            "ca": str(portals.ca.pem)}
     if province.ssh is not None:
         ready["ssh"] = {"port": province.ssh.port, "devices": len(province.ssh.devices)}
     if switched:
@@ -143,6 +160,8 @@ async def _serve(args: argparse.Namespace) -> int:
     if province.wan is not None:
         await province.wan.stop_async()
     await province.stop_async()
+    if portals is not None:
+        await portals.stop_async()
     if province.ssh is not None:
         province.ssh.stop()
     return 0

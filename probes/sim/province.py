@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from probes.common import topology
 from probes.common.inventory_model import Inventory
@@ -108,6 +108,7 @@ class SimulatedProvince:
         self.inventory = inventory
         self.port = port
         self.stats = Stats()
+        self.portals: Any = None  # probes.sim.portals.SimPortals when serving portals
         self.clock: Callable[[], float] = time.time  # what "now" is for answers and faults (tests move it)
         self.started_at = time.time()
         patterns = list(devices or [])
@@ -362,8 +363,14 @@ class SimulatedProvince:
             raise SimError(f"{action}: expected {n} argument(s), got {len(args)}")
 
     def _fault(self, action: str, args: list[str], now: float, es: int, ses: int) -> dict:
+        if action.startswith("portal-"):  # the simulated portals (probes.sim.portals), if served
+            if self.portals is None:
+                raise SimError(f"{action}: no portals are served (serve --portals)")
+            return self.portals.fault(action, args)
         if action == "clear-all":
             self._need(args, 0, action)
+            if self.portals is not None:
+                self.portals.clear_all()
             for dev in self.devices.values():
                 self._set_device_down(dev, False, now)
                 dev.slow_s = 0.0
@@ -531,6 +538,8 @@ class SimulatedProvince:
                "build_s": round(self.build_s, 2), "stats": self.stats.as_dict(), "faulty": faulty}
         if self.notifier is not None:
             out["events_sent"] = dict(self.notifier.sent)
+        if self.portals is not None:
+            out["portals"] = self.portals.status()
         if self.ssh is not None:
             out["ssh"] = self.ssh.status()
         return out

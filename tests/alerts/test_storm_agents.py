@@ -48,6 +48,7 @@ def write_subset(path) -> None:
         return end["device"] if isinstance(end, dict) else end.split(":", 1)[0]
 
     raw["links"] = [lk for lk in raw["links"] if dev(lk["a"]) in names and dev(lk["b"]) in names]
+    raw.pop("portals", None)  # devices only: the portals name sites and agents left out
     raw["agents"] = [
         dict(a, sites=["anhui"]) if a["name"] == "province" else a
         for a in raw["agents"]

@@ -43,11 +43,12 @@ ALL = {
     "configs.fetch",
     "accounts.admin",
     "audit.read",
+    "portals.approve",
 }
 MATRIX = {
     "viewer": VIEWER,
-    "county_admin": VIEWER | {"ipam.request"},
-    "operator": VIEWER | {"alerts.ack", "ipam.approve", "configs.read", "configs.fetch"},
+    "county_admin": VIEWER | {"ipam.request", "portals.approve"},
+    "operator": VIEWER | {"alerts.ack", "ipam.approve", "configs.read", "configs.fetch", "portals.approve"},
     "administrator": ALL,
     "agent": {"ingest.write"},
     "kiosk": {"status.read", "metrics.read", "alerts.read"},

@@ -17,8 +17,8 @@ TREE = tiny_inventory()
 VIEWER = {"status.read", "metrics.read", "alerts.read", "reports.read", "ipam.read"}
 EXPECTED = {
     "viewer": VIEWER,
-    "county_admin": VIEWER | {"ipam.request"},
-    "operator": VIEWER | {"alerts.ack", "ipam.approve", "configs.read", "configs.fetch"},
+    "county_admin": VIEWER | {"ipam.request", "portals.approve"},  # their own portals' baselines
+    "operator": VIEWER | {"alerts.ack", "ipam.approve", "configs.read", "configs.fetch", "portals.approve"},
     "administrator": set(PERMISSIONS) - {"ingest.write"},
 }
 

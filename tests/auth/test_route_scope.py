@@ -421,6 +421,15 @@ ROUTES: dict[str, Listing | Act | Skip] = {
         _r("/ipam/prefixes/{prefix}/release", data={"reason": "x"}, owner_role="administrator"),
     ),
     "GET static": Skip("static files carry no data"),
+    # --- government portals ---------------------------------------------------------------------
+    "GET portals.page_index": Listing("/console/portals", "portals of the scope's sites", shows=True),
+    "GET portals.api_list": Listing("/api/v1/portals", "portals of the scope's sites", shows=True),
+    "GET portals.page_portal": _act("the portal's inventory site", _r(f"/console/portal/{FOREIGN_SITE}")),
+    "GET portals.api_portal": _act("the portal's inventory site", _r(f"/api/v1/portals/{FOREIGN_SITE}")),
+    "POST portals.page_approve": _act(
+        "the portal's inventory site", _r(f"/console/portal/{FOREIGN_SITE}/approve", data={"reason": "x"})
+    ),
+    "GET portals.static": Skip("static files carry no data"),
 }
 
 
@@ -593,9 +602,28 @@ def _objects(db: Any, world: World, inv: Any) -> None:
     ids["cfg_v1"], ids["cfg_v2"], ids["cfg_unplaced"] = versions
     trap = Event(NOW, "127.34.0.9", DEVICE, "link-down", "Pos1/0/0", "major", "MARK-FOREIGN-ev", b"", "trap")
     event_store.store(db, OWNER_SITE, "e", 1, [trap.as_dict()], {DEVICE: FOREIGN_SITE}, NOW)
+    _portal(db, inv)
     ids["batch_foreign_agent"] = _batch(OWNER_SITE, DEVICE, inv, 100)
     ids["batch_foreign_device"] = _batch("hefei", DEVICE, inv, 101)
     ids["batch_owner"] = _batch(OWNER_SITE, DEVICE, inv, 102)
+
+
+def _portal(db: Any, inv: Any) -> None:
+    """The county's portal, checked twice: learned, then changed (so there is a page to approve)."""
+    from dataclasses import asdict
+
+    from nms.portals import store as portal_store
+    from probes.portals.baseline import Baseline
+    from probes.portals.page import Masks, parse
+
+    p = inv.portals[FOREIGN_SITE]
+    for i, text in enumerate(("MARK-FOREIGN-portal 庐江县人民政府", "MARK-FOREIGN-portal changed")):
+        html = f"<html><head><title>庐江 {i}</title></head><body><p>{text}</p></body></html>"
+        page = parse(html, p.url, Masks())
+        snap = asdict(Baseline.learn(p.url, p.url, page, [], []))
+        result = {"portal": p.id, "ts": NOW - 60 + i, "ok": True, "url": p.url, "final_url": p.url,
+                  "status": 200, "fingerprint": snap["fingerprint"], "snapshot": snap, "findings": []}
+        portal_store.apply_results(db, p.agent, [result], inv)
 
 
 # --- principals per route --------------------------------------------------------------------------
@@ -790,6 +818,7 @@ def _digest(world: World) -> dict[str, str]:
             (FOREIGN_USER, ROOT_USER),
         ),
         "configs": ("SELECT device, last_attempt FROM config_status ORDER BY device", ()),
+        "portal": ("SELECT * FROM portal_baselines WHERE portal = ?", (FOREIGN_SITE,)),
     }
     try:
         return {

@@ -81,6 +81,9 @@ def test_wall_schematic_without_outline_and_rotation(site, wall_app):
     page.wait_for_timeout(500)
     shot(page, "wall-schematic-1920x1080")
     wait_until(page, "nmsWall.page === 'stats'", timeout=8, what="rotation to the stats page")
+    wait_until(page, "nmsWall.page === 'portals'", timeout=8, what="rotation to the portals page")
+    assert page.evaluate("document.getElementById('portal-total').textContent") == "169"  # never checked yet
+    assert page.evaluate("document.getElementById('portals-unknown').textContent") == "169"
     wait_until(page, "nmsWall.page === 'map'", timeout=8, what="rotation back to the map")
 
 

@@ -40,6 +40,7 @@ def subset_inventory(path: Path) -> Path:
     raw["sites"] = [s for s in raw["sites"] if s["id"] in SITES]
     raw["devices"] = devices
     raw["links"] = [lk for lk in raw["links"] if dev(lk["a"]) in names and dev(lk["b"]) in names]
+    raw.pop("portals", None)  # devices only: the portals name sites and agents left out
     raw["agents"] = [{"name": AGENT, "token_env": "NMS_AGENT_TOKEN_WALL", "sites": sorted(SITES)}]
     out = path / "inventory.yaml"
     out.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")

@@ -89,5 +89,9 @@ def test_demo_agents_pull_their_assignment_without_an_inventory(tmp_path):
         copy = decode((data_dir / "spool" / AGENT / f"{AGENT}.config.json").read_bytes(), AGENT)
         polled = {p["device"] for p in events("poll")}
         assert polled <= {d.name for d in copy.devices} and len(copy.devices) > 10
+        # its portals came with the assignment too, and it checks them at the simulator's portals
+        assert copy.portals and all(p.agent == AGENT for p in copy.portals)
+        applied = wait_for(lambda: events("portals applied"), 60, "the pulled portals scheduled")
+        assert applied[-1]["portals"] == len(copy.portals)
     finally:
         stop_process(demo, timeout=60)  # SIGTERM: the demo stops its children

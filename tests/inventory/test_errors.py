@@ -41,7 +41,7 @@ CASES: dict[str, tuple[str, str, list[str]]] = {
         "[anhui, hefei]}\nextras: 1\n",
         [
             "{f}:14: extras: unknown top-level key "
-            "(expected: version, credentials, ssh_credentials, sites, devices, links, agents)"
+            "(expected: version, credentials, ssh_credentials, sites, devices, links, agents, portals)"
         ],
     ),
     "missing-field": (

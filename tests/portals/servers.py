@@ -7,8 +7,6 @@ headers, body) or to a callable that writes the reply itself (endless redirects,
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import ssl
 import threading
 import time
@@ -16,10 +14,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from probes.sim.portal_ca import DemoCA
 
 
 @dataclass
@@ -85,30 +80,11 @@ class Site:
         self.server.server_close()
 
 
-def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-
-class CA:
+class CA(DemoCA):
     """A certificate authority made now, and server certificates it (or nobody) signs."""
 
     def __init__(self, directory: Path) -> None:
-        self.dir = directory
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        now = dt.datetime.now(dt.UTC)
-        self.cert = (
-            x509.CertificateBuilder()
-            .subject_name(_name("Portal Test CA"))
-            .issuer_name(_name("Portal Test CA"))
-            .public_key(self.key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(self.key, hashes.SHA256())
-        )
-        self.pem = directory / "ca.pem"
-        self.pem.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
+        super().__init__(directory, "Portal Test CA")
 
     def server_context(
         self,
@@ -119,37 +95,7 @@ class CA:
         self_signed: bool = False,
     ) -> ssl.SSLContext:
         """A server context whose certificate ends ``days`` from now (negative: expired)."""
-        key = ec.generate_private_key(ec.SECP256R1())
-        now = dt.datetime.now(dt.UTC)
-        alt = []
-        for n in names:
-            try:
-                alt.append(x509.IPAddress(ipaddress.ip_address(n)))
-            except ValueError:
-                alt.append(x509.DNSName(n))
-        issuer, signer = (_name(name), key) if self_signed else (self.cert.subject, self.key)
-        start = min(now - dt.timedelta(days=2), now + dt.timedelta(days=days) - dt.timedelta(days=30))
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(_name(name))
-            .issuer_name(issuer)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start)
-            .not_valid_after(now + dt.timedelta(days=days))
-            .add_extension(x509.SubjectAlternativeName(alt), critical=False)
-            .sign(signer, hashes.SHA256())
-        )
-        certfile, keyfile = self.dir / f"{name}.pem", self.dir / f"{name}.key"
-        certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        keyfile.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-        )
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(certfile, keyfile)
-        return ctx
+        return self.context(name, names, days=days, self_signed=self_signed)
 
 
 # Replies that misbehave --------------------------------------------------------------
