@@ -28,6 +28,7 @@ from pydantic import ValidationError
 
 from nms import clockskew, state
 from nms.db import transaction
+from nms.events import store as event_log
 from nms.refusals import BatchError, ClockSkew
 from nms.store import Sample, SqliteTimeSeriesStore, TimeSeriesStore, add_key_column
 from nms.store import ensure_schema as store_schema
@@ -265,8 +266,36 @@ def ingest_batch(
             notify_state_updated()
         raise
     epoch = body.get("epoch", "")
+    events = body.get("events") or []
+    if events:
+        store_events(centre_db, agent, epoch, body["seq"], events, inventory, now)
     result = store_batch(metrics_db, agent, body["seq"], body["samples"], epoch, store)
-    if centre_db is not None:
+    if centre_db is not None and body["samples"]:
         state.apply_batch(centre_db, agent, body["seq"], body["samples"], inventory, now=now, epoch=epoch)
-        notify_state_updated()  # wakes the evaluator thread; never blocks ingest
+    if centre_db is not None and (body["samples"] or events):
+        notify_state_updated()  # wakes the evaluator thread (and the wall); never blocks ingest
     return result
+
+
+def store_events(
+    centre_db: sqlite_utils.Database | None,
+    agent: str,
+    epoch: str,
+    seq: int,
+    events: list[Any],
+    inventory: Inventory | None,
+    now: float,
+) -> int:
+    """The batch's events into the event log, once each (keyed by agent, epoch, seq, index).
+
+    They go first: a crash after them and before the batch record makes the agent re-send,
+    and the re-sent events are recognised; a bad event refuses the whole batch (422).
+    """
+    if centre_db is None:
+        raise BatchError(503, "events: the centre database is not available; re-send later")
+    site_of = {d.name: d.site for d in inventory.devices.values()} if inventory is not None else {}
+    try:
+        return event_log.store(centre_db, agent, epoch, seq, events, site_of, now)
+    except event_log.BadEvents as exc:
+        more = f" (and {len(exc.errors) - 1} more)" if len(exc.errors) > 1 else ""
+        raise BatchError(422, exc.errors[0] + more) from None

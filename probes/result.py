@@ -138,6 +138,9 @@ class PollResult(BaseModel):
     sdh: list[SdhPort] | None = Field(default_factory=list)
     failed: list[PluginFailure] = Field(default_factory=list)
     icmp: Icmp | None = None
+    # taken out of turn to check what the device said on its own (a trap, a syslog line) or what
+    # the fast reachability probe saw: the second witness, so the centre needs no second poll
+    confirm: str | None = None
     failed_plugin: str | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
@@ -179,6 +182,8 @@ class PollResult(BaseModel):
         }
         if self.icmp is not None:
             out["icmp"] = self.icmp
+        if self.confirm is not None:
+            out["confirm"] = self.confirm
         return out
 
 
@@ -191,3 +196,5 @@ class Batch(BaseModel):
     epoch: Annotated[str, AfterValidator(_epoch)] = ""
     seq: Counter
     samples: list[PollResult]
+    # traps and syslog (probes.events.model.Event.as_dict); the centre checks each one itself
+    events: list[dict[str, Any]] = Field(default_factory=list, max_length=MAX_SAMPLES)

@@ -73,6 +73,16 @@ def wan_ends(inventory: Inventory) -> set[str]:
     return out
 
 
+def wan_interfaces(inventory: Inventory) -> dict[str, set[str]]:
+    """{device: its interfaces at a carrier circuit's end}: what the fast reachability probe reads."""
+    out: dict[str, set[str]] = {}
+    for link in inventory.links.values():
+        if link.kind in WAN_LINK_KINDS or link.circuit_id not in ("", "-"):
+            for end in (link.a, link.b):
+                out.setdefault(end.device, set()).add(end.interface)
+    return out
+
+
 def jobs_for(
     inventory: Inventory,
     agent: str,

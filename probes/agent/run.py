@@ -19,16 +19,20 @@ from urllib.parse import urlsplit
 
 from probes.agent import config as cfg
 from probes.agent.config import ConfigError, DeviceJob, Timing
+from probes.agent.events import Confirmer, EventLane
 from probes.agent.logs import log, setup
 from probes.agent.metrics import LatestResults, build_registry, serve
 from probes.agent.pinger import Pinger
 from probes.agent.push import Forwarder, Sender
+from probes.agent.reach import Reach
 from probes.agent.scheduler import Scheduler
 from probes.agent.spool import Spool, SpoolError
 from probes.common.netguard import TargetNotAllowed, check_target
 from probes.common.secrets import SecretError, resolve
 from probes.common.settings import BaseSettings
 from probes.counters import RateTracker
+from probes.events.rules import RulesError
+from probes.events.service import EventService, parse_listen
 from probes.icmp import IcmpUnavailable
 from probes.poller import Poller
 from probes.snmp import Target
@@ -113,6 +117,24 @@ def register(subparsers: Any) -> None:
         help="at start, put dead-lettered batches back in the queue",
     )
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    p.add_argument(
+        "--trap-listen", default=None, help="HOST:PORT for SNMP traps and informs (e.g. 0.0.0.0:162)"
+    )
+    p.add_argument(
+        "--syslog-listen", default=None, help="HOST:PORT for syslog over UDP and TCP (e.g. 0.0.0.0:514)"
+    )
+    p.add_argument(
+        "--confirm-min-gap",
+        type=float,
+        default=5.0,
+        help="an event about a device makes it polled at once, at most once per N s per device",
+    )
+    p.add_argument(
+        "--reach-interval",
+        type=float,
+        default=5.0,
+        help="WAN link ends get a one-GET reachability probe this often (s); 0 turns it off",
+    )
     p.set_defaults(func=main)
 
 
@@ -160,10 +182,15 @@ class Agent:
         self.creds: dict[str, Credential] = {}
         self.results = LatestResults()
         self.pinger: Pinger | None = None
+        self.reach: Reach | None = None
+        self.event_service: EventService | None = None
+        for opt in ("trap_listen", "syslog_listen"):
+            if getattr(args, opt, None):
+                parse_listen(getattr(args, opt))  # ValueError names the option's value
 
     # -- polling ------------------------------------------------------------------
-    async def poll(self, job: DeviceJob) -> dict[str, Any]:
-        target = Target(
+    def target(self, job: DeviceJob) -> Target:
+        return Target(
             host=job.host,
             port=job.port,
             credential=self.creds[job.credential],
@@ -171,6 +198,9 @@ class Agent:
             retries=self.args.snmp_retries,
             name=job.name,
         )
+
+    async def poll(self, job: DeviceJob) -> dict[str, Any]:
+        target = self.target(job)
         snmp = self.poller.poll(target, profile=job.profile, expected_peers=job.expected_peers)
         if self.pinger is None:
             result = await snmp
@@ -195,6 +225,7 @@ class Agent:
             duration_s=result.get("duration_s"),
             interfaces=len(result.get("interfaces") or []),
             icmp=result.get("icmp"),
+            confirm=result.get("confirm"),
         )
 
     def _jobs(self) -> list[DeviceJob]:
@@ -225,6 +256,9 @@ class Agent:
         changes = self.scheduler.apply(jobs)
         if self.pinger is not None:
             self.pinger.apply(jobs)
+        self.confirmer.set_jobs(jobs)
+        if self.reach is not None:
+            self.reach.apply(jobs, cfg.wan_interfaces(self.inventory))
         for name in changes["removed"]:
             self.rates.forget(name)
         log(
@@ -243,6 +277,33 @@ class Agent:
             log("error", "reload failed, keeping the running configuration", error=str(exc))
             return
         self.apply_config()
+
+    # -- events -------------------------------------------------------------------
+    async def start_receivers(self) -> int | None:
+        """Trap and syslog receivers of this agent's devices; an exit code if they cannot start."""
+        devices = {j.name for j in self.results.jobs.values()}
+        creds = [self.creds[n] for n in sorted({j.credential for j in self.results.jobs.values()
+                                                 if j.credential in self.creds})]
+        try:
+            self.event_service = EventService(
+                self.inventory,
+                self.event_lane.emit,
+                creds,
+                sim=self.args.sim_port is not None,
+                state_dir=self.spool.path.parent,
+            )
+            await self.event_service.start(self.args.trap_listen, self.args.syslog_listen)
+        except (RulesError, OSError, ValueError) as exc:
+            log("error", "cannot start", error=f"--trap-listen/--syslog-listen: {exc}")
+            return 2
+        log(
+            "info",
+            "event receivers listening",
+            traps=self.args.trap_listen,
+            syslog=self.args.syslog_listen,
+            devices=len(devices),
+        )
+        return None
 
     # -- batching -----------------------------------------------------------------
     def seal_all(self) -> int:
@@ -283,6 +344,17 @@ class Agent:
                     log("error", "cannot start", error=f"--icmp on: {exc}")
                     return 2
                 log("warning", "polling without ICMP", error=str(exc))
+        self.confirmer = Confirmer(
+            self.poll, self.on_result, self.seal_all, min_gap_s=max(0.0, self.args.confirm_min_gap)
+        )
+        self.event_lane = EventLane(self.spool, self.forwarder, self.confirmer)
+        if self.args.reach_interval > 0:
+            self.reach = Reach(
+                self.args.reach_interval,
+                self.target,
+                lambda name: (self.results.latest.get(name) or (None, None))[1],
+                self.confirmer,
+            )
         if self.args.requeue_dead_letters:
             log("info", "dead letters requeued", samples=self.spool.requeue_dead())
         server = None
@@ -315,23 +387,33 @@ class Agent:
             epoch=st.epoch,
         )
         self.apply_config()
+        if self.args.trap_listen or self.args.syslog_listen:
+            if (code := await self.start_receivers()) is not None:
+                return code
         background = [
             loop.create_task(c, name=n)
             for c, n in (
                 (self.forwarder.live_lane(), "live"),
                 (self.forwarder.replay_lane(), "replay"),
                 (self.batcher(), "batcher"),
+                (self.event_lane.sealer(), "events"),
             )
         ]
         await stop.wait()
         log("info", "stopping: finishing polls in flight")
         t0 = time.monotonic()
+        if self.event_service is not None:
+            await self.event_service.stop()
         await self.scheduler.stop(self.args.shutdown_grace)
+        await self.confirmer.stop()
+        if self.reach is not None:
+            await self.reach.stop()
         if self.pinger is not None:
             await self.pinger.stop()
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
+        self.event_lane.flush()
         self.seal_all()
         left = await self.forwarder.flush(self.args.flush_timeout)
         log("info", "stopped", spooled_batches=left, seconds=round(time.monotonic() - t0, 2))
