@@ -208,8 +208,19 @@ class Machine:
         s.state, s.since, s.reason = state, ts, reason
         self.changed.add((s.kind, s.subject))
 
-    def observe(self, s: Subject, obs: str, reason: str | None, ts: float, interval: float = 60.0) -> None:
+    def observe(
+        self,
+        s: Subject,
+        obs: str,
+        reason: str | None,
+        ts: float,
+        interval: float = 60.0,
+        confirm: bool = False,
+    ) -> None:
         """Hysteresis: ``obs`` becomes the subject's own state after enough polls in a row.
+
+        A ``confirm`` poll (taken at once because the device reported a change, or the fast
+        reachability probe saw one) is the second witness: it decides on its own.
 
         A poll older than the last one seen changes nothing now; it is kept for
         :func:`backfill` (history).  A silence of more than ``GAP_FACTOR`` intervals
@@ -231,7 +242,7 @@ class Machine:
             s.pending_n += 1
         else:
             s.pending, s.pending_n, s.pending_since, s.pending_reason = obs, 1, ts, reason
-        if s.pending_n >= self.config.needed(obs):
+        if s.pending_n >= self.config.needed(obs) or confirm:
             s.own, s.own_reason = obs, s.pending_reason
             s.changed_at = s.pending_since if s.pending_since is not None else ts
             s.pending, s.pending_n, s.pending_since, s.pending_reason = None, 0, None, None
@@ -314,7 +325,8 @@ def apply_poll(m: Machine, poll: Mapping[str, Any], inventory: Inventory | None)
     step = float(inventory.devices[dev_name].interval_s) if site is not None and inventory else 60.0
     dev = m.get("device", dev_name, site)
     obs, reason = device_observation(poll)
-    m.observe(dev, obs, reason, ts, step)
+    confirm = bool(poll.get("confirm"))
+    m.observe(dev, obs, reason, ts, step, confirm)
     if not poll.get("ok"):
         return
     wanted = monitored_interfaces(inventory, dev_name)
@@ -324,7 +336,7 @@ def apply_poll(m: Machine, poll: Mapping[str, Any], inventory: Inventory | None)
             continue
         s = m.get("interface", subjects.interface(dev_name, itf["name"]), site)
         o, r = interface_observation(itf, sdh_by_index.get(itf.get("index")))
-        m.observe(s, o, r, ts, step)
+        m.observe(s, o, r, ts, step, confirm)
     apply_tunnels(m, dev_name, poll.get("tunnels") or [], inventory, site, ts, step)
 
 
@@ -880,6 +892,22 @@ def _current_cursor(
     if where:
         sql += " WHERE " + " AND ".join(where)
     return db.conn.execute(sql, args)
+
+
+def observed(
+    db: sqlite_utils.Database, kind: str, subjects_: Iterable[str]
+) -> dict[str, tuple[str, float | None]]:
+    """{subject: (state, time of its newest poll)} of the given subjects of ``kind`` that have a state."""
+    names, out = list(dict.fromkeys(subjects_)), {}
+    for i in range(0, len(names), 500):
+        chunk = names[i : i + 500]
+        for subject, st, last in db.execute(
+            "SELECT subject, state, last_ts FROM state_current"
+            f" WHERE kind = ? AND subject IN ({_marks(chunk)})",
+            (kind, *chunk),
+        ):
+            out[subject] = (st, last)
+    return out
 
 
 def newest_poll(db: sqlite_utils.Database, devices: Iterable[str] | None = None) -> float | None:

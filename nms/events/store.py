@@ -185,6 +185,14 @@ def search(db: sqlite_utils.Database, q: Query, limit: int | None = 200,
     return list(db.query(sql, params)), total
 
 
+def recent(db: sqlite_utils.Database, since: float, kinds: Iterable[str] | None = None,
+           sites: frozenset[str] | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+    """Events received at or after ``since`` (of ``kinds``; ``sites`` None = all), newest first:
+    the wall's ticker and the suspect marks read this."""
+    q = Query(sites=sites, kinds=tuple(kinds or ()), since=since)
+    return search(db, q, limit=limit)[0]
+
+
 def to_csv(rows: Iterable[Mapping[str, Any]]) -> str:
     """CSV with a header row and UTC ISO times; cells that start like a formula are quoted
     (a syslog line is text a device, or whoever spoofs one, chose)."""
@@ -197,4 +205,5 @@ def to_csv(rows: Iterable[Mapping[str, Any]]) -> str:
     return buf.getvalue()
 
 
-__all__ = ["SEVERITIES", "BadEvents", "Query", "ensure_schema", "expire", "search", "store", "to_csv"]
+__all__ = ["SEVERITIES", "BadEvents", "Query", "ensure_schema", "expire", "recent", "search", "store",
+           "to_csv"]
