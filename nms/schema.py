@@ -88,5 +88,5 @@ OWNERS: dict[str, tuple[str, ...]] = {
         "ipam_idempotency", "ipam_free", "ipam_free_pools",
     ),
     # the agent's own spool file (not the centre's)
-    "probes.agent.spool": ("meta", "identity", "pending", "batches", "dead_letter"),
+    "probes.agent.spool": ("meta", "identity", "pending", "pending_events", "batches", "dead_letter"),
 }

@@ -50,12 +50,14 @@ class StateConfig:
     up_after: int = 1
     stale_factor: float = 3.0  # silent for this many poll intervals: the device's state is unknown
     stale_min_s: float = 180.0
+    cut_grace_s: float = 10.0  # behind a confirmed cut and silent since: unknown after this long
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> StateConfig:
         """``NMS_STATE_DOWN_AFTER`` / ``NMS_STATE_UP_AFTER``: consecutive polls needed;
         ``NMS_STATE_STALE_FACTOR``: poll intervals of silence before a device is unknown;
-        ``NMS_STATE_STALE_MIN_S``: never sooner than this (seconds; tests make it short)."""
+        ``NMS_STATE_STALE_MIN_S``: never sooner than this (seconds; tests make it short);
+        ``NMS_STATE_CUT_GRACE_S``: silent behind a confirmed cut this long: unknown (seconds)."""
         env = os.environ if env is None else env
         try:
             cfg = cls(int(env.get("NMS_STATE_DOWN_AFTER", 2)), int(env.get("NMS_STATE_UP_AFTER", 1)))
@@ -65,7 +67,8 @@ class StateConfig:
             raise ValueError("NMS_STATE_DOWN_AFTER and NMS_STATE_UP_AFTER must be at least 1")
         factor = env_number("NMS_STATE_STALE_FACTOR", cls.stale_factor, env, minimum=1)
         min_s = env_number("NMS_STATE_STALE_MIN_S", cls.stale_min_s, env)
-        return cls(cfg.down_after, cfg.up_after, factor, min_s)
+        grace = env_number("NMS_STATE_CUT_GRACE_S", cls.cut_grace_s, env)
+        return cls(cfg.down_after, cfg.up_after, factor, min_s, grace)
 
     def stale_after(self, interval_s: float) -> float:
         """Seconds of silence after which a device polled every ``interval_s`` is unknown."""
@@ -462,22 +465,10 @@ def _live(dev: Subject | None) -> bool:
     return dev is not None and dev.own not in ("down", "unknown", SNMP_UNREACHABLE)
 
 
-def derive(m: Machine, inventory: Inventory | None, ts: float) -> None:
-    """Links from their ends, devices behind down things as unreachable, sites from devices.
-
-    A device's own state ``unknown`` means it was not heard from for too long
-    (:func:`age_out`); behind a down link or device that is *unreachable (parent)* too.
-    """
-    devices = {name: s for (k, name), s in m.subjects.items() if k == "device"}
-    subs = _subordinates(m)
-    if inventory is None:
-        for name, s in devices.items():
-            m.set_state(s, s.own, s.own_reason, s.changed_at or ts)
-            _follow_device(m, s, subs.get(name, ()), ts)
-        return
-    topo = topology.build(inventory)
-    when = {name: s.changed_at for name, s in devices.items()}
-    stamp = max([w for w in when.values() if w is not None], default=ts)
+def _link_states(
+    m: Machine, inventory: Inventory, devices: Mapping[str, Subject], subs: Mapping[str, list[Subject]]
+) -> tuple[dict[str, tuple[str, str | None]], set[str]]:
+    """({link: (state, reason)}, links down on their own evidence, not just an end device's)."""
 
     # links, from interface ends (and tunnels for IPsec) and end devices' own state; an end
     # on a device that is down or silent says nothing any more
@@ -523,6 +514,26 @@ def derive(m: Machine, inventory: Inventory | None, ts: float) -> None:
             link_state[link.id] = ("unknown", f"no data from {silent[0]}")
         else:
             link_state[link.id] = ("unknown", "no data")
+    return link_state, blocked
+
+
+def derive(m: Machine, inventory: Inventory | None, ts: float) -> None:
+    """Links from their ends, devices behind down things as unreachable, sites from devices.
+
+    A device's own state ``unknown`` means it was not heard from for too long
+    (:func:`age_out`); behind a down link or device that is *unreachable (parent)* too.
+    """
+    devices = {name: s for (k, name), s in m.subjects.items() if k == "device"}
+    subs = _subordinates(m)
+    if inventory is None:
+        for name, s in devices.items():
+            m.set_state(s, s.own, s.own_reason, s.changed_at or ts)
+            _follow_device(m, s, subs.get(name, ()), ts)
+        return
+    topo = topology.build(inventory)
+    when = {name: s.changed_at for name, s in devices.items()}
+    stamp = max([w for w in when.values() if w is not None], default=ts)
+    link_state, blocked = _link_states(m, inventory, devices, subs)
 
     # reachability from the provincial centre over links and site LANs (one network) not down
     down = {name for name, s in devices.items() if s.own == "down"}
@@ -574,6 +585,36 @@ def _derive_sites(m: Machine, inventory: Inventory, devices: Mapping[str, Subjec
 # ---- aging: a device that stopped sending does not stay "up" --------------------------------------
 
 
+def silent_behind_cut(m: Machine, inventory: Inventory, now: float, cfg: StateConfig) -> int:
+    """Devices cut off by a down link or device and not heard from since: own state ``unknown``.
+
+    Nothing can arrive from behind a confirmed cut (their agent's pushes take the same links),
+    so waiting ``stale_after`` (minutes) for them only hides what is known: after
+    ``cut_grace_s`` without a poll dated after the cut they are unknown, which
+    :func:`derive` shows as *unreachable (parent)*, dated at the cut.  A poll of theirs
+    dated after the cut (a path the inventory does not know) keeps them as they are.
+    """
+    devices = {name: s for (k, name), s in m.subjects.items() if k == "device"}
+    _, blocked = _link_states(m, inventory, devices, _subordinates(m))
+    down = {name for name, s in devices.items() if s.own == "down"}
+    if not blocked and not down:
+        return 0
+    n = 0
+    for name, culprit in topology.build(inventory).behind(down, blocked).items():
+        s = devices.get(name)
+        kind, _, what = culprit.partition(" ")
+        cause = m.subjects.get((kind, what))
+        if s is None or s.own in ("down", "unknown") or cause is None or cause.since is None:
+            continue
+        if (s.last_ts is None or s.last_ts < cause.since) and now - cause.since >= cfg.cut_grace_s:
+            s.own, s.changed_at = "unknown", cause.since
+            s.own_reason = f"no data since {culprit} went down"
+            s.pending, s.pending_n, s.pending_since, s.pending_reason = None, 0, None, None
+            m.changed.add(("device", name))
+            n += 1
+    return n
+
+
 def age_out(
     db: sqlite_utils.Database,
     inventory: Inventory | None,
@@ -596,12 +637,17 @@ def age_out(
 
     heard = db.execute(
         "SELECT subject, last_ts FROM state_current WHERE kind = 'device' AND last_ts IS NOT NULL"
-    )
-    if all(now - last <= limit_of(name) for name, last in heard):
+    ).fetchall()
+    cut = inventory is not None and db.execute(
+        "SELECT 1 FROM state_current WHERE kind IN ('link', 'device') AND state = 'down' LIMIT 1"
+    ).fetchone()
+    if cut and inventory is not None:  # something is down: is anyone silent behind it? (read only)
+        cut = silent_behind_cut(load(db, cfg), inventory, now, cfg) > 0
+    if not cut and all(now - last <= limit_of(name) for name, last in heard):
         return 0  # the usual case: a cheap read, no write lock
     with transaction(db):
         m = load(db, cfg)
-        stale = False
+        stale = bool(cut) and inventory is not None and silent_behind_cut(m, inventory, now, cfg) > 0
         for (kind, name), s in m.subjects.items():
             if kind != "device" or s.last_ts is None:
                 continue

@@ -1,0 +1,70 @@
+"""Behind a confirmed cut, silence means unreachable within seconds, not after ``stale_after`` minutes."""
+
+from __future__ import annotations
+
+from nms import state
+from nms.state import StateConfig, age_out, apply_batch
+from tests.centre.helpers import T0, poll, small_inventory
+
+CFG = StateConfig(down_after=2, up_after=1, stale_factor=3.0, stale_min_s=180.0, cut_grace_s=10.0)
+CITY = ("hefei-rtr1", "hefei-fw1", "feidong-rtr1")
+
+
+class World:
+    def __init__(self, db) -> None:  # noqa: ANN001
+        self.db, self.inv, self.seq = db, small_inventory(), 0
+
+    def send(self, agent: str, polls: list[dict]) -> None:
+        self.seq += 1
+        assert apply_batch(self.db, agent, self.seq, polls, self.inv, CFG)
+
+    def cur(self, kind: str, subject: str) -> dict:
+        return state.current(self.db)[kind][subject]
+
+
+def test_silent_city_behind_a_confirmed_cut_is_unreachable_after_the_grace(centre_db) -> None:  # noqa: ANN001
+    w = World(centre_db)
+    w.send("prov", [poll("prov-rtr1", T0)])
+    w.send("hefei", [poll(d, T0) for d in CITY])
+    assert w.cur("link", "prov-hefei")["state"] == "up"
+    cut = poll("prov-rtr1", T0 + 30, oper={"POS1/0/0": "down"})
+    cut["confirm"] = "reachability: POS1/0/0 down"
+    w.send("prov", [cut])  # one confirming poll: the link is down at once
+    assert w.cur("link", "prov-hefei") | {"reason": None} == {"state": "down", "since": T0 + 30, "reason": None}
+    assert age_out(centre_db, w.inv, T0 + 35, CFG) == 0  # within the grace: nothing yet
+    assert w.cur("device", "hefei-rtr1")["state"] == "up"
+    assert age_out(centre_db, w.inv, T0 + 41, CFG) > 0  # 11 s after the cut, long before 180 s
+    for name in CITY:
+        c = w.cur("device", name)
+        assert c["state"] == "unreachable" and c["since"] == T0 + 30, (name, c)
+        assert "link prov-hefei" in c["reason"]
+    assert w.cur("site", "hefei")["state"] != "up"
+    assert age_out(centre_db, w.inv, T0 + 46, CFG) == 0  # said once
+    back = poll("prov-rtr1", T0 + 60)
+    back["confirm"] = "trap link-up POS1/0/0"
+    w.send("prov", [back])
+    assert w.cur("link", "prov-hefei")["state"] == "unknown"  # not red; the far end has not spoken yet
+    w.send("hefei", [poll(d, T0 + 61) for d in CITY])  # the city's agent replays
+    assert all(w.cur("device", d)["state"] == "up" for d in CITY)
+    assert w.cur("link", "prov-hefei")["state"] == "up"
+
+
+def test_a_device_heard_after_the_cut_stays_as_it_is(centre_db) -> None:  # noqa: ANN001
+    w = World(centre_db)
+    w.send("prov", [poll("prov-rtr1", T0)])
+    w.send("hefei", [poll(d, T0) for d in CITY])
+    for k in (1, 2):  # two ordinary polls: no confirmation needed either
+        w.send("prov", [poll("prov-rtr1", T0 + 10 * k, oper={"POS1/0/0": "down"})])
+    assert w.cur("link", "prov-hefei")["state"] == "down"
+    w.send("hefei", [poll("hefei-fw1", T0 + 25)])  # a path the inventory does not know
+    age_out(centre_db, w.inv, T0 + 45, CFG)
+    assert w.cur("device", "hefei-fw1")["state"] == "up"
+    assert w.cur("device", "hefei-rtr1")["state"] == "unreachable"
+
+
+def test_no_cut_no_early_aging(centre_db) -> None:  # noqa: ANN001
+    w = World(centre_db)
+    w.send("prov", [poll("prov-rtr1", T0)])
+    w.send("hefei", [poll(d, T0) for d in CITY])
+    assert age_out(centre_db, w.inv, T0 + 170, CFG) == 0  # silent, but nothing is cut
+    assert w.cur("device", "hefei-rtr1")["state"] == "up"
