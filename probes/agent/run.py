@@ -279,6 +279,11 @@ class Agent:
         self.apply_config()
 
     # -- events -------------------------------------------------------------------
+    def confirmed(self) -> None:
+        """A confirming poll is in: send it now; a change on the network may have reopened the way."""
+        self.seal_all()
+        self.forwarder.nudge()
+
     async def start_receivers(self) -> int | None:
         """Trap and syslog receivers of this agent's devices; an exit code if they cannot start."""
         devices = {j.name for j in self.results.jobs.values()}
@@ -345,7 +350,7 @@ class Agent:
                     return 2
                 log("warning", "polling without ICMP", error=str(exc))
         self.confirmer = Confirmer(
-            self.poll, self.on_result, self.seal_all, min_gap_s=max(0.0, self.args.confirm_min_gap)
+            self.poll, self.on_result, self.confirmed, min_gap_s=max(0.0, self.args.confirm_min_gap)
         )
         self.event_lane = EventLane(self.spool, self.forwarder, self.confirmer)
         if self.args.reach_interval > 0:

@@ -30,7 +30,8 @@ def test_silent_city_behind_a_confirmed_cut_is_unreachable_after_the_grace(centr
     cut = poll("prov-rtr1", T0 + 30, oper={"POS1/0/0": "down"})
     cut["confirm"] = "reachability: POS1/0/0 down"
     w.send("prov", [cut])  # one confirming poll: the link is down at once
-    assert w.cur("link", "prov-hefei") | {"reason": None} == {"state": "down", "since": T0 + 30, "reason": None}
+    link = w.cur("link", "prov-hefei")
+    assert (link["state"], link["since"]) == ("down", T0 + 30)
     assert age_out(centre_db, w.inv, T0 + 35, CFG) == 0  # within the grace: nothing yet
     assert w.cur("device", "hefei-rtr1")["state"] == "up"
     assert age_out(centre_db, w.inv, T0 + 41, CFG) > 0  # 11 s after the cut, long before 180 s
