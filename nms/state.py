@@ -465,6 +465,22 @@ def _live(dev: Subject | None) -> bool:
     return dev is not None and dev.own not in ("down", "unknown", SNMP_UNREACHABLE)
 
 
+def _outdated(itf: Subject, other: Subject | None) -> bool:
+    """This end was last seen before the other end came up.  Its *down* then is old news (a
+    cut city's spool replayed after the link is back), not a new cut, and its silence (a
+    city cut off by this very link) says nothing either: until this end's next poll the link
+    follows the other end, with no extra down/unknown change the alerts would count towards
+    flapping.  A down seen at this end after that is a cut again."""
+    return (
+        other is not None
+        and other.own == "up"
+        and other.state == "up"  # shown up since ``since`` (not unknown for its silent device)
+        and other.since is not None
+        and itf.last_ts is not None
+        and itf.last_ts < other.since
+    )
+
+
 def _link_states(
     m: Machine, inventory: Inventory, devices: Mapping[str, Subject], subs: Mapping[str, list[Subject]]
 ) -> tuple[dict[str, tuple[str, str | None]], set[str]]:
@@ -477,10 +493,15 @@ def _link_states(
     for link in inventory.links.values():
         ends = []
         silent = []
-        for end in (link.a, link.b):
+        itfs = [m.subjects.get(("interface", subjects.interface(e.device, e.interface)))
+                for e in (link.a, link.b)]
+        for end, itf, other in ((link.a, itfs[0], itfs[1]), (link.b, itfs[1], itfs[0])):
             dev = devices.get(end.device)
-            itf = m.subjects.get(("interface", subjects.interface(end.device, end.interface)))
-            if itf is None or not _live(dev):
+            far = devices.get((link.b if end is link.a else link.a).device)
+            stale = itf is not None and other is not None and _live(far) and _outdated(itf, other)
+            if stale and (itf.own == "down" or (dev is not None and dev.own == "unknown")):
+                ends.append((end, other.own, other.own_reason))  # its next poll says more
+            elif itf is None or not _live(dev):
                 ends.append((end, "unknown", None))
                 if dev is not None and dev.own == "unknown":
                     silent.append(end.device)

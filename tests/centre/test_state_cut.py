@@ -44,7 +44,8 @@ def test_silent_city_behind_a_confirmed_cut_is_unreachable_after_the_grace(centr
     back = poll("prov-rtr1", T0 + 60)
     back["confirm"] = "trap link-up POS1/0/0"
     w.send("prov", [back])
-    assert w.cur("link", "prov-hefei")["state"] == "unknown"  # not red; the far end has not spoken yet
+    assert w.cur("link", "prov-hefei")["state"] == "up"  # the far end's silence predates its return
+    assert w.cur("device", "hefei-rtr1")["state"] == "unknown"  # reachable again, not heard yet
     w.send("hefei", [poll(d, T0 + 61) for d in CITY])  # the city's agent replays
     assert all(w.cur("device", d)["state"] == "up" for d in CITY)
     assert w.cur("link", "prov-hefei")["state"] == "up"
@@ -69,3 +70,29 @@ def test_no_cut_no_early_aging(centre_db) -> None:  # noqa: ANN001
     w.send("hefei", [poll(d, T0) for d in CITY])
     assert age_out(centre_db, w.inv, T0 + 170, CFG) == 0  # silent, but nothing is cut
     assert w.cur("device", "hefei-rtr1")["state"] == "up"
+
+
+def test_a_spool_replayed_after_the_restore_does_not_cut_the_link_again(centre_db) -> None:  # noqa: ANN001
+    w = World(centre_db)
+    w.send("prov", [poll("prov-rtr1", T0)])
+    w.send("hefei", [poll(d, T0) for d in CITY])
+    cut = poll("prov-rtr1", T0 + 30, oper={"POS1/0/0": "down"})
+    cut["confirm"] = "trap link-down POS1/0/0"
+    w.send("prov", [cut])
+    age_out(centre_db, w.inv, T0 + 45, CFG)
+    back = poll("prov-rtr1", T0 + 90)
+    back["confirm"] = "reachability: POS1/0/0 up"
+    w.send("prov", [back])
+    # the city's spool: what its end saw during the cut, then after the restore
+    during = poll("hefei-rtr1", T0 + 35, oper={"POS1/0/0": "down"})
+    during["confirm"] = "reachability: POS1/0/0 down"
+    w.send("hefei", [during, *(poll(d, T0 + 35) for d in CITY[1:])])
+    assert w.cur("link", "prov-hefei")["state"] == "up"  # old news from the spool, not a new cut
+    w.send("hefei", [poll(d, T0 + 95) for d in CITY])
+    assert w.cur("link", "prov-hefei")["state"] == "up"
+    changes = state.events(centre_db, kind="link", subject="prov-hefei")[::-1]  # oldest first
+    assert [(e["from"], e["to"]) for e in changes] == [("unknown", "up"), ("up", "down"), ("down", "up")]
+    # a cut seen at that end after the restore is a cut again
+    w.send("hefei", [poll("hefei-rtr1", T0 + 100, oper={"POS1/0/0": "down"})])
+    w.send("hefei", [poll("hefei-rtr1", T0 + 105, oper={"POS1/0/0": "down"})])
+    assert w.cur("link", "prov-hefei")["state"] == "down"
