@@ -50,6 +50,7 @@ class Confirmer:
         self.jobs: dict[str, DeviceJob] = {}
         self._last: dict[str, float] = {}
         self._queued: dict[str, list[str]] = {}  # device -> reasons waiting for the next poll
+        self._marked: set[str] = set()  # devices whose next poll is a confirmation (not a refresh)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.polls = 0
         self.folded = 0  # requests that joined a poll already planned
@@ -57,10 +58,15 @@ class Confirmer:
     def set_jobs(self, jobs: list[DeviceJob]) -> None:
         self.jobs = {j.name: j for j in jobs if j.problem is None}
 
-    def request(self, device: str | None, why: str) -> bool:
-        """Ask for a confirming poll of ``device``; False if this agent does not poll it."""
+    def request(self, device: str | None, why: str, confirm: bool = True) -> bool:
+        """Ask for a poll of ``device`` now; False if this agent does not poll it.
+
+        ``confirm``: the poll checks what something reported (the centre lets it decide
+        at once); otherwise it only refreshes the centre's view (ordinary hysteresis)."""
         if device is None or device not in self.jobs:
             return False
+        if confirm:
+            self._marked.add(device)
         reasons = self._queued.setdefault(device, [])
         if reasons or device in self._tasks:
             self.folded += 1
@@ -79,11 +85,14 @@ class Confirmer:
                     await asyncio.sleep(wait)
                 job = self.jobs.get(device)
                 reasons = self._queued.pop(device, [])
+                marked = device in self._marked
+                self._marked.discard(device)
                 if job is None or not reasons:
                     break
                 self._last[device] = self.clock()
                 result = await self.poll(job)
-                result["confirm"] = "; ".join(reasons)[:500]
+                if marked:
+                    result["confirm"] = "; ".join(reasons)[:500]
                 self.polls += 1
                 self.on_result(job, result)
                 self.after()

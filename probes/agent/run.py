@@ -38,6 +38,8 @@ from probes.poller import Poller
 from probes.snmp import Target
 from probes.snmp.credential import Credential
 
+REFRESH_AFTER_S = 5.0  # back in touch: devices polled longer ago than this are polled again at once
+
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
@@ -279,10 +281,30 @@ class Agent:
         self.apply_config()
 
     # -- events -------------------------------------------------------------------
+    def pushed(self, outcome: Any) -> None:
+        """Back in touch after the way to the centre was cut: poll every device at once, so the
+        centre sees the present now (tunnels back, devices up) and not one interval later."""
+        if outcome.kind == "retry" and outcome.status is None:
+            self._cut_off = True
+        elif outcome.kind == "ok" and self._cut_off:
+            self._cut_off = False
+            now = time.time()
+            for name in list(self.confirmer.jobs):  # those just polled are current already
+                latest = self.results.latest.get(name)
+                if latest is None or now - float(latest[1].get("ts") or 0) > REFRESH_AFTER_S:
+                    self.confirmer.request(name, "centre reachable again", confirm=False)
+
     def confirmed(self) -> None:
-        """A confirming poll is in: send it now; a change on the network may have reopened the way."""
-        self.seal_all()
+        """A poll out of turn is in: send it now (those finishing together share a batch); a
+        change on the network may have reopened the way to the centre."""
         self.forwarder.nudge()
+        if not self._seal_soon:
+            self._seal_soon = True
+            asyncio.get_running_loop().call_later(0.1, self._seal_now)
+
+    def _seal_now(self) -> None:
+        self._seal_soon = False
+        self.seal_all()
 
     async def start_receivers(self) -> int | None:
         """Trap and syslog receivers of this agent's devices; an exit code if they cannot start."""
@@ -333,7 +355,10 @@ class Agent:
             self.sender,
             backoff_min=min(1.0, self.args.backoff_max),
             backoff_max=self.args.backoff_max,
+            on_outcome=self.pushed,
         )
+        self._cut_off = False
+        self._seal_soon = False
         self.scheduler = Scheduler(
             self.poll,
             self.on_result,
