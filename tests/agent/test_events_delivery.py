@@ -148,3 +148,63 @@ def test_bad_listen_address_is_named(tmp_path, province, bad) -> None:  # noqa: 
     assert agent.proc.wait(timeout=30) == 2
     agent.running = False
     assert "listen address" in agent.log.read_text()
+
+
+def test_a_trap_the_poll_does_not_confirm_turns_nothing_red(tmp_path, province) -> None:  # noqa: ANN001
+    """linkDown for an interface that is up (a lying or stale trap): the agent polls the switch
+    at once, the centre logs the event, and the interface and its link stay up throughout."""
+    from nms import state
+    from nms.db import connect
+
+    centre: Centre = province["centre"]
+    trap_port, _, listen = _receivers()
+    itf, link = "GigabitEthernet0/0/1", "chaohu-int-l1c"
+    subject = f"{SW[0]}:{itf}"
+    # a long interval: any poll of the switch after the trap is the confirming one
+    agent = start_agent(tmp_path, province, centre.url, *listen, "--interval-override", "30", "--no-jitter")
+
+    def current() -> dict:
+        db = connect(centre.settings(), "centre")
+        try:
+            return state.current(db, ("interface", "link"))
+        finally:
+            db.conn.close()
+
+    try:
+        wait_for(lambda: current()["link"].get(link, {}).get("state") == "up", 60, "the link up")
+        wait_for(lambda: any(e["event"] == "event receivers listening" for e in agent.events()), 10,
+                 "the receivers")
+        r = subprocess.run(
+            ["snmptrap", "-v2c", "-c", SNMP_SECRETS["NMS_SNMP_COMMUNITY"], f"--clientaddr={SW[1]}",
+             f"127.0.0.1:{trap_port}", "", "1.3.6.1.6.3.1.1.5.3", "1.3.6.1.2.1.2.2.1.1.2", "i", "2",
+             "1.3.6.1.2.1.2.2.1.8.2", "i", "2", "1.3.6.1.2.1.31.1.1.1.1.2", "s", itf],
+            capture_output=True, text=True, timeout=30, check=False)
+        assert r.returncode == 0, r.stderr
+        confirm = wait_for(lambda: [p for p in agent.polls() if (p.get("confirm") or "").startswith(
+            "trap link-down")], 20, "the confirming poll")
+        assert [p["device"] for p in confirm] == [SW[0]]
+        wait_for(lambda: _events(centre, "kind = 'link-down' AND device = ?", (SW[0],)), 20,
+                 "the event logged")
+
+        def seen_at_centre() -> bool:
+            db = connect(centre.settings(), "centre")
+            try:
+                last = state.observed(db, "interface", [subject]).get(subject, ("", None))[1]
+            finally:
+                db.conn.close()
+            return last is not None and last >= confirm[0]["ts"]
+
+        wait_for(seen_at_centre, 20, "the confirming poll at the centre")
+        now = current()
+        assert now["interface"][subject]["state"] == "up" and now["link"][link]["state"] == "up"
+        db = connect(centre.settings(), "centre")
+        try:
+            downs = [e for e in state.events(db, subject=subject) + state.events(db, subject=link)
+                     if e["to"] != "up"]
+        finally:
+            db.conn.close()
+        assert downs == []  # never red, not even for a moment
+        assert agent.stop() == 0
+    finally:
+        if agent.proc and agent.proc.poll() is None:
+            agent.kill()
