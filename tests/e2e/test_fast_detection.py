@@ -19,7 +19,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-import yaml
 
 from nms.alerts.engine import Engine
 from nms.alerts.outbox import Outbox
@@ -31,7 +30,15 @@ from tests.alerts.conftest import make_channels
 from tests.alerts.peers import HttpReceiver
 from tests.conftest import free_port
 from tests.events.conftest import udp_tcp_port
-from tests.support.processes import SNMP_SECRETS, TOKEN_ENV, Agent, Centre, wait_for, write_secrets
+from tests.support.processes import (
+    SNMP_SECRETS,
+    TOKEN_ENV,
+    Agent,
+    Centre,
+    wait_for,
+    write_secrets,
+    write_shipped_subset,
+)
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,21 +49,10 @@ RED_WITHIN_S, UNREACHABLE_WITHIN_S, NO_TRAP_RED_WITHIN_S = 10.0, 30.0, 15.0
 
 def write_subset(path: Path) -> Path:
     """The province and the Chaohu subtree with every device and link among them; two agents."""
-    full = yaml.safe_load((ROOT / "inventory.yaml").read_text(encoding="utf-8"))
     keep = {"anhui"} | load_inventory(ROOT / "inventory.yaml").subtree(CITY)
-    sites = [s for s in full["sites"] if s["id"] in keep]
-    devices = [dict(d) for d in full["devices"] if d["site"] in keep]
-    names = {d["name"] for d in devices}
-    for d in devices:
-        if "tunnel_peers" in d:
-            d["tunnel_peers"] = [p for p in d["tunnel_peers"] if p in names]
-    links = [ln for ln in full["links"] if {ln["a"].split(":")[0], ln["b"].split(":")[0]} <= names]
     agents = [{"name": "province", "token_env": PROVINCE_TOKEN_ENV, "sites": ["anhui"]},
               {"name": CITY, "token_env": TOKEN_ENV, "sites": sorted(keep - {"anhui"})}]
-    doc = {"version": 1, "credentials": full["credentials"], "sites": sites, "devices": devices,
-           "links": links, "agents": agents}
-    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return path
+    return write_shipped_subset(path, keep, agents)
 
 
 def get(centre: Centre, path: str, token: str) -> dict:
@@ -134,14 +130,20 @@ def test_cut_sdh_red_in_seconds_city_unreachable_one_page(
             evaluate()
             assert hook.requests == []
 
-            send_fault(sim.control, "link-down", UPLINK)
-            t_cut = time.monotonic()
-            wait_for(lambda: wall_link()["state"] == "down", 60, "the SDH link red on the wall", every=0.1)
-            red_s = time.monotonic() - t_cut
-            wait_for(lambda: all(state()["devices"][n]["state"] == "unreachable" for n in behind), 90,
-                     "the city's 专网 unreachable", every=0.2)
-            unreachable_s = time.monotonic() - t_cut
-            print(f"\ncut: red on the wall after {red_s:.1f} s, city unreachable after {unreachable_s:.1f} s")
+            def after(fault: str, link: str, devices: str, what: str) -> tuple[float, float]:
+                """Seconds from the fault until the wall shows the link, then the devices, so."""
+                send_fault(sim.control, fault, UPLINK)
+                t0 = time.monotonic()
+                wait_for(lambda: wall_link()["state"] == link, 90, f"the SDH link {link}", every=0.1)
+                t_link = time.monotonic() - t0
+                wait_for(lambda: all(state()["devices"][n]["state"] == devices for n in behind), 90,
+                         f"the city's 专网 {devices}", every=0.2)
+                t_devices = time.monotonic() - t0
+                print(f"\n{what}: link {link} on the wall after {t_link:.1f} s, city {devices} after"
+                      f" {t_devices:.1f} s")
+                return t_link, t_devices
+
+            red_s, unreachable_s = after("link-down", "down", "unreachable", "cut")
             s = state()
             assert s["site_networks"][f"{CITY}/internal"]["state"] == "unreachable"
             assert all(f"link {UPLINK}" in s["devices"][n]["reason"] for n in behind)
@@ -151,13 +153,7 @@ def test_cut_sdh_red_in_seconds_city_unreachable_one_page(
             pages = evaluate()
             assert pages == [("firing", "link-down", UPLINK)], pages
 
-            send_fault(sim.control, "link-up", UPLINK)
-            t_up = time.monotonic()
-            wait_for(lambda: wall_link()["state"] == "up", 90, "the SDH link green again", every=0.1)
-            clear_red_s = time.monotonic() - t_up
-            wait_for(lambda: all(state()["devices"][n]["state"] == "up" for n in behind), 90,
-                     "the city's devices up again", every=0.2)
-            clear_unreachable_s = time.monotonic() - t_up
+            clear_red_s, clear_unreachable_s = after("link-up", "up", "up", "restore")
             pages = evaluate()
             assert pages == [("firing", "link-down", UPLINK), ("resolved", "link-down", UPLINK)], pages
             confirms = [p for a in agents for p in a.polls() if p.get("confirm")]
