@@ -1,5 +1,5 @@
-"""The receivers of one agent, built from its inventory: what ``agent.py run`` will start
-(``--trap-listen``, ``--syslog-listen``; not wired in yet)."""
+"""The receivers of one agent, built from its inventory: what ``agent.py run`` starts with
+``--trap-listen`` / ``--syslog-listen`` (its events go to :mod:`probes.agent.events`)."""
 
 from __future__ import annotations
 
