@@ -340,7 +340,7 @@ def apply_poll(m: Machine, poll: Mapping[str, Any], inventory: Inventory | None)
         s = m.get("interface", subjects.interface(dev_name, itf["name"]), site)
         o, r = interface_observation(itf, sdh_by_index.get(itf.get("index")))
         m.observe(s, o, r, ts, step, confirm)
-    apply_tunnels(m, dev_name, poll.get("tunnels") or [], inventory, site, ts, step)
+    apply_tunnels(m, dev_name, poll.get("tunnels") or [], inventory, site, ts, step, confirm)
 
 
 def tunnel_observations(
@@ -373,6 +373,7 @@ def apply_tunnels(
     site: str | None,
     ts: float,
     step: float = 60.0,
+    confirm: bool = False,
 ) -> None:
     """Observe a device's tunnels; one seen before but absent now has lost its SA.
 
@@ -388,7 +389,7 @@ def apply_tunnels(
     seen = tunnel_observations(dev_name, tunnels, topo)
     for peer, (st, reason) in seen.items():
         s = m.get("tunnel", subjects.tunnel(dev_name, peer), site)
-        m.observe(s, st, reason, ts, step)
+        m.observe(s, st, reason, ts, step, confirm)
     known.update(seen)
     gone = known - seen.keys()
     if gone:
@@ -396,9 +397,9 @@ def apply_tunnels(
         for peer in gone:
             s = m.get("tunnel", subjects.tunnel(dev_name, peer), site)
             if peer in expected:
-                m.observe(s, "down", "no SA", ts, step)
+                m.observe(s, "down", "no SA", ts, step, confirm)
             else:
-                m.observe(s, "unknown", "no SA (not an expected peer)", ts, step)
+                m.observe(s, "unknown", "no SA (not an expected peer)", ts, step, confirm)
 
 
 def settle_own(m: Machine) -> None:

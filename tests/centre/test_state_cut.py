@@ -96,3 +96,19 @@ def test_a_spool_replayed_after_the_restore_does_not_cut_the_link_again(centre_d
     w.send("hefei", [poll("hefei-rtr1", T0 + 100, oper={"POS1/0/0": "down"})])
     w.send("hefei", [poll("hefei-rtr1", T0 + 105, oper={"POS1/0/0": "down"})])
     assert w.cur("link", "prov-hefei")["state"] == "down"
+
+
+def test_a_confirming_poll_decides_a_tunnel_at_once(centre_db) -> None:  # noqa: ANN001
+    from tests.centre.test_state_tunnels import Cipher, row
+
+    c = Cipher(centre_db)
+    c.poll(row("prov-cipher1"), row("feidong-cipher1"))
+    c.poll(row("prov-cipher1"), row("feidong-cipher1", up=False))  # an ordinary poll: not yet
+    assert c.tunnels()["hefei-cipher1>feidong-cipher1"] == ("up", None)
+    c.poll(row("prov-cipher1"), row("feidong-cipher1"))  # back up: the run of downs is broken
+    c.seq += 1
+    c.t += 5
+    p = poll(c.device, c.t) | {"tunnels": [row("prov-cipher1"), row("feidong-cipher1", up=False)],
+                               "confirm": "trap tunnel-down 10.0.1.3"}
+    assert apply_batch(centre_db, "hefei", c.seq, [p], c.inv, StateConfig(2, 1))
+    assert c.tunnels()["hefei-cipher1>feidong-cipher1"] == ("down", "no SA")
