@@ -80,3 +80,23 @@ def test_bad_device_event_rules_are_named() -> None:
         parse_rules({"version": 1, "rules": [{**base, "event_kinds": ["Auth Failure"], "at_least": 0}]})
     text = str(exc.value)
     assert "event_kinds" in text and "at_least" in text
+
+
+def test_reported_config_change_alert_links_to_the_config_versions(tmp_path) -> None:  # noqa: ANN001
+    from tests.auth.helpers import app_db, make_app, role_client
+
+    inv = small_inventory()
+    app = make_app(tmp_path, inventory=inv)
+    db = app_db(app)
+    try:
+        now = time.time()
+        _push(db, 1, (now - 30, "feidong-rtr1", "config-changed", "%%01CFG/4/CFG_CHANGE"))
+        Engine(load_rules(), inv, make_channels()).evaluate(db, now=now)
+        (alert_id,) = db.execute(
+            "SELECT id FROM alert_alerts WHERE rule = 'config-change-reported'").fetchone()
+    finally:
+        db.conn.close()
+    page = role_client(app, "operator", "anhui").get(f"/console/alerts/{alert_id}").get_data(as_text=True)
+    assert '/configs/device/feidong-rtr1"' in page and "versions and diff" in page
+    viewer = role_client(app, "viewer", "anhui").get(f"/console/alerts/{alert_id}").get_data(as_text=True)
+    assert f"告警 #{alert_id}" in viewer and "/configs/device/" not in viewer  # viewers lack configs.read
