@@ -1,7 +1,7 @@
 # The two commands of the README.  Both set up what they need first.
 PYTHON ?= python3
 
-.PHONY: demo test setup bench lint
+.PHONY: demo test test-slow setup bench lint
 
 setup:
 	@bash scripts/setup.sh
@@ -11,6 +11,10 @@ demo: setup
 
 test: setup
 	@bash scripts/test.sh
+
+# The long integration scenarios kept out of the default suite (marked `slow`); CI runs both.
+test-slow: setup
+	@bash scripts/test.sh -m slow
 
 lint:
 	$(PYTHON) -m ruff check .

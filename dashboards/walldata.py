@@ -33,7 +33,7 @@ from nms.alerts import store as alert_store
 from nms.config import Settings
 from nms.db import connect
 from nms.events import suspect
-from nms.store import TimeSeriesStore
+from nms.store import TimeSeriesStore, TimeSeriesUnavailable
 from nms.timeseries import open_timeseries
 from probes.common.inventory_model import Inventory
 
@@ -319,15 +319,21 @@ def build(
     ]
     wanted_links = {lid for e in edges_def for lid in e["links"]} | {lk.id for lk in sdh_links}
     rates: dict[tuple[str, str], dict[str, Any]] = {}
+    degraded: list[str] = []
     if series is not None:
         a_ends = [(inv.links[lid].a.device, inv.links[lid].a.interface) for lid in wanted_links]
-        rates = latest_rates(series, a_ends, now - STALE_AFTER_S)
-        missing = [
-            (inv.links[lid].b.device, inv.links[lid].b.interface)
-            for lid in wanted_links
-            if (inv.links[lid].a.device, inv.links[lid].a.interface) not in rates
-        ]
-        rates.update(latest_rates(series, missing, now - STALE_AFTER_S))
+        try:
+            rates = latest_rates(series, a_ends, now - STALE_AFTER_S)
+            missing = [
+                (inv.links[lid].b.device, inv.links[lid].b.interface)
+                for lid in wanted_links
+                if (inv.links[lid].a.device, inv.links[lid].a.interface) not in rates
+            ]
+            rates.update(latest_rates(series, missing, now - STALE_AFTER_S))
+        except TimeSeriesUnavailable as exc:  # state and alerts still stand; load becomes unknown
+            log.warning("wall: link load unavailable: %s", exc)
+            rates = {}
+            degraded.append("链路负载暂不可用 Link load unavailable: time-series store unreachable")
 
     link_summary: dict[str, int] = {}
     for lk in inv.links.values():
@@ -420,6 +426,7 @@ def build(
         # what devices said on their own (traps, syslog): newest first, and what no poll checked yet
         "ticker": suspect.ticker(centre, now, scoped),
         "suspects": [{"kind": k, "subject": subj, **why} for (k, subj), why in sorted(found.items())],
+        "degraded": degraded,
     }
 
 

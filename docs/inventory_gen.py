@@ -638,6 +638,9 @@ def build() -> str:
         "auth_key_env: NMS_SNMP_V3_AUTH,",
         "     priv_proto: AES, priv_key_env: NMS_SNMP_V3_PRIV}",
         "",
+        "ssh_credentials:",
+        "  - {name: ssh-netops, username: netops, password_env: NMS_SSH_NETOPS_PASSWORD, default: true}",
+        "",
         "sites:",
     ]
     out += b.sites
@@ -686,6 +689,9 @@ HEADER = """\
 #   credentials  SNMP credential references:
 #                {name, version: v1|v2c|v3, community_env | user, auth_proto, auth_key_env,
 #                 priv_proto, priv_key_env}
+#   ssh_credentials  SSH logins for configuration backup (docs/configs.md):
+#                {name, username, password_env | key_file, enable_env, default: true for the
+#                 one used by every device without its own ssh_credential}
 #   sites        {id, name_zh, name_pinyin, code (division code), kind: province|city|county|
 #                 department, parent (site id, null for the province), lat, lon (WGS-84),
 #                 prefixes: {internal: [CIDR...], external: [CIDR...]}}
@@ -693,7 +699,7 @@ HEADER = """\
 #                 vendor, model, network: internal (专网)|external (外网), address
 #                 (management, unique per network), credential, profile (default auto),
 #                 interval_s (10..3600, default 60), port (default 161), interfaces: [names],
-#                 tunnel_peers: [device names] (cipher machines)}
+#                 tunnel_peers: [device names] (cipher machines), ssh_credential (name)}
 #   links        {id, a: device:interface (end nearer the centre), b: device:interface,
 #                 kind: sdh-stm1|fibre-ge|mstp|ethernet|ipsec, capacity_bps, network,
 #                 circuit_id (carrier circuit, "-" if none)}

@@ -44,3 +44,9 @@ def of_prefix(db: sqlite_utils.Database, prefix: store.Prefix) -> list[dict[str,
                       " WHERE prefix_id=? ORDER BY address", (prefix.id,)).fetchall()
     return [{"id": i, "address": to_text(decode(a), prefix.family), "device": dv, "dns_name": dn,
              "description": ds} for i, a, dv, dn, ds in rows]
+
+
+def planned_devices(db: sqlite_utils.Database) -> dict[tuple[int, int, int], str]:
+    """(space, family, address) -> the device the plan records it for (rows that name one)."""
+    return {(s, f, decode(a)): dv for s, f, a, dv in db.execute(
+        "SELECT space_id, family, address, device FROM ipam_addresses WHERE coalesce(device, '') != ''")}

@@ -11,13 +11,13 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from ipam import addrs, csvio, plan, reconcile, store, utilisation, workflow
+from ipam import addrs, csvio, findings, plan, reconcile, store, utilisation, workflow
 from ipam.addresses import parse_prefix
 from ipam.allocate import allocate, free_blocks
 from ipam.errors import BadInput, IpamError, NotFound
 from ipam.openapi import document
 from ipam.scope import allowed_sites, check_site
-from ipam.webdb import allow_self_approval, db
+from ipam.webdb import allow_self_approval, db, reclaim_days
 from nms.auth import current_principal, require
 from nms.auth.policy import authorize
 from nms.auth.scope import site_tree
@@ -365,3 +365,30 @@ def add_address() -> tuple[Response, int]:
                     actor=_actor(), device=body.get("device"), dns_name=body.get("dns_name"),
                     description=str(body.get("description") or ""), source_ip=_ip())
     return jsonify(row), 201
+
+
+@bp.route("/findings")
+@require("ipam.read")
+def findings_view() -> Response:
+    """Reconciliation findings from the address polls, in the caller's scope (``kind``, ``decided=1``)."""
+    return jsonify(findings.findings(db(), _tree(), allowed_sites(), reclaim_days=reclaim_days(),
+                                     decided=request.args.get("decided") == "1",
+                                     kind=request.args.get("kind") or None))
+
+
+@bp.route("/findings/dismiss", methods=["POST"])
+@require("ipam.approve")
+def dismiss_finding() -> Response:
+    """Dismiss a finding with a reason (audited)."""
+    body = _body()
+    return jsonify(findings.dismiss(db(), _tree(), body.get("key"), body.get("reason"), actor=_actor(),
+                                    sites=allowed_sites(), source_ip=_ip(), reclaim_days=reclaim_days()))
+
+
+@bp.route("/findings/accept", methods=["POST"])
+@require("ipam.approve")
+def accept_finding() -> Response:
+    """Accept an unknown address into the plan as observed (audited)."""
+    body = _body()
+    return jsonify(findings.accept(db(), _tree(), body.get("key"), actor=_actor(), sites=allowed_sites(),
+                                   reason=body.get("reason"), source_ip=_ip(), reclaim_days=reclaim_days()))

@@ -36,6 +36,8 @@ BODIES: dict[str, dict[str, Any]] = {
                                                              "reason": _str}},
     "reject_request": {"required": ["reason"], "properties": {"reason": _str}},
     "release_prefix": {"required": ["reason"], "properties": {"reason": _str}},
+    "dismiss_finding": {"required": ["key", "reason"], "properties": {"key": _str, "reason": _str}},
+    "accept_finding": {"required": ["key"], "properties": {"key": _str, "reason": _str}},
     "reconcile_view": {"required": ["observations"], "properties": {
         "space": _str, "observations": {"type": "array", "items": {"type": "object", "properties": {
             "device": _str, "site": _str, "address": _str}}}}},

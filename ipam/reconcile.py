@@ -19,7 +19,7 @@ from ipam.addresses import BITS, Block, parse_address
 from ipam.errors import BadInput, Forbidden
 
 
-def _owner(conn: Any, prefix: store.Prefix) -> str | None:
+def owner(conn: Any, prefix: store.Prefix) -> str | None:
     if prefix.site:
         return prefix.site
     for anc in store.ancestors(conn, prefix):
@@ -28,7 +28,7 @@ def _owner(conn: Any, prefix: store.Prefix) -> str | None:
     return None
 
 
-def _named(prefix: store.Prefix | None, owner: str | None,
+def named(prefix: store.Prefix | None, owner: str | None,
            sites: frozenset[str] | None) -> tuple[str | None, str | None]:
     """(cidr, owner) when the caller may learn them, else (None, None); unowned rows need province scope."""
     if prefix is None or not (sites is None or (owner is not None and owner in sites)):
@@ -66,13 +66,13 @@ def reconcile(db: sqlite_utils.Database, space: int, observations: object,
         hit = store.deepest_containing(conn, space, Block(family, addr, BITS[family]))
         row = {"device": device, "site": site, "address": text}
         if hit is None or hit.status == "container":
-            pool, pool_site = _named(hit, _owner(conn, hit) if hit is not None else None, sites)
+            pool, pool_site = named(hit, owner(conn, hit) if hit is not None else None, sites)
             unplanned.append({**row, "pool": pool, "pool_site": pool_site})
             continue
         seen.add(hit.id)
-        owner = _owner(conn, hit)
-        if owner != site:
-            prefix, planned_site = _named(hit, owner, sites)
+        own = owner(conn, hit)
+        if own != site:
+            prefix, planned_site = named(hit, own, sites)
             wrong.append({**row, "prefix": prefix, "planned_site": planned_site})
         else:
             matched += 1

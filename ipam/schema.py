@@ -108,6 +108,61 @@ _DDL = [
     ) WITHOUT ROWID""",
     "CREATE INDEX IF NOT EXISTS ipam_free_size ON ipam_free(pool_id, plen, network)",
     "CREATE TABLE IF NOT EXISTS ipam_free_pools (pool_id INTEGER PRIMARY KEY)",
+    # what the polls saw (ipam.observed): addresses on interfaces and in ARP/ND tables, with
+    # first/last seen; ``current`` = in the device's latest address poll
+    """CREATE TABLE IF NOT EXISTS ipam_seen (
+        id INTEGER PRIMARY KEY,
+        space_id INTEGER NOT NULL REFERENCES ipam_spaces(id),
+        family INTEGER NOT NULL CHECK (family IN (4, 6)),
+        address BLOB NOT NULL CHECK (length(address) = 16),
+        kind TEXT NOT NULL CHECK (kind IN ('interface', 'arp')),
+        mac TEXT NOT NULL DEFAULT '',
+        device TEXT NOT NULL,
+        site TEXT NOT NULL,
+        ifname TEXT NOT NULL DEFAULT '',
+        plen INTEGER,
+        first_seen REAL NOT NULL,
+        last_seen REAL NOT NULL,
+        current INTEGER NOT NULL DEFAULT 1,
+        UNIQUE (device, kind, space_id, family, address, mac, ifname)
+    )""",
+    "CREATE INDEX IF NOT EXISTS ipam_seen_addr ON ipam_seen(space_id, family, address)",
+    "CREATE INDEX IF NOT EXISTS ipam_seen_current ON ipam_seen(current, site)",
+    """CREATE TABLE IF NOT EXISTS ipam_lldp_seen (
+        id INTEGER PRIMARY KEY,
+        device TEXT NOT NULL,
+        site TEXT NOT NULL,
+        local_port TEXT NOT NULL,
+        remote_name TEXT NOT NULL DEFAULT '',
+        remote_port TEXT NOT NULL DEFAULT '',
+        remote_chassis TEXT NOT NULL DEFAULT '',
+        first_seen REAL NOT NULL,
+        last_seen REAL NOT NULL,
+        current INTEGER NOT NULL DEFAULT 1,
+        UNIQUE (device, local_port, remote_name, remote_port)
+    )""",
+    # one row per device: its latest address poll and what was wrong with it
+    """CREATE TABLE IF NOT EXISTS ipam_address_polls (
+        device TEXT PRIMARY KEY,
+        site TEXT NOT NULL,
+        space_id INTEGER NOT NULL,
+        first_ts REAL NOT NULL,
+        ts REAL NOT NULL,
+        rows INTEGER NOT NULL,
+        stored INTEGER NOT NULL,
+        bad INTEGER NOT NULL,
+        outside INTEGER NOT NULL,
+        duplicates INTEGER NOT NULL,
+        had_interfaces INTEGER NOT NULL
+    )""",
+    # an operator's decision on a reconciliation finding (ipam.findings): dismissed with a reason
+    """CREATE TABLE IF NOT EXISTS ipam_findings (
+        key TEXT PRIMARY KEY,
+        status TEXT NOT NULL CHECK (status IN ('dismissed', 'accepted')),
+        reason TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        ts REAL NOT NULL
+    )""",
 ]
 
 DEFAULT_SPACES = (("专网", "internal network (专网)"), ("外网", "external network (外网)"))

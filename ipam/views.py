@@ -6,17 +6,19 @@ Kept plain on purpose (the dashboards issue restyles); every query is cut by
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import Blueprint, Response, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from ipam import store, utilisation, workflow
+from ipam import findings, store, utilisation, workflow
 from ipam.errors import IpamError
 from ipam.scope import allowed_sites, check_site
-from ipam.webdb import allow_self_approval, db
+from ipam.webdb import allow_self_approval, db, reclaim_days
 from nms.auth import current_principal, require
 from nms.auth.policy import authorize
+from nms.auth.scope import site_tree
 from nms.web import nav, render_page
 
 bp = Blueprint("ipam", __name__, url_prefix="/ipam", template_folder="templates")
@@ -152,3 +154,61 @@ def pool(pool_id: int) -> Response:
     return render_page("ipam/pool.html", pool=store.as_dict(prefix, names), grid=grid,
                        children=[store.as_dict(k, names) for k in kids],
                        can_release=_can("ipam.request"))
+
+
+LABELS = {"unknown": "未规划 Unknown", "mismatch": "错位 Mismatch", "duplicate": "地址冲突 Duplicate",
+          "reclaimable": "可回收 Reclaimable", "mgmt-address": "管理地址 Mgmt address",
+          "cabling": "连线 Cabling"}
+
+
+def _when(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
+
+
+def _reconcile_page(error: str | None = None, status: int = 200) -> Response:
+    tree = site_tree()
+    if tree is None:
+        return render_page("error.html", status=503, status_code=503, message="the inventory is not loaded")
+    decided = request.args.get("decided") == "1"
+    kind = request.args.get("kind") or None
+    try:
+        result = findings.findings(db(), tree, allowed_sites(), reclaim_days=reclaim_days(), decided=decided,
+                                   kind=kind)
+    except IpamError as exc:
+        return render_page("error.html", status=exc.status, status_code=exc.status, message=exc.message)
+    result["last_poll_text"] = _when(result["last_poll"])
+    for f in result["findings"]:
+        f["first_text"], f["last_text"] = _when(f["first_seen"]), _when(f["last_seen"])
+    return render_page("ipam/reconcile.html", status=status, result=result, labels=LABELS, decided=decided,
+                       can_decide=_can("ipam.approve"), error=error, message=request.args.get("msg"))
+
+
+@bp.route("/reconcile")
+@require("ipam.read")
+@nav("地址核对 Reconcile", order=61)
+def reconcile_page() -> Response:
+    """Findings of the address polls against the plan and the inventory, in one's scope."""
+    return _reconcile_page()
+
+
+@bp.route("/findings/decide", methods=["POST"])
+@require("ipam.approve")
+def finding_decide() -> Response | BaseResponse:
+    """Accept (unknown addresses) or dismiss a finding; both audited."""
+    f, tree = request.form, site_tree()
+    if tree is None:
+        return _reconcile_page("the inventory is not loaded", 503)
+    kw: dict[str, Any] = {"actor": _actor(), "sites": allowed_sites(), "source_ip": request.remote_addr,
+                          "reclaim_days": reclaim_days()}
+    try:
+        if f.get("action") == "accept":
+            out = findings.accept(db(), tree, f.get("key"), reason=f.get("reason"), **kw)
+            msg = f"accepted into the plan: {out['prefix']}"
+        elif f.get("action") == "dismiss":
+            findings.dismiss(db(), tree, f.get("key"), f.get("reason"), **kw)
+            msg = "finding dismissed"
+        else:
+            raise IpamError(f"action: expected accept or dismiss, got {f.get('action')!r}", "action")
+    except IpamError as exc:
+        return _reconcile_page(exc.message, exc.status)
+    return redirect(url_for("ipam.reconcile_page", msg=msg))

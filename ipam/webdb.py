@@ -16,3 +16,8 @@ def db() -> sqlite_utils.Database:
 def allow_self_approval() -> bool:
     """Whether this centre relaxes the four-eyes rule (``NMS_IPAM_ALLOW_SELF_APPROVAL=1``)."""
     return bool(current_app.config["NMS_SETTINGS"].ipam_allow_self_approval)
+
+
+def reclaim_days() -> float:
+    """Days without a sighting after which an allocation is reclaimable (``NMS_IPAM_RECLAIM_DAYS``)."""
+    return float(current_app.config["NMS_SETTINGS"].ipam_reclaim_days)

@@ -12,6 +12,7 @@ COMMAND_MODULES = (
     "nms.serve",
     "nms.init",
     "nms.doctor",
+    "nms.inventory_changes",
     "nms.auth.cli",
     "nms.backup",
     "nms.availability",

@@ -18,6 +18,7 @@ from nms.auth.policy import require_site, scope_sites
 from nms.auth.scope import site_tree
 from nms.db import request_db
 from nms.events import suspect
+from nms.store import TimeSeriesUnavailable
 from nms.timeseries import request_timeseries
 from nms.web import nav
 
@@ -37,6 +38,12 @@ class BadRequest(ValueError):
 @bp.errorhandler(BadRequest)
 def _bad(exc: BadRequest):
     return jsonify(error=str(exc)), 400
+
+
+@bp.errorhandler(TimeSeriesUnavailable)
+def _series_down(exc: TimeSeriesUnavailable):
+    """A chart while the time-series engine is down: say so (503, retry), not a bare 500."""
+    return jsonify(error=f"time series unavailable: {exc}"), 503, {"Retry-After": "30"}
 
 
 def _time_arg(name: str, default: float | None = None) -> float | None:
@@ -197,9 +204,7 @@ def availability_json():
         return Response(
             availability.to_csv(rows),
             mimetype="text/csv",
-            headers={
-                "Content-Disposition": f"attachment; filename=availability-{int(t0)}-{int(t1)}.csv"
-            },
+            headers={"Content-Disposition": f"attachment; filename=availability-{int(t0)}-{int(t1)}.csv"},
         )
     return jsonify({"from": t0, "to": t1, "policy": availability.NO_DATA_POLICY, "rows": rows})
 

@@ -51,8 +51,35 @@ def open_refusals(db: sqlite_utils.Database) -> list[Refusal]:
     return out
 
 
+class AgentClock(NamedTuple):
+    """An agent's clock as last seen when it fetched its configuration (``ingest_agent_clock``)."""
+
+    agent: str
+    skew_s: float  # agent minus centre: positive = the agent runs ahead
+    seen_at: float
+
+
+def note_agent_clock(db: sqlite_utils.Database, agent: str, skew_s: float, now: float) -> None:
+    """Keep the latest measured offset of an agent's clock (its ``X-Agent-Time`` against ours)."""
+    with transaction(db):
+        db.execute(
+            "INSERT OR REPLACE INTO ingest_agent_clock (agent, skew_s, seen_at) VALUES (?, ?, ?)",
+            (agent, skew_s, now),
+        )
+
+
+def agent_clocks(db: sqlite_utils.Database) -> list[AgentClock]:
+    rows = db.execute("SELECT agent, skew_s, seen_at FROM ingest_agent_clock ORDER BY agent")
+    return [AgentClock(*r) for r in rows]
+
+
 def ensure_schema(db: sqlite_utils.Database) -> None:
     state.ensure_schema(db)
+    run_ddl(
+        db,
+        """CREATE TABLE IF NOT EXISTS ingest_agent_clock (
+            agent TEXT PRIMARY KEY, skew_s REAL NOT NULL, seen_at REAL NOT NULL) WITHOUT ROWID""",
+    )
     run_ddl(
         db,
         """CREATE TABLE IF NOT EXISTS ingest_clock_skew (

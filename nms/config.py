@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     ipam_allow_self_approval: bool = field(
         default_factory=lambda: os.environ.get("NMS_IPAM_ALLOW_SELF_APPROVAL") == "1"
     )
+    # Reconciliation: an allocated prefix with nothing seen in it for this many days is reclaimable.
+    ipam_reclaim_days: float = field(default_factory=lambda: env_number("NMS_IPAM_RECLAIM_DAYS", 30.0))
     # The reverse proxy in front (deploy/nginx/nms.conf): its X-Forwarded-For/-Proto/-Host/-Port
     # are believed from this address only, and dropped from anyone else.  Unset: no proxy.
     trusted_proxy: str | None = field(default_factory=lambda: os.environ.get("NMS_TRUSTED_PROXY") or None)
@@ -38,6 +40,8 @@ class Settings(BaseSettings):
     # The time series on a Prometheus-compatible engine (remote write + PromQL), e.g.
     # http://127.0.0.1:8428 for VictoriaMetrics; empty = SQLite metrics.db (docs/storage.md).
     tsdb_url: str = field(default_factory=lambda: os.environ.get("NMS_TSDB_URL", "").strip())
+    # With it, a second engine with a longer retention for the hourly rollups (400 days).
+    tsdb_long_url: str = field(default_factory=lambda: os.environ.get("NMS_TSDB_LONG_URL", "").strip())
     testing: bool = False
 
     def path(self, name: str) -> Path:

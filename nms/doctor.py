@@ -28,6 +28,7 @@ from probes.common.inventory_model import Inventory
 from probes.common.secrets import SecretError, read_secrets_file
 
 # deploy/nginx/nms.conf's certificate and the CA of the agents' client certificates.
+CLOCK_APART_S = 60.0  # an agent this far from the centre: a time-sync problem to fix
 DEFAULT_TLS = ("/etc/nms/tls/centre.pem", "/etc/nms/tls/agents-ca.pem")
 
 
@@ -154,6 +155,7 @@ def check_agents(settings: Settings, inv: Inventory | None, now: float, silent_s
         try:
             heard = state.last_batch_by_agent(db)
             skewed = clockskew.open_refusals(db)
+            clocks = [c for c in clockskew.agent_clocks(db) if now - c.seen_at <= silent_s]
         except sqlite3.Error:
             return  # an unmigrated database: its check says so
     finally:
@@ -172,8 +174,16 @@ def check_agents(settings: Settings, inv: Inventory | None, now: float, silent_s
             f"{k.ahead_s:.0f} s ahead of the centre's (more than {k.max_skew_s:.0f} s): its batches are "
             "refused; fix its time sync (NTP/chrony), then run it with --requeue-dead-letters",
         )
-    if inv.agents and not skewed:
-        yield Check("ok", "clocks", "no agent's clock is ahead of the centre's")
+    apart = [c for c in clocks if abs(c.skew_s) >= CLOCK_APART_S and c.agent not in {k.agent for k in skewed}]
+    for c in apart:
+        yield Check(
+            "warn",
+            f"clock of agent {c.agent}",
+            f"{abs(c.skew_s) / 60:.1f} min {'ahead of' if c.skew_s > 0 else 'behind'} the centre's when it"
+            " last fetched its configuration: its samples are restamped, but fix its time sync (NTP/chrony)",
+        )
+    if inv.agents and not skewed and not apart:
+        yield Check("ok", "clocks", f"agents' clocks within {CLOCK_APART_S:.0f} s of the centre's")
 
 
 def checks(

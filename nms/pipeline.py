@@ -18,6 +18,7 @@ themselves (too old) are dead-lettered in ``ts_dead_letter`` with the batch, not
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from typing import Any
 import sqlite_utils
 from pydantic import ValidationError
 
+from ipam import observed
 from nms import clockskew, state
 from nms.db import transaction
 from nms.events import store as event_log
@@ -274,7 +276,18 @@ def ingest_batch(
         state.apply_batch(centre_db, agent, body["seq"], body["samples"], inventory, now=now, epoch=epoch)
     if centre_db is not None and (body["samples"] or events):
         notify_state_updated()  # wakes the evaluator thread (and the wall); never blocks ingest
+    if centre_db is not None and inventory is not None and not result.duplicate and body["samples"]:
+        _record_addresses(centre_db, body["samples"], inventory)
     return result
+
+
+def _record_addresses(centre_db: sqlite_utils.Database, samples: list[dict], inventory: Inventory) -> None:
+    """What address polls saw, for reconciliation (ipam.observed); the batch is stored already,
+    so a failure here is logged and never refuses it."""
+    try:
+        observed.record_batch(centre_db, samples, inventory)
+    except Exception:  # noqa: BLE001 - the samples are stored; reconciliation waits for the next poll
+        logging.getLogger(__name__).exception("storing the address tables of a batch failed")
 
 
 def store_events(

@@ -72,7 +72,7 @@ OWNERS: dict[str, tuple[str, ...]] = {
     # centre.db
     "nms.state": ("state_current", "state_events", "state_gaps", "state_applied", "agent_epochs"),
     "nms.sdh": ("state_sdh", "state_sdh_pm"),
-    "nms.clockskew": ("ingest_clock_skew",),
+    "nms.clockskew": ("ingest_clock_skew", "ingest_agent_clock"),
     "nms.maintenance": ("maint_windows",),
     "nms.audit": ("audit_log",),
     "nms.auth": ("auth_users", "auth_tokens", "auth_login_failures"),
@@ -86,6 +86,7 @@ OWNERS: dict[str, tuple[str, ...]] = {
     "ipam": (
         "ipam_spaces", "ipam_prefixes", "ipam_addresses", "ipam_requests", "ipam_notifications",
         "ipam_idempotency", "ipam_free", "ipam_free_pools",
+        "ipam_seen", "ipam_lldp_seen", "ipam_address_polls", "ipam_findings",
     ),
     # the agent's own spool file (not the centre's)
     "probes.agent.spool": ("meta", "identity", "pending", "pending_events", "batches", "dead_letter"),

@@ -1,9 +1,12 @@
 """``nms serve``: the centre's web application under waitress, plus its periodic jobs.
 
 Beside the web app run: the time-series rollup and retention, the expiry of IP ranges
-held too long, the aging of devices whose agent went silent (every 15 s), and the alert
+held too long, the aging of devices whose agent went silent (every 15 s), the watch on
+``inventory.yaml`` (a valid change is audited with a diff and served to the agents, a
+broken one refused: :mod:`nms.inventory_changes`), and the alert
 evaluator with its notification senders (unless ``--no-alerts``, e.g. when
-``nms alerts run`` runs as its own process).
+``nms alerts run`` runs as its own process), and the configuration backup schedule
+(:mod:`nms.configs.service`, unless ``--configs-interval 0``).
 
 Writes ``<data_dir>/serve.pid`` while running so ``nms restore`` can refuse to pull
 the databases out from under a running centre.
@@ -22,8 +25,10 @@ from ipam.workflow import expire_holds
 from nms.alerts.runner import start_in_server
 from nms.auth.scope import site_tree
 from nms.config import Settings
+from nms.configs import service as configs_service
 from nms.db import connect
 from nms.events.store import expire as expire_events
+from nms.inventory_changes import watch_loop
 from nms.pidfile import PIDFILE
 from nms.pipeline import expire_batches
 from nms.server import create_app
@@ -125,6 +130,14 @@ def run(args: argparse.Namespace) -> int:
             name="state-aging",
             daemon=True,
         ).start()
+    configs_service.start_in_server(settings, args, stop)
+    if args.inventory_every > 0:
+        threading.Thread(
+            target=watch_loop,
+            args=(settings, args.inventory_every, stop),
+            name="inventory-watch",
+            daemon=True,
+        ).start()
     alerts = None
     if not args.no_alerts:
         alerts = start_in_server(settings)
@@ -165,6 +178,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="seconds between marking silent devices unknown/unreachable (0 = never)",
     )
     p.add_argument(
+        "--inventory-every",
+        type=float,
+        default=5.0,
+        help="seconds between looks at inventory.yaml for a change to validate and audit (0 = never)",
+    )
+    p.add_argument(
         "--no-alerts", action="store_true", help="do not evaluate alerts here (run `nms alerts run` instead)"
     )
+    configs_service.add_arguments(p)
     p.set_defaults(func=run)

@@ -16,6 +16,7 @@ from nms.config import Settings
 BLUEPRINT_MODULES = (
     "nms.auth.views",
     "nms.ingest",
+    "nms.agentconfig",
     "nms.api",
     "nms.alerts.api",
     "nms.events.api",

@@ -51,6 +51,11 @@ def is_counter(metric: str) -> bool:
     return metric.endswith(COUNTER_SUFFIXES)
 
 
+class TimeSeriesUnavailable(RuntimeError):
+    """The time-series engine cannot answer now (down, timed out, 5xx): readers show "unknown"
+    and say why rather than fail the whole page (:class:`nms.tsdb.remote.TsdbUnavailable`)."""
+
+
 @dataclass(frozen=True)
 class Retention:
     """How long each level is kept, in seconds.  Whole blocks go, so at least this much stays."""
@@ -189,6 +194,7 @@ def add_key_column(db: sqlite_utils.Database, table: str, create: str, column: s
     A primary key cannot be altered in place, so the table is rebuilt from ``create``
     (its new definition) in one transaction; a table that has the column is left alone.
     """
+
     def columns() -> list[str]:
         return [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
 
@@ -223,7 +229,7 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
             t0 INTEGER NOT NULL, n INTEGER NOT NULL, data BLOB NOT NULL);
         CREATE UNIQUE INDEX IF NOT EXISTS ts_block_key ON ts_block (source_id, level, t0);
         CREATE INDEX IF NOT EXISTS ts_block_expiry ON ts_block (level, t0);
-        """
+        """,
     )
 
 

@@ -2,7 +2,8 @@
 
 ``NMS_TSDB_URL`` unset: SQLite (:class:`nms.store.SqliteTimeSeriesStore` on ``metrics.db``);
 set: a Prometheus-compatible engine through remote write and PromQL
-(:class:`nms.tsdb.remote.RemoteWriteStore`).  Everyone above the stores (ingest, charts,
+(:class:`nms.tsdb.remote.RemoteWriteStore`; ``NMS_TSDB_LONG_URL``: a second engine for the
+hourly rollups of the long range).  Everyone above the stores (ingest, charts,
 the wall, metric rules, the rollup loop) gets its store here and sees only
 :class:`nms.store.TimeSeriesStore`.
 """
@@ -34,15 +35,16 @@ def open_timeseries(
             metrics_db = connect(settings, "metrics")
         return SqliteTimeSeriesStore(metrics_db)
     with _REMOTE_LOCK:
-        store = _REMOTE.get(settings.tsdb_url)
+        key = (settings.tsdb_url, settings.tsdb_long_url)
+        store = _REMOTE.get(key)
         if store is None:
-            store = _REMOTE[settings.tsdb_url] = RemoteWriteStore(settings.tsdb_url)
+            store = _REMOTE[key] = RemoteWriteStore(settings.tsdb_url, long_url=settings.tsdb_long_url)
         if inventory is not None:
             store.labels_of = _labels_of(inventory)
     return store
 
 
-_REMOTE: dict[str, Any] = {}
+_REMOTE: dict[tuple[str, str], Any] = {}
 _REMOTE_LOCK = threading.Lock()
 _LABELS: dict[int, Any] = {}
 

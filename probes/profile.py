@@ -172,6 +172,20 @@ class _Sdh(_Open):
     layers: dict[str, _Layer] = {}
 
 
+class _Addresses(BaseModel):
+    """The ``addresses`` block: each table a mapping of the plugin's column names to OIDs."""
+
+    model_config = ConfigDict(extra="forbid")
+    interval_s: Annotated[float, Field(ge=10, le=86400)] = 900
+    max_s: Annotated[float, Field(gt=0, le=600)] = 20  # longer: only this part of the poll fails
+    ip_addr: dict[Literal["if_index", "netmask"], Oid] | None = None
+    ip_address: dict[Literal["if_index", "type", "prefix"], Oid] | None = None
+    arp: dict[Literal["phys", "type"], Oid] | None = None
+    neighbours: dict[Literal["phys", "type"], Oid] | None = None
+    lldp: dict[Literal["loc_port_id", "loc_port_desc", "rem_chassis_id", "rem_port_subtype", "rem_port_id",
+                       "rem_port_desc", "rem_sys_name"], Oid] | None = None
+
+
 class _Detect(_Open):
     sysObjectID: list[Oid] = []  # noqa: N815 - the profile's key
     sysDescr: list[Regex] = []  # noqa: N815
@@ -187,6 +201,7 @@ class _Profile(_Open):
     health: dict[str, Sources] | None = None
     sessions: Sources | None = None
     sdh: _Sdh | None = None
+    addresses: _Addresses | None = None
     max_repetitions: Annotated[int, Strict(), Field(ge=1)] | None = None
     abstract: Flag = False
 

@@ -110,6 +110,47 @@ class SdhPort(TypedDict):
     buckets: NotRequired[list[SdhBucket] | None]
 
 
+class IfAddress(TypedDict):
+    """An address configured on the device (ipAddrTable / ipAddressTable)."""
+
+    __pydantic_config__ = _OPEN  # type: ignore[misc]
+    address: Text
+    plen: NotRequired[Num | None]
+    if_index: NotRequired[Num | None]
+    ifname: NotRequired[str | None]
+
+
+class Neighbour(TypedDict):
+    """An ARP or IPv6 neighbour row: an address the device reached at a MAC."""
+
+    __pydantic_config__ = _OPEN  # type: ignore[misc]
+    address: Text
+    mac: Text
+    if_index: NotRequired[Num | None]
+    ifname: NotRequired[str | None]
+
+
+class LldpNeighbour(TypedDict):
+    """An LLDP remote system seen on one local port."""
+
+    __pydantic_config__ = _OPEN  # type: ignore[misc]
+    local_port: Text
+    remote_name: NotRequired[str | None]
+    remote_port: NotRequired[str | None]
+    remote_chassis: NotRequired[str | None]
+
+
+class AddressTables(TypedDict):
+    """The ``addresses`` part: read once per address interval (absent in the polls between)."""
+
+    __pydantic_config__ = _OPEN  # type: ignore[misc]
+    interface: list[IfAddress]
+    arp: list[Neighbour]
+    lldp: list[LldpNeighbour]
+    rows: NotRequired[Counter]
+    bad: NotRequired[Counter]
+
+
 class PluginFailure(TypedDict):
     """A plugin that failed while the device answered: the rest of the poll stands."""
 
@@ -141,6 +182,7 @@ class PollResult(BaseModel):
     # taken out of turn to check what the device said on its own (a trap, a syslog line) or what
     # the fast reachability probe saw: the second witness, so the centre needs no second poll
     confirm: str | None = None
+    addresses: AddressTables | None = None
     failed_plugin: str | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
@@ -158,6 +200,7 @@ class PollResult(BaseModel):
         self.ok, self.error, self.failed_plugin = False, error, plugin
         self.identity, self.interfaces, self.health = {}, [], {}  # type: ignore[typeddict-item]
         self.sessions, self.tunnels, self.sdh, self.failed = None, [], [], []
+        self.addresses = None
 
     def part_failed(self, plugin: str, error: str) -> None:
         """``plugin`` could not read its part; the device answered, so the poll stays ok."""
@@ -184,6 +227,8 @@ class PollResult(BaseModel):
             out["icmp"] = self.icmp
         if self.confirm is not None:
             out["confirm"] = self.confirm
+        if self.addresses is not None:
+            out["addresses"] = self.addresses
         return out
 
 

@@ -311,6 +311,8 @@
         warn = "尚无采集数据 No polling data yet";
       } else if (age > d.stale_after_s) {
         warn = `数据已过期 DATA STALE — last poll ${duration(age)} ago`;
+      } else if (d.degraded && d.degraded.length) {
+        warn = d.degraded.join(" · ");
       }
       for (const li of document.querySelectorAll("#alerts li[data-since]")) {
         const since = parseFloat(li.dataset.since);

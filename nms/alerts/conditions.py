@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlite_utils
 
+from ipam import findings as ipam_findings
 from nms import clockskew, sdh, state
 from nms.alerts.rules import Rule, RuleSet
 from nms.configs import store as configs_store
@@ -214,6 +215,25 @@ def event_conditions(
         site = inv.devices[dev].site if inv and dev in inv.devices else row["site"]
         reason = f"{row['n']} in {int(rule.window_s)} s, last: {row['text'] or ''}"[:300]
         out.append(Condition(rule, "device", dev, site, row["first"], value=row["n"], reason=reason))
+def finding_conditions(db: sqlite_utils.Database, rule: Rule, inv: Inventory | None) -> list[Condition]:
+    """Open reconciliation findings of the rule's kinds (ipam.findings; dismissed ones excluded):
+    a cabling finding is about the port that sees the wrong neighbour, the others about the
+    device where the address was seen."""
+    if inv is None:
+        return []
+    out = []
+    for f in ipam_findings.findings(db, inv, None, kind=None)["findings"]:
+        if f["kind"] not in rule.findings or not f["places"]:
+            continue
+        place = f["places"][0]
+        dev = place["device"]
+        if not _role_ok(rule, inv, dev):
+            continue
+        if f["kind"] == "cabling" and place.get("ifname"):
+            kind, subject = "interface", interface(dev, place["ifname"])
+        else:
+            kind, subject = "device", dev
+        out.append(Condition(rule, kind, subject, f["site"], f["first_seen"], reason=f["detail"]))
     return out
 
 
@@ -357,6 +377,8 @@ def gather(
                 out += config_conditions(db, rule, inv, now)
             elif rule.kind == "device_event":
                 out += event_conditions(db, rule, inv, now)
+            elif rule.kind == "address_finding":
+                out += finding_conditions(db, rule, inv)
             elif rule.kind == "metric":
                 out += metric_conditions(reader, rule, inv, now)
         except Exception:  # one broken rule must not stop the others

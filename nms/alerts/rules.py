@@ -24,16 +24,15 @@ from pydantic import (
     model_validator,
 )
 
+from ipam.findings import KINDS as FINDING_KINDS
 from nms.config import ROOT
 from probes.common import validation, yamlpos
 from probes.common.validation import Flag, Num, Regex, Text, problem
 from probes.common.yamlpos import Lines
 
 DEFAULT_RULES = ROOT / "nms" / "alerts" / "rules.yaml"
-KINDS = (
-    "state", "sdh_errors", "metric", "agent_silent", "agent_epoch", "agent_clock_skew", "config_event",
-    "device_event",
-)
+KINDS = ("state", "sdh_errors", "metric", "agent_silent", "agent_epoch", "agent_clock_skew", "config_event",
+         "address_finding", "device_event")
 SEVERITIES = ("critical", "major", "minor", "warning", "info")
 STATE_SUBJECTS = ("device", "interface", "link", "tunnel", "site")
 STATES = ("down", "degraded", "snmp-unreachable", "unreachable", "unknown", "up")
@@ -53,6 +52,7 @@ _FIELDS = {
     "agent_clock_skew": _COMMON,
     "config_event": _COMMON | {"events", "resolve_after_s"},
     "device_event": _COMMON | {"event_kinds", "at_least", "window_s"},
+    "address_finding": _COMMON | {"findings"},
 }
 
 
@@ -97,6 +97,7 @@ class Rule:
     event_kinds: tuple[str, ...] = ()  # device_event: kinds of the event log (traps, syslog)
     at_least: int = 1  # ... this many from one device ...
     window_s: float = 600.0  # ... within this long
+    findings: tuple[str, ...] = ("cabling",)  # address_finding: reconciliation kinds (ipam.findings)
 
     @property
     def flaps(self) -> bool:
@@ -212,6 +213,8 @@ class _DeviceEventRule(_Rule):
                            BeforeValidator(_one_or_list)]
     at_least: Annotated[int, Strict(), Field(ge=1)] = 1
     window_s: Positive = 600.0
+class _FindingRule(_Rule):
+    findings: Annotated[list[Literal[FINDING_KINDS]], BeforeValidator(_one_or_list)] = ["cabling"]  # type: ignore[valid-type]
 
 
 _MODELS: dict[str, type[_Rule]] = {
@@ -223,6 +226,7 @@ _MODELS: dict[str, type[_Rule]] = {
     "agent_clock_skew": _Rule,
     "config_event": _ConfigRule,
     "device_event": _DeviceEventRule,
+    "address_finding": _FindingRule,
 }
 
 

@@ -3,7 +3,9 @@
 The site tree comes from the inventory.  Tests (or a caller that already loaded it)
 put an :class:`~probes.common.inventory_model.Inventory` in ``app.config["NMS_INVENTORY"]``;
 otherwise it is loaded from ``Settings.inventory_path`` and reloaded when the file
-changes.  Without a tree, scope shrinks to the bound site itself (fail closed).
+changes; a file that does not load leaves the last valid tree in place (after a restart,
+the centre's accepted copy, :mod:`nms.inventory_changes`).  Without a tree, scope shrinks
+to the bound site itself (fail closed).
 """
 
 from __future__ import annotations
@@ -46,9 +48,27 @@ def site_tree(app: Flask | None = None) -> Inventory | None:
         tree = load_inventory(path)
     except Exception as exc:  # an unreadable inventory must not open access; log and fail closed
         log.error("cannot load inventory %s for account scopes: %s", path, exc)
-        tree = cache.get("tree")  # keep the last good one
+        tree = cache.get("tree") or load_accepted(settings)  # keep the last good one
     cache.update(mtime=mtime, tree=tree)
     return tree
+
+
+ACCEPTED = "inventory.accepted.yaml"  # in the data directory, written by nms.inventory_changes
+
+
+def load_accepted(settings: Any) -> Inventory | None:
+    """The inventory the centre last accepted (:mod:`nms.inventory_changes`): after a restart
+    with a broken file, what it runs with.  None if there is none or it cannot be read."""
+    path = settings.data_dir / ACCEPTED
+    if not path.exists():
+        return None
+    try:
+        inv = load_inventory(path)
+    except Exception as exc:  # the copy was valid when written; say so if it no longer is
+        log.error("the accepted inventory copy %s is unusable: %s", path, exc)
+        return None
+    inv.source = str(settings.inventory_path)
+    return inv
 
 
 def scope_of_site(site: str | None, tree: Inventory | None) -> frozenset[str] | None:

@@ -19,8 +19,7 @@ def _actor() -> str:
 
 
 def _limits(args: argparse.Namespace) -> Limits:
-    return Limits(max_parallel=args.parallel, deadline_s=args.deadline,
-                  read_timeout=min(60.0, args.deadline), conn_timeout=min(10.0, args.deadline))
+    return Limits.of(args.parallel, args.deadline)
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:

@@ -1,32 +1,24 @@
 """SSH credentials for config backup: a named reference in configuration, secrets from outside.
 
-The inventory's credential references are SNMP-only, so SSH logins use their own
-kind of reference (``SshCredentialRef``): a username plus *where* the secret is,
-either an environment variable / secrets-file key (``password_env``) or a private
-key file (``key_file``).  Resolved values never appear in ``repr`` or logs.
+SSH logins have their own kind of reference (``SshCredentialRef``, in the inventory's
+``ssh_credentials`` or the configs file): a username plus *where* the secret is, either
+an environment variable / secrets-file key (``password_env``) or a private key file
+(``key_file``).  Resolved values never appear in ``repr`` or logs.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from probes.common.secrets import SecretError, read_secrets_file
+from probes.common.inventory_model import SshCredentialRef
+from probes.common.secrets import SecretError, secret_value
+
+__all__ = ["CredentialError", "SshCredential", "SshCredentialRef", "resolve"]
 
 
 class CredentialError(ValueError):
     """A reference is malformed or its secret cannot be found."""
-
-
-@dataclass(frozen=True)
-class SshCredentialRef:
-    name: str
-    username: str
-    password_env: str | None = None
-    key_file: str | None = None
-    enable_env: str | None = None  # env var / secrets-file key of the enable secret, if the device asks
-    # checked (username, password_env or key_file) by the configs file's model in nms.configs.targets
 
 
 @dataclass(frozen=True)
@@ -41,15 +33,9 @@ class SshCredential:
         return f"SshCredential(username={self.username!r}, {secret})"
 
 
-def _secrets_file_value(path: Path | None, key: str) -> str | None:
-    """Look a key up in the 0600 secrets file (format and checks are probes.common.secrets')."""
-    if path is None and os.environ.get("NMS_SECRETS_FILE"):
-        path = Path(os.environ["NMS_SECRETS_FILE"])
-    if path is None:
-        return None
-
+def _secret(name: str, secrets_path: Path | None) -> str | None:
     try:
-        return read_secrets_file(Path(path)).get(key) or None
+        return secret_value(name, secrets_path)
     except SecretError as exc:
         raise CredentialError(str(exc)) from None
 
@@ -58,7 +44,7 @@ def resolve(ref: SshCredentialRef, secrets_path: Path | None = None) -> SshCrede
     """Resolve a reference: env var first, then the secrets file; a key file must exist."""
     password = None
     if ref.password_env:
-        password = os.environ.get(ref.password_env) or _secrets_file_value(secrets_path, ref.password_env)
+        password = _secret(ref.password_env, secrets_path)
         if password is None and not ref.key_file:
             raise CredentialError(
                 f"ssh credential {ref.name!r}: password_env {ref.password_env!r} is not set "
@@ -68,7 +54,7 @@ def resolve(ref: SshCredentialRef, secrets_path: Path | None = None) -> SshCrede
         raise CredentialError(f"ssh credential {ref.name!r}: key_file {ref.key_file!r} does not exist")
     enable_secret = None
     if ref.enable_env:
-        enable_secret = os.environ.get(ref.enable_env) or _secrets_file_value(secrets_path, ref.enable_env)
+        enable_secret = _secret(ref.enable_env, secrets_path)
         if enable_secret is None:
             raise CredentialError(f"ssh credential {ref.name!r}: enable_env {ref.enable_env!r} is not set")
     return SshCredential(username=ref.username, password=password, key_file=ref.key_file,

@@ -56,6 +56,12 @@ class Limits:
     deadline_s: float = 120.0  # whole login + fetch of one device
     grace_s: float = 2.0  # after shutting a hung socket, how long to wait for the worker
 
+    @classmethod
+    def of(cls, parallel: int, deadline_s: float) -> Limits:
+        """From the command line's ``--parallel`` and ``--deadline``: no single wait past the deadline."""
+        return cls(max_parallel=parallel, deadline_s=deadline_s, read_timeout=min(60.0, deadline_s),
+                   conn_timeout=min(10.0, deadline_s))
+
 
 @dataclass
 class FetchResult:

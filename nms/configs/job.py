@@ -89,6 +89,26 @@ def due(db: sqlite_utils.Database, targets: Iterable[Target], interval_s: float,
     return out
 
 
+def run_round(
+    db: sqlite_utils.Database,
+    targets: Iterable[Target],
+    interval_s: float,
+    limits: Limits = DEFAULT_LIMITS,
+    retry_s: float = 300.0,
+) -> RunReport | None:
+    """One turn of the schedule: fetch whatever is due now (None when nothing is).
+
+    The unit a leader election would guard: whoever holds the lock runs the rounds.
+    """
+    todo = due(db, targets, interval_s)
+    if not todo:
+        return None
+    report = run(db, todo, "scheduler", limits, retry_s)
+    log.info("config backup: %d devices in %.1fs, %d changed, %d failed", len(report.outcomes),
+             report.wall_s, len(report.by_status("changed")), len(report.failed))
+    return report
+
+
 def schedule(
     db: sqlite_utils.Database,
     load_targets: Callable[[], list[Target]],
@@ -100,9 +120,5 @@ def schedule(
 ) -> None:
     """Until ``stop`` is set: every ``tick_s`` fetch whatever is due (targets reloaded each time)."""
     while not stop.is_set():
-        todo = due(db, load_targets(), interval_s)
-        if todo:
-            report = run(db, todo, "scheduler", limits, retry_s)
-            log.info("config backup: %d devices in %.1fs, %d failed",
-                     len(report.outcomes), report.wall_s, len(report.failed))
+        run_round(db, load_targets(), interval_s, limits, retry_s)
         stop.wait(tick_s)

@@ -1,8 +1,9 @@
 """Which devices to back up, at which address, with which netmiko driver and SSH login.
 
-The inventory names devices, their vendor and management address; it has no SSH
-credentials yet, so they come from a small YAML file (``NMS_CONFIGS_FILE``, default
-``<data_dir>/configs.yaml``)::
+The inventory names devices, their vendor and management address, and their SSH logins
+(``ssh_credentials``: a ``default: true`` one for every device, a device's own
+``ssh_credential``; secrets outside the file).  A small YAML file (``NMS_CONFIGS_FILE``,
+default ``<data_dir>/configs.yaml``) adds logins, overrides and devices of its own::
 
     ssh_credentials:
       netops: {username: netops, password_env: NMS_SSH_NETOPS}
@@ -12,8 +13,12 @@ credentials yet, so they come from a small YAML file (``NMS_CONFIGS_FILE``, defa
       hefei-rtr1: {credential: lab, device_type: huawei, host: 127.0.0.1, port: 2222}
       lab-linux:  {credential: lab, device_type: linux, host: 127.0.0.1, port: 2200, site: hefei}
     skip: [some-cipher-box]           # devices without an SSH CLI
+    roles: [router, firewall]         # back up only inventory devices of these roles
+    sim_port: 2222                    # the simulated province: each device at 127.34.x.y:2222
 
-A device listed only here needs ``host`` and ``device_type``.
+A device listed only here needs ``host`` and ``device_type``.  A device's login: its
+``credential`` here, else its inventory ``ssh_credential``, else ``default_credential``
+here, else the inventory's default.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from nms.configs.credentials import CredentialError, SshCredentialRef, resolve
 from nms.configs.fetch import Target
 from probes.common import validation, yamlpos
 from probes.common.inventory import load_inventory
-from probes.common.inventory_model import Device, Inventory
+from probes.common.inventory_model import DEVICE_ROLES, Device, Inventory
 from probes.common.validation import Text, problem
 from probes.common.yamlpos import Lines
 
@@ -51,6 +56,8 @@ class ConfigsFile:
     default_credential: str | None
     devices: dict[str, dict[str, Any]]
     skip: frozenset[str]
+    roles: frozenset[str] | None = None  # None: every role
+    sim_port: int | None = None  # devices answer at Inventory.sim_address(name):sim_port
 
 
 def _device_type(name: str) -> str:
@@ -58,6 +65,12 @@ def _device_type(name: str) -> str:
         vendors.spec_for(name)
     except vendors.VendorError as exc:
         raise problem(str(exc)) from None
+    return name
+
+
+def _role(name: str) -> str:
+    if name not in DEVICE_ROLES:
+        raise problem(f"unknown role {name!r} (expected one of: {', '.join(DEVICE_ROLES)})")
     return name
 
 
@@ -91,6 +104,8 @@ class _File(_Model):
     default_credential: str | None = None
     devices: dict[str, _Device | None] | None = None
     skip: list[Any] | None = None  # device names (a number-like name may be unquoted)
+    roles: list[Annotated[str, AfterValidator(_role)]] | None = None
+    sim_port: Annotated[int, Strict(), Field(ge=1, le=65535)] | None = None
 
 
 def configs_file_path(settings: Settings) -> Path:
@@ -130,7 +145,8 @@ def parse_configs_file(data: Any, source: str = "configs.yaml", lines: Lines | N
             problems.sort(key=lambda p: lines.at(p[0]))
         raise TargetsError([validation.located(source, lines, loc, text) for loc, text in problems])
     devices = {str(n): d.model_dump(exclude_unset=True) if d else {} for n, d in (doc.devices or {}).items()}
-    return ConfigsFile(creds, doc.default_credential, devices, frozenset(map(str, doc.skip or ())))
+    return ConfigsFile(creds, doc.default_credential, devices, frozenset(map(str, doc.skip or ())),
+                       frozenset(doc.roles) if doc.roles is not None else None, doc.sim_port)
 
 
 def load_configs_file(path: Path) -> ConfigsFile:
@@ -173,14 +189,19 @@ def build_targets(
     machines) are left out quietly, and reported only when asked for by name.
     """
     names: set[str] = set(cfg.devices)
+    other_roles: set[str] = set()
     if inventory is not None:
         names |= set(inventory.devices)
-    names -= cfg.skip
+        if cfg.roles is not None:
+            other_roles = {n for n, d in inventory.devices.items() if d.role not in cfg.roles}
+            other_roles -= set(cfg.devices)
+    names -= cfg.skip | other_roles
     wanted = set(only) if only else None
     problems: dict[str, str] = {}
     if wanted is not None:
         for missing in sorted(wanted - names):
-            problems[missing] = "not in the inventory or the configs file"
+            problems[missing] = ("its role is not in the configs file's roles" if missing in other_roles
+                                 else "not in the inventory or the configs file")
         names &= wanted
     targets: list[Target] = []
     for name in sorted(names):
@@ -188,14 +209,15 @@ def build_targets(
         dev = inventory.devices.get(name) if inventory is not None else None
         try:
             device_type = over.get("device_type") or (_device_type_of(dev) if dev else None)
-            host = over.get("host") or (dev.address if dev else None)
+            host, port = _address(cfg, inventory, name, over)
             if not device_type or not host:
                 raise CredentialError("needs host and device_type in the configs file")
-            cred_name = over.get("credential") or cfg.default_credential
-            if cred_name is None:
+            ref = _credential(cfg, inventory, name, over)
+            if ref is None:
                 raise CredentialError(
-                    "no SSH credential (set default_credential or devices.<name>.credential)")
-            cred = resolve(cfg.credentials[cred_name], secrets_path)
+                    "no SSH credential (set default_credential or devices.<name>.credential in the "
+                    "configs file, or an inventory ssh_credentials default)")
+            cred = resolve(ref, secrets_path)
         except vendors.NoCliError as exc:
             if wanted is not None:  # asked for by name: say why it is not fetched
                 problems[name] = str(exc)
@@ -203,7 +225,33 @@ def build_targets(
         except (CredentialError, vendors.VendorError) as exc:
             problems[name] = str(exc)
             continue
-        targets.append(Target(device=name, host=str(host), port=int(over.get("port", 22)),
+        targets.append(Target(device=name, host=str(host), port=port,
                               device_type=device_type, credential=cred,
                               site=over.get("site") or (dev.site if dev else None)))
     return targets, problems
+
+
+def _address(cfg: ConfigsFile, inventory: Inventory | None, name: str,
+             over: dict[str, Any]) -> tuple[str | None, int]:
+    """Host and port: the configs file's, the simulated province's, or the inventory address and 22."""
+    dev = inventory.devices.get(name) if inventory is not None else None
+    if cfg.sim_port is not None and dev is not None and inventory is not None:
+        host, port = inventory.sim_address(name), cfg.sim_port
+    else:
+        host, port = (dev.address if dev else None), 22
+    return over.get("host") or host, int(over.get("port", port))
+
+
+def _credential(cfg: ConfigsFile, inventory: Inventory | None, name: str,
+                over: dict[str, Any]) -> SshCredentialRef | None:
+    """The device's login, most specific first (see the module docstring)."""
+    if over.get("credential"):
+        return cfg.credentials[over["credential"]]
+    dev = inventory.devices.get(name) if inventory is not None else None
+    if dev is not None and dev.ssh_credential is not None and inventory is not None:
+        return inventory.ssh_credentials[dev.ssh_credential]
+    if cfg.default_credential is not None:
+        return cfg.credentials[cfg.default_credential]
+    if dev is not None and inventory is not None:
+        return inventory.ssh_credential_for(name)
+    return None

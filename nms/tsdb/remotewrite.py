@@ -80,6 +80,30 @@ def sample_parts(ts_ms: int) -> tuple[bytes, bytes]:
     return b"\x12" + varint(10 + len(ts_var)) + b"\x09", b"\x10" + ts_var
 
 
+SUFFIX_LEN = 7  # a Sample's timestamp field: tag + 6-byte varint (ms from 1971-02 to 2109)
+SAMPLE_LEN = 3 + 8 + SUFFIX_LEN
+
+
+def sample_suffix(ts_ms: int) -> bytes:
+    """The timestamp field closing a Sample (after its 8 value bytes)."""
+    return b"\x10" + varint(ts_ms)
+
+
+def series_head(labels: bytes) -> bytes:
+    """A whole TimeSeries of one Sample up to its value: ``head + value (8 bytes) + sample_suffix``.
+
+    The Sample's timestamp takes :data:`SUFFIX_LEN` bytes, so the lengths are known in advance
+    and a series' head is cached: encoding a value is then three byte appends.
+    """
+    prefix, _ = sample_parts(1 << 41)
+    return b"\x0a" + varint(len(labels) + SAMPLE_LEN) + labels + prefix
+
+
+def compress(body: bytes | bytearray) -> bytes:
+    """Snappy block format, as remote write asks."""
+    return bytes(cramjam.snappy.compress_raw(bytes(body)))
+
+
 def encode_samples(ts_ms: np.ndarray, values: np.ndarray) -> bytes:
     """Many ``samples`` fields at once (a long series: back-fills, the benchmark), as numpy rows.
 
@@ -111,7 +135,7 @@ def encode_request(batch: Iterable[tuple[object, bytes, list[bytes]]]) -> bytes:
         body_len = len(labels) + sum(map(len, samples))
         add(b"\x0a" + varint(body_len) + labels)
         parts.extend(samples)
-    return bytes(cramjam.snappy.compress_raw(b"".join(parts)))
+    return compress(b"".join(parts))
 
 
 def decode_sample(encoded: bytes) -> tuple[int, float]:

@@ -1,4 +1,5 @@
-"""What this agent polls, from ``inventory.yaml``: one :class:`DeviceJob` per device.
+"""What this agent polls, from its assignment (:mod:`probes.common.assignment`: pulled from
+the centre, or made from a local ``inventory.yaml``): one :class:`DeviceJob` per device.
 
 A job carries everything the scheduler and poller need (address, port, interval,
 profile, tunnel peers, credential reference).  A device that cannot be polled
@@ -13,10 +14,22 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from probes.common import topology
+from probes.common.assignment import WAN_LINK_KINDS, Assignment, assignment_of, wan_ends
 from probes.common.inventory import InventoryError, load_inventory
 from probes.common.inventory_model import Inventory
 from probes.common.netguard import TargetNotAllowed, check_target
+
+__all__ = [
+    "WAN_LINK_KINDS",
+    "ConfigError",
+    "DeviceJob",
+    "Timing",
+    "jobs_for",
+    "jobs_of",
+    "load",
+    "read_token",
+    "wan_ends",
+]
 
 
 class ConfigError(Exception):
@@ -34,6 +47,7 @@ class DeviceJob:
     credential: str  # name of the inventory credential reference
     expected_peers: tuple[str, ...] = ()  # tunnel peer addresses as the device reports them
     ping_every_s: float | None = None  # WAN link ends: pinged this often between polls too
+    wan_interfaces: tuple[str, ...] = ()  # its interfaces at WAN link ends (fast reachability probe)
     problem: str | None = None  # why this device is not polled (None: it is)
 
 
@@ -61,28 +75,6 @@ def load(inventory_path: Path, agent: str) -> Inventory:
     return inventory
 
 
-WAN_LINK_KINDS = ("sdh-stm1", "mstp")
-
-
-def wan_ends(inventory: Inventory) -> set[str]:
-    """Devices at an end of a carrier circuit (SDH, MSTP, a leased metro line): pinged more often."""
-    out: set[str] = set()
-    for link in inventory.links.values():
-        if link.kind in WAN_LINK_KINDS or link.circuit_id not in ("", "-"):
-            out.update((link.a.device, link.b.device))
-    return out
-
-
-def wan_interfaces(inventory: Inventory) -> dict[str, set[str]]:
-    """{device: its interfaces at a carrier circuit's end}: what the fast reachability probe reads."""
-    out: dict[str, set[str]] = {}
-    for link in inventory.links.values():
-        if link.kind in WAN_LINK_KINDS or link.circuit_id not in ("", "-"):
-            for end in (link.a, link.b):
-                out.setdefault(end.device, set()).add(end.interface)
-    return out
-
-
 def jobs_for(
     inventory: Inventory,
     agent: str,
@@ -90,13 +82,22 @@ def jobs_for(
     sim_port: int | None = None,
     wan_ping_s: float | None = 15.0,
 ) -> list[DeviceJob]:
-    """One job per device of the agent's sites, sorted by name; ``wan_ping_s``: WAN ends' ping interval."""
+    """One job per device of the agent's sites in a whole inventory (a stand-alone agent)."""
+    return jobs_of(assignment_of(inventory, agent), timing, sim_port, wan_ping_s)
+
+
+def jobs_of(
+    assignment: Assignment,
+    timing: Timing,
+    sim_port: int | None = None,
+    wan_ping_s: float | None = 15.0,
+) -> list[DeviceJob]:
+    """One job per device of the assignment, sorted by name; ``wan_ping_s``: WAN ends' ping interval."""
     jobs = []
-    expected = topology.build(inventory).peers  # both ends: a hub expects its spokes too
-    wan = wan_ends(inventory) if wan_ping_s else set()
-    for dev in sorted(inventory.devices_of_agent(agent), key=lambda d: d.name):
+    creds = {c.name for c in assignment.credentials}
+    for dev in sorted(assignment.devices, key=lambda d: d.name):
         if sim_port is not None:
-            host, port = inventory.sim_address(dev.name), sim_port
+            host, port = dev.sim_address, sim_port
         else:
             host, port = dev.address, dev.port
         problem = None
@@ -104,9 +105,8 @@ def jobs_for(
             check_target(host)
         except TargetNotAllowed as exc:
             problem = f"not allowed: {exc}"
-        if dev.credential not in inventory.credentials:
+        if dev.credential not in creds:
             problem = f"credential {dev.credential!r} is not in the inventory"
-        peers = tuple(inventory.devices[p].address for p in expected.get(dev.name, ()))
         jobs.append(
             DeviceJob(
                 name=dev.name,
@@ -116,12 +116,13 @@ def jobs_for(
                 interval_s=timing.interval(dev.interval_s),
                 profile=dev.profile or "auto",
                 credential=dev.credential,
-                expected_peers=peers,
+                expected_peers=dev.expected_peers,
                 ping_every_s=(
                     min(timing.interval(dev.interval_s), max(0.05, wan_ping_s * timing.scale))
-                    if wan_ping_s and dev.name in wan
+                    if wan_ping_s and dev.wan_end
                     else None
                 ),
+                wan_interfaces=dev.wan_interfaces,
                 problem=problem,
             )
         )

@@ -71,6 +71,20 @@ def tls_context(
     return ctx
 
 
+def centre_opener(
+    url: str, ca_file: str | None, cert_file: str | None = None, key_file: str | None = None
+) -> urllib.request.OpenerDirector:
+    """An opener for the centre at ``url``: verified TLS (:func:`tls_context`) over https, and
+    no proxy from the environment for a centre on loopback.  ``ValueError`` names a bad option."""
+    https = url.startswith("https:")
+    if not https and (ca_file or cert_file):
+        raise ValueError("--ca-file/--cert-file need an https:// --centre")
+    ctx = tls_context(ca_file, cert_file, key_file) if https else None
+    host = urllib.parse.urlsplit(url).hostname or ""
+    proxies = urllib.request.ProxyHandler({} if is_loopback(host) else None)
+    return urllib.request.build_opener(proxies, urllib.request.HTTPSHandler(context=ctx))
+
+
 def tls_problem(reason: object) -> str:
     """What is wrong with the TLS handshake, in words an operator can act on ("" if not TLS)."""
     if isinstance(reason, ssl.SSLCertVerificationError):
@@ -104,14 +118,7 @@ class Sender:
         self.url = centre.rstrip("/") + INGEST_PATH
         self._token = token
         self.timeout = timeout
-        https = self.url.startswith("https:")
-        if not https and (ca_file or cert_file):
-            raise ValueError("--ca-file/--cert-file need an https:// --centre")
-        ctx = tls_context(ca_file, cert_file, key_file) if https else None
-        host = urllib.parse.urlsplit(self.url).hostname or ""
-        # A centre on loopback is never reached through a proxy from the environment.
-        proxies = urllib.request.ProxyHandler({} if is_loopback(host) else None)
-        self._opener = urllib.request.build_opener(proxies, urllib.request.HTTPSHandler(context=ctx))
+        self._opener = centre_opener(self.url, ca_file, cert_file, key_file)
 
     def __repr__(self) -> str:  # the token never appears in a repr or a log
         return f"Sender(url={self.url!r})"

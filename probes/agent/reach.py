@@ -59,9 +59,10 @@ class Reach:
         self.probes = 0
         self.changes = 0
 
-    def apply(self, jobs: list[DeviceJob], wan: dict[str, set[str]]) -> None:
+    def apply(self, jobs: list[DeviceJob]) -> None:
         """Probe loops for the jobs at a WAN link end; loops of removed or changed jobs stop."""
-        wanted = {j.name: (j, frozenset(wan[j.name])) for j in jobs if j.problem is None and j.name in wan}
+        wanted = {j.name: (j, frozenset(j.wan_interfaces))
+                  for j in jobs if j.problem is None and j.wan_interfaces}
         for name, (job, itfs, task) in list(self._loops.items()):
             if wanted.get(name) != (job, itfs):
                 task.cancel()

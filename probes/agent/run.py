@@ -1,9 +1,12 @@
 """``agent.py run``: poll the agent's devices for ever, store and forward to the centre.
 
 Wires :mod:`config` -> :mod:`scheduler` -> poller + rates -> :mod:`spool` -> :mod:`push`,
-with :mod:`metrics` on the side.  Signals: SIGHUP reloads the inventory keeping all
-state (rate trackers, spool, sequence numbers); SIGTERM/SIGINT stop polling, let polls
-in flight finish, seal and try to flush the spool, then exit 0.
+with :mod:`metrics` on the side.  What to poll comes from the centre (:mod:`pull`: the
+agent's assignment, asked for every minute, the last good copy kept on disk), or with
+``--inventory`` from a local inventory file (a stand-alone agent).  Signals: SIGHUP
+re-reads the inventory (stand-alone) or asks the centre at once, keeping all state (rate
+trackers, spool, sequence numbers); SIGTERM/SIGINT stop polling, let polls in flight
+finish, seal and try to flush the spool, then exit 0.
 """
 
 from __future__ import annotations
@@ -23,10 +26,13 @@ from probes.agent.events import Confirmer, EventLane
 from probes.agent.logs import log, setup
 from probes.agent.metrics import LatestResults, build_registry, serve
 from probes.agent.pinger import Pinger
+from probes.agent.pull import ConfigLane, PullCollector, Puller
 from probes.agent.push import Forwarder, Sender
 from probes.agent.reach import Reach
 from probes.agent.scheduler import Scheduler
 from probes.agent.spool import Spool, SpoolError
+from probes.common.assignment import Assignment, assignment_of
+from probes.common.inventory_model import Inventory
 from probes.common.netguard import TargetNotAllowed, check_target
 from probes.common.secrets import SecretError, resolve
 from probes.common.settings import BaseSettings
@@ -38,6 +44,7 @@ from probes.poller import Poller
 from probes.snmp import Target
 from probes.snmp.credential import Credential
 
+DEFAULT_TOKEN_ENV = "NMS_AGENT_TOKEN"
 REFRESH_AFTER_S = 5.0  # back in touch: devices polled longer ago than this are polled again at once
 
 
@@ -48,13 +55,25 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--inventory", type=Path, default=None, help="inventory.yaml (default $NMS_INVENTORY)")
+    p.add_argument(
+        "--inventory",
+        type=Path,
+        default=None,
+        help="stand-alone agent: poll from this inventory.yaml (default: pull the assignment from --centre)",
+    )
+    p.add_argument(
+        "--config-interval",
+        type=float,
+        default=60.0,
+        help="seconds between asking the centre for this agent's assignment (not with --inventory)",
+    )
     p.add_argument("--agent", required=True, help="this agent's name in the inventory's agents section")
     p.add_argument("--centre", required=True, help="centre base URL, e.g. https://nms.example:8443")
     p.add_argument(
         "--token-env",
         default=None,
-        help="environment variable holding the agent token (default: the agent's token_env)",
+        help=f"environment variable holding the agent token (default: the agent's token_env with "
+        f"--inventory, else {DEFAULT_TOKEN_ENV})",
     )
     p.add_argument("--token-file", type=Path, default=None, help="file (mode 0600) holding the agent token")
     p.add_argument("--ca-file", default=None, help="CA bundle to verify an https centre")
@@ -155,14 +174,21 @@ class Agent:
         settings = BaseSettings()
         self.args = args
         self.name = args.agent
-        self.inventory_path = Path(args.inventory or settings.inventory_path)
+        self.inventory_path: Path | None = args.inventory
         self.timing = Timing(args.interval_override, args.interval_scale)
         if args.interval_scale <= 0 or (args.interval_override is not None and args.interval_override <= 0):
             raise ConfigError("--interval-scale and --interval-override must be positive")
         if args.batch_max < 1 or args.batch_interval <= 0:
             raise ConfigError("--batch-max must be >= 1 and --batch-interval positive")
-        self.inventory = cfg.load(self.inventory_path, self.name)
-        token_env = args.token_env or self.inventory.agents[self.name].token_env
+        if args.config_interval <= 0:
+            raise ConfigError("--config-interval must be positive")
+        self.assignment: Assignment | None = None  # None: nothing assigned yet (pulling, no copy)
+        self.inventory = Inventory()  # the agent's part of it when pulling, the whole file stand-alone
+        if self.inventory_path is not None:
+            self.set_inventory(cfg.load(self.inventory_path, self.name))
+            token_env = args.token_env or self.inventory.agents[self.name].token_env
+        else:
+            token_env = args.token_env or DEFAULT_TOKEN_ENV
         token = cfg.read_token(args.token_file, token_env)
         parts = urlsplit(args.centre)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -181,6 +207,20 @@ class Agent:
             cert_file=args.cert_file,
             key_file=args.key_file,
         )
+        self.puller: Puller | None = None
+        self.config_lane: ConfigLane | None = None
+        if self.inventory_path is None:
+            self.puller = Puller(
+                args.centre,
+                self.name,
+                token,
+                spool_dir / f"{self.name}.config.json",
+                timeout=args.push_timeout,
+                ca_file=args.ca_file,
+                cert_file=args.cert_file,
+                key_file=args.key_file,
+            )
+            self.config_lane = ConfigLane(self.puller, args.config_interval)
         self.creds: dict[str, Credential] = {}
         self.results = LatestResults()
         self.pinger: Pinger | None = None
@@ -210,6 +250,8 @@ class Agent:
             result, echo = await asyncio.gather(snmp, self.pinger.at_poll(job))
             result["icmp"] = echo
         result["device"] = job.name
+        if self.puller is not None and (offset := self.puller.offset_s()):
+            result["ts"] = float(result["ts"]) + offset  # stamped in the centre's time, not our wrong one
         return self.rates.apply(result)
 
     def on_result(self, job: DeviceJob, result: dict[str, Any]) -> None:
@@ -234,7 +276,9 @@ class Agent:
         """Jobs of the inventory with credentials resolved; a missing secret is a per-device problem."""
         jobs, creds = [], {}
         wan_ping_s = self.args.icmp_wan_interval if self.pinger is not None else None
-        for job in cfg.jobs_for(self.inventory, self.name, self.timing, self.args.sim_port, wan_ping_s):
+        if self.assignment is None:
+            return []
+        for job in cfg.jobs_of(self.assignment, self.timing, self.args.sim_port, wan_ping_s):
             if job.problem is None and job.credential not in creds:
                 try:
                     creds[job.credential] = resolve(
@@ -260,21 +304,41 @@ class Agent:
             self.pinger.apply(jobs)
         self.confirmer.set_jobs(jobs)
         if self.reach is not None:
-            self.reach.apply(jobs, cfg.wan_interfaces(self.inventory))
+            self.reach.apply(jobs)
+        if self.event_service is not None:
+            self.event_service.update(self.inventory, self.event_credentials())
         for name in changes["removed"]:
             self.rates.forget(name)
         log(
             "info",
             "configuration applied",
-            inventory=str(self.inventory_path),
+            source=str(self.inventory_path or self.puller),
             devices=len(jobs),
             polled=sum(j.problem is None for j in jobs),
             **changes,
         )
 
+    def set_inventory(self, inventory: Inventory) -> None:
+        """Stand-alone: the whole inventory file, and this agent's assignment made from it."""
+        self.inventory = inventory
+        self.assignment = assignment_of(inventory, self.name)
+
+    def set_assignment(self, assignment: Assignment) -> None:
+        """Pulled: the assignment and the part of the inventory it describes."""
+        self.assignment = assignment
+        self.inventory = assignment.inventory()
+
+    def take_assignment(self, assignment: Assignment) -> None:
+        """A new assignment from the centre, applied like a reload (devices that stay keep state)."""
+        self.set_assignment(assignment)
+        self.apply_config()
+
     def reload(self) -> None:
+        if self.config_lane is not None:  # pulling: SIGHUP asks the centre now
+            self.config_lane.wake()
+            return
         try:
-            self.inventory = cfg.load(self.inventory_path, self.name)
+            self.set_inventory(cfg.load(self.inventory_path, self.name))
         except ConfigError as exc:
             log("error", "reload failed, keeping the running configuration", error=str(exc))
             return
@@ -306,16 +370,19 @@ class Agent:
         self._seal_soon = False
         self.seal_all()
 
+    def event_credentials(self) -> list[Credential]:
+        """The resolved credentials of this agent's devices: what traps and informs may use."""
+        return [self.creds[n] for n in sorted({j.credential for j in self.results.jobs.values()
+                                               if j.credential in self.creds})]
+
     async def start_receivers(self) -> int | None:
         """Trap and syslog receivers of this agent's devices; an exit code if they cannot start."""
         devices = {j.name for j in self.results.jobs.values()}
-        creds = [self.creds[n] for n in sorted({j.credential for j in self.results.jobs.values()
-                                                 if j.credential in self.creds})]
         try:
             self.event_service = EventService(
                 self.inventory,
                 self.event_lane.emit,
-                creds,
+                self.event_credentials(),
                 sim=self.args.sim_port is not None,
                 state_dir=self.spool.path.parent,
             )
@@ -390,6 +457,8 @@ class Agent:
         server = None
         if self.args.metrics_listen != "off":
             registry = build_registry(self.name, self.results, self.spool, self.forwarder, self.scheduler)
+            if self.puller is not None:
+                registry.register(PullCollector(self.puller))
             try:
                 server, _, port = serve(self.args.metrics_listen, registry)
             except (OSError, ValueError) as exc:
@@ -416,6 +485,8 @@ class Agent:
             next_seq=st.next_seq,
             epoch=st.epoch,
         )
+        if self.config_lane is not None and (first := await self.config_lane.first()) is not None:
+            self.set_assignment(first)
         self.apply_config()
         if self.args.trap_listen or self.args.syslog_listen:
             if (code := await self.start_receivers()) is not None:
@@ -427,6 +498,7 @@ class Agent:
                 (self.forwarder.replay_lane(), "replay"),
                 (self.batcher(), "batcher"),
                 (self.event_lane.sealer(), "events"),
+                *([(self.config_lane.run(self.take_assignment), "config")] if self.config_lane else []),
             )
         ]
         await stop.wait()

@@ -27,6 +27,7 @@ from probes.common.inventory_fields import (
     DeviceFields,
     LinkFields,
     SiteFields,
+    SshCredentialFields,
     as_int,
     as_strlist,
     describe,
@@ -40,12 +41,13 @@ from probes.common.inventory_model import (
     Link,
     LinkEnd,
     Site,
+    SshCredentialRef,
 )
 from probes.snmp.credential import CredentialFieldError, auth_protocol, priv_protocol
 
 __all__ = ["InventoryError", "load_inventory"]
 
-TOP_LEVEL = ("version", "credentials", "sites", "devices", "links", "agents")
+TOP_LEVEL = ("version", "credentials", "ssh_credentials", "sites", "devices", "links", "agents")
 SUPPORTED_VERSION = 1
 # Field names that would carry a secret value; the inventory must only name env vars.
 SECRET_FIELDS = ("community", "auth_key", "priv_key", "password", "secret", "token", "key")
@@ -268,6 +270,7 @@ class _Validator:
 
         inv = Inventory()
         self.credentials(self.entries(root, "credentials", "name"), inv)
+        self.ssh_credentials(self.entries(root, "ssh_credentials", "name"), inv)
         self.sites(self.entries(root, "sites", "id"), inv)
         self.devices(self.entries(root, "devices", "name"), inv)
         self.links(self.entries(root, "links", "id"), inv)
@@ -314,6 +317,34 @@ class _Validator:
                 )
                 continue
             inv.credentials[name] = CredentialRef(name=name, version=version or "v2c", line=e.line, **vals)
+
+    def ssh_credentials(self, entries: list[_Entry], inv: Inventory) -> None:
+        default: SshCredentialRef | None = None
+        for e in entries:
+            vals = self.fields(e, SshCredentialFields)
+            name = vals.pop("name")
+            if not {"password_env", "key_file"} & e.fields.keys():
+                self.err(e.line, f"{e.label}.password_env", "needs password_env or key_file")
+            if name is None or vals["username"] is None:
+                continue
+            if name in inv.ssh_credentials:
+                self.err(
+                    self.line_of(e, "name"),
+                    f"{e.label}.name",
+                    f"duplicate ssh credential name {name!r} "
+                    f"(first at line {inv.ssh_credentials[name].line})",
+                )
+                continue
+            if vals["default"] and default is not None:
+                self.err(
+                    self.line_of(e, "default"),
+                    f"{e.label}.default",
+                    f"only one ssh credential can be the default ({default.name!r} at line {default.line})",
+                )
+                continue
+            ref = SshCredentialRef(name=name, line=e.line, **vals)
+            inv.ssh_credentials[name] = ref
+            default = ref if ref.default else default
 
     def sites(self, entries: list[_Entry], inv: Inventory) -> None:
         codes: dict[str, int] = {}
@@ -478,11 +509,15 @@ class _Validator:
             v = self.fields(e, DeviceFields)
             name, site, network, address = v["name"], v["site"], v["network"], v["address"]
             cred, ifaces, tunnel_peers = v["credential"], v["interfaces"], v["tunnel_peers"]
-            good = all(x is not None for x in v.values())
+            good = all(x is not None for k, x in v.items() if k != "ssh_credential")
             if site is not None and site not in inv.sites:
                 if self.unknown("sites", site, inv.sites):
                     self.err(self.line_of(e, "site"), f"{e.label}.site", f"unknown site {site!r}")
                 good = False
+            ssh_cred = v["ssh_credential"]
+            if ssh_cred is not None and self.unknown("ssh_credentials", ssh_cred, inv.ssh_credentials):
+                self.err(self.line_of(e, "ssh_credential"), f"{e.label}.ssh_credential",
+                         f"unknown ssh credential {ssh_cred!r}")
             if cred is not None and cred not in inv.credentials:
                 if self.unknown("credentials", cred, inv.credentials):
                     self.err(

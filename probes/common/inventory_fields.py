@@ -158,6 +158,15 @@ class CredentialFields(_Entry):
     priv_key_env: Env | None = None
 
 
+class SshCredentialFields(_Entry):
+    name: Name
+    username: Str
+    password_env: Env | None = None
+    key_file: Str | None = None
+    enable_env: Env | None = None
+    default: Annotated[bool, Strict()] = False
+
+
 class SiteFields(_Entry):
     id: Slug
     name_zh: Str
@@ -184,6 +193,7 @@ class DeviceFields(_Entry):
     port: Annotated[Int, _within(1, 65535, "{v} is out of range ({lo}..{hi})")] = 161
     interfaces: StrList = []
     tunnel_peers: StrList = []
+    ssh_credential: Str | None = None
 
 
 def _positive(v: int) -> int:

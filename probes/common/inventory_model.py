@@ -52,6 +52,7 @@ class Device:
     tunnel_peers: tuple[str, ...] = ()  # device names this cipher/firewall must have tunnels to
     line: int = 0
     network: Network = "internal"  # address space of `address` (专网 internal / 外网 external)
+    ssh_credential: str | None = None  # name of an Inventory.ssh_credentials entry (config backup)
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,23 @@ class CredentialRef:
 
 
 @dataclass(frozen=True)
+class SshCredentialRef:
+    """An SSH login for configuration backup: a username and *where* its secret is.
+
+    ``password_env`` / ``enable_env`` name an environment variable or secrets-file key,
+    ``key_file`` a private key file on the centre; the values never appear here.
+    """
+
+    name: str
+    username: str
+    password_env: str | None = None
+    key_file: str | None = None
+    enable_env: str | None = None  # env var / secrets-file key of the enable secret, if the device asks
+    default: bool = False  # the login of every device that names no ``ssh_credential``
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class AgentDef:
     name: str
     sites: tuple[str, ...]  # site ids; each covers its own devices only (not the subtree)
@@ -102,6 +120,7 @@ class Inventory:
     links: dict[str, Link] = field(default_factory=dict)
     credentials: dict[str, CredentialRef] = field(default_factory=dict)
     agents: dict[str, AgentDef] = field(default_factory=dict)
+    ssh_credentials: dict[str, SshCredentialRef] = field(default_factory=dict)
     source: str = "inventory.yaml"
     # device name -> ordinal in sorted order; rebuilt when the device set changes
     _ordinals: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -116,6 +135,13 @@ class Inventory:
             self._ordinals = {name: i for i, name in enumerate(sorted(self.devices))}
         ordinal = self._ordinals[device_name]
         return f"127.34.{ordinal // 250}.{ordinal % 250 + 1}"
+
+    def ssh_credential_for(self, device_name: str) -> SshCredentialRef | None:
+        """The device's own ``ssh_credential``, else the default one, else None."""
+        named = self.devices[device_name].ssh_credential
+        if named is not None:
+            return self.ssh_credentials.get(named)
+        return next((c for c in self.ssh_credentials.values() if c.default), None)
 
     def children(self, site_id: str) -> list[Site]:
         return [s for s in self.sites.values() if s.parent == site_id]

@@ -19,7 +19,7 @@ import yaml
 from probes.common.inventory_model import CredentialRef
 from probes.snmp.credential import Credential
 
-__all__ = ["SecretError", "resolve", "read_secrets_file"]
+__all__ = ["SecretError", "resolve", "read_secrets_file", "secret_value"]
 
 _KV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$")
 
@@ -77,6 +77,18 @@ def resolve(cred: CredentialRef, secrets_file: Path | str | None = None) -> Cred
         return Credential(version=cred.version, name=cred.name, **values)
     except ValueError as exc:  # names a field, never a value
         raise SecretError(f"credential {cred.name!r}: {exc}") from None
+
+
+def secret_value(name: str, secrets_file: Path | str | None = None) -> str | None:
+    """One named secret (e.g. an SSH password): the environment first, then the secrets file
+    (``secrets_file`` or ``NMS_SECRETS_FILE``); None when neither has it."""
+    if os.environ.get(name):
+        return os.environ[name]
+    if secrets_file is None and os.environ.get("NMS_SECRETS_FILE"):
+        secrets_file = os.environ["NMS_SECRETS_FILE"]
+    if secrets_file is None:
+        return None
+    return read_secrets_file(Path(secrets_file)).get(name) or None
 
 
 def read_secrets_file(path: Path) -> dict[str, str]:

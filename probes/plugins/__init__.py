@@ -9,6 +9,7 @@ of data means one small module here, one line in :data:`PLUGINS`, its field in
 
 from __future__ import annotations
 
+from probes.plugins.addresses import Addresses
 from probes.plugins.base import Plugin, PollContext
 from probes.plugins.health import Health, Sessions
 from probes.plugins.identity import Identity
@@ -16,6 +17,6 @@ from probes.plugins.interfaces import Interfaces
 from probes.plugins.sdh import Sdh
 from probes.plugins.tunnels import Tunnels
 
-PLUGINS: tuple[type[Plugin], ...] = (Interfaces, Health, Sessions, Tunnels, Sdh)
+PLUGINS: tuple[type[Plugin], ...] = (Interfaces, Health, Sessions, Tunnels, Sdh, Addresses)
 
 __all__ = ["PLUGINS", "Identity", "Plugin", "PollContext"]

@@ -34,6 +34,12 @@ has no path to the centre (a link end down, SDH LOS, a device down; the graph is
 
     urls = sim.start_wan("http://127.0.0.1:8080", base_port=0)  # {"chaohu": "http://127.0.0.1:N"}
 
+SSH (``sshfleet``, ``cli_ssh``, ``runconfig``): routers and firewalls with a CLI answer SSH on
+their own 127.34.x.y with running configs made from the inventory; ``fault("config-change",
+DEVICE)`` adds a line to one (the centre's config backup sees a new version)::
+
+    fleet = sim.start_ssh(0, key_dir=None)          # fleet.port; logins from ssh_credentials
+
 CLI: ``python -m probes.sim serve --inventory inventory.yaml [--port 1161]
 [--control-port N] [--devices GLOB] [--wan-delay-ms auto|0|N] [--wan-proxy CENTRE_URL
 [--wan-proxy-base-port N]]`` prints one JSON line ``{"ready": true, "port": ...,

@@ -3,6 +3,7 @@
     python -m probes.sim serve --inventory inventory.yaml [--port 1161] [--control-port N]
                                [--devices GLOB ...] [--wan-delay-ms auto|0|N]
                                [--wan-proxy CENTRE_URL [--wan-proxy-base-port N]]
+                               [--ssh-port N [--ssh-key-dir DIR]]
     python -m probes.sim fault --control URL ACTION [ARGS...] [--es N --ses N]
     python -m probes.sim status --control URL
     python -m probes.sim send-trap --to HOST:PORT (--device NAME | --from ADDR --community C)
@@ -11,6 +12,8 @@
 
 ``serve --trap-target [AGENT=]HOST:PORT --syslog-target [AGENT=]HOST:PORT`` makes every
 fault send the traps and syslog lines real devices would (:mod:`probes.sim.notify`).
+``serve --ssh-port N`` makes the routers and firewalls answer SSH on 127.34.x.y:N with their
+running configurations (:mod:`probes.sim.sshfleet`); ``fault config-change DEVICE`` changes one.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import time
 
 from probes.common.inventory import InventoryError, load_inventory
 from probes.common.secrets import SecretError
+from probes.sim import addressing
 from probes.sim.control import ControlError, get_status, send_fault, serve_control
 from probes.sim.errors import SimError
 from probes.sim.notify import parse_target
@@ -41,6 +45,11 @@ FAULTS = {
     "sdh-errors": "DEVICE IFNAME --es N --ses N",
     "tunnel-down": "DEVICE PEER", "tunnel-up": "DEVICE PEER",
     "slow": "DEVICE SECONDS (0 clears)", "clear-all": "",
+    "config-change": "DEVICE [LINE...] (adds a line to its running config)",
+    "addr-unknown": "DEVICE", "addr-unknown-clear": "DEVICE",
+    "addr-duplicate": "DEVICE", "addr-duplicate-clear": "DEVICE",
+    "addr-mismatch": "DEVICE", "addr-mismatch-clear": "DEVICE",
+    "lldp-miscabled": "LINK_ID", "lldp-miscabled-clear": "LINK_ID",
 }
 
 
@@ -54,12 +63,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--devices", action="append", default=[], metavar="GLOB", help="only these devices")
     s.add_argument("--wan-delay-ms", default="auto", help="auto (by site kind), 0, or milliseconds")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--discrepancies", action="store_true",
+                   help="start with one address-plan discrepancy of each kind (clear-all removes them)")
     s.add_argument("--wan-proxy", metavar="CENTRE_URL",
                    help="forward each city agent to the centre over its simulated uplink (probes.sim.wan)")
     s.add_argument("--wan-proxy-base-port", type=int, default=0, metavar="N",
                    help="forwarder of the i-th city agent (sorted) on N+i (0: free ports)")
     s.add_argument("--trap-target", action="append", default=[], metavar="[AGENT=]HOST:PORT",
                    help="faults make the devices send traps here (AGENT= for one agent's devices)")
+    s.add_argument("--ssh-port", type=int, metavar="N",
+                   help="routers and firewalls answer SSH on 127.34.x.y:N (0: pick one; default: no SSH)")
+    s.add_argument("--ssh-key-dir", metavar="DIR",
+                   help="keep the devices' SSH host keys here (default: new keys at every start)")
     s.add_argument("--syslog-target", action="append", default=[], metavar="[AGENT=]HOST:PORT",
                    help="faults make the devices send vendor-format syslog (UDP) here")
 
@@ -78,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 async def _serve(args: argparse.Namespace) -> int:
     t0 = time.time()
+    switched: list[tuple[str, str]] = []
     try:
         inv = load_inventory(args.inventory)
         delay = args.wan_delay_ms
@@ -93,6 +109,11 @@ async def _serve(args: argparse.Namespace) -> int:
             province.start_events(dict(map(parse_target, args.trap_target)),
                                   dict(map(parse_target, args.syslog_target)))
         await province.start_async()
+        if args.ssh_port is not None:
+            province.start_ssh(args.ssh_port, args.ssh_key_dir)
+        switched = addressing.demo_set(inv, set(province.devices)) if args.discrepancies else []
+        for action, target in switched:
+            province.fault(action, target)
         wan = {}
         if args.wan_proxy:
             wan = await WanProxies(province, args.wan_proxy, args.wan_proxy_base_port).start_async()
@@ -108,6 +129,10 @@ async def _serve(args: argparse.Namespace) -> int:
              "control": f"http://127.0.0.1:{cport}", "startup_s": round(time.time() - t0, 2)}
     if args.wan_proxy:
         ready["wan_proxy"] = wan
+    if province.ssh is not None:
+        ready["ssh"] = {"port": province.ssh.port, "devices": len(province.ssh.devices)}
+    if switched:
+        ready["discrepancies"] = [f"{a} {t}" for a, t in switched]
     print(json.dumps(ready), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -118,6 +143,8 @@ async def _serve(args: argparse.Namespace) -> int:
     if province.wan is not None:
         await province.wan.stop_async()
     await province.stop_async()
+    if province.ssh is not None:
+        province.ssh.stop()
     return 0
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from probes.common import topology
 from probes.common.inventory_model import Device, Inventory, Link
-from probes.sim import traffic
+from probes.sim import addressing, traffic
 from probes.sim.state import SDH_INTERVAL_S, SdhState, SimInterface, SimTunnel
 from probes.sim.view import DeviceView, KindView
 from probes.sim.walks import SHARED, WalkCache, overlay_for, walk_for
@@ -140,6 +140,7 @@ class SimDevice:
         self.interfaces: dict[str, SimInterface] = {}
         self.tunnels: dict[str, SimTunnel] = {}
         self.session_peak = self.rng.randint(20_000, 200_000)
+        self.discrepancies: set[str] = set()  # address-plan faults switched on (probes.sim.addressing)
         self._ends = link_ends if link_ends is not None else link_ends_of(inv).get(dev.name, {})
         self._peers = tunnel_peers if tunnel_peers is not None else tunnel_peers_of(inv).get(dev.name, ())
         self._build(inv)
@@ -170,6 +171,7 @@ class SimDevice:
             val = v.base.value(oid)
             if val is not None:
                 v.set(oid, self._sessions_fn(1.0, val[0]))
+        addressing.build(self, inv)
 
     def _build_interfaces(self, inv: Inventory) -> None:
         v = self.view
@@ -455,4 +457,5 @@ class SimDevice:
             "interfaces_down": sorted(n for n, i in self.interfaces.items() if i.outage.down),
             "sdh_los": sorted(n for n, i in self.interfaces.items() if i.sdh and i.sdh.los_since is not None),
             "tunnels_down": sorted(p for p, t in self.tunnels.items() if t.outage.down),
+            "discrepancies": sorted(self.discrepancies),
         }

@@ -22,11 +22,14 @@ from typing import TypeVar
 from probes.common import topology
 from probes.common.inventory_model import Inventory
 from probes.common.secrets import resolve
+from probes.sim import addressing
 from probes.sim.agent import Stats, handle_community, handle_pdu
 from probes.sim.control import serve_control
 from probes.sim.device import SimDevice, link_ends_of, tunnel_peers_of, wan_delay_s
 from probes.sim.errors import SimError
 from probes.sim.notify import Notifier
+from probes.sim.runconfig import running_configs
+from probes.sim.sshfleet import SshFleet
 from probes.sim.wan import WanProxies
 from probes.snmp import ber
 from probes.snmp.credential import Credential
@@ -88,6 +91,10 @@ class _Endpoint(asyncio.DatagramProtocol):
             self.transport.sendto(resp, addr)
 
 
+# address-plan faults; each ACTION-clear removes it again (probes.sim.addressing)
+ADDRESS_FAULTS = ("addr-unknown", "addr-duplicate", "addr-mismatch", "lldp-miscabled")
+
+
 class SimulatedProvince:
     """Every inventory device (or those matching ``devices`` globs) as an SNMP agent.
 
@@ -135,6 +142,8 @@ class SimulatedProvince:
                                             lambda dev=dev: engine_time(dev.boot), [user])
             else:
                 self._communities[name] = {(c.community or "public").encode()}
+        self.configs = running_configs(inventory, names, now)  # routers and firewalls with a CLI
+        self.ssh: SshFleet | None = None  # once start_ssh() is called
         self.build_s = time.time() - now
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -263,11 +272,20 @@ class SimulatedProvince:
 
         self._on_loop(attach)
 
+    def start_ssh(self, port: int, key_dir: str | None = None) -> SshFleet:
+        """Routers and firewalls answer SSH on their own address (:mod:`probes.sim.sshfleet`)."""
+        raise_nofile(len(self.devices) + len(self.configs) + 512)  # UDP + TCP listeners + logins
+        self.ssh = SshFleet(self, port, key_dir).start()
+        return self.ssh
+
     def usm_engine(self, name: str) -> UsmEngine | None:
         """The v3 engine a device answers (and sends traps) with; None for v1/v2c devices."""
         return self._usm.get(name)
 
     def stop(self) -> None:
+        if self.ssh is not None:
+            self.ssh.stop()
+            self.ssh = None
         if self.notifier is not None:
             self.notifier.close()
             self.notifier = None
@@ -359,6 +377,7 @@ class SimulatedProvince:
                 for tun in dev.tunnels.values():
                     for r in list(tun.outage.reasons):
                         tun.set(r, False, now)
+                dev.discrepancies.clear()
             return {"ok": True}
         if action in ("device-down", "device-up"):
             self._need(args, 1, action)
@@ -387,6 +406,15 @@ class SimulatedProvince:
         elif action in ("tunnel-down", "tunnel-up"):
             self._need(args, 2, action)
             self._tunnel(args[0], args[1], action == "tunnel-down", now)
+        elif action == "config-change":
+            if not args:
+                raise SimError("config-change: expected DEVICE [LINE...]")
+            rc = self.configs.get(args[0])
+            if rc is None:
+                self.device(args[0])  # unknown device: its own error
+                raise SimError(f"{args[0]}: no running configuration here (only routers and firewalls "
+                               "with an SSH CLI have one)")
+            return {"ok": True, "device": args[0], "added": rc.change(" ".join(args[1:]) or None, now)}
         elif action == "slow":
             self._need(args, 2, action)
             try:
@@ -396,9 +424,29 @@ class SimulatedProvince:
             if not 0 <= secs <= 120:
                 raise SimError("slow: seconds must be between 0 and 120")
             self.device(args[0]).slow_s = secs
+        elif action.removesuffix("-clear") in ADDRESS_FAULTS:
+            self._need(args, 1, action)
+            kind = action.removesuffix("-clear").removeprefix("addr-")
+            self._discrepancy(args[0], kind, not action.endswith("-clear"))
         else:
             raise SimError(f"unknown fault {action!r}")
         return {"ok": True}
+
+    def _discrepancy(self, target: str, kind: str, on: bool) -> None:
+        """Switch an address-plan discrepancy (:mod:`probes.sim.addressing`) on a device or link."""
+        if kind == "lldp-miscabled":
+            link = self.inventory.links.get(target)
+            if link is None:
+                raise SimError(f"no link {target!r}")
+            dev, key = self.device(link.a.device), f"miscabled:{target}"
+            far = self.inventory.devices.get(link.b.device)
+            if far is None or not {dev.device.role, far.role} <= addressing.LLDP_ROLES:
+                raise SimError(f"link {target}: its ends do not both speak LLDP")
+        else:
+            dev, key = self.device(target), kind
+            if kind != "mismatch" and dev.device.role not in addressing.ARP_ROLES:
+                raise SimError(f"{target}: a {dev.device.role} holds no ARP table")
+        (dev.discrepancies.add if on else dev.discrepancies.discard)(key)
 
     def _set_device_down(self, dev: SimDevice, down: bool, now: float) -> None:
         dev.down = down
@@ -478,9 +526,11 @@ class SimulatedProvince:
         now = time.time()
         faulty = [d.status(now) for d in self.devices.values()
                   if d.down or d.slow_s or any(i.outage.down for i in d.interfaces.values())
-                  or any(t.outage.down for t in d.tunnels.values())]
+                  or any(t.outage.down for t in d.tunnels.values()) or d.discrepancies]
         out = {"devices": len(self.devices), "port": self.port, "uptime_s": round(now - self.started_at, 1),
                "build_s": round(self.build_s, 2), "stats": self.stats.as_dict(), "faulty": faulty}
         if self.notifier is not None:
             out["events_sent"] = dict(self.notifier.sent)
+        if self.ssh is not None:
+            out["ssh"] = self.ssh.status()
         return out

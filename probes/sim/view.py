@@ -14,6 +14,9 @@ from collections.abc import Callable
 from probes.sim.snmprec import Walk
 from probes.snmp import ber
 
+# IP-MIB address, prefix and neighbour tables and LLDP-MIB local/remote ports (probes.sim.addressing)
+DROPPED = tuple((1, 3, 6, 1, 2, 1, 4, t) for t in (20, 22, 32, 34, 35)) + (
+    (1, 0, 8802, 1, 1, 2, 1, 3, 7), (1, 0, 8802, 1, 1, 2, 1, 4))
 Dynamic = Callable[[float], bytes | None]  # now -> value TLV; None: the row is gone for now
 Value = bytes | Dynamic
 
@@ -25,6 +28,8 @@ class KindView:
         merged = walk.as_dict()
         if extra is not None:
             merged.update(extra.as_dict())
+        # the province's own address and LLDP tables replace the recorded device's
+        merged = {o: val for o, val in merged.items() if not any(o[:len(t)] == t for t in DROPPED)}
         self.oids = sorted(merged)
         self.vbs = [ber.tlv(ber.SEQUENCE, ber.enc_oid(o) + merged[o]) for o in self.oids]
         self.values = [merged[o] for o in self.oids]

@@ -56,7 +56,7 @@ OVERLAY_RECORDINGS: dict[tuple[str, str], str] = {
 # Subtrees (first 9 arcs) bigger than this are dropped: FDB/vendor tables of tens of
 # thousands of rows that no poller reads would cost memory for every kind.
 MAX_SUBTREE_ROWS = 20000
-CACHE_VERSION = 2  # bump when Walk/KindView or the encoders change
+CACHE_VERSION = 3  # bump when Walk/KindView or the encoders change
 _KEEP_PREFIXES = ((1, 3, 6, 1, 2, 1, 2), (1, 3, 6, 1, 2, 1, 31), (1, 3, 6, 1, 2, 1, 1))
 
 

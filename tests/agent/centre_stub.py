@@ -2,6 +2,10 @@
 
 Modes: ``store`` (behave like the centre: store each (agent, epoch, seq) once), ``fail``
 (answer ``fail_status``, e.g. 500), ``forward`` (pass requests on to a real centre).
+``GET /api/v1/agents/<name>/config`` answers ``config`` (body bytes) as told by
+``config_mode``: ``ok`` (with its ETag, 304 for it), ``truncate`` (the connection closes
+half-way through the announced length), ``as-is`` (the body and ETag given, e.g. corrupt);
+``clock_offset_s`` puts the stub's ``Date`` that far from the real time.
 Used alone for push/spool tests and in front of the real centre as the "answers 500
 for a while, then forwards" server.
 """
@@ -36,12 +40,23 @@ class CentreStub:
         self.batches: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
         self.arrivals: list[int] = []  # seq of every request, in arrival order (incl. repeats)
         self.requests = 0
+        self.config: bytes | None = None
+        self.config_etag: str | None = None  # as-is mode: the ETag sent (None: the body's)
+        self.config_mode = "ok"
+        self.config_asks: list[int] = []  # status of every config answer
+        self.clock_offset_s = 0.0
         self.lock = threading.Lock()
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *a: Any) -> None:
                 pass
+
+            def date_time_string(self, timestamp: float | None = None) -> str:
+                return super().date_time_string(time.time() + stub.clock_offset_s)
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server API)
+                stub.answer_config(self)
 
             def do_POST(self) -> None:  # noqa: N802 (http.server API)
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -96,6 +111,35 @@ class CentreStub:
                 return 200, {"accepted": 0, "duplicate": True}
             self.batches[key] = samples
         return 200, {"accepted": len(samples), "duplicate": False}
+
+    def answer_config(self, h: BaseHTTPRequestHandler) -> None:
+        import hashlib
+
+        body = self.config
+        if body is None or not h.path.endswith("/config"):
+            status, body, etag = 404, b'{"error": "no config"}', None
+        else:
+            etag = self.config_etag if self.config_mode == "as-is" else None
+            etag = etag or hashlib.sha256(body).hexdigest()
+            if h.headers.get("Authorization") != f"Bearer {self.token}":
+                status, body = 401, b'{"error": "bad token"}'
+            elif h.headers.get("If-None-Match", "").strip('"') == etag and self.config_mode == "ok":
+                status, body = 304, b""
+            else:
+                status = 200
+        with self.lock:
+            self.config_asks.append(status)
+        h.send_response(status)
+        h.send_header("Content-Type", "application/json")
+        if etag:
+            h.send_header("ETag", f'"{etag}"')
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        if self.config_mode == "truncate" and status == 200:
+            h.wfile.write(body[: len(body) // 2])
+            h.close_connection = True
+        else:
+            h.wfile.write(body)
 
     def _forward(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
         assert self.forward_to is not None

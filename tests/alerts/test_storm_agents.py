@@ -131,7 +131,16 @@ def test_sdh_cut_with_agent_subprocesses(tmp_path, monkeypatch):
             )  # noqa: SIM115
         # agent-silent must outlast the detection of the uplink failure (2 polls + a batch), as
         # the shipped 300 s do against 30-60 s polling; otherwise it pages before its root cause is known
-        rules = [dict(r, silent_s=10) if r["kind"] == "agent_silent" else r for r in RULES]
+        # likewise a tunnel across the cut link: the shipped rule holds it 120 s (grace_s) so the
+        # link's own loss-of-signal, seen on the next poll, becomes its root before anyone is paged
+        rules = [
+            dict(r, silent_s=10)
+            if r["kind"] == "agent_silent"
+            else dict(r, grace_s=10)
+            if r["name"] == "tunnel-down"
+            else r
+            for r in RULES
+        ]
         engine = Engine(make_rules(rules), inv, make_channels(hook.url + "/hook"))
         n = len(inv.devices)
         wait(

@@ -35,6 +35,7 @@ import pytest
 import yaml
 from flask import Flask
 
+from ipam import observed
 from nms.auth import tokens
 from nms.auth.policy import declaration_of
 from nms.auth.roles import KIOSK_PERMISSIONS, ROLES, permissions_of_role
@@ -233,6 +234,9 @@ ROUTES: dict[str, Listing | Act | Skip] = {
         _r("/api/v1/ingest", json="{batch_foreign_agent}", owner_json="{batch_owner}"),
         _r("/api/v1/ingest", json="{batch_foreign_device}", owner_json="{batch_owner}"),
     ),
+    "GET agent_config.agent_config": _act(
+        "the token's agent: its own assignment only", _r(f"/api/v1/agents/{OWNER_SITE}/config")
+    ),
     "GET eventlog.search": Listing(
         "/api/v1/eventlog", "event_log rows of the scope's sites, in the query", shows=True
     ),
@@ -366,6 +370,21 @@ ROUTES: dict[str, Listing | Act | Skip] = {
                 "observations": [{"device": DEVICE, "site": FOREIGN_SITE, "address": "10.250.0.5"}],
             },
         ),
+    ),
+    "GET ipam_api.findings_view": Listing(
+        "/api/v1/ipam/findings", "findings of the scope's sites", shows=True
+    ),
+    "GET ipam.reconcile_page": Listing("/ipam/reconcile", "findings of the scope's sites", shows=True),
+    "POST ipam_api.dismiss_finding": _act(
+        "the sites where the finding was seen",
+        _r("/api/v1/ipam/findings/dismiss", json={"key": "{finding}", "reason": "x"}),
+    ),
+    "POST ipam_api.accept_finding": _act(
+        "the sites where the finding was seen", _r("/api/v1/ipam/findings/accept", json={"key": "{finding2}"})
+    ),
+    "POST ipam.finding_decide": _act(
+        "the sites where the finding was seen",
+        _r("/ipam/findings/decide", data={"key": "{finding}", "action": "dismiss", "reason": "x"}),
     ),
     "POST ipam_api.plan_check": _act("the root pool's site", _r("/api/v1/ipam/plan/check", json=CARVE)),
     "POST ipam_api.plan_carve": _act("the root pool's site", _r("/api/v1/ipam/plan/carve", json=CARVE)),
@@ -545,6 +564,9 @@ def _objects(db: Any, world: World, inv: Any) -> None:
         f"/api/v1/ipam/pools/{ids['pool']}/allocate", {"prefix_length": 24, "purpose": "MARK-FOREIGN-alloc"}
     )["id"]
     post("/api/v1/ipam/addresses", {"space": "专网", "address": "10.250.0.5", "device": DEVICE})
+    arp = [{"address": f"10.250.77.{i}", "mac": f"02:00:00:00:77:0{i}"} for i in (7, 8)]
+    observed.record(db, DEVICE, FOREIGN_SITE, "专网", {"interface": [], "arp": arp, "lldp": []}, NOW)
+    ids["finding"], ids["finding2"] = (f"unknown|专网|10.250.77.{i}|{FOREIGN_SITE}" for i in (7, 8))
     county = {"Authorization": f"Bearer {world.bearer['county_admin.chaohu']}"}
     ids["request"] = post(
         "/api/v1/ipam/requests",

@@ -28,3 +28,14 @@ def test_numpy_samples_encode_as_one_by_one(values, start_ms):
 def test_metric_names_follow_prometheus_conventions():
     assert rw.metric_name("interface", "in_octets", True) == "nms_interface_in_octets_total"
     assert rw.metric_name("device", "cpu.pct-x", False) == "nms_device_cpu_pct_x"
+
+
+@given(st.floats(allow_nan=False), st.integers(2**35, 2**42 - 1), st.text(max_size=200))
+@hsettings(max_examples=60, deadline=None)
+def test_a_cached_series_head_makes_the_same_timeseries_as_the_grouped_encoding(value, ts_ms, device):
+    """write()'s usual path (head + value + suffix) is byte for byte the grouped path's TimeSeries."""
+    labels = rw.encode_labels({"__name__": "nms_device_ok", "device": device})
+    fast = rw.series_head(labels) + rw.DOUBLE.pack(value) + rw.sample_suffix(ts_ms)
+    assert len(rw.sample_suffix(ts_ms)) == rw.SUFFIX_LEN
+    grouped = rw.encode_request([(None, labels, [rw.encode_sample(value, rw.varint(ts_ms))])])
+    assert rw.compress(fast) == grouped

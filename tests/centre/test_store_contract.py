@@ -121,6 +121,16 @@ def test_a_resent_batch_doubles_nothing(backend):
     assert len(store.read_range(dev, "", ["cpu_pct"], BASE, BASE + 599, "raw").ts) == 10
 
 
+def test_a_batch_out_of_time_order_reads_back_in_order(backend):
+    """A spool flushed newest first: the remote store sorts each series (its grouped path)."""
+    store, dev = backend.store, backend.device()
+    store.write([Sample(dev, "", BASE + 60 * k, {"cpu_pct": float(k), "ok": 1}) for k in reversed(range(20))])
+    backend.settle()
+    got = store.read_range(dev, "", ["cpu_pct", "ok"], BASE, BASE + 1199, "raw")
+    assert got.ts == [BASE + 60 * k for k in range(20)]
+    assert got.columns == {"cpu_pct": [float(k) for k in range(20)], "ok": [1] * 20}
+
+
 def test_auto_level_and_unknown_series(backend):
     store = backend.store
     now = BASE + 40 * 86400
@@ -163,5 +173,10 @@ def test_open_timeseries_follows_nms_tsdb_url(settings, monkeypatch):
     assert remote.tsdb_url == "http://127.0.0.1:9"
     store = open_timeseries(remote)
     assert isinstance(store, RemoteWriteStore) and open_timeseries(remote) is store
+    assert store.long_url == "" and store.rollup().hours_compacted == 0  # no long engine: nothing to roll up
+    monkeypatch.setenv("NMS_TSDB_LONG_URL", "http://127.0.0.1:10/")
+    long = open_timeseries(Settings(data_dir=settings.data_dir, inventory_path=settings.inventory_path))
+    assert long is not store and long.long_url == "http://127.0.0.1:10"
+    assert long.max_age_s == long.retention.five_min_s  # the raw engine keeps the 5-minute level's span
     with pytest.raises(ValueError, match="NMS_TSDB_URL: '127.0.0.1:8428' is not an http"):
         open_timeseries(Settings(data_dir=settings.data_dir, tsdb_url="127.0.0.1:8428"))

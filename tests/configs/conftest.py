@@ -31,7 +31,7 @@ def db(settings: Settings):
 
 
 class SimProcess:
-    """One ``vrp_sim`` process serving the devices of a spec; restartable on the same ports."""
+    """One ``probes.sim.cli_ssh`` process serving the devices of a spec; restartable on the same ports."""
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
@@ -42,13 +42,13 @@ class SimProcess:
         spec = self.workdir / "spec.json"
         spec.write_text(json.dumps(devices), encoding="utf-8")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.configs.sim.vrp_sim", str(spec)],
+            [sys.executable, "-m", "probes.sim.cli_ssh", str(spec)],
             cwd=ROOT, stdout=subprocess.PIPE, text=True,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line:
-            raise RuntimeError("vrp_sim exited before listening")
+            raise RuntimeError("probes.sim.cli_ssh exited before listening")
         self.ports = json.loads(line)
         return self.ports
 

@@ -186,3 +186,25 @@ def test_a_county_whose_internal_network_is_down_is_not_green_and_names_both_net
     duji = next(n for n in doc["nodes"] if n["id"] == "huaibei-duji")
     assert {k: v["state"] for k, v in duji["networks"].items()} == {"internal": "up", "external": "up"}
     assert duji["state"] == "up" and duji["reason"] is None
+
+
+def test_time_series_engine_down_keeps_the_wall_true_and_charts_say_503(wall_app):
+    """NMS_TSDB_URL pointing at an engine that refuses connections (a real closed loopback port):
+    the wall still shows what is down, link load becomes unknown with a banner saying why, and
+    a chart answers 503 naming the cause instead of a bare 500."""
+    from tests.probes.helpers import free_udp_port  # any free number; nothing listens on it over TCP
+
+    wall_app.config["NMS_SETTINGS"].tsdb_url = f"http://127.0.0.1:{free_udp_port()}"
+    client, _ = kiosk_client(wall_app)
+    resp = client.get("/api/v1/wall")
+    assert resp.status_code == 200
+    doc = resp.get_json()
+    edge = next(e for e in doc["edges"] if any(lk["id"] == "sdh-huaibei" for lk in e["links"]))
+    assert edge["state"] == "down"  # state comes from centre.db, not from the engine
+    assert all(r["load_pct"] is None for r in doc["sdh"])  # no load is invented
+    assert any("time-series store unreachable" in d for d in doc["degraded"])
+    admin = role_client(wall_app, "operator", "anhui")
+    resp = admin.get("/api/v1/series?device=hefei-int-rtr1&interface=GigabitEthernet0/0/1")
+    assert resp.status_code == 503
+    assert "time series unavailable" in resp.get_json()["error"]
+    assert resp.headers["Retry-After"] == "30"

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,8 +42,9 @@ def small_inventory(path: Path) -> Path:
     return write_shipped_subset(path, keep, [{"name": CITY, "token_env": TOKEN_ENV, "sites": sorted(keep)}])
 
 
-@pytest.fixture
-def province(tmp_path: Path):
+def prepare_centre(tmp_path: Path, prepare=None) -> tuple[Path, Path, Path, str, str]:  # noqa: ANN001
+    """(inventory, secrets file, centre data dir, agent token, viewer token) of the small province;
+    ``prepare(db)`` fills the centre's database further before it starts."""
     from nms.auth import tokens, users
     from nms.config import Settings
     from nms.schema import open_migrated
@@ -55,18 +58,25 @@ def province(tmp_path: Path):
     agent_token = tokens.create(db, "agent", CITY, actor="test")[1]
     users.create(db, "watcher", "viewer", "anhui", "watcher-password-1234", actor="test")
     viewer_token = tokens.create(db, "user", "watcher", actor="test")[1]
+    if prepare is not None:
+        prepare(db)
     db.conn.close()
+    return inventory, secrets_file, data, agent_token, viewer_token
 
+
+@contextmanager
+def running_province(tmp_path: Path, agent_args: list[str], agent_env: dict[str, str] | None = None,
+                     prepare=None) -> Iterator[tuple]:  # noqa: ANN001
+    """The small province live: centre, simulator and the city's agent (``agent_args`` added to
+    its command line); yields (sim, centre, agent, viewer token)."""
+    inventory, secrets_file, data, agent_token, viewer_token = prepare_centre(tmp_path, prepare)
     centre = Centre(data, inventory)
     centre.start()
     env = dict(SNMP_SECRETS, NMS_SECRETS_FILE=str(secrets_file))
     try:
         with run_subprocess(inventory, env=env) as sim:
-            agent = Agent(tmp_path, inventory, CITY, centre.url, agent_token, sim.port,
-                          extra=["--interval-override", str(INTERVAL), "--no-jitter",
-                                 "--snmp-timeout", str(SNMP_TIMEOUT), "--snmp-retries", "0",
-                                 "--batch-interval", str(BATCH_INTERVAL)],
-                          env={"NMS_SECRETS_FILE": str(secrets_file)})
+            agent = Agent(tmp_path, inventory, CITY, centre.url, agent_token, sim.port, extra=agent_args,
+                          env={"NMS_SECRETS_FILE": str(secrets_file), **(agent_env or {})})
             agent.start()
             try:
                 yield sim, centre, agent, viewer_token
@@ -74,6 +84,14 @@ def province(tmp_path: Path):
                 agent.stop()
     finally:
         centre.stop()
+
+
+@pytest.fixture
+def province(tmp_path: Path):
+    with running_province(tmp_path, ["--interval-override", str(INTERVAL), "--no-jitter",
+                                     "--snmp-timeout", str(SNMP_TIMEOUT), "--snmp-retries", "0",
+                                     "--batch-interval", str(BATCH_INTERVAL)]) as running:
+        yield running
 
 
 def state_of(centre: Centre, token: str) -> dict:

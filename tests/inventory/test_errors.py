@@ -41,7 +41,7 @@ CASES: dict[str, tuple[str, str, list[str]]] = {
         "[anhui, hefei]}\nextras: 1\n",
         [
             "{f}:14: extras: unknown top-level key "
-            "(expected: version, credentials, sites, devices, links, agents)"
+            "(expected: version, credentials, ssh_credentials, sites, devices, links, agents)"
         ],
     ),
     "missing-field": (
@@ -264,6 +264,26 @@ CASES: dict[str, tuple[str, str, list[str]]] = {
         "lat: !!python/object/apply:os.system [echo pwned]",
         ["{f}:6: sites[hefei].lat: expected a number, got a list"],
     ),
+    "ssh-credentials": (
+        "sites:\n",
+        "ssh_credentials:\n"
+        "  - {name: ssh1, username: netops, password_env: NMS_SSH_PW, default: true}\n"
+        "  - {name: ssh2, username: lab, default: true}\n"
+        "  - {name: ssh3, username: x, password: hunter2, password_env: P}\n"
+        "sites:\n",
+        [
+            "{f}:6: ssh_credentials[ssh2].password_env: needs password_env or key_file",
+            "{f}:6: ssh_credentials[ssh2].default: only one ssh credential can be the default "
+            "('ssh1' at line 5)",
+            "{f}:7: ssh_credentials[ssh3].password: secret given inline; secrets must come from the "
+            "environment or the secrets file: name the variable in password_env",
+        ],
+    ),
+    "unknown-ssh-credential": (
+        "address: 10.34.1.1, credential: v2",
+        "address: 10.34.1.1, ssh_credential: lab, credential: v2",
+        ["{f}:9: devices[h-rtr].ssh_credential: unknown ssh credential 'lab'"],
+    ),
     "several-errors-collected": (
         "address: 10.34.1.1",
         "address: nowhere, interval_s: 99999",
@@ -281,6 +301,20 @@ def test_base_fixture_is_valid(tmp_path: Path) -> None:
     inv = load_inventory(path)
     assert sorted(inv.devices) == ["h-rtr", "p-rtr"]
     assert inv.links["sdh-hefei"].b.device == "h-rtr"
+
+
+def test_ssh_credentials_default_and_own(tmp_path: Path) -> None:
+    """A device's own ``ssh_credential`` wins; the others take the default; no secret is read."""
+    path = tmp_path / "inventory.yaml"
+    text = BASE.replace("sites:\n", "ssh_credentials:\n"
+                        "  - {name: netops, username: netops, password_env: NMS_SSH_PW, default: true}\n"
+                        "  - {name: lab, username: lab, key_file: /etc/nms/lab_ed25519}\nsites:\n")
+    path.write_text(text.replace("address: 10.34.1.1, credential: v2",
+                                 "address: 10.34.1.1, ssh_credential: lab, credential: v2"), encoding="utf-8")
+    inv = load_inventory(path)
+    assert inv.ssh_credential_for("h-rtr").name == "lab"
+    assert inv.ssh_credential_for("p-rtr").name == "netops"
+    assert inv.ssh_credentials["netops"].password_env == "NMS_SSH_PW"
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

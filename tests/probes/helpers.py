@@ -61,14 +61,18 @@ def start_snmpsim(
         raise RuntimeError("snmpsim-command-responder is not installed")
     port = free_udp_port()
     # a stable cache dir so the slow first indexing of large walks happens once per machine
-    cache = Path(tempfile.gettempdir()) / f"probes-snmpsim-cache-{os.getuid()}"
+    cache = Path(tempfile.gettempdir()) / f"probes-snmpsim-sqlite-index-{os.getuid()}"
     cache.mkdir(exist_ok=True)
     log = Path(tempfile.mkdtemp(prefix="probes-snmpsim-")) / "snmpsim.log"
     cmd = [exe, f"--cache-dir={cache}", f"--agent-udpv4-endpoint=127.0.0.1:{port}"]
     cmd += [f"--data-dir={d}" for d in data_dirs]
     if os.getuid() == 0:
         cmd += ["--process-user=root", "--process-group=root"]
-    proc = subprocess.Popen(cmd, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    # snmpsim's index in SQLite instead of dbm.dumb (tests/support/snmpsim_index/anydbm.py)
+    index_mod = REPO / "tests" / "support" / "snmpsim_index"
+    path = [str(index_mod), os.environ.get("PYTHONPATH", "")]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in path if p))
+    proc = subprocess.Popen(cmd, stdout=open(log, "w"), stderr=subprocess.STDOUT, env=env)
     try:
         wait_snmp(port, probe_community, timeout=startup_s, proc=proc)
     except Exception:

@@ -85,15 +85,16 @@ def test_plugins_chosen_by_profile_in_registry_order():
     profiles = profmod.profiles()
     poller = Poller()
     names = [p.name for p in poller.plugins]
-    assert names == [cls.name for cls in PLUGINS] == ["interfaces", "health", "sessions", "tunnels", "sdh"]
+    assert names == [cls.name for cls in PLUGINS] == [
+        "interfaces", "health", "sessions", "tunnels", "sdh", "addresses"]
 
     def handled(profile: str) -> list[str]:
         return [p.name for p in poller.plugins if p.can_handle(profiles[profile])]
 
-    assert handled("generic") == ["interfaces", "health", "sdh"]
-    assert handled("huawei-usg") == ["interfaces", "health", "sessions", "sdh"]
+    assert handled("generic") == ["interfaces", "health", "sdh", "addresses"]
+    assert handled("huawei-usg") == ["interfaces", "health", "sessions", "sdh", "addresses"]
     assert handled("cipher-gateway")[:1] == ["interfaces"] and "tunnels" in handled("cipher-gateway")
-    sdh = poller.plugins[-1]
+    sdh = next(p for p in poller.plugins if p.name == "sdh")
     assert not sdh.can_handle(profmod.Profile("no-sdh", {**profiles["generic"].data, "sdh": None}))
 
 
@@ -105,7 +106,7 @@ def test_extra_plugin_runs_after_identity_with_the_chosen_profile(sim):
     assert rec.seen == [(r["profile"], r["identity"]["sysName"])] and r["profile"] == "huawei-usg"
     assert r["health"]["recorded_uptime"] >= r["identity"]["sysUpTime"] > 0
     assert r["sessions"] is not None and r["interfaces"]  # the registry's plugins ran too
-    assert list(r) == WIRE_KEYS
+    assert list(r) == [*WIRE_KEYS, "addresses"]  # the first poll of a device reads its address tables
     validate_poll(r, "poll", time.time())
 
 

@@ -232,7 +232,7 @@ class Agent:
     def __init__(
         self,
         workdir: Path,
-        inventory: Path,
+        inventory: Path | None,
         agent: str,
         centre_url: str,
         token: str,
@@ -251,8 +251,8 @@ class Agent:
             sys.executable,
             str(home / "agent.py"),
             "run",
-            "--inventory",
-            str(inventory),
+            # without an inventory the agent pulls its assignment from the centre
+            *(["--inventory", str(inventory)] if inventory is not None else ["--token-env", TOKEN_ENV]),
             "--agent",
             agent,
             "--centre",

@@ -1,29 +1,32 @@
-"""A small SSH server answering like the Huawei VRP, H3C Comware, Topsec TOS and
-Venustech USG CLIs, for tests.
+"""A small SSH server answering like the Huawei VRP, H3C Comware, Hillstone StoneOS, Topsec
+TOS and Venustech USG CLIs: for the config-backup tests and the simulated province.
 
 No simulator on PyPI covers these CLIs, so this one does. Huawei/H3C: prompt
 ``<name>``, ``screen-length 0 temporary`` / ``screen-length disable``, ``display
 current-configuration``. Topsec (TOS): prompt ``name#``, ``system config show``.
 Venustech (天清汉马 USG): prompt ``name>``, ``enable`` to ``name#``, ``show
-running-config`` (refused before ``enable``). The configuration is read from a file at
-every call, so a test can change the "running config" between fetches; ``quit`` /
+running-config`` (refused before ``enable``). The configuration is read at every call,
+from a file (a test edits it between fetches) or from a function (the simulated province
+answers its devices' current running configs, :mod:`probes.sim.runconfig`); ``quit`` /
 ``exit`` end the session.
 A device with ``hang_s`` prints a few lines of its configuration and then stalls
 that long, like a box whose CLI has wedged.
 
-Run as a process: ``python -m tests.configs.sim.vrp_sim SPEC.json``; SPEC is a list
-of ``{"name", "style": "huawei"|"h3c"|"topsec"|"venustech", "config_file", "host_key_file", "username",
-"password", "port" (0 = any), "hang_s"}``.  It prints one JSON line
+Run as a process: ``python -m probes.sim.cli_ssh SPEC.json``; SPEC is a list of ``{"name",
+"style": "huawei"|"h3c"|"hillstone"|"topsec"|"venustech", "config_file", "host_key_file",
+"username", "password", "address" (default 127.0.0.1), "port" (0 = any), "hang_s"}``.  It prints one JSON line
 ``{"name": port, ...}`` when every device listens, then serves until killed.
 """
 
 from __future__ import annotations
 
 import json
+import selectors
 import socket
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,12 +38,14 @@ BANNERS = {
     "h3c": "\r\n******************************************************************************\r\n"
     "* Copyright (c) 2004-2017 New H3C Technologies Co., Ltd. All rights reserved.*\r\n"
     "******************************************************************************\r\n",
+    "hillstone": "\r\nHillstone Networks StoneOS\r\n",
     "topsec": "\r\nTopsec Network Security Operating System (TOS)\r\n",
     "venustech": "\r\nWelcome to Venustech USG-FW\r\n",
 }
 UNKNOWN = {
     "huawei": "\r\nError: Unrecognized command found at '^' position.\r\n",
     "h3c": "\r\n% Unrecognized command found at '^' position.\r\n",
+    "hillstone": "\r\n% unrecognized keyword\r\n",
     "topsec": "\r\nerror: unknown command\r\n",
     "venustech": "\r\n% Unknown command.\r\n",
 }
@@ -48,8 +53,17 @@ UNKNOWN = {
 SHOW_CONFIG = {
     "huawei": ("display current-configuration", "dis cur"),
     "h3c": ("display current-configuration", "dis cur"),
+    "hillstone": ("show configuration",),
     "topsec": ("system config show",),
     "venustech": ("show running-config",),
+}
+
+
+# Paging off, per style (accepted quietly; any other style answers it as unknown).
+PAGING = {
+    "huawei": ("screen-length 0 temporary", "screen-length disable"),
+    "h3c": ("screen-length 0 temporary", "screen-length disable"),
+    "hillstone": ("terminal length 0",),
 }
 
 
@@ -63,6 +77,14 @@ class Device:
     password: str
     port: int = 0
     hang_s: float = 0.0
+    address: str = "127.0.0.1"
+    config: Callable[[], str] | None = None  # the running config now; else read from config_file
+    down: Callable[[], bool] | None = None  # True: refuse logins (the device is down)
+
+    def running_config(self) -> str:
+        if self.config is not None:
+            return self.config()
+        return Path(self.config_file).read_text(encoding="utf-8")
 
 
 def load_or_make_key(path: str) -> paramiko.PKey:
@@ -106,7 +128,7 @@ class _State:
 
 
 def prompt(dev: Device, state: _State) -> str:
-    if dev.style == "topsec":
+    if dev.style in ("topsec", "hillstone"):
         return f"{dev.name}# "
     if dev.style == "venustech":
         return f"{dev.name}{'#' if state.enabled else '>'}"
@@ -120,7 +142,7 @@ def _answer(dev: Device, line: str, chan: paramiko.Channel, state: _State) -> bo
         return False
     if cmd == "":
         pass
-    elif cmd in ("screen-length 0 temporary", "screen-length disable") and dev.style in ("huawei", "h3c"):
+    elif cmd in PAGING.get(dev.style, ()):
         if dev.style == "huawei":
             chan.sendall(b"\r\nInfo: The configuration takes effect on the current user terminal"
                          b" interface only.")
@@ -129,7 +151,7 @@ def _answer(dev: Device, line: str, chan: paramiko.Channel, state: _State) -> bo
     elif cmd in SHOW_CONFIG[dev.style] and dev.style == "venustech" and not state.enabled:
         chan.sendall(b"\r\n% Permission denied: use enable first.")
     elif cmd in SHOW_CONFIG[dev.style]:
-        text = Path(dev.config_file).read_text(encoding="utf-8")
+        text = dev.running_config()
         lines = text.replace("\r\n", "\n").rstrip("\n").split("\n")
         if dev.hang_s:
             chan.sendall(("\r\n" + "\r\n".join(lines[:3])).encode())
@@ -178,25 +200,76 @@ def _session(dev: Device, conn: socket.socket, key: paramiko.PKey) -> None:
         transport.close()
 
 
-def serve(dev: Device) -> int:
-    key = load_or_make_key(dev.host_key_file)
-    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    lsock.bind(("127.0.0.1", dev.port))
-    lsock.listen(16)
+class SshServer:
+    """Every device on its own listening socket (its address and port), one accept thread for all.
 
-    def accept_loop() -> None:
-        while True:
-            conn, _ = lsock.accept()
-            threading.Thread(target=_session, args=(dev, conn, key), daemon=True).start()
+    Each login gets a thread (paramiko's transport has its own too), so a thousand idle
+    devices cost a thousand sockets, not a thousand threads.
+    """
 
-    threading.Thread(target=accept_loop, daemon=True).start()
-    return lsock.getsockname()[1]
+    def __init__(self) -> None:
+        self._sel = selectors.DefaultSelector()
+        self._keys: dict[str, paramiko.PKey] = {}
+        self._socks: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, dev: Device, key: paramiko.PKey | None = None) -> int:
+        """Listen for ``dev``; returns the port (the given one, or a free one for port 0)."""
+        key = key or load_or_make_key(dev.host_key_file)
+        lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            lsock.bind((dev.address, dev.port))
+        except OSError:
+            lsock.close()
+            raise
+        lsock.listen(16)
+        lsock.setblocking(False)
+        self._sel.register(lsock, selectors.EVENT_READ, (dev, key))
+        self._socks.append(lsock)
+        return lsock.getsockname()[1]
+
+    def start(self) -> SshServer:
+        self._thread = threading.Thread(target=self._accept_loop, name="sim-ssh", daemon=True)
+        self._thread.start()
+        return self
+
+    def _accept_loop(self) -> None:
+        while not self._stop.is_set():
+            for sel_key, _ in self._sel.select(timeout=0.5):
+                dev, key = sel_key.data
+                try:
+                    conn, _ = sel_key.fileobj.accept()  # type: ignore[union-attr]
+                except OSError:
+                    continue
+                if dev.down is not None and dev.down():
+                    conn.close()  # a device that is down: the connection is reset
+                    continue
+                conn.setblocking(True)
+                threading.Thread(target=_session, args=(dev, conn, key), name=f"ssh-{dev.name}",
+                                 daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        for s in self._socks:
+            self._sel.unregister(s)
+            s.close()
+        self._socks.clear()
+
+
+def serve_all(devices: Iterable[Device]) -> tuple[SshServer, dict[str, int]]:
+    """Listen for every device and start accepting; returns the server and {name: port}."""
+    server = SshServer()
+    ports = {dev.name: server.add(dev) for dev in devices}
+    return server.start(), ports
 
 
 def main(argv: list[str]) -> int:
     spec = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
-    ports = {d["name"]: serve(Device(**d)) for d in spec}
+    _server, ports = serve_all(Device(**d) for d in spec)
     print(json.dumps(ports), flush=True)
     while True:
         time.sleep(3600)
