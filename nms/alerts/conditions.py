@@ -215,6 +215,9 @@ def event_conditions(
         site = inv.devices[dev].site if inv and dev in inv.devices else row["site"]
         reason = f"{row['n']} in {int(rule.window_s)} s, last: {row['text'] or ''}"[:300]
         out.append(Condition(rule, "device", dev, site, row["first"], value=row["n"], reason=reason))
+    return out
+
+
 def finding_conditions(db: sqlite_utils.Database, rule: Rule, inv: Inventory | None) -> list[Condition]:
     """Open reconciliation findings of the rule's kinds (ipam.findings; dismissed ones excluded):
     a cabling finding is about the port that sees the wrong neighbour, the others about the

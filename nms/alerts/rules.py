@@ -213,6 +213,8 @@ class _DeviceEventRule(_Rule):
                            BeforeValidator(_one_or_list)]
     at_least: Annotated[int, Strict(), Field(ge=1)] = 1
     window_s: Positive = 600.0
+
+
 class _FindingRule(_Rule):
     findings: Annotated[list[Literal[FINDING_KINDS]], BeforeValidator(_one_or_list)] = ["cabling"]  # type: ignore[valid-type]
 
