@@ -376,6 +376,9 @@ def _alert_page(
         message=request.args.get("msg"),
         severity_labels=alertpages.SEVERITY_LABELS,
         links=console.other_pages(current_app),
+        # a configuration change (backed up or reported by the device) links to its versions
+        config_link=authorize(current_principal(), "configs.read")
+        and "configs.page_device" in current_app.view_functions,
     )
 
 

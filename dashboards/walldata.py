@@ -32,6 +32,7 @@ from nms import availability, sitenet, state
 from nms.alerts import store as alert_store
 from nms.config import Settings
 from nms.db import connect
+from nms.events import suspect
 from nms.portals import pages as portal_pages
 from nms.store import TimeSeriesStore, TimeSeriesUnavailable
 from nms.timeseries import open_timeseries
@@ -400,6 +401,16 @@ def build(
         p["site_name"] = site.name_zh if site else None
 
     as_of = _as_of(centre, inv, sites)
+    scoped = None if sites is None else frozenset(sites)
+    found = suspect.suspects(centre, now, sites=scoped)
+    suspect_links = suspect.links_of(found, inv)
+    for e in edges:
+        for lk in e["links"]:
+            if lk["id"] in suspect_links:
+                lk["suspect"] = suspect_links[lk["id"]]
+        e["suspect"] = any("suspect" in lk for lk in e["links"])
+    for row in sdh_rows:
+        row["suspect"] = row["link"] in suspect_links
     return {
         "province": {"id": province.id, "name": province.name_zh, "code": province.code}
         if province
@@ -414,6 +425,9 @@ def build(
         "availability": availability_doc,
         "sdh": sdh_rows,
         "portals": portal_panel(centre, inv, sites),
+        # what devices said on their own (traps, syslog): newest first, and what no poll checked yet
+        "ticker": suspect.ticker(centre, now, scoped),
+        "suspects": [{"kind": k, "subject": subj, **why} for (k, subj), why in sorted(found.items())],
         "degraded": degraded,
     }
 

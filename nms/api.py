@@ -17,6 +17,7 @@ from nms.auth import current_principal, require
 from nms.auth.policy import require_site, scope_sites
 from nms.auth.scope import site_tree
 from nms.db import request_db
+from nms.events import suspect
 from nms.store import TimeSeriesUnavailable
 from nms.timeseries import request_timeseries
 from nms.web import nav
@@ -84,6 +85,14 @@ def current_state():
     for kind, subject, st, since, reason, site in state.current_rows(db):
         if sites is None or site in sites:
             out[kind][subject] = {"state": st, "since": since, "reason": reason}
+    # a device reported a problem no poll has checked yet: suspect, not red (nms.events.suspect)
+    found = suspect.suspects(db, time.time(), sites=None if sites is None else frozenset(sites))
+    for (kind, subject), why in found.items():
+        if subject in out[kind]:
+            out[kind][subject]["suspect"] = why
+    for link_id, why in suspect.links_of(found, _inventory()).items():
+        if link_id in out["link"]:
+            out["link"][link_id]["suspect"] = why
     for site_id, nets in sitenet.per_site(out["site_network"]).items():  # each site names its networks
         if site_id in out["site"]:
             out["site"][site_id]["networks"] = nets

@@ -156,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="city agents push via WAN forwarders on N, N+1, ... (0: straight to the centre)")
     parser.add_argument("--tls-port", type=int, default=8443, help="nginx's HTTPS port for the agents")
     parser.add_argument("--no-tls", action="store_true", help="agents push plain HTTP to the centre")
+    parser.add_argument("--events-base-port", type=int, default=10162,
+                        help="agent i receives traps on UDP N+2i and syslog on UDP/TCP N+2i+1; the"
+                        " simulated devices send there on faults (0: no traps or syslog)")
     parser.add_argument("--ssh-port", type=int, default=2222,
                         help="TCP port of the simulated routers' and firewalls' SSH (on 127.34.x.y)")
     parser.add_argument("--backup-interval", type=float, default=120.0,
@@ -234,6 +237,13 @@ def main(argv: list[str] | None = None) -> int:
         sim_cmd += ["--wan-proxy", agents_url, "--wan-proxy-base-port", str(args.wan_proxy_base_port)]
         ports = proxy_ports(inventory, args.wan_proxy_base_port)
         via = {a: f"{agents_url.split(':')[0]}://127.0.0.1:{p}" for a, p in ports.items()}
+    listen: dict[str, list[str]] = {a: [] for a in wanted}  # agent -> its receivers' options
+    if args.events_base_port:  # faults make the devices say so themselves (issue 16)
+        for i, agent in enumerate(sorted(wanted)):
+            port = args.events_base_port + 2 * i
+            trap, syslog = f"127.0.0.1:{port}", f"127.0.0.1:{port + 1}"
+            sim_cmd += ["--trap-target", f"{agent}={trap}", "--syslog-target", f"{agent}={syslog}"]
+            listen[agent] = ["--trap-listen", trap, "--syslog-listen", syslog]
     start("simulator", sim_cmd)
     # the centre's first backup round logs in to the simulated devices: let them listen first
     if not wait_http(f"http://127.0.0.1:{args.sim_control_port}/status", 60):
@@ -252,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
                                  "--sim-port", str(args.snmp_port),
                                  "--spool-dir", str(args.data_dir / "spool" / agent),
                                  "--metrics-listen", f"127.0.0.1:{args.agent_metrics_base_port + i}",
-                                 *tls_args[agent], *portal_args],
+                                 *tls_args[agent], *portal_args, *listen[agent]],
               {token_env: agent_tokens[agent]}, drop=("NMS_INVENTORY",))
 
     url = centre_url

@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from ipam import observed
 from nms import clockskew, state
 from nms.db import transaction
+from nms.events import store as event_log
 from nms.portals import store as portals
 from nms.refusals import BatchError, ClockSkew
 from nms.store import Sample, SqliteTimeSeriesStore, TimeSeriesStore, add_key_column
@@ -301,16 +302,20 @@ def ingest_batch(
             notify_state_updated()
         raise
     epoch = body.get("epoch", "")
+    events = body.get("events") or []
+    if events:
+        store_events(centre_db, agent, epoch, body["seq"], events, inventory, now)
     polls = [p for p in body["samples"] if not is_portal(p)]
+    checks = [p for p in body["samples"] if is_portal(p)]
     result = store_batch(metrics_db, agent, body["seq"], polls, epoch, store)
-    if centre_db is not None:
+    if centre_db is not None and polls:
         state.apply_batch(centre_db, agent, body["seq"], polls, inventory, now=now, epoch=epoch)
-        checks = [p for p in body["samples"] if is_portal(p)]
-        if checks:  # idempotent per check: a re-sent batch changes nothing
-            portals.apply_results(centre_db, agent, checks, inventory, now)
-        notify_state_updated()  # wakes the evaluator thread; never blocks ingest
-        if inventory is not None and not result.duplicate:
-            _record_addresses(centre_db, body["samples"], inventory)
+    if centre_db is not None and checks:  # idempotent per check: a re-sent batch changes nothing
+        portals.apply_results(centre_db, agent, checks, inventory, now)
+    if centre_db is not None and (body["samples"] or events):
+        notify_state_updated()  # wakes the evaluator thread (and the wall); never blocks ingest
+    if centre_db is not None and inventory is not None and not result.duplicate and polls:
+        _record_addresses(centre_db, polls, inventory)
     return result
 
 
@@ -321,3 +326,27 @@ def _record_addresses(centre_db: sqlite_utils.Database, samples: list[dict], inv
         observed.record_batch(centre_db, samples, inventory)
     except Exception:  # noqa: BLE001 - the samples are stored; reconciliation waits for the next poll
         logging.getLogger(__name__).exception("storing the address tables of a batch failed")
+
+
+def store_events(
+    centre_db: sqlite_utils.Database | None,
+    agent: str,
+    epoch: str,
+    seq: int,
+    events: list[Any],
+    inventory: Inventory | None,
+    now: float,
+) -> int:
+    """The batch's events into the event log, once each (keyed by agent, epoch, seq, index).
+
+    They go first: a crash after them and before the batch record makes the agent re-send,
+    and the re-sent events are recognised; a bad event refuses the whole batch (422).
+    """
+    if centre_db is None:
+        raise BatchError(503, "events: the centre database is not available; re-send later")
+    site_of = {d.name: d.site for d in inventory.devices.values()} if inventory is not None else {}
+    try:
+        return event_log.store(centre_db, agent, epoch, seq, events, site_of, now)
+    except event_log.BadEvents as exc:
+        more = f" (and {len(exc.errors) - 1} more)" if len(exc.errors) > 1 else ""
+        raise BatchError(422, exc.errors[0] + more) from None

@@ -94,5 +94,5 @@ OWNERS: dict[str, tuple[str, ...]] = {
         "ipam_seen", "ipam_lldp_seen", "ipam_address_polls", "ipam_findings",
     ),
     # the agent's own spool file (not the centre's)
-    "probes.agent.spool": ("meta", "identity", "pending", "batches", "dead_letter"),
+    "probes.agent.spool": ("meta", "identity", "pending", "pending_events", "batches", "dead_letter"),
 }

@@ -50,12 +50,14 @@ class StateConfig:
     up_after: int = 1
     stale_factor: float = 3.0  # silent for this many poll intervals: the device's state is unknown
     stale_min_s: float = 180.0
+    cut_grace_s: float = 10.0  # behind a confirmed cut and silent since: unknown after this long
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> StateConfig:
         """``NMS_STATE_DOWN_AFTER`` / ``NMS_STATE_UP_AFTER``: consecutive polls needed;
         ``NMS_STATE_STALE_FACTOR``: poll intervals of silence before a device is unknown;
-        ``NMS_STATE_STALE_MIN_S``: never sooner than this (seconds; tests make it short)."""
+        ``NMS_STATE_STALE_MIN_S``: never sooner than this (seconds; tests make it short);
+        ``NMS_STATE_CUT_GRACE_S``: silent behind a confirmed cut this long: unknown (seconds)."""
         env = os.environ if env is None else env
         try:
             cfg = cls(int(env.get("NMS_STATE_DOWN_AFTER", 2)), int(env.get("NMS_STATE_UP_AFTER", 1)))
@@ -65,7 +67,8 @@ class StateConfig:
             raise ValueError("NMS_STATE_DOWN_AFTER and NMS_STATE_UP_AFTER must be at least 1")
         factor = env_number("NMS_STATE_STALE_FACTOR", cls.stale_factor, env, minimum=1)
         min_s = env_number("NMS_STATE_STALE_MIN_S", cls.stale_min_s, env)
-        return cls(cfg.down_after, cfg.up_after, factor, min_s)
+        grace = env_number("NMS_STATE_CUT_GRACE_S", cls.cut_grace_s, env)
+        return cls(cfg.down_after, cfg.up_after, factor, min_s, grace)
 
     def stale_after(self, interval_s: float) -> float:
         """Seconds of silence after which a device polled every ``interval_s`` is unknown."""
@@ -208,8 +211,19 @@ class Machine:
         s.state, s.since, s.reason = state, ts, reason
         self.changed.add((s.kind, s.subject))
 
-    def observe(self, s: Subject, obs: str, reason: str | None, ts: float, interval: float = 60.0) -> None:
+    def observe(
+        self,
+        s: Subject,
+        obs: str,
+        reason: str | None,
+        ts: float,
+        interval: float = 60.0,
+        confirm: bool = False,
+    ) -> None:
         """Hysteresis: ``obs`` becomes the subject's own state after enough polls in a row.
+
+        A ``confirm`` poll (taken at once because the device reported a change, or the fast
+        reachability probe saw one) is the second witness: it decides on its own.
 
         A poll older than the last one seen changes nothing now; it is kept for
         :func:`backfill` (history).  A silence of more than ``GAP_FACTOR`` intervals
@@ -231,7 +245,7 @@ class Machine:
             s.pending_n += 1
         else:
             s.pending, s.pending_n, s.pending_since, s.pending_reason = obs, 1, ts, reason
-        if s.pending_n >= self.config.needed(obs):
+        if s.pending_n >= self.config.needed(obs) or confirm:
             s.own, s.own_reason = obs, s.pending_reason
             s.changed_at = s.pending_since if s.pending_since is not None else ts
             s.pending, s.pending_n, s.pending_since, s.pending_reason = None, 0, None, None
@@ -314,7 +328,8 @@ def apply_poll(m: Machine, poll: Mapping[str, Any], inventory: Inventory | None)
     step = float(inventory.devices[dev_name].interval_s) if site is not None and inventory else 60.0
     dev = m.get("device", dev_name, site)
     obs, reason = device_observation(poll)
-    m.observe(dev, obs, reason, ts, step)
+    confirm = bool(poll.get("confirm"))
+    m.observe(dev, obs, reason, ts, step, confirm)
     if not poll.get("ok"):
         return
     wanted = monitored_interfaces(inventory, dev_name)
@@ -324,8 +339,8 @@ def apply_poll(m: Machine, poll: Mapping[str, Any], inventory: Inventory | None)
             continue
         s = m.get("interface", subjects.interface(dev_name, itf["name"]), site)
         o, r = interface_observation(itf, sdh_by_index.get(itf.get("index")))
-        m.observe(s, o, r, ts, step)
-    apply_tunnels(m, dev_name, poll.get("tunnels") or [], inventory, site, ts, step)
+        m.observe(s, o, r, ts, step, confirm)
+    apply_tunnels(m, dev_name, poll.get("tunnels") or [], inventory, site, ts, step, confirm)
 
 
 def tunnel_observations(
@@ -358,6 +373,7 @@ def apply_tunnels(
     site: str | None,
     ts: float,
     step: float = 60.0,
+    confirm: bool = False,
 ) -> None:
     """Observe a device's tunnels; one seen before but absent now has lost its SA.
 
@@ -373,7 +389,7 @@ def apply_tunnels(
     seen = tunnel_observations(dev_name, tunnels, topo)
     for peer, (st, reason) in seen.items():
         s = m.get("tunnel", subjects.tunnel(dev_name, peer), site)
-        m.observe(s, st, reason, ts, step)
+        m.observe(s, st, reason, ts, step, confirm)
     known.update(seen)
     gone = known - seen.keys()
     if gone:
@@ -381,9 +397,9 @@ def apply_tunnels(
         for peer in gone:
             s = m.get("tunnel", subjects.tunnel(dev_name, peer), site)
             if peer in expected:
-                m.observe(s, "down", "no SA", ts, step)
+                m.observe(s, "down", "no SA", ts, step, confirm)
             else:
-                m.observe(s, "unknown", "no SA (not an expected peer)", ts, step)
+                m.observe(s, "unknown", "no SA (not an expected peer)", ts, step, confirm)
 
 
 def settle_own(m: Machine) -> None:
@@ -450,22 +466,26 @@ def _live(dev: Subject | None) -> bool:
     return dev is not None and dev.own not in ("down", "unknown", SNMP_UNREACHABLE)
 
 
-def derive(m: Machine, inventory: Inventory | None, ts: float) -> None:
-    """Links from their ends, devices behind down things as unreachable, sites from devices.
+def _outdated(itf: Subject, other: Subject | None) -> bool:
+    """This end was last seen before the other end came up.  Its *down* then is old news (a
+    cut city's spool replayed after the link is back), not a new cut, and its silence (a
+    city cut off by this very link) says nothing either: until this end's next poll the link
+    follows the other end, with no extra down/unknown change the alerts would count towards
+    flapping.  A down seen at this end after that is a cut again."""
+    return (
+        other is not None
+        and other.own == "up"
+        and other.state == "up"  # shown up since ``since`` (not unknown for its silent device)
+        and other.since is not None
+        and itf.last_ts is not None
+        and itf.last_ts < other.since
+    )
 
-    A device's own state ``unknown`` means it was not heard from for too long
-    (:func:`age_out`); behind a down link or device that is *unreachable (parent)* too.
-    """
-    devices = {name: s for (k, name), s in m.subjects.items() if k == "device"}
-    subs = _subordinates(m)
-    if inventory is None:
-        for name, s in devices.items():
-            m.set_state(s, s.own, s.own_reason, s.changed_at or ts)
-            _follow_device(m, s, subs.get(name, ()), ts)
-        return
-    topo = topology.build(inventory)
-    when = {name: s.changed_at for name, s in devices.items()}
-    stamp = max([w for w in when.values() if w is not None], default=ts)
+
+def _link_states(
+    m: Machine, inventory: Inventory, devices: Mapping[str, Subject], subs: Mapping[str, list[Subject]]
+) -> tuple[dict[str, tuple[str, str | None]], set[str]]:
+    """({link: (state, reason)}, links down on their own evidence, not just an end device's)."""
 
     # links, from interface ends (and tunnels for IPsec) and end devices' own state; an end
     # on a device that is down or silent says nothing any more
@@ -474,10 +494,15 @@ def derive(m: Machine, inventory: Inventory | None, ts: float) -> None:
     for link in inventory.links.values():
         ends = []
         silent = []
-        for end in (link.a, link.b):
+        itfs = [m.subjects.get(("interface", subjects.interface(e.device, e.interface)))
+                for e in (link.a, link.b)]
+        for end, itf, other in ((link.a, itfs[0], itfs[1]), (link.b, itfs[1], itfs[0])):
             dev = devices.get(end.device)
-            itf = m.subjects.get(("interface", subjects.interface(end.device, end.interface)))
-            if itf is None or not _live(dev):
+            far = devices.get((link.b if end is link.a else link.a).device)
+            stale = itf is not None and other is not None and _live(far) and _outdated(itf, other)
+            if stale and (itf.own == "down" or (dev is not None and dev.own == "unknown")):
+                ends.append((end, other.own, other.own_reason))  # its next poll says more
+            elif itf is None or not _live(dev):
                 ends.append((end, "unknown", None))
                 if dev is not None and dev.own == "unknown":
                     silent.append(end.device)
@@ -511,6 +536,26 @@ def derive(m: Machine, inventory: Inventory | None, ts: float) -> None:
             link_state[link.id] = ("unknown", f"no data from {silent[0]}")
         else:
             link_state[link.id] = ("unknown", "no data")
+    return link_state, blocked
+
+
+def derive(m: Machine, inventory: Inventory | None, ts: float) -> None:
+    """Links from their ends, devices behind down things as unreachable, sites from devices.
+
+    A device's own state ``unknown`` means it was not heard from for too long
+    (:func:`age_out`); behind a down link or device that is *unreachable (parent)* too.
+    """
+    devices = {name: s for (k, name), s in m.subjects.items() if k == "device"}
+    subs = _subordinates(m)
+    if inventory is None:
+        for name, s in devices.items():
+            m.set_state(s, s.own, s.own_reason, s.changed_at or ts)
+            _follow_device(m, s, subs.get(name, ()), ts)
+        return
+    topo = topology.build(inventory)
+    when = {name: s.changed_at for name, s in devices.items()}
+    stamp = max([w for w in when.values() if w is not None], default=ts)
+    link_state, blocked = _link_states(m, inventory, devices, subs)
 
     # reachability from the provincial centre over links and site LANs (one network) not down
     down = {name for name, s in devices.items() if s.own == "down"}
@@ -562,6 +607,36 @@ def _derive_sites(m: Machine, inventory: Inventory, devices: Mapping[str, Subjec
 # ---- aging: a device that stopped sending does not stay "up" --------------------------------------
 
 
+def silent_behind_cut(m: Machine, inventory: Inventory, now: float, cfg: StateConfig) -> int:
+    """Devices cut off by a down link or device and not heard from since: own state ``unknown``.
+
+    Nothing can arrive from behind a confirmed cut (their agent's pushes take the same links),
+    so waiting ``stale_after`` (minutes) for them only hides what is known: after
+    ``cut_grace_s`` without a poll dated after the cut they are unknown, which
+    :func:`derive` shows as *unreachable (parent)*, dated at the cut.  A poll of theirs
+    dated after the cut (a path the inventory does not know) keeps them as they are.
+    """
+    devices = {name: s for (k, name), s in m.subjects.items() if k == "device"}
+    _, blocked = _link_states(m, inventory, devices, _subordinates(m))
+    down = {name for name, s in devices.items() if s.own == "down"}
+    if not blocked and not down:
+        return 0
+    n = 0
+    for name, culprit in topology.build(inventory).behind(down, blocked).items():
+        s = devices.get(name)
+        kind, _, what = culprit.partition(" ")
+        cause = m.subjects.get((kind, what))
+        if s is None or s.own in ("down", "unknown") or cause is None or cause.since is None:
+            continue
+        if (s.last_ts is None or s.last_ts < cause.since) and now - cause.since >= cfg.cut_grace_s:
+            s.own, s.changed_at = "unknown", cause.since
+            s.own_reason = f"no data since {culprit} went down"
+            s.pending, s.pending_n, s.pending_since, s.pending_reason = None, 0, None, None
+            m.changed.add(("device", name))
+            n += 1
+    return n
+
+
 def age_out(
     db: sqlite_utils.Database,
     inventory: Inventory | None,
@@ -584,12 +659,17 @@ def age_out(
 
     heard = db.execute(
         "SELECT subject, last_ts FROM state_current WHERE kind = 'device' AND last_ts IS NOT NULL"
-    )
-    if all(now - last <= limit_of(name) for name, last in heard):
+    ).fetchall()
+    cut = inventory is not None and db.execute(
+        "SELECT 1 FROM state_current WHERE kind IN ('link', 'device') AND state = 'down' LIMIT 1"
+    ).fetchone()
+    if cut and inventory is not None:  # something is down: is anyone silent behind it? (read only)
+        cut = silent_behind_cut(load(db, cfg), inventory, now, cfg) > 0
+    if not cut and all(now - last <= limit_of(name) for name, last in heard):
         return 0  # the usual case: a cheap read, no write lock
     with transaction(db):
         m = load(db, cfg)
-        stale = False
+        stale = bool(cut) and inventory is not None and silent_behind_cut(m, inventory, now, cfg) > 0
         for (kind, name), s in m.subjects.items():
             if kind != "device" or s.last_ts is None:
                 continue
@@ -880,6 +960,22 @@ def _current_cursor(
     if where:
         sql += " WHERE " + " AND ".join(where)
     return db.conn.execute(sql, args)
+
+
+def observed(
+    db: sqlite_utils.Database, kind: str, subjects_: Iterable[str]
+) -> dict[str, tuple[str, float | None]]:
+    """{subject: (state, time of its newest poll)} of the given subjects of ``kind`` that have a state."""
+    names, out = list(dict.fromkeys(subjects_)), {}
+    for i in range(0, len(names), 500):
+        chunk = names[i : i + 500]
+        for subject, st, last in db.execute(
+            "SELECT subject, state, last_ts FROM state_current"
+            f" WHERE kind = ? AND subject IN ({_marks(chunk)})",
+            (kind, *chunk),
+        ):
+            out[subject] = (st, last)
+    return out
 
 
 def newest_poll(db: sqlite_utils.Database, devices: Iterable[str] | None = None) -> float | None:

@@ -179,6 +179,9 @@ class PollResult(BaseModel):
     sdh: list[SdhPort] | None = Field(default_factory=list)
     failed: list[PluginFailure] = Field(default_factory=list)
     icmp: Icmp | None = None
+    # taken out of turn to check what the device said on its own (a trap, a syslog line) or what
+    # the fast reachability probe saw: the second witness, so the centre needs no second poll
+    confirm: str | None = None
     addresses: AddressTables | None = None
     failed_plugin: str | None = Field(default=None, exclude=True)
 
@@ -222,6 +225,8 @@ class PollResult(BaseModel):
         }
         if self.icmp is not None:
             out["icmp"] = self.icmp
+        if self.confirm is not None:
+            out["confirm"] = self.confirm
         if self.addresses is not None:
             out["addresses"] = self.addresses
         return out
@@ -236,3 +241,5 @@ class Batch(BaseModel):
     epoch: Annotated[str, AfterValidator(_epoch)] = ""
     seq: Counter
     samples: list[PollResult]
+    # traps and syslog (probes.events.model.Event.as_dict); the centre checks each one itself
+    events: list[dict[str, Any]] = Field(default_factory=list, max_length=MAX_SAMPLES)

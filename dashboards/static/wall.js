@@ -7,6 +7,7 @@
   const COLORS = {
     up: "#22c55e", hi: "#f59e0b", top: "#fb7185", degraded: "#facc15", down: "#ff2d55",
     unreachable: "#b06cff", unknown: "#64748b", accent: "#38bdf8", "snmp-unreachable": "#facc15",
+    suspect: "#38bdf8",
   };
   const STATE_ZH = { up: "正常", down: "中断", degraded: "降级", unreachable: "不可达", unknown: "无数据",
     "snmp-unreachable": "SNMP不可达(可ping通)",
@@ -95,7 +96,7 @@
       };
     });
     const links = d.edges.map((e) => {
-      const color = edgeColor(e);
+      const color = e.suspect && e.state === "up" ? COLORS.suspect : edgeColor(e);
       const bigger = e.state === "down" || e.state === "unreachable";
       const width = (e.sdh ? unit * 0.75 : unit * 0.3) * (bigger ? 2.2 : 1);
       return {
@@ -216,6 +217,21 @@
       ? "来源 Source: 告警系统 alerts" : "来源 Source: 设备/链路状态 device & link state";
   }
 
+  /* what devices said on their own; "suspect": reported, no poll has checked it yet (never red) */
+  function drawTicker(d) {
+    const list = $("ticker");
+    if (!list) return;
+    const items = d.ticker || [];
+    const sus = new Set((d.suspects || []).map((x) => x.subject));
+    list.innerHTML = items.length ? items.slice(0, 8).map((e) => {
+      const t = new Date(e.ts * 1000).toLocaleTimeString("zh-CN", { hour12: false, timeZone: "Asia/Shanghai" });
+      const mark = e.device && e.subject && sus.has(`${e.device}:${e.subject}`) ? '<b class="suspect">待确认 suspect</b> ' : "";
+      return `<li class="${esc(e.severity)}"><span class="t">${esc(t)}</span>
+        <span class="what">${mark}${esc(e.device || "?")} ${esc(e.kind)}${e.count > 1 ? " ×" + e.count : ""}</span>
+        <span class="why">${esc(e.text || "")}</span></li>`;
+    }).join("") : '<li class="none">无 none</li>';
+  }
+
   function availClass(v) { return v == null ? "" : v < 99 ? "bad" : v < 99.9 ? "warn" : ""; }
 
   function drawStats(d) {
@@ -281,6 +297,7 @@
     wall.lastMessage = Date.now();
     drawCounts(d);
     drawAlerts(d);
+    drawTicker(d);
     drawMap();
     drawStats(d);
     drawPortals(d);

@@ -17,6 +17,7 @@ from ipam import findings as ipam_findings
 from nms import clockskew, sdh, state
 from nms.alerts.rules import Rule, RuleSet
 from nms.configs import store as configs_store
+from nms.events import store as events_store
 from nms.portals import store as portals_store
 from nms.store import SqliteTimeSeriesStore
 from probes.common import topology
@@ -202,6 +203,22 @@ def config_conditions(
     return out
 
 
+def event_conditions(
+    db: sqlite_utils.Database, rule: Rule, inv: Inventory | None, now: float
+) -> list[Condition]:
+    """Devices that reported ``event_kinds`` at least ``at_least`` times in the last ``window_s``
+    (traps and syslog in the event log); the alert resolves when the window no longer holds them."""
+    out = []
+    for row in events_store.per_device(db, rule.event_kinds, now - rule.window_s):
+        dev = row["device"]
+        if row["n"] < rule.at_least or not _role_ok(rule, inv, dev):
+            continue
+        site = inv.devices[dev].site if inv and dev in inv.devices else row["site"]
+        reason = f"{row['n']} in {int(rule.window_s)} s, last: {row['text'] or ''}"[:300]
+        out.append(Condition(rule, "device", dev, site, row["first"], value=row["n"], reason=reason))
+    return out
+
+
 def finding_conditions(db: sqlite_utils.Database, rule: Rule, inv: Inventory | None) -> list[Condition]:
     """Open reconciliation findings of the rule's kinds (ipam.findings; dismissed ones excluded):
     a cabling finding is about the port that sees the wrong neighbour, the others about the
@@ -375,6 +392,8 @@ def gather(
                 out += clock_skew_conditions(db, rule, inv)
             elif rule.kind == "config_event":
                 out += config_conditions(db, rule, inv, now)
+            elif rule.kind == "device_event":
+                out += event_conditions(db, rule, inv, now)
             elif rule.kind == "address_finding":
                 out += finding_conditions(db, rule, inv)
             elif rule.kind == "metric":

@@ -75,6 +75,11 @@ class Engine:
                 return f"{subject} ({' - '.join(ends)})"
         return subject
 
+    def reported_rules(self) -> set[str]:
+        """Rules on what devices report (device_event): neither a consequence of an outage nor its
+        cause, so never folded under a root alert nor one themselves."""
+        return {r.name for r in self.rules.rules if r.kind == "device_event"}
+
     def site_name(self, site: str | None) -> str:
         inv = self.inventory
         return inv.sites[site].name_zh if inv is not None and site in inv.sites else (site or "")
@@ -95,9 +100,11 @@ class Engine:
         stats = EvalStats(conditions=len(conds))
         counts = flap.flapping(db, now, self.rules.flap_window_s, self.rules.flap_threshold)
         topo = self.topology()
+        apart = self.reported_rules()
+        outages = [c for c in conds if c.rule.name not in apart]
         roots = (
             assign_roots(
-                topo, [(c.kind, c.subject) for c in conds], {(c.kind, c.subject): c.reason for c in conds}
+                topo, [(c.kind, c.subject) for c in outages], {(c.kind, c.subject): c.reason for c in outages}
             )
             if topo
             else {}
@@ -177,8 +184,9 @@ class Engine:
 
         # root cause first (children lists go into the pages), then flapping, paging, escalation
         by_subject: dict[tuple[str, str], dict[str, Any]] = {}
+        apart = self.reported_rules()
         for row in open_rows.values():
-            if row["state"] in OPEN:
+            if row["state"] in OPEN and row["rule"] not in apart:
                 prev = by_subject.get((row["subject_kind"], row["subject_id"]))
                 if prev is None or row["rule"].endswith("-down"):
                     by_subject[(row["subject_kind"], row["subject_id"])] = row
@@ -187,7 +195,7 @@ class Engine:
         for row in open_rows.values():
             if row["state"] not in OPEN:
                 continue
-            root = roots.get((row["subject_kind"], row["subject_id"]))
+            root = roots.get((row["subject_kind"], row["subject_id"])) if row["rule"] not in apart else None
             root_row = by_subject.get(root) if root else None
             held = (row["rule"], row["subject_kind"], row["subject_id"]) not in seen  # open only as flapping
             if root_row is not None:

@@ -33,7 +33,7 @@ from probes.portals.result import KINDS as FINDINGS
 
 DEFAULT_RULES = ROOT / "nms" / "alerts" / "rules.yaml"
 KINDS = ("state", "sdh_errors", "metric", "agent_silent", "agent_epoch", "agent_clock_skew", "config_event",
-         "address_finding")
+         "address_finding", "device_event")
 KINDS += ("portal",)
 SEVERITIES = ("critical", "major", "minor", "warning", "info")
 STATE_SUBJECTS = ("device", "interface", "link", "tunnel", "site")
@@ -53,6 +53,7 @@ _FIELDS = {
     "agent_epoch": _COMMON | {"resolve_after_s"},
     "agent_clock_skew": _COMMON,
     "config_event": _COMMON | {"events", "resolve_after_s"},
+    "device_event": _COMMON | {"event_kinds", "at_least", "window_s"},
     "address_finding": _COMMON | {"findings"},
 }
 
@@ -95,6 +96,9 @@ class Rule:
     silent_s: float = 300.0  # agent_silent
     events: tuple[str, ...] = ("changed",)  # config_event
     resolve_after_s: float = 3600.0  # config_event, agent_epoch
+    event_kinds: tuple[str, ...] = ()  # device_event: kinds of the event log (traps, syslog)
+    at_least: int = 1  # ... this many from one device ...
+    window_s: float = 600.0  # ... within this long
     findings: tuple[str, ...] = ()  # address_finding: ipam.findings kinds; portal: its finding kinds
 
     @property
@@ -206,6 +210,13 @@ class _ConfigRule(_Rule):
     resolve_after_s: Positive = 3600.0
 
 
+class _DeviceEventRule(_Rule):
+    event_kinds: Annotated[list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]], Field(min_length=1),
+                           BeforeValidator(_one_or_list)]
+    at_least: Annotated[int, Strict(), Field(ge=1)] = 1
+    window_s: Positive = 600.0
+
+
 class _FindingRule(_Rule):
     findings: Annotated[list[Literal[FINDING_KINDS]], BeforeValidator(_one_or_list)] = ["cabling"]  # type: ignore[valid-type]
 
@@ -222,6 +233,7 @@ _MODELS: dict[str, type[_Rule]] = {
     "agent_epoch": _EpochRule,
     "agent_clock_skew": _Rule,
     "config_event": _ConfigRule,
+    "device_event": _DeviceEventRule,
     "address_finding": _FindingRule,
     "portal": _PortalRule,
 }

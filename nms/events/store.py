@@ -185,6 +185,28 @@ def search(db: sqlite_utils.Database, q: Query, limit: int | None = 200,
     return list(db.query(sql, params)), total
 
 
+def recent(db: sqlite_utils.Database, since: float, kinds: Iterable[str] | None = None,
+           sites: frozenset[str] | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+    """Events received at or after ``since`` (of ``kinds``; ``sites`` None = all), newest first:
+    the wall's ticker and the suspect marks read this."""
+    q = Query(sites=sites, kinds=tuple(kinds or ()), since=since)
+    return search(db, q, limit=limit)[0]
+
+
+def per_device(db: sqlite_utils.Database, kinds: Iterable[str], since: float) -> list[dict[str, Any]]:
+    """{device, site, n, first, last, text} per device with events of ``kinds`` since ``since``:
+    ``n`` counts what flood control folded too; ``text`` is the newest event's."""
+    kinds = list(kinds)
+    marks = ",".join("?" * len(kinds))
+    return list(db.query(
+        "SELECT device, site, SUM(count) AS n, MIN(ts) AS first, MAX(ts) AS last,"
+        " (SELECT text FROM event_log e2 WHERE e2.device = e.device AND e2.kind IN"
+        f" ({marks}) AND e2.ts >= ? ORDER BY ts DESC LIMIT 1) AS text"
+        f" FROM event_log e WHERE kind IN ({marks}) AND ts >= ? AND device IS NOT NULL GROUP BY device",
+        [*kinds, since, *kinds, since],
+    ))
+
+
 def to_csv(rows: Iterable[Mapping[str, Any]]) -> str:
     """CSV with a header row and UTC ISO times; cells that start like a formula are quoted
     (a syslog line is text a device, or whoever spoofs one, chose)."""
@@ -197,4 +219,5 @@ def to_csv(rows: Iterable[Mapping[str, Any]]) -> str:
     return buf.getvalue()
 
 
-__all__ = ["SEVERITIES", "BadEvents", "Query", "ensure_schema", "expire", "search", "store", "to_csv"]
+__all__ = ["SEVERITIES", "BadEvents", "Query", "ensure_schema", "expire", "per_device", "recent", "search",
+           "store", "to_csv"]

@@ -47,6 +47,7 @@ class DeviceJob:
     credential: str  # name of the inventory credential reference
     expected_peers: tuple[str, ...] = ()  # tunnel peer addresses as the device reports them
     ping_every_s: float | None = None  # WAN link ends: pinged this often between polls too
+    wan_interfaces: tuple[str, ...] = ()  # its interfaces at WAN link ends (fast reachability probe)
     problem: str | None = None  # why this device is not polled (None: it is)
 
 
@@ -121,6 +122,7 @@ def jobs_of(
                     if wan_ping_s and dev.wan_end
                     else None
                 ),
+                wan_interfaces=dev.wan_interfaces,
                 problem=problem,
             )
         )

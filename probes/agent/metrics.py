@@ -270,6 +270,7 @@ class AgentCollector(Collector):
             ("nms_agent_spool_pending_samples", st.pending_samples, "Poll results not yet in a batch."),
             ("nms_agent_spool_oldest_age_seconds", st.oldest_age_s, "Age of the oldest spooled data."),
             ("nms_agent_dead_letter_entries", st.dead_letter_rows, "Rows in the dead-letter table."),
+            ("nms_agent_spool_pending_events", st.pending_events, "Received events not yet in a batch."),
         ):
             g = GaugeMetricFamily(name, helptext)
             g.add_metric([], float(value))
@@ -287,6 +288,7 @@ class AgentCollector(Collector):
                 "Permanent rejections by the centre (a batch, or one poisoned sample of it).",
             ),
             ("nms_agent_rejected_samples", st.dead_samples, "Poll results moved to the dead-letter table."),
+            ("nms_agent_spool_dropped_events", st.dropped_events, "Events dropped beyond the events' bound."),
         ):
             c = CounterMetricFamily(name, helptext)
             c.add_metric([], float(value))

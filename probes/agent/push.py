@@ -199,6 +199,7 @@ class Forwarder:
         self._live_waiting: set[int] = set()
         self._inflight: set[int] = set()
         self._wake = asyncio.Event()
+        self._nudged = asyncio.Event()
         self._stopping = False
         self._tls_logged = ""
 
@@ -269,6 +270,10 @@ class Forwarder:
         finally:
             self._inflight.discard(batch.seq)
 
+    def nudge(self) -> None:
+        """Try the centre again now rather than after the backoff (a link just came back up)."""
+        self._nudged.set()
+
     async def live_lane(self) -> None:
         while True:
             seq = await self._live.get()
@@ -293,8 +298,12 @@ class Forwarder:
                 continue
             outcome = await self._send(batches[0], "replay")
             if outcome.kind == "retry":
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.backoff_max)
+                self._nudged.clear()
+                try:  # back off, unless something says the way may be open again
+                    await asyncio.wait_for(self._nudged.wait(), timeout=delay)
+                    delay = self.backoff_min
+                except TimeoutError:
+                    delay = min(delay * 2, self.backoff_max)
             else:
                 delay = self.backoff_min
 

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from probes.agent import config as cfg
 from probes.agent.config import ConfigError, DeviceJob, Timing
+from probes.agent.events import Confirmer, EventLane
 from probes.agent.logs import log, setup
 from probes.agent.metrics import LatestResults, build_registry, serve
 from probes.agent.pinger import Pinger
@@ -29,6 +30,7 @@ from probes.agent.portals import PortalRunner
 from probes.agent.portals import register as register_portal_args
 from probes.agent.pull import ConfigLane, PullCollector, Puller
 from probes.agent.push import Forwarder, Sender
+from probes.agent.reach import Reach
 from probes.agent.scheduler import Scheduler
 from probes.agent.spool import Spool, SpoolError
 from probes.common.assignment import Assignment, assignment_of
@@ -37,12 +39,15 @@ from probes.common.netguard import TargetNotAllowed, check_target
 from probes.common.secrets import SecretError, resolve
 from probes.common.settings import BaseSettings
 from probes.counters import RateTracker
+from probes.events.rules import RulesError
+from probes.events.service import EventService, parse_listen
 from probes.icmp import IcmpUnavailable
 from probes.poller import Poller
 from probes.snmp import Target
 from probes.snmp.credential import Credential
 
 DEFAULT_TOKEN_ENV = "NMS_AGENT_TOKEN"
+REFRESH_AFTER_S = 5.0  # back in touch: devices polled longer ago than this are polled again at once
 
 
 def register(subparsers: Any) -> None:
@@ -136,6 +141,24 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     register_portal_args(p)
+    p.add_argument(
+        "--trap-listen", default=None, help="HOST:PORT for SNMP traps and informs (e.g. 0.0.0.0:162)"
+    )
+    p.add_argument(
+        "--syslog-listen", default=None, help="HOST:PORT for syslog over UDP and TCP (e.g. 0.0.0.0:514)"
+    )
+    p.add_argument(
+        "--confirm-min-gap",
+        type=float,
+        default=5.0,
+        help="an event about a device makes it polled at once, at most once per N s per device",
+    )
+    p.add_argument(
+        "--reach-interval",
+        type=float,
+        default=5.0,
+        help="WAN link ends get a one-GET reachability probe this often (s); 0 turns it off",
+    )
     p.set_defaults(func=main)
 
 
@@ -205,10 +228,15 @@ class Agent:
         self.results = LatestResults()
         self.pinger: Pinger | None = None
         self.portals: PortalRunner | None = None
+        self.reach: Reach | None = None
+        self.event_service: EventService | None = None
+        for opt in ("trap_listen", "syslog_listen"):
+            if getattr(args, opt, None):
+                parse_listen(getattr(args, opt))  # ValueError names the option's value
 
     # -- polling ------------------------------------------------------------------
-    async def poll(self, job: DeviceJob) -> dict[str, Any]:
-        target = Target(
+    def target(self, job: DeviceJob) -> Target:
+        return Target(
             host=job.host,
             port=job.port,
             credential=self.creds[job.credential],
@@ -216,6 +244,9 @@ class Agent:
             retries=self.args.snmp_retries,
             name=job.name,
         )
+
+    async def poll(self, job: DeviceJob) -> dict[str, Any]:
+        target = self.target(job)
         snmp = self.poller.poll(target, profile=job.profile, expected_peers=job.expected_peers)
         if self.pinger is None:
             result = await snmp
@@ -242,6 +273,7 @@ class Agent:
             duration_s=result.get("duration_s"),
             interfaces=len(result.get("interfaces") or []),
             icmp=result.get("icmp"),
+            confirm=result.get("confirm"),
         )
 
     def _jobs(self) -> list[DeviceJob]:
@@ -274,6 +306,11 @@ class Agent:
         changes = self.scheduler.apply(jobs)
         if self.pinger is not None:
             self.pinger.apply(jobs)
+        self.confirmer.set_jobs(jobs)
+        if self.reach is not None:
+            self.reach.apply(jobs)
+        if self.event_service is not None:
+            self.event_service.update(self.inventory, self.event_credentials())
         for name in changes["removed"]:
             self.rates.forget(name)
         if self.portals is None and self.inventory.portals_of_agent(self.name):  # portals assigned later
@@ -315,6 +352,61 @@ class Agent:
             return
         self.apply_config()
 
+    # -- events -------------------------------------------------------------------
+    def pushed(self, outcome: Any) -> None:
+        """Back in touch after the way to the centre was cut: poll every device at once, so the
+        centre sees the present now (tunnels back, devices up) and not one interval later."""
+        if outcome.kind == "retry" and outcome.status is None:
+            self._cut_off = True
+        elif outcome.kind == "ok" and self._cut_off:
+            self._cut_off = False
+            now = time.time()
+            for name in list(self.confirmer.jobs):  # those just polled are current already
+                latest = self.results.latest.get(name)
+                if latest is None or now - float(latest[1].get("ts") or 0) > REFRESH_AFTER_S:
+                    self.confirmer.request(name, "centre reachable again", confirm=False)
+
+    def confirmed(self) -> None:
+        """A poll out of turn is in: send it now (those finishing together share a batch); a
+        change on the network may have reopened the way to the centre."""
+        self.forwarder.nudge()
+        if not self._seal_soon:
+            self._seal_soon = True
+            asyncio.get_running_loop().call_later(0.1, self._seal_now)
+
+    def _seal_now(self) -> None:
+        self._seal_soon = False
+        self.seal_all()
+
+    def event_credentials(self) -> list[Credential]:
+        """The resolved credentials of this agent's devices: what traps and informs may use."""
+        return [self.creds[n] for n in sorted({j.credential for j in self.results.jobs.values()
+                                               if j.credential in self.creds})]
+
+    async def start_receivers(self) -> int | None:
+        """Trap and syslog receivers of this agent's devices; an exit code if they cannot start."""
+        devices = {j.name for j in self.results.jobs.values()}
+        try:
+            self.event_service = EventService(
+                self.inventory,
+                self.event_lane.emit,
+                self.event_credentials(),
+                sim=self.args.sim_port is not None,
+                state_dir=self.spool.path.parent,
+            )
+            await self.event_service.start(self.args.trap_listen, self.args.syslog_listen)
+        except (RulesError, OSError, ValueError) as exc:
+            log("error", "cannot start", error=f"--trap-listen/--syslog-listen: {exc}")
+            return 2
+        log(
+            "info",
+            "event receivers listening",
+            traps=self.args.trap_listen,
+            syslog=self.args.syslog_listen,
+            devices=len(devices),
+        )
+        return None
+
     # -- batching -----------------------------------------------------------------
     def seal_all(self) -> int:
         n = 0
@@ -338,7 +430,10 @@ class Agent:
             self.sender,
             backoff_min=min(1.0, self.args.backoff_max),
             backoff_max=self.args.backoff_max,
+            on_outcome=self.pushed,
         )
+        self._cut_off = False
+        self._seal_soon = False
         self.scheduler = Scheduler(
             self.poll,
             self.on_result,
@@ -360,6 +455,17 @@ class Agent:
                     log("error", "cannot start", error=f"--icmp on: {exc}")
                     return 2
                 log("warning", "polling without ICMP", error=str(exc))
+        self.confirmer = Confirmer(
+            self.poll, self.on_result, self.confirmed, min_gap_s=max(0.0, self.args.confirm_min_gap)
+        )
+        self.event_lane = EventLane(self.spool, self.forwarder, self.confirmer)
+        if self.args.reach_interval > 0:
+            self.reach = Reach(
+                self.args.reach_interval,
+                self.target,
+                lambda name: (self.results.latest.get(name) or (None, None))[1],
+                self.confirmer,
+            )
         if self.args.requeue_dead_letters:
             log("info", "dead letters requeued", samples=self.spool.requeue_dead())
         server = None
@@ -396,26 +502,36 @@ class Agent:
         if self.config_lane is not None and (first := await self.config_lane.first()) is not None:
             self.set_assignment(first)
         self.apply_config()
+        if self.args.trap_listen or self.args.syslog_listen:
+            if (code := await self.start_receivers()) is not None:
+                return code
         background = [
             loop.create_task(c, name=n)
             for c, n in (
                 (self.forwarder.live_lane(), "live"),
                 (self.forwarder.replay_lane(), "replay"),
                 (self.batcher(), "batcher"),
+                (self.event_lane.sealer(), "events"),
                 *([(self.config_lane.run(self.take_assignment), "config")] if self.config_lane else []),
             )
         ]
         await stop.wait()
         log("info", "stopping: finishing polls in flight")
         t0 = time.monotonic()
+        if self.event_service is not None:
+            await self.event_service.stop()
         await self.scheduler.stop(self.args.shutdown_grace)
         if self.portals is not None:
             await self.portals.stop(self.args.shutdown_grace)
+        await self.confirmer.stop()
+        if self.reach is not None:
+            await self.reach.stop()
         if self.pinger is not None:
             await self.pinger.stop()
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
+        self.event_lane.flush()
         self.seal_all()
         left = await self.forwarder.flush(self.args.flush_timeout)
         log("info", "stopped", spooled_batches=left, seconds=round(time.monotonic() - t0, 2))

@@ -10,6 +10,12 @@ change of epoch is raised as an alert (the old spool's unsent batches are gone).
 A batch is deleted only when the centre acknowledges it.  Permanent rejections move to
 ``dead_letter``; when the file outgrows its bound the oldest batches are dropped and
 counted, never silently.
+
+Events (traps, syslog: :mod:`probes.events`) wait in ``pending_events`` and are sealed into
+batches of their own (``priority`` 1), which every lane sends before any poll batch: a
+backlog of poll results after an outage never holds back a trap.  The same ``seq`` series
+numbers both kinds, so exactly-once at the centre is unchanged.  Pending events are
+bounded apart (``max_events``): beyond it they are counted as dropped, never poll data.
 """
 
 from __future__ import annotations
@@ -33,12 +39,17 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS batches (seq INTEGER PRIMARY KEY, created REAL NOT NULL,"
     " samples INTEGER NOT NULL, bytes INTEGER NOT NULL, body BLOB NOT NULL,"
     " attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT)",
+    "CREATE TABLE IF NOT EXISTS pending_events (id INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL,"
+    " bytes INTEGER NOT NULL, body TEXT NOT NULL)",
     # body: JSON array of the rejected poll results (a whole batch or one poisoned sample)
     "CREATE TABLE IF NOT EXISTS dead_letter (id INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER NOT NULL,"
     " created REAL NOT NULL, moved REAL NOT NULL, status INTEGER, reason TEXT, samples INTEGER NOT NULL,"
     " devices TEXT NOT NULL, body TEXT NOT NULL)",
 )
-COUNTERS = ("next_seq", "dropped_batches", "dropped_samples", "dead_batches", "dead_samples")
+COUNTERS = (
+    "next_seq", "dropped_batches", "dropped_samples", "dead_batches", "dead_samples", "dropped_events"
+)
+MAX_PENDING_EVENTS = 100_000
 
 
 class SpoolError(RuntimeError):
@@ -66,15 +77,20 @@ class SpoolStats:
     dead_letter_rows: int
     next_seq: int
     epoch: str = ""
+    pending_events: int = 0
+    dropped_events: int = 0  # beyond the events' own bound (a flood the receivers let through)
 
 
 class Spool:
     """One agent's spool file; safe to call from several threads (one lock, short transactions)."""
 
-    def __init__(self, path: Path, agent: str, max_bytes: int = 256 << 20) -> None:
+    def __init__(
+        self, path: Path, agent: str, max_bytes: int = 256 << 20, max_events: int = MAX_PENDING_EVENTS
+    ) -> None:
         if max_bytes <= 0:
             raise ValueError(f"spool max_bytes must be positive, got {max_bytes}")
         self.path = Path(path)
+        self.max_events = max_events
         self.agent = agent
         self.max_bytes = max_bytes
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -97,6 +113,10 @@ class Spool:
             with self._tx() as db:
                 for stmt in SCHEMA:
                     db.execute(stmt)
+                cols = {r[1] for r in db.execute("PRAGMA table_info(batches)")}
+                if "priority" not in cols:  # a spool from before events
+                    db.execute("ALTER TABLE batches ADD COLUMN priority INTEGER NOT NULL DEFAULT 0")
+                db.execute("CREATE INDEX IF NOT EXISTS batches_order ON batches (priority DESC, seq)")
                 for key in COUNTERS:
                     db.execute(
                         "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
@@ -146,6 +166,45 @@ class Spool:
                 (float(result.get("ts") or time.time()), len(body), body),
             )
 
+    def put_events(self, events: Sequence[dict[str, Any]]) -> int:
+        """Commit received events (one transaction); beyond ``max_events`` pending they are
+        counted as dropped.  Returns how many were kept."""
+        if not events:
+            return 0
+        bodies = [json.dumps(e, ensure_ascii=False, separators=(",", ":"), allow_nan=False) for e in events]
+        with self._tx() as db:
+            room = self.max_events - int(db.execute("SELECT COUNT(*) FROM pending_events").fetchone()[0])
+            keep = bodies[: max(0, room)]
+            db.executemany(
+                "INSERT INTO pending_events (ts, bytes, body) VALUES (?, ?, ?)",
+                [(float(e.get("time") or time.time()), len(b), b)
+                 for e, b in zip(events, keep, strict=False)],
+            )
+            if len(keep) < len(bodies):
+                self._bump(db, "dropped_events", len(bodies) - len(keep))
+        return len(keep)
+
+    def seal_events(self, max_events: int = 1000) -> Batch | None:
+        """The oldest pending events as the next numbered batch, sent ahead of poll batches."""
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT id, body FROM pending_events ORDER BY id LIMIT ?", (max_events,)
+            ).fetchall()
+            if not rows:
+                return None
+            seq = self._meta(db, "next_seq")
+            body = self._body(seq, [], [text for _, text in rows])
+            created = time.time()
+            db.execute(
+                "INSERT INTO batches (seq, created, samples, bytes, body, priority)"
+                " VALUES (?, ?, 0, ?, ?, 1)",
+                (seq, created, len(body), body),
+            )
+            db.execute("DELETE FROM pending_events WHERE id <= ?", (rows[-1][0],))
+            self._bump(db, "next_seq", 1)
+            self._enforce_bound(db)
+        return Batch(seq, created, 0, body)
+
     def seal(self, max_samples: int = 500) -> Batch | None:
         """Turn the oldest pending results into the next numbered batch (one transaction)."""
         with self._tx() as db:
@@ -164,10 +223,11 @@ class Spool:
             self._enforce_bound(db)
         return Batch(seq, created, len(rows), body)
 
-    def _body(self, seq: int, samples: list[str]) -> bytes:
-        """The request body of a batch: the ingest contract, samples as committed."""
+    def _body(self, seq: int, samples: list[str], events: list[str] | None = None) -> bytes:
+        """The request body of a batch: the ingest contract, samples (and events) as committed."""
         head = f'"agent":{json.dumps(self.agent)},"epoch":{json.dumps(self.epoch)},"seq":{seq}'
-        return f'{{{head},"samples":[{",".join(samples)}]}}'.encode()
+        tail = f',"events":[{",".join(events)}]' if events else ""
+        return f'{{{head},"samples":[{",".join(samples)}]{tail}}}'.encode()
 
     def _enforce_bound(self, db: sqlite3.Connection) -> None:
         """Drop the oldest batches until the spool fits its bound; count what was dropped."""
@@ -209,7 +269,8 @@ class Spool:
             row = db.execute("SELECT created, body FROM batches WHERE seq = ?", (seq,)).fetchone()
             if row is None:
                 return []
-            samples = json.loads(bytes(row[1]))["samples"]
+            doc = json.loads(bytes(row[1]))
+            samples = doc["samples"] or doc.get("events") or []  # an events batch moves whole
             picked = {sample} if isinstance(sample, int) else set(sample or ())
             picked = {i for i in picked if 0 <= i < len(samples)}
             if picked and len(picked) < len(samples):
@@ -225,7 +286,7 @@ class Spool:
             else:
                 bad = samples
                 db.execute("DELETE FROM batches WHERE seq = ?", (seq,))
-            devices = sorted({str(x.get("device")) for x in bad})
+            devices = sorted({str(x.get("device")) for x in bad if x.get("device")})
             db.execute(
                 "INSERT INTO dead_letter (seq, created, moved, status, reason, samples, devices, body)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -251,9 +312,10 @@ class Spool:
             for (body,) in db.execute("SELECT body FROM dead_letter ORDER BY id").fetchall():
                 for x in json.loads(body):
                     text = json.dumps(x, ensure_ascii=False, separators=(",", ":"))
+                    table = "pending_events" if "kind" in x and "origin" in x else "pending"
                     db.execute(
-                        "INSERT INTO pending (ts, bytes, body) VALUES (?, ?, ?)",
-                        (float(x.get("ts") or time.time()), len(text), text),
+                        f"INSERT INTO {table} (ts, bytes, body) VALUES (?, ?, ?)",
+                        (float(x.get("ts") or x.get("time") or time.time()), len(text), text),
                     )
                     n += 1
             db.execute("DELETE FROM dead_letter")
@@ -264,7 +326,7 @@ class Spool:
         """Oldest batches first, skipping those already in flight."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT seq, created, samples, body FROM batches ORDER BY seq LIMIT ?",
+                "SELECT seq, created, samples, body FROM batches ORDER BY priority DESC, seq LIMIT ?",
                 (limit + len(exclude),),
             ).fetchall()
         return [Batch(r[0], r[1], r[2], bytes(r[3])) for r in rows if r[0] not in exclude][:limit]
@@ -286,6 +348,7 @@ class Spool:
             b = db.execute("SELECT COUNT(*), COALESCE(SUM(bytes), 0), MIN(created) FROM batches").fetchone()
             p = db.execute("SELECT COUNT(*), COALESCE(SUM(bytes), 0), MIN(ts) FROM pending").fetchone()
             dead_rows = db.execute("SELECT COUNT(*) FROM dead_letter").fetchone()[0]
+            n_events = db.execute("SELECT COUNT(*) FROM pending_events").fetchone()[0]
             meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
         oldest = min((t for t in (b[2], p[2]) if t is not None), default=None)
         return SpoolStats(
@@ -300,6 +363,8 @@ class Spool:
             dead_letter_rows=int(dead_rows),
             next_seq=int(meta["next_seq"]),
             epoch=self.epoch,
+            pending_events=int(n_events),
+            dropped_events=int(meta["dropped_events"]),
         )
 
     def close(self) -> None:

@@ -74,6 +74,7 @@ class AssignedDevice(BaseModel):
     tunnel_peers: tuple[str, ...] = ()  # those among this agent's own devices
     expected_peers: tuple[str, ...] = ()  # addresses of the tunnel peers, as the device reports them
     wan_end: bool = False  # ends a carrier circuit: pinged more often
+    wan_interfaces: tuple[str, ...] = ()  # its interfaces at those circuits' ends (reachability probe)
     # where the simulated province serves it (used with --sim-port only)
     sim_address: Annotated[str, Field(pattern=r"^(127\.34\.\d{1,3}\.\d{1,3})?$")] = ""
 
@@ -113,7 +114,7 @@ class Assignment(BaseModel):
         inv = Inventory(source=f"centre assignment of {self.agent}")
         inv.sites = {s.id: Site(**s.model_dump()) for s in self.sites}
         inv.credentials = {c.name: CredentialRef(**c.model_dump()) for c in self.credentials}
-        extra = ("expected_peers", "wan_end", "sim_address")
+        extra = ("expected_peers", "wan_end", "wan_interfaces", "sim_address")
         inv.devices = {d.name: Device(**d.model_dump(exclude=set(extra))) for d in self.devices}
         inv.agents = {self.agent: AgentDef(self.agent, self.agent_sites, self.token_env)}
         inv.portals = {p.id: Portal(**_tuples(p.model_dump())) for p in self.portals}
@@ -126,7 +127,7 @@ def assignment_of(inventory: Inventory, agent: str) -> Assignment:
     """The assignment of ``agent`` (a KeyError if the inventory has no such agent)."""
     adef = inventory.agents[agent]
     expected = topology.build(inventory).peers
-    wan = wan_ends(inventory)
+    wan = wan_interfaces(inventory)
     devices = sorted(inventory.devices_of_agent(agent), key=lambda d: d.name)
     mine = {d.name for d in devices}
     used = sorted({d.credential for d in devices if d.credential in inventory.credentials})
@@ -148,6 +149,7 @@ def assignment_of(inventory: Inventory, agent: str) -> Assignment:
                 },
                 expected_peers=tuple(inventory.devices[p].address for p in expected.get(d.name, ())),
                 wan_end=d.name in wan,
+                wan_interfaces=tuple(sorted(wan.get(d.name, ()))),
                 sim_address=inventory.sim_address(d.name),
             )
             for d in devices
@@ -179,10 +181,16 @@ def _fields(model: type[BaseModel], obj: object) -> dict[str, object]:
 
 def wan_ends(inventory: Inventory) -> set[str]:
     """Devices at an end of a carrier circuit (SDH, MSTP, a leased metro line): pinged more often."""
-    out: set[str] = set()
+    return set(wan_interfaces(inventory))
+
+
+def wan_interfaces(inventory: Inventory) -> dict[str, set[str]]:
+    """{device: its interfaces at a carrier circuit's end}: what the fast reachability probe reads."""
+    out: dict[str, set[str]] = {}
     for link in inventory.links.values():
         if link.kind in WAN_LINK_KINDS or link.circuit_id not in ("", "-"):
-            out.update((link.a.device, link.b.device))
+            for end in (link.a, link.b):
+                out.setdefault(end.device, set()).add(end.interface)
     return out
 
 

@@ -1,5 +1,5 @@
-"""The receivers of one agent, built from its inventory: what ``agent.py run`` will start
-(``--trap-listen``, ``--syslog-listen``; not wired in yet)."""
+"""The receivers of one agent, built from its inventory: what ``agent.py run`` starts with
+``--trap-listen`` / ``--syslog-listen`` (its events go to :mod:`probes.agent.events`)."""
 
 from __future__ import annotations
 
@@ -54,15 +54,22 @@ class EventService:
     _logged: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        sources = SourceMap(self.inventory, load_rules(self.profile_dir), self.sim)
+        self._rules = load_rules(self.profile_dir)
+        sources = SourceMap(self.inventory, self._rules, self.sim)
         self.pipeline = EventPipeline(sources, self.emit)
         self.traps = TrapReceiver(self.pipeline.on_trap,
-                                  communities=sorted({c.community for c in self.creds
-                                                      if c.version != "v3" and c.community}),
+                                  communities=_communities(self.creds),
                                   users=[c for c in self.creds if c.version == "v3"],
                                   engine_id=self.engine_id, admit=self.pipeline.admit,
                                   boots=next_boots(self.state_dir / "engine-boots") if self.state_dir else 1)
         self.syslog = SyslogReceiver(self.pipeline.on_syslog, admit=self.pipeline.admit)
+
+    def update(self, inventory: Inventory, creds: list[Credential]) -> None:
+        """The agent's devices changed (SIGHUP, a new assignment): senders and credentials follow;
+        the listening sockets, counters and flood control stay."""
+        self.inventory, self.creds = inventory, creds
+        self.pipeline.sources = SourceMap(inventory, self._rules, self.sim)
+        self.traps.set_credentials(_communities(creds), [c for c in creds if c.version == "v3"])
 
     async def start(self, trap_listen: str | None, syslog_listen: str | None,
                     flush_s: float = 5.0) -> None:
@@ -100,6 +107,10 @@ class EventService:
 
     def stats(self) -> dict[str, dict[str, int]]:
         return {"traps": dict(self.traps.stats), "syslog": dict(self.syslog.stats)}
+
+
+def _communities(creds: Iterable[Credential]) -> list[str]:
+    return sorted({c.community for c in creds if c.version != "v3" and c.community})
 
 
 __all__ = ["Event", "EventService", "credentials", "parse_listen"]

@@ -84,6 +84,16 @@ class TrapReceiver:
     def _uptime(self) -> int:
         return int(time.monotonic() - self._start)
 
+    def set_credentials(self, communities: Iterable[str], users: Iterable[Credential]) -> None:
+        """New accepted communities and v3 users (the agent's devices changed); the engine's
+        identity, boots and time stay, so senders need not discover it again."""
+        self.communities, self.users = list(communities), list(users)
+        self._communities = {c.encode() for c in self.communities}
+        self._creds = {c.user.encode(): c for c in self.users if c.version == "v3"}
+        self._engine = UsmEngine(self.engine_id, lambda: self.boots, self._uptime,
+                                 [UsmUser.create(c, self.engine_id) for c in self._creds.values()])
+        self._keys.clear()
+
     def receive(self, data: bytes, source: str) -> bytes | None:
         """Process one datagram; the reply to send back (inform Response, Report) or None."""
         self.stats["packets"] += 1

@@ -15,12 +15,19 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-import yaml
 
 from probes.sim import run_subprocess
 from probes.sim.control import send_fault
 from tests.agent.test_store_forward import assert_all_delivered_once_in_order, metric, polls_after
-from tests.support.processes import SNMP_SECRETS, TOKEN_ENV, Agent, Centre, wait_for, write_secrets
+from tests.support.processes import (
+    SNMP_SECRETS,
+    TOKEN_ENV,
+    Agent,
+    Centre,
+    wait_for,
+    write_secrets,
+    write_shipped_subset,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 CITY, COUNTY, UPLINK = "chaohu", "chaohu-lujiang", "sdh-chaohu"
@@ -31,21 +38,9 @@ POLL_EVERY = "2"  # the agents' override; > 1 s, the centre keys samples by whol
 
 def write_small_inventory(path: Path) -> Path:
     """Province, one city and one county; the province's agent and the city's agent."""
-    full = yaml.safe_load((ROOT / "inventory.yaml").read_text(encoding="utf-8"))
-    keep = {"anhui", CITY, COUNTY}
-    sites = [s for s in full["sites"] if s["id"] in keep]
-    devices = [dict(d, interval_s=INTERVAL_S) for d in full["devices"] if d["site"] in keep]
-    names = {d["name"] for d in devices}
-    for d in devices:
-        if "tunnel_peers" in d:
-            d["tunnel_peers"] = [p for p in d["tunnel_peers"] if p in names]
-    links = [ln for ln in full["links"] if {ln["a"].split(":")[0], ln["b"].split(":")[0]} <= names]
     agents = [{"name": "province", "token_env": PROVINCE_TOKEN_ENV, "sites": ["anhui"]},
               {"name": CITY, "token_env": TOKEN_ENV, "sites": [CITY, COUNTY]}]
-    doc = {"version": 1, "credentials": full["credentials"], "sites": sites, "devices": devices,
-           "links": links, "agents": agents}
-    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return path
+    return write_shipped_subset(path, {"anhui", CITY, COUNTY}, agents, INTERVAL_S)
 
 
 def devices_state(centre: Centre, token: str) -> dict[str, dict]:

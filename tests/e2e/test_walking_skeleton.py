@@ -16,10 +16,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import yaml
 
 from probes.sim import run_subprocess
-from tests.support.processes import SNMP_SECRETS, TOKEN_ENV, Agent, Centre, write_secrets
+from tests.support.processes import (
+    SNMP_SECRETS,
+    TOKEN_ENV,
+    Agent,
+    Centre,
+    write_secrets,
+    write_shipped_subset,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 INTERVAL = 3.0  # poll interval in this test (seconds); the logic is the production one
@@ -32,19 +38,8 @@ DEVICE = "lujiang-int-fw1"
 
 def small_inventory(path: Path) -> Path:
     """The province, one city and one of its counties, with every device and link among them."""
-    full = yaml.safe_load((ROOT / "inventory.yaml").read_text(encoding="utf-8"))
     keep = {"anhui", CITY, COUNTY}
-    sites = [s for s in full["sites"] if s["id"] in keep]
-    devices = [dict(d) for d in full["devices"] if d["site"] in keep]
-    names = {d["name"] for d in devices}
-    for d in devices:
-        if "tunnel_peers" in d:
-            d["tunnel_peers"] = [p for p in d["tunnel_peers"] if p in names]
-    links = [ln for ln in full["links"] if {ln["a"].split(":")[0], ln["b"].split(":")[0]} <= names]
-    doc = {"version": 1, "credentials": full["credentials"], "sites": sites, "devices": devices,
-           "links": links, "agents": [{"name": CITY, "token_env": TOKEN_ENV, "sites": sorted(keep)}]}
-    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return path
+    return write_shipped_subset(path, keep, [{"name": CITY, "token_env": TOKEN_ENV, "sites": sorted(keep)}])
 
 
 def prepare_centre(tmp_path: Path, prepare=None) -> tuple[Path, Path, Path, str, str]:  # noqa: ANN001

@@ -87,6 +87,12 @@ def test_standard_and_vendor_traps() -> None:
     hw = _note("1.3.6.1.4.1.2011.5.25.219.2.5.5", ("1.3.6.1.2.1.47.1.1.1.1.7.9", b"PWR2"))
     assert RULES["huawei-usg"].trap(hw).kind == "power-fault" and g.trap(hw) is None
     assert RULES["huawei-usg"].trap(_note("1.3.6.1.6.3.1.1.5.1")).kind == "cold-start"
+    # HUAWEI-ENTITY-TRAP-MIB fan group: .3 hwFanFail, .4 hwFanFailResume, .5 hwFanInvalid
+    fan = [_note(f"1.3.6.1.4.1.2011.5.25.219.2.6.{n}", ("1.3.6.1.2.1.47.1.1.1.1.7.31", b"FAN1"))
+           for n in (3, 4, 5)]
+    assert [(RULES["huawei-vrp"].trap(x).kind, RULES["huawei-vrp"].trap(x).subject) for x in fan] == [
+        ("fan-fault", "FAN1"), ("fan-ok", "FAN1"), ("fan-fault", "FAN1")]
+    assert RULES["huawei-vrp"].trap(fan[1]).clears == "fan-fault"
     tun = _note("1.3.6.1.4.1.99934.3.0.2", ("1.3.6.1.4.1.99934.2.2.1.2.3", "10.8.0.3"))
     assert (RULES["cipher-gateway"].trap(tun).kind, RULES["cipher-gateway"].trap(tun).subject) == (
         "tunnel-up", "10.8.0.3")

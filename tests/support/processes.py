@@ -64,6 +64,26 @@ def write_inventory(
     return save_inventory(path, full, sites, devices, links, agent, [site])
 
 
+def write_shipped_subset(
+    path: Path, keep: set[str], agents: list[dict[str, Any]], interval_s: int | None = None
+) -> Path:
+    """The shipped inventory's sites ``keep`` with every device and link among them (tunnel
+    peers trimmed to those kept) and the given ``agents``; ``interval_s`` for every device."""
+    full = yaml.safe_load((ROOT / "inventory.yaml").read_text(encoding="utf-8"))
+    sites = [s for s in full["sites"] if s["id"] in keep]
+    extra = {} if interval_s is None else {"interval_s": interval_s}
+    devices = [dict(d, **extra) for d in full["devices"] if d["site"] in keep]
+    names = {d["name"] for d in devices}
+    for d in devices:
+        if "tunnel_peers" in d:
+            d["tunnel_peers"] = [p for p in d["tunnel_peers"] if p in names]
+    links = [ln for ln in full["links"] if {ln["a"].split(":")[0], ln["b"].split(":")[0]} <= names]
+    doc = {"version": 1, "credentials": full["credentials"], "sites": sites, "devices": devices,
+           "links": links, "agents": agents}
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
 def save_inventory(
     path: Path, full: dict, sites: list, devices: list, links: list, agent: str, agent_sites: list[str]
 ) -> Path:

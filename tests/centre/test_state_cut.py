@@ -1,0 +1,114 @@
+"""Behind a confirmed cut, silence means unreachable within seconds, not after ``stale_after`` minutes."""
+
+from __future__ import annotations
+
+from nms import state
+from nms.state import StateConfig, age_out, apply_batch
+from tests.centre.helpers import T0, poll, small_inventory
+
+CFG = StateConfig(down_after=2, up_after=1, stale_factor=3.0, stale_min_s=180.0, cut_grace_s=10.0)
+CITY = ("hefei-rtr1", "hefei-fw1", "feidong-rtr1")
+
+
+class World:
+    def __init__(self, db) -> None:  # noqa: ANN001
+        self.db, self.inv, self.seq = db, small_inventory(), 0
+
+    def send(self, agent: str, polls: list[dict]) -> None:
+        self.seq += 1
+        assert apply_batch(self.db, agent, self.seq, polls, self.inv, CFG)
+
+    def cur(self, kind: str, subject: str) -> dict:
+        return state.current(self.db)[kind][subject]
+
+
+def test_silent_city_behind_a_confirmed_cut_is_unreachable_after_the_grace(centre_db) -> None:  # noqa: ANN001
+    w = World(centre_db)
+    w.send("prov", [poll("prov-rtr1", T0)])
+    w.send("hefei", [poll(d, T0) for d in CITY])
+    assert w.cur("link", "prov-hefei")["state"] == "up"
+    cut = poll("prov-rtr1", T0 + 30, oper={"POS1/0/0": "down"})
+    cut["confirm"] = "reachability: POS1/0/0 down"
+    w.send("prov", [cut])  # one confirming poll: the link is down at once
+    link = w.cur("link", "prov-hefei")
+    assert (link["state"], link["since"]) == ("down", T0 + 30)
+    assert age_out(centre_db, w.inv, T0 + 35, CFG) == 0  # within the grace: nothing yet
+    assert w.cur("device", "hefei-rtr1")["state"] == "up"
+    assert age_out(centre_db, w.inv, T0 + 41, CFG) > 0  # 11 s after the cut, long before 180 s
+    for name in CITY:
+        c = w.cur("device", name)
+        assert c["state"] == "unreachable" and c["since"] == T0 + 30, (name, c)
+        assert "link prov-hefei" in c["reason"]
+    assert w.cur("site", "hefei")["state"] != "up"
+    assert age_out(centre_db, w.inv, T0 + 46, CFG) == 0  # said once
+    back = poll("prov-rtr1", T0 + 60)
+    back["confirm"] = "trap link-up POS1/0/0"
+    w.send("prov", [back])
+    assert w.cur("link", "prov-hefei")["state"] == "up"  # the far end's silence predates its return
+    assert w.cur("device", "hefei-rtr1")["state"] == "unknown"  # reachable again, not heard yet
+    w.send("hefei", [poll(d, T0 + 61) for d in CITY])  # the city's agent replays
+    assert all(w.cur("device", d)["state"] == "up" for d in CITY)
+    assert w.cur("link", "prov-hefei")["state"] == "up"
+
+
+def test_a_device_heard_after_the_cut_stays_as_it_is(centre_db) -> None:  # noqa: ANN001
+    w = World(centre_db)
+    w.send("prov", [poll("prov-rtr1", T0)])
+    w.send("hefei", [poll(d, T0) for d in CITY])
+    for k in (1, 2):  # two ordinary polls: no confirmation needed either
+        w.send("prov", [poll("prov-rtr1", T0 + 10 * k, oper={"POS1/0/0": "down"})])
+    assert w.cur("link", "prov-hefei")["state"] == "down"
+    w.send("hefei", [poll("hefei-fw1", T0 + 25)])  # a path the inventory does not know
+    age_out(centre_db, w.inv, T0 + 45, CFG)
+    assert w.cur("device", "hefei-fw1")["state"] == "up"
+    assert w.cur("device", "hefei-rtr1")["state"] == "unreachable"
+
+
+def test_no_cut_no_early_aging(centre_db) -> None:  # noqa: ANN001
+    w = World(centre_db)
+    w.send("prov", [poll("prov-rtr1", T0)])
+    w.send("hefei", [poll(d, T0) for d in CITY])
+    assert age_out(centre_db, w.inv, T0 + 170, CFG) == 0  # silent, but nothing is cut
+    assert w.cur("device", "hefei-rtr1")["state"] == "up"
+
+
+def test_a_spool_replayed_after_the_restore_does_not_cut_the_link_again(centre_db) -> None:  # noqa: ANN001
+    w = World(centre_db)
+    w.send("prov", [poll("prov-rtr1", T0)])
+    w.send("hefei", [poll(d, T0) for d in CITY])
+    cut = poll("prov-rtr1", T0 + 30, oper={"POS1/0/0": "down"})
+    cut["confirm"] = "trap link-down POS1/0/0"
+    w.send("prov", [cut])
+    age_out(centre_db, w.inv, T0 + 45, CFG)
+    back = poll("prov-rtr1", T0 + 90)
+    back["confirm"] = "reachability: POS1/0/0 up"
+    w.send("prov", [back])
+    # the city's spool: what its end saw during the cut, then after the restore
+    during = poll("hefei-rtr1", T0 + 35, oper={"POS1/0/0": "down"})
+    during["confirm"] = "reachability: POS1/0/0 down"
+    w.send("hefei", [during, *(poll(d, T0 + 35) for d in CITY[1:])])
+    assert w.cur("link", "prov-hefei")["state"] == "up"  # old news from the spool, not a new cut
+    w.send("hefei", [poll(d, T0 + 95) for d in CITY])
+    assert w.cur("link", "prov-hefei")["state"] == "up"
+    changes = state.events(centre_db, kind="link", subject="prov-hefei")[::-1]  # oldest first
+    assert [(e["from"], e["to"]) for e in changes] == [("unknown", "up"), ("up", "down"), ("down", "up")]
+    # a cut seen at that end after the restore is a cut again
+    w.send("hefei", [poll("hefei-rtr1", T0 + 100, oper={"POS1/0/0": "down"})])
+    w.send("hefei", [poll("hefei-rtr1", T0 + 105, oper={"POS1/0/0": "down"})])
+    assert w.cur("link", "prov-hefei")["state"] == "down"
+
+
+def test_a_confirming_poll_decides_a_tunnel_at_once(centre_db) -> None:  # noqa: ANN001
+    from tests.centre.test_state_tunnels import Cipher, row
+
+    c = Cipher(centre_db)
+    c.poll(row("prov-cipher1"), row("feidong-cipher1"))
+    c.poll(row("prov-cipher1"), row("feidong-cipher1", up=False))  # an ordinary poll: not yet
+    assert c.tunnels()["hefei-cipher1>feidong-cipher1"] == ("up", None)
+    c.poll(row("prov-cipher1"), row("feidong-cipher1"))  # back up: the run of downs is broken
+    c.seq += 1
+    c.t += 5
+    p = poll(c.device, c.t) | {"tunnels": [row("prov-cipher1"), row("feidong-cipher1", up=False)],
+                               "confirm": "trap tunnel-down 10.0.1.3"}
+    assert apply_batch(centre_db, "hefei", c.seq, [p], c.inv, StateConfig(2, 1))
+    assert c.tunnels()["hefei-cipher1>feidong-cipher1"] == ("down", "no SA")
