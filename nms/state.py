@@ -402,10 +402,14 @@ def apply_tunnels(
                 m.observe(s, "unknown", "no SA (not an expected peer)", ts, step, confirm)
 
 
-def settle_own(m: Machine) -> None:
-    """Directly observed subjects whose own state changed: their state follows (for now)."""
-    for s in m.subjects.values():
-        if s.changed_at is not None and s.kind in ("interface", "tunnel"):
+def settle_own(m: Machine, old_news: Mapping[tuple[str, str], Subject] | None = None) -> None:
+    """Directly observed subjects whose own state changed: their state follows (for now).
+
+    Not a link end whose *down* is old news (:func:`old_news_ends`): :func:`derive` shows
+    it the far end's state until its own next poll.
+    """
+    for key, s in m.subjects.items():
+        if s.changed_at is not None and s.kind in ("interface", "tunnel") and key not in (old_news or {}):
             m.set_state(s, s.own, s.own_reason, s.changed_at)
 
 
@@ -434,11 +438,18 @@ def _tunnel_between(
     return None
 
 
-def _follow_device(m: Machine, dev: Subject | None, subs: Iterable[Subject], ts: float) -> None:
+def _follow_device(
+    m: Machine,
+    dev: Subject | None,
+    subs: Iterable[Subject],
+    ts: float,
+    old_news: Mapping[tuple[str, str], Subject] | None = None,
+) -> None:
     """A device's interfaces and tunnels show their own state only while the device answers.
 
     Down: ``unknown`` (``device X down``); unreachable: the device's state and reason;
-    not heard from: ``unknown``.  They return with the next good poll.
+    not heard from: ``unknown``.  They return with the next good poll.  A link end whose
+    *down* is old news (``old_news``: end -> far end) shows the far end's state meanwhile.
     """
     if dev is None:
         return
@@ -453,6 +464,11 @@ def _follow_device(m: Machine, dev: Subject | None, subs: Iterable[Subject], ts:
         st, reason = "unknown", f"no SNMP data from device {name}"
     else:
         for s in subs:
+            far = (old_news or {}).get((s.kind, s.subject))
+            if far is not None:
+                reason = f"last seen down before {far.subject} came back up; its next poll decides"
+                m.set_state(s, far.state, reason, far.since or ts)
+                continue
             at = s.changed_at if s.changed_at is not None else (dev.changed_at or ts)
             m.set_state(s, s.own, s.own_reason, at)
         return
@@ -480,6 +496,34 @@ def _outdated(itf: Subject, other: Subject | None) -> bool:
         and itf.last_ts is not None
         and itf.last_ts < other.since
     )
+
+
+def old_news_ends(m: Machine, inventory: Inventory | None) -> dict[tuple[str, str], Subject]:
+    """Link ends whose *down* is old news: last seen before the far end came back up, while
+    the far end's device answers (a cut city's spool replayed after the link returned).
+
+    Shown as the far end until their own next poll, so a replayed loss of signal pages no one
+    (``sdh-defect`` has no grace) and counts as no change; a down polled after the far end's
+    return is a cut again.  Maps each such end to its far end.
+    """
+    out: dict[tuple[str, str], Subject] = {}
+    if inventory is None:
+        return out
+    for link in inventory.links.values():
+        keys = [("interface", subjects.interface(e.device, e.interface)) for e in (link.a, link.b)]
+        itfs = [m.subjects.get(k) for k in keys]
+        for key, itf, other, far in (
+            (keys[0], itfs[0], itfs[1], link.b.device),
+            (keys[1], itfs[1], itfs[0], link.a.device),
+        ):
+            if (
+                itf is not None
+                and itf.own == "down"
+                and _outdated(itf, other)
+                and _live(m.subjects.get(("device", far)))
+            ):
+                out[key] = other  # type: ignore[assignment]
+    return out
 
 
 def _link_states(
@@ -560,6 +604,7 @@ def derive(m: Machine, inventory: Inventory | None, ts: float) -> None:
     # reachability from the provincial centre over links and site LANs (one network) not down
     down = {name for name, s in devices.items() if s.own == "down"}
     lost = topo.behind(down, blocked)
+    old_news = old_news_ends(m, inventory)
 
     for name, s in devices.items():
         at = when[name] or stamp
@@ -567,7 +612,7 @@ def derive(m: Machine, inventory: Inventory | None, ts: float) -> None:
             m.set_state(s, "unreachable", f"parent down: {lost[name]}", at)
         else:
             m.set_state(s, s.own, s.own_reason, at)
-        _follow_device(m, s, subs.get(name, ()), stamp)
+        _follow_device(m, s, subs.get(name, ()), stamp, old_news)
 
     for link in inventory.links.values():
         st, reason = link_state[link.id]
@@ -737,7 +782,7 @@ def apply_batch(
         m = load(db, config)
         for poll in sorted(polls, key=lambda p: p["ts"]):
             apply_poll(m, poll, inventory)
-        settle_own(m)
+        settle_own(m, old_news_ends(m, inventory))
         ts = max((float(p["ts"]) for p in polls), default=time.time() if now is None else now)
         derive(m, inventory, ts)
         save(db, m)

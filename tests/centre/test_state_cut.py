@@ -112,3 +112,30 @@ def test_a_confirming_poll_decides_a_tunnel_at_once(centre_db) -> None:  # noqa:
                                "confirm": "trap tunnel-down 10.0.1.3"}
     assert apply_batch(centre_db, "hefei", c.seq, [p], c.inv, StateConfig(2, 1))
     assert c.tunnels()["hefei-cipher1>feidong-cipher1"] == ("down", "no SA")
+
+
+def test_a_replayed_down_at_the_city_end_is_not_shown_or_recorded_as_that_port_down(centre_db) -> None:  # noqa: ANN001
+    """The city end's own loss of signal from the spool is old news too: the port shows its far
+    end's state (no sdh-defect page, which has no grace) and no down/up pair enters its history."""
+    w = World(centre_db)
+    w.send("prov", [poll("prov-rtr1", T0)])
+    w.send("hefei", [poll(d, T0) for d in CITY])
+    cut = poll("prov-rtr1", T0 + 30, oper={"POS1/0/0": "down"})
+    cut["confirm"] = "trap link-down POS1/0/0"
+    w.send("prov", [cut])
+    back = poll("prov-rtr1", T0 + 90)
+    back["confirm"] = "reachability: POS1/0/0 up"
+    w.send("prov", [back])
+    during = poll("hefei-rtr1", T0 + 35, oper={"POS1/0/0": "down"})
+    during["confirm"] = "reachability: POS1/0/0 down"
+    w.send("hefei", [during, *(poll(d, T0 + 35) for d in CITY[1:])])
+    port = w.cur("interface", "hefei-rtr1:POS1/0/0")
+    assert port["state"] == "up" and "next poll decides" in (port["reason"] or "")
+    w.send("hefei", [poll(d, T0 + 95) for d in CITY])  # its own fresh poll: up, and it decides
+    assert w.cur("interface", "hefei-rtr1:POS1/0/0")["state"] == "up"
+    changes = state.events(centre_db, kind="interface", subject="hefei-rtr1:POS1/0/0")
+    assert not any(e["to"] == "down" for e in changes), changes
+    # a down polled at that end after the restore is that port down again
+    w.send("hefei", [poll("hefei-rtr1", T0 + 100, oper={"POS1/0/0": "down"})])
+    w.send("hefei", [poll("hefei-rtr1", T0 + 105, oper={"POS1/0/0": "down"})])
+    assert w.cur("interface", "hefei-rtr1:POS1/0/0")["state"] == "down"
