@@ -499,8 +499,9 @@ def _outdated(itf: Subject, other: Subject | None) -> bool:
 
 
 def old_news_ends(m: Machine, inventory: Inventory | None) -> dict[tuple[str, str], Subject]:
-    """Link ends whose *down* is old news: last seen before the far end came back up, while
-    the far end's device answers (a cut city's spool replayed after the link returned).
+    """Link ends and tunnels whose *down* is old news: last seen before the far end (the reverse
+    tunnel) came back up, while its device answers (a cut city's spool replayed after the link
+    returned).
 
     Shown as the far end until their own next poll, so a replayed loss of signal pages no one
     (``sdh-defect`` has no grace) and counts as no change; a down polled after the far end's
@@ -523,6 +524,17 @@ def old_news_ends(m: Machine, inventory: Inventory | None) -> dict[tuple[str, st
                 and _live(m.subjects.get(("device", far)))
             ):
                 out[key] = other  # type: ignore[assignment]
+    # likewise a tunnel whose "no SA" predates its reverse tunnel's return (the far cipher
+    # machine, live, sees the tunnel up again since then)
+    for (kind, subj), t in m.subjects.items():
+        if kind != "tunnel" or t.own != "down":
+            continue
+        parsed = subjects.Subject.parse(kind, subj)
+        if not parsed.part:
+            continue
+        reverse = m.subjects.get(("tunnel", subjects.tunnel(parsed.part, parsed.name)))
+        if _outdated(t, reverse) and _live(m.subjects.get(("device", parsed.part))):
+            out[(kind, subj)] = reverse  # type: ignore[assignment]
     return out
 
 

@@ -9,6 +9,8 @@ import os
 import re
 import time
 
+import pytest
+
 from nms import audit
 from nms.inventory_changes import ACTION
 from nms.schema import open_migrated
@@ -21,6 +23,7 @@ from tests.support.processes import SNMP_SECRETS, Agent, Centre, wait_for
 PICK_UP_S = 120.0
 
 
+@pytest.mark.slow  # long end-to-end scenario: CI's slow tier (make test-slow)
 def test_device_added_to_a_county_is_polled_within_two_minutes_without_restart(tmp_path, monkeypatch):
     for key, value in SNMP_SECRETS.items():
         monkeypatch.setenv(key, value)

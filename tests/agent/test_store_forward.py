@@ -236,6 +236,7 @@ def test_management_addresses_are_refused_per_device_without_crashing(tmp_path, 
     assert f'nms_agent_devices{{state="not_polled"}} {float(len(devices))}' in text
 
 
+@pytest.mark.slow  # long end-to-end scenario: CI's slow tier (make test-slow)
 def test_dead_and_slow_devices_do_not_hold_up_the_others(tmp_path, province):
     """A device that stops answering backs off and is reported down; a slow one delays only itself."""
     centre: Centre = province["centre"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from nms.configs import job, store
 from nms.configs.credentials import SshCredential
 from nms.configs.fetch import Limits, Target
@@ -18,6 +20,7 @@ def _config(name: str) -> str:
             f" description uplink of {name}\n#\nreturn\n")
 
 
+@pytest.mark.slow  # long end-to-end scenario: CI's slow tier (make test-slow)
 def test_thirty_devices_one_hanging(tmp_path: Path, db, vrp_sim) -> None:
     devices = []
     for i in range(30):

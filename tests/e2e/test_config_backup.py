@@ -18,6 +18,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
 import yaml
 
 from nms.alerts import store as alerts_store
@@ -59,6 +60,7 @@ def api(centre: Centre, token: str, path: str) -> dict | list:
         return json.loads(resp.read())
 
 
+@pytest.mark.slow  # long end-to-end scenario: CI's slow tier (make test-slow)
 def test_serve_backs_up_the_simulated_province_and_alerts_on_a_config_change(tmp_path: Path) -> None:
     inv_path = inventory(tmp_path / "inventory.yaml")
     secrets = secrets_file(tmp_path / "secrets.env")

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from probes.common.assignment import decode
 from tests.conftest import free_port
 from tests.support.processes import ROOT, stop_process, wait_for
@@ -32,6 +34,7 @@ def _agent_pid(data_dir: Path) -> int | None:
     return None
 
 
+@pytest.mark.slow  # long end-to-end scenario: CI's slow tier (make test-slow)
 def test_demo_agents_pull_their_assignment_without_an_inventory(tmp_path):
     data_dir = tmp_path / "demo"
     cmd = [

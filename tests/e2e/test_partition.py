@@ -92,6 +92,7 @@ def partitioned(tmp_path: Path):
         centre.stop()
 
 
+@pytest.mark.slow  # long end-to-end scenario: CI's slow tier (make test-slow)
 def test_a_cut_uplink_silences_the_city_agent_and_the_spool_replays_once(partitioned):
     p = partitioned
     centre, viewer, city = p["centre"], p["viewer"], p["city"]

@@ -62,6 +62,7 @@ def wait(centre, token, agent, test, what: str, timeout: float) -> tuple[float, 
     raise AssertionError(f"{what}: not within {timeout:.0f}s; last {last}")
 
 
+@pytest.mark.slow  # long end-to-end scenario: CI's slow tier (make test-slow)
 def test_discrepancies_appear_within_one_address_poll_and_go_when_cleared(province):
     sim, centre, agent, token = province
     routers = 6  # routers and firewalls of the small province report at least

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from probes.sim import run_subprocess
@@ -41,6 +42,7 @@ def _fault(control: str, *args: str) -> None:
     assert out.returncode == 0, out.stderr
 
 
+@pytest.mark.slow  # long end-to-end scenario: CI's slow tier (make test-slow)
 def test_sim_portal_faults_reach_the_centre_as_one_alert_each(tmp_path: Path) -> None:
     inv = inventory(tmp_path / "inventory.yaml")
     secrets_file = write_secrets(tmp_path / "secrets.env")

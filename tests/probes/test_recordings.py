@@ -165,6 +165,7 @@ def _check_all(port: int, communities: list[str], **kw) -> None:
     assert set(generic) <= no_oid, sorted(set(generic) - no_oid)
 
 
+@pytest.mark.slow  # long end-to-end scenario: CI's slow tier (make test-slow)
 def test_testbed_recordings_poll_and_get_a_vendor_profile(snmpsim):
     lib = sorted(p.name.removesuffix(".snmprec") for p in LIBRENMS.glob("*.snmprec") if "@" not in p.name)
     sd = []
