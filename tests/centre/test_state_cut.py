@@ -139,3 +139,31 @@ def test_a_replayed_down_at_the_city_end_is_not_shown_or_recorded_as_that_port_d
     w.send("hefei", [poll("hefei-rtr1", T0 + 100, oper={"POS1/0/0": "down"})])
     w.send("hefei", [poll("hefei-rtr1", T0 + 105, oper={"POS1/0/0": "down"})])
     assert w.cur("interface", "hefei-rtr1:POS1/0/0")["state"] == "down"
+
+
+def test_a_replayed_no_sa_is_old_news_once_the_reverse_tunnel_is_back(centre_db) -> None:  # noqa: ANN001
+    """The city's cipher machine's "no SA" from its spool, dated before the province's machine
+    saw the tunnel return, is not shown (its hold counts from that old time, so it would page
+    at once) and enters no history; a "no SA" polled after the return is a tunnel down."""
+    from tests.centre.test_state_tunnels import cipher_inventory, row
+
+    inv, seq = cipher_inventory(), iter(range(1, 100))
+    tunnel = "hefei-cipher1>prov-cipher1"
+
+    def send(agent: str, device: str, ts: float, peer: str, up: bool, confirm: bool = False) -> None:
+        p = poll(device, ts) | {"tunnels": [row(peer, up=up)]}
+        if confirm:
+            p["confirm"] = "reachability"
+        assert apply_batch(centre_db, agent, next(seq), [p], inv, CFG)
+
+    send("prov", "prov-cipher1", T0, "hefei-cipher1", True)
+    send("hefei", "hefei-cipher1", T0, "prov-cipher1", True)
+    send("prov", "prov-cipher1", T0 + 30, "hefei-cipher1", False, confirm=True)  # the cut
+    send("prov", "prov-cipher1", T0 + 90, "hefei-cipher1", True, confirm=True)  # back
+    send("hefei", "hefei-cipher1", T0 + 35, "prov-cipher1", False, confirm=True)  # replayed
+    assert state.current(centre_db)["tunnel"][tunnel]["state"] == "up"
+    send("hefei", "hefei-cipher1", T0 + 95, "prov-cipher1", True)
+    assert state.current(centre_db)["tunnel"][tunnel]["state"] == "up"
+    assert not any(e["to"] == "down" for e in state.events(centre_db, kind="tunnel", subject=tunnel))
+    send("hefei", "hefei-cipher1", T0 + 100, "prov-cipher1", False, confirm=True)  # after the return
+    assert state.current(centre_db)["tunnel"][tunnel]["state"] == "down"
