@@ -21,6 +21,19 @@ class World:
     def cur(self, kind: str, subject: str) -> dict:
         return state.current(self.db)[kind][subject]
 
+    def cut_restore_then_replay(self, age: bool = False) -> None:
+        """prov-hefei cut at T0+30 and back at T0+90 (both confirmed at the province end), then
+        the city's spool: what its end saw during the cut (T0+35), delivered after the restore."""
+        self.send("prov", [poll("prov-rtr1", T0)])
+        self.send("hefei", [poll(d, T0) for d in CITY])
+        cut = poll("prov-rtr1", T0 + 30, oper={"POS1/0/0": "down"}) | {"confirm": "trap link-down"}
+        self.send("prov", [cut])
+        if age:
+            age_out(self.db, self.inv, T0 + 45, CFG)
+        self.send("prov", [poll("prov-rtr1", T0 + 90) | {"confirm": "reachability: POS1/0/0 up"}])
+        during = poll("hefei-rtr1", T0 + 35, oper={"POS1/0/0": "down"}) | {"confirm": "reachability: down"}
+        self.send("hefei", [during, *(poll(d, T0 + 35) for d in CITY[1:])])
+
 
 def test_silent_city_behind_a_confirmed_cut_is_unreachable_after_the_grace(centre_db) -> None:  # noqa: ANN001
     w = World(centre_db)
@@ -74,19 +87,7 @@ def test_no_cut_no_early_aging(centre_db) -> None:  # noqa: ANN001
 
 def test_a_spool_replayed_after_the_restore_does_not_cut_the_link_again(centre_db) -> None:  # noqa: ANN001
     w = World(centre_db)
-    w.send("prov", [poll("prov-rtr1", T0)])
-    w.send("hefei", [poll(d, T0) for d in CITY])
-    cut = poll("prov-rtr1", T0 + 30, oper={"POS1/0/0": "down"})
-    cut["confirm"] = "trap link-down POS1/0/0"
-    w.send("prov", [cut])
-    age_out(centre_db, w.inv, T0 + 45, CFG)
-    back = poll("prov-rtr1", T0 + 90)
-    back["confirm"] = "reachability: POS1/0/0 up"
-    w.send("prov", [back])
-    # the city's spool: what its end saw during the cut, then after the restore
-    during = poll("hefei-rtr1", T0 + 35, oper={"POS1/0/0": "down"})
-    during["confirm"] = "reachability: POS1/0/0 down"
-    w.send("hefei", [during, *(poll(d, T0 + 35) for d in CITY[1:])])
+    w.cut_restore_then_replay(age=True)
     assert w.cur("link", "prov-hefei")["state"] == "up"  # old news from the spool, not a new cut
     w.send("hefei", [poll(d, T0 + 95) for d in CITY])
     assert w.cur("link", "prov-hefei")["state"] == "up"
@@ -118,17 +119,7 @@ def test_a_replayed_down_at_the_city_end_is_not_shown_or_recorded_as_that_port_d
     """The city end's own loss of signal from the spool is old news too: the port shows its far
     end's state (no sdh-defect page, which has no grace) and no down/up pair enters its history."""
     w = World(centre_db)
-    w.send("prov", [poll("prov-rtr1", T0)])
-    w.send("hefei", [poll(d, T0) for d in CITY])
-    cut = poll("prov-rtr1", T0 + 30, oper={"POS1/0/0": "down"})
-    cut["confirm"] = "trap link-down POS1/0/0"
-    w.send("prov", [cut])
-    back = poll("prov-rtr1", T0 + 90)
-    back["confirm"] = "reachability: POS1/0/0 up"
-    w.send("prov", [back])
-    during = poll("hefei-rtr1", T0 + 35, oper={"POS1/0/0": "down"})
-    during["confirm"] = "reachability: POS1/0/0 down"
-    w.send("hefei", [during, *(poll(d, T0 + 35) for d in CITY[1:])])
+    w.cut_restore_then_replay()
     port = w.cur("interface", "hefei-rtr1:POS1/0/0")
     assert port["state"] == "up" and "next poll decides" in (port["reason"] or "")
     w.send("hefei", [poll(d, T0 + 95) for d in CITY])  # its own fresh poll: up, and it decides
