@@ -34,14 +34,25 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         db.execute("ALTER TABLE audit_log ADD COLUMN site TEXT")
     db.execute("CREATE INDEX IF NOT EXISTS audit_log_ts ON audit_log(ts)")
     db.execute("CREATE INDEX IF NOT EXISTS audit_log_target ON audit_log(target)")
-    db.execute(
-        """CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
-           BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"""
-    )
-    db.execute(
-        """CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
-           BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"""
-    )
+    if db.engine == "postgresql":
+        db.execute(
+            """CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger AS $$
+               BEGIN RAISE EXCEPTION 'audit_log is append-only'
+                     USING ERRCODE = 'integrity_constraint_violation';
+               END $$ LANGUAGE plpgsql"""
+        )
+        for op in ("update", "delete"):
+            db.execute(f"DROP TRIGGER IF EXISTS audit_log_no_{op} ON audit_log")
+            db.execute(
+                f"""CREATE TRIGGER audit_log_no_{op} BEFORE {op.upper()} ON audit_log
+                    FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"""
+            )
+        return
+    for op in ("update", "delete"):
+        db.execute(
+            f"""CREATE TRIGGER IF NOT EXISTS audit_log_no_{op} BEFORE {op.upper()} ON audit_log
+               BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"""
+        )
 
 
 def _dump(value: Any) -> str | None:

@@ -21,7 +21,7 @@ from cryptography import x509
 
 from nms import clockskew, schema, state
 from nms.config import Settings
-from nms.db import DATABASES
+from nms.db import DATABASES, memory
 from nms.init import secret_variables, secrets_file, settings_from
 from probes.common.inventory import InventoryError, load_inventory
 from probes.common.inventory_model import Inventory
@@ -72,9 +72,9 @@ def check_data_dir(path: Path) -> Check:
 
 def expected_columns(name: str) -> dict[str, set[str]]:
     """Tables and columns a current database ``name`` has: made afresh in memory."""
-    db = sqlite_utils.Database(memory=True)
+    db = memory(name)
     schema.create_schema(db, name)
-    return {t: {c.name for c in db[t].columns} for t in db.table_names()}
+    return {t: set(db.columns(t)) for t in db.table_names()}
 
 
 def check_database(settings: Settings, name: str) -> Check:

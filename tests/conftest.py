@@ -30,10 +30,45 @@ def testbed() -> Path:
     return TESTBED
 
 
+# Test areas whose tests run on both database engines: each test using ``settings`` (or
+# ``database_url``) runs as ``[sqlite]`` and ``[postgresql]``; the PostgreSQL variants carry
+# the ``pg`` mark and run as their own tier (``make test-pg``, CI), all in one cluster.
+ENGINE_AREAS = ("centre", "ipam", "alerts", "auth")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "db_engine" not in metafunc.fixturenames:
+        return
+    parts = Path(str(metafunc.definition.path)).resolve().relative_to(ROOT / "tests").parts
+    if len(parts) > 1 and parts[0] in ENGINE_AREAS:
+        metafunc.parametrize(
+            "db_engine", ["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)], indirect=True
+        )
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def db_engine(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` unless the test's area runs on both engines (then parametrised)."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def database_url(db_engine: str, request: pytest.FixtureRequest):
+    """Empty for SQLite files; a fresh, empty PostgreSQL database of the test's own otherwise."""
+    if db_engine == "sqlite":
+        yield ""
+        return
+    yield request.getfixturevalue("pg_url")
+    from nms.dbpg import close_pools
+
+    close_pools()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
     """A data directory of the test's own and no inventory (areas needing one override this)."""
-    return Settings(data_dir=tmp_path / "var", inventory_path=tmp_path / "no-inventory.yaml", testing=True)
+    return Settings(data_dir=tmp_path / "var", inventory_path=tmp_path / "no-inventory.yaml", testing=True,
+                    database_url=database_url)
 
 
 @pytest.fixture
