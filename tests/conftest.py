@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,31 @@ def metrics_db(settings: Settings):
     db = open_migrated(settings, "metrics")
     yield db
     db.conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """One throwaway PostgreSQL cluster for the whole session (tests/support/pgcluster.py).
+
+    PostgreSQL not installed: the tests skip, which fails the run under ``CI=true``
+    (tests/support/ci_skips.py), as for the other real engines.
+    """
+    pytest.importorskip("psycopg", reason="psycopg not installed (pip install -r requirements.txt)")
+    from tests.support.pgcluster import PgCluster, PgUnavailable
+
+    try:
+        cluster = PgCluster.start()
+    except PgUnavailable as e:
+        pytest.skip(str(e))
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, empty database of this test's own in the session's cluster; dropped afterwards."""
+    from tests.support.pgcluster import database_of, fresh_database_url
+
+    url = fresh_database_url(pg_cluster, request.node.name)
+    yield url
+    pg_cluster.drop_database(database_of(url))

@@ -1,0 +1,128 @@
+"""The throwaway PostgreSQL cluster the database layer's tests run on (tests/support/pgcluster.py)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+from pathlib import Path
+
+import pytest
+
+psycopg = pytest.importorskip("psycopg")
+
+from tests.support.pgcluster import (  # noqa: E402
+    PgCluster,
+    PgUnavailable,
+    database_of,
+    fresh_database_url,
+)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return not Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(") ", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _refused(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return True
+    return False
+
+
+def test_cluster_takes_connections_on_loopback_only(pg_cluster: PgCluster) -> None:
+    with psycopg.connect(pg_cluster.url()) as conn:
+        version = conn.execute("SHOW server_version").fetchone()[0]
+        listen = conn.execute("SHOW listen_addresses").fetchone()[0]
+        fsync = conn.execute("SHOW fsync").fetchone()[0]
+    assert version.startswith("15."), version
+    assert listen == "127.0.0.1"
+    assert fsync == "off"  # the test cluster trades durability for speed
+    assert pg_cluster.url("x") == f"postgresql://postgres@127.0.0.1:{pg_cluster.port}/x"
+
+
+def test_fresh_databases_are_isolated(pg_cluster: PgCluster, pg_url: str) -> None:
+    other = fresh_database_url(pg_cluster, "test_fresh_databases_are_isolated")
+    assert database_of(other) != database_of(pg_url)
+    try:
+        with psycopg.connect(pg_url, autocommit=True) as a, psycopg.connect(other, autocommit=True) as b:
+            a.execute("CREATE TABLE only_in_a (x int)")
+            assert a.execute("SELECT to_regclass('only_in_a')").fetchone()[0] == "only_in_a"
+            assert b.execute("SELECT to_regclass('only_in_a')").fetchone()[0] is None
+            # Advisory locks are per database (why a database per test, not a schema per test).
+            assert a.execute("SELECT pg_try_advisory_lock(19)").fetchone()[0] is True
+            assert b.execute("SELECT pg_try_advisory_lock(19)").fetchone()[0] is True
+    finally:
+        pg_cluster.drop_database(database_of(other))
+    with pytest.raises(psycopg.OperationalError, match="does not exist"):
+        psycopg.connect(other).close()
+
+
+def test_database_names_are_made_safe_and_unique(pg_cluster: PgCluster) -> None:
+    name = 'test[Weird "name"; DROP DATABASE postgres]' + "x" * 80
+    urls = [fresh_database_url(pg_cluster, name) for _ in range(2)]
+    try:
+        names = [database_of(u) for u in urls]
+        assert names[0] != names[1]
+        assert all(len(n) <= 63 and n.replace("_", "").isalnum() for n in names), names
+        for url in urls:
+            with psycopg.connect(url) as conn:
+                assert conn.execute("SELECT current_database()").fetchone()[0] == database_of(url)
+    finally:
+        for url in urls:
+            pg_cluster.drop_database(database_of(url))
+
+
+def test_stop_leaves_no_postgres_behind() -> None:
+    cluster = PgCluster.start(durable=True)
+    conn = None
+    try:
+        conn = psycopg.connect(cluster.url(), autocommit=True)
+        assert conn.execute("SHOW fsync").fetchone()[0] == "on"
+        pid = int((cluster.data / "postmaster.pid").read_text().split("\n", 1)[0])
+        children = _children(pid)
+        assert children, "a running postmaster has background workers"
+        cluster.stop()  # with a session still open: fast shutdown ends it
+    finally:
+        cluster.stop()
+        if conn is not None:
+            conn.close()
+    assert not _alive(pid)
+    assert not [c for c in children if _alive(c)]
+    assert _refused(cluster.port)
+    assert not cluster.root.exists()
+    cluster.stop()  # idempotent
+
+
+def test_failed_start_cleans_up() -> None:
+    base = Path(tempfile.mkdtemp(prefix="nms-pgfail-"))
+    os.chmod(base, 0o755)  # the postgres user must reach it
+    try:
+        with pytest.raises(RuntimeError, match="max_connections"):
+            PgCluster.start(base, max_connections=0)  # the postmaster refuses the setting
+        assert list(base.iterdir()) == []
+    finally:
+        shutil.rmtree(base)
+
+
+def test_missing_binaries_are_named(tmp_path: Path) -> None:
+    with pytest.raises(PgUnavailable, match="initdb, pg_ctl, postgres missing"):
+        PgCluster.start(bin_dir=tmp_path)

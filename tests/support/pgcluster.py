@@ -1,0 +1,289 @@
+"""A throwaway PostgreSQL 15 cluster on a free loopback port, for tests and benches.
+
+PostgreSQL refuses to run as root, so when the tests run as root the cluster's binaries
+run as the ``postgres`` user (``runuser``) in a directory of the cluster's own, given to
+``postgres``; as any other user they run as that user.  The cluster listens on 127.0.0.1
+only, trusts loopback connections only (its socket directory is private to its owner),
+and by default trades durability for speed (``fsync=off`` and friends: a test's data need
+not survive a power cut); ``durable=True`` keeps PostgreSQL's defaults for benches.
+
+Per-test isolation is one fresh database per test (:func:`fresh_database_url`): measured
+on this machine, ``CREATE DATABASE ... TEMPLATE template0`` takes about as long as a fresh
+schema, and only a database isolates completely (advisory locks and ``LISTEN``/``NOTIFY``
+channels are per database, not per schema; the layer under test uses both).
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+BIN_DIR = Path("/usr/lib/postgresql/15/bin")
+SERVICE_USER = "postgres"
+# Test speed: nothing is forced to disk.  A crash loses the cluster, which a test throws away anyway.
+FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+START_TIMEOUT_S = 30
+_ATTEMPTS = 3  # the free port may be taken between choosing it and the postmaster binding it
+
+
+class PgUnavailable(RuntimeError):
+    """PostgreSQL cannot be run here (binaries or the ``postgres`` user missing)."""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run_as() -> list[str]:
+    """The command prefix that runs a PostgreSQL binary as a user it accepts."""
+    if os.geteuid() != 0:
+        return []
+    runuser = shutil.which("runuser")
+    if runuser is None:
+        raise PgUnavailable("running as root and runuser(1) is missing: cannot start PostgreSQL as postgres")
+    return [runuser, "-u", SERVICE_USER, "--"]
+
+
+def _check_installed(bin_dir: Path) -> None:
+    missing = [name for name in ("initdb", "pg_ctl", "postgres") if not (bin_dir / name).is_file()]
+    if missing:
+        raise PgUnavailable(
+            f"PostgreSQL 15 not installed: {', '.join(missing)} missing in {bin_dir} "
+            "(scripts/setup.sh installs the Debian package postgresql)"
+        )
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam(SERVICE_USER)
+        except KeyError:
+            raise PgUnavailable(
+                f"running as root and there is no {SERVICE_USER!r} user to run PostgreSQL as"
+            ) from None
+
+
+class PgCluster:
+    """One running cluster: its port, its directory, and the databases made in it."""
+
+    def __init__(self, root: Path, port: int, bin_dir: Path, durable: bool = False) -> None:
+        self.root = root
+        self.durable = durable
+        self.data = root / "data"
+        self.sockets = root / "sockets"
+        self.log = root / "postgres.log"
+        self.port = port
+        self.bin_dir = bin_dir
+        self.stopped = False
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    @classmethod
+    def start(
+        cls,
+        base_dir: Path | str | None = None,
+        durable: bool = False,
+        *,
+        max_connections: int = 200,
+        bin_dir: Path = BIN_DIR,
+    ) -> PgCluster:
+        """initdb and start a cluster under ``base_dir`` (default: the system temp directory).
+
+        ``base_dir`` must be reachable by the ``postgres`` user when run as root (pytest's
+        own temp directories are not: they are private to root).  Whatever fails, nothing is
+        left running and the cluster's directory is removed.
+        """
+        _check_installed(bin_dir)
+        root = Path(tempfile.mkdtemp(prefix="nms-pg-", dir=base_dir))
+        cluster = cls(root, 0, bin_dir, durable)
+        try:
+            cluster._init(max_connections)
+            for attempt in range(_ATTEMPTS):
+                cluster.port = _free_port()
+                if cluster._try_start() or attempt == _ATTEMPTS - 1:
+                    break
+        except BaseException:
+            cluster.stop()
+            raise
+        if cluster.stopped or not cluster._running():
+            log = cluster.log_tail()
+            cluster.stop()
+            raise RuntimeError(f"PostgreSQL did not start in {root}:\n{log}")
+        atexit.register(cluster.stop)  # an interrupted session still stops its postmaster
+        return cluster
+
+    def _pg(self, binary: str, *args: str, timeout: float = 40) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*_run_as(), str(self.bin_dir / binary), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, "LC_ALL": "C"},
+            cwd=self.root,
+        )
+
+    def _init(self, max_connections: int) -> None:
+        self.sockets.mkdir(mode=0o700)
+        if os.geteuid() == 0:
+            user = pwd.getpwnam(SERVICE_USER)
+            for path in (self.root, self.sockets):
+                os.chown(path, user.pw_uid, user.pw_gid)
+        done = self._pg(
+            "initdb", "-D", str(self.data), "-U", SERVICE_USER, "--auth=trust", "--no-sync",
+            "--encoding=UTF8", "--locale=C", "--no-instructions",
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"initdb failed in {self.data}: {done.stderr.strip() or done.stdout.strip()}")
+        # Trust only loopback: the socket directory is private and TCP listens on 127.0.0.1 alone.
+        (self.data / "pg_hba.conf").write_text(
+            "local all all trust\n"
+            "host all all 127.0.0.1/32 trust\n"
+            "host all all ::1/128 trust\n",
+            encoding="utf-8",
+        )
+        settings = {
+            "listen_addresses": "'127.0.0.1'",
+            "unix_socket_directories": f"'{self.sockets}'",
+            "max_connections": str(max_connections),
+            "logging_collector": "off",
+            **({} if self.durable else FAST_SETTINGS),
+        }
+        with open(self.data / "postgresql.conf", "a", encoding="utf-8") as conf:
+            conf.write("\n# nms test cluster\n")
+            conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
+
+    def _try_start(self) -> bool:
+        """One ``pg_ctl start`` on :attr:`port`; False when the port was taken meanwhile."""
+        if os.geteuid() == 0 and not self.log.exists():
+            self.log.touch()
+            user = pwd.getpwnam(SERVICE_USER)
+            os.chown(self.log, user.pw_uid, user.pw_gid)
+        done = self._pg(
+            "pg_ctl", "start", "-w", "-t", str(START_TIMEOUT_S), "-D", str(self.data),
+            "-l", str(self.log), "-o", f"-p {self.port}",
+        )
+        if done.returncode == 0:
+            return True
+        log = self.log_tail()
+        if "could not bind" in log or "could not create any TCP/IP sockets" in log:
+            return False
+        raise RuntimeError(f"pg_ctl start failed (port {self.port}): {done.stderr.strip()}\n{log}")
+
+    def _postmaster_pid(self) -> int | None:
+        try:
+            return int((self.data / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
+
+    def _running(self) -> bool:
+        pid = self._postmaster_pid()
+        if pid is None:
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def log_tail(self, chars: int = 2000) -> str:
+        try:
+            return self.log.read_text(encoding="utf-8", errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        """Fast shutdown (open sessions are ended), then remove the cluster's directory.
+
+        Idempotent; if ``pg_ctl`` cannot stop it, the postmaster is killed, so no
+        ``postgres`` process of this cluster survives.
+        """
+        if self.stopped:
+            return
+        self.stopped = True
+        atexit.unregister(self.stop)
+        pid = self._postmaster_pid()
+        if pid is not None and self._running():
+            done = self._pg("pg_ctl", "stop", "-w", "-m", "fast", "-D", str(self.data), timeout=40)
+            if done.returncode != 0 and self._running():
+                _kill_postmaster(pid)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    # -- databases ------------------------------------------------------------------------------
+
+    def url(self, dbname: str = "postgres", **params: str) -> str:
+        """A libpq URL for ``dbname`` over loopback TCP (``params`` become query parameters)."""
+        query = "&".join(f"{k}={v}" for k, v in params.items())
+        return f"postgresql://{SERVICE_USER}@127.0.0.1:{self.port}/{dbname}" + (f"?{query}" if query else "")
+
+    def _admin(self) -> psycopg.Connection:
+        return psycopg.connect(self.url(), autocommit=True, connect_timeout=10)
+
+    def create_database(self, name: str, template: str = "template0") -> str:
+        """``CREATE DATABASE name TEMPLATE template``; returns the new database's URL.
+
+        Without fsync the file-copy strategy is the faster (its checkpoints write nothing to
+        disk); a durable cluster keeps PostgreSQL 15's default, which avoids two checkpoints.
+        ``template`` may be a database of the caller's (e.g. one migrated once per session)
+        as long as nobody is connected to it.
+        """
+        with self._admin() as conn:
+            strategy = sql.SQL("WAL_LOG" if self.durable else "FILE_COPY")
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY {}").format(
+                    sql.Identifier(name), sql.Identifier(template), strategy
+                )
+            )
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        """Drop ``name``, ending any session still connected to it (a test's leftover pool)."""
+        with self._admin() as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _kill_postmaster(pid: int) -> None:
+    """SIGQUIT (immediate shutdown: the postmaster ends its children), then SIGKILL."""
+    for sig, wait_s in ((signal.SIGQUIT, 10.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+
+
+_counter = itertools.count(1)
+_NAME_LIMIT = 63  # PostgreSQL truncates identifiers longer than NAMEDATALEN - 1
+
+
+def fresh_database_url(cluster: PgCluster, name: str) -> str:
+    """A new, empty database of its own (named after ``name``, made unique) and its URL.
+
+    A database rather than a schema: as fast here, and nothing leaks between tests (advisory
+    locks, ``LISTEN``/``NOTIFY``, extensions and ``public`` objects are per database).
+    """
+    suffix = f"_{os.getpid()}_{next(_counter)}"
+    stem = re.sub(r"[^a-z0-9_]+", "_", name.lower()).strip("_") or "test"
+    return cluster.create_database("t_" + stem[: _NAME_LIMIT - 2 - len(suffix)] + suffix)
+
+
+def database_of(url: str) -> str:
+    """The database name in a libpq URL (for :meth:`PgCluster.drop_database`)."""
+    return psycopg.conninfo.conninfo_to_dict(url)["dbname"]
