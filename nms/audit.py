@@ -29,7 +29,7 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
             site TEXT
         )"""
     )
-    columns = {row[1] for row in db.execute("PRAGMA table_info(audit_log)").fetchall()}
+    columns = set(db.columns("audit_log"))
     if "site" not in columns:  # a log written before rows carried their site: those stay province-only
         db.execute("ALTER TABLE audit_log ADD COLUMN site TEXT")
     db.execute("CREATE INDEX IF NOT EXISTS audit_log_ts ON audit_log(ts)")
@@ -79,10 +79,10 @@ def record(
     """
     cur = db.execute(
         "INSERT INTO audit_log (ts, actor, source_ip, action, target, before, after, reason, site)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (time.time(), actor, source_ip, action, target, _dump(before), _dump(after), reason, site),
     )
-    return int(cur.lastrowid)
+    return int(cur.fetchone()[0])
 
 
 AUDIT_COLUMNS = ("id", "ts", "actor", "source_ip", "action", "target", "before", "after", "reason", "site")

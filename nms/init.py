@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         print(make_secrets_file(secrets_file(settings), secret_variables(settings)))
         schema.migrate(settings)
         print(f"databases {', '.join(f'{n}.db' for n in DATABASES)}: migrated")
-        secret.load_or_create(settings.data_dir)
+        secret.load_or_create(settings)
         print("session key: ready")
     except OSError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -50,7 +50,7 @@ class Component:
 # log, IPAM, portals.
 CENTRE: tuple[Component, ...] = (
     Component("audit", (audit.ensure_schema,)),
-    Component("auth", (auth_schema.ensure_schema,)),
+    Component("auth", (auth_schema.ensure_schema, auth_schema.add_secrets)),
     Component("state", (state.ensure_schema,)),
     Component("sdh", (sdh.ensure_schema,)),
     Component("clockskew", (clockskew.ensure_schema,)),
@@ -152,7 +152,7 @@ OWNERS: dict[str, tuple[str, ...]] = {
     "nms.clockskew": ("ingest_clock_skew", "ingest_agent_clock"),
     "nms.maintenance": ("maint_windows",),
     "nms.audit": ("audit_log",),
-    "nms.auth": ("auth_users", "auth_tokens", "auth_login_failures"),
+    "nms.auth": ("auth_users", "auth_tokens", "auth_login_failures", "auth_secrets"),
     "nms.alerts": (
         "alert_alerts", "alert_history", "alert_comments", "alert_silences", "alert_maint_modes",
         "alert_notifications", "alert_notification_log",

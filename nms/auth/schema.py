@@ -46,3 +46,14 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     )
     db.execute("CREATE INDEX IF NOT EXISTS auth_login_failures_key ON auth_login_failures(key, ts)")
     audit.ensure_schema(db)
+
+
+def add_secrets(db: sqlite_utils.Database) -> None:
+    """Version 2: keys every centre process on a shared database must agree on (nms.auth.secret)."""
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS auth_secrets (
+            name TEXT PRIMARY KEY,
+            value BLOB NOT NULL,
+            created_ts REAL NOT NULL
+        )"""
+    )

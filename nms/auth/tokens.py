@@ -131,10 +131,10 @@ def create(
     with transaction(db):
         cur = db.execute(
             "INSERT INTO auth_tokens (kind, subject, site, token_hash, label, created_ts, created_by,"
-            " expires_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " expires_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (kind, subject, site, hash_token(raw), label, now, actor, expires),
         )
-        token = get(db, int(cur.lastrowid))
+        token = get(db, int(cur.fetchone()[0]))
         assert token is not None
         audit.record(
             db,
@@ -216,7 +216,9 @@ def revoke_user_tokens_in_tx(
     active = [
         _token(r)
         for r in db.query(
-            "SELECT * FROM auth_tokens WHERE kind = 'user' AND subject = ? AND revoked_ts IS NULL", [name]
+            "SELECT * FROM auth_tokens WHERE kind = 'user' AND subject = ? AND revoked_ts IS NULL"
+            " ORDER BY id",
+            [name],
         )
     ]
     for token in active:

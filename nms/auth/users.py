@@ -118,10 +118,10 @@ def create(
             raise AccountError(f"user {name!r} already exists")
         cur = db.execute(
             "INSERT INTO auth_users (name, password_hash, role, site, created_ts, updated_ts)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
             (name, pw_hash, role, site, now, now),
         )
-        user = get_by_id(db, int(cur.lastrowid))
+        user = get_by_id(db, int(cur.fetchone()[0]))
         assert user is not None
         audit.record(
             db,

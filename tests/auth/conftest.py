@@ -13,8 +13,9 @@ from tests.auth.helpers import app_db, make_app, tiny_inventory
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Flask:
-    return make_app(tmp_path, tiny_inventory())
+def app(tmp_path: Path, database_url: str) -> Flask:
+    """The real app on SQLite files or, in the ``[postgresql]`` variant, a fresh database."""
+    return make_app(tmp_path, tiny_inventory(), database_url=database_url)
 
 
 @pytest.fixture

@@ -280,9 +280,9 @@ def _to_login(resp) -> bool:  # type: ignore[no-untyped-def]
 
 
 def test_undeclared_route_fails_the_suite_and_is_refused(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, database_url: str
 ) -> None:
-    app = make_app(tmp_path)
+    app = make_app(tmp_path, database_url=database_url)
     app.add_url_rule("/forgot-to-declare", "forgot", lambda: "secret data")
     assert undeclared_routes(app) == ["/forgot-to-declare (forgot)"]
     db = app_db(app)

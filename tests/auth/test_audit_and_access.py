@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import csv
 import io
-import sqlite3
 
 import pytest
 import sqlite_utils
 from flask import Flask
 
 from nms import audit
+from nms.db import IntegrityErrors
 from tests.auth.helpers import COUNTY, OTHER_COUNTY, PROVINCE, login, make_token, make_user
 
 
 def test_append_only(db: sqlite_utils.Database) -> None:
     audit.record(db, "a", "x.y", "t:1")
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+    # SQLite's RAISE(ABORT) and the PostgreSQL trigger both raise an integrity violation.
+    with pytest.raises(IntegrityErrors, match="append-only"):
         db.execute("UPDATE audit_log SET actor = 'b'")
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+    with pytest.raises(IntegrityErrors, match="append-only"):
         db.execute("DELETE FROM audit_log")
 
 
