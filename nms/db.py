@@ -60,10 +60,13 @@ class Database(Protocol):
 
 
 IntegrityErrors: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
+# Any error of either engine (unreachable, damaged, a missing table): for checks that report it.
+DatabaseErrors: tuple[type[Exception], ...] = (sqlite3.Error,)
 try:  # psycopg is in requirements.txt; SQLite-only installs still import this module
     import psycopg
 
     IntegrityErrors = (sqlite3.IntegrityError, psycopg.errors.IntegrityError)
+    DatabaseErrors = (sqlite3.Error, psycopg.Error)
 except ImportError:  # pragma: no cover - only without psycopg
     psycopg = None  # type: ignore[assignment]
 

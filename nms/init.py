@@ -87,7 +87,12 @@ def run(args: argparse.Namespace) -> int:
         print(make_data_dir(settings.data_dir))
         print(make_secrets_file(secrets_file(settings), secret_variables(settings)))
         schema.migrate(settings)
-        print(f"databases {', '.join(f'{n}.db' for n in DATABASES)}: migrated")
+        if settings.database_url:
+            from nms.dbpg import display_url
+
+            print(f"database {display_url(settings.database_url)}: migrated")
+        else:
+            print(f"databases {', '.join(f'{n}.db' for n in DATABASES)}: migrated")
         secret.load_or_create(settings)
         print("session key: ready")
     except OSError as exc:

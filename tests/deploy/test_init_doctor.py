@@ -143,3 +143,45 @@ def test_doctor_on_nothing_says_run_init(deployment, capsys):
     out = capsys.readouterr().out
     assert "data directory" in out and "run `nms init`" in out
     assert not (deployment / "data").exists()  # the doctor only looks
+
+
+@pytest.mark.pg
+def test_doctor_on_a_postgresql_centre(deployment, monkeypatch, capsys, pg_url):
+    """With NMS_DATABASE_URL the doctor checks the shared database: reachable, every step applied."""
+    user, at = pg_url.removeprefix("postgresql://").split("@", 1)
+    monkeypatch.setenv("NMS_DATABASE_URL", f"postgresql://{user}:doctor-pw-Zq8@{at}")  # trust auth ignores it
+    empty = by_what(checks(Settings(), []))
+    assert empty["database centre"][0] == "fail" and "not migrated" in empty["database centre"][1]
+    assert main(["init"]) == 0
+    assert not (deployment / "data" / "centre.db").exists()  # nothing of the database in the data dir
+    settings = Settings()
+    db = connect(settings, "centre")
+    try:
+        state.apply_batch(db, AGENT, 1, [], None)
+    finally:
+        db.conn.close()
+    capsys.readouterr()
+    main(["doctor"])
+    out = capsys.readouterr().out
+    assert "doctor-pw-Zq8" not in out  # the URL is shown without its password
+    found = by_what(checks(settings, []))
+    for name in ("centre", "metrics"):
+        level, detail = found[f"database {name}"]
+        assert level == "ok" and detail.startswith("postgresql://") and "reachable, migrated" in detail
+    assert found[f"agent {AGENT}"][0] == "ok"  # read from the shared database too
+
+    db = connect(settings, "centre")  # a step the database lacks is named
+    try:
+        db.execute("UPDATE schema_versions SET version = 1 WHERE db = 'centre' AND component = 'auth'")
+    finally:
+        db.conn.close()
+    level, detail = by_what(checks(settings, []))["database centre"]
+    assert level == "fail" and "auth v2" in detail and "doctor-pw-Zq8" not in detail
+
+    from tests.conftest import free_port
+
+    monkeypatch.setenv("NMS_DATABASE_URL", f"postgresql://nobody:doctor-pw-Zq8@127.0.0.1:{free_port()}/nms")
+    started = time.monotonic()
+    level, detail = by_what(checks(Settings(), []))["database centre"]
+    assert level == "fail" and "cannot reach" in detail and "doctor-pw-Zq8" not in detail
+    assert time.monotonic() - started < 30
