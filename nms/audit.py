@@ -106,16 +106,16 @@ def query(
     where: list[str] = []
     params: list[Any] = []
     if sites is not None:
-        where.append(f"site IN ({', '.join('?' * len(sites))})" if sites else "0")
+        where.append(f"site IN ({', '.join('?' * len(sites))})" if sites else "1 = 0")
         params.extend(sorted(sites))
     if actor:
         where.append("actor = ?")
         params.append(actor)
     if action:
-        where.append("action LIKE ? ESCAPE '\\'")
+        where.append("lower(action) LIKE lower(?) ESCAPE '\\'")  # case-blind on both engines
         params.append(_prefix(action))
     if target:
-        where.append("target LIKE ? ESCAPE '\\'")
+        where.append("lower(target) LIKE lower(?) ESCAPE '\\'")
         params.append(_prefix(target))
     if since is not None:
         where.append("ts >= ?")

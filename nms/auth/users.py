@@ -87,7 +87,8 @@ def get_by_id(db: sqlite_utils.Database, user_id: int) -> User | None:
 
 
 def list_users(db: sqlite_utils.Database) -> list[User]:
-    return [_user(r) for r in db.query("SELECT * FROM auth_users ORDER BY name")]
+    # Sorted here, not by ORDER BY: PostgreSQL's collation orders names unlike SQLite's bytes.
+    return sorted((_user(r) for r in db.query("SELECT * FROM auth_users")), key=lambda u: u.name)
 
 
 def create(

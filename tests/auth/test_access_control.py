@@ -144,9 +144,9 @@ def _session_of(app: Flask, name: str) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def walked_app(tmp_path_factory: pytest.TempPathFactory) -> tuple[Flask, list[Who]]:
+def walked_app(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) -> tuple[Flask, list[Who]]:
     tmp: Path = tmp_path_factory.mktemp("acl")
-    app = make_app(tmp, tiny_inventory())
+    app = make_app(tmp, tiny_inventory(), database_url=module_database_url)
     app.config["PROPAGATE_EXCEPTIONS"] = False  # a crashing view still shows the gate let it through
     _add_scoped_probe_routes(app)
     tree = tiny_inventory()
