@@ -11,10 +11,10 @@ import json
 import time
 from typing import Any
 
-import sqlite_utils
+from nms.db import Database
 
 
-def ensure_schema(db: sqlite_utils.Database) -> None:
+def ensure_schema(db: Database) -> None:
     db.execute(
         """CREATE TABLE IF NOT EXISTS audit_log (
             id INTEGER PRIMARY KEY,
@@ -62,7 +62,7 @@ def _dump(value: Any) -> str | None:
 
 
 def record(
-    db: sqlite_utils.Database,
+    db: Database,
     actor: str,
     action: str,
     target: str,
@@ -89,7 +89,7 @@ AUDIT_COLUMNS = ("id", "ts", "actor", "source_ip", "action", "target", "before",
 
 
 def query(
-    db: sqlite_utils.Database,
+    db: Database,
     *,
     actor: str | None = None,
     action: str | None = None,

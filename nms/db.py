@@ -108,6 +108,26 @@ def connect(settings: Settings, name: str = "centre", *, check_same_thread: bool
     return SqliteDatabase(conn, name)
 
 
+def where(settings: Settings, name: str = "centre") -> str:
+    """Where database ``name`` lives, as shown to people: its file, or the URL without password."""
+    if settings.database_url:
+        from nms.dbpg import display_url
+
+        return display_url(settings.database_url)
+    return str(settings.data_dir / f"{name}.db")  # not settings.path: that makes the directory
+
+
+def open_read_only(settings: Settings, name: str = "centre") -> Database:
+    """Database ``name`` to look at only (``nms doctor``): the SQLite file opened read-only, so
+    never created, or one PostgreSQL connection outside the pool that gives up quickly."""
+    if settings.database_url:
+        from nms.dbpg import connect_once
+
+        return connect_once(settings.database_url, name)
+    path = settings.data_dir / f"{name}.db"
+    return SqliteDatabase(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10), name)
+
+
 @contextmanager
 def transaction(db: Any) -> Iterator[Any]:
     """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any error: one writer at a time.

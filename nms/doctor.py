@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sqlite3
 import stat
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from cryptography import x509
 
 from nms import clockskew, schema, state
 from nms.config import Settings
-from nms.db import DATABASES, Database, DatabaseErrors, SqliteDatabase, memory
+from nms.db import DATABASES, DatabaseErrors, memory, open_read_only, where
 from nms.init import secret_variables, secrets_file, settings_from
 from probes.common.inventory import InventoryError, load_inventory
 from probes.common.inventory_model import Inventory
@@ -77,39 +76,13 @@ def expected_columns(name: str) -> dict[str, set[str]]:
     return {t: set(db.columns(t)) for t in db.table_names()}
 
 
-def where(settings: Settings, name: str) -> str:
-    """Where database ``name`` lives, as shown: its file, or the PostgreSQL URL without password."""
-    if settings.database_url:
-        from nms.dbpg import display_url
-
-        return display_url(settings.database_url)
-    return str(settings.data_dir / f"{name}.db")
-
-
-@contextmanager
-def read_only(settings: Settings, name: str) -> Iterator[Database]:
-    """Database ``name`` opened to look at only: the SQLite file read-only (never created), or
-    one PostgreSQL connection that gives up quickly when the server does not answer."""
-    if settings.database_url:
-        from nms.dbpg import connect_once
-
-        db: Database = connect_once(settings.database_url, name)
-    else:
-        conn = sqlite3.connect(f"file:{settings.data_dir / f'{name}.db'}?mode=ro", uri=True, timeout=10)
-        db = SqliteDatabase(conn, name)
-    try:
-        yield db
-    finally:
-        db.close()
-
-
 def check_database(settings: Settings, name: str) -> Check:
     """Reachable, undamaged, every schema step applied and every expected column there."""
     what, at = f"database {name}", where(settings, name)
     if not settings.database_url and not (settings.data_dir / f"{name}.db").exists():
         return Check("fail", what, f"{at}: missing (run `nms init`)")
     try:
-        with read_only(settings, name) as db:
+        with closing(open_read_only(settings, name)) as db:
             if (ok := db.execute("PRAGMA quick_check").fetchone()[0]) != "ok":
                 return Check("fail", what, f"{at}: damaged ({ok}); restore a backup (`nms restore`)")
             steps = schema.pending(db, name)
@@ -176,7 +149,7 @@ def check_agents(settings: Settings, inv: Inventory | None, now: float, silent_s
     if inv is None or (not settings.database_url and not (settings.data_dir / "centre.db").exists()):
         return
     try:
-        with read_only(settings, "centre") as db:
+        with closing(open_read_only(settings, "centre")) as db:
             heard = state.last_batch_by_agent(db)
             skewed = clockskew.open_refusals(db)
             clocks = [c for c in clockskew.agent_clocks(db) if now - c.seen_at <= silent_s]

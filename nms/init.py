@@ -17,7 +17,7 @@ from nms import schema
 from nms.auth import secret
 from nms.auth.cli import first_administrator
 from nms.config import Settings
-from nms.db import DATABASES, connect
+from nms.db import DATABASES, connect, where
 from probes.common.inventory import InventoryError, load_inventory
 
 SECRETS_NAME = "secrets.env"
@@ -88,9 +88,7 @@ def run(args: argparse.Namespace) -> int:
         print(make_secrets_file(secrets_file(settings), secret_variables(settings)))
         schema.migrate(settings)
         if settings.database_url:
-            from nms.dbpg import display_url
-
-            print(f"database {display_url(settings.database_url)}: migrated")
+            print(f"database {where(settings)}: migrated")
         else:
             print(f"databases {', '.join(f'{n}.db' for n in DATABASES)}: migrated")
         secret.load_or_create(settings)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite_utils
-
 from nms import audit
+from nms.db import Database
 
 
-def ensure_schema(db: sqlite_utils.Database) -> None:
+def ensure_schema(db: Database) -> None:
     db.execute(
         """CREATE TABLE IF NOT EXISTS auth_users (
             id INTEGER PRIMARY KEY,
@@ -48,7 +47,7 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     audit.ensure_schema(db)
 
 
-def add_secrets(db: sqlite_utils.Database) -> None:
+def add_secrets(db: Database) -> None:
     """Version 2: keys every centre process on a shared database must agree on (nms.auth.secret)."""
     db.execute(
         """CREATE TABLE IF NOT EXISTS auth_secrets (
