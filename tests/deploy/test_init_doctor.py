@@ -44,6 +44,17 @@ def by_what(results) -> dict[str, tuple[str, str]]:
     return {c.what: (c.level, c.detail) for c in results}
 
 
+def agent_heard_from() -> Settings:
+    """The environment's settings, after one (empty) batch of the agent was stored."""
+    settings = Settings()
+    db = connect(settings, "centre")
+    try:
+        state.apply_batch(db, AGENT, 1, [], None)
+    finally:
+        db.conn.close()
+    return settings
+
+
 def test_init_makes_a_centre_once_and_never_overwrites(deployment, capsys):
     assert main(["init"]) == 0
     first = capsys.readouterr().out
@@ -90,12 +101,7 @@ def test_doctor_on_a_good_centre_then_on_each_problem(deployment, capsys):
     old = issue(
         ca, deployment / "tls", "old", valid_from=dt.timedelta(days=-30), valid_for=dt.timedelta(days=29)
     )
-    settings = Settings()
-    db = connect(settings, "centre")
-    try:
-        state.apply_batch(db, AGENT, 1, [], None)
-    finally:
-        db.conn.close()
+    settings = agent_heard_from()
     capsys.readouterr()
     assert main(["doctor", "--tls", str(good.cert)]) == 0
     out = capsys.readouterr().out
@@ -154,12 +160,7 @@ def test_doctor_on_a_postgresql_centre(deployment, monkeypatch, capsys, pg_url):
     assert empty["database centre"][0] == "fail" and "not migrated" in empty["database centre"][1]
     assert main(["init"]) == 0
     assert not (deployment / "data" / "centre.db").exists()  # nothing of the database in the data dir
-    settings = Settings()
-    db = connect(settings, "centre")
-    try:
-        state.apply_batch(db, AGENT, 1, [], None)
-    finally:
-        db.conn.close()
+    settings = agent_heard_from()
     capsys.readouterr()
     main(["doctor"])
     out = capsys.readouterr().out
