@@ -483,6 +483,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) ->
         app = make_app(tmp, inventory=inv, database_url=module_database_url)
         app.config["PROPAGATE_EXCEPTIONS"] = False
         settings = app.config["NMS_SETTINGS"]
+        settings.data_dir.mkdir(parents=True, exist_ok=True)  # on PostgreSQL no database file made it
         (settings.data_dir / "configs.yaml").write_text(
             yaml.safe_dump(
                 {
