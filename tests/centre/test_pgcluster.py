@@ -76,6 +76,52 @@ def test_fresh_databases_are_isolated(pg_cluster: PgCluster, pg_url: str) -> Non
         psycopg.connect(other).close()
 
 
+def _spares(cluster: PgCluster) -> set[str]:
+    with psycopg.connect(cluster.url()) as conn:
+        return {r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'spare%'")}
+
+
+def test_a_recycled_database_is_as_good_as_new(pg_cluster: PgCluster) -> None:
+    first = fresh_database_url(pg_cluster, "first")
+    leftover = psycopg.connect(first, autocommit=True)  # a test's client never closed
+    leftover.execute("CREATE TABLE t (x int); CREATE SCHEMA extra; CREATE TABLE extra.u (y int)")
+    leftover.execute("SELECT pg_advisory_lock(7)")
+    leftover.execute("LISTEN wake")
+    before = _spares(pg_cluster)
+    pg_cluster.recycle_database(database_of(first))
+    with pytest.raises(psycopg.OperationalError):  # its session was ended
+        leftover.execute("SELECT 1")
+    leftover.close()
+    (spare,) = _spares(pg_cluster) - before
+
+    second = fresh_database_url(pg_cluster, "second")
+    assert spare not in _spares(pg_cluster)  # it is the recycled one, renamed
+    with psycopg.connect(second, autocommit=True) as conn:
+        schemas = {r[0] for r in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname !~ '^pg_'")}
+        assert schemas == {"public", "information_schema"}
+        assert conn.execute("SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace"
+                            ).fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").fetchone()[0] == 0
+        assert conn.execute("SELECT pg_try_advisory_lock(7)").fetchone()[0] is True
+        conn.execute("CREATE TABLE t (x int)")  # public is usable as in a new database
+    with pytest.raises(psycopg.OperationalError, match="does not exist"):
+        psycopg.connect(first).close()  # the old name is gone: a leftover client cannot come back
+    pg_cluster.recycle_database(database_of(second))
+
+
+def test_a_database_that_cannot_be_made_new_is_dropped(pg_cluster: PgCluster) -> None:
+    url = fresh_database_url(pg_cluster, "settings")
+    name = database_of(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{name}" SET work_mem = \'8MB\'')  # survives emptying the schemas
+    before = _spares(pg_cluster)
+    pg_cluster.recycle_database(name)
+    assert _spares(pg_cluster) == before
+    with psycopg.connect(pg_cluster.url()) as conn:
+        settings = conn.execute("SELECT count(*) FROM pg_db_role_setting WHERE setdatabase <> 0").fetchone()
+    assert settings == (0,)  # dropped with its database
+
+
 def test_database_names_are_made_safe_and_unique(pg_cluster: PgCluster) -> None:
     name = 'test[Weird "name"; DROP DATABASE postgres]' + "x" * 80
     urls = [fresh_database_url(pg_cluster, name) for _ in range(2)]
