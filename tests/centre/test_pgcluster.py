@@ -158,6 +158,14 @@ def test_stop_leaves_no_postgres_behind() -> None:
     cluster.stop()  # idempotent
 
 
+def test_a_bench_cluster_in_a_with_block() -> None:
+    with PgCluster.start() as cluster:
+        url = cluster.create_database("bench")
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT current_database()").fetchone() == ("bench",)
+    assert cluster.stopped and not cluster.root.exists() and _refused(cluster.port)
+
+
 def test_failed_start_cleans_up() -> None:
     base = Path(tempfile.mkdtemp(prefix="nms-pgfail-"))
     os.chmod(base, 0o755)  # the postgres user must reach it

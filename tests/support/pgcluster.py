@@ -7,10 +7,15 @@ only, trusts loopback connections only (its socket directory is private to its o
 and by default trades durability for speed (``fsync=off`` and friends: a test's data need
 not survive a power cut); ``durable=True`` keeps PostgreSQL's defaults for benches.
 
-Per-test isolation is one fresh database per test (:func:`fresh_database_url`): measured
-on this machine, ``CREATE DATABASE ... TEMPLATE template0`` takes about as long as a fresh
-schema, and only a database isolates completely (advisory locks and ``LISTEN``/``NOTIFY``
-channels are per database, not per schema; the layer under test uses both).
+Per-test isolation is a database per test, never a schema per test: advisory locks and
+``LISTEN``/``NOTIFY`` channels are per database, and the layer under test uses both.  But
+``CREATE DATABASE`` is slow here (it copies template0 and checkpoints: measured 20-30 ms on
+a quiet machine, 250 ms to 1 s on a busy one), so :func:`fresh_database_url` hands out
+*recycled* databases: after a test its sessions are ended, it is renamed (a leftover client
+cannot reconnect), its schemas are dropped, and it is checked to hold nothing a new one
+would not (else it is dropped).  Measured with one table: recycled 67 ms, new database 254 ms,
+new schema 21 ms per test; with 31 tables and their indexes: 0.9 s, 1.8 s, 0.8 s (busy
+machine, load 9 on 2 cores; the table DDL included).
 """
 
 from __future__ import annotations
@@ -250,6 +255,12 @@ class PgCluster:
             if done.returncode != 0 and self._running():
                 _kill_postmaster(pid)
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> PgCluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     # -- databases ------------------------------------------------------------------------------
 
