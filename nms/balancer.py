@@ -38,6 +38,14 @@ class BalancerError(RuntimeError):
     """haproxy is missing, refuses its configuration, or does not come up."""
 
 
+def tail_of(log: Path, chars: int = 2000) -> str:
+    """The end of a child's log, for an error message that says why it did not come up."""
+    try:
+        return log.read_text(encoding="utf-8", errors="replace")[-chars:]
+    except OSError:
+        return ""
+
+
 def haproxy_binary() -> str:
     """The haproxy executable; a clear error when the Debian package is not installed."""
     path = shutil.which("haproxy") or ("/usr/sbin/haproxy" if Path("/usr/sbin/haproxy").exists() else None)
@@ -155,11 +163,8 @@ class Balancer:
             return False
         return True
 
-    def log_tail(self, chars: int = 2000) -> str:
-        try:
-            return self.log.read_text(encoding="utf-8", errors="replace")[-chars:]
-        except OSError:
-            return ""
+    def log_tail(self) -> str:
+        return tail_of(self.log)
 
     def states(self) -> dict[str, str]:
         """Each centre's health as haproxy sees it (``UP``, ``DOWN``, ...), by ``host:port``.

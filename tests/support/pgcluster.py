@@ -37,6 +37,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from nms.balancer import tail_of
+
 BIN_DIR = Path("/usr/lib/postgresql/15/bin")
 SERVICE_USER = "postgres"
 # Test speed: nothing is forced to disk.  A crash loses the cluster, which a test throws away anyway.
@@ -231,11 +233,8 @@ class PgCluster:
             return False
         return True
 
-    def log_tail(self, chars: int = 2000) -> str:
-        try:
-            return self.log.read_text(encoding="utf-8", errors="replace")[-chars:]
-        except OSError:
-            return ""
+    def log_tail(self) -> str:
+        return tail_of(self.log)
 
     def stop(self) -> None:
         """Fast shutdown (open sessions are ended), then remove the cluster's directory.
