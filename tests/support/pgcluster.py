@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL 15 cluster on a free loopback port, for tests and benches.
+"""A throwaway PostgreSQL (15 on Debian 12) cluster on a free loopback port, for tests and benches.
 
 PostgreSQL refuses to run as root, so when the tests run as root the cluster's binaries
 run as the ``postgres`` user (``runuser``) in a directory of the cluster's own, given to
@@ -39,7 +39,14 @@ from psycopg import sql
 
 from nms.balancer import tail_of
 
-BIN_DIR = Path("/usr/lib/postgresql/15/bin")
+
+def _newest_bin_dir(root: Path = Path("/usr/lib/postgresql")) -> Path:
+    """Debian's server binaries: 15 on Debian 12, the newest major if several are installed."""
+    majors = sorted((int(p.name) for p in root.glob("*") if p.name.isdigit()), reverse=True)
+    return root / str(majors[0] if majors else 15) / "bin"
+
+
+BIN_DIR = _newest_bin_dir()
 SERVICE_USER = "postgres"
 # Test speed: nothing is forced to disk.  A crash loses the cluster, which a test throws away anyway.
 FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
@@ -96,7 +103,7 @@ def _check_installed(bin_dir: Path) -> None:
     missing = [name for name in ("initdb", "pg_ctl", "postgres") if not (bin_dir / name).is_file()]
     if missing:
         raise PgUnavailable(
-            f"PostgreSQL 15 not installed: {', '.join(missing)} missing in {bin_dir} "
+            f"PostgreSQL not installed: {', '.join(missing)} missing in {bin_dir} "
             "(scripts/setup.sh installs the Debian package postgresql)"
         )
     if os.geteuid() == 0:
@@ -283,7 +290,7 @@ class PgCluster:
         """``CREATE DATABASE name TEMPLATE template``; returns the new database's URL.
 
         Without fsync the file-copy strategy is the faster (its checkpoints write nothing to
-        disk); a durable cluster keeps PostgreSQL 15's default, which avoids two checkpoints.
+        disk); a durable cluster keeps the default (since PostgreSQL 15), which avoids two checkpoints.
         ``template`` may be a database of the caller's (e.g. one migrated once per session)
         as long as nobody is connected to it.
         """
