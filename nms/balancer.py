@@ -132,7 +132,8 @@ class Balancer:
         return f"http://{self.host}:{self.port}"
 
     def start(self, timeout: float = 10.0) -> None:
-        """Check the configuration, start haproxy and wait until it accepts connections."""
+        """Check the configuration, start haproxy and wait until it accepts connections
+        and answers on its stats socket (:meth:`states`)."""
         binary = haproxy_binary()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.conf.write_text(
@@ -146,11 +147,12 @@ class Balancer:
         if check.returncode != 0:
             why = check.stderr.strip() or check.stdout.strip()
             raise BalancerError(f"haproxy refuses {self.conf}: {why}")
+        self.socket.unlink(missing_ok=True)  # a previous run's, which would look ready at once
         with open(self.log, "ab") as log:
             # -db: stay in the foreground, so the process is ours to stop and cannot be orphaned as a daemon.
             self.proc = subprocess.Popen([binary, "-db", "-f", str(self.conf)], stdout=log, stderr=log)
         deadline = time.monotonic() + timeout
-        while not self._accepting():
+        while not (self.socket.exists() and self._accepting()):  # the stats socket may come last
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise BalancerError(f"haproxy did not listen on {self.host}:{self.port}: {self.log_tail()}")

@@ -22,11 +22,24 @@ class _Handler(BaseHTTPRequestHandler):
     """Answers with the server's name and the X-Forwarded-For it was given."""
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        if self.path == "/stream":
+            return self._stream()
         body = f"{self.server.name} {self.headers.get('X-Forwarded-For')}".encode()  # type: ignore[attr-defined]
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def _stream(self) -> None:
+        """Server-Sent Events: one event now, the next a moment later (as the wall's stream)."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+        for n in (1, 2):
+            self.wfile.write(f"data: {n}\n\n".encode())
+            self.wfile.flush()
+            time.sleep(0.5)
 
     def log_message(self, *args: object) -> None:
         pass
@@ -88,6 +101,18 @@ def test_round_robin_and_forwarded_for(pair: tuple[Balancer, Backend, Backend]) 
     req = urllib.request.Request(balancer.url + "/x", headers={"X-Forwarded-For": "203.0.113.9"})
     with urllib.request.urlopen(req, timeout=5) as resp:
         assert resp.read().decode().split()[1] == "127.0.0.1"
+
+
+def test_events_stream_through_unbuffered(pair: tuple[Balancer, Backend, Backend]) -> None:
+    balancer, _, _ = pair
+    req = urllib.request.Request(balancer.url + "/stream", headers={"Accept": "text/event-stream"})
+    started = time.monotonic()
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        assert resp.headers["Content-Type"] == "text/event-stream"
+        assert resp.readline() == b"data: 1\n"
+        first = time.monotonic() - started
+        assert resp.read() == b"\ndata: 2\n\n"
+    assert first < 0.4, f"the first event waited {first:.2f}s: the balancer buffered the stream"
 
 
 def test_dead_backend_is_taken_out_and_back(pair: tuple[Balancer, Backend, Backend]) -> None:
