@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +20,11 @@ from tests.support.pgcluster import (  # noqa: E402
     PgUnavailable,
     database_of,
     fresh_database_url,
+    owner_id,
+    reap_orphans,
 )
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _alive(pid: int) -> bool:
@@ -154,15 +161,49 @@ def test_stop_leaves_no_postgres_behind() -> None:
     cluster.stop()  # idempotent
 
 
-def test_failed_start_cleans_up() -> None:
-    base = Path(tempfile.mkdtemp(prefix="nms-pgfail-"))
-    os.chmod(base, 0o755)  # the postgres user must reach it
+@pytest.fixture
+def base() -> Iterator[Path]:
+    """A base directory of the test's own that the postgres user can reach (tmp_path is root's)."""
+    path = Path(tempfile.mkdtemp(prefix="nms-pgtest-"))
+    os.chmod(path, 0o755)
+    yield path
+    shutil.rmtree(path)
+
+
+def test_a_killed_session_s_cluster_is_reaped_by_the_next(base: Path) -> None:
+    session = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from tests.support.pgcluster import PgCluster; "
+         f"c = PgCluster.start({str(base)!r}); print(c.port, flush=True); time.sleep(120)"],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     try:
-        with pytest.raises(RuntimeError, match="max_connections"):
-            PgCluster.start(base, max_connections=0)  # the postmaster refuses the setting
-        assert list(base.iterdir()) == []
+        port = int(session.stdout.readline())
+        (root,) = base.iterdir()
+        pid = int((root / "data" / "postmaster.pid").read_text().split("\n", 1)[0])
     finally:
-        shutil.rmtree(base)
+        session.kill()  # SIGKILL: no atexit, no fixture teardown
+        session.wait()
+        session.stdout.close()
+    assert _alive(pid) and not _refused(port)  # pg_ctl detached it: it outlives its session
+    assert reap_orphans(base) == 1
+    assert not _alive(pid) and _refused(port)
+    assert list(base.iterdir()) == []
+
+
+def test_only_clusters_of_dead_sessions_are_reaped(base: Path) -> None:
+    live, starting, dead = (base / f"nms-pg-{n}" for n in ("live", "starting", "dead"))
+    for root in (live, starting, dead):
+        root.mkdir()
+    (live / "owner").write_text(owner_id(os.getpid()))
+    (dead / "owner").write_text(f"{os.getpid()} 1")  # this pid, another start time: a reused pid
+    assert reap_orphans(base) == 1
+    assert sorted(base.iterdir()) == [live, starting]
+
+
+def test_failed_start_cleans_up(base: Path) -> None:
+    with pytest.raises(RuntimeError, match="max_connections"):
+        PgCluster.start(base, max_connections=0)  # the postmaster refuses the setting
+    assert list(base.iterdir()) == []
 
 
 def test_missing_binaries_are_named(tmp_path: Path) -> None:

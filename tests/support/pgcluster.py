@@ -53,6 +53,8 @@ FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes"
 START_TIMEOUT_S = 30
 _ATTEMPTS = 3  # the free port may be taken between choosing it and the postmaster binding it
 _counter = itertools.count(1)
+_PREFIX = "nms-pg-"  # the clusters' directories, under the base directory
+_OWNER = "owner"  # in a cluster's directory: the process that started it (see reap_orphans)
 
 # A recycled database: every schema a test made goes, public comes back as in template0.
 _USER_SCHEMAS = "SELECT nspname FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname <> 'information_schema'"
@@ -149,7 +151,9 @@ class PgCluster:
         left running and the cluster's directory is removed.
         """
         _check_installed(bin_dir)
-        root = Path(tempfile.mkdtemp(prefix="nms-pg-", dir=base_dir))
+        reap_orphans(base_dir, bin_dir)
+        root = Path(tempfile.mkdtemp(prefix=_PREFIX, dir=base_dir))
+        (root / _OWNER).write_text(owner_id(os.getpid()) or "", encoding="ascii")
         cluster = cls(root, 0, bin_dir, durable)
         try:
             cluster._init(max_connections)
@@ -164,7 +168,8 @@ class PgCluster:
             log = cluster.log_tail()
             cluster.stop()
             raise RuntimeError(f"PostgreSQL did not start in {root}:\n{log}")
-        atexit.register(cluster.stop)  # an interrupted session still stops its postmaster
+        # An interrupted session still stops its postmaster; a killed one leaves it to reap_orphans.
+        atexit.register(cluster.stop)
         return cluster
 
     def _pg(self, binary: str, *args: str, timeout: float = 40) -> subprocess.CompletedProcess[str]:
@@ -355,6 +360,35 @@ class PgCluster:
             self._spares.append(spare)
         else:
             self.drop_database(spare)
+
+
+def owner_id(pid: int) -> str | None:
+    """``pid`` and its start time: a process, even after its pid is reused by another."""
+    try:
+        return f"{pid} {Path(f'/proc/{pid}/stat').read_text().rsplit(') ', 1)[1].split()[19]}"
+    except (OSError, IndexError):
+        return None
+
+
+def reap_orphans(base_dir: Path | str | None = None, bin_dir: Path = BIN_DIR) -> int:
+    """Stop and remove the clusters under ``base_dir`` whose starting process is gone.
+
+    A test session killed outright (SIGKILL, a CI timeout) runs no clean-up, and its
+    postmaster, detached by ``pg_ctl``, would run on; the next session removes it.  A
+    cluster without an owner file (still starting) is left alone.  Returns how many.
+    """
+    reaped = 0
+    for root in Path(base_dir or tempfile.gettempdir()).glob(_PREFIX + "*"):
+        try:
+            owner = (root / _OWNER).read_text(encoding="ascii")
+        except OSError:
+            continue
+        pid = owner.split(" ", 1)[0]
+        if not pid.isdigit() or owner_id(int(pid)) == owner:
+            continue
+        PgCluster(root, 0, bin_dir).stop()
+        reaped += 1
+    return reaped
 
 
 def _kill_postmaster(pid: int) -> None:
