@@ -6,6 +6,8 @@ run as the ``postgres`` user (``runuser``) in a directory of the cluster's own, 
 only, trusts loopback connections only (its socket directory is private to its owner),
 and by default trades durability for speed (``fsync=off`` and friends: a test's data need
 not survive a power cut); ``durable=True`` keeps PostgreSQL's defaults for benches.
+:meth:`PgCluster.stop` leaves no process and no directory behind, also after a failed start;
+a session killed outright leaves its cluster to the next start (:func:`reap_orphans`).
 
 Per-test isolation is a database per test, never a schema per test: advisory locks and
 ``LISTEN``/``NOTIFY`` channels are per database, and the layer under test uses both.  But
