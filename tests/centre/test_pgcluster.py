@@ -121,6 +121,7 @@ def test_a_database_that_cannot_be_made_new_is_dropped(pg_cluster: PgCluster) ->
     name = database_of(url)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f'ALTER DATABASE "{name}" SET work_mem = \'8MB\'')  # survives emptying the schemas
+        conn.execute(f'ALTER DATABASE "{name}" CONNECTION LIMIT 3')
     before = _spares(pg_cluster)
     pg_cluster.recycle_database(name)
     assert _spares(pg_cluster) == before

@@ -78,6 +78,8 @@ _LEFTOVER_QUERIES = (
     "SELECT count(*) FROM pg_namespace"
     " WHERE nspname !~ '^pg_' AND nspname NOT IN ('information_schema', 'public')",
     "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace",
+    "SELECT count(*) FROM pg_database WHERE datname = current_database()"
+    " AND (datconnlimit <> -1 OR datistemplate OR NOT datallowconn OR datacl IS NOT NULL)",
 )
 _LEFTOVER_COUNT = len(_LEFTOVER_QUERIES)
 _LEFTOVERS = "SELECT " + ", ".join(f"({q})" for q in _LEFTOVER_QUERIES)
