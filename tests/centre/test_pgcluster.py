@@ -168,26 +168,34 @@ def base() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="nms-pgtest-"))
     os.chmod(path, 0o755)
     yield path
+    reap_orphans(path)  # whatever a failed test left running there
     shutil.rmtree(path)
 
 
-def test_a_killed_session_s_cluster_is_reaped_by_the_next(base: Path) -> None:
-    session = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from tests.support.pgcluster import PgCluster; "
-         f"c = PgCluster.start({str(base)!r}); print(c.port, flush=True); time.sleep(120)"],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+def test_a_killed_session_s_cluster_is_reaped_by_the_next(base: Path, tmp_path: Path) -> None:
+    errors = tmp_path / "session.err"
+    with open(errors, "w") as err:
+        session = subprocess.Popen(
+            [sys.executable, "-c", "import time; from tests.support.pgcluster import PgCluster; "
+             f"c = PgCluster.start({str(base)!r}); print(c.port, flush=True); time.sleep(120)"],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
     try:
-        port = int(session.stdout.readline())
+        line = session.stdout.readline()
+        assert line.strip().isdigit(), f"the session did not start its cluster: {errors.read_text()[-2000:]}"
         (root,) = base.iterdir()
         pid = int((root / "data" / "postmaster.pid").read_text().split("\n", 1)[0])
     finally:
         session.kill()  # SIGKILL: no atexit, no fixture teardown
         session.wait()
         session.stdout.close()
-    assert _alive(pid) and not _refused(port)  # pg_ctl detached it: it outlives its session
+    port = int(line)
+    assert _alive(pid), "pg_ctl detaches the postmaster: it outlives its session"
+    assert not _refused(port)
     assert reap_orphans(base) == 1
-    assert not _alive(pid) and _refused(port)
+    assert not _alive(pid), open(f"/proc/{pid}/status").read()
+    assert _refused(port)
     assert list(base.iterdir()) == []
 
 
