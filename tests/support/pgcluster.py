@@ -168,7 +168,7 @@ class PgCluster:
         except BaseException:
             cluster.stop()
             raise
-        if cluster.stopped or not cluster._running():
+        if cluster.stopped or cluster.postmaster() is None:
             log = cluster.log_tail()
             cluster.stop()
             raise RuntimeError(f"PostgreSQL did not start in {root}:\n{log}")
@@ -233,21 +233,14 @@ class PgCluster:
             return False
         raise RuntimeError(f"pg_ctl start failed (port {self.port}): {done.stderr.strip()}\n{log}")
 
-    def _postmaster_pid(self) -> int | None:
+    def postmaster(self) -> int | None:
+        """The pid of this cluster's running postmaster (not a stale pid file's reused pid)."""
         try:
-            return int((self.data / "postmaster.pid").read_text().split("\n", 1)[0])
+            pid = int((self.data / "postmaster.pid").read_text().split("\n", 1)[0])
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except (OSError, ValueError):
             return None
-
-    def _running(self) -> bool:
-        pid = self._postmaster_pid()
-        if pid is None:
-            return False
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
+        return pid if str(self.data).encode() in cmdline and not _gone(pid) else None
 
     def log_tail(self) -> str:
         return tail_of(self.log)
@@ -264,10 +257,14 @@ class PgCluster:
         atexit.unregister(self.stop)
         if self._admin_conn is not None:
             self._admin_conn.close()
-        pid = self._postmaster_pid()
-        if pid is not None and self._running():
-            done = self._pg("pg_ctl", "stop", "-w", "-m", "fast", "-D", str(self.data), timeout=40)
-            if done.returncode != 0 and self._running():
+        pid = self.postmaster()
+        if pid is not None:
+            try:
+                self._pg("pg_ctl", "stop", "-w", "-m", "fast", "-D", str(self.data), timeout=40)
+            except subprocess.TimeoutExpired:
+                pass
+            # pg_ctl returns once the pid file is gone, a moment before the process itself.
+            if not _wait_gone(pid, 5.0):
                 _kill_postmaster(pid)
         shutil.rmtree(self.root, ignore_errors=True)
 
@@ -395,6 +392,24 @@ def reap_orphans(base_dir: Path | str | None = None, bin_dir: Path = BIN_DIR) ->
     return reaped
 
 
+def _gone(pid: int) -> bool:
+    """No such process, or only its exit status left (a zombie nobody has reaped yet)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state in ("Z", "X")
+
+
+def _wait_gone(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not _gone(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def _kill_postmaster(pid: int) -> None:
     """SIGQUIT (immediate shutdown: the postmaster ends its children), then SIGKILL."""
     for sig, wait_s in ((signal.SIGQUIT, 10.0), (signal.SIGKILL, 5.0)):
@@ -402,13 +417,8 @@ def _kill_postmaster(pid: int) -> None:
             os.kill(pid, sig)
         except ProcessLookupError:
             return
-        deadline = time.monotonic() + wait_s
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.05)
+        if _wait_gone(pid, wait_s):
+            return
 
 
 _NAME_LIMIT = 63  # PostgreSQL truncates identifiers longer than NAMEDATALEN - 1
