@@ -26,6 +26,9 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from nms.db import read_snapshot
+from nms.dbpg import connect_pg
+
 ENGINE = "postgresql"
 DUMP = "database.pgdump"
 BIN_DIRS = (Path("/usr/lib/postgresql/15/bin"),)  # Debian's PostgreSQL 15, as scripts/setup.sh installs
@@ -81,13 +84,15 @@ def counts(conn: psycopg.Connection) -> dict[str, int]:
 
 def dump(url: str, target: Path) -> dict[str, int]:
     """``pg_dump -Fc`` of one snapshot into ``target``; returns that snapshot's row counts."""
-    with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
-        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
-        found = counts(conn)
-        # The exporting transaction stays open until pg_dump has imported the snapshot and finished.
-        _run([tool("pg_dump"), "-Fc", "--no-owner", "--snapshot", snapshot, "-f", str(target)], url)
-        conn.execute("COMMIT")
+    db = connect_pg(url, "centre")
+    try:
+        with read_snapshot(db.conn):  # REPEATABLE READ: the counts and the export see one snapshot
+            snapshot = db.execute("SELECT pg_export_snapshot()").fetchone()[0]
+            found = counts(db.conn.raw)
+            # The exporting transaction stays open until pg_dump has imported the snapshot and finished.
+            _run([tool("pg_dump"), "-Fc", "--no-owner", "--snapshot", snapshot, "-f", str(target)], url)
+    finally:
+        db.close()
     return found
 
 
