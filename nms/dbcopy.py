@@ -131,7 +131,13 @@ def _converter(dtype: str, table: str, column: str) -> Callable[[Any], Any] | No
     if dtype == "bytea":
         return lambda v: v.encode() if isinstance(v, str) else v
     if dtype == "text":
-        return lambda v: v.hex() if isinstance(v, bytes) else (str(v) if isinstance(v, int | float) else v)
+
+        def to_text(v: Any) -> Any:
+            if isinstance(v, bytes):
+                raise CopyError(f"{table}.{column}: bytes in a text column (a module stored a blob)")
+            return str(v) if isinstance(v, int | float) else v
+
+        return to_text
     return None
 
 

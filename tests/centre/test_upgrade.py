@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from ipam import store as ipam_store
-from nms import doctor, schema
+from nms import dbcopy, doctor, schema
 from nms.auth import users
 from nms.config import Settings
 from nms.db import DATABASES, connect
@@ -154,6 +154,18 @@ def test_copy_refuses_a_source_not_yet_upgraded(release: Settings, tmp_path: Pat
     )
     assert done.returncode == 1
     assert "not at today's schema" in done.stderr and "nms migrate" in done.stderr
+
+
+def test_copy_fits_sqlite_values_to_postgresql_types_or_names_the_column() -> None:
+    to_int = dbcopy._converter("bigint", "ts_head", "ts")
+    assert to_int(1764000000.0) == 1764000000 and isinstance(to_int(1764000000.0), int)
+    with pytest.raises(dbcopy.CopyError, match=r"ts_head.ts: 1.5 in an integer column"):
+        to_int(1.5)
+    assert dbcopy._converter("bytea", "t", "c")("abc") == b"abc"
+    assert dbcopy._converter("text", "t", "c")(42) == "42"
+    with pytest.raises(dbcopy.CopyError, match="t.c: bytes in a text column"):
+        dbcopy._converter("text", "t", "c")(b"x")
+    assert dbcopy._converter("double precision", "t", "c") is None  # ints are fine there
 
 
 def _sha(path: Path) -> str:
