@@ -55,6 +55,7 @@ def build(out: Path) -> None:  # noqa: PLR0915 - one linear script, section by s
     from nms.portals import store as portals_store
     from nms.schema import open_migrated
     from probes.common.inventory import load_inventory
+    from tests.centre.helpers import poll  # the release's own poll results, as its tests send them
 
     os.environ["NMS_DATA_DIR"] = str(out)
     os.environ["NMS_INVENTORY"] = str(Path.cwd() / "inventory.yaml")
@@ -114,7 +115,7 @@ def build(out: Path) -> None:  # noqa: PLR0915 - one linear script, section by s
         devices = [d.name for d in inv.devices_of_agent(agent)][:12]
         for k in range(5):
             ts = float(int(now // 60) * 60 + 60 * k)
-            samples = [_poll(inv, d, ts, ok=not (k >= 2 and i == 0)) for i, d in enumerate(devices)]
+            samples = [poll(d, ts, ok=not (k >= 2 and i == 0)) for i, d in enumerate(devices)]
             body = {"agent": agent, "epoch": "fixture-epoch", "seq": k + 1, "samples": samples}
             ingest_batch(mdb, db, agent, body, inv, now=ts + 5)
     site_of = {d.name: d.site for d in inv.devices.values()}
@@ -202,60 +203,6 @@ def build(out: Path) -> None:  # noqa: PLR0915 - one linear script, section by s
             print(f"fixture: no portal checks ({exc!r})", file=sys.stderr)
     db.conn.close()
     mdb.conn.close()
-
-
-def _poll(inv, device: str, ts: float, ok: bool = True) -> dict:  # noqa: ANN001
-    """One poll result as that release's agent sent it (tests/centre/helpers.poll's shape)."""
-    names = sorted(
-        {e.interface for link in inv.links.values() for e in (link.a, link.b) if e.device == device}
-    )
-    interfaces = [
-        {
-            "index": i + 1,
-            "name": n,
-            "descr": n,
-            "alias": "",
-            "type": 6,
-            "speed_bps": 1_000_000_000,
-            "admin": "up",
-            "oper": "up",
-            "in_octets": 1000 * (i + 1),
-            "out_octets": 2000,
-            "in_ucast_pkts": 1,
-            "out_ucast_pkts": 2,
-            "in_errors": 0,
-            "out_errors": 0,
-            "in_discards": 0,
-            "out_discards": 0,
-            "hc": True,
-            "discontinuity": 0,
-            "in_bps": 1234.5,
-            "out_bps": 99.0,
-        }
-        for i, n in enumerate(names or ["GE0/0/0"])
-    ]
-    return {
-        "device": device,
-        "ts": ts,
-        "ok": ok,
-        "error": None if ok else "timeout",
-        "duration_s": 0.05 if ok else 2.0,
-        "profile": "huawei-vrp",
-        "identity": {
-            "sysName": device,
-            "sysDescr": "VRP",
-            "sysObjectID": "1.3.6.1.4.1.2011",
-            "uptime_s": 1000.0,
-        }
-        if ok
-        else {},
-        "interfaces": interfaces if ok else [],
-        "health": {"cpu_pct": 12.0, "mem_pct": 40.0} if ok else {},
-        "sessions": 12 if ok else None,
-        "tunnels": [],
-        "sdh": [],
-        "icmp": None,
-    }
 
 
 def dump(db_file: Path, target: Path, max_rows: int) -> None:
