@@ -197,10 +197,11 @@ def bench_read(settings: Settings) -> tuple[float, int]:
 
 def _centre_process(url: str, data_dir: str, inv_path: str, agents: list[str], minute: int, t0: float,
                     ifaces: int, ready: Any, out: Any) -> None:  # fmt: skip
-    """One centre: warms up on one batch, then ingests its half of the agents' batches of a minute."""
+    """One centre: warms up on a minute of its agents (a running centre has its id caches filled),
+    then ingests its half of the agents' batches of the next minute."""
     inv = load_inventory(Path(inv_path))
     settings = Settings(data_dir=Path(data_dir), inventory_path=Path(inv_path), database_url=url)
-    ingest(settings, inv, work(inv, agents[:1], range(minute, minute + 1), t0, ifaces))  # caches, pool
+    ingest(settings, inv, work(inv, agents, range(minute, minute + 1), t0, ifaces))  # caches, pool
     todo = work(inv, agents, range(minute + 1, minute + 2), t0, ifaces)
     timers = Timers()
     ready.wait()  # both centres start together

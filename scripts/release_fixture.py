@@ -5,8 +5,8 @@ into fresh SQLite files and checks today's ``nms.schema.migrate`` upgrades them 
 lost.  The dumps must come from the release, not from today's code (which would only prove
 today's schema upgrades itself), so this script checks that commit out in a temporary git
 worktree and runs *its* modules in a child process (``PYTHONPATH`` = the checkout):
-accounts and tokens (its demo's ``issue_tokens``), the shipped address plan plus a few
-allocations and a request, three minutes of polls for two agents' devices through
+accounts and tokens (its demo's ``issue_tokens``), part of the shipped address plan, a few
+allocations and a request, five minutes of polls for two agents' devices through
 ``nms.pipeline.ingest_batch`` (samples, state, events), an alert evaluation with an
 acknowledgement, comment and silence, a maintenance window, two configuration versions,
 portal checks and trap/syslog events.  Then ``sqlite3 .dump`` of both files, with the
