@@ -144,6 +144,22 @@ def test_release_upgrades_in_place_with_nothing_lost(release: Settings) -> None:
     assert again.returncode == 0 and "up to date" in again.stdout
 
 
+def test_serve_start_upgrades_and_the_release_accounts_sign_in(release: Settings) -> None:
+    """The app ``nms serve`` runs migrates at start; a password hashed by the release still works."""
+    from nms.server import create_app
+    from tests.auth.helpers import login
+
+    app = create_app(release)
+    db = connect(release)
+    try:
+        assert schema.pending(db, "centre") == []
+    finally:
+        db.close()
+    client = login(app.test_client(), "viewer", "Fixture-pass-0002")
+    page = client.get("/ipam/")
+    assert page.status_code == 200 and "10.0.0.0" in page.get_data(as_text=True)
+
+
 def test_copy_refuses_a_source_not_yet_upgraded(release: Settings, tmp_path: Path) -> None:
     done = nms(
         "db",
