@@ -174,7 +174,7 @@ def take_backup(
             server = backup_pg.server_version(settings.database_url)
             manifest |= {"engine": backup_pg.ENGINE, "server": server}
             target = tmp / backup_pg.DUMP
-            counts = backup_pg.dump(settings.database_url, target)
+            counts = backup_pg.dump(settings, target)
             manifest["databases"][backup_pg.ENGINE] = {"counts": counts, "sha256": _sha256(target),
                                                        "file": target.name}
         for name in DATABASES if not settings.database_url else ():
@@ -209,7 +209,7 @@ def restore(settings: Settings, source: Path, *, force: bool = False) -> Path:
     aside = settings.path(f"replaced-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
     if on_pg:
         info = manifest["databases"][backup_pg.ENGINE]
-        backup_pg.restore(settings.database_url, source / info["file"], info, aside)
+        backup_pg.restore(settings, source / info["file"], info, aside)
         return aside
     aside.mkdir(exist_ok=True)
     for name in DATABASES:

@@ -26,8 +26,8 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from nms.db import read_snapshot
-from nms.dbpg import connect_pg
+from nms.config import Settings
+from nms.db import connect, read_snapshot
 
 ENGINE = "postgresql"
 DUMP = "database.pgdump"
@@ -82,9 +82,10 @@ def counts(conn: psycopg.Connection) -> dict[str, int]:
     }
 
 
-def dump(url: str, target: Path) -> dict[str, int]:
+def dump(settings: Settings, target: Path) -> dict[str, int]:
     """``pg_dump -Fc`` of one snapshot into ``target``; returns that snapshot's row counts."""
-    db = connect_pg(url, "centre")
+    url = settings.database_url
+    db = connect(settings, "centre")
     try:
         with read_snapshot(db.conn):  # REPEATABLE READ: the counts and the export see one snapshot
             snapshot = db.execute("SELECT pg_export_snapshot()").fetchone()[0]
@@ -156,10 +157,11 @@ def empty_schema(url: str) -> None:
             conn.execute(sql.SQL("DROP {} IF EXISTS {} CASCADE").format(sql.SQL(kind), target))
 
 
-def restore(url: str, source: Path, info: dict[str, Any], aside: Path) -> None:
+def restore(settings: Settings, source: Path, info: dict[str, Any], aside: Path) -> None:
     """Replace the database's contents with the archive ``source``; the current ones go to ``aside``."""
+    url = settings.database_url
     aside.mkdir(exist_ok=True)
-    dump(url, aside / DUMP)
+    dump(settings, aside / DUMP)
     empty_schema(url)
     _run([tool("pg_restore"), "--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error",
           str(source)], url)  # fmt: skip

@@ -27,10 +27,11 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any
 
+import psycopg
+
 from nms import schema
 from nms.config import Settings
 from nms.db import DATABASES, SqliteDatabase, memory, read_snapshot
-from nms.dbpg import close_pools
 
 SKIPPED = schema.OWNERS["nms.schema"]  # the migration bookkeeping: made by the target's own
 
@@ -189,11 +190,11 @@ def copy_to(
         raise CopyError(f"--to {url!r}: expected a postgresql://user@host:port/db URL")
     if batch < 1:
         raise CopyError("--batch: at least 1")
-    sources = {name: _source(settings, name) for name in DATABASES}
     target_settings = dataclasses.replace(settings, database_url=url)
+    sources: dict[str, sqlite3.Connection] = {}
     try:
-        import psycopg
-
+        for name in DATABASES:
+            sources[name] = _source(settings, name)
         try:
             raw = psycopg.connect(url, autocommit=True, connect_timeout=10)
         except psycopg.Error as exc:
@@ -206,7 +207,6 @@ def copy_to(
     finally:
         for conn in sources.values():
             conn.close()
-        close_pools()
     return counts
 
 
@@ -215,8 +215,6 @@ def _copy_all(
 ) -> dict[str, dict[str, int]]:
     target_tables = _pg_tables(raw)
     counts: dict[str, dict[str, int]] = {}
-    import psycopg
-
     with ExitStack() as snapshots:
         for conn in sources.values():  # one read snapshot per file: the counts and the rows agree
             snapshots.enter_context(read_snapshot(conn))
