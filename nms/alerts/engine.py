@@ -16,8 +16,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlite_utils
-
 from nms import maintenance, state
 from nms.alerts import flap
 from nms.alerts import store as alert_store
@@ -26,7 +24,7 @@ from nms.alerts.conditions import Condition, gather
 from nms.alerts.message import _Safe
 from nms.alerts.rules import RuleSet
 from nms.alerts.topology import RootCause, assign_roots
-from nms.db import transaction
+from nms.db import Database, transaction
 from nms.updates import notify_state_updated, wait_for_update
 from probes.common.inventory_model import Inventory
 from probes.common.subject import interface
@@ -87,9 +85,9 @@ class Engine:
     # ---- evaluation ------------------------------------------------------------------------
     def evaluate(
         self,
-        db: sqlite_utils.Database,
+        db: Database,
         now: float | None = None,
-        metrics_db: sqlite_utils.Database | None = None,
+        metrics_db: Database | None = None,
     ) -> EvalStats:
         t_start = time.perf_counter()
         now = time.time() if now is None else now
@@ -136,10 +134,8 @@ class Engine:
         silences,
         stats: EvalStats,
     ) -> None:
-        cols = [d[1] for d in db.execute("PRAGMA table_info(alert_alerts)").fetchall()]
         open_rows: dict[tuple[str, str, str], dict[str, Any]] = {}
-        for r in db.execute(f"SELECT * FROM alert_alerts WHERE state IN {OPEN}"):
-            row = dict(zip(cols, r, strict=True))
+        for row in db.query(f"SELECT * FROM alert_alerts WHERE state IN {OPEN}"):
             open_rows[(row["rule"], row["subject_kind"], row["subject_id"])] = row
         seen: set[tuple[str, str, str]] = set()
 
@@ -328,10 +324,10 @@ class Engine:
             "children_count": 0,
         }
         cur = db.execute(
-            f"INSERT INTO alert_alerts ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+            f"INSERT INTO alert_alerts ({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) RETURNING id",
             tuple(row.values()),
         )
-        row["id"] = cur.lastrowid
+        row["id"] = cur.fetchone()[0]
         self._history(db, row["id"], now, "created", c.reason)
         return row
 
@@ -339,16 +335,14 @@ class Engine:
         """A flapping subject's condition is back: reopen its recent alert instead of a new one."""
         if not c.rule.flaps or not flap.is_flapping(counts, c.kind, c.subject):
             return None
-        cols = [d[1] for d in db.execute("PRAGMA table_info(alert_alerts)").fetchall()]
-        r = db.execute(
+        row = next(db.query(
             "SELECT * FROM alert_alerts WHERE rule = ? AND subject_kind = ? AND subject_id = ?"
             " AND state = 'resolved'"
             " AND resolved_ts > ? ORDER BY resolved_ts DESC LIMIT 1",
             (c.rule.name, c.kind, c.subject, now - self.rules.flap_window_s),
-        ).fetchone()
-        if r is None:
+        ), None)
+        if row is None:
             return None
-        row = dict(zip(cols, r, strict=True))
         row.update(state="firing" if row["fired_ts"] else "pending", resolved_ts=None)
         self._history(db, row["id"], now, "reopened", "flapping")
         return row

@@ -13,10 +13,8 @@ import threading
 import time
 from typing import Any
 
-import sqlite_utils
-
 from nms.alerts.channels import ChannelConfig, ChannelError
-from nms.db import transaction
+from nms.db import Database, transaction
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +26,13 @@ class Outbox:
     def backoff(self, attempts: int) -> float:
         return min(self.channels.backoff_s * 2 ** max(attempts - 1, 0), self.channels.backoff_max_s)
 
-    def _log(self, db: sqlite_utils.Database, nid: int, now: float, ok: bool, detail: str) -> None:
+    def _log(self, db: Database, nid: int, now: float, ok: bool, detail: str) -> None:
         db.execute(
             "INSERT INTO alert_notification_log (notification_id, ts, ok, detail) VALUES (?, ?, ?, ?)",
             (nid, now, int(ok), detail[:500]),
         )
 
-    def _over_limit(self, db: sqlite_utils.Database, channel: str, recipient: str, now: float) -> bool:
+    def _over_limit(self, db: Database, channel: str, recipient: str, now: float) -> bool:
         n = db.execute(
             "SELECT COUNT(*) FROM alert_notifications WHERE channel = ? AND recipient = ? AND status = 'sent'"
             " AND last_ts > ?",
@@ -44,7 +42,7 @@ class Outbox:
 
     def run_once(
         self,
-        db: sqlite_utils.Database,
+        db: Database,
         now: float | None = None,
         limit: int = 200,
         channel: str | None = None,
@@ -82,7 +80,7 @@ class Outbox:
 
     def attempt(
         self,
-        db: sqlite_utils.Database,
+        db: Database,
         nid: int,
         channel: str,
         recipient: str,
@@ -112,7 +110,7 @@ class Outbox:
             return self._failed(db, nid, now, attempts + 1, f"{type(exc).__name__}: {exc}")
         return self._finish(db, nid, now, attempts + 1, "sent", detail, ok=True)
 
-    def _failed(self, db: sqlite_utils.Database, nid: int, now: float, attempts: int, error: str) -> str:
+    def _failed(self, db: Database, nid: int, now: float, attempts: int, error: str) -> str:
         if attempts >= self.channels.max_attempts:
             return self._finish(
                 db, nid, now, attempts, "failed", f"{error} (gave up after {attempts} attempts)"
@@ -130,7 +128,7 @@ class Outbox:
 
     def _finish(
         self,
-        db: sqlite_utils.Database,
+        db: Database,
         nid: int,
         now: float,
         attempts: int,

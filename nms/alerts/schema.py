@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite_utils
-
 from nms import maintenance
+from nms.db import Database
 from nms.store import run_ddl
 
 
-def ensure_schema(db: sqlite_utils.Database) -> None:
+def ensure_schema(db: Database) -> None:
     maintenance.ensure_schema(db)
     run_ddl(
         db,
