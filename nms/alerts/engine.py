@@ -34,6 +34,8 @@ __all__ = ["Engine", "EvalStats", "notify_state_updated", "wait_for_update"]
 
 CHILDREN_MAX = 200
 OPEN = ("pending", "firing")
+EVAL_ATTEMPTS = 3  # overlapping evaluations: read the conditions again at most this often
+
 @dataclass
 class EvalStats:
     conditions: int = 0
@@ -89,12 +91,25 @@ class Engine:
         now: float | None = None,
         metrics_db: Database | None = None,
     ) -> EvalStats:
+        """Read the conditions, then apply them in one transaction, unless another evaluation
+        (another centre, by accident) committed in between: then read them again, as it did."""
         t_start = time.perf_counter()
-        now = time.time() if now is None else now
+        for _ in range(EVAL_ATTEMPTS):
+            stats = self._attempt(db, time.time() if now is None else now, metrics_db)
+            if stats is not None:
+                break
+            log.info("alerts: another evaluation committed meanwhile; reading the conditions again")
+        else:
+            log.warning("alerts: %d evaluations overlapped this one; skipped it", EVAL_ATTEMPTS)
+            stats = EvalStats()
+        stats.duration_s = time.perf_counter() - t_start
+        return stats
+
+    def _attempt(self, db: Database, now: float, metrics_db: Database | None) -> EvalStats | None:
+        """One evaluation; None when the generation read before gathering moved on meanwhile."""
+        generation = db.execute("SELECT generation FROM alert_eval WHERE id = 1").fetchone()[0]
         with_metrics = metrics_db is not None and now - self._last_metrics >= self.metrics_every_s
         conds, done = gather(db, self.rules, self.inventory, now, metrics_db, with_metrics)
-        if with_metrics:
-            self._last_metrics = now
         stats = EvalStats(conditions=len(conds))
         counts = flap.flapping(db, now, self.rules.flap_window_s, self.rules.flap_threshold)
         topo = self.topology()
@@ -118,8 +133,15 @@ class Engine:
             return ("skip" if "skip" in hit else "mute") if hit else None
 
         with transaction(db):
+            claimed = db.execute(
+                "UPDATE alert_eval SET generation = generation + 1, ts = ? WHERE id = 1 AND generation = ?",
+                (now, generation),
+            ).rowcount
+            if claimed != 1:
+                return None
             self._apply(db, now, conds, done, counts, roots, maint, silences, stats)
-        stats.duration_s = time.perf_counter() - t_start
+        if with_metrics:
+            self._last_metrics = now
         return stats
 
     def _apply(
