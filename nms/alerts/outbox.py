@@ -17,6 +17,9 @@ from nms.alerts.channels import ChannelConfig, ChannelError
 from nms.db import Database, transaction
 
 log = logging.getLogger(__name__)
+# A row being sent is due again only this long after it was taken: a sender that died
+# mid-send leaves it to be tried again then, not never.
+SEND_LEASE_S = 120.0
 
 
 class Outbox:
@@ -59,13 +62,13 @@ class Outbox:
             where += " AND channel = ?"
             args += (channel,)
         rows = db.execute(
-            f"SELECT id, channel, recipient, attempts, payload FROM alert_notifications WHERE {where}"
-            " ORDER BY id LIMIT ?",
+            "SELECT id, channel, recipient, attempts, next_ts, payload FROM alert_notifications"
+            f" WHERE {where} ORDER BY id LIMIT ?",
             (*args, limit),
         ).fetchall()
         failing: set[str] = set()
         tried = 0
-        for nid, ch, recipient, attempts, payload in rows:
+        for nid, ch, recipient, attempts, due, payload in rows:
             if ch in failing:
                 with transaction(db):
                     db.execute(
@@ -73,10 +76,23 @@ class Outbox:
                         (now + self.channels.backoff_s, nid),
                     )
                 continue
+            if not self._take(db, nid, due):
+                continue  # another sender (a second centre, by accident) took it since we read it
             tried += 1
             if self.attempt(db, nid, ch, recipient, attempts, json.loads(payload)) == "retry":
                 failing.add(ch)
         return tried
+
+    def _take(self, db: Database, nid: int, due: float) -> bool:
+        """Claim a due row for this attempt (compare-and-set on its ``next_ts``): a row two
+        senders read is sent by one of them only."""
+        with transaction(db):
+            cur = db.execute(
+                "UPDATE alert_notifications SET next_ts = ? WHERE id = ? AND next_ts = ?"
+                " AND status IN ('queued', 'retry')",
+                (time.time() + SEND_LEASE_S, nid, due),
+            )
+            return cur.rowcount == 1
 
     def attempt(
         self,

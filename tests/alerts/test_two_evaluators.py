@@ -1,4 +1,4 @@
-"""Two evaluators on one database (two centres, by accident): one alert, one page.
+"""Two evaluators or senders on one database (two centres, by accident): one alert, one page.
 
 Each evaluator has its own connection and its own :class:`Engine`, as two processes would;
 on PostgreSQL they are two pooled connections to the one database.
@@ -10,8 +10,10 @@ import threading
 
 from nms.alerts import engine as engine_mod
 from nms.alerts.engine import Engine
+from nms.alerts.outbox import Outbox
 from nms.db import connect
 from tests.alerts.conftest import make_channels, make_rules
+from tests.alerts.peers import HttpReceiver
 
 
 def _run(target, *args) -> threading.Thread:  # noqa: ANN001
@@ -96,3 +98,37 @@ def test_an_evaluation_that_read_before_another_committed_reads_again(world, set
     assert [(x["subject_id"], x["state"]) for x in down] == [("hefei-fw1", "firing")]
     assert [p[1] for p in world.pages()] == ["device-down:hefei-fw1"]
     assert world.pages("resolved") == []
+
+
+def test_two_senders_that_read_the_same_due_row_send_it_once(world, settings, monkeypatch):
+    monkeypatch.setenv("NMS_TEST_HOOK_KEY", "two-senders-key")
+    hook = HttpReceiver().start()
+    other = connect(settings, "centre")
+    try:
+        channels = make_channels(hook.url + "/hook")
+        world.round()
+        for _ in range(2):
+            world.round(down=("hefei-fw1",))
+        Engine(make_rules(), world.inv, channels).evaluate(world.db, world.t)
+        both_read = threading.Barrier(2)
+        real = Outbox._take
+
+        def take_after_both_read(self, db, nid, due):  # noqa: ANN001
+            both_read.wait(10)  # each sender has read the due row before either takes it
+            return real(self, db, nid, due)
+
+        monkeypatch.setattr(Outbox, "_take", take_after_both_read)
+        tried: list[int] = []
+
+        def send(db) -> None:  # noqa: ANN001
+            tried.append(Outbox(channels).run_once(db))
+
+        threads = [_run(send, db) for db in (world.db, other)]
+        for t in threads:
+            _joined(t)
+    finally:
+        other.close()
+        hook.stop()
+    assert sorted(tried) == [0, 1]
+    assert len(hook.requests) == 1
+    assert world.db.execute("SELECT status, attempts FROM alert_notifications").fetchall() == [("sent", 1)]
