@@ -36,6 +36,7 @@ CHILDREN_MAX = 200
 OPEN = ("pending", "firing")
 EVAL_ATTEMPTS = 3  # overlapping evaluations: read the conditions again at most this often
 
+
 @dataclass
 class EvalStats:
     conditions: int = 0
