@@ -55,7 +55,7 @@ CENTRE: tuple[Component, ...] = (
     Component("sdh", (sdh.ensure_schema,)),
     Component("clockskew", (clockskew.ensure_schema,)),
     Component("maintenance", (maintenance.ensure_schema,)),
-    Component("alerts", (alerts_schema.ensure_schema,)),
+    Component("alerts", (alerts_schema.ensure_schema, alerts_schema.add_eval_generation)),
     Component("configs", (configs_store.ensure_schema,)),
     Component("events", (events_store.ensure_schema,)),
     Component("ipam", (ipam_schema.ensure_schema,)),
@@ -155,7 +155,7 @@ OWNERS: dict[str, tuple[str, ...]] = {
     "nms.auth": ("auth_users", "auth_tokens", "auth_login_failures", "auth_secrets"),
     "nms.alerts": (
         "alert_alerts", "alert_history", "alert_comments", "alert_silences", "alert_maint_modes",
-        "alert_notifications", "alert_notification_log",
+        "alert_notifications", "alert_notification_log", "alert_eval",
     ),
     "nms.configs.store": ("config_versions", "config_status", "config_events"),
     "nms.events.store": ("event_log",),
