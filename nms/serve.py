@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 
 from ipam.workflow import expire_holds
+from nms import notify
 from nms.alerts.runner import start_in_server
 from nms.auth.scope import site_tree
 from nms.config import Settings
@@ -130,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
     pidfile = settings.path(PIDFILE)
     pidfile.write_text(f"{os.getpid()}\n")
     stop = threading.Event()
+    notify.start(settings)  # PostgreSQL: changes here wake the other centres' waiters, and theirs ours
     if args.rollup_every > 0:
         threading.Thread(target=rollup_loop, args=(settings, args.rollup_every, stop), daemon=True).start()
     if args.age_every > 0:
@@ -163,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
         stop.set()
         if alerts is not None:
             alerts.stop()
+        notify.stop()
         time.sleep(0)
         try:
             if pidfile.read_text().strip() == str(os.getpid()):

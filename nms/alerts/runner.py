@@ -20,6 +20,7 @@ from nms.config import Settings
 from nms.db import connect
 from nms.leader import FOLLOWER_RETRY_S, leader
 from nms.timeseries import open_timeseries
+from nms.updates import ALERTS, changed
 from probes.common.inventory import load_inventory
 from probes.common.inventory_model import Inventory
 
@@ -94,6 +95,8 @@ class Runner:
                 if leading:
                     try:
                         self.last = self.engine.evaluate(db, metrics_db=open_timeseries(self.settings, mdb))
+                        if self.last.created or self.last.fired or self.last.resolved or self.last.queued:
+                            changed(ALERTS)  # the walls of every centre show it
                     except Exception:
                         log.exception("alert evaluation failed")
                 wait_for_update(self.interval_s if leading else min(self.interval_s, FOLLOWER_RETRY_S))
