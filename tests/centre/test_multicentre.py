@@ -28,7 +28,7 @@ from nms.schema import open_migrated
 from probes.common.inventory import load_inventory
 from tests.centre.helpers import batch, poll, small_inventory
 from tests.support.centres import SharedCentre
-from tests.support.processes import write_inventory
+from tests.support.processes import wait_for, write_inventory
 from tests.support.sse import SseClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,6 +92,40 @@ def test_wall_stream_of_one_centre_sees_a_batch_ingested_through_another(
             stream.close()
         a.stop()
         b.stop()
+
+
+JOBS = ("state-aging", "inventory-watch")
+
+
+def test_each_job_runs_in_one_centre_and_the_survivor_takes_over(
+    settings: Settings, tmp_path: Path, database_url: str
+) -> None:
+    """Two ``nms serve`` on one database: each job has one leader; kill -9 it and the other
+    centre leads within seconds (nms.leader wired into nms serve)."""
+    inv_path = write_inventory(tmp_path / "inventory.yaml", site="chaohu", agent=AGENT)
+    args = ["--no-alerts", "--age-every", "0.5", "--inventory-every", "0.5", "--configs-interval", "0"]
+    centres = [SharedCentre(settings.data_dir, inv_path, database_url, extra_args=args) for _ in range(2)]
+
+    def leads(c: SharedCentre, job: str) -> bool:
+        return c.log.exists() and f"now leads {job}" in c.log.read_text(errors="replace")
+
+    try:
+        for c in centres:
+            c.start()
+        for job in JOBS:
+            wait_for(lambda job=job: any(leads(c, job) for c in centres), 20, f"a leader of {job}")
+        time.sleep(2)  # both centres have tried several times by now
+        for job in JOBS:
+            assert [leads(c, job) for c in centres].count(True) == 1, job
+        leader_ = next(c for c in centres if leads(c, "state-aging"))
+        other = next(c for c in centres if c is not leader_)
+        leader_.kill()
+        killed = time.monotonic()
+        wait_for(lambda: leads(other, "state-aging"), 10, "the other centre leading state-aging")
+        assert time.monotonic() - killed < 5.0
+    finally:
+        for c in centres:
+            c.stop()
 
 
 INGEST = """

@@ -23,6 +23,7 @@ class SharedCentre(Centre):
         if database_url:
             self.env["NMS_DATABASE_URL"] = database_url
         self.env.update(env or {})
+        data_dir.mkdir(parents=True, exist_ok=True)
         self.log = data_dir / f"centre-{self.port}.log"
 
     def settings(self):
