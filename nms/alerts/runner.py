@@ -12,6 +12,7 @@ import os
 import threading
 from pathlib import Path
 
+from nms import notify
 from nms.alerts.channels import ChannelConfig, ConfigError, load_channels
 from nms.alerts.engine import Engine, EvalStats, notify_state_updated, wait_for_update
 from nms.alerts.outbox import Sender
@@ -122,6 +123,7 @@ def run_forever(settings: Settings, interval_s: float) -> int:
     """Until SIGINT/SIGTERM; then both threads finish what they are doing and stop."""
     import signal
 
+    notify.start(settings)  # PostgreSQL: batches ingested by the centres wake the evaluator here
     runner = Runner(settings, build_engine(settings), interval_s).start()
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -129,6 +131,7 @@ def run_forever(settings: Settings, interval_s: float) -> int:
     while not done.wait(3600):
         pass
     runner.stop()
+    notify.stop()
     return 0
 
 
