@@ -129,16 +129,20 @@ class Leader:
         return True
 
     def _drop(self) -> None:
-        conn, self._conn, self._held = self._conn, None, False
+        conn, held, self._conn, self._held = self._conn, self._held, None, False
         if conn is None:
             return
         try:
             if isinstance(conn, int):
                 os.close(conn)  # releases the flock
-            else:
-                conn.close()  # ends the session: the server releases the advisory lock
-        except Exception:  # noqa: BLE001 - closing a dead connection may fail; it is dropped either way
+                return
+            if held and not conn.closed:  # at once, not when the server notices the session end
+                conn.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_SPACE, job_key(self.job)))
+        except Exception:  # noqa: BLE001 - a dead connection: its session (and lock) ends with it
             pass
+        finally:
+            if not isinstance(conn, int):
+                conn.close()
 
     def release(self) -> None:
         """Give up leading (and the connection or file); another holder may take over at once."""
