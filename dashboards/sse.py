@@ -27,7 +27,7 @@ from nms import updates
 @dataclass(frozen=True)
 class StreamConfig:
     poll_s: float = 1.0
-    min_gap_s: float = 0.25  # after a wake-up, gather a burst of changes into one check
+    min_gap_s: float = 1.0  # checks at most this often: a burst of changes costs one rebuild a second
     heartbeat_s: float = 10.0
     max_age_s: float = 300.0
     retry_ms: int = 2000
@@ -109,7 +109,7 @@ def stream(
     sent = last_id
     started = last_beat = time.monotonic()
     while True:
-        mark = updates.generation()
+        mark, checked = updates.generation(), time.monotonic()
         digest, doc = feed.get(scope)
         now = time.monotonic()
         if digest != sent:
@@ -123,5 +123,5 @@ def stream(
             return
         if sleep is not None:
             sleep(cfg.poll_s)
-        elif updates.wait_for_change(mark, cfg.poll_s) != mark:
-            time.sleep(cfg.min_gap_s)
+        elif updates.wait_for_change(mark, cfg.poll_s) != mark:  # the first change shows at once
+            time.sleep(max(0.0, cfg.min_gap_s - (time.monotonic() - checked)))

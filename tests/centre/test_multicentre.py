@@ -161,10 +161,20 @@ def test_wall_stream_wakes_for_a_batch_another_process_ingested(pg_url: str, tmp
     inv.links.pop("prov-hefei")
     feed = WallFeed(settings, lambda: inv)
     events: queue.Queue[tuple[float, str]] = queue.Queue()
-    gen = sse.stream(feed, None, sse.StreamConfig(poll_s=30, max_age_s=40))
-    threading.Thread(target=lambda: [events.put((time.monotonic(), e)) for e in gen], daemon=True).start()
+    # heartbeats often (they do not look at the database): the reader can stop when the test ends
+    gen = sse.stream(feed, None, sse.StreamConfig(poll_s=30, heartbeat_s=0.1, max_age_s=40))
+    finished = threading.Event()
+
+    def consume() -> None:
+        for e in gen:
+            if finished.is_set():
+                return
+            if e.startswith("event: wall"):
+                events.put((time.monotonic(), e))
+
+    reader = threading.Thread(target=consume, daemon=True)
+    reader.start()
     try:
-        events.get(timeout=20)  # retry:
         _at, first = events.get(timeout=20)
         assert '"as_of":null' in first
         ts = int(time.time())
@@ -177,6 +187,9 @@ def test_wall_stream_wakes_for_a_batch_another_process_ingested(pg_url: str, tmp
         assert at - done < 2.0
         assert child.wait(30) == 0
     finally:
+        finished.set()
+        updates.changed()  # wakes the stream, which then sees it is finished
+        reader.join(10)
         notify.stop()
         feed.close()
 
