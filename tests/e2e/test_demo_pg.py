@@ -2,7 +2,7 @@
 province running when one of them is killed.
 
 A throwaway cluster (tests/support/pgcluster.py), the real demo (simulator, two ``nms
-serve``, haproxy, an agent pushing through haproxy), real HTTP.  The wall API answers
+serve``, haproxy, agents pushing through nginx's TLS and haproxy), real HTTP.  The wall API answers
 through the balancer before and after ``kill -9`` of a centre, new polls keep arriving
 (the wall's "data as of" moves on), and the agent's batches, some of them sent while a
 centre died under them, are stored exactly once: every batch the agent numbered is in
@@ -91,7 +91,7 @@ def test_demo_on_postgresql_survives_a_killed_centre(tmp_path: Path, pg_url: str
     cmd = [
         sys.executable, "-m", "nms.demo", "--data-dir", str(data_dir), "--agents", ",".join(AGENTS),
         "--port", str(free_port()), "--snmp-port", str(free_port(kind=socket.SOCK_DGRAM)),
-        "--sim-control-port", str(free_port()), "--wan-proxy-base-port", "0", "--no-tls",
+        "--sim-control-port", str(free_port()), "--wan-proxy-base-port", "0", "--tls-port", str(free_port()),
         "--events-base-port", "0", "--ssh-port", str(free_port()), "--backup-interval", "3600",
         "--agent-metrics-base-port", str(free_port()),
     ]
