@@ -2,12 +2,12 @@
 province running when one of them is killed.
 
 A throwaway cluster (tests/support/pgcluster.py), the real demo (simulator, two ``nms
-serve``, haproxy, agents pushing through nginx's TLS and haproxy), real HTTP.  The wall API answers
-through the balancer before and after ``kill -9`` of a centre, new polls keep arriving
-(the wall's "data as of" moves on), and the agent's batches, some of them sent while a
-centre died under them, are stored exactly once: every batch the agent numbered is in
-the database or still in its spool (the keys of ``ingest_batches`` and ``ts_head`` keep any
-twice-sent batch or sample out).
+serve``, haproxy, agents pushing through nginx's TLS and haproxy), real HTTP.  The wall API
+answers through the balancer before and after ``kill -9`` of a centre (taken while both
+agents keep pushing), new polls keep arriving (the wall's "data as of" moves on), the
+survivor leads every background job, and no batch is lost: every batch each agent numbered
+is in the database or still in its spool (the keys of ``ingest_batches`` and ``ts_head``
+keep a re-sent batch or sample from being stored twice).
 """
 
 from __future__ import annotations
