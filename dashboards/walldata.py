@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from dashboards import mapdata
-from nms import availability, sitenet, state
+from nms import availability, sitenet, state, updates
 from nms.alerts import store as alert_store
 from nms.config import Settings
 from nms.db import Database, connect
@@ -460,7 +460,7 @@ class WallFeed:
         self.clock = clock
         self.lock = threading.Lock()
         self._db: dict[str, Database] = {}
-        self._seen: tuple[int, int, int] | None = None
+        self._seen: tuple[int, int, int, int] | None = None
         self._docs: dict[Scope, tuple[str, str]] = {}  # scope -> (digest, json without server_time)
         self._avail: dict[Scope, tuple[float, dict[str, Any]]] = {}
         self._series: TimeSeriesStore | None = None
@@ -471,10 +471,12 @@ class WallFeed:
             db = self._db[name] = connect(self.settings, name, check_same_thread=False)
         return db
 
-    def _data_version(self, inv: Inventory | None) -> tuple[int, int, int]:
+    def _data_version(self, inv: Inventory | None) -> tuple[int, int, int, int]:
+        """Moves on any commit seen by the databases, and on any change announced to this process
+        (:mod:`nms.updates`: raised after a commit here, or by another centre over NOTIFY)."""
         c = self._conn("centre").execute("PRAGMA data_version").fetchone()[0]
         m = self._conn("metrics").execute("PRAGMA data_version").fetchone()[0]
-        return (c, m, id(inv))
+        return (c, m, id(inv), updates.generation())
 
     def get(self, scope: Scope) -> tuple[str, str]:
         """(digest, JSON document) for a scope, rebuilt only after a change."""

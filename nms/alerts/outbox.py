@@ -11,6 +11,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from nms.alerts.channels import ChannelConfig, ChannelError
@@ -166,8 +167,15 @@ class Sender:
     """One thread per channel draining the outbox every ``poll_s`` seconds, each on its own connection,
     so a hanging SMS gateway delays SMS only, never e-mail, webhooks or Alertmanager."""
 
-    def __init__(self, connect_db, channels: ChannelConfig, poll_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        connect_db,
+        channels: ChannelConfig,
+        poll_s: float = 1.0,
+        active: Callable[[], bool] | None = None,
+    ) -> None:
         self.connect_db, self.outbox, self.poll_s = connect_db, Outbox(channels), poll_s
+        self.active = active  # None: always; else sends only while it says so (the alerts leader)
         self.stopping = threading.Event()
         self.threads = [
             threading.Thread(target=self._run, args=(name,), name=f"alert-sender-{name}", daemon=True)
@@ -184,7 +192,8 @@ class Sender:
         try:
             while not self.stopping.is_set():
                 try:
-                    self.outbox.run_once(db, channel=channel)
+                    if self.active is None or self.active():
+                        self.outbox.run_once(db, channel=channel)
                 except Exception:
                     log.exception("alert sender pass for %s failed", channel)
                 self.stopping.wait(self.poll_s)

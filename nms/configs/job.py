@@ -116,8 +116,11 @@ def schedule(
     limits: Limits = DEFAULT_LIMITS,
     retry_s: float = 300.0,
     tick_s: float = 30.0,
+    leading: Callable[[], bool] | None = None,
 ) -> None:
-    """Until ``stop`` is set: every ``tick_s`` fetch whatever is due (targets reloaded each time)."""
+    """Until ``stop`` is set: every ``tick_s`` fetch whatever is due (targets reloaded each time),
+    only while ``leading()`` says so when given (:mod:`nms.leader`: one scheduler per database)."""
     while not stop.is_set():
-        run_round(db, load_targets(), interval_s, limits, retry_s)
+        if leading is None or leading():
+            run_round(db, load_targets(), interval_s, limits, retry_s)
         stop.wait(tick_s)
