@@ -57,14 +57,8 @@ def _post(url: str, token: str, body: dict) -> dict:
 
 
 def test_wall_stream_of_one_centre_sees_a_batch_ingested_through_another(
-    settings: Settings, tmp_path: Path, database_url: str, request: pytest.FixtureRequest
+    settings: Settings, tmp_path: Path, database_url: str
 ) -> None:
-    if database_url:  # the machinery itself on PostgreSQL: the two tests below
-        request.applymarker(pytest.mark.xfail(
-            raises=AttributeError, strict=False,
-            reason="until the accounts area runs on PostgreSQL: tokens.create/audit.record read"
-            " cur.lastrowid after INSERT INTO auth_tokens / audit_log (nms/auth/tokens.py, nms/audit.py)",
-        ))
     inv_path = write_inventory(tmp_path / "inventory.yaml", site="chaohu", agent=AGENT)
     device = sorted(load_inventory(inv_path).devices)[0]
     settings = Settings(data_dir=settings.data_dir, inventory_path=inv_path, database_url=database_url)
