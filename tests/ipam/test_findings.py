@@ -13,8 +13,6 @@ from nms import audit
 from nms.config import ROOT
 from probes.common.inventory import load_inventory
 
-from .conftest import memory_db
-
 INV = load_inventory(ROOT / "inventory.yaml")
 RTR, FW, SW = "yaohai-int-rtr1", "yaohai-int-fw1", "yaohai-int-sw1"  # county hefei-yaohai, 10.34.2.0/24
 SITE, OTHER = "hefei-yaohai", "hefei-luyang"  # luyang: 10.34.3.0/24
@@ -22,8 +20,8 @@ NOW = time.time()
 
 
 @pytest.fixture
-def db():
-    d = memory_db()
+def db(fresh_db):
+    d = fresh_db()
     text = (ROOT / "ipam" / "data" / "address_plan.csv").read_text(encoding="utf-8")
     csvio.import_csv(d, text, actor="t", known_sites=set(INV.sites))
     return d

@@ -12,7 +12,6 @@ from ipam.allocate import allocate, free_blocks, reindex
 from ipam.errors import Conflict
 from ipam.schema import ensure_schema
 
-from .conftest import memory_db
 from .helpers import PLAN
 from .test_property import assert_index_matches_tree
 
@@ -61,8 +60,8 @@ def _alloc_checked(db, pool: store.Prefix, plen: int, policy: str, container: bo
 @pytest.mark.parametrize("family", [4, 6])
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sequence=ops)
-def test_index_equals_recomputed_free_space_after_every_step(family, sequence):
-    db = memory_db()
+def test_index_equals_recomputed_free_space_after_every_step(fresh_db, family, sequence):
+    db = fresh_db()
     pool = store.add(db, store.space_id(db, "专网"), parse_prefix(POOLS[family]), status="container",
                      actor="t", is_pool=True)
     for op in sequence:
@@ -93,8 +92,8 @@ def test_index_equals_recomputed_free_space_after_every_step(family, sequence):
         assert_index_matches_tree(db)
 
 
-def _fragmented(family: int):
-    db = memory_db()
+def _fragmented(fresh_db, family: int):
+    db = fresh_db()
     pool = store.add(db, store.space_id(db, "外网"), parse_prefix(POOLS[family]), status="container",
                      actor="t", is_pool=True)
     blocks = [allocate(db, pool.id, actor="t", plen=pool.plen + 12 + i % 3)[0] for i in range(60)]
@@ -104,8 +103,8 @@ def _fragmented(family: int):
 
 
 @pytest.mark.parametrize("family", [4, 6])
-def test_missing_index_is_rebuilt_on_first_allocation(family):
-    db, pool = _fragmented(family)
+def test_missing_index_is_rebuilt_on_first_allocation(fresh_db, family):
+    db, pool = _fragmented(fresh_db, family)
     before = freespace.indexed_blocks(db.conn, pool)
     freespace.forget(db.conn, pool.id)
     got, _ = allocate(db, pool.id, actor="t", plen=pool.plen + 14, policy="best")
@@ -114,8 +113,8 @@ def test_missing_index_is_rebuilt_on_first_allocation(family):
     assert_index_matches_tree(db)
 
 
-def test_database_from_before_the_index_gets_it_from_reindex_or_allocation():
-    db, pool = _fragmented(4)
+def test_database_from_before_the_index_gets_it_from_reindex_or_allocation(fresh_db):
+    db, pool = _fragmented(fresh_db, 4)
     sub, _ = allocate(db, pool.id, actor="t", plen=20, status="container")
     db.execute("DROP TABLE ipam_free")
     db.execute("DROP TABLE ipam_free_pools")
@@ -128,8 +127,8 @@ def test_database_from_before_the_index_gets_it_from_reindex_or_allocation():
     assert_index_matches_tree(db)
 
 
-def test_imported_plan_is_indexed():
-    db = memory_db()
+def test_imported_plan_is_indexed(fresh_db):
+    db = fresh_db()
     result = csvio.import_csv(db, PLAN.read_text(encoding="utf-8"), actor="t")
     assert result["created"] > 800
     assert db.execute("SELECT count(*) FROM ipam_free_pools").fetchone()[0] > 100

@@ -11,8 +11,6 @@ from ipam.addresses import BITS, Block, parse_prefix
 from ipam.allocate import allocate, free_blocks
 from ipam.errors import BadInput, Conflict
 
-from .conftest import memory_db
-
 POOLS = {4: "10.20.30.0/24", 6: "2001:db8::f00/120"}  # 256 addresses each: brute force is cheap
 
 ops = st.lists(
@@ -66,8 +64,8 @@ def _expected(pool: Block, free: set[int], plen: int, policy: str) -> int | None
 @pytest.mark.parametrize("family", [4, 6])
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sequence=ops)
-def test_random_allocate_release_matches_brute_force(family, sequence):
-    db = memory_db()
+def test_random_allocate_release_matches_brute_force(fresh_db, family, sequence):
+    db = fresh_db()
     pool_block = parse_prefix(POOLS[family])
     pool = store.add(db, store.space_id(db, "外网"), pool_block, status="container", actor="t", is_pool=True)
     taken: dict[int, Block] = {}
@@ -106,11 +104,11 @@ def test_random_allocate_release_matches_brute_force(family, sequence):
 
 
 @pytest.mark.parametrize("family", [4, 6])
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(blocks=st.lists(st.tuples(st.integers(0, 8), st.integers(0, 255), st.booleans()), max_size=30))
-def test_manual_adds_never_overlap(family, blocks):
+def test_manual_adds_never_overlap(fresh_db, family, blocks):
     """Adding given blocks: accepted exactly when no partial overlap (containers may wrap)."""
-    db = memory_db()
+    db = fresh_db()
     pool_block = parse_prefix(POOLS[family])
     space = store.space_id(db, "专网")
     pool = store.add(db, space, pool_block, status="container", actor="t", is_pool=True)
