@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ipam import csvio, freespace, store
@@ -12,7 +12,7 @@ from ipam.allocate import allocate, free_blocks, reindex
 from ipam.errors import Conflict
 from ipam.schema import ensure_schema
 
-from .helpers import PLAN
+from .helpers import PLAN, examples
 from .test_property import assert_index_matches_tree
 
 POOLS = {4: "10.0.0.0/8", 6: "2001:db8::/32"}
@@ -58,38 +58,41 @@ def _alloc_checked(db, pool: store.Prefix, plen: int, policy: str, container: bo
 
 
 @pytest.mark.parametrize("family", [4, 6])
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(sequence=ops)
-def test_index_equals_recomputed_free_space_after_every_step(fresh_db, family, sequence):
-    db = fresh_db()
-    pool = store.add(db, store.space_id(db, "专网"), parse_prefix(POOLS[family]), status="container",
-                     actor="t", is_pool=True)
-    for op in sequence:
-        prefixes = store.query(db, None, within=pool, limit=-1)
-        if op[0] == "alloc":
-            _, depth, policy, container = op
-            _alloc_checked(db, store.get(db, pool.id), pool.plen + depth, policy, container)
-        elif op[0] == "release" and prefixes:
-            victim = prefixes[op[1] % len(prefixes)]
-            if victim.n_children:
-                with pytest.raises(Conflict):
+def test_index_equals_recomputed_free_space_after_every_step(fresh_db, db_engine, family):
+    @settings(max_examples=examples(db_engine, 200), deadline=None)
+    @given(sequence=ops)
+    def check(sequence) -> None:
+        db = fresh_db()
+        pool = store.add(db, store.space_id(db, "专网"), parse_prefix(POOLS[family]), status="container",
+                         actor="t", is_pool=True)
+        for op in sequence:
+            prefixes = store.query(db, None, within=pool, limit=-1)
+            if op[0] == "alloc":
+                _, depth, policy, container = op
+                _alloc_checked(db, store.get(db, pool.id), pool.plen + depth, policy, container)
+            elif op[0] == "release" and prefixes:
+                victim = prefixes[op[1] % len(prefixes)]
+                if victim.n_children:
+                    with pytest.raises(Conflict):
+                        store.delete(db, victim.id, actor="t")
+                else:
                     store.delete(db, victim.id, actor="t")
-            else:
-                store.delete(db, victim.id, actor="t")
-        elif op[0] == "split":
-            subpools = [p for p in prefixes if p.status == "container" and p.plen < BITS[family]]
-            if subpools:
-                sub = subpools[op[1] % len(subpools)]
-                _alloc_checked(db, sub, min(sub.plen + op[2], BITS[family]), op[3], container=False)
-        elif op[0] == "retype" and prefixes:
-            leaves = [p for p in prefixes if not p.n_children]
-            if leaves:
-                leaf = leaves[op[1] % len(leaves)]
-                new = "allocated" if leaf.status == "container" else "container"
-                store.update(db, leaf.id, {"status": new}, actor="t")
-                if new == "container" and leaf.plen < BITS[family]:  # all of it is free now
-                    _alloc_checked(db, store.get(db, leaf.id), leaf.plen + 1, "best", False)
-        assert_index_matches_tree(db)
+            elif op[0] == "split":
+                subpools = [p for p in prefixes if p.status == "container" and p.plen < BITS[family]]
+                if subpools:
+                    sub = subpools[op[1] % len(subpools)]
+                    _alloc_checked(db, sub, min(sub.plen + op[2], BITS[family]), op[3], container=False)
+            elif op[0] == "retype" and prefixes:
+                leaves = [p for p in prefixes if not p.n_children]
+                if leaves:
+                    leaf = leaves[op[1] % len(leaves)]
+                    new = "allocated" if leaf.status == "container" else "container"
+                    store.update(db, leaf.id, {"status": new}, actor="t")
+                    if new == "container" and leaf.plen < BITS[family]:  # all of it is free now
+                        _alloc_checked(db, store.get(db, leaf.id), leaf.plen + 1, "best", False)
+            assert_index_matches_tree(db)
+
+    check()
 
 
 def _fragmented(fresh_db, family: int):
