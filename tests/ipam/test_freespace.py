@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -135,4 +137,32 @@ def test_imported_plan_is_indexed(fresh_db):
     result = csvio.import_csv(db, PLAN.read_text(encoding="utf-8"), actor="t")
     assert result["created"] > 800
     assert db.execute("SELECT count(*) FROM ipam_free_pools").fetchone()[0] > 100
+    assert_index_matches_tree(db)
+
+
+@pytest.mark.parametrize("top, kids, first, last", [
+    ("0.0.0.0/0", ["255.0.0.0/8", "0.0.0.0/8", "128.0.0.0/8", "127.0.0.0/8"], "1.0.0.0/8", "254.0.0.0/8"),
+    ("::/0", ["ff00::/8", "::/8", "8000::/8", "7f00::/8"], "100::/8", "fe00::/8"),
+])
+def test_addresses_with_the_high_bit_set_sort_by_value(fresh_db, top, kids, first, last):
+    """Addresses are stored as 16 bytes (BLOB/BYTEA): both engines must order them as numbers,
+    so children, streamed free space, the index and first/last fit agree with ipaddress."""
+    db = fresh_db()
+    space = store.space_id(db, "外网")
+    pool = store.add(db, space, parse_prefix(top), status="container", actor="t", is_pool=True)
+    for kid in kids:
+        store.add(db, space, parse_prefix(kid), status="allocated", actor="t")
+    pool = store.get(db, pool.id)
+    nets = sorted(ipaddress.ip_network(k) for k in kids)
+    assert [c.cidr for c in store.children(db.conn, pool)] == [str(n) for n in nets]
+    gaps, low = [], ipaddress.ip_network(top).network_address
+    for n in nets:
+        if n.network_address > low:
+            gaps += ipaddress.summarize_address_range(low, n.network_address - 1)
+        if n != nets[-1]:  # the last kid ends the address space
+            low = n.broadcast_address + 1
+    assert [b.cidr for b in free_blocks(db.conn, pool)] == [str(g) for g in gaps]
+    assert freespace.indexed_blocks(db.conn, pool) == list(free_blocks(db.conn, pool))
+    assert allocate(db, pool.id, actor="t", plen=8, policy="first")[0].cidr == first
+    assert allocate(db, pool.id, actor="t", plen=8, policy="last")[0].cidr == last
     assert_index_matches_tree(db)
