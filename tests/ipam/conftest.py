@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
 
 from nms.config import Settings
-from nms.db import Database, memory
+from nms.db import Database, connect, memory
 from nms.schema import create_schema, open_migrated
 
-from .helpers import planned_app
+from .helpers import plan_database, planned_app
 
 # What one IPAM test writes: emptied between databases handed out on PostgreSQL.
 _WRITTEN = ("ipam_", "audit_log")
@@ -71,9 +72,23 @@ def plan_template_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("ipam-plan")
 
 
+def _cluster(database_url: str, request: pytest.FixtureRequest) -> Any:
+    return request.getfixturevalue("pg_cluster") if database_url else None
+
+
 @pytest.fixture
 def planned(tmp_path: Path, plan_template_dir: Path, database_url: str,
             request: pytest.FixtureRequest) -> Flask:
     """The real app on a database holding the shipped address plan (copied from one import)."""
-    cluster = request.getfixturevalue("pg_cluster") if database_url else None
-    return planned_app(tmp_path, plan_template_dir, database_url, cluster)
+    return planned_app(tmp_path, plan_template_dir, database_url, _cluster(database_url, request))
+
+
+@pytest.fixture
+def planned_db(settings: Settings, plan_template_dir: Path,
+               request: pytest.FixtureRequest) -> Iterator[Database]:
+    """The centre database of ``settings`` holding the shipped address plan (copied from one import)."""
+    url = settings.database_url
+    plan_database(settings.data_dir, plan_template_dir, url, _cluster(url, request))
+    db = connect(settings, "centre")
+    yield db
+    db.conn.close()

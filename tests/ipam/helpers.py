@@ -30,21 +30,26 @@ def inventory() -> Inventory:
 
 
 def planned_app(tmp_path: Path, template_dir: Path, database_url: str = "", cluster: Any = None) -> Flask:
-    """A fresh app whose centre database is a copy of one with the shipped plan imported.
+    """A fresh app whose centre database is a copy of one with the shipped plan imported."""
+    plan_database(tmp_path / "var", template_dir, database_url, cluster)
+    return make_app(tmp_path, inventory=inventory(), database_url=database_url)
 
-    SQLite: a copy of ``template_dir/centre.db``.  PostgreSQL (``database_url`` in ``cluster``,
-    tests/support/pgcluster.py): the test's database is remade from a template database.
+
+def plan_database(data_dir: Path, template_dir: Path, database_url: str = "", cluster: Any = None) -> None:
+    """Put a copy of a centre database holding the shipped plan where ``data_dir``/``database_url`` point.
+
+    SQLite: a copy of ``template_dir/centre.db`` (imported once).  PostgreSQL (``database_url``
+    in ``cluster``, tests/support/pgcluster.py): the database is remade from a template database.
     """
     if database_url:
         _copy_pg_template(cluster, database_url)
-        return make_app(tmp_path, inventory=inventory(), database_url=database_url)
+        return
     if not (template_dir / "centre.db").exists():
         db = _import_plan(Settings(data_dir=template_dir))
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         db.conn.close()
-    (tmp_path / "var").mkdir(parents=True, exist_ok=True)
-    shutil.copy(template_dir / "centre.db", tmp_path / "var" / "centre.db")
-    return make_app(tmp_path, inventory=inventory())
+    data_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(template_dir / "centre.db", data_dir / "centre.db")
 
 
 def _import_plan(settings: Settings) -> Database:

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from ipam import addrs, csvio, findings, observed, store
+from ipam import addrs, findings, observed, store
 from ipam.addresses import parse_prefix
 from ipam.errors import BadInput, Conflict, Forbidden, NotFound
 from nms import audit
@@ -20,11 +20,8 @@ NOW = time.time()
 
 
 @pytest.fixture
-def db(fresh_db):
-    d = fresh_db()
-    text = (ROOT / "ipam" / "data" / "address_plan.csv").read_text(encoding="utf-8")
-    csvio.import_csv(d, text, actor="t", known_sites=set(INV.sites))
-    return d
+def db(planned_db):
+    return planned_db  # the shipped plan, imported with the shipped inventory's sites
 
 
 def tables(interface=(), arp=(), lldp=()):
