@@ -79,10 +79,10 @@ def record(
     """
     cur = db.execute(
         "INSERT INTO audit_log (ts, actor, source_ip, action, target, before, after, reason, site)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (time.time(), actor, source_ip, action, target, _dump(before), _dump(after), reason, site),
     )
-    return int(cur.lastrowid)
+    return int(cur.fetchone()[0])
 
 
 AUDIT_COLUMNS = ("id", "ts", "actor", "source_ip", "action", "target", "before", "after", "reason", "site")
