@@ -16,6 +16,7 @@ pages), ``both`` runs each pool both ways, one after the other, to compare withi
 (where an inline checkpoint is paid).
 
     python bench/ipam.py [--count 100000] [--each 2000] [--dir DIR] [--checkpoints background|inline|both]
+        [--pools IPv4|IPv6|both]
 """
 
 from __future__ import annotations
@@ -206,7 +207,10 @@ def main() -> None:
     parser.add_argument("--dir", help="where the database goes (default: the system's temporary directory)")
     parser.add_argument("--checkpoints", choices=("background", "inline", "both"), default="background",
                         help="who checkpoints centre.db's log (default: a background thread, as nms serve)")
+    parser.add_argument("--pools", choices=("IPv4", "IPv6", "both"), default="both",
+                        help="which pools to bench (default both)")
     args = parser.parse_args()
+    cases = [c for c in CASES if args.pools in ("both", c[0])]
     modes = ("inline", "background") if args.checkpoints == "both" else (args.checkpoints,)
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         dbs = {}
@@ -220,7 +224,7 @@ def main() -> None:
             else:
                 dbs[mode] = (db, CommitClock(db), Checkpointer(settings).start())
         print(f"centre.db log checkpoints: {' and '.join(modes)}")
-        for label, cidr, sizes in CASES:
+        for label, cidr, sizes in cases:
             lines: dict[str, list[str]] = {mode: [f"\n[checkpoints: {mode}]"] for mode in modes}
             runs = {mode: run(label, cidr, sizes, args.count, args.each, *dbs[mode][:2],
                               say=print if len(modes) == 1 else lines[mode].append) for mode in modes}
