@@ -10,6 +10,7 @@ import pytest
 from nms import walcheck
 from nms.db import WAL_AUTOCHECKPOINT, connect, transaction
 from nms.walcheck import Checkpointer, next_wait
+from tests.support.processes import wait_for
 
 
 def _write_pages(db, pages: int) -> None:
@@ -25,13 +26,15 @@ def _db_pages(settings) -> int:
     return Path(settings.path("centre.db")).stat().st_size // 4096
 
 
-def _wait_for(cond, timeout_s: float = 15.0) -> bool:
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
+@pytest.fixture
+def running(settings):
+    """(centre.db handle, database pages before, a started Checkpointer); stopped and closed after."""
+    db = connect(settings, "centre")
+    _write_pages(db, 10)
+    checkpointer = Checkpointer(settings)
+    yield db, _db_pages(settings), checkpointer.start()
+    checkpointer.stop()
+    db.conn.close()
 
 
 def test_commits_on_centre_db_checkpoint_only_past_the_larger_bound(settings) -> None:
@@ -48,38 +51,26 @@ def test_commits_on_centre_db_checkpoint_only_past_the_larger_bound(settings) ->
         metrics.conn.close()
 
 
-def test_the_thread_copies_the_log_back_and_leaves_nothing_behind(settings) -> None:
-    db = connect(settings, "centre")
-    _write_pages(db, 10)
-    start = _db_pages(settings)
-    checkpointer = Checkpointer(settings).start()
-    try:
-        for _ in range(4):  # bursts with pauses, like requests
-            _write_pages(db, 500)
-            time.sleep(0.05)
-        assert _wait_for(lambda: _db_pages(settings) >= start + 1500), "the database file never grew"
-        assert checkpointer.rounds > 0
-    finally:
-        checkpointer.stop()
+def test_the_thread_copies_the_log_back_and_leaves_nothing_behind(settings, running) -> None:
+    db, start, checkpointer = running
+    for _ in range(4):  # bursts with pauses, like requests
+        _write_pages(db, 500)
+        time.sleep(0.05)
+    wait_for(lambda: _db_pages(settings) >= start + 1500, 15, "the log copied into the database file")
+    assert checkpointer.rounds > 0
+    checkpointer.stop()
     r = walcheck.checkpoint(db)
     assert r.log_pages == r.done_pages, r  # the last round copied everything back
-    db.conn.close()
 
 
-def test_between_bursts_the_log_starts_again_instead_of_growing(settings) -> None:
-    db = connect(settings, "centre")
-    _write_pages(db, 10)
-    start = _db_pages(settings)
-    checkpointer = Checkpointer(settings).start()
-    try:
-        _write_pages(db, 500)  # ~600 pages of log: 500 rows of a page each, and the tree above them
-        assert _wait_for(lambda: _db_pages(settings) >= start + 500), "the database file never grew"
-        _write_pages(db, 500)  # its first commit found the log copied back and started it again
-    finally:
-        checkpointer.stop()
+def test_between_bursts_the_log_starts_again_instead_of_growing(settings, running) -> None:
+    db, start, checkpointer = running
+    _write_pages(db, 500)  # ~600 pages of log: 500 rows of a page each, and the tree above them
+    wait_for(lambda: _db_pages(settings) >= start + 500, 15, "the log copied into the database file")
+    _write_pages(db, 500)  # its first commit found the log copied back and started it again
+    checkpointer.stop()
     wal_pages = Path(settings.path("centre.db-wal")).stat().st_size // 4096
     assert wal_pages < 1000, wal_pages  # one burst's worth, not both
-    db.conn.close()
 
 
 def test_pace_follows_how_fast_the_log_grows() -> None:
