@@ -2,16 +2,17 @@
 
 In WAL mode SQLite copies the log back into the database (a *checkpoint*, which fsyncs
 the log and the database) inside whichever commit takes the log past
-``wal_autocheckpoint`` pages.  With SQLite's default of 1000 pages that was about one
-IPAM allocation in 80, and those commits took 3-5 ms longer (the fsyncs): the whole
-allocation p99 tail (bench/ipam.py).  ``nms serve`` runs :class:`Checkpointer` instead:
-a thread that checkpoints PASSIVE (never waits for, nor blocks, readers and writers),
-paced by how fast the log grows.  The next writer to find the log wholly copied back
-starts it again from the beginning, so between bursts of writes the log stays short and
-no commit checkpoints.  Under an unbroken stream of transactions that moment never comes
-(each checkpoint lets a few more in; taking the write lock to force it would be an inline
-checkpoint again), and the log grows to the larger bound ``nms.db`` sets for centre.db,
-where a commit checkpoints itself: once per 10,000 pages instead of once per 1,000.
+``wal_autocheckpoint`` pages.  With SQLite's default of 1000 pages, and 12-14 pages of
+log per IPAM allocation, that was 1.2-1.4% of allocations, each 3-5 ms longer (the
+fsyncs): the whole allocation p99 tail (bench/ipam.py).  ``nms serve`` runs
+:class:`Checkpointer` instead: a thread that checkpoints PASSIVE (never waits for, nor
+blocks, readers and writers), paced by how fast the log grows.  The next writer to find
+the log wholly copied back starts it again from the beginning, so between bursts of
+writes the log stays short and no commit checkpoints.  Under an unbroken stream of
+transactions that moment never comes (each checkpoint lets a few more in; taking the
+write lock to force it would be an inline checkpoint again), and the log grows to the
+larger bound ``nms.db`` sets for centre.db, where a commit checkpoints itself: once per
+10,000 pages instead of once per 1,000.
 
 Durability is unchanged: ``synchronous`` stays as it is, only who runs the checkpoint moves.
 """
