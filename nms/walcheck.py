@@ -82,6 +82,9 @@ class Checkpointer:
 
     def _loop(self) -> None:
         db = connect(self.settings, self.name)
+        if getattr(db, "engine", "sqlite") != "sqlite":  # PostgreSQL checkpoints by itself
+            db.close()
+            return
         try:
             prev, t_prev, wait = 0, time.monotonic(), MIN_WAIT_S
             while not self.stopping.wait(wait):
