@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     tsdb_url: str = field(default_factory=lambda: os.environ.get("NMS_TSDB_URL", "").strip())
     # With it, a second engine with a longer retention for the hourly rollups (400 days).
     tsdb_long_url: str = field(default_factory=lambda: os.environ.get("NMS_TSDB_LONG_URL", "").strip())
+    # The centre's database on PostgreSQL (postgresql://user@host:port/db); empty = SQLite files
+    # centre.db and metrics.db under data_dir (docs/storage.md).
+    database_url: str = field(default_factory=lambda: os.environ.get("NMS_DATABASE_URL", "").strip())
     testing: bool = False
 
     def path(self, name: str) -> Path:

@@ -166,7 +166,7 @@ def _large_pages(db: sqlite_utils.Database) -> None:
     mode, is vacuumed with the new size and goes back.  If another connection holds the file
     the switch is skipped (the database then simply keeps 4 KB pages).
     """
-    if db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+    if getattr(db, "engine", "sqlite") != "sqlite" or db.table_names():
         return
     if db.execute("PRAGMA page_size").fetchone()[0] >= PAGE_SIZE:
         return
@@ -248,6 +248,8 @@ _ID_CACHES_LOCK = threading.Lock()
 
 
 def _db_key(db: sqlite_utils.Database) -> str:
+    if getattr(db, "engine", "sqlite") == "postgresql":
+        return f"{db.conn.raw.info.dsn}:{db.conn.raw.execute('SELECT current_schema()').fetchone()[0]}"
     row = db.execute("PRAGMA database_list").fetchone()
     return row[2] or f"memory:{id(db)}"
 

@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBS=(snmpd snmp snmptrapd rsyslog bsdutils prometheus victoria-metrics prometheus-alertmanager prometheus-snmp-exporter prometheus-blackbox-exporter
-      chromium chromium-driver openssh-server sqlite3 rsync fonts-wqy-microhei nginx)
+      chromium chromium-driver openssh-server sqlite3 rsync fonts-wqy-microhei nginx
+      postgresql haproxy)
 missing=()
 for p in "${DEBS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

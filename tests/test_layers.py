@@ -43,6 +43,7 @@ LAZY: dict[tuple[str, str], str] = {
     ("probes.agent.portals", "probes.portals.fetch"): "httpx, selectolax: only agents with portals",
     ("probes.snmp", "probes.snmp.gufo_client"): "the backend is chosen per target; load only the one used",
     ("probes.snmp", "probes.snmp.pysnmp_client"): "pysnmp takes ~0.35 s to import and is only the fallback",
+    ("nms.db", "nms.dbpg"): "psycopg and its pool load only when NMS_DATABASE_URL selects PostgreSQL",
 }
 
 

@@ -13,12 +13,13 @@ import threading
 import time
 from typing import Any
 
-import sqlite_utils
-
 from nms.alerts.channels import ChannelConfig, ChannelError
-from nms.db import transaction
+from nms.db import Database, transaction
 
 log = logging.getLogger(__name__)
+# A row being sent is due again only this long after it was taken: a sender that died
+# mid-send leaves it to be tried again then, not never.
+SEND_LEASE_S = 120.0
 
 
 class Outbox:
@@ -28,13 +29,13 @@ class Outbox:
     def backoff(self, attempts: int) -> float:
         return min(self.channels.backoff_s * 2 ** max(attempts - 1, 0), self.channels.backoff_max_s)
 
-    def _log(self, db: sqlite_utils.Database, nid: int, now: float, ok: bool, detail: str) -> None:
+    def _log(self, db: Database, nid: int, now: float, ok: bool, detail: str) -> None:
         db.execute(
             "INSERT INTO alert_notification_log (notification_id, ts, ok, detail) VALUES (?, ?, ?, ?)",
             (nid, now, int(ok), detail[:500]),
         )
 
-    def _over_limit(self, db: sqlite_utils.Database, channel: str, recipient: str, now: float) -> bool:
+    def _over_limit(self, db: Database, channel: str, recipient: str, now: float) -> bool:
         n = db.execute(
             "SELECT COUNT(*) FROM alert_notifications WHERE channel = ? AND recipient = ? AND status = 'sent'"
             " AND last_ts > ?",
@@ -44,7 +45,7 @@ class Outbox:
 
     def run_once(
         self,
-        db: sqlite_utils.Database,
+        db: Database,
         now: float | None = None,
         limit: int = 200,
         channel: str | None = None,
@@ -61,13 +62,13 @@ class Outbox:
             where += " AND channel = ?"
             args += (channel,)
         rows = db.execute(
-            f"SELECT id, channel, recipient, attempts, payload FROM alert_notifications WHERE {where}"
-            " ORDER BY id LIMIT ?",
+            "SELECT id, channel, recipient, attempts, next_ts, payload FROM alert_notifications"
+            f" WHERE {where} ORDER BY id LIMIT ?",
             (*args, limit),
         ).fetchall()
         failing: set[str] = set()
         tried = 0
-        for nid, ch, recipient, attempts, payload in rows:
+        for nid, ch, recipient, attempts, due, payload in rows:
             if ch in failing:
                 with transaction(db):
                     db.execute(
@@ -75,14 +76,27 @@ class Outbox:
                         (now + self.channels.backoff_s, nid),
                     )
                 continue
+            if not self._take(db, nid, due):
+                continue  # another sender (a second centre, by accident) took it since we read it
             tried += 1
             if self.attempt(db, nid, ch, recipient, attempts, json.loads(payload)) == "retry":
                 failing.add(ch)
         return tried
 
+    def _take(self, db: Database, nid: int, due: float) -> bool:
+        """Claim a due row for this attempt (compare-and-set on its ``next_ts``): a row two
+        senders read is sent by one of them only."""
+        with transaction(db):
+            cur = db.execute(
+                "UPDATE alert_notifications SET next_ts = ? WHERE id = ? AND next_ts = ?"
+                " AND status IN ('queued', 'retry')",
+                (time.time() + SEND_LEASE_S, nid, due),
+            )
+            return cur.rowcount == 1
+
     def attempt(
         self,
-        db: sqlite_utils.Database,
+        db: Database,
         nid: int,
         channel: str,
         recipient: str,
@@ -112,7 +126,7 @@ class Outbox:
             return self._failed(db, nid, now, attempts + 1, f"{type(exc).__name__}: {exc}")
         return self._finish(db, nid, now, attempts + 1, "sent", detail, ok=True)
 
-    def _failed(self, db: sqlite_utils.Database, nid: int, now: float, attempts: int, error: str) -> str:
+    def _failed(self, db: Database, nid: int, now: float, attempts: int, error: str) -> str:
         if attempts >= self.channels.max_attempts:
             return self._finish(
                 db, nid, now, attempts, "failed", f"{error} (gave up after {attempts} attempts)"
@@ -130,7 +144,7 @@ class Outbox:
 
     def _finish(
         self,
-        db: sqlite_utils.Database,
+        db: Database,
         nid: int,
         now: float,
         attempts: int,

@@ -199,7 +199,7 @@ def per_device(db: sqlite_utils.Database, kinds: Iterable[str], since: float) ->
     kinds = list(kinds)
     marks = ",".join("?" * len(kinds))
     return list(db.query(
-        "SELECT device, site, SUM(count) AS n, MIN(ts) AS first, MAX(ts) AS last,"
+        "SELECT device, MAX(site) AS site, SUM(count) AS n, MIN(ts) AS first, MAX(ts) AS last,"
         " (SELECT text FROM event_log e2 WHERE e2.device = e.device AND e2.kind IN"
         f" ({marks}) AND e2.ts >= ? ORDER BY ts DESC LIMIT 1) AS text"
         f" FROM event_log e WHERE kind IN ({marks}) AND ts >= ? AND device IS NOT NULL GROUP BY device",

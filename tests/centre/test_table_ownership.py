@@ -27,7 +27,7 @@ from nms.schema import OWNERS
 
 ROOT = Path(__file__).resolve().parents[2]
 SCANNED = ("nms", "ipam", "dashboards", "probes")
-TRANSACTIONS_OWNED_BY = {"nms.db", "probes.agent.spool"}
+TRANSACTIONS_OWNED_BY = {"nms.db", "nms.dbpg", "probes.agent.spool"}
 SCHEMA_SETUP = {"nms.schema"}
 
 TABLE_OWNER: dict[str, str] = {t: owner for owner, tables in OWNERS.items() for t in tables}
