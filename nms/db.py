@@ -26,6 +26,10 @@ from flask import Flask, current_app, g
 from nms.config import Settings
 
 DATABASES = ("centre", "metrics")
+# Pages of write-ahead log past which a commit checkpoints it itself (SQLite's default: 1000).
+# centre.db's is checkpointed in the background by nms.walcheck (nms serve), so a request
+# pays for a checkpoint (two fsyncs) only past this larger bound.
+WAL_AUTOCHECKPOINT = {"centre": 10_000}
 
 
 class SqliteDatabase(sqlite_utils.Database):
@@ -105,6 +109,8 @@ def connect(settings: Settings, name: str = "centre", *, check_same_thread: bool
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=30000")
+    if name in WAL_AUTOCHECKPOINT:
+        conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT[name]}")
     return SqliteDatabase(conn, name)
 
 

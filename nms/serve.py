@@ -6,7 +6,8 @@ held too long, the aging of devices whose agent went silent (every 15 s), the wa
 broken one refused: :mod:`nms.inventory_changes`), and the alert
 evaluator with its notification senders (unless ``--no-alerts``, e.g. when
 ``nms alerts run`` runs as its own process), and the configuration backup schedule
-(:mod:`nms.configs.service`, unless ``--configs-interval 0``).
+(:mod:`nms.configs.service`, unless ``--configs-interval 0``), and the checkpointer of
+centre.db's write-ahead log (:mod:`nms.walcheck`: requests no longer pay for it).
 
 Several ``nms serve`` may share one PostgreSQL database (issue 19): each of these jobs runs
 in one process at a time, the one that leads it (:mod:`nms.leader`); the others stand by
@@ -42,6 +43,7 @@ from nms.server import create_app
 from nms.state import age_out
 from nms.timeseries import open_timeseries
 from nms.updates import notify_state_updated
+from nms.walcheck import Checkpointer
 from probes.common.inventory_model import Inventory
 
 log = logging.getLogger(__name__)
@@ -132,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
     pidfile.write_text(f"{os.getpid()}\n")
     stop = threading.Event()
     notify.start(settings)  # PostgreSQL: changes here wake the other centres' waiters, and theirs ours
+    checkpointer = Checkpointer(settings).start()
     if args.rollup_every > 0:
         threading.Thread(target=rollup_loop, args=(settings, args.rollup_every, stop), daemon=True).start()
     if args.age_every > 0:
@@ -166,6 +169,7 @@ def run(args: argparse.Namespace) -> int:
         if alerts is not None:
             alerts.stop()
         notify.stop()
+        checkpointer.stop()
         time.sleep(0)
         try:
             if pidfile.read_text().strip() == str(os.getpid()):
