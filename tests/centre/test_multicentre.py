@@ -56,6 +56,7 @@ def _post(url: str, token: str, body: dict) -> dict:
         return json.loads(resp.read())
 
 
+@pytest.mark.slow  # two nms serve and a stream: 20 s; the slow tier runs it on both engines
 def test_wall_stream_of_one_centre_sees_a_batch_ingested_through_another(
     settings: Settings, tmp_path: Path, database_url: str
 ) -> None:
