@@ -335,8 +335,9 @@ class SqliteTimeSeriesStore:
             kind = codec.EXACT if (level == RAW and is_counter(name)) or name.endswith(".n") else codec.QUANT
             encoded[self.metric_id(name)] = (kind, values)
         data = codec.encode(ts, encoded, ROLLUP_DIGITS if level else RAW_DIGITS)
-        self.db.execute(
-            "INSERT OR REPLACE INTO ts_block (source_id, level, t0, n, data) VALUES (?, ?, ?, ?, ?)",
+        self.db.execute(  # the key is the unique (source_id, level, t0), not the rowid
+            "INSERT INTO ts_block (source_id, level, t0, n, data) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (source_id, level, t0) DO UPDATE SET n = excluded.n, data = excluded.data",
             (source_id, level, t0, len(ts), data),
         )
 

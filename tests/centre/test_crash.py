@@ -74,6 +74,7 @@ def test_kill_9_during_ingest_leaves_whole_batches(settings):
         os.environ,
         NMS_DATA_DIR=str(settings.data_dir),
         NMS_INVENTORY=str(settings.inventory_path),
+        NMS_DATABASE_URL=settings.database_url,
         NMS_INSECURE_COOKIES="1",
     )
     proc, url = start_server(env)
