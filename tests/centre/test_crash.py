@@ -38,9 +38,10 @@ def big_batch(seq: int) -> dict:
 ROWS_PER_BATCH = len(DEVICES) * 21  # device row + 20 interface rows
 
 
-def start_server(env: dict) -> tuple[subprocess.Popen, str]:
+def start_server(env: dict, extra: list[str] | tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
+    """``nms serve`` on a free port (``extra``: more of its options); its ingest URL."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nms", "serve", "--port", "0", "--rollup-every", "0"],
+        [sys.executable, "-m", "nms", "serve", "--port", "0", "--rollup-every", "0", *extra],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
