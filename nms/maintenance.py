@@ -108,10 +108,10 @@ def add_window(
     with transaction(db):
         cur = db.execute(
             'INSERT INTO maint_windows (subject_kind, subject_id, subtree, start, "end", rrule, until,'
-            " reason, created_by, created_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " reason, created_by, created_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (subject_kind, subject_id, int(subtree), start, end, rrule, until, reason, actor, time.time()),
         )
-        wid = int(cur.lastrowid)
+        wid = int(cur.fetchone()[0])
         after = {
             "subject": subject.ref,
             "subtree": subtree,
