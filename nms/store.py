@@ -300,15 +300,25 @@ class SqliteTimeSeriesStore:
         return got if got is not None else self._lookup_source((device, interface))
 
     def metric_id(self, name: str) -> int:
+        """The id of a metric name, made if new (not cached until committed, as in :meth:`source_ids`)."""
         ids = self.ids
         with ids.lock:
             got = ids.metrics.get(name)
+            if got is not None:
+                return got
+            got = self._lookup_metric(name)
             if got is None:
                 self.db.execute("INSERT OR IGNORE INTO ts_metric (name) VALUES (?)", (name,))
-                got = self.db.execute("SELECT id FROM ts_metric WHERE name = ?", (name,)).fetchone()[0]
-                ids.metrics[name] = got
-                ids.metric_names[got] = name
+                got = self._lookup_metric(name)
+                if self.db.conn.in_transaction:
+                    return got
+            ids.metrics[name] = got
+            ids.metric_names[got] = name
             return got
+
+    def _lookup_metric(self, name: str) -> int | None:
+        row = self.db.execute("SELECT id FROM ts_metric WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
 
     def metric_name(self, metric_id: int) -> str:
         name = self.ids.metric_names.get(metric_id)

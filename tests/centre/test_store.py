@@ -101,6 +101,22 @@ def test_a_rolled_back_write_leaves_no_stale_source_id(metrics_db):
     assert store.read_range("ghost", "", ["ok"], BASE, BASE + 120, "raw").ts == [BASE + 60]
 
 
+def test_a_rolled_back_rollup_leaves_no_stale_metric_id(metrics_db):
+    """The same for a metric name first seen by a rollup whose transaction rolls back."""
+    store = SqliteTimeSeriesStore(metrics_db, Retention())
+    sid = store.source_ids([("r1", "")])[("r1", "")]
+    with pytest.raises(RuntimeError), transaction(metrics_db):
+        store.write_block(sid, 0, BASE, [BASE], {"ghost_bps": np.array([1.0])})
+        raise RuntimeError("the rollup failed after its block")
+    metrics_db.execute("INSERT INTO ts_metric (name) VALUES ('other_bps')")  # another centre
+    with transaction(metrics_db):
+        store.write_block(sid, 0, BASE, [BASE], {"ghost_bps": np.array([1.0])})
+    (data,) = metrics_db.execute("SELECT data FROM ts_block").fetchone()
+    names = [metrics_db.execute("SELECT name FROM ts_metric WHERE id = ?", (m,)).fetchone()
+             for m in codec.decode(data)[1]]
+    assert [tuple(n) for n in names if n is not None] == [("ghost_bps",)] and None not in names
+
+
 def test_block_is_small(metrics_db):
     """A day of 5-minute min/avg/max of two noisy rates stays well under a kilobyte per metric-day."""
     rng = np.random.default_rng(1)
