@@ -12,9 +12,6 @@ once, one after the other, into a database of their own).
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +22,7 @@ from nms.config import Settings
 from nms.pipeline import ingest_batch
 from nms.schema import open_migrated
 from tests.centre.helpers import batch, poll
-from tests.centre.test_crash import send, start_server
+from tests.centre.test_crash import send, server_env, start_server, stop_server
 
 tokens = pytest.importorskip("nms.auth.tokens")
 
@@ -85,27 +82,12 @@ def reference_history(tmp_path, bodies: list[dict]) -> list[tuple]:
     return history(ref)
 
 
-def stop(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 def test_two_centres_store_a_resent_batch_once(settings, tmp_path):
     db = open_migrated(settings, "centre")
     _, token = tokens.create(db, "agent", "hefei", actor="test")
     db.conn.close()
     open_migrated(settings, "metrics").conn.close()
-    env = dict(
-        os.environ,
-        NMS_DATA_DIR=str(settings.data_dir),
-        NMS_INVENTORY=str(settings.inventory_path),
-        NMS_DATABASE_URL=settings.database_url,
-        NMS_INSECURE_COOKIES="1",
-    )
+    env = server_env(settings)
     t0 = int(time.time()) // 60 * 60 - (BATCHES + 1) * 60  # recent, never ahead of the centre's clock
     bodies = [race_batch(seq, t0) for seq in range(1, BATCHES + 1)]
     with ThreadPoolExecutor(2) as pool:  # both start at once: each takes seconds on a busy machine
@@ -125,7 +107,7 @@ def test_two_centres_store_a_resent_batch_once(settings, tmp_path):
                 answers.append(list(pool.map(post, urls)))
     finally:
         for proc, _ in centres:
-            stop(proc)
+            stop_server(proc, 15)
 
     for body, got in zip(bodies, answers, strict=True):
         stored = [a for a in got if not a["duplicate"]]
