@@ -1,7 +1,7 @@
 # The two commands of the README.  Both set up what they need first.
 PYTHON ?= python3
 
-.PHONY: demo test test-slow setup bench lint
+.PHONY: demo test test-slow test-pg setup bench lint
 
 setup:
 	@bash scripts/setup.sh
@@ -15,6 +15,10 @@ test: setup
 # The long integration scenarios kept out of the default suite (marked `slow`); CI runs both.
 test-slow: setup
 	@bash scripts/test.sh -m slow
+
+# The PostgreSQL variants of the dual-engine test areas (marked `pg`, one throwaway cluster); CI runs them.
+test-pg: setup
+	@bash scripts/test.sh -m "pg and not slow"
 
 lint:
 	$(PYTHON) -m ruff check .

@@ -11,6 +11,7 @@ import sys
 COMMAND_MODULES = (
     "nms.serve",
     "nms.init",
+    "nms.migrate_cli",
     "nms.doctor",
     "nms.inventory_changes",
     "nms.auth.cli",

@@ -34,7 +34,7 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         db.execute("ALTER TABLE audit_log ADD COLUMN site TEXT")
     db.execute("CREATE INDEX IF NOT EXISTS audit_log_ts ON audit_log(ts)")
     db.execute("CREATE INDEX IF NOT EXISTS audit_log_target ON audit_log(target)")
-    if db.engine == "postgresql":
+    if getattr(db, "engine", "sqlite") == "postgresql":  # a bare sqlite-utils Database is SQLite
         db.execute(
             """CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger AS $$
                BEGIN RAISE EXCEPTION 'audit_log is append-only'

@@ -10,6 +10,10 @@ Generations live in ``<data_dir>/backups/<UTC stamp>/`` (``--keep`` newest ones 
 and each is copied to a second place standing for the off-site store: a directory, or
 ``host:path`` for rsync over SSH.  ``nms restore`` refuses while ``nms serve`` runs on
 the same data directory (unless ``--force``) and moves the replaced files aside.
+
+With ``NMS_DATABASE_URL`` set the database is PostgreSQL: the generation holds one
+``pg_dump`` archive instead of the two files, with the same manifest and the same
+checks (:mod:`nms.backup_pg`).
 """
 
 from __future__ import annotations
@@ -26,15 +30,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
+
+from nms import backup_pg
+from nms.backup_pg import BackupError
 from nms.config import Settings
 from nms.db import DATABASES, connect, read_snapshot
 from nms.pidfile import running_pid
 
 MANIFEST = "manifest.json"
-
-
-class BackupError(RuntimeError):
-    pass
+__all__ = ["BackupError", "restore", "take_backup", "verify"]
 
 
 @dataclass
@@ -89,11 +94,14 @@ def verify(path: Path) -> dict[str, dict[str, int]]:
     except (OSError, ValueError) as exc:
         raise BackupError(f"{path}: no readable {MANIFEST} ({exc})") from None
     for name, info in manifest["databases"].items():
-        f = path / f"{name}.db"
+        f = path / info.get("file", f"{name}.db")
         if not f.exists():
             raise BackupError(f"{f}: missing")
         if _sha256(f) != info["sha256"]:
             raise BackupError(f"{f}: checksum differs from the manifest (damaged copy)")
+        if manifest.get("engine") == backup_pg.ENGINE:
+            backup_pg.verify_dump(f, info)
+            continue
         conn = sqlite3.connect(f"file:{f}?mode=ro", uri=True)
         try:
             check = conn.execute("PRAGMA integrity_check").fetchone()[0]
@@ -162,7 +170,14 @@ def take_backup(
     tmp.mkdir()
     manifest: dict = {"created": time.time(), "sqlite": sqlite3.sqlite_version, "databases": {}}
     try:
-        for name in DATABASES:
+        if settings.database_url:  # one database holds both: one archive of one snapshot
+            server = backup_pg.server_version(settings.database_url)
+            manifest |= {"engine": backup_pg.ENGINE, "server": server}
+            target = tmp / backup_pg.DUMP
+            counts = backup_pg.dump(settings, target)
+            manifest["databases"][backup_pg.ENGINE] = {"counts": counts, "sha256": _sha256(target),
+                                                       "file": target.name}
+        for name in DATABASES if not settings.database_url else ():
             target = tmp / f"{name}.db"
             counts = copy_database(settings, name, target)
             manifest["databases"][name] = {"counts": counts, "sha256": _sha256(target)}
@@ -183,7 +198,19 @@ def restore(settings: Settings, source: Path, *, force: bool = False) -> Path:
     if pid is not None and not force:
         raise BackupError(f"the centre is running (pid {pid}); stop it first or pass --force")
     verify(source)
+    manifest = json.loads((source / MANIFEST).read_text())
+    on_pg = manifest.get("engine") == backup_pg.ENGINE
+    if on_pg != bool(settings.database_url):
+        kinds = ("SQLite files (NMS_DATABASE_URL unset)", "PostgreSQL (NMS_DATABASE_URL)")
+        raise BackupError(
+            f"{source}: a backup of {kinds[on_pg].split(' (')[0]}, but this centre's database is "
+            f"{kinds[bool(settings.database_url)]}"
+        )
     aside = settings.path(f"replaced-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
+    if on_pg:
+        info = manifest["databases"][backup_pg.ENGINE]
+        backup_pg.restore(settings, source / info["file"], info, aside)
+        return aside
     aside.mkdir(exist_ok=True)
     for name in DATABASES:
         for suffix in (".db", ".db-wal", ".db-shm"):
@@ -218,7 +245,7 @@ def run_backup(args: argparse.Namespace) -> int:
             _keep(args.keep),
             args.offsite or os.environ.get("NMS_BACKUP_OFFSITE") or None,
         )
-    except (BackupError, sqlite3.Error, OSError, subprocess.CalledProcessError) as exc:
+    except (BackupError, sqlite3.Error, psycopg.Error, OSError, subprocess.SubprocessError) as exc:
         print(f"nms backup: FAILED: {exc}", file=sys.stderr)
         return 1
     rows = ", ".join(f"{n}: {sum(c.values())} rows" for n, c in result.counts.items())
@@ -243,10 +270,11 @@ def run_restore(args: argparse.Namespace) -> int:
         source = root / args.name
     try:
         aside = restore(settings, source, force=args.force)
-    except (BackupError, OSError) as exc:
+    except (BackupError, psycopg.Error, OSError) as exc:
         print(f"nms restore: {exc}", file=sys.stderr)
         return 3 if "running" in str(exc) else 1
-    print(f"nms restore: {source} restored into {settings.data_dir}; replaced files kept in {aside}")
+    into = "the PostgreSQL database (NMS_DATABASE_URL)" if settings.database_url else str(settings.data_dir)
+    print(f"nms restore: {source} restored into {into}; replaced data kept in {aside}")
     return 0
 
 

@@ -107,9 +107,9 @@ def pg_cluster():
 
 @pytest.fixture
 def pg_url(pg_cluster, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A fresh, empty database of this test's own in the session's cluster; dropped afterwards."""
+    """An empty database of this test's own in the session's cluster; emptied and recycled afterwards."""
     from tests.support.pgcluster import database_of, fresh_database_url
 
     url = fresh_database_url(pg_cluster, request.node.name)
     yield url
-    pg_cluster.drop_database(database_of(url))
+    pg_cluster.recycle_database(database_of(url))

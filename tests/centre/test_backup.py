@@ -16,6 +16,13 @@ from nms.schema import open_migrated
 from tests.centre.helpers import T0, batch, poll
 
 
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    """SQLite files only: these tests read the copied files; PostgreSQL's are test_backup_pg.py."""
+    return Settings(data_dir=tmp_path / "var", inventory_path=tmp_path / "no-inventory.yaml", testing=True,
+                    database_url="")
+
+
 class Writer(threading.Thread):
     """Keeps ingesting batches (samples + seq in one transaction, state in the other db)."""
 
