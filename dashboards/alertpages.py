@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import sqlite_utils
-
 from nms.alerts import store
+from nms.db import Database
 from probes.common.inventory_model import Inventory
 
 SEVERITIES = ("critical", "major", "minor", "warning", "info")
@@ -102,7 +101,7 @@ def sort_alerts(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def list_alerts(
-    db: sqlite_utils.Database,
+    db: Database,
     inv: Inventory,
     scope: set[str] | None,
     form: dict[str, str],
@@ -137,7 +136,7 @@ def list_alerts(
 
 
 def _folded_under_outside(
-    db: sqlite_utils.Database, inv: Inventory, sites: set[str], scope: set[str], form: dict[str, str]
+    db: Database, inv: Inventory, sites: set[str], scope: set[str], form: dict[str, str]
 ) -> list[dict[str, Any]]:
     """Folded alerts in scope whose root cause lies outside it (a county behind a cut city link).
 
@@ -196,7 +195,7 @@ def duration(seconds: float | None) -> str:
 
 
 def detail(
-    db: sqlite_utils.Database, inv: Inventory, scope: set[str] | None, alert_id: int, now: float
+    db: Database, inv: Inventory, scope: set[str] | None, alert_id: int, now: float
 ) -> dict[str, Any]:
     """The alert with history, comments and every notification attempt; NotVisible when out of scope."""
     check_visible(db, scope, alert_id)
@@ -212,7 +211,7 @@ def detail(
     return a
 
 
-def check_visible(db: sqlite_utils.Database, scope: set[str] | None, alert_id: int) -> None:
+def check_visible(db: Database, scope: set[str] | None, alert_id: int) -> None:
     try:
         site = store.site_of(db, alert_id)
     except store.NotFound:
@@ -272,7 +271,7 @@ def validate(action: str, form: Mapping[str, str]) -> tuple[dict[str, Any], dict
 
 
 def apply(
-    db: sqlite_utils.Database,
+    db: Database,
     action: str,
     alert_id: int,
     actor: str,

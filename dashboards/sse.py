@@ -2,7 +2,9 @@
 
 Waitress gives each open stream a worker thread, so streams are kept cheap and few:
 no database connection of their own (they ask the shared :class:`WallFeed`, which
-answers from memory unless the databases moved), a check every ``poll_s``, at most
+answers from memory unless the databases moved), a check when a change is announced
+(:mod:`nms.updates`; from other centres too, over PostgreSQL ``NOTIFY``: :mod:`nms.notify`)
+but at most every ``min_gap_s``, else every ``poll_s``, at most
 ``max_streams`` at once and ``max_per_principal`` per viewer, with ``kiosk_streams`` kept
 for the wall kiosk (the page falls back to polling beyond that), and a bounded
 life (``max_age_s``) after which the browser's EventSource reconnects by itself —
@@ -19,11 +21,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from dashboards.walldata import Scope, WallFeed, with_server_time
+from nms import updates
 
 
 @dataclass(frozen=True)
 class StreamConfig:
     poll_s: float = 1.0
+    min_gap_s: float = 1.0  # checks at most this often: a burst of changes costs one rebuild a second
     heartbeat_s: float = 10.0
     max_age_s: float = 300.0
     retry_ms: int = 2000
@@ -94,13 +98,18 @@ def stream(
     cfg: StreamConfig,
     last_id: str | None = None,
     clock: Callable[[], float] = time.time,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> Iterator[str]:
-    """The event stream of one client (the caller acquired a slot and releases it on close)."""
+    """The event stream of one client (the caller acquired a slot and releases it on close).
+
+    Between checks it waits for a change to be announced or ``poll_s`` (``sleep``, given by
+    tests, replaces that wait).
+    """
     yield f"retry: {cfg.retry_ms}\n\n"
     sent = last_id
     started = last_beat = time.monotonic()
     while True:
+        mark, checked = updates.generation(), time.monotonic()
         digest, doc = feed.get(scope)
         now = time.monotonic()
         if digest != sent:
@@ -112,4 +121,7 @@ def stream(
         if now - started >= cfg.max_age_s:
             yield event("bye", json.dumps({"reconnect": True}))
             return
-        sleep(cfg.poll_s)
+        if sleep is not None:
+            sleep(cfg.poll_s)
+        elif updates.wait_for_change(mark, cfg.poll_s) != mark:  # the first change shows at once
+            time.sleep(max(0.0, cfg.min_gap_s - (time.monotonic() - checked)))

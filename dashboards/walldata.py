@@ -1,11 +1,13 @@
 """The wall's one data document, assembled from state, store, availability and alerts.
 
 :class:`WallFeed` is the only place the wall's data is built; ``/api/v1/wall`` and the
-SSE stream both ask it.  It keeps two SQLite connections per application (not per
+SSE stream both ask it.  It keeps two database connections per application (not per
 client) and rebuilds a scope's document only when another connection has committed
 to ``centre.db`` or ``metrics.db`` since the last build (``PRAGMA data_version``, a
-read of shared memory, no I/O).  A document carries a ``digest`` of its content, so a
-stream sends a document once per real change, however often the databases move.
+read of shared memory, no I/O; on PostgreSQL :mod:`nms.dbpg` answers it from the
+current snapshot, so a commit by any centre process on the database counts).  A
+document carries a ``digest`` of its content, so a stream sends a document once per
+real change, however often the databases move.
 
 Current problems come from the alerts engine (``nms.alerts.store.list_alerts``: open
 root alerts, folded consequences counted under their root) once it has written any
@@ -25,13 +27,11 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-import sqlite_utils
-
 from dashboards import mapdata
-from nms import availability, sitenet, state
+from nms import availability, sitenet, state, updates
 from nms.alerts import store as alert_store
 from nms.config import Settings
-from nms.db import connect
+from nms.db import Database, connect
 from nms.events import suspect
 from nms.portals import pages as portal_pages
 from nms.store import TimeSeriesStore, TimeSeriesUnavailable
@@ -146,7 +146,7 @@ def problems_from_state(
     return out
 
 
-def active_alerts(centre: sqlite_utils.Database, sites: set[str] | None) -> list[dict[str, Any]] | None:
+def active_alerts(centre: Database, sites: set[str] | None) -> list[dict[str, Any]] | None:
     """Open alerts of :mod:`nms.alerts` (``nms.alerts.store.list_alerts``) in the wall's row shape;
     None = use the state instead.
 
@@ -198,7 +198,7 @@ def sort_problems(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _backbone_availability(
-    centre: sqlite_utils.Database, inv: Inventory, sites: set[str] | None, now: float
+    centre: Database, inv: Inventory, sites: set[str] | None, now: float
 ) -> dict[str, Any]:
     """SDH backbone availability today and this month (local time), per city and overall."""
     links = [
@@ -255,7 +255,7 @@ def _worst(states: list[str]) -> str:
 
 
 def build(
-    centre: sqlite_utils.Database,
+    centre: Database,
     series: TimeSeriesStore | None,
     inv: Inventory,
     scope: Scope,
@@ -432,7 +432,7 @@ def build(
     }
 
 
-def portal_panel(centre: sqlite_utils.Database, inv: Inventory, sites: set[str] | None) -> dict[str, Any]:
+def portal_panel(centre: Database, inv: Inventory, sites: set[str] | None) -> dict[str, Any]:
     """The portals panel: how many are up, slow, tampered, down; the ones that are not up first."""
     doc = portal_pages.listing(centre, inv, sites)
     order = {"tampered": 0, "down": 1, "degraded": 2}  # never checked: counted, not listed
@@ -442,7 +442,7 @@ def portal_panel(centre: sqlite_utils.Database, inv: Inventory, sites: set[str] 
     return {"total": len(doc["portals"]), "counts": doc["counts"], "items": items[:MAX_PROBLEMS]}
 
 
-def _as_of(centre: sqlite_utils.Database, inv: Inventory, sites: set[str] | None) -> float | None:
+def _as_of(centre: Database, inv: Inventory, sites: set[str] | None) -> float | None:
     """Time of the newest poll the state has seen (for the wall's "data as of" and staleness)."""
     if sites is None:
         return state.newest_poll(centre)
@@ -459,22 +459,24 @@ class WallFeed:
         self.inventory = inventory
         self.clock = clock
         self.lock = threading.Lock()
-        self._db: dict[str, sqlite_utils.Database] = {}
-        self._seen: tuple[int, int, int] | None = None
+        self._db: dict[str, Database] = {}
+        self._seen: tuple[int, int, int, int] | None = None
         self._docs: dict[Scope, tuple[str, str]] = {}  # scope -> (digest, json without server_time)
         self._avail: dict[Scope, tuple[float, dict[str, Any]]] = {}
         self._series: TimeSeriesStore | None = None
 
-    def _conn(self, name: str) -> sqlite_utils.Database:
+    def _conn(self, name: str) -> Database:
         db = self._db.get(name)
         if db is None:
             db = self._db[name] = connect(self.settings, name, check_same_thread=False)
         return db
 
-    def _data_version(self, inv: Inventory | None) -> tuple[int, int, int]:
+    def _data_version(self, inv: Inventory | None) -> tuple[int, int, int, int]:
+        """Moves on any commit seen by the databases, and on any change announced to this process
+        (:mod:`nms.updates`: raised after a commit here, or by another centre over NOTIFY)."""
         c = self._conn("centre").execute("PRAGMA data_version").fetchone()[0]
         m = self._conn("metrics").execute("PRAGMA data_version").fetchone()[0]
-        return (c, m, id(inv))
+        return (c, m, id(inv), updates.generation())
 
     def get(self, scope: Scope) -> tuple[str, str]:
         """(digest, JSON document) for a scope, rebuilt only after a change."""

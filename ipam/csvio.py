@@ -14,14 +14,12 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
-import sqlite_utils
-
 from ipam import store
 from ipam.addresses import Block, parse_prefix
 from ipam.allocate import reindex
 from ipam.errors import BadInput, IpamError
 from ipam.schema import POLICIES, STATUSES
-from nms.db import transaction
+from nms.db import Database, transaction
 
 COLUMNS = ("space", "prefix", "status", "site", "purpose", "pool", "policy")
 
@@ -32,7 +30,7 @@ class ImportError_(BadInput):  # noqa: N801 - avoid shadowing the builtin Import
         self.errors = errors
 
 
-def export_csv(db: sqlite_utils.Database, sites: frozenset[str] | None) -> str:
+def export_csv(db: Database, sites: frozenset[str] | None) -> str:
     spaces = store.space_names(db)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -60,7 +58,7 @@ class Row:
     policy: str
 
 
-def parse_csv(db: sqlite_utils.Database, text: str, known_sites: set[str] | None = None) -> list[Row]:
+def parse_csv(db: Database, text: str, known_sites: set[str] | None = None) -> list[Row]:
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in ("space", "prefix", "status") if c not in (reader.fieldnames or [])]
     if missing:
@@ -92,7 +90,7 @@ def parse_csv(db: sqlite_utils.Database, text: str, known_sites: set[str] | None
     return rows
 
 
-def import_csv(db: sqlite_utils.Database, text: str, *, actor: str, known_sites: set[str] | None = None,
+def import_csv(db: Database, text: str, *, actor: str, known_sites: set[str] | None = None,
                reason: str | None = None, source_ip: str | None = None) -> dict[str, Any]:
     rows = parse_csv(db, text, known_sites)
     rows.sort(key=lambda r: (r.space_id, r.block.family, r.block.network, r.block.plen))

@@ -24,13 +24,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlite_utils
-
 from ipam import addrs, observed, reconcile, store
 from ipam.addresses import BITS, Block, parse_address, to_text
 from ipam.errors import BadInput, Conflict, Forbidden, NotFound
 from nms import audit
-from nms.db import transaction
+from nms.db import Database, transaction
 from probes.common.inventory_model import Inventory
 
 KINDS = ("unknown", "mismatch", "duplicate", "reclaimable", "mgmt-address", "cabling")
@@ -68,7 +66,7 @@ class Finding:
 class Reconciler:
     """One computation over the stored observations (cached prefix look-ups)."""
 
-    def __init__(self, db: sqlite_utils.Database, inv: Inventory, sites: frozenset[str] | None) -> None:
+    def __init__(self, db: Database, inv: Inventory, sites: frozenset[str] | None) -> None:
         self.db, self.conn, self.inv, self.sites = db, db.conn, inv, sites
         self.names = store.space_names(db)
         # the whole plan in memory, once: a look-up per observed address is then a few dict hits
@@ -251,12 +249,12 @@ def _place(r: tuple) -> dict[str, Any]:
             "plen": r[8], "first_seen": r[9], "last_seen": r[10]}
 
 
-def _decisions(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
+def _decisions(db: Database) -> dict[str, dict[str, Any]]:
     return {k: {"status": s, "reason": r, "actor": a, "ts": t}
             for k, s, r, a, t in db.execute("SELECT key, status, reason, actor, ts FROM ipam_findings")}
 
 
-def compute(db: sqlite_utils.Database, inv: Inventory, sites: frozenset[str] | None, now: float | None = None,
+def compute(db: Database, inv: Inventory, sites: frozenset[str] | None, now: float | None = None,
             reclaim_days: float = DEFAULT_RECLAIM_DAYS) -> list[Finding]:
     """Every finding (decided or not), unfiltered by scope (callers use :meth:`Finding.visible`)."""
     r = Reconciler(db, inv, sites)
@@ -264,7 +262,7 @@ def compute(db: sqlite_utils.Database, inv: Inventory, sites: frozenset[str] | N
     return r.addresses() + r.reclaimable(now, reclaim_days) + r.management() + r.cabling()
 
 
-def findings(db: sqlite_utils.Database, inv: Inventory, sites: frozenset[str] | None, *,
+def findings(db: Database, inv: Inventory, sites: frozenset[str] | None, *,
              now: float | None = None, reclaim_days: float = DEFAULT_RECLAIM_DAYS,
              decided: bool = False, kind: str | None = None) -> dict[str, Any]:
     """The findings ``sites`` may see (None = province): open ones, or with ``decided`` also the
@@ -289,7 +287,7 @@ def findings(db: sqlite_utils.Database, inv: Inventory, sites: frozenset[str] | 
             "last_poll": max((p["ts"] for p in polls), default=None), "reclaim_days": reclaim_days}
 
 
-def _find(db: sqlite_utils.Database, inv: Inventory, key: object, sites: frozenset[str] | None,
+def _find(db: Database, inv: Inventory, key: object, sites: frozenset[str] | None,
           reclaim_days: float) -> Finding:
     if not isinstance(key, str) or not key:
         raise BadInput("key", "required: the finding's key")
@@ -301,7 +299,7 @@ def _find(db: sqlite_utils.Database, inv: Inventory, key: object, sites: frozens
     raise NotFound(f"no open finding {key!r} (it may have gone since the last poll)", "key")
 
 
-def dismiss(db: sqlite_utils.Database, inv: Inventory, key: object, reason: object, *, actor: str,
+def dismiss(db: Database, inv: Inventory, key: object, reason: object, *, actor: str,
             sites: frozenset[str] | None, source_ip: str | None = None,
             reclaim_days: float = DEFAULT_RECLAIM_DAYS) -> dict[str, Any]:
     """Dismiss a finding with a reason (audited); it leaves the open list for good."""
@@ -311,7 +309,7 @@ def dismiss(db: sqlite_utils.Database, inv: Inventory, key: object, reason: obje
     return _decide(db, f, "dismissed", reason.strip(), actor, source_ip)
 
 
-def _decide(db: sqlite_utils.Database, f: Finding, status: str, reason: str, actor: str,
+def _decide(db: Database, f: Finding, status: str, reason: str, actor: str,
             source_ip: str | None) -> dict[str, Any]:
     with transaction(db):
         db.execute("INSERT OR REPLACE INTO ipam_findings (key, status, reason, actor, ts)"
@@ -322,7 +320,7 @@ def _decide(db: sqlite_utils.Database, f: Finding, status: str, reason: str, act
     return {"key": f.key, "status": status, "reason": reason}
 
 
-def accept(db: sqlite_utils.Database, inv: Inventory, key: object, *, actor: str,
+def accept(db: Database, inv: Inventory, key: object, *, actor: str,
            sites: frozenset[str] | None, reason: object = None, source_ip: str | None = None,
            reclaim_days: float = DEFAULT_RECLAIM_DAYS) -> dict[str, Any]:
     """Accept an ``unknown`` finding into the plan: allocate the address as observed, at the

@@ -31,7 +31,7 @@ _CHILDREN = ("SELECT network, last FROM ipam_prefixes WHERE space_id=? AND famil
              " AND network>=? AND network<=? ORDER BY network")
 # per prefix length from the pool's to the request's: lowest and highest free block of that length
 _PER_LENGTH = """
-    WITH RECURSIVE len(n) AS (SELECT ? UNION ALL SELECT n + 1 FROM len WHERE n < ?)
+    WITH RECURSIVE len(n) AS (SELECT CAST(? AS INTEGER) UNION ALL SELECT n + 1 FROM len WHERE n < ?)
     SELECT n,
            (SELECT network FROM ipam_free WHERE pool_id=? AND plen=n ORDER BY network LIMIT 1),
            (SELECT network FROM ipam_free WHERE pool_id=? AND plen=n ORDER BY network DESC LIMIT 1)

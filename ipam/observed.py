@@ -16,11 +16,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import sqlite_utils
-
 from ipam import store
 from ipam.addresses import BITS, decode, encode
-from nms.db import transaction
+from nms.db import Database, transaction
 from probes.common.inventory_model import Inventory
 
 log = logging.getLogger(__name__)
@@ -127,7 +125,7 @@ def _lldp(tables: Mapping[str, Any], counts: Counts) -> list[tuple[str, str, str
     return [(*k, chassis) for k, chassis in out.items()]
 
 
-def record(db: sqlite_utils.Database, device: str, site: str, space_name: str, tables: Mapping[str, Any],
+def record(db: Database, device: str, site: str, space_name: str, tables: Mapping[str, Any],
            ts: float) -> Counts:
     """Store one device's address poll taken at ``ts`` (all or nothing)."""
     counts = Counts(bad=int(tables.get("bad") or 0) if isinstance(tables.get("bad"), int) else 0)
@@ -175,7 +173,7 @@ def record(db: sqlite_utils.Database, device: str, site: str, space_name: str, t
     return counts
 
 
-def record_batch(db: sqlite_utils.Database, samples: Iterable[Mapping[str, Any]], inv: Inventory) -> int:
+def record_batch(db: Database, samples: Iterable[Mapping[str, Any]], inv: Inventory) -> int:
     """Store the address part of every sample that has one; returns how many were stored."""
     n = 0
     for sample in samples:
@@ -191,7 +189,7 @@ def record_batch(db: sqlite_utils.Database, samples: Iterable[Mapping[str, Any]]
     return n
 
 
-def polls(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
+def polls(db: Database) -> dict[str, dict[str, Any]]:
     """device -> its latest address poll (site, space, first/last ts, counts)."""
     cols = ("device", "site", "space_id", "first_ts", "ts", "rows", "stored", "bad", "outside", "duplicates",
             "had_interfaces")
@@ -199,7 +197,7 @@ def polls(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
             for r in db.execute(f"SELECT {', '.join(cols)} FROM ipam_address_polls")}
 
 
-def current(db: sqlite_utils.Database, since: float | None = None) -> list[tuple]:
+def current(db: Database, since: float | None = None) -> list[tuple]:
     """Rows of ipam_seen: current ones, or (``since``) every row last seen at or after it.
 
     (space_id, family, value, kind, mac, device, site, ifname, plen, first_seen, last_seen, current)"""
@@ -209,7 +207,7 @@ def current(db: sqlite_utils.Database, since: float | None = None) -> list[tuple
         f" current FROM ipam_seen WHERE {where}", args)]
 
 
-def lldp_current(db: sqlite_utils.Database) -> list[tuple]:
+def lldp_current(db: Database) -> list[tuple]:
     """(device, site, local_port, remote_name, remote_port, remote_chassis, first_seen, last_seen)."""
     return db.execute("SELECT device, site, local_port, remote_name, remote_port, remote_chassis, first_seen,"
                       " last_seen FROM ipam_lldp_seen WHERE current=1").fetchall()

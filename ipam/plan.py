@@ -12,15 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlite_utils
-
 from ipam import store
 from ipam.addresses import BITS, parse_plen
 from ipam.allocate import allocate
 from ipam.errors import BadInput, Conflict, IpamError
 from ipam.store import Prefix
 from nms import audit
-from nms.db import transaction, trial
+from nms.db import Database, transaction, trial
 from probes.common.inventory_model import Inventory
 
 
@@ -71,7 +69,7 @@ def _arithmetic(root: Prefix, tree: Inventory, template: dict[str, int]) -> list
     return problems
 
 
-def _carve(db: sqlite_utils.Database, root: Prefix, tree: Inventory, template: dict[str, int], actor: str,
+def _carve(db: Database, root: Prefix, tree: Inventory, template: dict[str, int], actor: str,
            result: PlanResult) -> None:
     queue = [root]
     while queue:
@@ -95,7 +93,7 @@ def _carve(db: sqlite_utils.Database, root: Prefix, tree: Inventory, template: d
             queue.append(child)
 
 
-def check(db: sqlite_utils.Database, root: Prefix, tree: Inventory, template: dict[str, int]) -> PlanResult:
+def check(db: Database, root: Prefix, tree: Inventory, template: dict[str, int]) -> PlanResult:
     """Feasibility without changing anything: arithmetic, then a rolled-back dry run."""
     if not root.is_pool or not root.site:
         raise BadInput("root", f"{root.cidr} is not a site's pool")
@@ -111,7 +109,7 @@ def check(db: sqlite_utils.Database, root: Prefix, tree: Inventory, template: di
     return result
 
 
-def carve(db: sqlite_utils.Database, root: Prefix, tree: Inventory, template: dict[str, int], *,
+def carve(db: Database, root: Prefix, tree: Inventory, template: dict[str, int], *,
           actor: str, source_ip: str | None = None) -> PlanResult:
     """Check, then carve every site's pool in one transaction (nothing if the check fails)."""
     checked = check(db, root, tree, template)

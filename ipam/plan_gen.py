@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import sqlite3
 import sys
 from pathlib import Path
-
-import sqlite_utils
 
 from ipam import csvio, plan, store
 from ipam.addresses import parse_prefix
 from nms.config import ROOT
+from nms.db import Database, memory
 from nms.schema import create_schema
 from probes.common.inventory import load_inventory
 from probes.common.inventory_model import Inventory
@@ -37,7 +35,7 @@ PLANS = (
 )
 
 
-def build(db: sqlite_utils.Database, inv: Inventory, actor: str = "plan-gen") -> list[str]:
+def build(db: Database, inv: Inventory, actor: str = "plan-gen") -> list[str]:
     """Fill ``db`` with the plan; returns problems (empty when every site got its pools)."""
     province = next(s for s in inv.sites.values() if s.parent is None)
     problems: list[str] = []
@@ -66,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     inv = load_inventory(args.inventory)
-    db = sqlite_utils.Database(sqlite3.connect(":memory:", isolation_level=None))
+    db = memory()
     create_schema(db)
     problems = build(db, inv)
     if problems:

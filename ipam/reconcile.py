@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlite_utils
-
 from ipam import store
 from ipam.addresses import BITS, Block, parse_address
 from ipam.errors import BadInput, Forbidden
+from nms.db import Database
 
 
 def owner(conn: Any, prefix: store.Prefix) -> str | None:
@@ -36,7 +35,7 @@ def named(prefix: store.Prefix | None, owner: str | None,
     return prefix.cidr, owner
 
 
-def reconcile(db: sqlite_utils.Database, space: int, observations: object,
+def reconcile(db: Database, space: int, observations: object,
               sites: frozenset[str] | None) -> dict[str, Any]:
     """Findings for observations at sites in ``sites`` (None = province).
 

@@ -8,9 +8,8 @@ line against duplicates if every check above it were somehow bypassed.
 
 from __future__ import annotations
 
-import sqlite_utils
-
 from nms import audit
+from nms.db import Database
 
 STATUSES = ("container", "allocated", "reserved", "deprecated")
 POLICIES = ("first", "best", "last")
@@ -168,7 +167,7 @@ _DDL = [
 DEFAULT_SPACES = (("专网", "internal network (专网)"), ("外网", "external network (外网)"))
 
 
-def ensure_schema(db: sqlite_utils.Database) -> None:
+def ensure_schema(db: Database) -> None:
     for ddl in _DDL:
         db.execute(ddl)
     # free_hint / fit_hints columns of older databases are left in place, unused: ipam_free replaced them

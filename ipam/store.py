@@ -9,19 +9,16 @@ recut around each inserted or removed child in the same transaction.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
-
-import sqlite_utils
 
 from ipam import freespace
 from ipam.addresses import BITS, Block, decode, encode, to_text
 from ipam.errors import BadInput, Conflict, NotFound
 from ipam.schema import POLICIES, STATUSES
 from nms import audit
-from nms.db import transaction
+from nms.db import Database, is_integrity_error, transaction
 
 COLUMNS = (
     "id, space_id, family, network, last, plen, parent_id, status, is_pool, policy, site, purpose,"
@@ -84,7 +81,7 @@ def from_row(row: tuple) -> Prefix:
 
 # -- spaces -------------------------------------------------------------------------
 
-def space_id(db: sqlite_utils.Database, name: object, field: str = "space") -> int:
+def space_id(db: Database, name: object, field: str = "space") -> int:
     row = db.execute("SELECT id FROM ipam_spaces WHERE name = ?", (str(name),)).fetchone()
     if row is None:
         names = [r[0] for r in db.execute("SELECT name FROM ipam_spaces ORDER BY id")]
@@ -92,36 +89,36 @@ def space_id(db: sqlite_utils.Database, name: object, field: str = "space") -> i
     return int(row[0])
 
 
-def spaces(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+def spaces(db: Database) -> list[dict[str, Any]]:
     """Every address space: id, name, description."""
     rows = db.execute("SELECT id, name, description FROM ipam_spaces ORDER BY id").fetchall()
     return [{"id": i, "name": n, "description": d} for i, n, d in rows]
 
 
-def address_count(db: sqlite_utils.Database, prefix_id: int) -> int:
+def address_count(db: Database, prefix_id: int) -> int:
     """How many addresses are recorded in a leaf range."""
     return db.execute("SELECT count(*) FROM ipam_addresses WHERE prefix_id=?", (prefix_id,)).fetchone()[0]
 
 
-def space_names(db: sqlite_utils.Database) -> dict[int, str]:
+def space_names(db: Database) -> dict[int, str]:
     return {int(i): n for i, n in db.execute("SELECT id, name FROM ipam_spaces")}
 
 
 # -- lookups ------------------------------------------------------------------------
 
-def has_prefixes(db: sqlite_utils.Database) -> bool:
+def has_prefixes(db: Database) -> bool:
     """Whether any prefix is recorded (the demo loads the shipped plan into an empty IPAM only)."""
     return db.execute("SELECT 1 FROM ipam_prefixes LIMIT 1").fetchone() is not None
 
 
-def get(db: sqlite_utils.Database | sqlite3.Connection, prefix_id: int) -> Prefix:
+def get(db: Any, prefix_id: int) -> Prefix:
     row = db.execute(f"SELECT {COLUMNS} FROM ipam_prefixes WHERE id = ?", (prefix_id,)).fetchone()
     if row is None:
         raise NotFound(f"prefix {prefix_id} not found", "id")
     return from_row(row)
 
 
-def find(db: sqlite_utils.Database, space: int, block: Block) -> Prefix | None:
+def find(db: Database, space: int, block: Block) -> Prefix | None:
     row = db.execute(
         f"SELECT {COLUMNS} FROM ipam_prefixes WHERE space_id=? AND family=? AND network=? AND plen=?",
         (space, block.family, encode(block.network), block.plen),
@@ -165,11 +162,16 @@ def overlapping_siblings(conn: Any, space: int, parent_id: int, block: Block) ->
     return out + [from_row(r) for r in rows]
 
 
+def sql_limit(limit: int) -> int:
+    """A ``LIMIT`` both engines take: a negative limit (SQLite's "no limit") as the largest bigint."""
+    return limit if limit >= 0 else 2**63 - 1
+
+
 def children(conn: Any, prefix: Prefix, limit: int = -1) -> list[Prefix]:
     rows = conn.execute(
         f"SELECT {COLUMNS} FROM ipam_prefixes WHERE space_id=? AND family=? AND parent_id=? ORDER BY network"
         " LIMIT ?",
-        (prefix.space_id, prefix.family, prefix.id, limit),
+        (prefix.space_id, prefix.family, prefix.id, sql_limit(limit)),
     ).fetchall()
     return [from_row(r) for r in rows]
 
@@ -227,16 +229,17 @@ def insert_child(conn: Any, parent: Prefix | None, space: int, block: Block, *, 
     """Insert a block already known to fit under ``parent``; keep counters; audit it."""
     parent_id = parent.id if parent else 0
     try:
-        cur = conn.execute(
+        new_id = int(conn.execute(
             "INSERT INTO ipam_prefixes (space_id, family, network, last, plen, parent_id, status, is_pool,"
             " policy, site, purpose, request_id, hold_until, created_at, created_by)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
             (space, block.family, encode(block.network), encode(block.last), block.plen, parent_id, status,
              int(is_pool), policy, site, purpose, request_id, hold_until, time.time(), actor),
-        )
-    except sqlite3.IntegrityError as exc:
+        ).fetchone()[0])
+    except Exception as exc:
+        if not is_integrity_error(exc):
+            raise
         raise Conflict(f"{block} already exists in this space ({exc})", "prefix") from None
-    new_id = int(cur.lastrowid)
     adopt = adopt or []
     if adopt:
         conn.execute(
@@ -270,7 +273,7 @@ def _audit(conn: Any, actor: str, action: str, prefix: Prefix, before: Any, afte
                  before=before, after=after, reason=reason, source_ip=source_ip, site=prefix.site)
 
 
-def add(db: sqlite_utils.Database, space: int, block: Block, *, status: str, actor: str,
+def add(db: Database, space: int, block: Block, *, status: str, actor: str,
         reason: str | None = None, source_ip: str | None = None, inside: Prefix | None = None,
         **fields: Any) -> Prefix:
     """Place a given block in the tree (manual entry, import): refuse any partial overlap.
@@ -301,7 +304,7 @@ def add(db: sqlite_utils.Database, space: int, block: Block, *, status: str, act
                             source_ip=source_ip, adopt=clash, **fields)
 
 
-def delete(db: sqlite_utils.Database, prefix_id: int, *, actor: str, reason: str | None = None,
+def delete(db: Database, prefix_id: int, *, actor: str, reason: str | None = None,
            source_ip: str | None = None, action: str = "ipam.prefix.release") -> Prefix:
     """Give a prefix back to its parent's free space (refused while anything lies inside it)."""
     conn = db.conn
@@ -329,7 +332,7 @@ def delete(db: sqlite_utils.Database, prefix_id: int, *, actor: str, reason: str
 EDITABLE = ("status", "site", "purpose", "policy", "is_pool", "hold_until")
 
 
-def update(db: sqlite_utils.Database, prefix_id: int, changes: dict[str, Any], *, actor: str,
+def update(db: Database, prefix_id: int, changes: dict[str, Any], *, actor: str,
            reason: str | None = None, source_ip: str | None = None) -> Prefix:
     unknown = set(changes) - set(EDITABLE)
     if unknown:
@@ -417,7 +420,7 @@ def site_filter(sites: set[str] | frozenset[str] | None, column: str = "site") -
     return f"{column} IN ({','.join('?' * len(sites))})", sorted(sites)
 
 
-def query(db: sqlite_utils.Database, sites: set[str] | frozenset[str] | None, *, space: int | None = None,
+def query(db: Database, sites: set[str] | frozenset[str] | None, *, space: int | None = None,
           family: int | None = None, site: str | None = None, status: str | None = None,
           pools_only: bool = False, within: Prefix | None = None, limit: int = 1000,
           offset: int = 0) -> list[Prefix]:
@@ -436,6 +439,6 @@ def query(db: sqlite_utils.Database, sites: set[str] | frozenset[str] | None, *,
     rows = db.execute(
         f"SELECT {COLUMNS} FROM ipam_prefixes WHERE {' AND '.join(where)}"
         " ORDER BY space_id, family, network, plen LIMIT ? OFFSET ?",
-        (*args, limit, offset),
+        (*args, sql_limit(limit), offset),
     ).fetchall()
     return [from_row(r) for r in rows]

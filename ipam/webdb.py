@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite_utils
 from flask import current_app
 
-from nms.db import request_db
+from nms.db import Database, request_db
 
 
-def db() -> sqlite_utils.Database:
+def db() -> Database:
     """The request's centre database (:func:`nms.db.request_db`; tables made at app start)."""
     return request_db()
 

@@ -11,14 +11,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import sqlite_utils
-
 from ipam import store
 from ipam.addresses import parse_plen, plen_for_hosts
 from ipam.allocate import allocate
 from ipam.errors import BadInput, Conflict, Forbidden, NotFound
 from nms import audit
-from nms.db import transaction
+from nms.db import Database, transaction
 
 DAY = 86400.0
 REQ_COLUMNS = ("id, site, space_id, family, plen, hosts, purpose, justification, status, requester,"
@@ -79,7 +77,7 @@ def get(db: Any, request_id: int, sites: set[str] | frozenset[str] | None = None
     return req
 
 
-def list_requests(db: sqlite_utils.Database, sites: set[str] | frozenset[str] | None,
+def list_requests(db: Database, sites: set[str] | frozenset[str] | None,
                   status: str | None = None, limit: int = 500) -> list[Request]:
     cond, args = store.site_filter(sites)
     if status:
@@ -95,13 +93,13 @@ def notify(conn: Any, recipient: str, request_id: int | None, message: str) -> N
                  (recipient, time.time(), request_id, message))
 
 
-def notifications(db: sqlite_utils.Database, recipient: str, limit: int = 50) -> list[dict[str, Any]]:
+def notifications(db: Database, recipient: str, limit: int = 50) -> list[dict[str, Any]]:
     rows = db.execute("SELECT id, ts, request_id, message, seen FROM ipam_notifications WHERE recipient=?"
                       " ORDER BY id DESC LIMIT ?", (recipient, limit)).fetchall()
     return [dict(zip(("id", "ts", "request_id", "message", "seen"), r, strict=True)) for r in rows]
 
 
-def mark_seen(db: sqlite_utils.Database, recipient: str) -> int:
+def mark_seen(db: Database, recipient: str) -> int:
     """The recipient has read their notifications; returns how many were new."""
     conn = db.conn
     with transaction(db):
@@ -124,7 +122,7 @@ def _audit(conn: Any, actor: str, action: str, before: Request | None, after: Re
                  source_ip=source_ip, site=after.site)
 
 
-def create(db: sqlite_utils.Database, sites: set[str] | frozenset[str] | None, *, actor: str,
+def create(db: Database, sites: set[str] | frozenset[str] | None, *, actor: str,
            site: object, space: object, family: object, purpose: object, justification: object,
            plen: object = None, hosts: object = None, source_ip: str | None = None) -> Request:
     if not isinstance(site, str) or not site:
@@ -145,12 +143,12 @@ def create(db: sqlite_utils.Database, sites: set[str] | frozenset[str] | None, *
         largest = min(p.plen for p in pools)
         if n <= largest:
             raise BadInput("prefix_length", f"/{n} is not smaller than the site's largest pool (/{largest})")
-        cur = conn.execute(
+        new_id = conn.execute(
             "INSERT INTO ipam_requests (site, space_id, family, plen, hosts, purpose, justification, status,"
-            " requester, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            " requester, created_at) VALUES (?,?,?,?,?,?,?,?,?,?) RETURNING id",
             (site, space_id, fam, n, n_hosts, purpose_s, justification_s, "pending", actor, time.time()),
-        )
-        req = get(conn, int(cur.lastrowid))
+        ).fetchone()[0]
+        req = get(conn, int(new_id))
         _audit(conn, actor, "ipam.request.create", None, req, justification_s, source_ip)
         notify(conn, actor, req.id,
                f"request #{req.id} for a /{n} at {site} submitted; waiting for the centre")
@@ -171,7 +169,7 @@ def _decide(conn: Any, req: Request, status: str, actor: str, reason: str | None
     return get(conn, req.id)
 
 
-def approve(db: sqlite_utils.Database, sites: set[str] | frozenset[str] | None, request_id: int, *,
+def approve(db: Database, sites: set[str] | frozenset[str] | None, request_id: int, *,
             actor: str, plen: object = None, hold_days: object = None, reason: str | None = None,
             source_ip: str | None = None, allow_self: bool = False) -> Request:
     """Approve and allocate in one transaction; ``plen`` amends the size on the way.
@@ -217,7 +215,7 @@ def approve(db: sqlite_utils.Database, sites: set[str] | frozenset[str] | None, 
         return after
 
 
-def amend(db: sqlite_utils.Database, sites: set[str] | frozenset[str] | None, request_id: int, *,
+def amend(db: Database, sites: set[str] | frozenset[str] | None, request_id: int, *,
           actor: str, reason: object, plen: object = None, hosts: object = None,
           source_ip: str | None = None) -> Request:
     reason_s = _text(reason, "reason")
@@ -232,7 +230,7 @@ def amend(db: sqlite_utils.Database, sites: set[str] | frozenset[str] | None, re
         return after
 
 
-def reject(db: sqlite_utils.Database, sites: set[str] | frozenset[str] | None, request_id: int, *,
+def reject(db: Database, sites: set[str] | frozenset[str] | None, request_id: int, *,
            actor: str, reason: object, source_ip: str | None = None) -> Request:
     reason_s = _text(reason, "reason")
     conn = db.conn
@@ -244,7 +242,7 @@ def reject(db: sqlite_utils.Database, sites: set[str] | frozenset[str] | None, r
         return after
 
 
-def release(db: sqlite_utils.Database, sites: set[str] | frozenset[str] | None, prefix_id: int, *,
+def release(db: Database, sites: set[str] | frozenset[str] | None, prefix_id: int, *,
             actor: str, reason: object, source_ip: str | None = None,
             any_range: bool = True) -> store.Prefix:
     """Give an allocated range back; its request (if any) becomes released.
@@ -272,7 +270,7 @@ def release(db: sqlite_utils.Database, sites: set[str] | frozenset[str] | None, 
         return prefix
 
 
-def activate(db: sqlite_utils.Database, sites: set[str] | frozenset[str] | None, prefix_id: int, *,
+def activate(db: Database, sites: set[str] | frozenset[str] | None, prefix_id: int, *,
              actor: str, source_ip: str | None = None) -> store.Prefix:
     """A held (reserved) range is put to use: it no longer expires."""
     with transaction(db):
@@ -286,7 +284,7 @@ def activate(db: sqlite_utils.Database, sites: set[str] | frozenset[str] | None,
                             reason="put in use", source_ip=source_ip)
 
 
-def expire_holds(db: sqlite_utils.Database, *, now: float | None = None,
+def expire_holds(db: Database, *, now: float | None = None,
                  actor: str = "system:ipam") -> list[str]:
     """Release every held range whose time ran out; returns their CIDRs."""
     now = time.time() if now is None else now

@@ -11,10 +11,10 @@ import json
 import time
 from typing import Any
 
-import sqlite_utils
+from nms.db import Database
 
 
-def ensure_schema(db: sqlite_utils.Database) -> None:
+def ensure_schema(db: Database) -> None:
     db.execute(
         """CREATE TABLE IF NOT EXISTS audit_log (
             id INTEGER PRIMARY KEY,
@@ -29,7 +29,7 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
             site TEXT
         )"""
     )
-    columns = {row[1] for row in db.execute("PRAGMA table_info(audit_log)").fetchall()}
+    columns = set(db.columns("audit_log"))
     if "site" not in columns:  # a log written before rows carried their site: those stay province-only
         db.execute("ALTER TABLE audit_log ADD COLUMN site TEXT")
     db.execute("CREATE INDEX IF NOT EXISTS audit_log_ts ON audit_log(ts)")
@@ -62,7 +62,7 @@ def _dump(value: Any) -> str | None:
 
 
 def record(
-    db: sqlite_utils.Database,
+    db: Database,
     actor: str,
     action: str,
     target: str,
@@ -79,17 +79,17 @@ def record(
     """
     cur = db.execute(
         "INSERT INTO audit_log (ts, actor, source_ip, action, target, before, after, reason, site)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (time.time(), actor, source_ip, action, target, _dump(before), _dump(after), reason, site),
     )
-    return int(cur.lastrowid)
+    return int(cur.fetchone()[0])
 
 
 AUDIT_COLUMNS = ("id", "ts", "actor", "source_ip", "action", "target", "before", "after", "reason", "site")
 
 
 def query(
-    db: sqlite_utils.Database,
+    db: Database,
     *,
     actor: str | None = None,
     action: str | None = None,
@@ -106,16 +106,16 @@ def query(
     where: list[str] = []
     params: list[Any] = []
     if sites is not None:
-        where.append(f"site IN ({', '.join('?' * len(sites))})" if sites else "0")
+        where.append(f"site IN ({', '.join('?' * len(sites))})" if sites else "1 = 0")
         params.extend(sorted(sites))
     if actor:
         where.append("actor = ?")
         params.append(actor)
     if action:
-        where.append("action LIKE ? ESCAPE '\\'")
+        where.append("lower(action) LIKE lower(?) ESCAPE '\\'")  # case-blind on both engines
         params.append(_prefix(action))
     if target:
-        where.append("target LIKE ? ESCAPE '\\'")
+        where.append("lower(target) LIKE lower(?) ESCAPE '\\'")
         params.append(_prefix(target))
     if since is not None:
         where.append("ts >= ?")

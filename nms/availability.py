@@ -187,7 +187,9 @@ def subjects_of(
                 "portal": inventory.portals,
             }.get(k, {})
             known.update((k, n) for n in names)
-    known |= state.known_subjects(db, [k for k in kinds if k != "portal"])
+    stateful = [k for k in kinds if k != "portal"]
+    if stateful:  # ``IN ()`` is SQLite's only
+        known |= state.known_subjects(db, stateful)
     if "portal" in kinds:
         known |= {("portal", p) for p in portals.known_portals(db)}
     return sorted(known)
@@ -213,8 +215,9 @@ def report(
     by_site = sitenet.networks(inventory) if inventory is not None else {}
     site_nets = {s: by_site[s] for kind, s in wanted if kind == "site" and s in by_site}
     read = sorted(set(kinds) | ({"device"} if site_nets else set()))  # sites come from their devices
-    initial = state.initial_states(db, [k for k in read if k != "portal"], t0)
-    changes = state.events_between(db, [k for k in read if k != "portal"], t0, t1)
+    stateful = [k for k in read if k != "portal"]  # none: a portals-only report (``IN ()`` is SQLite's only)
+    initial = state.initial_states(db, stateful, t0) if stateful else {}
+    changes = state.events_between(db, stateful, t0, t1) if stateful else {}
     if "portal" in read:
         initial.update({("portal", p): st for p, st in portals.initial_states(db, t0).items()})
         for p, evs in portals.events_between(db, t0, t1).items():

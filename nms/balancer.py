@@ -11,7 +11,9 @@ Choices, and why:
   only once the app is up); every 500 ms, down after 2 failures, up again after 1 success:
   a dead centre is out of the rotation within about 1.5 s;
 - ``option redispatch`` with retries: a request whose connection is refused (a centre just
-  killed, not yet marked down) is sent to another centre instead of failing;
+  killed, not yet marked down) is sent to another centre instead of failing; a GET or HEAD
+  that a centre died while answering (nothing came back) is asked again of another
+  (``retry-on empty-response``), never a POST: its client re-sends it (the agents' spool);
 - Server-Sent Events (the wall's stream) get an hour of server inactivity; other requests
   two minutes, like deploy/nginx/nms.conf;
 - ``X-Forwarded-For`` is the client's address, replacing whatever the client sent (the
@@ -80,6 +82,8 @@ def haproxy_config(
         "    mode http",
         "    option redispatch",
         "    retries 3",
+        # a centre killed while answering a GET: ask another (reads only; a POST is replayed by its client)
+        "    retry-on conn-failure empty-response",
         "    timeout connect 2s",
         "    timeout check 1s",
         "    timeout http-request 10s",
@@ -92,6 +96,7 @@ def haproxy_config(
         "frontend nms",
         f"    bind {host}:{port}",
         *forwarded,
+        "    http-request disable-l7-retry unless METH_GET || METH_HEAD",
         f"    default_backend {BACKEND}",
         "",
         f"backend {BACKEND}",

@@ -60,10 +60,13 @@ class Database(Protocol):
 
 
 IntegrityErrors: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
+# Any error of either engine (unreachable, damaged, a missing table): for checks that report it.
+DatabaseErrors: tuple[type[Exception], ...] = (sqlite3.Error,)
 try:  # psycopg is in requirements.txt; SQLite-only installs still import this module
     import psycopg
 
     IntegrityErrors = (sqlite3.IntegrityError, psycopg.errors.IntegrityError)
+    DatabaseErrors = (sqlite3.Error, psycopg.Error)
 except ImportError:  # pragma: no cover - only without psycopg
     psycopg = None  # type: ignore[assignment]
 
@@ -103,6 +106,26 @@ def connect(settings: Settings, name: str = "centre", *, check_same_thread: bool
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=30000")
     return SqliteDatabase(conn, name)
+
+
+def where(settings: Settings, name: str = "centre") -> str:
+    """Where database ``name`` lives, as shown to people: its file, or the URL without password."""
+    if settings.database_url:
+        from nms.dbpg import display_url
+
+        return display_url(settings.database_url)
+    return str(settings.data_dir / f"{name}.db")  # not settings.path: that makes the directory
+
+
+def open_read_only(settings: Settings, name: str = "centre") -> Database:
+    """Database ``name`` to look at only (``nms doctor``): the SQLite file opened read-only, so
+    never created, or one PostgreSQL connection outside the pool that gives up quickly."""
+    if settings.database_url:
+        from nms.dbpg import connect_once
+
+        return connect_once(settings.database_url, name)
+    path = settings.data_dir / f"{name}.db"
+    return SqliteDatabase(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10), name)
 
 
 @contextmanager

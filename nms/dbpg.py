@@ -201,8 +201,12 @@ class PgConnection:
                 (m.group(2),),
             )
         if what == "data_version":
-            # Changes whenever any transaction commits: enough to tell "something was written".
-            return self.raw.execute("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
+            # Changes whenever any transaction ends: enough to tell "something was written".  The
+            # whole snapshot (horizon and the transactions still running), not only its horizon
+            # xmax, which stays put when an older transaction commits after a younger one.
+            return self.raw.execute(
+                "SELECT ('x' || left(md5(pg_current_snapshot()::text), 16))::bit(64)::bigint"
+            )
         if what in ("quick_check", "integrity_check"):
             return self.raw.execute("SELECT 'ok'")
         return self.raw.execute("SELECT NULL")  # SQLite tuning: nothing to do here
@@ -276,6 +280,25 @@ class PgDatabase:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def connect_once(url: str, name: str, *, timeout_s: int = 10) -> PgDatabase:
+    """One connection outside the pool that gives up after ``timeout_s`` (``nms doctor``: a
+    quick answer from a server that is down, where the pool would keep retrying)."""
+    raw = psycopg.connect(url, autocommit=True, connect_timeout=max(1, timeout_s))
+    _configure(raw)
+    return PgDatabase(PgConnection(raw, None, name), name)
+
+
+def display_url(url: str) -> str:
+    """``url`` without its password, to show in messages and logs."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "postgresql://(unparsable NMS_DATABASE_URL)"
+    user = f"{info['user']}@" if info.get("user") else ""
+    port = f":{info['port']}" if info.get("port") else ""
+    return f"postgresql://{user}{info.get('host') or ''}{port}/{info.get('dbname') or ''}"
 
 
 def connect_pg(url: str, name: str) -> PgDatabase:

@@ -24,6 +24,14 @@ The simulated routers and firewalls answer SSH on 127.34.x.y (``--ssh-port``) wi
 configurations made from the inventory; the centre backs them up every ``--backup-interval``
 seconds (its configs file ``<data dir>/demo-configs.yaml`` points it at the simulator), so a
 ``config-change`` fault shows as a new version, a diff and a "configuration changed" alert.
+
+With ``NMS_DATABASE_URL`` set (PostgreSQL, issue 19) the demo runs several centres: ``--centres``
+(default 2) ``nms serve`` processes on free loopback ports, sharing the database and the data
+directory, behind haproxy (:mod:`nms.balancer`) on the dashboard's port; the browser and
+the agents (through nginx when TLS is on) reach the centres only through it.  Each background
+job runs in one centre at a time (:mod:`nms.leader`); ``kill -9`` one centre and the other
+carries on: haproxy takes the dead one out within about a second, the agents re-send what
+was not acknowledged, and the survivor takes over the jobs within seconds.
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ from pathlib import Path
 
 from ipam import csvio, store
 from nms.auth import tokens, users
+from nms.balancer import Balancer, BalancerError
 from nms.config import ROOT, Settings
 from nms.localtls import local_pki, nginx_command, write_nginx_conf
 from nms.schema import open_migrated
@@ -167,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the agents' /metrics on 127.0.0.1:N, N+1, ...")
     parser.add_argument("--address-interval-s", type=float, default=None,
                         help="seconds between address/ARP/LLDP polls (default: the profiles', 900)")
+    parser.add_argument("--centres", type=int, default=2,
+                        help="with NMS_DATABASE_URL: centres behind haproxy on --port (default 2)")
     args = parser.parse_args(argv)
 
     try:
@@ -248,8 +259,26 @@ def main(argv: list[str] | None = None) -> int:
     # the centre's first backup round logs in to the simulated devices: let them listen first
     if not wait_http(f"http://127.0.0.1:{args.sim_control_port}/status", 60):
         print(f"demo: the simulator did not come up; see {logs}/simulator.log", file=sys.stderr)
-    start("centre", [py, "-m", "nms", "serve", "--configs-interval", str(args.backup_interval),
-                     "--configs-tick", "10", "--configs-retry", "30", "--configs-parallel", "32"])
+    serve = [py, "-m", "nms", "serve", "--configs-interval", str(args.backup_interval),
+             "--configs-tick", "10", "--configs-retry", "30", "--configs-parallel", "32"]
+    balancer = None
+    if settings.database_url:  # several centres on PostgreSQL, behind haproxy on the dashboard's port
+        backends = [("127.0.0.1", _free_port()) for _ in range(max(1, args.centres))]
+        for i, (_host, port) in enumerate(backends, 1):
+            start(f"centre{i}", [*serve, "--port", str(port)],
+                  {"NMS_LISTEN_PORT": str(port), "NMS_TRUSTED_PROXY": "127.0.0.1"})
+        balancer = Balancer(args.data_dir / "haproxy", args.port, backends)
+        try:
+            balancer.start()
+        except BalancerError as exc:
+            print(f"demo: {exc}", file=sys.stderr)
+            for _name, p in procs:
+                p.terminate()
+            for _name, p in procs:
+                p.wait(timeout=20)
+            return 1
+    else:
+        start("centre", serve)
     portal_args = ["--portal-map", str(portals / "portals.json"), "--portal-ca-file", str(portals / "ca.pem")]
     if not wait_file(portals / "portals.json", 60):
         print(f"demo: the simulator wrote no portal map; see {logs}/simulator.log", file=sys.stderr)
@@ -266,9 +295,18 @@ def main(argv: list[str] | None = None) -> int:
               {token_env: agent_tokens[agent]}, drop=("NMS_INVENTORY",))
 
     url = centre_url
+    for host, port in balancer.backends if balancer is not None else []:  # haproxy answers 503 before them
+        if not wait_http(f"http://{host}:{port}/login", 60):
+            print(f"demo: a centre on {host}:{port} did not come up; see {logs}/centre*.log", file=sys.stderr)
     if not wait_http(url + "/login", 60):
-        print(f"demo: the centre did not come up; see {logs}/centre.log", file=sys.stderr)
+        print(f"demo: the centre did not come up; see {logs}/centre*.log", file=sys.stderr)
     print(f"\n  Provincial NMS demo is running: dashboard on {url}")
+    centres = [(name, p) for name, p in procs if name.startswith("centre")]
+    if balancer is not None:
+        listed = ", ".join(f"{name} pid {p.pid} on {h}:{port}"
+                           for (name, p), (h, port) in zip(centres, balancer.backends, strict=True))
+        print(f"  {len(centres)} centres on PostgreSQL behind haproxy on {url}: {listed}")
+        print("  Kill one (kill -9 PID): haproxy sends everything to the others, which take over its jobs")
     print(f"  Wall display (kiosk, no login): {url}/wall?kiosk={kiosk}")
     if password:
         print(f"  Log in as admin, password (shown once): {password}")
@@ -296,14 +334,22 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    gone: set[str] = set()
     try:
         while not stopping:
             for name, p in procs:
-                if p.poll() is not None:
+                if p.poll() is not None and name not in gone:
                     print(f"demo: {name} exited with {p.returncode}; see {logs}/{name}.log", file=sys.stderr)
-                    stopping = True
+                    gone.add(name)
+                    # one centre of several may die: the others carry on (that is what they are for)
+                    stopping = not name.startswith("centre") or all(n in gone for n, _p in centres)
+            if balancer is not None and balancer.proc is not None and balancer.proc.poll() is not None:
+                print(f"demo: haproxy exited; see {balancer.log}", file=sys.stderr)
+                stopping = True
             time.sleep(1)
     finally:
+        if balancer is not None:
+            balancer.stop()
         for _name, p in procs:
             if p.poll() is None:
                 p.terminate()

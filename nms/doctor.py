@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import sqlite3
 import stat
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlite_utils
 from cryptography import x509
 
 from nms import clockskew, schema, state
 from nms.config import Settings
-from nms.db import DATABASES, memory
+from nms.db import DATABASES, DatabaseErrors, memory, open_read_only, where
 from nms.init import secret_variables, secrets_file, settings_from
 from probes.common.inventory import InventoryError, load_inventory
 from probes.common.inventory_model import Inventory
@@ -78,27 +77,28 @@ def expected_columns(name: str) -> dict[str, set[str]]:
 
 
 def check_database(settings: Settings, name: str) -> Check:
-    what, path = f"database {name}", settings.data_dir / f"{name}.db"
-    if not path.exists():
-        return Check("fail", what, f"{path}: missing (run `nms init`)")
+    """Reachable, undamaged, every schema step applied and every expected column there."""
+    what, at = f"database {name}", where(settings, name)
+    if not settings.database_url and not (settings.data_dir / f"{name}.db").exists():
+        return Check("fail", what, f"{at}: missing (run `nms init`)")
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-        try:
-            db = sqlite_utils.Database(conn)
-            if (ok := conn.execute("PRAGMA quick_check").fetchone()[0]) != "ok":
-                return Check("fail", what, f"{path}: damaged ({ok}); restore a backup (`nms restore`)")
-            have = {t: {c.name for c in db[t].columns} for t in db.table_names()}
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        return Check("fail", what, f"{path}: cannot read ({exc})")
+        with closing(open_read_only(settings, name)) as db:
+            if (ok := db.execute("PRAGMA quick_check").fetchone()[0]) != "ok":
+                return Check("fail", what, f"{at}: damaged ({ok}); restore a backup (`nms restore`)")
+            steps = schema.pending(db, name)
+            have = {t: set(db.columns(t)) for t in db.table_names()}
+    except DatabaseErrors as exc:
+        return Check("fail", what, f"{at}: cannot reach or read it ({str(exc).strip()})")
     missing: list[str] = []
     for table, columns in expected_columns(name).items():
         missing += [table] if table not in have else [f"{table}.{c}" for c in sorted(columns - have[table])]
     if missing:
         shown = ", ".join(missing[:6]) + (" ..." if len(missing) > 6 else "")
-        return Check("fail", what, f"{path}: not migrated, missing {shown} (run `nms init`)")
-    return Check("ok", what, f"{path}: reachable, migrated")
+        return Check("fail", what, f"{at}: not migrated, missing {shown} (run `nms init`)")
+    if steps:
+        shown = ", ".join(f"{c} v{v}" for c, v in steps[:6]) + (" ..." if len(steps) > 6 else "")
+        return Check("fail", what, f"{at}: not migrated, schema steps not applied: {shown} (run `nms init`)")
+    return Check("ok", what, f"{at}: reachable, migrated")
 
 
 def check_secrets(settings: Settings, variables: list[str]) -> Iterator[Check]:
@@ -146,20 +146,15 @@ def check_tls(path: Path, now: float, warn_days: float) -> Check:
 
 def check_agents(settings: Settings, inv: Inventory | None, now: float, silent_s: float) -> Iterator[Check]:
     """Agents heard from recently, and no agent's clock running ahead (nms.clockskew)."""
-    path = settings.data_dir / "centre.db"
-    if inv is None or not path.exists():
+    if inv is None or (not settings.database_url and not (settings.data_dir / "centre.db").exists()):
         return
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
     try:
-        db = sqlite_utils.Database(conn)
-        try:
+        with closing(open_read_only(settings, "centre")) as db:
             heard = state.last_batch_by_agent(db)
             skewed = clockskew.open_refusals(db)
             clocks = [c for c in clockskew.agent_clocks(db) if now - c.seen_at <= silent_s]
-        except sqlite3.Error:
-            return  # an unmigrated database: its check says so
-    finally:
-        conn.close()
+    except DatabaseErrors:
+        return  # unreachable or unmigrated: the database's own check says so
     for name in sorted(inv.agents):
         if name not in heard:
             yield Check("warn", f"agent {name}", "never heard from")

@@ -17,7 +17,7 @@ from nms import schema
 from nms.auth import secret
 from nms.auth.cli import first_administrator
 from nms.config import Settings
-from nms.db import DATABASES, connect
+from nms.db import DATABASES, connect, where
 from probes.common.inventory import InventoryError, load_inventory
 
 SECRETS_NAME = "secrets.env"
@@ -87,8 +87,11 @@ def run(args: argparse.Namespace) -> int:
         print(make_data_dir(settings.data_dir))
         print(make_secrets_file(secrets_file(settings), secret_variables(settings)))
         schema.migrate(settings)
-        print(f"databases {', '.join(f'{n}.db' for n in DATABASES)}: migrated")
-        secret.load_or_create(settings.data_dir)
+        if settings.database_url:
+            print(f"database {where(settings)}: migrated")
+        else:
+            print(f"databases {', '.join(f'{n}.db' for n in DATABASES)}: migrated")
+        secret.load_or_create(settings)
         print("session key: ready")
     except OSError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -36,6 +36,7 @@ from typing import Any, Literal
 from nms import audit
 from nms.auth.scope import ACCEPTED, load_accepted
 from nms.config import Settings
+from nms.leader import leader, ticks
 from nms.schema import open_migrated
 from probes.common.inventory import InventoryError, load_inventory
 from probes.common.inventory_model import Inventory
@@ -185,10 +186,13 @@ def report(outcome: Outcome, path: Path) -> None:
 
 
 def watch_loop(settings: Settings, every_s: float, stop: threading.Event) -> None:
-    """Check the file when its mtime or size moved (and once at start); refusals logged once each."""
+    """Check the file when its mtime or size moved (and once at start); refusals logged once each.
+
+    Only the process leading ``inventory-watch`` checks (it audits and writes the accepted copy).
+    """
     seen: tuple[float, int] | None = None
     refused: tuple[float, int] | None = None
-    while True:
+    for _ in ticks(leader(settings, "inventory-watch"), stop, every_s, first_wait=False):
         try:
             st = settings.inventory_path.stat()
             now = (st.st_mtime, st.st_size)
@@ -208,8 +212,6 @@ def watch_loop(settings: Settings, every_s: float, stop: threading.Event) -> Non
                     report(outcome, settings.inventory_path)
                 refused = now if outcome.status == "refused" else None
                 seen = now
-        if stop.wait(every_s):
-            return
 
 
 # ---- nms inventory reload ---------------------------------------------------------------------

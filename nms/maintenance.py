@@ -13,10 +13,8 @@ import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-import sqlite_utils
-
 from nms.audit import record
-from nms.db import transaction
+from nms.db import Database, transaction
 from probes.common import topology
 from probes.common.inventory_model import Inventory
 from probes.common.subject import Subject
@@ -62,7 +60,7 @@ class Window:
         return [(max(s, t0), min(e, t1)) for s, e in spans if e > t0 and s < t1]
 
 
-def ensure_schema(db: sqlite_utils.Database) -> None:
+def ensure_schema(db: Database) -> None:
     db.execute(
         """CREATE TABLE IF NOT EXISTS maint_windows (
             id INTEGER PRIMARY KEY,
@@ -72,12 +70,12 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
             CHECK ("end" > start))"""
     )
     # Databases made before windows could be ended early lack the column.
-    if "ended" not in {r[1] for r in db.execute("PRAGMA table_info(maint_windows)").fetchall()}:
+    if "ended" not in db.columns("maint_windows"):
         db.execute("ALTER TABLE maint_windows ADD COLUMN ended REAL")
 
 
 def add_window(
-    db: sqlite_utils.Database,
+    db: Database,
     subject_kind: str,
     subject_id: str,
     start: float,
@@ -124,16 +122,16 @@ def add_window(
     return wid
 
 
-def windows(db: sqlite_utils.Database) -> list[Window]:
+def windows(db: Database) -> list[Window]:
     rows = db.execute(
         'SELECT id, subject_kind, subject_id, subtree, start, "end", rrule, until, reason, ended'
-        " FROM maint_windows"
+        " FROM maint_windows ORDER BY id"
     ).fetchall()
     return [Window(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6], r[7], r[8], r[9]) for r in rows]
 
 
 def end_window(
-    db: sqlite_utils.Database,
+    db: Database,
     w: Window,
     *,
     actor: str,
@@ -215,7 +213,7 @@ def merge(spans: Iterable[Interval]) -> list[Interval]:
 
 
 def in_maintenance(
-    db: sqlite_utils.Database | list[Window],
+    db: Database | list[Window],
     subject_kind: str,
     subject_id: str,
     t0: float,

@@ -50,12 +50,12 @@ class Component:
 # log, IPAM, portals.
 CENTRE: tuple[Component, ...] = (
     Component("audit", (audit.ensure_schema,)),
-    Component("auth", (auth_schema.ensure_schema,)),
+    Component("auth", (auth_schema.ensure_schema, auth_schema.add_secrets)),
     Component("state", (state.ensure_schema,)),
     Component("sdh", (sdh.ensure_schema,)),
     Component("clockskew", (clockskew.ensure_schema,)),
     Component("maintenance", (maintenance.ensure_schema,)),
-    Component("alerts", (alerts_schema.ensure_schema,)),
+    Component("alerts", (alerts_schema.ensure_schema, alerts_schema.add_eval_generation)),
     Component("configs", (configs_store.ensure_schema,)),
     Component("events", (events_store.ensure_schema,)),
     Component("ipam", (ipam_schema.ensure_schema,)),
@@ -152,10 +152,10 @@ OWNERS: dict[str, tuple[str, ...]] = {
     "nms.clockskew": ("ingest_clock_skew", "ingest_agent_clock"),
     "nms.maintenance": ("maint_windows",),
     "nms.audit": ("audit_log",),
-    "nms.auth": ("auth_users", "auth_tokens", "auth_login_failures"),
+    "nms.auth": ("auth_users", "auth_tokens", "auth_login_failures", "auth_secrets"),
     "nms.alerts": (
         "alert_alerts", "alert_history", "alert_comments", "alert_silences", "alert_maint_modes",
-        "alert_notifications", "alert_notification_log",
+        "alert_notifications", "alert_notification_log", "alert_eval",
     ),
     "nms.configs.store": ("config_versions", "config_status", "config_events"),
     "nms.events.store": ("event_log",),

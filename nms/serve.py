@@ -8,6 +8,10 @@ evaluator with its notification senders (unless ``--no-alerts``, e.g. when
 ``nms alerts run`` runs as its own process), and the configuration backup schedule
 (:mod:`nms.configs.service`, unless ``--configs-interval 0``).
 
+Several ``nms serve`` may share one PostgreSQL database (issue 19): each of these jobs runs
+in one process at a time, the one that leads it (:mod:`nms.leader`); the others stand by
+and take over within seconds when it dies.
+
 Writes ``<data_dir>/serve.pid`` while running so ``nms restore`` can refuse to pull
 the databases out from under a running centre.
 """
@@ -22,6 +26,7 @@ import time
 from collections.abc import Callable
 
 from ipam.workflow import expire_holds
+from nms import notify
 from nms.alerts.runner import start_in_server
 from nms.auth.scope import site_tree
 from nms.config import Settings
@@ -29,6 +34,7 @@ from nms.configs import service as configs_service
 from nms.db import connect
 from nms.events.store import expire as expire_events
 from nms.inventory_changes import watch_loop
+from nms.leader import leader, ticks
 from nms.pidfile import PIDFILE
 from nms.pipeline import expire_batches
 from nms.portals import store as portal_store
@@ -44,9 +50,9 @@ log = logging.getLogger(__name__)
 def rollup_loop(settings: Settings, every_s: float, stop: threading.Event) -> None:
     """Compact finished hours, apply retention, expire IP holds and old events, forever.
 
-    A failure is logged, not fatal: the next round tries again.
+    A failure is logged, not fatal: the next round tries again.  Only the leader of ``rollup`` runs it.
     """
-    while not stop.wait(every_s):
+    for _ in ticks(leader(settings, "rollup"), stop, every_s):
         try:
             db = connect(settings, "metrics")
             try:
@@ -79,9 +85,10 @@ def aging_loop(
     """Age out devices not heard from (:func:`nms.state.age_out`), forever, and wake the alerts.
 
     Its own short period, apart from the rollup: an agent that went silent sends no batch
-    that could do it.  A failure is logged, not fatal: the next round tries again.
+    that could do it.  A failure is logged, not fatal: the next round tries again.  Only the
+    leader of ``state-aging`` runs it.
     """
-    while not stop.wait(every_s):
+    for _ in ticks(leader(settings, "state-aging"), stop, every_s):
         try:
             db = connect(settings, "centre")
             try:
@@ -124,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
     pidfile = settings.path(PIDFILE)
     pidfile.write_text(f"{os.getpid()}\n")
     stop = threading.Event()
+    notify.start(settings)  # PostgreSQL: changes here wake the other centres' waiters, and theirs ours
     if args.rollup_every > 0:
         threading.Thread(target=rollup_loop, args=(settings, args.rollup_every, stop), daemon=True).start()
     if args.age_every > 0:
@@ -157,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
         stop.set()
         if alerts is not None:
             alerts.stop()
+        notify.stop()
         time.sleep(0)
         try:
             if pidfile.read_text().strip() == str(os.getpid()):

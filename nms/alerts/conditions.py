@@ -11,12 +11,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import sqlite_utils
-
 from ipam import findings as ipam_findings
 from nms import clockskew, sdh, state
 from nms.alerts.rules import Rule, RuleSet
 from nms.configs import store as configs_store
+from nms.db import Database
 from nms.events import store as events_store
 from nms.portals import store as portals_store
 from nms.store import SqliteTimeSeriesStore
@@ -71,7 +70,7 @@ def _roles_ok(rule: Rule, inv: Inventory | None, s: Subject) -> bool:
     return inv is not None and any(_role_ok(rule, inv, d) for d in topology.stands_on(s, inv))
 
 
-def state_conditions(db: sqlite_utils.Database, rule: Rule, inv: Inventory | None) -> list[Condition]:
+def state_conditions(db: Database, rule: Rule, inv: Inventory | None) -> list[Condition]:
     rows = state.current_rows(db, kinds=(rule.subject,), states=rule.states)
     pattern = re.compile(rule.reason_match) if rule.reason_match else None
     out = []
@@ -88,7 +87,7 @@ def state_conditions(db: sqlite_utils.Database, rule: Rule, inv: Inventory | Non
 
 
 def sdh_conditions(
-    db: sqlite_utils.Database, rule: Rule, inv: Inventory | None, now: float
+    db: Database, rule: Rule, inv: Inventory | None, now: float
 ) -> list[Condition]:
     """The latest complete 15-minute bucket of each SDH interface over the ES/SES threshold."""
     rows = sdh.latest_line_buckets(db, now - 1800)
@@ -122,7 +121,7 @@ def _agent_site(inv: Inventory | None, agent: str) -> tuple[bool, str | None]:
 
 
 def agent_conditions(
-    db: sqlite_utils.Database, rule: Rule, inv: Inventory | None, now: float
+    db: Database, rule: Rule, inv: Inventory | None, now: float
 ) -> list[Condition]:
     """Agents heard from before but not for ``silent_s`` (never-heard agents are not paged)."""
     out = []
@@ -144,7 +143,7 @@ def agent_conditions(
 
 
 def epoch_conditions(
-    db: sqlite_utils.Database, rule: Rule, inv: Inventory | None, now: float
+    db: Database, rule: Rule, inv: Inventory | None, now: float
 ) -> list[Condition]:
     """Agents that started a new spool (epoch) in the last ``resolve_after_s``: data may be lost.
 
@@ -166,7 +165,7 @@ def epoch_conditions(
     return out
 
 
-def clock_skew_conditions(db: sqlite_utils.Database, rule: Rule, inv: Inventory | None) -> list[Condition]:
+def clock_skew_conditions(db: Database, rule: Rule, inv: Inventory | None) -> list[Condition]:
     """Agents whose batches ingest refused for samples dated ahead, not yet in time again."""
     out = []
     for agent, _seq, first, _last, sample_ts, ahead, max_skew, refusals in clockskew.open_refusals(db):
@@ -189,7 +188,7 @@ def clock_skew_conditions(db: sqlite_utils.Database, rule: Rule, inv: Inventory 
 
 
 def config_conditions(
-    db: sqlite_utils.Database, rule: Rule, inv: Inventory | None, now: float
+    db: Database, rule: Rule, inv: Inventory | None, now: float
 ) -> list[Condition]:
     out = []
     for run in configs_store.event_runs(db, now - rule.resolve_after_s, rule.events):
@@ -204,7 +203,7 @@ def config_conditions(
 
 
 def event_conditions(
-    db: sqlite_utils.Database, rule: Rule, inv: Inventory | None, now: float
+    db: Database, rule: Rule, inv: Inventory | None, now: float
 ) -> list[Condition]:
     """Devices that reported ``event_kinds`` at least ``at_least`` times in the last ``window_s``
     (traps and syslog in the event log); the alert resolves when the window no longer holds them."""
@@ -219,7 +218,7 @@ def event_conditions(
     return out
 
 
-def finding_conditions(db: sqlite_utils.Database, rule: Rule, inv: Inventory | None) -> list[Condition]:
+def finding_conditions(db: Database, rule: Rule, inv: Inventory | None) -> list[Condition]:
     """Open reconciliation findings of the rule's kinds (ipam.findings; dismissed ones excluded):
     a cabling finding is about the port that sees the wrong neighbour, the others about the
     device where the address was seen."""
@@ -241,7 +240,7 @@ def finding_conditions(db: sqlite_utils.Database, rule: Rule, inv: Inventory | N
     return out
 
 
-def portal_conditions(db: sqlite_utils.Database, rule: Rule, inv: Inventory | None) -> list[Condition]:
+def portal_conditions(db: Database, rule: Rule, inv: Inventory | None) -> list[Condition]:
     """One condition per portal with a current finding of the rule's kinds (one alert per fault)."""
     out = []
     for row in portals_store.current(db):
@@ -259,7 +258,7 @@ class MetricReader:
 
     def __init__(self, metrics: Any) -> None:
         """``metrics``: a store (:func:`nms.timeseries.open_timeseries`), a metrics.db connection or None."""
-        if isinstance(metrics, sqlite_utils.Database):
+        if getattr(metrics, "engine", None) in ("sqlite", "postgresql"):  # a Database, not a store
             metrics = SqliteTimeSeriesStore(metrics)
         self.store = metrics
         self.cache: dict[tuple[str, str, int], Any] = {}
@@ -362,11 +361,11 @@ def _interface_value(metric: str, cols: dict[str, list[Any]], capacity: int) -> 
 
 
 def gather(
-    db: sqlite_utils.Database,
+    db: Database,
     rules: RuleSet,
     inv: Inventory | None,
     now: float,
-    metrics_db: sqlite_utils.Database | None = None,
+    metrics_db: Database | None = None,
     with_metrics: bool = True,
 ) -> tuple[list[Condition], set[str]]:
     """(conditions, names of rules evaluated this time); a rule that fails is logged and skipped

@@ -16,8 +16,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlite_utils
-
 from nms import maintenance, state
 from nms.alerts import flap
 from nms.alerts import store as alert_store
@@ -26,7 +24,7 @@ from nms.alerts.conditions import Condition, gather
 from nms.alerts.message import _Safe
 from nms.alerts.rules import RuleSet
 from nms.alerts.topology import RootCause, assign_roots
-from nms.db import transaction
+from nms.db import Database, transaction
 from nms.updates import notify_state_updated, wait_for_update
 from probes.common.inventory_model import Inventory
 from probes.common.subject import interface
@@ -36,6 +34,9 @@ __all__ = ["Engine", "EvalStats", "notify_state_updated", "wait_for_update"]
 
 CHILDREN_MAX = 200
 OPEN = ("pending", "firing")
+EVAL_ATTEMPTS = 3  # overlapping evaluations: read the conditions again at most this often
+
+
 @dataclass
 class EvalStats:
     conditions: int = 0
@@ -87,16 +88,29 @@ class Engine:
     # ---- evaluation ------------------------------------------------------------------------
     def evaluate(
         self,
-        db: sqlite_utils.Database,
+        db: Database,
         now: float | None = None,
-        metrics_db: sqlite_utils.Database | None = None,
+        metrics_db: Database | None = None,
     ) -> EvalStats:
+        """Read the conditions, then apply them in one transaction, unless another evaluation
+        (another centre, by accident) committed in between: then read them again, as it did."""
         t_start = time.perf_counter()
-        now = time.time() if now is None else now
+        for _ in range(EVAL_ATTEMPTS):
+            stats = self._attempt(db, time.time() if now is None else now, metrics_db)
+            if stats is not None:
+                break
+            log.info("alerts: another evaluation committed meanwhile; reading the conditions again")
+        else:
+            log.warning("alerts: %d evaluations overlapped this one; skipped it", EVAL_ATTEMPTS)
+            stats = EvalStats()
+        stats.duration_s = time.perf_counter() - t_start
+        return stats
+
+    def _attempt(self, db: Database, now: float, metrics_db: Database | None) -> EvalStats | None:
+        """One evaluation; None when the generation read before gathering moved on meanwhile."""
+        generation = db.execute("SELECT generation FROM alert_eval WHERE id = 1").fetchone()[0]
         with_metrics = metrics_db is not None and now - self._last_metrics >= self.metrics_every_s
         conds, done = gather(db, self.rules, self.inventory, now, metrics_db, with_metrics)
-        if with_metrics:
-            self._last_metrics = now
         stats = EvalStats(conditions=len(conds))
         counts = flap.flapping(db, now, self.rules.flap_window_s, self.rules.flap_threshold)
         topo = self.topology()
@@ -120,8 +134,15 @@ class Engine:
             return ("skip" if "skip" in hit else "mute") if hit else None
 
         with transaction(db):
+            claimed = db.execute(
+                "UPDATE alert_eval SET generation = generation + 1, ts = ? WHERE id = 1 AND generation = ?",
+                (now, generation),
+            ).rowcount
+            if claimed != 1:
+                return None
             self._apply(db, now, conds, done, counts, roots, maint, silences, stats)
-        stats.duration_s = time.perf_counter() - t_start
+        if with_metrics:
+            self._last_metrics = now
         return stats
 
     def _apply(
@@ -136,10 +157,8 @@ class Engine:
         silences,
         stats: EvalStats,
     ) -> None:
-        cols = [d[1] for d in db.execute("PRAGMA table_info(alert_alerts)").fetchall()]
         open_rows: dict[tuple[str, str, str], dict[str, Any]] = {}
-        for r in db.execute(f"SELECT * FROM alert_alerts WHERE state IN {OPEN}"):
-            row = dict(zip(cols, r, strict=True))
+        for row in db.query(f"SELECT * FROM alert_alerts WHERE state IN {OPEN}"):
             open_rows[(row["rule"], row["subject_kind"], row["subject_id"])] = row
         seen: set[tuple[str, str, str]] = set()
 
@@ -328,10 +347,10 @@ class Engine:
             "children_count": 0,
         }
         cur = db.execute(
-            f"INSERT INTO alert_alerts ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+            f"INSERT INTO alert_alerts ({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) RETURNING id",
             tuple(row.values()),
         )
-        row["id"] = cur.lastrowid
+        row["id"] = cur.fetchone()[0]
         self._history(db, row["id"], now, "created", c.reason)
         return row
 
@@ -339,16 +358,14 @@ class Engine:
         """A flapping subject's condition is back: reopen its recent alert instead of a new one."""
         if not c.rule.flaps or not flap.is_flapping(counts, c.kind, c.subject):
             return None
-        cols = [d[1] for d in db.execute("PRAGMA table_info(alert_alerts)").fetchall()]
-        r = db.execute(
+        row = next(db.query(
             "SELECT * FROM alert_alerts WHERE rule = ? AND subject_kind = ? AND subject_id = ?"
             " AND state = 'resolved'"
             " AND resolved_ts > ? ORDER BY resolved_ts DESC LIMIT 1",
             (c.rule.name, c.kind, c.subject, now - self.rules.flap_window_s),
-        ).fetchone()
-        if r is None:
+        ), None)
+        if row is None:
             return None
-        row = dict(zip(cols, r, strict=True))
         row.update(state="firing" if row["fired_ts"] else "pending", resolved_ts=None)
         self._history(db, row["id"], now, "reopened", "flapping")
         return row

@@ -6,15 +6,14 @@ rule on a subject sees the same count and nothing extra is stored.
 
 from __future__ import annotations
 
-import sqlite_utils
-
 from nms import state
+from nms.db import Database
 
 FLAP_KINDS = ("interface", "link", "tunnel", "device")
 
 
 def flapping(
-    db: sqlite_utils.Database, now: float, window_s: float, threshold: int
+    db: Database, now: float, window_s: float, threshold: int
 ) -> dict[tuple[str, str], int]:
     """{(kind, subject): transitions in the last ``window_s``} for subjects at or over ``threshold``."""
     return state.change_counts(db, FLAP_KINDS, now - window_s, now + 1, threshold)

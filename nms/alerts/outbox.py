@@ -11,14 +11,16 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
-import sqlite_utils
-
 from nms.alerts.channels import ChannelConfig, ChannelError
-from nms.db import transaction
+from nms.db import Database, transaction
 
 log = logging.getLogger(__name__)
+# A row being sent is due again only this long after it was taken: a sender that died
+# mid-send leaves it to be tried again then, not never.
+SEND_LEASE_S = 120.0
 
 
 class Outbox:
@@ -28,13 +30,13 @@ class Outbox:
     def backoff(self, attempts: int) -> float:
         return min(self.channels.backoff_s * 2 ** max(attempts - 1, 0), self.channels.backoff_max_s)
 
-    def _log(self, db: sqlite_utils.Database, nid: int, now: float, ok: bool, detail: str) -> None:
+    def _log(self, db: Database, nid: int, now: float, ok: bool, detail: str) -> None:
         db.execute(
             "INSERT INTO alert_notification_log (notification_id, ts, ok, detail) VALUES (?, ?, ?, ?)",
             (nid, now, int(ok), detail[:500]),
         )
 
-    def _over_limit(self, db: sqlite_utils.Database, channel: str, recipient: str, now: float) -> bool:
+    def _over_limit(self, db: Database, channel: str, recipient: str, now: float) -> bool:
         n = db.execute(
             "SELECT COUNT(*) FROM alert_notifications WHERE channel = ? AND recipient = ? AND status = 'sent'"
             " AND last_ts > ?",
@@ -44,7 +46,7 @@ class Outbox:
 
     def run_once(
         self,
-        db: sqlite_utils.Database,
+        db: Database,
         now: float | None = None,
         limit: int = 200,
         channel: str | None = None,
@@ -61,13 +63,13 @@ class Outbox:
             where += " AND channel = ?"
             args += (channel,)
         rows = db.execute(
-            f"SELECT id, channel, recipient, attempts, payload FROM alert_notifications WHERE {where}"
-            " ORDER BY id LIMIT ?",
+            "SELECT id, channel, recipient, attempts, next_ts, payload FROM alert_notifications"
+            f" WHERE {where} ORDER BY id LIMIT ?",
             (*args, limit),
         ).fetchall()
         failing: set[str] = set()
         tried = 0
-        for nid, ch, recipient, attempts, payload in rows:
+        for nid, ch, recipient, attempts, due, payload in rows:
             if ch in failing:
                 with transaction(db):
                     db.execute(
@@ -75,14 +77,27 @@ class Outbox:
                         (now + self.channels.backoff_s, nid),
                     )
                 continue
+            if not self._take(db, nid, due):
+                continue  # another sender (a second centre, by accident) took it since we read it
             tried += 1
             if self.attempt(db, nid, ch, recipient, attempts, json.loads(payload)) == "retry":
                 failing.add(ch)
         return tried
 
+    def _take(self, db: Database, nid: int, due: float) -> bool:
+        """Claim a due row for this attempt (compare-and-set on its ``next_ts``): a row two
+        senders read is sent by one of them only."""
+        with transaction(db):
+            cur = db.execute(
+                "UPDATE alert_notifications SET next_ts = ? WHERE id = ? AND next_ts = ?"
+                " AND status IN ('queued', 'retry')",
+                (time.time() + SEND_LEASE_S, nid, due),
+            )
+            return cur.rowcount == 1
+
     def attempt(
         self,
-        db: sqlite_utils.Database,
+        db: Database,
         nid: int,
         channel: str,
         recipient: str,
@@ -112,7 +127,7 @@ class Outbox:
             return self._failed(db, nid, now, attempts + 1, f"{type(exc).__name__}: {exc}")
         return self._finish(db, nid, now, attempts + 1, "sent", detail, ok=True)
 
-    def _failed(self, db: sqlite_utils.Database, nid: int, now: float, attempts: int, error: str) -> str:
+    def _failed(self, db: Database, nid: int, now: float, attempts: int, error: str) -> str:
         if attempts >= self.channels.max_attempts:
             return self._finish(
                 db, nid, now, attempts, "failed", f"{error} (gave up after {attempts} attempts)"
@@ -130,7 +145,7 @@ class Outbox:
 
     def _finish(
         self,
-        db: sqlite_utils.Database,
+        db: Database,
         nid: int,
         now: float,
         attempts: int,
@@ -152,8 +167,15 @@ class Sender:
     """One thread per channel draining the outbox every ``poll_s`` seconds, each on its own connection,
     so a hanging SMS gateway delays SMS only, never e-mail, webhooks or Alertmanager."""
 
-    def __init__(self, connect_db, channels: ChannelConfig, poll_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        connect_db,
+        channels: ChannelConfig,
+        poll_s: float = 1.0,
+        active: Callable[[], bool] | None = None,
+    ) -> None:
         self.connect_db, self.outbox, self.poll_s = connect_db, Outbox(channels), poll_s
+        self.active = active  # None: always; else sends only while it says so (the alerts leader)
         self.stopping = threading.Event()
         self.threads = [
             threading.Thread(target=self._run, args=(name,), name=f"alert-sender-{name}", daemon=True)
@@ -170,7 +192,8 @@ class Sender:
         try:
             while not self.stopping.is_set():
                 try:
-                    self.outbox.run_once(db, channel=channel)
+                    if self.active is None or self.active():
+                        self.outbox.run_once(db, channel=channel)
                 except Exception:
                     log.exception("alert sender pass for %s failed", channel)
                 self.stopping.wait(self.poll_s)

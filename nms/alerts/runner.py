@@ -12,13 +12,16 @@ import os
 import threading
 from pathlib import Path
 
+from nms import notify
 from nms.alerts.channels import ChannelConfig, ConfigError, load_channels
 from nms.alerts.engine import Engine, EvalStats, notify_state_updated, wait_for_update
 from nms.alerts.outbox import Sender
 from nms.alerts.rules import RulesError, RuleSet, load_rules
 from nms.config import Settings
 from nms.db import connect
+from nms.leader import FOLLOWER_RETRY_S, leader
 from nms.timeseries import open_timeseries
+from nms.updates import ALERTS, changed
 from probes.common.inventory import load_inventory
 from probes.common.inventory_model import Inventory
 
@@ -58,7 +61,11 @@ def load_inventory_for(settings: Settings) -> Inventory | None:
 
 
 class Runner:
-    """Evaluator thread (every ``interval_s``, or sooner when woken after a batch) + sender thread."""
+    """Evaluator thread (every ``interval_s``, or sooner when woken after a batch) + sender thread.
+
+    Both work only while this process leads ``alerts`` (:mod:`nms.leader`): several centres on
+    one database evaluate and notify once, and a follower takes over when the leader dies.
+    """
 
     def __init__(
         self, settings: Settings, engine: Engine, interval_s: float = 10.0, send: bool = True
@@ -66,8 +73,11 @@ class Runner:
         self.settings, self.engine, self.interval_s = settings, engine, interval_s
         self.stopping = threading.Event()
         self.last: EvalStats | None = None
+        self.lead = leader(settings, "alerts")
         self.sender = (
-            Sender(lambda: connect(settings, "centre"), engine.channels) if send and engine.channels else None
+            Sender(lambda: connect(settings, "centre"), engine.channels, active=self.lead.leading)
+            if send and engine.channels
+            else None
         )
         self.thread = threading.Thread(target=self._loop, name="alert-eval", daemon=True)
 
@@ -82,11 +92,15 @@ class Runner:
         mdb = connect(self.settings, "metrics")
         try:
             while not self.stopping.is_set():
-                try:
-                    self.last = self.engine.evaluate(db, metrics_db=open_timeseries(self.settings, mdb))
-                except Exception:
-                    log.exception("alert evaluation failed")
-                wait_for_update(self.interval_s)
+                leading = self.lead.leading()
+                if leading:
+                    try:
+                        self.last = self.engine.evaluate(db, metrics_db=open_timeseries(self.settings, mdb))
+                        if self.last.created or self.last.fired or self.last.resolved or self.last.queued:
+                            changed(ALERTS)  # the walls of every centre show it
+                    except Exception:
+                        log.exception("alert evaluation failed")
+                wait_for_update(self.interval_s if leading else min(self.interval_s, FOLLOWER_RETRY_S))
         finally:
             db.conn.close()
             mdb.conn.close()
@@ -98,6 +112,7 @@ class Runner:
         self.thread.join(30)
         if self.sender is not None:
             self.sender.stop()
+        self.lead.release()
 
 
 def build_engine(settings: Settings) -> Engine:
@@ -108,6 +123,7 @@ def run_forever(settings: Settings, interval_s: float) -> int:
     """Until SIGINT/SIGTERM; then both threads finish what they are doing and stop."""
     import signal
 
+    notify.start(settings)  # PostgreSQL: batches ingested by the centres wake the evaluator here
     runner = Runner(settings, build_engine(settings), interval_s).start()
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -115,6 +131,7 @@ def run_forever(settings: Settings, interval_s: float) -> int:
     while not done.wait(3600):
         pass
     runner.stop()
+    notify.stop()
     return 0
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite_utils
-
 from nms import maintenance
+from nms.db import Database
 from nms.store import run_ddl
 
 
-def ensure_schema(db: sqlite_utils.Database) -> None:
+def ensure_schema(db: Database) -> None:
     maintenance.ensure_schema(db)
     run_ddl(
         db,
@@ -55,3 +54,18 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         CREATE INDEX IF NOT EXISTS alert_notification_log_n ON alert_notification_log (notification_id);
         """,
     )
+
+
+def add_eval_generation(db: Database) -> None:
+    """Version 2: ``alert_eval``, one row counting committed evaluations.
+
+    An evaluation reads its conditions outside the writer lock and commits only if nobody
+    committed one since (compare-and-set on ``generation``): two evaluators that overlap by
+    accident (two centres, a manual ``nms alerts eval``) never apply conditions older than
+    what the other already wrote, so a fresh alert is never resolved and reopened, paging twice.
+    """
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS alert_eval ("
+        " id INTEGER PRIMARY KEY CHECK (id = 1), generation INTEGER NOT NULL, ts REAL)"
+    )
+    db.execute("INSERT OR IGNORE INTO alert_eval (id, generation) VALUES (1, 0)")

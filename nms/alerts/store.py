@@ -6,10 +6,8 @@ import json
 import time
 from typing import Any
 
-import sqlite_utils
-
 from nms.audit import record
-from nms.db import transaction
+from nms.db import Database, transaction
 
 STATES = ("pending", "firing", "resolved")
 
@@ -18,7 +16,7 @@ class NotFound(LookupError):
     pass
 
 
-def _row(db: sqlite_utils.Database, alert_id: int) -> dict[str, Any]:
+def _row(db: Database, alert_id: int) -> dict[str, Any]:
     cur = db.execute("SELECT * FROM alert_alerts WHERE id = ?", (alert_id,))
     r = cur.fetchone()
     if r is None:
@@ -60,7 +58,7 @@ def as_json(row: dict[str, Any], site_names: dict[str, str] | None = None) -> di
 
 
 def list_alerts(
-    db: sqlite_utils.Database,
+    db: Database,
     *,
     states: tuple[str, ...] = ("pending", "firing"),
     sites: set[str] | None = None,
@@ -103,7 +101,7 @@ def list_alerts(
 
 
 def detail(
-    db: sqlite_utils.Database, alert_id: int, site_names: dict[str, str] | None = None
+    db: Database, alert_id: int, site_names: dict[str, str] | None = None
 ) -> dict[str, Any]:
     out = as_json(_row(db, alert_id), site_names)
     out["comments"] = [
@@ -150,7 +148,7 @@ def detail(
     return out
 
 
-def site_of(db: sqlite_utils.Database, alert_id: int) -> str | None:
+def site_of(db: Database, alert_id: int) -> str | None:
     return _row(db, alert_id)["site"]
 
 
@@ -262,7 +260,7 @@ def silence(
     )
 
 
-def set_window_mode(db: sqlite_utils.Database, window_id: int, mode: str) -> None:
+def set_window_mode(db: Database, window_id: int, mode: str) -> None:
     """``mute`` (alerts recorded, nobody paged) or ``skip`` (no alert) for a maintenance window."""
     if mode not in ("mute", "skip"):
         raise ValueError(f"mode: {mode!r}; expected mute or skip")
@@ -272,12 +270,12 @@ def set_window_mode(db: sqlite_utils.Database, window_id: int, mode: str) -> Non
         )
 
 
-def window_modes(db: sqlite_utils.Database) -> dict[int, str]:
+def window_modes(db: Database) -> dict[int, str]:
     """{window id: mode} of the windows given one (a window without one mutes)."""
     return dict(db.execute("SELECT window_id, mode FROM alert_maint_modes").fetchall())
 
 
-def silenced(db: sqlite_utils.Database, now: float) -> set[tuple[str, str, str]]:
+def silenced(db: Database, now: float) -> set[tuple[str, str, str]]:
     """(rule, subject kind, subject id) of the silences running at ``now``."""
     return {
         (r, k, s)
@@ -288,23 +286,23 @@ def silenced(db: sqlite_utils.Database, now: float) -> set[tuple[str, str, str]]
     }
 
 
-def rule_names(db: sqlite_utils.Database) -> set[str]:
+def rule_names(db: Database) -> set[str]:
     """Names of the rules any recorded alert came from (rules since removed included)."""
     return {r[0] for r in db.execute("SELECT DISTINCT rule FROM alert_alerts")}
 
 
-def any_recorded(db: sqlite_utils.Database) -> bool:
+def any_recorded(db: Database) -> bool:
     """Whether the engine has written any alert at all (the wall shows the state until it has)."""
     return db.execute("SELECT 1 FROM alert_alerts LIMIT 1").fetchone() is not None
 
 
-def forget_window_mode(db: sqlite_utils.Database, window_id: int) -> None:
+def forget_window_mode(db: Database, window_id: int) -> None:
     """Drop the mode of a window that was removed (runs in the caller's transaction)."""
     db.execute("DELETE FROM alert_maint_modes WHERE window_id = ?", (window_id,))
 
 
 def notifications(
-    db: sqlite_utils.Database, *, status: str | None = None, sites: set[str] | None = None, limit: int = 200
+    db: Database, *, status: str | None = None, sites: set[str] | None = None, limit: int = 200
 ) -> list[dict[str, Any]]:
     """Recent notifications across alerts (newest first), each with its attempt log."""
     where, args = ["1=1"], []

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlite_utils
-
 from nms.auth import principals, subjects, tokens, users
 from nms.auth.policy import Principal, authorize, covers
 from nms.auth.roles import PERMISSIONS
+from nms.db import Database
 from probes.common.inventory_model import Inventory
 
 
@@ -21,7 +20,7 @@ def _perms_at(principal: Principal, site: str) -> list[str]:
 
 
 def for_site(
-    db: sqlite_utils.Database,
+    db: Database,
     site: str,
     tree: Inventory | None,
     *,
@@ -66,7 +65,7 @@ def for_site(
 
 
 def for_user(
-    db: sqlite_utils.Database,
+    db: Database,
     name: str,
     tree: Inventory | None,
     *,

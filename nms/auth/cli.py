@@ -12,11 +12,10 @@ import os
 import sys
 import time
 
-import sqlite_utils
-
 from nms.auth import passwords, tokens, users
 from nms.auth.roles import ROLES
 from nms.config import Settings
+from nms.db import Database
 from nms.schema import open_migrated
 from probes.common.inventory import load_inventory
 from probes.common.inventory_model import Inventory
@@ -76,7 +75,7 @@ def _actor() -> str:
         return "cli"
 
 
-def _db() -> tuple[Settings, sqlite_utils.Database]:
+def _db() -> tuple[Settings, Database]:
     settings = Settings()
     return settings, open_migrated(settings)
 
@@ -205,7 +204,7 @@ def _token_list(args: argparse.Namespace) -> int:
 
 
 def first_administrator(
-    settings: Settings, db: sqlite_utils.Database, name: str, site: str | None
+    settings: Settings, db: Database, name: str, site: str | None
 ) -> tuple[str, str | None]:
     """Create the first administrator (``nms bootstrap``, ``nms init``): (site, password to show).
 

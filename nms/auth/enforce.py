@@ -49,7 +49,7 @@ SECURITY_HEADERS = {
 def install(app: Flask) -> None:
     """Enforce authentication and authorisation on every route of ``app``."""
     settings = app.config["NMS_SETTINGS"]
-    app.secret_key = secret.load_or_create(settings.data_dir)
+    app.secret_key = secret.load_or_create(settings)
     app.config.update(
         SESSION_COOKIE_NAME="nms_session",
         SESSION_COOKIE_HTTPONLY=True,

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import time
 
-import sqlite_utils
 from argon2 import PasswordHasher
 
 from nms import audit
 from nms.auth import tokens, users
-from nms.db import transaction
+from nms.db import Database, transaction
 
 
 def set_password(
-    db: sqlite_utils.Database,
+    db: Database,
     name: str,
     password: str,
     *,

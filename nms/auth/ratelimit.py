@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import sqlite_utils
+from nms.db import Database
 
 WINDOW_S = 15 * 60.0  # failures older than this are forgotten
 LOCK_S = 15 * 60.0  # how long a lock lasts after the last counted failure
@@ -34,7 +34,7 @@ def _keys(user: str, ip: str | None) -> list[tuple[str, int]]:
     return keys
 
 
-def locked(db: sqlite_utils.Database, user: str, ip: str | None, *, now: float | None = None) -> Lock | None:
+def locked(db: Database, user: str, ip: str | None, *, now: float | None = None) -> Lock | None:
     """The lock in force for this user name or address, if any."""
     now = time.time() if now is None else now
     for key, limit in _keys(user, ip):
@@ -52,12 +52,12 @@ def locked(db: sqlite_utils.Database, user: str, ip: str | None, *, now: float |
     return None
 
 
-def record_failure(db: sqlite_utils.Database, user: str, ip: str | None, *, now: float | None = None) -> None:
+def record_failure(db: Database, user: str, ip: str | None, *, now: float | None = None) -> None:
     now = time.time() if now is None else now
     for key, _limit in _keys(user, ip):
         db.execute("INSERT INTO auth_login_failures (key, ts) VALUES (?, ?)", (key, now))
     db.execute("DELETE FROM auth_login_failures WHERE ts < ?", (now - 2 * (WINDOW_S + LOCK_S),))
 
 
-def record_success(db: sqlite_utils.Database, user: str) -> None:
+def record_success(db: Database, user: str) -> None:
     db.execute("DELETE FROM auth_login_failures WHERE key = ?", (f"user:{user.lower()}",))

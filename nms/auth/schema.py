@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite_utils
-
 from nms import audit
+from nms.db import Database
 
 
-def ensure_schema(db: sqlite_utils.Database) -> None:
+def ensure_schema(db: Database) -> None:
     db.execute(
         """CREATE TABLE IF NOT EXISTS auth_users (
             id INTEGER PRIMARY KEY,
@@ -46,3 +45,14 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     )
     db.execute("CREATE INDEX IF NOT EXISTS auth_login_failures_key ON auth_login_failures(key, ts)")
     audit.ensure_schema(db)
+
+
+def add_secrets(db: Database) -> None:
+    """Version 2: keys every centre process on a shared database must agree on (nms.auth.secret)."""
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS auth_secrets (
+            name TEXT PRIMARY KEY,
+            value BLOB NOT NULL,
+            created_ts REAL NOT NULL
+        )"""
+    )

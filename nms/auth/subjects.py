@@ -9,12 +9,11 @@ too: nobody creates an account or a token wider than themselves.
 
 from __future__ import annotations
 
-import sqlite_utils
-
 from nms.auth import tokens, users
 from nms.auth.policy import Principal, covers, covers_all
 from nms.auth.roles import permissions_of_role
 from nms.auth.tokens import Token
+from nms.db import Database
 from probes.common.inventory_model import Inventory
 
 
@@ -23,7 +22,7 @@ class OutOfScope(ValueError):
 
 
 def may_hold(
-    principal: Principal | None, db: sqlite_utils.Database, token: Token, tree: Inventory | None
+    principal: Principal | None, db: Database, token: Token, tree: Inventory | None
 ) -> bool:
     """May the principal see, list or revoke this token?"""
     return covers_all(principal, tokens.reach(db, token.kind, token.subject, token.site, tree))
@@ -52,7 +51,7 @@ def check_user(principal: Principal | None, user: users.User) -> None:
 
 def check_token_grant(
     principal: Principal | None,
-    db: sqlite_utils.Database,
+    db: Database,
     kind: str,
     subject: str | None,
     site: str | None,

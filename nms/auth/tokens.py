@@ -13,13 +13,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import sqlite_utils
-
 from nms import audit
 from nms.auth import users
 from nms.auth.roles import TOKEN_KINDS
 from nms.auth.scope import audit_site, scope_of_site, site_tree
-from nms.db import transaction
+from nms.db import Database, transaction
 from probes.common.inventory_model import Inventory
 
 PREFIX = "nms_"
@@ -74,7 +72,7 @@ def _token(row: dict[str, Any]) -> Token:
 
 
 def reach(
-    db: sqlite_utils.Database, kind: str, subject: str | None, site: str | None, tree: Inventory | None
+    db: Database, kind: str, subject: str | None, site: str | None, tree: Inventory | None
 ) -> frozenset[str] | None:
     """Sites a token of this kind and subject acts on (None = the whole province).
 
@@ -90,7 +88,7 @@ def reach(
     return frozenset() if user is None else scope_of_site(user.site, tree)
 
 
-def _audit_site(db: sqlite_utils.Database, token: Token, tree: Inventory | None) -> str | None:
+def _audit_site(db: Database, token: Token, tree: Inventory | None) -> str | None:
     """Where the token's audit rows are filed: the narrowest site holding its reach."""
     tree = tree if tree is not None else site_tree()  # the app's, when called from a request
     return audit_site(reach(db, token.kind, token.subject, token.site, tree), tree)
@@ -101,7 +99,7 @@ def hash_token(raw: str) -> str:
 
 
 def create(
-    db: sqlite_utils.Database,
+    db: Database,
     kind: str,
     subject: str | None = None,
     *,
@@ -131,10 +129,10 @@ def create(
     with transaction(db):
         cur = db.execute(
             "INSERT INTO auth_tokens (kind, subject, site, token_hash, label, created_ts, created_by,"
-            " expires_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " expires_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (kind, subject, site, hash_token(raw), label, now, actor, expires),
         )
-        token = get(db, int(cur.lastrowid))
+        token = get(db, int(cur.fetchone()[0]))
         assert token is not None
         audit.record(
             db,
@@ -149,18 +147,18 @@ def create(
     return token, raw
 
 
-def get(db: sqlite_utils.Database, token_id: int) -> Token | None:
+def get(db: Database, token_id: int) -> Token | None:
     rows = list(db.query("SELECT * FROM auth_tokens WHERE id = ?", [token_id]))
     return _token(rows[0]) if rows else None
 
 
-def list_tokens(db: sqlite_utils.Database, *, include_revoked: bool = True) -> list[Token]:
+def list_tokens(db: Database, *, include_revoked: bool = True) -> list[Token]:
     where = "" if include_revoked else " WHERE revoked_ts IS NULL"
     return [_token(r) for r in db.query(f"SELECT * FROM auth_tokens{where} ORDER BY id")]
 
 
 def revoke(
-    db: sqlite_utils.Database,
+    db: Database,
     token_id: int,
     *,
     actor: str,
@@ -183,7 +181,7 @@ def revoke(
 
 
 def _mark_revoked(
-    db: sqlite_utils.Database,
+    db: Database,
     before: Token,
     *,
     actor: str,
@@ -207,7 +205,7 @@ def _mark_revoked(
 
 
 def revoke_user_tokens_in_tx(
-    db: sqlite_utils.Database, name: str, *, actor: str, reason: str, source_ip: str | None, now: float
+    db: Database, name: str, *, actor: str, reason: str, source_ip: str | None, now: float
 ) -> list[int]:
     """Revoke every active API token of user ``name`` inside the caller's transaction (audited each).
 
@@ -216,7 +214,9 @@ def revoke_user_tokens_in_tx(
     active = [
         _token(r)
         for r in db.query(
-            "SELECT * FROM auth_tokens WHERE kind = 'user' AND subject = ? AND revoked_ts IS NULL", [name]
+            "SELECT * FROM auth_tokens WHERE kind = 'user' AND subject = ? AND revoked_ts IS NULL"
+            " ORDER BY id",
+            [name],
         )
     ]
     for token in active:
@@ -224,7 +224,7 @@ def revoke_user_tokens_in_tx(
     return [t.id for t in active]
 
 
-def verify(db: sqlite_utils.Database, raw: str, *, now: float | None = None) -> Token | None:
+def verify(db: Database, raw: str, *, now: float | None = None) -> Token | None:
     """The active token with this value, else None (unknown, revoked or expired)."""
     if not raw.startswith(PREFIX):
         return None

@@ -7,14 +7,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import sqlite_utils
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from nms import audit
 from nms.auth.roles import check_role
 from nms.auth.scope import common_site, site_tree
-from nms.db import transaction
+from nms.db import Database, transaction
 
 HASHER = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
 MIN_PASSWORD_LENGTH = 12
@@ -76,22 +75,23 @@ def hash_password(password: str, hasher: PasswordHasher | None = None) -> str:
     return (hasher or HASHER).hash(password)
 
 
-def get(db: sqlite_utils.Database, name: str) -> User | None:
+def get(db: Database, name: str) -> User | None:
     rows = list(db.query("SELECT * FROM auth_users WHERE name = ?", [name]))
     return _user(rows[0]) if rows else None
 
 
-def get_by_id(db: sqlite_utils.Database, user_id: int) -> User | None:
+def get_by_id(db: Database, user_id: int) -> User | None:
     rows = list(db.query("SELECT * FROM auth_users WHERE id = ?", [user_id]))
     return _user(rows[0]) if rows else None
 
 
-def list_users(db: sqlite_utils.Database) -> list[User]:
-    return [_user(r) for r in db.query("SELECT * FROM auth_users ORDER BY name")]
+def list_users(db: Database) -> list[User]:
+    # Sorted here, not by ORDER BY: PostgreSQL's collation orders names unlike SQLite's bytes.
+    return sorted((_user(r) for r in db.query("SELECT * FROM auth_users")), key=lambda u: u.name)
 
 
 def create(
-    db: sqlite_utils.Database,
+    db: Database,
     name: str,
     role: str,
     site: str,
@@ -118,10 +118,10 @@ def create(
             raise AccountError(f"user {name!r} already exists")
         cur = db.execute(
             "INSERT INTO auth_users (name, password_hash, role, site, created_ts, updated_ts)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
             (name, pw_hash, role, site, now, now),
         )
-        user = get_by_id(db, int(cur.lastrowid))
+        user = get_by_id(db, int(cur.fetchone()[0]))
         assert user is not None
         audit.record(
             db,
@@ -137,7 +137,7 @@ def create(
 
 
 def update(
-    db: sqlite_utils.Database,
+    db: Database,
     name: str,
     *,
     actor: str,
@@ -199,7 +199,7 @@ def update(
     return after
 
 
-def replace_password_in_tx(db: sqlite_utils.Database, name: str, pw_hash: str, now: float) -> User:
+def replace_password_in_tx(db: Database, name: str, pw_hash: str, now: float) -> User:
     """Store a new password hash and end the user's sessions, inside the caller's transaction.
 
     :func:`nms.auth.passwords.set_password` calls it beside the revocation of the user's tokens.
@@ -215,12 +215,12 @@ def replace_password_in_tx(db: sqlite_utils.Database, name: str, pw_hash: str, n
     return user
 
 
-def end_sessions(db: sqlite_utils.Database, name: str) -> None:
+def end_sessions(db: Database, name: str) -> None:
     """Invalidate every session cookie of the user (sign-out is server-side, not just cookie removal)."""
     db.execute("UPDATE auth_users SET session_gen = session_gen + 1 WHERE name = ?", (name,))
 
 
-def verify_password(db: sqlite_utils.Database, name: str, password: str) -> User | None:
+def verify_password(db: Database, name: str, password: str) -> User | None:
     """The enabled user whose password this is, else None (same work either way)."""
     rows = list(db.query("SELECT * FROM auth_users WHERE name = ?", [name]))
     stored = rows[0]["password_hash"] if rows else _DUMMY_HASH

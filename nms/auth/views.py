@@ -6,7 +6,6 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlite_utils
 from flask import Blueprint, Response, jsonify, redirect, request, session
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -16,7 +15,7 @@ from nms.auth.enforce import _now, client_ip, start_user_session
 from nms.auth.policy import AUTHENTICATED, PUBLIC, covers, current_principal, require, scope_sites
 from nms.auth.roles import ROLE_LABELS, ROLES
 from nms.auth.scope import known_site, site_tree
-from nms.db import request_db
+from nms.db import Database, request_db
 from nms.web import nav, render_page
 
 log = logging.getLogger(__name__)
@@ -91,7 +90,7 @@ def login() -> BaseResponse:
     return redirect(nxt)
 
 
-def _attempted(db: sqlite_utils.Database, name: str) -> tuple[str, str, str | None]:
+def _attempted(db: Database, name: str) -> tuple[str, str, str | None]:
     """(actor, target, site) for a failed sign-in.  A name that is no account is not recorded:
     it is often a password typed into the wrong field (and its row is the province's)."""
     user = users.get(db, name) if name else None

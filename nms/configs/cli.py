@@ -11,6 +11,7 @@ from nms.config import Settings
 from nms.configs import job, store
 from nms.configs.fetch import Limits
 from nms.configs.targets import TargetsError, load_targets
+from nms.leader import leader
 from nms.schema import open_migrated
 
 
@@ -59,11 +60,14 @@ def _cmd_schedule(args: argparse.Namespace) -> int:
     settings = Settings()
     db = open_migrated(settings)
     stop = threading.Event()
+    lead = leader(settings, "config-backup")  # beside nms serve's schedule, never with it
     try:
         job.schedule(db, lambda: load_targets(settings, None)[0], args.interval, stop, _limits(args),
-                     retry_s=args.retry, tick_s=args.tick)
+                     retry_s=args.retry, tick_s=args.tick, leading=lead.leading)
     except KeyboardInterrupt:
         stop.set()
+    finally:
+        lead.release()
     return 0
 
 

@@ -6,9 +6,8 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
-import sqlite_utils
-
 from nms.configs import masking, store, vendors
+from nms.db import Database
 
 
 class VersionNotFound(LookupError):
@@ -32,7 +31,7 @@ def display_text(row: dict[str, Any], ignore_volatile: bool = False) -> str:
     return masking.for_display(row["content"], spec.secrets, spec.volatile if ignore_volatile else ())
 
 
-def diff_versions(db: sqlite_utils.Database, a_id: int, b_id: int, ignore_volatile: bool = True,
+def diff_versions(db: Database, a_id: int, b_id: int, ignore_volatile: bool = True,
                   context: int = 3) -> Diff:
     rows = []
     for vid in (a_id, b_id):

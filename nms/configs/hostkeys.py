@@ -14,9 +14,8 @@ import hashlib
 import time
 from dataclasses import dataclass
 
-import sqlite_utils
-
 from nms import audit
+from nms.db import Database
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ def known_hosts_line(host: str, port: int, key: HostKey) -> str:
     return f"{known_hosts_name(host, port)} {key.key_type} {key.key_b64}\n"
 
 
-def ensure_schema(db: sqlite_utils.Database) -> None:
+def ensure_schema(db: Database) -> None:
     db.execute(
         """CREATE TABLE IF NOT EXISTS config_hostkeys (
             device TEXT PRIMARY KEY,
@@ -55,12 +54,12 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     )
 
 
-def pins(db: sqlite_utils.Database) -> dict[str, HostKey]:
+def pins(db: Database) -> dict[str, HostKey]:
     rows = db.execute("SELECT device, key_type, key_b64 FROM config_hostkeys").fetchall()
     return {device: HostKey(key_type, key_b64) for device, key_type, key_b64 in rows}
 
 
-def pin(db: sqlite_utils.Database, device: str, host: str, port: int, key: HostKey, actor: str,
+def pin(db: Database, device: str, host: str, port: int, key: HostKey, actor: str,
         site: str | None = None) -> None:
     """Pin ``key`` for a device seen for the first time (caller holds the transaction)."""
     now = time.time()
@@ -74,11 +73,11 @@ def pin(db: sqlite_utils.Database, device: str, host: str, port: int, key: HostK
                  site=site)
 
 
-def mark_verified(db: sqlite_utils.Database, device: str) -> None:
+def mark_verified(db: Database, device: str) -> None:
     db.execute("UPDATE config_hostkeys SET last_verified = ? WHERE device = ?", (time.time(), device))
 
 
-def forget(db: sqlite_utils.Database, device: str) -> dict[str, str] | None:
+def forget(db: Database, device: str) -> dict[str, str] | None:
     """Drop a device's pinned key (caller holds the transaction and audits); the key it had, if any."""
     row = db.execute(
         "SELECT key_type, fingerprint FROM config_hostkeys WHERE device = ?", (device,)

@@ -13,12 +13,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-import sqlite_utils
-
 from nms import audit
 from nms.auth.scope import common_site
 from nms.configs import hostkeys, store
 from nms.configs.fetch import DEFAULT_LIMITS, Limits, Target, fetch_many
+from nms.db import Database
 from probes.common.inventory_model import Inventory
 
 log = logging.getLogger(__name__)
@@ -40,7 +39,7 @@ class RunReport:
 
 
 def run(
-    db: sqlite_utils.Database,
+    db: Database,
     targets: Iterable[Target],
     trigger: str,
     limits: Limits = DEFAULT_LIMITS,
@@ -71,7 +70,7 @@ def run(
     return report
 
 
-def due(db: sqlite_utils.Database, targets: Iterable[Target], interval_s: float,
+def due(db: Database, targets: Iterable[Target], interval_s: float,
         now: float | None = None) -> list[Target]:
     """Targets never fetched, whose last success is older than ``interval_s``, or whose retry is due."""
     now = time.time() if now is None else now
@@ -90,7 +89,7 @@ def due(db: sqlite_utils.Database, targets: Iterable[Target], interval_s: float,
 
 
 def run_round(
-    db: sqlite_utils.Database,
+    db: Database,
     targets: Iterable[Target],
     interval_s: float,
     limits: Limits = DEFAULT_LIMITS,
@@ -110,15 +109,18 @@ def run_round(
 
 
 def schedule(
-    db: sqlite_utils.Database,
+    db: Database,
     load_targets: Callable[[], list[Target]],
     interval_s: float,
     stop: threading.Event,
     limits: Limits = DEFAULT_LIMITS,
     retry_s: float = 300.0,
     tick_s: float = 30.0,
+    leading: Callable[[], bool] | None = None,
 ) -> None:
-    """Until ``stop`` is set: every ``tick_s`` fetch whatever is due (targets reloaded each time)."""
+    """Until ``stop`` is set: every ``tick_s`` fetch whatever is due (targets reloaded each time),
+    only while ``leading()`` says so when given (:mod:`nms.leader`: one scheduler per database)."""
     while not stop.is_set():
-        run_round(db, load_targets(), interval_s, limits, retry_s)
+        if leading is None or leading():
+            run_round(db, load_targets(), interval_s, limits, retry_s)
         stop.wait(tick_s)

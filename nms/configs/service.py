@@ -20,6 +20,7 @@ from nms.configs import job
 from nms.configs.fetch import Limits, Target
 from nms.configs.targets import TargetsError, configs_file_path, load_targets
 from nms.db import connect
+from nms.leader import leader, ticks
 from probes.common.inventory import InventoryError
 
 log = logging.getLogger(__name__)
@@ -81,14 +82,14 @@ def round_once(settings: Settings, source: TargetSource, plan: Schedule) -> job.
 
 
 def backup_loop(settings: Settings, plan: Schedule, stop: threading.Event) -> None:
-    """Rounds every ``plan.tick_s`` until ``stop``; a failed round is logged and the next one tries."""
+    """Rounds every ``plan.tick_s`` until ``stop``, while this process leads ``config-backup``;
+    a failed round is logged and the next one tries."""
     source = TargetSource(settings)
-    while not stop.is_set():
+    for _ in ticks(leader(settings, "config-backup"), stop, plan.tick_s, first_wait=False):
         try:
             round_once(settings, source, plan)
         except Exception:
             log.exception("config backup round failed; will retry")
-        stop.wait(plan.tick_s)
 
 
 def start_in_server(

@@ -20,15 +20,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import sqlite_utils
-
 from nms import audit
 from nms.configs import hostkeys, masking, vendors
 from nms.configs.fetch import FetchResult, Target
-from nms.db import transaction
+from nms.db import Database, transaction
 
 
-def ensure_schema(db: sqlite_utils.Database) -> None:
+def ensure_schema(db: Database) -> None:
     audit.ensure_schema(db)
     hostkeys.ensure_schema(db)
     db.execute(
@@ -85,13 +83,13 @@ class Outcome:
     error: str | None = None
 
 
-def latest(db: sqlite_utils.Database, device: str) -> dict[str, Any] | None:
+def latest(db: Database, device: str) -> dict[str, Any] | None:
     rows = list(db.query(
         "SELECT * FROM config_versions WHERE device = ? ORDER BY version DESC LIMIT 1", [device]))
     return rows[0] if rows else None
 
 
-def _event(db: sqlite_utils.Database, device: str, kind: str, version_id: int | None = None,
+def _event(db: Database, device: str, kind: str, version_id: int | None = None,
            previous_version_id: int | None = None, detail: dict[str, Any] | None = None) -> None:
     db.execute(
         "INSERT INTO config_events (ts, device, kind, version_id, previous_version_id, detail)"
@@ -101,7 +99,7 @@ def _event(db: sqlite_utils.Database, device: str, kind: str, version_id: int | 
     )
 
 
-def _status(db: sqlite_utils.Database, target: Target, **fields: Any) -> None:
+def _status(db: Database, target: Target, **fields: Any) -> None:
     base = {"device": target.device, "site": target.site, "device_type": target.device_type,
             "host": target.host, "port": target.port}
     base.update(fields)
@@ -114,7 +112,7 @@ def _status(db: sqlite_utils.Database, target: Target, **fields: Any) -> None:
     )
 
 
-def record(db: sqlite_utils.Database, target: Target, result: FetchResult, trigger: str,
+def record(db: Database, target: Target, result: FetchResult, trigger: str,
            retry_s: float = 300.0, now: float | None = None) -> Outcome:
     """Store one fetch result: a new version only if the normalised text changed."""
     now = time.time() if now is None else now
@@ -140,11 +138,11 @@ def record(db: sqlite_utils.Database, target: Target, result: FetchResult, trigg
         sha = masking.content_hash(result.content)
         cur = db.execute(
             "INSERT INTO config_versions (device, version, ts, device_type, sha256, normalised_sha256, size,"
-            " content, trigger) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " content, trigger) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (target.device, version, now, target.device_type, sha, normalised_hash,
              len(result.content.encode("utf-8")), result.content, trigger),
         )
-        version_id = int(cur.lastrowid)
+        version_id = int(cur.fetchone()[0])
         kind = "baseline" if prev is None else "changed"
         _event(db, target.device, kind, version_id, prev["id"] if prev else None,
                {"version": version, "sha256": sha, "trigger": trigger})
@@ -156,7 +154,7 @@ def record(db: sqlite_utils.Database, target: Target, result: FetchResult, trigg
     return Outcome(target.device, "new" if prev is None else "changed", version_id, version)
 
 
-def _record_failure(db: sqlite_utils.Database, target: Target, result: FetchResult, trigger: str,
+def _record_failure(db: Database, target: Target, result: FetchResult, trigger: str,
                     retry_s: float, now: float) -> Outcome:
     with transaction(db):
         row = db.execute(
@@ -179,7 +177,7 @@ def _record_failure(db: sqlite_utils.Database, target: Target, result: FetchResu
     return Outcome(target.device, "failed", error=result.error)
 
 
-def reset_hostkey(db: sqlite_utils.Database, device: str, actor: str, reason: str | None = None) -> bool:
+def reset_hostkey(db: Database, device: str, actor: str, reason: str | None = None) -> bool:
     """Forget a device's pinned key so the next fetch pins the new one; audited."""
     with transaction(db):
         before = hostkeys.forget(db, device)
@@ -190,7 +188,7 @@ def reset_hostkey(db: sqlite_utils.Database, device: str, actor: str, reason: st
     return True
 
 
-def device_site(db: sqlite_utils.Database, device: str) -> tuple[bool, str | None]:
+def device_site(db: Database, device: str) -> tuple[bool, str | None]:
     """(whether the centre holds anything of ``device``, its site as of the last fetch)."""
     row = db.execute("SELECT site FROM config_status WHERE device = ?", (device,)).fetchone()
     if row is not None:
@@ -199,7 +197,7 @@ def device_site(db: sqlite_utils.Database, device: str) -> tuple[bool, str | Non
     return known is not None, None
 
 
-def fetch_times(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
+def fetch_times(db: Database) -> dict[str, dict[str, Any]]:
     """{device: last_attempt, last_success, next_retry, consecutive_failures}: what the scheduler needs."""
     return {r["device"]: r for r in db.query(
         "SELECT device, last_attempt, last_success, next_retry, consecutive_failures FROM config_status")}
@@ -207,7 +205,7 @@ def fetch_times(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
 
 @dataclass(frozen=True)
 class EventRun:
-    """A device's config events of some kinds since a time: first, last, how many, the kind of one."""
+    """A device's config events of some kinds since a time: first, last, how many, the newest one's kind."""
 
     device: str
     first: float
@@ -216,37 +214,38 @@ class EventRun:
     kind: str
 
 
-def event_runs(db: sqlite_utils.Database, since: float, kinds: Iterable[str]) -> list[EventRun]:
+def event_runs(db: Database, since: float, kinds: Iterable[str]) -> list[EventRun]:
     """Per device, its events of ``kinds`` newer than ``since`` (read by the ``config_event`` rule)."""
     kinds = list(kinds)
     marks = ",".join("?" * len(kinds))
     rows = db.execute(
-        f"SELECT device, MIN(ts), MAX(ts), COUNT(*), kind FROM config_events"
-        f" WHERE ts > ? AND kind IN ({marks})"
-        " GROUP BY device",
-        (since, *kinds),
+        "SELECT device, MIN(ts), MAX(ts), COUNT(*),"
+        " (SELECT kind FROM config_events l WHERE l.device = c.device AND l.ts > ?"
+        f" AND l.kind IN ({marks}) ORDER BY l.ts DESC, l.id DESC LIMIT 1)"
+        f" FROM config_events c WHERE ts > ? AND kind IN ({marks}) GROUP BY device ORDER BY device",
+        (since, *kinds, since, *kinds),
     ).fetchall()
     return [EventRun(*r) for r in rows]
 
 
-def status(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+def status(db: Database) -> list[dict[str, Any]]:
     return list(db.query(
         "SELECT s.*, v.version AS last_version, v.ts AS last_version_ts,"
         " (SELECT COUNT(*) FROM config_versions c WHERE c.device = s.device) AS versions"
         " FROM config_status s LEFT JOIN config_versions v ON v.id = s.last_version_id ORDER BY s.device"))
 
 
-def versions(db: sqlite_utils.Database, device: str) -> list[dict[str, Any]]:
+def versions(db: Database, device: str) -> list[dict[str, Any]]:
     return list(db.query(
         "SELECT id, device, version, ts, device_type, sha256, size, trigger FROM config_versions"
         " WHERE device = ? ORDER BY version DESC", [device]))
 
 
-def get_version(db: sqlite_utils.Database, version_id: int) -> dict[str, Any] | None:
+def get_version(db: Database, version_id: int) -> dict[str, Any] | None:
     rows = list(db.query("SELECT * FROM config_versions WHERE id = ?", [version_id]))
     return rows[0] if rows else None
 
 
-def events(db: sqlite_utils.Database, since_id: int = 0, limit: int = 500) -> list[dict[str, Any]]:
+def events(db: Database, since_id: int = 0, limit: int = 500) -> list[dict[str, Any]]:
     return list(db.query(
         "SELECT * FROM config_events WHERE id > ? ORDER BY id LIMIT ?", [since_id, limit]))

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-import sqlite_utils
-
+from nms.db import Database
 from nms.portals import store as portals
 from nms.portals.judge import baseline_of
 from probes.common.inventory_model import Inventory, Portal
@@ -16,7 +15,7 @@ WALL_STATES = ("up", "degraded", "tampered", "down", "unknown")
 HISTORY_S = 86400
 
 
-def listing(db: sqlite_utils.Database, inv: Inventory, sites: set[str] | None) -> dict[str, Any]:
+def listing(db: Database, inv: Inventory, sites: set[str] | None) -> dict[str, Any]:
     """Every portal of the scope with its current state; portals never checked are unknown."""
     seen = {r["portal"]: r for r in portals.current(db, sites)}
     rows = []
@@ -45,7 +44,7 @@ def listing(db: sqlite_utils.Database, inv: Inventory, sites: set[str] | None) -
     return {"portals": rows, "counts": {s: counts.get(s, 0) for s in WALL_STATES}}
 
 
-def detail(db: sqlite_utils.Database, inv: Inventory, p: Portal, now: float) -> dict[str, Any]:
+def detail(db: Database, inv: Inventory, p: Portal, now: float) -> dict[str, Any]:
     """One portal: current findings with evidence, a day of checks, and the content diff
     between the approved baseline and the latest page."""
     cur = next((r for r in portals.current(db) if r["portal"] == p.id), None)

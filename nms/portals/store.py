@@ -16,10 +16,8 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import sqlite_utils
-
 from nms import audit
-from nms.db import transaction
+from nms.db import Database, transaction
 from nms.portals.judge import baseline_of, judge
 from nms.store import run_ddl
 from probes.common.inventory_model import Inventory
@@ -33,7 +31,7 @@ CONTENT = (
 CHECKS_KEEP_S = 90 * 86400
 
 
-def ensure_schema(db: sqlite_utils.Database) -> None:
+def ensure_schema(db: Database) -> None:
     run_ddl(
         db,
         """
@@ -65,7 +63,7 @@ def _site(inventory: Inventory | None, portal: str) -> str | None:
     return p.site if p else None
 
 
-def _snapshot(db: sqlite_utils.Database, portal: str, sid: str | None) -> dict | None:
+def _snapshot(db: Database, portal: str, sid: str | None) -> dict | None:
     if not sid:
         return None
     row = db.execute(
@@ -74,7 +72,7 @@ def _snapshot(db: sqlite_utils.Database, portal: str, sid: str | None) -> dict |
     return json.loads(row[0]) if row else None
 
 
-def baseline(db: sqlite_utils.Database, portal: str) -> dict[str, Any] | None:
+def baseline(db: Database, portal: str) -> dict[str, Any] | None:
     row = db.execute(
         "SELECT fingerprint, body, approved_by, approved_ts FROM portal_baselines WHERE portal = ?", (portal,)
     ).fetchone()
@@ -146,7 +144,7 @@ def state_of(findings: list[dict], streaks: Mapping[str, int]) -> tuple[str, lis
 
 
 def apply_results(
-    db: sqlite_utils.Database,
+    db: Database,
     agent: str,
     results: Iterable[Mapping[str, Any]],
     inventory: Inventory | None = None,
@@ -225,7 +223,7 @@ def _set_current(db, portal, site, ts, st, old, r, counted, streaks) -> None:
 
 
 def approve(
-    db: sqlite_utils.Database, portal: str, who: str, site: str | None, reason: str, ip: str | None = None
+    db: Database, portal: str, who: str, site: str | None, reason: str, ip: str | None = None
 ) -> dict:
     """Make the page of the latest check the approved baseline (audited); re-judge that check.
 
@@ -260,7 +258,7 @@ def approve(
 # ---- reads ------------------------------------------------------------------------------
 
 
-def current(db: sqlite_utils.Database, sites: set[str] | None = None) -> list[dict[str, Any]]:
+def current(db: Database, sites: set[str] | None = None) -> list[dict[str, Any]]:
     """Every portal's current row; ``sites`` limits it to a county administrator's scope."""
     rows = db.execute(
         "SELECT portal, site, ts, state, since, status, total_ms, fingerprint, tls_days_left, findings"
@@ -277,7 +275,7 @@ def current(db: sqlite_utils.Database, sites: set[str] | None = None) -> list[di
     return out
 
 
-def checks(db: sqlite_utils.Database, portal: str, t0: float, t1: float, limit: int = 2000) -> list[dict]:
+def checks(db: Database, portal: str, t0: float, t1: float, limit: int = 2000) -> list[dict]:
     rows = db.execute(
         "SELECT ts, status, ok, total_ms, dns_ms, connect_ms, tls_ms, first_byte_ms, snapshot, similarity,"
         " findings FROM portal_checks WHERE portal = ? AND ts >= ? AND ts < ? ORDER BY ts DESC LIMIT ?",
@@ -291,7 +289,7 @@ def checks(db: sqlite_utils.Database, portal: str, t0: float, t1: float, limit: 
     ]
 
 
-def latest_snapshot(db: sqlite_utils.Database, portal: str) -> dict | None:
+def latest_snapshot(db: Database, portal: str) -> dict | None:
     row = db.execute(
         "SELECT snapshot FROM portal_checks WHERE portal = ? AND snapshot IS NOT NULL"
         " ORDER BY ts DESC LIMIT 1",
@@ -300,11 +298,11 @@ def latest_snapshot(db: sqlite_utils.Database, portal: str) -> dict | None:
     return _snapshot(db, portal, row[0]) if row else None
 
 
-def known_portals(db: sqlite_utils.Database) -> set[str]:
+def known_portals(db: Database) -> set[str]:
     return {r[0] for r in db.execute("SELECT portal FROM portal_current").fetchall()}
 
 
-def initial_states(db: sqlite_utils.Database, t0: float) -> dict[str, str]:
+def initial_states(db: Database, t0: float) -> dict[str, str]:
     """Each portal's state at ``t0`` (its last event at or before it), as :mod:`nms.state`'s."""
     rows = db.execute(
         "SELECT portal, to_state FROM portal_events e WHERE id = (SELECT id FROM portal_events"
@@ -314,7 +312,7 @@ def initial_states(db: sqlite_utils.Database, t0: float) -> dict[str, str]:
     return dict(rows)
 
 
-def events_between(db: sqlite_utils.Database, t0: float, t1: float) -> dict[str, list[tuple[float, str]]]:
+def events_between(db: Database, t0: float, t1: float) -> dict[str, list[tuple[float, str]]]:
     out: dict[str, list[tuple[float, str]]] = {}
     for portal, ts, st in db.execute(
         "SELECT portal, ts, to_state FROM portal_events WHERE ts > ? AND ts < ? ORDER BY ts, id", (t0, t1)
@@ -323,7 +321,7 @@ def events_between(db: sqlite_utils.Database, t0: float, t1: float) -> dict[str,
     return out
 
 
-def expire(db: sqlite_utils.Database, before: float) -> int:
+def expire(db: Database, before: float) -> int:
     """Forget checks older than ``before`` (state changes stay for availability)."""
     with transaction(db):
         return db.execute("DELETE FROM portal_checks WHERE ts < ?", (before,)).rowcount

@@ -15,8 +15,8 @@ from tests.centre.helpers import small_inventory
 
 
 @pytest.fixture
-def app(tmp_path):
-    return make_app(tmp_path, inventory=small_inventory())
+def app(tmp_path, database_url):
+    return make_app(tmp_path, inventory=small_inventory(), database_url=database_url)
 
 
 @pytest.fixture

@@ -82,11 +82,11 @@ def test_bad_device_event_rules_are_named() -> None:
     assert "event_kinds" in text and "at_least" in text
 
 
-def test_reported_config_change_alert_links_to_the_config_versions(tmp_path) -> None:  # noqa: ANN001
+def test_reported_config_change_alert_links_to_the_config_versions(tmp_path, database_url) -> None:  # noqa: ANN001
     from tests.auth.helpers import app_db, make_app, role_client
 
     inv = small_inventory()
-    app = make_app(tmp_path, inventory=inv)
+    app = make_app(tmp_path, inventory=inv, database_url=database_url)
     db = app_db(app)
     try:
         now = time.time()

@@ -8,6 +8,7 @@ import pytest
 
 from nms.alerts.engine import Engine
 from nms.alerts.rules import RulesError, load_rules, parse_rules
+from nms.db import transaction
 from nms.pipeline import store_batch
 from nms.schema import open_migrated
 from tests.alerts.conftest import make_channels, make_rules
@@ -133,7 +134,7 @@ def test_link_utilisation_from_stored_rates(world, settings):
 def test_sdh_errored_seconds_per_bucket_and_config_change(world):
     now = time.time()
     end = int(now // 900 * 900)
-    with world.db.conn:
+    with transaction(world.db):
         world.db.execute(
             "INSERT INTO state_sdh_pm (device, interface, layer, interval_end, es, ses, uas, valid) VALUES"
             " ('prov-rtr1', 'POS1/0/0', 'line', ?, 200, 3, 0, 1),"

@@ -76,12 +76,13 @@ def province(monkeypatch):
 
 
 @pytest.fixture
-def centre(tmp_path, province):
+def centre(tmp_path, province, database_url):
     from nms.server import create_app
     from tests.support.inproc_server import start, stop
 
     inv, _ = province
-    settings = Settings(data_dir=tmp_path / "var", inventory_path=tmp_path / "none.yaml", testing=True)
+    settings = Settings(data_dir=tmp_path / "var", inventory_path=tmp_path / "none.yaml", testing=True,
+                        database_url=database_url)
     app = create_app(settings)
     app.config["NMS_INVENTORY"] = inv
     srv, t = start(app)

@@ -67,7 +67,7 @@ def wait(cond, timeout: float = 90.0, every: float = 0.5):
     raise AssertionError("condition not reached within the bound")
 
 
-def test_sdh_cut_with_agent_subprocesses(tmp_path, monkeypatch):
+def test_sdh_cut_with_agent_subprocesses(tmp_path, monkeypatch, database_url):
     from nms.server import create_app
     from probes.sim import SimulatedProvince
     from tests.support.inproc_server import start, stop
@@ -78,7 +78,8 @@ def test_sdh_cut_with_agent_subprocesses(tmp_path, monkeypatch):
     write_subset(inv_path)
     inv = load_inventory(inv_path)
     sim = SimulatedProvince(inv, port=0).start()
-    settings = Settings(data_dir=tmp_path / "var", inventory_path=inv_path, testing=True)
+    settings = Settings(data_dir=tmp_path / "var", inventory_path=inv_path, testing=True,
+                        database_url=database_url)
     app = create_app(settings)
     app.config["NMS_INVENTORY"] = inv
     srv, srv_thread = start(app)

@@ -5,6 +5,8 @@ Usage (every helper goes through the real code: users.create, tokens.create, POS
     from tests.auth.helpers import app_db, bearer, login, make_app, make_token, make_user, role_client
 
     app = make_app(tmp_path)                 # real create_app; data in tmp_path; real inventory.yaml
+    app = make_app(tmp_path, database_url=database_url)  # take the root ``database_url`` fixture: the
+                                             # test then runs [sqlite] and [postgresql] (ENGINE_AREAS)
     db = app_db(app)                         # centre.db, tables made by create_app
     make_user(db, "ops", "operator", "anhui")            # password TEST_PASSWORD
     client = login(app.test_client(), "ops")              # real /login; then CSRF is sent for you

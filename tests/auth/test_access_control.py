@@ -144,9 +144,9 @@ def _session_of(app: Flask, name: str) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def walked_app(tmp_path_factory: pytest.TempPathFactory) -> tuple[Flask, list[Who]]:
+def walked_app(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) -> tuple[Flask, list[Who]]:
     tmp: Path = tmp_path_factory.mktemp("acl")
-    app = make_app(tmp, tiny_inventory())
+    app = make_app(tmp, tiny_inventory(), database_url=module_database_url)
     app.config["PROPAGATE_EXCEPTIONS"] = False  # a crashing view still shows the gate let it through
     _add_scoped_probe_routes(app)
     tree = tiny_inventory()
@@ -280,9 +280,9 @@ def _to_login(resp) -> bool:  # type: ignore[no-untyped-def]
 
 
 def test_undeclared_route_fails_the_suite_and_is_refused(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, database_url: str
 ) -> None:
-    app = make_app(tmp_path)
+    app = make_app(tmp_path, database_url=database_url)
     app.add_url_rule("/forgot-to-declare", "forgot", lambda: "secret data")
     assert undeclared_routes(app) == ["/forgot-to-declare (forgot)"]
     db = app_db(app)

@@ -51,10 +51,10 @@ def test_city_administrator_stays_in_the_city(app: Flask, db: sqlite_utils.Datab
     assert city_admin.post("/admin/users/near", data={"op": "disable"}).status_code == 200
 
 
-def test_require_site_checks_sites_named_in_a_body(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_require_site_checks_sites_named_in_a_body(tmp_path, database_url) -> None:  # type: ignore[no-untyped-def]
     from tests.auth.helpers import make_app
 
-    app = make_app(tmp_path, tiny_inventory())
+    app = make_app(tmp_path, tiny_inventory(), database_url=database_url)
 
     @require("ipam.request")
     def ask() -> dict[str, str]:
@@ -88,10 +88,10 @@ def test_change_own_password(app: Flask, db: sqlite_utils.Database) -> None:
     assert app.test_client().get("/account/password").status_code == 302
 
 
-def test_view_refusal_has_the_gate_shape(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_view_refusal_has_the_gate_shape(tmp_path, database_url) -> None:  # type: ignore[no-untyped-def]
     from tests.auth.helpers import make_app
 
-    app = make_app(tmp_path, tiny_inventory())
+    app = make_app(tmp_path, tiny_inventory(), database_url=database_url)
 
     @require("status.read")
     def page() -> str:

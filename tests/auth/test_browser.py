@@ -20,10 +20,10 @@ from tests.dashboards.browser import CHROMIUM, chromium, serve
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[tuple[str, Any]]:
+def site(tmp_path: Path, database_url: str) -> Iterator[tuple[str, Any]]:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
-    app = make_app(tmp_path, tiny_inventory())
+    app = make_app(tmp_path, tiny_inventory(), database_url=database_url)
     db = app_db(app)
     make_user(db, "root", "administrator", PROVINCE)
     with serve(app, threads=4) as base:

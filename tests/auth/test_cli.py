@@ -13,8 +13,9 @@ from nms.db import connect
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> Settings:
     monkeypatch.setenv("NMS_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("NMS_DATABASE_URL", database_url)  # empty: SQLite files in the data dir
     monkeypatch.setenv("NMS_INVENTORY", str(tmp_path / "missing.yaml"))  # no tree: site ids unchecked
     monkeypatch.delenv("NMS_ADMIN_PASSWORD", raising=False)
     return Settings()

@@ -53,8 +53,10 @@ def test_secrets_never_leak(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
+    database_url: str,
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("NMS_DATABASE_URL", database_url)  # the CLI and the app share one database
     snmp = _snmp_secret_env(monkeypatch)
     admin_pw = "bootstrap-Password-77x"
     monkeypatch.setenv("NMS_DATA_DIR", str(tmp_path / "var"))

@@ -23,8 +23,8 @@ FEIDONG, LUJIANG = "hefei-feidong", "chaohu-lujiang"
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[tuple[Flask, sqlite_utils.Database]]:
-    app = make_app(tmp_path)  # the project's inventory.yaml
+def world(tmp_path: Path, database_url: str) -> Iterator[tuple[Flask, sqlite_utils.Database]]:
+    app = make_app(tmp_path, database_url=database_url)  # the project's inventory.yaml
     db = app_db(app)
     inv = app.config.get("NMS_INVENTORY")
     text = (ROOT / "ipam" / "data" / "address_plan.csv").read_text(encoding="utf-8")

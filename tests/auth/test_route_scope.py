@@ -473,16 +473,17 @@ def _batch(agent: str, device: str, inv: Any, seq: int) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) -> Iterator[World]:
     tmp: Path = tmp_path_factory.mktemp("route-scope")
     inv = load_inventory(ROOT / "inventory.yaml")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(HOOK_ENV, "scope-test-key")
         mp.setenv(SSH_ENV, "not-used-pw")
         mp.delenv("NMS_CONFIGS_FILE", raising=False)
-        app = make_app(tmp, inventory=inv)
+        app = make_app(tmp, inventory=inv, database_url=module_database_url)
         app.config["PROPAGATE_EXCEPTIONS"] = False
         settings = app.config["NMS_SETTINGS"]
+        settings.data_dir.mkdir(parents=True, exist_ok=True)  # on PostgreSQL no database file made it
         (settings.data_dir / "configs.yaml").write_text(
             yaml.safe_dump(
                 {

@@ -35,9 +35,9 @@ CITY_COUNTY, OTHER_COUNTY = "hefei-feidong", "chaohu-lujiang"
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[tuple[Flask, sqlite_utils.Database]]:
+def world(tmp_path: Path, database_url: str) -> Iterator[tuple[Flask, sqlite_utils.Database]]:
     """Ten accounts in two cities and the province, the shipped inventory, agent tokens of both cities."""
-    app = make_app(tmp_path)  # the project's inventory.yaml
+    app = make_app(tmp_path, database_url=database_url)  # the project's inventory.yaml
     db = app_db(app)
     for name, role, site in (
         ("admin", "administrator", PROVINCE),

@@ -17,8 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", inventory_path=tmp_path / "no-inventory.yaml")
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(data_dir=tmp_path / "data", inventory_path=tmp_path / "no-inventory.yaml",
+                    database_url=database_url)
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ def test_cli_fetch_named_device(tmp_path: Path, settings, db, vrp_sim, monkeypat
     monkeypatch.setenv("NMS_TEST_SSH_PW", "s3cret-pw")
     monkeypatch.setenv("NMS_CONFIGS_FILE", str(cfg_file))
     monkeypatch.setenv("NMS_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("NMS_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("NMS_INVENTORY", str(tmp_path / "none.yaml"))
     monkeypatch.delenv("NMS_ALLOW_NETWORK", raising=False)
 

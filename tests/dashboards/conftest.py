@@ -27,9 +27,9 @@ def fill(app: Flask, inv: Inventory, seq: int, ago: float = 0.0, **faults) -> No
 
 
 @pytest.fixture
-def wall_app(tmp_path: Path, full_inventory: Inventory) -> Flask:
+def wall_app(tmp_path: Path, full_inventory: Inventory, database_url: str) -> Flask:
     """The real app on the shipped inventory, every device polled once, one SDH link and a county down."""
-    app = make_app(tmp_path, inventory=full_inventory)
+    app = make_app(tmp_path, inventory=full_inventory, database_url=database_url)
     fill(app, full_inventory, 1, ago=60)
     fill(app, full_inventory, 2, down_links=["sdh-huaibei"], down_devices=["suixi-int-rtr1"])
     return app
@@ -48,7 +48,9 @@ def kiosk_client(app: Flask, site: str | None = None):
 
 
 @pytest.fixture
-def alert_app(tmp_path: Path, full_inventory: Inventory, monkeypatch: pytest.MonkeyPatch) -> Flask:
+def alert_app(
+    tmp_path: Path, full_inventory: Inventory, monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> Flask:
     """The real app with real alerts: the engine evaluated over a state history on the shipped inventory.
 
     A minute ago sdh-huaibei was cut and the city router bengbu-int-rtr1 died; now mstp-feidong
@@ -59,7 +61,7 @@ def alert_app(tmp_path: Path, full_inventory: Inventory, monkeypatch: pytest.Mon
     from tests.dashboards import alertworld
 
     monkeypatch.setenv(alertworld.HOOK_KEY_ENV, "dash-test-key")
-    app = make_app(tmp_path, inventory=full_inventory)
+    app = make_app(tmp_path, inventory=full_inventory, database_url=database_url)
     dead = ["bengbu-int-rtr1"]
     fill(app, full_inventory, 1, ago=90)
     fill(app, full_inventory, 2, ago=60, down_links=["sdh-huaibei"], down_devices=dead)

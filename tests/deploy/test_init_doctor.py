@@ -44,6 +44,17 @@ def by_what(results) -> dict[str, tuple[str, str]]:
     return {c.what: (c.level, c.detail) for c in results}
 
 
+def agent_heard_from() -> Settings:
+    """The environment's settings, after one (empty) batch of the agent was stored."""
+    settings = Settings()
+    db = connect(settings, "centre")
+    try:
+        state.apply_batch(db, AGENT, 1, [], None)
+    finally:
+        db.conn.close()
+    return settings
+
+
 def test_init_makes_a_centre_once_and_never_overwrites(deployment, capsys):
     assert main(["init"]) == 0
     first = capsys.readouterr().out
@@ -90,12 +101,7 @@ def test_doctor_on_a_good_centre_then_on_each_problem(deployment, capsys):
     old = issue(
         ca, deployment / "tls", "old", valid_from=dt.timedelta(days=-30), valid_for=dt.timedelta(days=29)
     )
-    settings = Settings()
-    db = connect(settings, "centre")
-    try:
-        state.apply_batch(db, AGENT, 1, [], None)
-    finally:
-        db.conn.close()
+    settings = agent_heard_from()
     capsys.readouterr()
     assert main(["doctor", "--tls", str(good.cert)]) == 0
     out = capsys.readouterr().out
@@ -143,3 +149,40 @@ def test_doctor_on_nothing_says_run_init(deployment, capsys):
     out = capsys.readouterr().out
     assert "data directory" in out and "run `nms init`" in out
     assert not (deployment / "data").exists()  # the doctor only looks
+
+
+@pytest.mark.pg
+def test_doctor_on_a_postgresql_centre(deployment, monkeypatch, capsys, pg_url):
+    """With NMS_DATABASE_URL the doctor checks the shared database: reachable, every step applied."""
+    user, at = pg_url.removeprefix("postgresql://").split("@", 1)
+    monkeypatch.setenv("NMS_DATABASE_URL", f"postgresql://{user}:doctor-pw-Zq8@{at}")  # trust auth ignores it
+    empty = by_what(checks(Settings(), []))
+    assert empty["database centre"][0] == "fail" and "not migrated" in empty["database centre"][1]
+    assert main(["init"]) == 0
+    assert not (deployment / "data" / "centre.db").exists()  # nothing of the database in the data dir
+    settings = agent_heard_from()
+    capsys.readouterr()
+    main(["doctor"])
+    out = capsys.readouterr().out
+    assert "doctor-pw-Zq8" not in out  # the URL is shown without its password
+    found = by_what(checks(settings, []))
+    for name in ("centre", "metrics"):
+        level, detail = found[f"database {name}"]
+        assert level == "ok" and detail.startswith("postgresql://") and "reachable, migrated" in detail
+    assert found[f"agent {AGENT}"][0] == "ok"  # read from the shared database too
+
+    db = connect(settings, "centre")  # a step the database lacks is named
+    try:
+        db.execute("UPDATE schema_versions SET version = 1 WHERE db = 'centre' AND component = 'auth'")
+    finally:
+        db.conn.close()
+    level, detail = by_what(checks(settings, []))["database centre"]
+    assert level == "fail" and "auth v2" in detail and "doctor-pw-Zq8" not in detail
+
+    from tests.conftest import free_port
+
+    monkeypatch.setenv("NMS_DATABASE_URL", f"postgresql://nobody:doctor-pw-Zq8@127.0.0.1:{free_port()}/nms")
+    started = time.monotonic()
+    level, detail = by_what(checks(Settings(), []))["database centre"]
+    assert level == "fail" and "cannot reach" in detail and "doctor-pw-Zq8" not in detail
+    assert time.monotonic() - started < 30

@@ -10,19 +10,14 @@ import pytest
 from ipam import workflow
 from tests.auth.helpers import app_db, role_client
 
-from .helpers import CITY, COUNTY, OTHER_COUNTY, counts, planned_app, pool_of, user_token
+from .helpers import CITY, COUNTY, OTHER_COUNTY, counts, pool_of, user_token
 
 API = "/api/v1/ipam"
 
 
-@pytest.fixture(scope="module")
-def template_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("ipam-plan")
-
-
 @pytest.fixture
-def app(tmp_path, template_dir):
-    return planned_app(tmp_path, template_dir)
+def app(planned):
+    return planned
 
 
 @pytest.fixture

@@ -17,8 +17,9 @@ def run(*argv: str) -> int:
     return args.func(args)
 
 
-def test_cli_import_allocate_idempotent_export(tmp_path, monkeypatch, capsys):
+def test_cli_import_allocate_idempotent_export(tmp_path, database_url, monkeypatch, capsys):
     monkeypatch.setenv("NMS_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("NMS_DATABASE_URL", database_url)
     assert run("ipam", "import", str(PLAN)) == 0
     assert '"created": ' in capsys.readouterr().out
     assert run("ipam", "allocate", "10.0.0.0/8", "24", "--key", "k1", "--purpose", "lab") == 0

@@ -6,14 +6,12 @@ import time
 
 import pytest
 
-from ipam import addrs, csvio, findings, observed, store
+from ipam import addrs, findings, observed, store
 from ipam.addresses import parse_prefix
 from ipam.errors import BadInput, Conflict, Forbidden, NotFound
 from nms import audit
 from nms.config import ROOT
 from probes.common.inventory import load_inventory
-
-from .conftest import memory_db
 
 INV = load_inventory(ROOT / "inventory.yaml")
 RTR, FW, SW = "yaohai-int-rtr1", "yaohai-int-fw1", "yaohai-int-sw1"  # county hefei-yaohai, 10.34.2.0/24
@@ -22,11 +20,8 @@ NOW = time.time()
 
 
 @pytest.fixture
-def db():
-    d = memory_db()
-    text = (ROOT / "ipam" / "data" / "address_plan.csv").read_text(encoding="utf-8")
-    csvio.import_csv(d, text, actor="t", known_sites=set(INV.sites))
-    return d
+def db(planned_db):
+    return planned_db  # the shipped plan, imported with the shipped inventory's sites
 
 
 def tables(interface=(), arp=(), lldp=()):

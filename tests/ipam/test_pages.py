@@ -8,17 +8,12 @@ import pytest
 
 from tests.auth.helpers import role_client
 
-from .helpers import COUNTY, OTHER_COUNTY, inventory, planned_app, pool_of
-
-
-@pytest.fixture(scope="module")
-def template_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("ipam-plan-pages")
+from .helpers import COUNTY, OTHER_COUNTY, inventory, pool_of
 
 
 @pytest.fixture
-def app(tmp_path, template_dir):
-    return planned_app(tmp_path, template_dir)
+def app(planned):
+    return planned
 
 
 def test_county_page_request_form_and_operator_decision(app):

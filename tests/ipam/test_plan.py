@@ -11,12 +11,11 @@ from ipam.addresses import parse_prefix
 from ipam.errors import BadInput
 from probes.common.inventory_model import Inventory, Site
 
-from .conftest import memory_db
 from .helpers import PLAN, inventory
 
 
-def test_shipped_plan_gives_every_site_its_pools_in_both_spaces_and_families():
-    db = memory_db()
+def test_shipped_plan_gives_every_site_its_pools_in_both_spaces_and_families(fresh_db):
+    db = fresh_db()
     inv = inventory()
     result = csvio.import_csv(db, PLAN.read_text(encoding="utf-8"), actor="test", known_sites=set(inv.sites))
     assert result["created"] == result["rows"] > 4 * len(inv.sites)
@@ -41,8 +40,8 @@ def test_shipped_plan_gives_every_site_its_pools_in_both_spaces_and_families():
     assert again["created"] == 0 and again["skipped"] == again["rows"]
 
 
-def test_plan_generator_reproduces_the_shipped_csv():
-    db = memory_db()
+def test_plan_generator_reproduces_the_shipped_csv(fresh_db):
+    db = fresh_db()
     assert plan_gen.build(db, inventory()) == []
     assert csvio.export_csv(db, None) == PLAN.read_text(encoding="utf-8"), (
         "inventory.yaml changed: regenerate the plan with `python -m ipam.plan_gen`")
@@ -55,8 +54,8 @@ def _tree(counties: int) -> Inventory:
     return Inventory(sites={s.id: s for s in sites})
 
 
-def test_ipv6_template_check_refuses_before_carving_anything():
-    db = memory_db()
+def test_ipv6_template_check_refuses_before_carving_anything(fresh_db):
+    db = fresh_db()
     space = store.space_id(db, "专网")
     root = store.add(db, space, parse_prefix("2001:db8::/32"), status="container", actor="t", is_pool=True,
                      site="p")
@@ -71,8 +70,8 @@ def test_ipv6_template_check_refuses_before_carving_anything():
         plan.parse_template({"city": 129}, 6)
 
 
-def test_ipv6_template_carves_every_site_once():
-    db = memory_db()
+def test_ipv6_template_carves_every_site_once(fresh_db):
+    db = fresh_db()
     space = store.space_id(db, "专网")
     root = store.add(db, space, parse_prefix("2001:db8::/32"), status="container", actor="t", is_pool=True,
                      site="p")
@@ -89,8 +88,8 @@ def test_ipv6_template_carves_every_site_once():
     assert db.execute("SELECT count(*) FROM audit_log WHERE action='ipam.plan.carve'").fetchone()[0] == 1
 
 
-def test_csv_import_reports_every_bad_line_and_stores_nothing():
-    db = memory_db()
+def test_csv_import_reports_every_bad_line_and_stores_nothing(fresh_db):
+    db = fresh_db()
     text = ("space,prefix,status,site,purpose,pool,policy\n"
             "专网,10.0.0.0/8,container,p,root,yes,first\n"
             "专网,10.1.0.1/16,container,p,,,first\n"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ipaddress
 import multiprocessing as mp
-from pathlib import Path
 
 from ipam import freespace, store
 from ipam.addresses import parse_prefix
@@ -16,8 +15,8 @@ from nms.db import connect
 WORKERS, EACH = 8, 100
 
 
-def _worker(data_dir: str, pool_id: int, worker: int, start: mp.Event) -> None:
-    db = connect(Settings(data_dir=Path(data_dir)), "centre")
+def _worker(settings: Settings, pool_id: int, worker: int, start: mp.Event) -> None:
+    db = connect(settings, "centre")
     start.wait()
     for i in range(EACH):
         allocate(db, pool_id, actor=f"w{worker}", plen=24 + (i % 3), purpose=f"w{worker}-{i}",
@@ -30,7 +29,7 @@ def test_eight_processes_allocate_800_distinct_prefixes(db, settings):
                      actor="test", is_pool=True, site="anhui")
     ctx = mp.get_context("fork")
     start = ctx.Event()
-    procs = [ctx.Process(target=_worker, args=(str(settings.data_dir), pool.id, w, start))
+    procs = [ctx.Process(target=_worker, args=(settings, pool.id, w, start))
              for w in range(WORKERS)]
     for p in procs:
         p.start()
@@ -54,8 +53,8 @@ def test_eight_processes_allocate_800_distinct_prefixes(db, settings):
     assert audits == WORKERS * EACH + 1
 
 
-def _retrier(data_dir: str, pool_id: int, start: mp.Event, out: mp.Queue) -> None:
-    db = connect(Settings(data_dir=Path(data_dir)), "centre")
+def _retrier(settings: Settings, pool_id: int, start: mp.Event, out: mp.Queue) -> None:
+    db = connect(settings, "centre")
     start.wait()
     prefix, created = allocate(db, pool_id, actor="retry", plen=24, idempotency_key="req-7")
     out.put((prefix.id, created))
@@ -67,7 +66,7 @@ def test_retried_request_with_one_key_allocates_once(db, settings):
                      actor="test", is_pool=True)
     ctx = mp.get_context("fork")
     start, out = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_retrier, args=(str(settings.data_dir), pool.id, start, out))
+    procs = [ctx.Process(target=_retrier, args=(settings, pool.id, start, out))
              for _ in range(6)]
     for p in procs:
         p.start()

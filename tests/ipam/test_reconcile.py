@@ -9,12 +9,11 @@ from ipam.addresses import parse_prefix
 from ipam.errors import BadInput, Forbidden
 from ipam.reconcile import reconcile
 
-from .conftest import memory_db
-from .helpers import COUNTY, OTHER_COUNTY, planned_app, pool_of, user_token
+from .helpers import COUNTY, OTHER_COUNTY, pool_of, user_token
 
 
-def _plan():
-    db = memory_db()
+def _plan(fresh_db):
+    db = fresh_db()
     sp = store.space_id(db, "专网")
 
     def add(cidr, status, site, **kw):
@@ -31,8 +30,8 @@ def _plan():
     return db, sp
 
 
-def test_reconcile_finds_unplanned_wrong_site_and_unseen():
-    db, sp = _plan()
+def test_reconcile_finds_unplanned_wrong_site_and_unseen(fresh_db):
+    db, sp = _plan(fresh_db)
     obs = [
         {"device": "a-rtr1", "site": "a", "address": "10.1.1.5"},
         {"device": "a-rtr1", "site": "a", "address": "fd00::1"},
@@ -49,8 +48,8 @@ def test_reconcile_finds_unplanned_wrong_site_and_unseen():
     assert [u["prefix"] for u in out["unseen"]] == ["10.1.2.0/24"]
 
 
-def test_reconcile_names_no_owner_outside_the_callers_scope():
-    db, sp = _plan()
+def test_reconcile_names_no_owner_outside_the_callers_scope(fresh_db):
+    db, sp = _plan(fresh_db)
     obs = [
         {"device": "a-sw1", "site": "a", "address": "10.2.1.7"},  # b's range, seen at a
         {"device": "a-sw1", "site": "a", "address": "10.2.9.9"},  # b's pool, not allocated
@@ -69,8 +68,8 @@ def test_reconcile_names_no_owner_outside_the_callers_scope():
     assert full["wrong_site"][0]["planned_site"] == "b"
 
 
-def test_reconcile_rejects_bad_observations_and_other_sites():
-    db, sp = _plan()
+def test_reconcile_rejects_bad_observations_and_other_sites(fresh_db):
+    db, sp = _plan(fresh_db)
     with pytest.raises(BadInput) as info:
         reconcile(db, sp, [{"device": "x", "site": "a", "address": "10.1.1.999"}], None)
     assert info.value.field == "observations[0].address"
@@ -80,8 +79,8 @@ def test_reconcile_rejects_bad_observations_and_other_sites():
         reconcile(db, sp, [{"device": "x", "site": "b", "address": "10.2.1.1"}], frozenset({"a"}))
 
 
-def test_reconcile_endpoint_is_scoped(tmp_path, tmp_path_factory):
-    app = planned_app(tmp_path, tmp_path_factory.mktemp("plan"))
+def test_reconcile_endpoint_is_scoped(planned):
+    app = planned
     county = user_token(app, "ca1", "county_admin", COUNTY)
     pool = pool_of(app, COUNTY)
     inside = pool.cidr.split("/")[0].rsplit(".", 1)[0] + ".9"

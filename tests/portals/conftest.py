@@ -7,6 +7,14 @@ import pytest
 from tests.portals.servers import CA, Site
 
 
+@pytest.fixture
+def engine_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The engine under test in the environment, so ``Settings`` made from it and the
+    ``nms serve`` a test starts use that engine too."""
+    monkeypatch.setenv("NMS_DATABASE_URL", database_url)
+    return database_url
+
+
 @pytest.fixture(scope="module")
 def ca(tmp_path_factory) -> CA:
     return CA(tmp_path_factory.mktemp("ca"))

@@ -99,7 +99,7 @@ def centre_data(tmp_path: Path, inv: Path) -> tuple[Path, str, str]:
 
 
 @pytest.fixture
-def world(tmp_path: Path):
+def world(tmp_path: Path, engine_env: str):
     sites = {REAL: Portal("127.0.0.1"), "lookalike": Portal("127.0.0.2"), COUNTY: Portal("127.0.0.3")}
     sites["lookalike"].fault = "down"  # nothing served there yet
     portal_map = tmp_path / "portals.json"

@@ -22,9 +22,9 @@ def _result(pid: str, ts: float, *findings: dict) -> dict:
             "timings_ms": {"total": 12.0}, "findings": list(findings)}  # fmt: skip
 
 
-def test_portal_availability_over_a_period(tmp_path: Path) -> None:
+def test_portal_availability_over_a_period(tmp_path: Path, database_url: str) -> None:
     inv = load_inventory(ROOT / "inventory.yaml")
-    app = make_app(tmp_path, inventory=inv)
+    app = make_app(tmp_path, inventory=inv, database_url=database_url)
     t0 = time.time() - 3600
     checks = [
         _result(OWN, t0),  # up

@@ -31,8 +31,8 @@ def inv():
 
 
 @pytest.fixture
-def world(tmp_path: Path, inv):
-    app = make_app(tmp_path, inventory=inv)
+def world(tmp_path: Path, inv, database_url: str):
+    app = make_app(tmp_path, inventory=inv, database_url=database_url)
     sites = {pid: Site() for pid in (OWN, FOREIGN)}
     for s in sites.values():
         s.routes["/"] = Reply(portal(1))

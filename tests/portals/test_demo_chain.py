@@ -43,7 +43,7 @@ def _fault(control: str, *args: str) -> None:
 
 
 @pytest.mark.slow  # long end-to-end scenario: CI's slow tier (make test-slow)
-def test_sim_portal_faults_reach_the_centre_as_one_alert_each(tmp_path: Path) -> None:
+def test_sim_portal_faults_reach_the_centre_as_one_alert_each(tmp_path: Path, engine_env: str) -> None:
     inv = inventory(tmp_path / "inventory.yaml")
     secrets_file = write_secrets(tmp_path / "secrets.env")
     data, agent_token, viewer = centre_data(tmp_path, inv)
