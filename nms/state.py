@@ -1078,7 +1078,7 @@ def initial_states(db: sqlite_utils.Database, kinds: Iterable[str], t0: float) -
         f"""SELECT kind, subject, to_state FROM (
                SELECT kind, subject, to_state,
                       row_number() OVER (PARTITION BY kind, subject ORDER BY ts DESC, id DESC) AS rn
-               FROM state_events WHERE ts <= ? AND kind IN ({_marks(kinds)}))
+               FROM state_events WHERE ts <= ? AND kind IN ({_marks(kinds)})) AS latest
             WHERE rn = 1""",
         (t0, *kinds),
     )

@@ -266,41 +266,59 @@ class SqliteTimeSeriesStore:
 
     # ---- ids ---------------------------------------------------------------------------
     def source_ids(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
-        """Ids for (device, interface) pairs, creating the missing ones (inside the caller's txn)."""
+        """Ids for (device, interface) pairs, creating the missing ones (inside the caller's txn).
+
+        An id made inside the caller's transaction is not cached: if that transaction rolls
+        back, the id names nothing (or, on SQLite, the next source another centre makes), so
+        the next batch looks it up again and caches it once committed.
+        """
         wanted = set(keys)
         ids = self.ids
         with ids.lock:
             missing = [k for k in wanted if k not in ids.sources]
-            if missing:
+            if not missing:
+                return {k: ids.sources[k] for k in wanted}
+            found = {k: sid for k in missing if (sid := self._lookup_source(k)) is not None}
+            ids.sources.update(found)
+            new = [k for k in missing if k not in found]
+            if new:
                 self.db.conn.executemany(
-                    "INSERT OR IGNORE INTO ts_source (device, interface) VALUES (?, ?)", missing
+                    "INSERT OR IGNORE INTO ts_source (device, interface) VALUES (?, ?)", new
                 )
-                for k in missing:
-                    row = self.db.execute(
-                        "SELECT id FROM ts_source WHERE device = ? AND interface = ?", k
-                    ).fetchone()
-                    ids.sources[k] = row[0]
-            return {k: ids.sources[k] for k in wanted}
+                made = {k: self._lookup_source(k) for k in new}
+                if not self.db.conn.in_transaction:
+                    ids.sources.update(made)
+                found.update(made)
+            return {k: ids.sources[k] if k in ids.sources else found[k] for k in wanted}
+
+    def _lookup_source(self, key: tuple[str, str]) -> int | None:
+        row = self.db.execute("SELECT id FROM ts_source WHERE device = ? AND interface = ?", key).fetchone()
+        return row[0] if row else None
 
     def source_id(self, device: str, interface: str = "") -> int | None:
         got = self.ids.sources.get((device, interface))
-        if got is not None:
-            return got
-        row = self.db.execute(
-            "SELECT id FROM ts_source WHERE device = ? AND interface = ?", (device, interface)
-        ).fetchone()
-        return row[0] if row else None
+        return got if got is not None else self._lookup_source((device, interface))
 
     def metric_id(self, name: str) -> int:
+        """The id of a metric name, made if new (not cached until committed, as in :meth:`source_ids`)."""
         ids = self.ids
         with ids.lock:
             got = ids.metrics.get(name)
+            if got is not None:
+                return got
+            got = self._lookup_metric(name)
             if got is None:
                 self.db.execute("INSERT OR IGNORE INTO ts_metric (name) VALUES (?)", (name,))
-                got = self.db.execute("SELECT id FROM ts_metric WHERE name = ?", (name,)).fetchone()[0]
-                ids.metrics[name] = got
-                ids.metric_names[got] = name
+                got = self._lookup_metric(name)
+                if self.db.conn.in_transaction:
+                    return got
+            ids.metrics[name] = got
+            ids.metric_names[got] = name
             return got
+
+    def _lookup_metric(self, name: str) -> int | None:
+        row = self.db.execute("SELECT id FROM ts_metric WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
 
     def metric_name(self, metric_id: int) -> str:
         name = self.ids.metric_names.get(metric_id)
@@ -335,8 +353,9 @@ class SqliteTimeSeriesStore:
             kind = codec.EXACT if (level == RAW and is_counter(name)) or name.endswith(".n") else codec.QUANT
             encoded[self.metric_id(name)] = (kind, values)
         data = codec.encode(ts, encoded, ROLLUP_DIGITS if level else RAW_DIGITS)
-        self.db.execute(
-            "INSERT OR REPLACE INTO ts_block (source_id, level, t0, n, data) VALUES (?, ?, ?, ?, ?)",
+        self.db.execute(  # the key is the unique (source_id, level, t0), not the rowid
+            "INSERT INTO ts_block (source_id, level, t0, n, data) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (source_id, level, t0) DO UPDATE SET n = excluded.n, data = excluded.data",
             (source_id, level, t0, len(ts), data),
         )
 

@@ -34,7 +34,7 @@ def testbed() -> Path:
 # Test areas whose tests run on both database engines: each test using ``settings`` (or
 # ``database_url``) runs as ``[sqlite]`` and ``[postgresql]``; the PostgreSQL variants carry
 # the ``pg`` mark and run as their own tier (``make test-pg``, CI), all in one cluster.
-ENGINE_AREAS = ("centre", "ipam", "alerts", "auth", "dashboards", "configs", "portals")
+ENGINE_AREAS = ("centre", "ipam", "alerts", "auth", "dashboards", "configs", "portals", "events")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -151,7 +151,7 @@ class Query:
         clauses: list[str] = []
         params: list[Any] = []
         if self.sites is not None:
-            clauses.append(f"site IN ({','.join('?' * len(self.sites))})" if self.sites else "0")
+            clauses.append(f"site IN ({','.join('?' * len(self.sites))})" if self.sites else "1 = 0")
             params += sorted(self.sites)
         for column, values in (("kind", self.kinds), ("severity", self.severities)):
             if values:
@@ -169,7 +169,9 @@ class Query:
             params.append(self.until)
         if self.text:
             like = "%" + self.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            clauses.append("(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in TEXT_COLUMNS) + ")")
+            # lower() on both sides: SQLite's LIKE ignores ASCII case, PostgreSQL's does not
+            matches = (f"lower({c}) LIKE lower(?) ESCAPE '\\'" for c in TEXT_COLUMNS)
+            clauses.append("(" + " OR ".join(matches) + ")")
             params += [like] * len(TEXT_COLUMNS)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 

@@ -142,6 +142,7 @@ def test_cli_csv(settings, centre_db, monkeypatch, capsys):
     add_events(centre_db, "device", "hefei-rtr1", [(P0 - 10, "up"), (P0 + 60, "down"), (P0 + 120, "up")])
     monkeypatch.setenv("NMS_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("NMS_INVENTORY", str(settings.inventory_path))
+    monkeypatch.setenv("NMS_DATABASE_URL", settings.database_url)
     parser = argparse.ArgumentParser()
     availability.register(parser.add_subparsers())
     args = parser.parse_args(["availability", "--from", str(P0), "--to", str(P0 + 3600), "--format", "csv"])

@@ -38,9 +38,31 @@ def big_batch(seq: int) -> dict:
 ROWS_PER_BATCH = len(DEVICES) * 21  # device row + 20 interface rows
 
 
-def start_server(env: dict) -> tuple[subprocess.Popen, str]:
+def server_env(settings) -> dict[str, str]:
+    """The environment of an ``nms serve`` child on the test's data directory and database."""
+    return dict(
+        os.environ,
+        NMS_DATA_DIR=str(settings.data_dir),
+        NMS_INVENTORY=str(settings.inventory_path),
+        NMS_DATABASE_URL=settings.database_url,
+        NMS_INSECURE_COOKIES="1",
+    )
+
+
+def stop_server(proc: subprocess.Popen, wait_s: float = 10) -> None:
+    """Ctrl-C, as an operator stops it; killed if it takes longer than ``wait_s``."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(wait_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def start_server(env: dict, extra: list[str] | tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
+    """``nms serve`` on a free port (``extra``: more of its options); its ingest URL."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nms", "serve", "--port", "0", "--rollup-every", "0"],
+        [sys.executable, "-m", "nms", "serve", "--port", "0", "--rollup-every", "0", *extra],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -70,12 +92,7 @@ def test_kill_9_during_ingest_leaves_whole_batches(settings):
     db = open_migrated(settings)
     _, token = tokens.create(db, "agent", "hefei", actor="test")
     db.conn.close()
-    env = dict(
-        os.environ,
-        NMS_DATA_DIR=str(settings.data_dir),
-        NMS_INVENTORY=str(settings.inventory_path),
-        NMS_INSECURE_COOKIES="1",
-    )
+    env = server_env(settings)
     proc, url = start_server(env)
     acked: list[int] = []
     in_flight: list[int] = []
@@ -126,11 +143,7 @@ def test_kill_9_during_ingest_leaves_whole_batches(settings):
         r2 = send(url, token, big_batch(pending))
         assert r2 == {"accepted": 0, "duplicate": True}
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
     mdb = open_migrated(settings, "metrics")
     n = mdb.execute("SELECT count(*) FROM ts_head WHERE ts = ?", (T0 + pending * 60,)).fetchone()[0]
     assert n == ROWS_PER_BATCH

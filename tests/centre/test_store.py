@@ -7,10 +7,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from nms.db import transaction
 from nms.schema import open_migrated
 from nms.store import Retention, Sample, SqliteTimeSeriesStore
 from nms.tsdb import codec
@@ -80,6 +82,39 @@ def test_retention_drops_whole_blocks_per_level(metrics_db):
     store.expire(now=BASE + 2 * 86400)
     levels = dict(metrics_db.execute("SELECT level, count(*) FROM ts_block GROUP BY level").fetchall())
     assert levels == {2: 1}
+
+
+def test_a_rolled_back_write_leaves_no_stale_source_id(metrics_db):
+    """A batch whose transaction rolls back made its new source's id for nothing: the next
+    write must not reuse it (SQLite hands that rowid to the next source another centre makes)."""
+    store = SqliteTimeSeriesStore(metrics_db, Retention())
+    with pytest.raises(RuntimeError), transaction(metrics_db):
+        store.write([Sample("ghost", "", BASE, {"ok": 1})])
+        raise RuntimeError("the batch failed after its samples")
+    metrics_db.execute("INSERT INTO ts_source (device, interface) VALUES ('other', '')")  # another centre
+    with transaction(metrics_db):
+        store.write([Sample("ghost", "", BASE + 60, {"ok": 1})])
+    owners = metrics_db.execute(
+        "SELECT s.device, count(*) FROM ts_head h JOIN ts_source s ON s.id = h.source_id GROUP BY s.device"
+    ).fetchall()
+    assert [tuple(r) for r in owners] == [("ghost", 1)]
+    assert store.read_range("ghost", "", ["ok"], BASE, BASE + 120, "raw").ts == [BASE + 60]
+
+
+def test_a_rolled_back_rollup_leaves_no_stale_metric_id(metrics_db):
+    """The same for a metric name first seen by a rollup whose transaction rolls back."""
+    store = SqliteTimeSeriesStore(metrics_db, Retention())
+    sid = store.source_ids([("r1", "")])[("r1", "")]
+    with pytest.raises(RuntimeError), transaction(metrics_db):
+        store.write_block(sid, 0, BASE, [BASE], {"ghost_bps": np.array([1.0])})
+        raise RuntimeError("the rollup failed after its block")
+    metrics_db.execute("INSERT INTO ts_metric (name) VALUES ('other_bps')")  # another centre
+    with transaction(metrics_db):
+        store.write_block(sid, 0, BASE, [BASE], {"ghost_bps": np.array([1.0])})
+    (data,) = metrics_db.execute("SELECT data FROM ts_block").fetchone()
+    names = [metrics_db.execute("SELECT name FROM ts_metric WHERE id = ?", (m,)).fetchone()
+             for m in codec.decode(data)[1]]
+    assert [tuple(n) for n in names if n is not None] == [("ghost_bps",)] and None not in names
 
 
 def test_block_is_small(metrics_db):

@@ -22,8 +22,8 @@ IF = "hefei-rtr1:GE0/0/2"  # the Hefei end of the MSTP link hefei-feidong
 
 
 @pytest.fixture
-def world(tmp_path):  # noqa: ANN001, ANN201
-    app = make_app(tmp_path, inventory=small_inventory())
+def world(tmp_path, database_url):  # noqa: ANN001, ANN201
+    app = make_app(tmp_path, inventory=small_inventory(), database_url=database_url)
     db = app_db(app)
     try:
         make_user(db, "op", "operator", "anhui")

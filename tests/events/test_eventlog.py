@@ -36,9 +36,9 @@ BATCH = [
 ]
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
-    app = make_app(tmp_path_factory.mktemp("eventlog"))
+@pytest.fixture
+def world(tmp_path, database_url: str):  # noqa: ANN001, ANN201
+    app = make_app(tmp_path, database_url=database_url)
     inv = load_inventory(ROOT / "inventory.yaml")
     site_of = {d.name: d.site for d in inv.devices.values()}
     db = app_db(app)
@@ -132,8 +132,8 @@ def test_anonymous_is_refused(world) -> None:  # noqa: ANN001
         assert app.test_client().get(path).status_code in (401, 302)
 
 
-def test_retention(tmp_path) -> None:  # noqa: ANN001
-    app = make_app(tmp_path)
+def test_retention(tmp_path, database_url: str) -> None:  # noqa: ANN001
+    app = make_app(tmp_path, database_url=database_url)
     db = app_db(app)
     try:
         now = time.time()
