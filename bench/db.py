@@ -287,9 +287,10 @@ def ten_provinces(settings: Settings, inv: Any, args: argparse.Namespace, one: d
     print(f"estimate for {PROVINCES} provinces a minute: {est:.0f} s of ingest work ({shown})")
     verdict = "within" if best <= INTERVAL_S else f"{best / INTERVAL_S:.1f}x over"
     print(f"two centres (measured speed-up over one: {speedup:.2f}): about {best:.0f} s a {INTERVAL_S:.0f} s "
-          f"interval -> {verdict} the interval; the writer lock is database-wide and every state update "
-          f"re-derives every subject, so a second centre adds little: a lock and a state per province "
-          f"(issue 19) would make the state term {PROVINCES}x smaller")  # fmt: skip
+          f"interval -> {verdict} the interval (an estimate from one province, not a ten-province run); "
+          f"the writer lock is database-wide and every state update re-derives every subject of the "
+          f"database, so the state term grows with the square of the provinces: a lock and a state per "
+          f"province would make it {PROVINCES}x smaller")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
