@@ -92,6 +92,7 @@ def test_wall_stream_of_one_centre_sees_a_batch_ingested_through_another(
 JOBS = ("state-aging", "inventory-watch")
 
 
+@pytest.mark.slow  # two nms serve, one killed
 def test_each_job_runs_in_one_centre_and_the_survivor_takes_over(
     settings: Settings, tmp_path: Path, database_url: str
 ) -> None:

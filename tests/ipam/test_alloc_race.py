@@ -19,6 +19,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from ipam import freespace, store
 from ipam.addresses import parse_prefix
 from ipam.allocate import free_blocks
@@ -107,6 +109,7 @@ def _run(workers: int, args: list[tuple]) -> list[tuple[int, int, dict, float, f
         return [r for per_worker in pool.starmap(_worker, args) for r in per_worker]
 
 
+@pytest.mark.slow  # two nms serve + 8 workers: 7-25 s a engine; the slow tier runs it on both
 def test_eight_processes_allocate_through_two_centres_without_duplicates(settings, tmp_path):
     pool, token, centres = _world(settings, tmp_path)
     try:
@@ -147,6 +150,7 @@ def _kill_when(centre: Centre, settings: Settings, pool_id: int, children: int) 
     return killed
 
 
+@pytest.mark.slow  # two nms serve, one killed and restarted
 def test_a_centre_killed_during_allocation_leaves_the_pool_consistent(settings, tmp_path):
     pool, token, centres = _world(settings, tmp_path)
     workers, each = 4, 60
