@@ -8,9 +8,17 @@ from pathlib import Path
 import pytest
 
 from nms import walcheck
+from nms.config import Settings
 from nms.db import WAL_AUTOCHECKPOINT, connect, transaction
 from nms.walcheck import Checkpointer, next_wait
 from tests.support.processes import wait_for
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """SQLite files: the write-ahead log and its checkpoints are SQLite's (on PostgreSQL the
+    checkpointer has nothing to do: ``test_nothing_to_do_on_postgresql``)."""
+    return Settings(data_dir=tmp_path / "var", inventory_path=tmp_path / "no-inventory.yaml", testing=True)
 
 
 def _write_pages(db, pages: int) -> None:
@@ -79,3 +87,18 @@ def test_pace_follows_how_fast_the_log_grows() -> None:
     assert next_wait(0, 500, 1.0) == pytest.approx(2.0)  # 500 pages/s: ~1000 pages in 2 s
     assert next_wait(0, 100_000, 1.0) == walcheck.MIN_WAIT_S  # a flood: as often as allowed
     assert next_wait(5000, 250, 1.0) == pytest.approx(4.0)  # restarted: the 250 pages are new
+
+
+@pytest.mark.pg
+def test_nothing_to_do_on_postgresql(tmp_path: Path, pg_url: str) -> None:
+    """PostgreSQL checkpoints by itself: the thread opens the database, sees the engine and ends."""
+    on_pg = Settings(data_dir=tmp_path / "var", inventory_path=tmp_path / "none.yaml", testing=True,
+                     database_url=pg_url)
+    checkpointer = Checkpointer(on_pg).start()
+    checkpointer.thread.join(15)
+    assert not checkpointer.thread.is_alive()
+    assert checkpointer.rounds == 0
+    checkpointer.stop()
+    from nms.dbpg import close_pools
+
+    close_pools()
