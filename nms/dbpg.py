@@ -141,6 +141,10 @@ def close_pools() -> None:
             _pools.pop(key).close()
 
 
+# (dsn, table) -> primary key columns; a table's key never changes while a centre runs.
+_PRIMARY_KEYS: dict[tuple[str, str], tuple[str, ...]] = {}
+
+
 class PgConnection:
     """A pooled psycopg connection with sqlite3.Connection's calls: execute, executemany,
     in_transaction, total_changes, close (which hands it back to the pool)."""
@@ -150,14 +154,16 @@ class PgConnection:
     def __init__(self, raw: psycopg.Connection, pool: ConnectionPool | None, name: str) -> None:
         self.raw, self.pool, self.name = raw, pool, name
         self.total_changes = 0
-        self._keys: dict[str, tuple[str, ...]] = {}
 
     @property
     def in_transaction(self) -> bool:
         return self.raw.info.transaction_status != pq.TransactionStatus.IDLE
 
     def primary_key(self, table: str) -> tuple[str, ...]:
-        key = self._keys.get(table)
+        """The key an ``INSERT OR REPLACE`` conflicts on: read from the catalogue once per
+        database and table for the whole process (a connection lives one request only)."""
+        where = (self.raw.info.dsn, table)
+        key = _PRIMARY_KEYS.get(where)
         if key is None:
             rows = self.raw.execute(
                 """SELECT a.attname FROM pg_index i
@@ -168,12 +174,12 @@ class PgConnection:
             ).fetchall()
             if not rows:
                 raise psycopg.ProgrammingError(f"INSERT OR REPLACE into {table}: it has no primary key")
-            key = self._keys[table] = tuple(r[0] for r in rows)
+            key = _PRIMARY_KEYS[where] = tuple(r[0] for r in rows)
         return key
 
     def _special(self, sql: str) -> psycopg.Cursor | None:
         word = sql.lstrip()[:6].upper()
-        if word == "BEGIN" or word.startswith("BEGIN"):
+        if word.startswith("BEGIN"):
             mode = sql.split()[1].upper() if len(sql.split()) > 1 else ""
             if mode == "SNAPSHOT":
                 return self.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")

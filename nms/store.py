@@ -249,7 +249,7 @@ _ID_CACHES_LOCK = threading.Lock()
 
 def _db_key(db: sqlite_utils.Database) -> str:
     if getattr(db, "engine", "sqlite") == "postgresql":
-        return f"{db.conn.raw.info.dsn}:{db.conn.raw.execute('SELECT current_schema()').fetchone()[0]}"
+        return db.conn.raw.info.dsn  # names the database (and a search_path, if the URL sets one)
     row = db.execute("PRAGMA database_list").fetchone()
     return row[2] or f"memory:{id(db)}"
 
