@@ -113,6 +113,7 @@ def wait_state(centre, token, agent, kind: str, subject: str, wanted: str, timeo
     raise AssertionError(f"{kind} {subject}: wanted {wanted} within {timeout:.1f}s, last seen {seen}")
 
 
+@pytest.mark.slow  # the full chain in 19 s; the fault tests of tests/e2e stay in make test
 def test_faults_reach_the_centre_and_clear(province):
     sim, centre, agent, token = province
     # Allowance for one SNMP timeout, one batch interval and processing on a loaded machine.

@@ -155,6 +155,7 @@ def _wait(what, timeout: float = 40.0, show=None):
     raise AssertionError(f"timed out waiting: {what.__doc__}; now {show() if show else got}")
 
 
+@pytest.mark.slow  # an hour of simulated churn plus every fault: 12 s
 def test_faults_raise_one_alert_each_and_churn_none(world) -> None:
     sites, centre, viewer, data = world
 
