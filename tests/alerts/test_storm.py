@@ -156,6 +156,7 @@ class Agents:
         self.held.clear()
 
 
+@pytest.mark.slow  # long end-to-end scenario: CI's slow tier (make test-slow)
 def test_sdh_cut_pages_once_then_a_county_router_alerts_on_its_own(province, centre):
     inv, sim = province
     settings, url, tokens = centre

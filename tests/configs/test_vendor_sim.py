@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from nms.configs import diff, job, store
 from nms.configs.credentials import SshCredential
 from nms.configs.fetch import Limits, Target
@@ -53,6 +55,7 @@ def _events(db, kind: str) -> list[dict]:
     return [e for e in store.events(db) if e["kind"] == kind]
 
 
+@pytest.mark.slow  # long end-to-end scenario: CI's slow tier (make test-slow)
 def test_first_unchanged_changed_volatile(tmp_path: Path, db, vrp_sim) -> None:
     ports = vrp_sim.start([sim_device(tmp_path, "hefei-rtr1", "huawei", VRP),
                            sim_device(tmp_path, "chaohu-sw1", "h3c", COMWARE)])

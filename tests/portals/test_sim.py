@@ -59,6 +59,7 @@ def _alerts(db) -> list[tuple[str, str]]:
     return sorted((a["rule"], a["subject"]["id"]) for a in rows)
 
 
+@pytest.mark.slow  # long end-to-end scenario: CI's slow tier (make test-slow)
 def test_an_hour_of_churn_is_quiet_and_each_fault_is_one_alert(tmp_path: Path, centre_db) -> None:
     inv = load_inventory(ROOT / "inventory.yaml")
     clock = Clock()

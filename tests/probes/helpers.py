@@ -13,6 +13,18 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 TESTBED = (REPO / ".." / "shared" / "testbed").resolve()
+LIBRENMS = TESTBED / "librenms"
+SNMPSIM_DATA = TESTBED / "snmpsim-data"
+
+
+def librenms_expected() -> dict[str, dict]:
+    """LibreNMS's parse of each walk (GPL: read from the test bed, never copied), by community."""
+    import json
+
+    return {
+        p.stem: json.loads(p.read_text(encoding="utf-8"))
+        for p in sorted((LIBRENMS / "expected").glob("*.json"))
+    }
 
 
 def free_udp_port() -> int:

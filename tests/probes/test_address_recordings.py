@@ -10,25 +10,16 @@ LibreNMS could not match to a device): the centre sorts those out (ipam.observed
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from probes.addresses import Reader, inet_index, mac
-from tests.probes.helpers import TESTBED, start_snmpsim, stop
-from tests.probes.test_recordings import _poll_all
+from tests.probes.helpers import librenms_expected
 
-LIBRENMS = TESTBED / "librenms"
 KEYS = ("ipv4-addresses", "ipv6-addresses", "discovery-protocols")
 
 
 def _expected() -> dict[str, dict]:
-    out = {}
-    for f in sorted((LIBRENMS / "expected").glob("*.json")):
-        doc = json.loads(f.read_text(encoding="utf-8"))
-        if any(k in doc for k in KEYS):
-            out[f.stem] = doc
-    return out
+    return {name: doc for name, doc in librenms_expected().items() if any(k in doc for k in KEYS)}
 
 
 def _section(doc: dict, key: str, rows: str) -> list[dict]:
@@ -36,16 +27,9 @@ def _section(doc: dict, key: str, rows: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def polled():
-    if not LIBRENMS.is_dir():
-        pytest.skip(f"test bed folder {LIBRENMS} is missing")
+def polled(librenms_polled):
     expected = _expected()
-    proc, port, _log = start_snmpsim([LIBRENMS], "vrp_5720")
-    try:
-        results = _poll_all(port, sorted(expected))
-    finally:
-        stop(proc)
-    return expected, results
+    return expected, {name: librenms_polled[name] for name in expected}
 
 
 def test_interface_addresses_agree_with_librenms(polled):
@@ -103,13 +87,21 @@ def test_index_and_value_quirks():
 def test_garbage_rows_are_counted_and_skipped():
     r = Reader({4: "Gi0/0/1"})
     spec = {"if_index": "a", "netmask": "m"}
-    rows = r.ip_addr_table(spec, {"a": {"10.0.0.1": 4, "10.0.0": 4, "10.0.0.2": 4, "10.0.0.3": 4},
-                                  "m": {"10.0.0.1": b"\xff\xff\xff\x00", "10.0.0.2": b"\xff\x00\xff\x00",
-                                        "10.0.0.3": "junk"}})
+    rows = r.ip_addr_table(
+        spec,
+        {
+            "a": {"10.0.0.1": 4, "10.0.0": 4, "10.0.0.2": 4, "10.0.0.3": 4},
+            "m": {"10.0.0.1": b"\xff\xff\xff\x00", "10.0.0.2": b"\xff\x00\xff\x00", "10.0.0.3": "junk"},
+        },
+    )
     assert [(x["address"], x["plen"], x["ifname"]) for x in rows] == [("10.0.0.1", 24, "Gi0/0/1")]
     assert r.bad == 3
-    phys = {"4.10.0.0.9": b"\x02\0\0\0\0\x09", "4.10.0.0.8": b"\x02", "4.10.0.0.7": b"\x02\0\0\0\0\x07",
-            "x": b"\x02\0\0\0\0\x01"}
+    phys = {
+        "4.10.0.0.9": b"\x02\0\0\0\0\x09",
+        "4.10.0.0.8": b"\x02",
+        "4.10.0.0.7": b"\x02\0\0\0\0\x07",
+        "x": b"\x02\0\0\0\0\x01",
+    }
     arp = r.arp({"phys": "p", "type": "t"}, {"p": phys, "t": {"4.10.0.0.7": 2}}, v6=False)
     assert [a["address"] for a in arp] == ["10.0.0.9"]
     assert r.bad == 5  # a short MAC and an index without an address; the invalid(2) row is dropped

@@ -11,17 +11,13 @@ matches our None (we do not invent a zero).
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 
 import pytest
 
 from probes.poller import Poller
 from probes.snmp import Credential, Target
-from tests.probes.helpers import TESTBED, plain_copy, start_snmpsim, stop
-
-LIBRENMS = TESTBED / "librenms"
-SNMPSIM_DATA = TESTBED / "snmpsim-data"
+from tests.probes.helpers import LIBRENMS, SNMPSIM_DATA, librenms_expected, plain_copy, start_snmpsim, stop
 
 try:
     import snmpsim_data
@@ -47,17 +43,6 @@ def _pkg_walks() -> list[str]:
         rel = p.relative_to(PKG_DATA).as_posix()
         out.append(rel.removesuffix(".bz2").removesuffix(".snmprec"))
     return out
-
-
-@pytest.fixture(scope="module")
-def snmpsim():
-    """One snmpsim for the test bed: LibreNMS walks + the test bed's snmpsim-data walks."""
-    if not LIBRENMS.is_dir():
-        pytest.skip(f"test bed folder {LIBRENMS} is missing")
-    dirs = [LIBRENMS] + ([plain_copy(SNMPSIM_DATA, "testbed-snmpsim-data")] if SNMPSIM_DATA.is_dir() else [])
-    proc, port, _log = start_snmpsim(dirs, "vrp_5720")
-    yield port
-    stop(proc)
 
 
 @pytest.fixture(scope="module")
@@ -117,10 +102,10 @@ def _octets_agree(ours, theirs) -> bool:
     return ours == theirs or (ours is None and theirs == 0)
 
 
-def test_ports_agree_with_librenms(snmpsim):
-    expected = {p.stem: json.loads(p.read_text()) for p in sorted((LIBRENMS / "expected").glob("*.json"))}
+def test_ports_agree_with_librenms(librenms_polled):
+    expected = librenms_expected()
     with_ports = {k: _lib_ports(v) for k, v in expected.items() if _lib_ports(v)}
-    results = _poll_all(snmpsim, sorted(with_ports))
+    results = librenms_polled
     total = agree = 0
     lines = []
     for name, ports in with_ports.items():
@@ -217,16 +202,16 @@ def _within(ours: float | None, theirs: list[float], slack: float = 1.0) -> bool
     return ours is not None and min(theirs) - slack <= ours <= max(theirs) + slack
 
 
-def test_health_agrees_with_librenms(snmpsim):
+def test_health_agrees_with_librenms(librenms_polled):
     """CPU and memory against LibreNMS's processors / mempools (class system) of the same walk."""
-    expected = {p.stem: json.loads(p.read_text()) for p in sorted((LIBRENMS / "expected").glob("*.json"))}
+    expected = librenms_expected()
     wanted = {}
     for name, doc in expected.items():
         cpu = [p["processor_usage"] for p in _lib_section(doc, "processors")]
         mem = [m["mempool_perc"] for m in _lib_section(doc, "mempools") if m["mempool_class"] == "system"]
         if cpu or mem:
             wanted[name] = (cpu, mem)
-    results = _poll_all(snmpsim, sorted(wanted), in_flight=2, timeout=10)
+    results = librenms_polled
     lines, bad, checked = [], [], 0
     for name, (cpu, mem) in sorted(wanted.items()):
         r = results[name]
@@ -257,7 +242,10 @@ WALK_HEALTH = {
     "network/firewall/sangfor-ad1800-fp2": ("sangfor", {"cpu_pct": 8.5, "mem_pct": 65.79}, None),
     # 211 of the temperature rows are 65535 ("no sensor"): the hottest real one is 49
     "network/switch/h3c-comware-7-1-075": (
-        "h3c-comware", {"cpu_pct": 24.0, "mem_pct": 55.0, "temperature_c": 49.0}, None),
+        "h3c-comware",
+        {"cpu_pct": 24.0, "mem_pct": 55.0, "temperature_c": 49.0},
+        None,
+    ),
     # ZXR10 9908 (ZXROS): no zxr10SystemUnitTable, no HOST-RESOURCES
     "network/switch/zte-zrx10": ("zte", {}, None),
 }
