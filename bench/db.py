@@ -195,74 +195,11 @@ def bench_read(settings: Settings) -> tuple[float, int]:
         db.close()
 
 
-def _centre_process(url: str, data_dir: str, inv_path: str, agents: list[str], minute: int, t0: float,
+def _centre_process(urls: list[str], data_dir: str, inv_path: str, agents: list[str], minute: int, t0: float,
                     ifaces: int, ready: Any, out: Any) -> None:  # fmt: skip
-    """One centre: warms up on a minute of its agents (a running centre has its id caches filled),
-    then ingests its half of the agents' batches of the next minute."""
-    inv = load_inventory(Path(inv_path))
-    settings = Settings(data_dir=Path(data_dir), inventory_path=Path(inv_path), database_url=url)
-    ingest(settings, inv, work(inv, agents, range(minute, minute + 1), t0, ifaces))  # caches, pool
-    todo = work(inv, agents, range(minute + 1, minute + 2), t0, ifaces)
-    timers = Timers()
-    ready.wait()  # both centres start together
-    t, cpu = time.perf_counter(), time.process_time()
-    polls, _spent = ingest(settings, inv, todo, timers)
-    out.put((polls, time.perf_counter() - t, time.process_time() - cpu, dict(timers.seconds), len(todo)))
-
-
-def two_centres(settings: Settings, inv: Any, minute: int, t0: float, ifaces: int) -> tuple[float, list]:
-    """Minute ``minute + 1`` of the province, its agents split between two centre processes."""
-    agents = sorted(inv.agents)
-    halves = [agents[0::2], agents[1::2]]
-    ctx = multiprocessing.get_context("spawn")  # a fork would share the parent's pooled connections
-    ready, out = ctx.Barrier(len(halves) + 1), ctx.Queue()
-    common = (settings.database_url, str(settings.data_dir), str(settings.inventory_path))
-    procs = [ctx.Process(target=_centre_process, args=(*common, h, minute, t0, ifaces, ready, out))
-             for h in halves]  # fmt: skip
-    for p in procs:
-        p.start()
-    ready.wait(timeout=300)
-    t = time.perf_counter()
-    results = [out.get(timeout=600) for _ in procs]
-    wall = time.perf_counter() - t
-    for p in procs:
-        p.join(30)
-    return wall, results
-
-
-def run_engine(label: str, settings: Settings, inv: Any, args: argparse.Namespace) -> dict[str, Any]:
-    print(f"\n== {label}", flush=True)
-    migrate(settings)
-    agents = sorted(inv.agents)
-    t0 = float(int(time.time() // 60) * 60 - 3600)
-    timers = Timers()
-    first_polls, first_s = ingest(settings, inv, work(inv, agents, range(0, 1), t0, args.ifaces))
-    polls, spent = ingest(settings, inv, work(inv, agents, range(1, args.minutes), t0, args.ifaces), timers)
-    minute_s = spent / max(1, args.minutes - 1)
-    print(f"ingest, first minute (every subject new): {first_polls} polls in {first_s:.2f} s")
-    print(f"ingest, steady: {polls} polls ({args.ifaces} interfaces each, {len(agents)} batches a minute) in "
-          f"{spent:.2f} s = {polls / spent:.0f} polls/s; one province-minute {minute_s:.2f} s")  # fmt: skip
-    for what, s in timers.seconds.items():
-        print(f"  {what:<36} {s / max(1, args.minutes - 1):7.3f} s a minute ({100 * s / spent:4.1f} %)")
-    try:
-        alloc = bench_ipam(settings, args.allocs)
-        print(
-            f"IPAM: {len(alloc)} allocations of /29: p50 {pct(alloc, 0.5):.2f} ms"
-            f"  p99 {pct(alloc, 0.99):.2f} ms"
-        )
-    except Exception as exc:  # noqa: BLE001 - a module not yet on this engine: say so, measure the rest
-        print(f"IPAM: FAILED on this engine: {type(exc).__name__}: {exc}")
-    read_s, subjects = bench_read(settings)
-    print(f"whole-province state read (nms.state.current, {subjects} subjects): {read_s * 1000:.1f} ms")
-    return {"minute_s": minute_s, "timers": dict(timers.seconds), "minutes": max(1, args.minutes - 1),
-            "t0": t0, "spent": spent}  # fmt: skip
-
-
-def _national_centre_process(urls: list[str], data_dir: str, inv_path: str, agents: list[str], minute: int,
-                             t0: float, ifaces: int, ready: Any, out: Any) -> None:  # fmt: skip
-    """One centre process serving ``agents`` of every province (one database each): warms up on
-    minute ``minute`` (subjects, id caches, pools), then ingests minute ``minute + 1``, the
-    provinces' batches interleaved as they would arrive."""
+    """One centre process serving ``agents`` of every province in ``urls`` (one database each):
+    warms up on minute ``minute`` (subjects, id caches, pools), then ingests minute
+    ``minute + 1``, the provinces' batches interleaved as they would arrive."""
     inv = load_inventory(Path(inv_path))
     provinces = [
         Settings(data_dir=Path(data_dir) / f"p{i}", inventory_path=Path(inv_path), database_url=url)
@@ -293,6 +230,57 @@ def _national_centre_process(urls: list[str], data_dir: str, inv_path: str, agen
             cdb.close()
 
 
+def two_centres(urls: list[str], base: Settings, inv: Any, minute: int, t0: float,
+                ifaces: int) -> tuple[float, float, list]:  # fmt: skip
+    """Minute ``minute + 1`` of the provinces in ``urls``, their agents split between two centre
+    processes: (warm-up seconds, wall seconds, each centre's figures)."""
+    agents = sorted(inv.agents)
+    halves = [agents[0::2], agents[1::2]]
+    ctx = multiprocessing.get_context("spawn")  # a fork would share the parent's pooled connections
+    ready, out = ctx.Barrier(len(halves) + 1), ctx.Queue()
+    common = (urls, str(base.data_dir), str(base.inventory_path))
+    procs = [ctx.Process(target=_centre_process, args=(*common, h, minute, t0, ifaces, ready, out))
+             for h in halves]  # fmt: skip
+    warm = time.perf_counter()
+    for p in procs:
+        p.start()
+    ready.wait(timeout=1800)
+    warm_s, t = time.perf_counter() - warm, time.perf_counter()
+    results = [out.get(timeout=1800) for _ in procs]
+    wall = time.perf_counter() - t
+    for p in procs:
+        p.join(30)
+    return warm_s, wall, results
+
+
+def run_engine(label: str, settings: Settings, inv: Any, args: argparse.Namespace) -> dict[str, Any]:
+    print(f"\n== {label}", flush=True)
+    migrate(settings)
+    agents = sorted(inv.agents)
+    t0 = float(int(time.time() // 60) * 60 - 3600)
+    timers = Timers()
+    first_polls, first_s = ingest(settings, inv, work(inv, agents, range(0, 1), t0, args.ifaces))
+    polls, spent = ingest(settings, inv, work(inv, agents, range(1, args.minutes), t0, args.ifaces), timers)
+    minute_s = spent / max(1, args.minutes - 1)
+    print(f"ingest, first minute (every subject new): {first_polls} polls in {first_s:.2f} s")
+    print(f"ingest, steady: {polls} polls ({args.ifaces} interfaces each, {len(agents)} batches a minute) in "
+          f"{spent:.2f} s = {polls / spent:.0f} polls/s; one province-minute {minute_s:.2f} s")  # fmt: skip
+    for what, s in timers.seconds.items():
+        print(f"  {what:<36} {s / max(1, args.minutes - 1):7.3f} s a minute ({100 * s / spent:4.1f} %)")
+    try:
+        alloc = bench_ipam(settings, args.allocs)
+        print(
+            f"IPAM: {len(alloc)} allocations of /29: p50 {pct(alloc, 0.5):.2f} ms"
+            f"  p99 {pct(alloc, 0.99):.2f} ms"
+        )
+    except Exception as exc:  # noqa: BLE001 - a module not yet on this engine: say so, measure the rest
+        print(f"IPAM: FAILED on this engine: {type(exc).__name__}: {exc}")
+    read_s, subjects = bench_read(settings)
+    print(f"whole-province state read (nms.state.current, {subjects} subjects): {read_s * 1000:.1f} ms")
+    return {"minute_s": minute_s, "timers": dict(timers.seconds), "minutes": max(1, args.minutes - 1),
+            "t0": t0, "spent": spent}  # fmt: skip
+
+
 def ten_provinces(
     cluster: Any, base: Settings, inv: Any, args: argparse.Namespace, one: dict[str, Any]
 ) -> None:
@@ -300,39 +288,22 @@ def ten_provinces(
     its own state), their agents split between two centre processes: one minute, measured."""
     devices = PROVINCES * len(inv.devices)
     print(f"\n== ten provinces ({devices} devices, one database each) on PostgreSQL, two centres", flush=True)
-    wall1, res1 = two_centres(base, inv, args.minutes, one["t0"], args.ifaces)
+    _warm, wall1, res1 = two_centres([base.database_url], base, inv, args.minutes, one["t0"], args.ifaces)
     print(f"first, one province-minute by two centres at once: {sum(r[0] for r in res1)} polls in "
           f"{wall1:.2f} s wall (one centre alone: {one['minute_s']:.2f} s)")  # fmt: skip
     urls = [cluster.create_database(f"province{i:02d}") for i in range(PROVINCES)]
     for url in urls:
         migrate(dataclasses.replace(base, database_url=url))
-    agents = sorted(inv.agents)
-    halves = [agents[0::2], agents[1::2]]
-    ctx = multiprocessing.get_context("spawn")  # a fork would share the parent's pooled connections
-    ready, out = ctx.Barrier(len(halves) + 1), ctx.Queue()
-    t0, minute = one["t0"], 0
-    common = (urls, str(base.data_dir), str(base.inventory_path))
-    procs = [
-        ctx.Process(target=_national_centre_process, args=(*common, h, minute, t0, args.ifaces, ready, out))
-        for h in halves
-    ]
-    warm = time.perf_counter()
-    for p in procs:
-        p.start()
-    ready.wait(timeout=1800)
-    print(f"warm-up (every province's first minute: every subject new): {time.perf_counter() - warm:.1f} s")
-    t, load = time.perf_counter(), os.getloadavg()[0]
-    results = [out.get(timeout=1800) for _ in procs]
-    wall = time.perf_counter() - t
-    for p in procs:
-        p.join(30)
+    load = os.getloadavg()[0]
+    warm, wall, results = two_centres(urls, base, inv, 0, one["t0"], args.ifaces)
+    print(f"warm-up (every province's first minute: every subject new): {warm:.1f} s")
     polls = sum(r[0] for r in results)
     verdict = "within" if wall <= INTERVAL_S else f"{wall / INTERVAL_S:.1f}x over"
     print(f"ten provinces' minute by two centres: {polls} polls, {sum(r[4] for r in results)} batches in "
           f"**{wall:.1f} s wall** of a {INTERVAL_S:.0f} s interval -> {verdict}; "
           f"one province alone by one centre: {one['minute_s']:.2f} s "
           f"(x{PROVINCES} = {PROVINCES * one['minute_s']:.1f} s); "
-          f"load average at the start {load:.2f}")  # fmt: skip
+          f"load average before the warm-up {load:.2f}")  # fmt: skip
     for i, r in enumerate(results):
         parts = ", ".join(f"{k.strip()} {v:.2f} s" for k, v in r[3].items())
         print(f"  centre {i + 1}: {r[1]:.1f} s wall / {r[2]:.1f} s CPU in the centre process; {parts}")

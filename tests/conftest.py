@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,13 +13,6 @@ from tests.support.ci_skips import pytest_runtest_makereport, pytest_terminal_su
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTBED = ROOT.parent / "shared" / "testbed"
-
-
-def free_port(host: str = "127.0.0.1", kind: int = socket.SOCK_STREAM) -> int:
-    """A port that was free a moment ago on ``host`` (TCP by default)."""
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

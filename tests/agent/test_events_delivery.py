@@ -16,8 +16,8 @@ import pytest
 
 from tests.agent.conftest import AGENT
 from tests.agent.test_store_forward import assert_all_delivered_once_in_order, metric, start_agent
-from tests.conftest import free_port
 from tests.events.conftest import udp_tcp_port
+from tests.support.ports import free_port
 from tests.support.processes import SNMP_SECRETS, Centre, wait_for
 
 SW = ("chaohu-int-sw1", "127.34.0.5")  # v2c

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import free_port
+from tests.support.ports import free_port
 
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
 

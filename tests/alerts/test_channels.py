@@ -16,7 +16,7 @@ from nms.alerts.engine import Engine
 from nms.alerts.outbox import Outbox
 from tests.alerts.conftest import make_rules
 from tests.alerts.peers import Alertmanager, HttpReceiver, SmtpSink
-from tests.conftest import free_port
+from tests.support.ports import free_port
 
 HOOK_KEY = "hook-secret-for-tests"
 SMS_KEY = "sms-gateway-key-for-tests"

@@ -9,7 +9,7 @@ import pytest
 
 from nms.db import connect, is_integrity_error, transaction
 from nms.dbpg import connect_once, connect_pg, display_url, translate
-from tests.conftest import free_port
+from tests.support.ports import free_port
 
 
 def test_placeholders_and_percent_signs_outside_quotes_only() -> None:

@@ -12,7 +12,7 @@ from nms.configs import diff, job, store
 from nms.configs.credentials import SshCredential
 from nms.configs.fetch import Limits, Target
 from tests.configs.sim import fakenos_env
-from tests.conftest import free_port
+from tests.support.ports import free_port
 
 SIM = Path(__file__).resolve().parent / "sim" / "fakenos_cisco.py"
 LIMITS = Limits(max_parallel=2, conn_timeout=5, auth_timeout=10, read_timeout=20, deadline_s=40)

@@ -22,7 +22,7 @@ import pytest
 from nms.configs import diff, job, store
 from nms.configs.credentials import SshCredential
 from nms.configs.fetch import Limits, Target
-from tests.conftest import free_port
+from tests.support.ports import free_port
 
 SSHD = "/usr/sbin/sshd"
 LIMITS = Limits(max_parallel=2, conn_timeout=5, auth_timeout=10, read_timeout=15, deadline_s=30)

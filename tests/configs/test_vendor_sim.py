@@ -101,7 +101,7 @@ def test_first_unchanged_changed_volatile(tmp_path: Path, db, vrp_sim) -> None:
 def test_wrong_password_and_unreachable(tmp_path: Path, db, vrp_sim) -> None:
     ports = vrp_sim.start([sim_device(tmp_path, "hefei-rtr1", "huawei", VRP)])
     bad = _targets(ports, SshCredential("netops", "wrong"))
-    from tests.conftest import free_port
+    from tests.support.ports import free_port
 
     closed = Target("ghost-rtr", "127.0.0.1", free_port(), "huawei", CRED)
     report = job.run(db, [*bad, closed], "test:bad", LIMITS, retry_s=60)
@@ -165,7 +165,7 @@ def test_schedule_fetches_due_devices_and_retries_failures(tmp_path: Path, setti
     import threading
     import time
 
-    from tests.conftest import free_port
+    from tests.support.ports import free_port
 
     ports = vrp_sim.start([sim_device(tmp_path, "hefei-rtr1", "huawei", VRP)])
     targets = [*_targets(ports), Target("ghost-rtr", "127.0.0.1", free_port(), "huawei", CRED)]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from nms.balancer import Balancer, BalancerError, haproxy_binary, haproxy_config
-from tests.conftest import free_port
+from tests.support.ports import free_port
 from tests.support.processes import Centre, wait_for, write_inventory
 
 

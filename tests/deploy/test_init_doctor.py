@@ -179,7 +179,7 @@ def test_doctor_on_a_postgresql_centre(deployment, monkeypatch, capsys, pg_url):
     level, detail = by_what(checks(settings, []))["database centre"]
     assert level == "fail" and "auth v2" in detail and "doctor-pw-Zq8" not in detail
 
-    from tests.conftest import free_port
+    from tests.support.ports import free_port
 
     monkeypatch.setenv("NMS_DATABASE_URL", f"postgresql://nobody:doctor-pw-Zq8@127.0.0.1:{free_port()}/nms")
     started = time.monotonic()

@@ -18,7 +18,7 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import free_port
+from tests.support.ports import free_port
 from tests.support.processes import ROOT, wait_for, write_inventory
 
 PACKAGES = ("nms", "probes", "ipam", "dashboards")

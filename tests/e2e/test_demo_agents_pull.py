@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from probes.common.assignment import decode
-from tests.conftest import free_port
+from tests.support.ports import free_port
 from tests.support.processes import ROOT, stop_process, wait_for
 
 AGENT = "chaohu"

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.support.ports import free_port
 from tests.support.processes import ROOT, stop_process, wait_for
 
 AGENTS = ("chaohu", "hefei")

@@ -28,8 +28,8 @@ from probes.sim import run_subprocess
 from probes.sim.control import send_fault
 from tests.alerts.conftest import make_channels
 from tests.alerts.peers import HttpReceiver
-from tests.conftest import free_port
 from tests.events.conftest import udp_tcp_port
+from tests.support.ports import free_port
 from tests.support.processes import (
     SNMP_SECRETS,
     TOKEN_ENV,

@@ -14,7 +14,7 @@ from probes.common.inventory_model import Device, Inventory
 from probes.events.model import Event
 from probes.events.service import EventService
 from probes.snmp.credential import Credential
-from tests.conftest import free_port
+from tests.support.ports import free_port
 
 V3 = Credential(version="v3", user="trapper", auth_proto="SHA-256", auth_key="trap-auth-key-1",
                 priv_proto="AES", priv_key="trap-priv-key-1", name="v3-trap")

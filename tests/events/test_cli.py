@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 
 from probes.common.inventory import load_inventory
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT
 from tests.events.conftest import udp_tcp_port
+from tests.support.ports import free_port
 from tests.support.processes import write_secrets
 
 

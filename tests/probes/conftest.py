@@ -11,7 +11,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.probes.helpers import LIBRENMS, SNMPSIM_DATA, librenms_expected, plain_copy, start_snmpsim, stop
+from tests.probes.helpers import (
+    LIBRENMS,
+    SNMPSIM_DATA,
+    librenms_expected,
+    plain_copy,
+    poll_all,
+    start_snmpsim,
+    stop,
+)
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +36,4 @@ def snmpsim() -> Iterator[int]:
 @pytest.fixture(scope="session")
 def librenms_polled(snmpsim: int) -> dict[str, dict]:
     """Our poll of every walk LibreNMS parsed, by community (one poll each)."""
-    from tests.probes.test_recordings import _poll_all
-
-    return _poll_all(snmpsim, sorted(librenms_expected()), in_flight=4, timeout=10)
+    return poll_all(snmpsim, sorted(librenms_expected()), in_flight=4, timeout=10)

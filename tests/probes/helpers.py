@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -10,6 +11,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from probes.poller import Poller
+from probes.snmp import Credential, Target
 
 REPO = Path(__file__).resolve().parents[2]
 TESTBED = (REPO / ".." / "shared" / "testbed").resolve()
@@ -25,6 +29,36 @@ def librenms_expected() -> dict[str, dict]:
         p.stem: json.loads(p.read_text(encoding="utf-8"))
         for p in sorted((LIBRENMS / "expected").glob("*.json"))
     }
+
+
+def poll_all(
+    port: int, communities: list[str], in_flight: int = 6, timeout: float = 5, retries: int = 1
+) -> dict[str, dict]:
+    """Poll every community; snmpsim is one slow single-threaded process, so go gently
+    (retries pile up in its queue: a 40 MB walk takes seconds per request)."""
+
+    async def run(names: list[str], in_flight: int, timeout: float) -> dict[str, dict]:
+        poller = Poller(max_in_flight=in_flight, budget_s=600)
+        rs = await asyncio.gather(
+            *(
+                poller.poll(
+                    Target(
+                        "127.0.0.1", port, Credential(community=c), timeout=timeout, retries=retries, name=c
+                    )
+                )
+                for c in names
+            )
+        )
+        return dict(zip(names, rs, strict=True))
+
+    results = asyncio.run(run(communities, in_flight, timeout))
+    # On a busy machine a request can time out queued behind a big walk in snmpsim: those
+    # get one more poll, alone and with a long timeout.  A walk that is really broken
+    # fails again; one that answers garbage never timed out in the first place.
+    queued_out = [c for c, r in results.items() if not r["ok"] and r.get("error") == "timeout"]
+    if queued_out:
+        results.update(asyncio.run(run(queued_out, 1, max(timeout, 60.0))))
+    return results
 
 
 def free_udp_port() -> int:

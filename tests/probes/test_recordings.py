@@ -10,14 +10,19 @@ matches our None (we do not invent a zero).
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 
-from probes.poller import Poller
-from probes.snmp import Credential, Target
-from tests.probes.helpers import LIBRENMS, SNMPSIM_DATA, librenms_expected, plain_copy, start_snmpsim, stop
+from tests.probes.helpers import (
+    LIBRENMS,
+    SNMPSIM_DATA,
+    librenms_expected,
+    plain_copy,
+    poll_all,
+    start_snmpsim,
+    stop,
+)
 
 try:
     import snmpsim_data
@@ -55,36 +60,6 @@ def snmpsim_package():
     )
     yield port
     stop(proc)
-
-
-def _poll_all(
-    port: int, communities: list[str], in_flight: int = 6, timeout: float = 5, retries: int = 1
-) -> dict[str, dict]:
-    """Poll every community; snmpsim is one slow single-threaded process, so go gently
-    (retries pile up in its queue: a 40 MB walk takes seconds per request)."""
-
-    async def run(names: list[str], in_flight: int, timeout: float) -> dict[str, dict]:
-        poller = Poller(max_in_flight=in_flight, budget_s=600)
-        rs = await asyncio.gather(
-            *(
-                poller.poll(
-                    Target(
-                        "127.0.0.1", port, Credential(community=c), timeout=timeout, retries=retries, name=c
-                    )
-                )
-                for c in names
-            )
-        )
-        return dict(zip(names, rs, strict=True))
-
-    results = asyncio.run(run(communities, in_flight, timeout))
-    # On a busy machine a request can time out queued behind a big walk in snmpsim: those
-    # get one more poll, alone and with a long timeout.  A walk that is really broken
-    # fails again; one that answers garbage never timed out in the first place.
-    queued_out = [c for c, r in results.items() if not r["ok"] and r.get("error") == "timeout"]
-    if queued_out:
-        results.update(asyncio.run(run(queued_out, 1, max(timeout, 60.0))))
-    return results
 
 
 def _speed_agrees(ours, theirs) -> bool:
@@ -138,7 +113,7 @@ def test_ports_agree_with_librenms(librenms_polled):
 
 
 def _check_all(port: int, communities: list[str], **kw) -> None:
-    results = _poll_all(port, communities, **kw)
+    results = poll_all(port, communities, **kw)
     failed = {c: r["error"] for c, r in results.items() if not r["ok"]}
     generic = sorted(c for c, r in results.items() if r["ok"] and r["profile"] == "generic")
     print(f"{len(results)} recordings polled; failed: {failed}; generic profile: {generic}")
@@ -254,7 +229,7 @@ WALK_HEALTH = {
 def test_chinese_vendor_walks_health(snmpsim):
     if not SNMPSIM_DATA.is_dir():
         pytest.skip(f"{SNMPSIM_DATA} is missing")
-    results = _poll_all(snmpsim, sorted(WALK_HEALTH), in_flight=2, timeout=10)
+    results = poll_all(snmpsim, sorted(WALK_HEALTH), in_flight=2, timeout=10)
     for name, (profile, health, sessions) in WALK_HEALTH.items():
         r = results[name]
         assert r["ok"], f"{name}: {r['error']}"

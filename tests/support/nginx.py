@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 from nms.localtls import nginx_command, write_nginx_conf
-from tests.conftest import free_port
+from tests.support.ports import free_port
 from tests.support.processes import wait_for
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"

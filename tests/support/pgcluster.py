@@ -29,7 +29,6 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -40,6 +39,7 @@ import psycopg
 from psycopg import sql
 
 from nms.balancer import tail_of
+from tests.support.ports import free_port
 
 
 def _newest_bin_dir(root: Path = Path("/usr/lib/postgresql")) -> Path:
@@ -87,12 +87,6 @@ _LEFTOVERS = "SELECT " + ", ".join(f"({q})" for q in _LEFTOVER_QUERIES)
 
 class PgUnavailable(RuntimeError):
     """PostgreSQL cannot be run here (binaries or the ``postgres`` user missing)."""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _run_as() -> list[str]:
@@ -162,7 +156,7 @@ class PgCluster:
         try:
             cluster._init(max_connections)
             for attempt in range(_ATTEMPTS):
-                cluster.port = _free_port()
+                cluster.port = free_port()
                 if cluster._try_start() or attempt == _ATTEMPTS - 1:
                     break
         except BaseException:

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from tests.conftest import free_port
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 # SNMP secrets shared by the simulator and the agent (test values, never real ones).

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.support.ports import free_port
 from tests.support.processes import stop_process, wait_for
 
 VICTORIA = "/usr/bin/victoria-metrics"
