@@ -78,8 +78,9 @@ def test_sdh_cut_with_agent_subprocesses(tmp_path, monkeypatch, database_url):
     write_subset(inv_path)
     inv = load_inventory(inv_path)
     sim = SimulatedProvince(inv, port=0).start()
-    settings = Settings(data_dir=tmp_path / "var", inventory_path=inv_path, testing=True,
-                        database_url=database_url)
+    settings = Settings(
+        data_dir=tmp_path / "var", inventory_path=inv_path, testing=True, database_url=database_url
+    )
     app = create_app(settings)
     app.config["NMS_INVENTORY"] = inv
     srv, srv_thread = start(app)
@@ -155,6 +156,12 @@ def test_sdh_cut_with_agent_subprocesses(tmp_path, monkeypatch, database_url):
         )
         engine.evaluate(db)
         assert db.execute("SELECT COUNT(*) FROM alert_alerts").fetchone()[0] == 0
+        up_before = set(
+            db.execute(
+                "SELECT kind, subject FROM state_current WHERE kind IN ('link', 'tunnel') AND state = 'up'"
+            ).fetchall()
+        )
+        assert any(kind == "tunnel" for kind, _ in up_before)
 
         sim.fault("link-down", f"sdh-{CITY}")
         uplink.set_cut(True)
@@ -175,9 +182,18 @@ def test_sdh_cut_with_agent_subprocesses(tmp_path, monkeypatch, database_url):
         )
         assert COUNTY_ROUTER in {c["id"] for c in children if c["state"] == "unreachable (parent)"}
 
-        sim.fault("device-down", COUNTY_ROUTER)
         sim.fault("link-up", f"sdh-{CITY}")
         uplink.set_cut(False)
+        # Let the network settle before evaluating again: the link and every tunnel up again in
+        # the state.  A tunnel the state still holds down one batch after its root link came
+        # back is paged on its own (its grace ran out during the cut): see the closing note.
+        wait(
+            lambda: (
+                up_before
+                <= set(db.execute("SELECT kind, subject FROM state_current WHERE state = 'up'").fetchall())
+            )
+        )
+        sim.fault("device-down", COUNTY_ROUTER)
 
         def router_pages():
             engine.evaluate(db)
